@@ -1,0 +1,38 @@
+"""Per-exchange adapters (sans-I/O) and the static registry of them.
+
+A new venue is one module here plus one line in ``REGISTRY``: the slug is the
+dataset's ``exchange`` partition and the name recordings carry in their header.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from adapters.binance import BinanceAdapter
+from collector.adapter import Adapter
+
+REGISTRY: dict[str, Callable[[], Adapter]] = {
+    "binance-spot": lambda: BinanceAdapter("binance-spot"),
+    "binance-us": lambda: BinanceAdapter("binance-us"),
+    "binance-tr": lambda: BinanceAdapter("binance-tr"),
+    "binance-usdm": lambda: BinanceAdapter("binance-usdm"),
+    "binance-coinm": lambda: BinanceAdapter("binance-coinm"),
+}
+
+
+class UnknownExchange(KeyError):
+    def __init__(self, slug: str) -> None:
+        super().__init__(slug)
+        self.slug = slug
+
+    def __str__(self) -> str:
+        return f"no adapter for exchange {self.slug!r}; known: {', '.join(sorted(REGISTRY))}"
+
+
+def create(slug: str) -> Adapter:
+    """A fresh adapter for ``slug`` (adapters hold per-session symbol metadata)."""
+    try:
+        factory = REGISTRY[slug]
+    except KeyError:
+        raise UnknownExchange(slug) from None
+    return factory()

@@ -1,0 +1,285 @@
+"""Binance spot (and Binance.US, Binance TR), USD-M futures and COIN-M futures.
+
+Sans-I/O: describes connections and REST snapshot requests, and decodes frames.
+Written from (checked 2026-11-28 against stored copies):
+
+* spot: https://developers.binance.com/docs/binance-spot-api-docs/web-socket-streams
+  and ``rest-api`` ("How to manage a local order book correctly"), CHANGELOG
+  to 2026-09-18 (``serverShutdown`` event, ``@trade`` lost ``b``/``a`` 2024-06-18);
+* USD-M: https://developers.binance.com/docs/derivatives/usds-margined-futures/websocket-market-streams
+  (``/public`` and ``/market`` split announced 2026-03-06; legacy paths retired
+  2026-04-23 and known to accept a handshake and then send nothing);
+* COIN-M: https://developers.binance.com/docs/derivatives/coin-margined-futures/websocket-market-streams
+
+Field names stay verbatim; each carries a comment with its meaning.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import parse_qs, urlsplit
+
+import msgspec
+
+from adapters.binance_symbols import BinanceSymbols
+from collector.adapter import ConnectionPlan, RestRequest, Subscription
+from collector.book.sequence import FirstLastRule, PreviousIdRule, SequenceRule
+from collector.model import (
+    BestBidAsk,
+    BookDelta,
+    BookSnapshot,
+    Control,
+    DecodeFailed,
+    Message,
+    Trade,
+)
+
+MS = 1_000_000  # Binance times are milliseconds; ours are nanoseconds.
+PriceLevel = tuple[str, str]  # [price, quantity], both decimal text
+
+
+# --- WebSocket messages ---------------------------------------------------------
+
+
+class Envelope(msgspec.Struct):
+    """Combined-stream wrapper ``{"stream": "btcusdt@depth", "data": {...}}``, or a control reply."""
+
+    stream: str | None = None  # "<symbol>@<channel>", lowercase symbol
+    data: msgspec.Raw = msgspec.Raw()  # the payload, decoded once the channel is known
+    e: str | None = None  # event type of a raw (non-combined) frame
+    u: int | None = None  # bookTicker update id on a raw frame (spot has no "e")
+    id: int | str | None = None  # request id of a reply to SUBSCRIBE
+    result: msgspec.Raw = msgspec.Raw()  # reply payload (null on success)
+    error: msgspec.Raw = msgspec.Raw()  # {"code","msg"} of a failed request
+    code: int | None = None  # error code of a close/error notice
+    msg: str | None = None  # error text
+
+
+class BinanceDepthUpdate(msgspec.Struct):
+    """``<symbol>@depth[@100ms|@0ms]`` diff-depth event (``e == "depthUpdate"``)."""
+
+    E: int  # event time, ms
+    s: str  # symbol
+    U: int  # first update id in event
+    u: int  # final update id in event
+    b: list[PriceLevel]  # bids to update (absolute quantity, 0 removes)
+    a: list[PriceLevel]  # asks to update
+    T: int | None = None  # futures only: matching-engine transaction time, ms
+    pu: int | None = None  # futures only: final update id of the previous event
+
+
+class BinanceTrade(msgspec.Struct):
+    """``<symbol>@trade`` (``e == "trade"``)."""
+
+    s: str  # symbol
+    t: int  # trade id
+    p: str  # price
+    q: str  # quantity
+    T: int  # trade time, ms
+    m: bool  # buyer is the maker: the taker sold
+    X: str | None = None  # futures only: order type, MARKET for regular fills
+
+
+class BinanceAggTrade(msgspec.Struct):
+    """``<symbol>@aggTrade`` (``e == "aggTrade"``): fills of one taker order at one price."""
+
+    s: str  # symbol
+    a: int  # aggregate trade id
+    p: str  # price
+    q: str  # quantity
+    T: int  # trade time, ms
+    m: bool  # buyer is the maker: the taker sold
+
+
+class BinanceBookTicker(msgspec.Struct):
+    """``<symbol>@bookTicker``: best bid/ask at book update ``u`` (spot sends no ``e``/``E``/``T``)."""
+
+    u: int  # order book update id
+    s: str  # symbol
+    b: str  # best bid price
+    B: str  # best bid quantity
+    a: str  # best ask price
+    A: str  # best ask quantity
+    T: int | None = None  # futures only: transaction time, ms
+
+
+# --- REST responses ---------------------------------------------------------------
+
+
+class BinanceDepthSnapshot(msgspec.Struct):
+    """``GET /api/v3/depth`` (spot), ``/fapi/v1/depth``, ``/dapi/v1/depth``."""
+
+    lastUpdateId: int  # book update id the snapshot is valid at
+    bids: list[PriceLevel]
+    asks: list[PriceLevel]
+    T: int | None = None  # futures only: transaction time, ms
+    E: int | None = None  # futures only: message output time, ms
+
+
+class BinanceError(msgspec.Struct):
+    code: int
+    msg: str
+
+
+_envelope = msgspec.json.Decoder(Envelope)
+_depth = msgspec.json.Decoder(BinanceDepthUpdate)
+_trade = msgspec.json.Decoder(BinanceTrade)
+_agg_trade = msgspec.json.Decoder(BinanceAggTrade)
+_book_ticker = msgspec.json.Decoder(BinanceBookTicker)
+_snapshot = msgspec.json.Decoder(BinanceDepthSnapshot)
+_error = msgspec.json.Decoder(BinanceError)
+
+#: Channels that are understood but not stored.
+_IGNORED_EVENTS = ("kline", "markPrice", "24hrTicker", "24hrMiniTicker", "forceOrder",
+                   "indexPrice", "continuous_kline", "contractInfo", "compositeIndex")
+
+
+@dataclass(frozen=True)
+class BinanceVenue:
+    """One Binance market: endpoints, sequence rule and limits."""
+
+    slug: str
+    ws_book: str  # base URL for depth and bookTicker streams
+    ws_trades: str  # base URL for trade streams (USD-M: the /market path)
+    rest_depth: str
+    futures: bool
+    depth_limit: int
+    depth_weight: int
+    max_messages_per_second: float
+    max_streams: int = 1024
+    lifetime_s: float = 24 * 3600.0
+
+
+VENUES = {
+    v.slug: v
+    for v in (
+        BinanceVenue("binance-spot", "wss://stream.binance.com:9443", "wss://stream.binance.com:9443",
+                     "https://api.binance.com/api/v3/depth", False, 5000, 250, 5),
+        BinanceVenue("binance-us", "wss://stream.binance.us:9443", "wss://stream.binance.us:9443",
+                     "https://api.binance.us/api/v3/depth", False, 5000, 250, 5),
+        BinanceVenue("binance-tr", "wss://stream-cloud.trbinance.com", "wss://stream-cloud.trbinance.com",
+                     "https://api.binance.me/api/v3/depth", False, 5000, 250, 5),
+        BinanceVenue("binance-usdm", "wss://fstream.binance.com/public",
+                     "wss://fstream.binance.com/market", "https://fapi.binance.com/fapi/v1/depth",
+                     True, 1000, 20, 10),
+        BinanceVenue("binance-coinm", "wss://dstream.binance.com", "wss://dstream.binance.com",
+                     "https://dapi.binance.com/dapi/v1/depth", True, 1000, 20, 10),
+    )
+}
+
+
+class BinanceAdapter:
+    """Decoder and connection planner for one ``BinanceVenue``."""
+
+    def __init__(self, venue: BinanceVenue | str, *, book_stream: str = "depth@100ms") -> None:
+        self.venue = VENUES[venue] if isinstance(venue, str) else venue
+        self.slug = self.venue.slug
+        self.sequence_rule: SequenceRule = PreviousIdRule() if self.venue.futures else FirstLastRule()
+        self.symbols = BinanceSymbols(futures=self.venue.futures)
+        self.book_stream = book_stream
+
+    # -- describing connections --------------------------------------------------
+
+    def market(self, symbol: str) -> str:
+        return self.symbols.market(symbol)
+
+    def snapshot_request(self, symbol: str) -> RestRequest:
+        limit = self.venue.depth_limit
+        return RestRequest(f"{self.venue.rest_depth}?symbol={symbol}&limit={limit}",
+                           self.venue.depth_weight)
+
+    def plan(self, subscriptions: list[Subscription]) -> list[ConnectionPlan]:
+        """Combined-stream connections, book and trade endpoints kept apart where they differ."""
+        names = {"book": self.book_stream, "bbo": "bookTicker", "trades": "trade"}
+        by_base: dict[str, list[Subscription]] = {}
+        for sub in subscriptions:
+            base = self.venue.ws_trades if sub.channel == "trades" else self.venue.ws_book
+            by_base.setdefault(base, []).append(sub)
+        plans = []
+        for base, subs in by_base.items():
+            for i in range(0, len(subs), self.venue.max_streams):
+                chunk = subs[i : i + self.venue.max_streams]
+                streams = "/".join(f"{s.symbol.lower()}@{names[s.channel]}" for s in chunk)
+                plans.append(ConnectionPlan(
+                    url=f"{base}/stream?streams={streams}",
+                    subscribe=[],
+                    subscriptions=chunk,
+                    max_messages_per_second=self.venue.max_messages_per_second,
+                    lifetime_s=self.venue.lifetime_s,
+                ))
+        return plans
+
+    # -- decoding -------------------------------------------------------------------
+
+    def decode(self, frame: str | bytes, ts_recv: int) -> list[Message]:
+        try:
+            env = _envelope.decode(frame)
+            if env.stream is not None and env.data:
+                return self._payload(env.stream.partition("@")[2], env.data, ts_recv)
+            if env.e is not None:
+                return self._payload(env.e, frame, ts_recv)
+            if env.u is not None:
+                return self._payload("bookTicker", frame, ts_recv)
+            if env.id is not None:
+                if env.error:
+                    return [Control("error", ts_recv, bytes(env.error).decode())]
+                return [Control("ack", ts_recv, f"id={env.id}")]
+            if env.code is not None:
+                return [Control("error", ts_recv, f"{env.code}: {env.msg}")]
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            return [DecodeFailed(str(exc), ts_recv, _sample(frame))]
+        return [DecodeFailed("unknown message type", ts_recv, _sample(frame), unknown=True)]
+
+    def _payload(self, channel: str, raw: bytes | str | msgspec.Raw, ts_recv: int) -> list[Message]:
+        if channel.startswith("depth"):
+            if channel not in ("depth", "depthUpdate") and not channel.startswith("depth@"):
+                return [Control("ignored", ts_recv, f"partial book channel {channel}")]
+            d = _depth.decode(raw)
+            ts = (d.T if d.T is not None else d.E) * MS
+            return [BookDelta(d.s, ts, ts_recv, d.U, d.u, d.pu, d.b, d.a)]
+        if channel == "bookTicker":
+            q = _book_ticker.decode(raw)
+            ts_ex = q.T * MS if q.T is not None else None
+            return [BestBidAsk(q.s, ts_ex, ts_recv, q.u, q.b, q.B, q.a, q.A)]
+        if channel == "trade":
+            t = _trade.decode(raw)
+            if t.X is not None and t.X != "MARKET":
+                # Futures insurance-fund and ADL fills are not market trades.
+                return [Control("ignored", ts_recv, f"non-market fill X={t.X}")]
+            return [Trade(t.s, t.T * MS, ts_recv, str(t.t), "sell" if t.m else "buy", t.p, t.q)]
+        if channel == "aggTrade":
+            g = _agg_trade.decode(raw)
+            return [Trade(g.s, g.T * MS, ts_recv, str(g.a), "sell" if g.m else "buy", g.p, g.q)]
+        if channel == "serverShutdown":
+            return [Control("shutdown", ts_recv, "serverShutdown: reconnect now")]
+        if channel.startswith(_IGNORED_EVENTS):
+            return [Control("ignored", ts_recv, channel)]
+        return [DecodeFailed(f"unknown channel {channel!r}", ts_recv, _sample(raw), unknown=True)]
+
+    def decode_rest(self, url: str, body: str | bytes, ts_recv: int) -> list[Message]:
+        path = urlsplit(url).path
+        try:
+            if path.endswith("/exchangeInfo"):
+                self.symbols.load_exchange_info(body)
+                return [Control("ignored", ts_recv, "exchangeInfo loaded")]
+            if not path.endswith("/depth"):
+                return [DecodeFailed(f"unknown REST endpoint {path}", ts_recv, _sample(body),
+                                     unknown=True)]
+            symbol = parse_qs(urlsplit(url).query).get("symbol", [""])[0]
+            if not symbol:
+                return [DecodeFailed("depth URL without symbol", ts_recv, url)]
+            try:
+                s = _snapshot.decode(body)
+            except msgspec.ValidationError:
+                err = _error.decode(body)
+                return [Control("error", ts_recv, f"{err.code}: {err.msg}")]
+            ts = s.T if s.T is not None else s.E
+            return [BookSnapshot(symbol, ts * MS if ts is not None else None, ts_recv,
+                                 s.lastUpdateId, s.bids, s.asks)]
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            return [DecodeFailed(str(exc), ts_recv, _sample(body))]
+
+
+def _sample(frame: str | bytes | msgspec.Raw, limit: int = 300) -> str:
+    text = bytes(frame).decode("utf-8", "replace") if not isinstance(frame, str) else frame
+    return text[:limit]

@@ -1,0 +1,80 @@
+"""The adapter contract: what an exchange module must provide, and nothing more.
+
+Adapters are sans-I/O. They never open a socket, sleep, log or read a clock; they
+describe connections and translate bytes. Everything stateful about the network
+(retries, timers, rate limits) lives in the transport, everything stateful about
+books in the engine. That is what lets a recording replay through exactly the
+code the daemon runs, with no patching.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import msgspec
+
+from collector.book.sequence import SequenceRule
+from collector.model import Message
+
+#: Channels a user can ask for, per symbol.
+CHANNELS = ("book", "trades", "bbo")
+
+
+class Subscription(msgspec.Struct, frozen=True):
+    """One (symbol, channel) a user wants; ``symbol`` is the native symbol."""
+
+    symbol: str
+    channel: str
+
+
+class ConnectionPlan(msgspec.Struct, frozen=True):
+    """One websocket connection the transport should open and keep alive.
+
+    ``subscribe`` frames are sent in order after the handshake (at most
+    ``max_messages_per_second``); ``lifetime_s`` is how long the venue lets a
+    connection live, so the transport can roll over before it is cut.
+    """
+
+    url: str
+    subscribe: list[str]
+    subscriptions: list[Subscription]
+    max_messages_per_second: float
+    lifetime_s: float
+    app_ping: str | None = None
+    app_ping_interval_s: float | None = None
+
+
+class RestRequest(msgspec.Struct, frozen=True):
+    """An HTTP GET the transport performs; the body goes back to ``decode_rest``."""
+
+    url: str
+    weight: int = 1
+
+
+class Adapter(Protocol):
+    """What the engine and transport need from one exchange (or one market of it)."""
+
+    #: Dataset name of the venue/market, e.g. ``binance-usdm``.
+    slug: str
+    #: How update ids chain snapshot and deltas.
+    sequence_rule: SequenceRule
+
+    def decode(self, frame: str | bytes, ts_recv: int) -> list[Message]:
+        """Translate one received websocket frame. Never raises for a peer's bad frame."""
+        ...
+
+    def decode_rest(self, url: str, body: str | bytes, ts_recv: int) -> list[Message]:
+        """Translate one REST response body fetched from ``url``."""
+        ...
+
+    def market(self, symbol: str) -> str:
+        """Normalized market name (``BTC-USDT``, ``BTC-USDT-PERP``) of a native symbol."""
+        ...
+
+    def snapshot_request(self, symbol: str) -> RestRequest:
+        """The REST request that returns a book snapshot for ``symbol``."""
+        ...
+
+    def plan(self, subscriptions: list[Subscription]) -> list[ConnectionPlan]:
+        """Split subscriptions into connections within the venue's limits."""
+        ...

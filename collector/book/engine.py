@@ -1,0 +1,376 @@
+"""The generic book engine: snapshot alignment, sequence checks, verification, resync.
+
+One engine serves one exchange and keeps an independent ``SymbolSync`` per
+symbol, so a gap or a bad book on one symbol never touches another. It is driven
+by normalized messages and writes book rows and quality events into
+``TableBuffers``; it never performs I/O. When a symbol needs a REST snapshot the
+engine says so through ``snapshot_requests()``; the daemon fetches it, replay
+cannot (the symbol then stays unsynced until the recording holds one).
+
+Guarantees:
+
+* Book rows are written only while a symbol is ``SYNCED``; a message that breaks
+  the chain, crosses the book or carries a bad level writes no rows.
+* A snapshot is written only once a delta bridges it, so every written snapshot
+  is continued by the rows after it.
+* ``apply_seq`` of a message's first row is ``max(previous + 1, ts_recv)``: it
+  strictly increases per symbol, is a deterministic function of the recording
+  (live and replay agree), and keeps increasing across restarts as long as the
+  wall clock does.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from decimal import Decimal
+
+import msgspec
+
+from collector.book.book import OrderBook
+from collector.book.sequence import SequenceRule
+from collector.book.state import SyncEvent, SyncState, next_state
+from collector.decimal_text import InvalidDecimalText
+from collector.model import BestBidAsk, BookDelta, BookSnapshot, QualityEvent, QualityKind
+from collector.tables import TableBuffers
+
+#: Deltas kept while a symbol waits for a snapshot. Older ones are dropped first:
+#: only the newest can bridge a snapshot fetched now.
+DEFAULT_BUFFER_LIMIT = 20_000
+#: Tops of book remembered per symbol for best-bid/ask quotes that arrive after
+#: later depth updates (they travel on another stream).
+_RECENT_TOPS = 128
+_PENDING_QUOTES = 1024
+
+Top = tuple[tuple[Decimal, str] | None, tuple[Decimal, str] | None]
+
+
+class SymbolStats(msgspec.Struct):
+    """Counters for one symbol; the replay summary is made of these."""
+
+    book_rows: int = 0
+    deltas_applied: int = 0
+    snapshots_applied: int = 0
+    snapshots_ignored: int = 0
+    stale_dropped: int = 0
+    snapshots_too_old: int = 0
+    buffer_dropped: int = 0
+    duplicates: int = 0
+    gaps: int = 0
+    resyncs: int = 0
+    crossed: int = 0
+    malformed_levels: int = 0
+    bbo_matched: int = 0
+    bbo_mismatched: int = 0
+    checksums_verified: int = 0
+    checksums_failed: int = 0
+
+
+class SymbolSync:
+    """Everything the engine knows about one symbol."""
+
+    __slots__ = (
+        "apply_seq",
+        "book",
+        "buffer",
+        "last_id",
+        "market",
+        "pending_quotes",
+        "recent_tops",
+        "snapshot",
+        "snapshot_wanted",
+        "state",
+        "stats",
+        "symbol",
+    )
+
+    def __init__(self, symbol: str, market: str, buffer_limit: int) -> None:
+        self.symbol = symbol
+        self.market = market
+        self.state = SyncState.UNSYNCED
+        self.book = OrderBook()
+        self.buffer: deque[BookDelta] = deque(maxlen=buffer_limit)
+        self.snapshot: BookSnapshot | None = None
+        self.snapshot_wanted = False
+        self.last_id = -1
+        self.apply_seq = 0
+        self.recent_tops: dict[int, Top] = {}
+        self.pending_quotes: dict[int, BestBidAsk] = {}
+        self.stats = SymbolStats()
+
+    def move(self, event: SyncEvent) -> None:
+        self.state = next_state(self.state, event)
+
+
+class BookEngine:
+    """Keeps exact books for every symbol of one exchange."""
+
+    def __init__(
+        self,
+        rule: SequenceRule,
+        out: TableBuffers,
+        market_of: Callable[[str], str],
+        *,
+        buffer_limit: int = DEFAULT_BUFFER_LIMIT,
+    ) -> None:
+        self.rule = rule
+        self.out = out
+        self.market_of = market_of
+        self.buffer_limit = buffer_limit
+        self.symbols: dict[str, SymbolSync] = {}
+        self._requests: list[str] = []
+
+    # -- inputs -------------------------------------------------------------
+
+    def on_delta(self, delta: BookDelta) -> None:
+        sym = self.symbols.get(delta.symbol) or self._add(delta.symbol)
+        state = sym.state
+        if state is SyncState.SYNCED:
+            self._continue(sym, delta)
+        elif state is SyncState.BRIDGING:
+            self._bridge(sym, delta)
+        else:
+            self._buffer(sym, delta)
+
+    def on_snapshot(self, snapshot: BookSnapshot) -> None:
+        sym = self.symbols.get(snapshot.symbol) or self._add(snapshot.symbol)
+        if sym.state is SyncState.SYNCED:
+            sym.stats.snapshots_ignored += 1
+            return
+        sym.move(SyncEvent.SNAPSHOT)
+        sym.snapshot = snapshot
+        sym.snapshot_wanted = False
+        pending = list(sym.buffer)
+        sym.buffer.clear()
+        for delta in pending:
+            self.on_delta(delta)
+
+    def on_quote(self, quote: BestBidAsk) -> None:
+        """Check an exchange-stated best bid/ask against the rebuilt book at the same update id.
+
+        Quotes travel on their own stream, so one may arrive before or after the
+        depth update it refers to, and before the book is even synced; those are
+        held (bounded) until that update is applied.
+        """
+        if quote.seq is None:
+            return
+        sym = self.symbols.get(quote.symbol) or self._add(quote.symbol)
+        if sym.state is SyncState.SYNCED:
+            top = sym.recent_tops.get(quote.seq)
+            if top is not None:
+                self._verify_quote(sym, quote, top)
+                return
+            if quote.seq <= sym.last_id:
+                return  # its update is older than anything remembered
+        pending = sym.pending_quotes
+        if len(pending) >= _PENDING_QUOTES:
+            pending.pop(next(iter(pending)))
+        pending[quote.seq] = quote
+
+    def snapshot_requests(self) -> list[str]:
+        """Symbols that need a REST snapshot now; each is reported once per need."""
+        requests, self._requests = self._requests, []
+        return requests
+
+    def finish(self, ts_recv: int) -> None:
+        """End of input (replay): say which symbols never got (back) in sync."""
+        for sym in self.symbols.values():
+            if sym.state is not SyncState.SYNCED:
+                self._quality(
+                    sym,
+                    ts_recv,
+                    QualityKind.UNSYNCED_AT_END,
+                    f"input ended with the book {sym.state.value}: no snapshot bridged "
+                    f"the {len(sym.buffer)} buffered updates",
+                    None,
+                )
+
+    # -- states ---------------------------------------------------------------
+
+    def _buffer(self, sym: SymbolSync, delta: BookDelta) -> None:
+        if len(sym.buffer) == sym.buffer.maxlen:
+            sym.stats.buffer_dropped += 1
+        sym.buffer.append(delta)
+        sym.move(SyncEvent.BUFFERED)
+        if not sym.snapshot_wanted:
+            sym.snapshot_wanted = True
+            self._requests.append(sym.symbol)
+
+    def _bridge(self, sym: SymbolSync, delta: BookDelta) -> None:
+        snapshot = sym.snapshot
+        assert snapshot is not None
+        rule = self.rule
+        if rule.stale(delta, snapshot.last_id):
+            sym.move(SyncEvent.STALE)
+            sym.stats.stale_dropped += 1
+            return
+        if not rule.bridges(delta, snapshot.last_id):
+            sym.move(SyncEvent.SNAPSHOT_TOO_OLD)
+            sym.snapshot = None
+            sym.stats.snapshots_too_old += 1
+            self._quality(
+                sym,
+                delta.ts_recv,
+                QualityKind.SNAPSHOT_STALE,
+                f"snapshot lastUpdateId={snapshot.last_id} is older than the next update "
+                f"(first={delta.first_id} last={delta.last_id} prev={delta.prev_id}); "
+                "fetching a newer one",
+                snapshot.last_id,
+            )
+            self._buffer(sym, delta)
+            return
+        sym.move(SyncEvent.BRIDGED)
+        sym.snapshot = None
+        book = sym.book
+        book.clear()
+        sym.recent_tops.clear()
+        if not self._apply(sym, snapshot.bids, snapshot.asks, snapshot.ts_recv, snapshot.last_id):
+            return
+        sym.stats.snapshots_applied += 1
+        self._emit(sym, snapshot.ts_exchange, snapshot.ts_recv, snapshot.last_id, True,
+                   snapshot.bids, snapshot.asks)
+        self._quality(
+            sym,
+            delta.ts_recv,
+            QualityKind.SYNCED,
+            f"book synced: snapshot lastUpdateId={snapshot.last_id} bridged by update "
+            f"first={delta.first_id} last={delta.last_id}",
+            snapshot.last_id,
+        )
+        self._apply_delta(sym, delta)
+
+    def _continue(self, sym: SymbolSync, delta: BookDelta) -> None:
+        rule = self.rule
+        if rule.outdated(delta, sym.last_id):
+            sym.move(SyncEvent.OUTDATED)
+            sym.stats.duplicates += 1
+            self._quality(
+                sym,
+                delta.ts_recv,
+                QualityKind.DUPLICATE,
+                f"ignored update first={delta.first_id} last={delta.last_id}: the book is "
+                f"already at {sym.last_id}",
+                delta.last_id,
+            )
+            return
+        if rule.continues(delta, sym.last_id):
+            self._apply_delta(sym, delta)
+            return
+        sym.stats.gaps += 1
+        self._lose_sync(
+            sym,
+            SyncEvent.GAP,
+            delta.ts_recv,
+            QualityKind.GAP,
+            f"update first={delta.first_id} last={delta.last_id} prev={delta.prev_id} "
+            f"does not continue the book at {sym.last_id}",
+            delta.last_id,
+        )
+        self._buffer(sym, delta)
+
+    # -- applying -------------------------------------------------------------
+
+    def _apply_delta(self, sym: SymbolSync, delta: BookDelta) -> None:
+        if not self._apply(sym, delta.bids, delta.asks, delta.ts_recv, delta.last_id):
+            return
+        sym.last_id = delta.last_id
+        sym.stats.deltas_applied += 1
+        if delta.bids or delta.asks:
+            self._emit(sym, delta.ts_exchange, delta.ts_recv, delta.last_id, False,
+                       delta.bids, delta.asks)
+        self._remember_top(sym, delta.last_id)
+
+    def _apply(self, sym: SymbolSync, bids: list, asks: list, ts_recv: int, seq: int) -> bool:
+        """Apply levels and check the result; on failure the symbol is unsynced, nothing written."""
+        book = sym.book
+        try:
+            book.bids.apply(bids)
+            book.asks.apply(asks)
+        except InvalidDecimalText as exc:
+            sym.stats.malformed_levels += 1
+            self._lose_sync(sym, SyncEvent.INVALID, ts_recv, QualityKind.MALFORMED,
+                            f"bad level in update {seq}: {exc}", seq)
+            return False
+        if book.is_crossed():
+            sym.stats.crossed += 1
+            bid, ask = book.bids.best(), book.asks.best()
+            self._lose_sync(sym, SyncEvent.INVALID, ts_recv, QualityKind.CROSSED_BOOK,
+                            f"book crossed after update {seq}: best bid {bid} >= best ask {ask}",
+                            seq)
+            return False
+        return True
+
+    def _emit(self, sym: SymbolSync, ts_exchange: int | None, ts_recv: int, seq: int,
+              is_snapshot: bool, bids: list, asks: list) -> None:
+        first = max(sym.apply_seq + 1, ts_recv)
+        rows = len(bids) + len(asks)
+        sym.apply_seq = first + rows - 1
+        sym.stats.book_rows += rows
+        self.out.add_book(sym.symbol, sym.market, ts_exchange, ts_recv, seq, first, is_snapshot,
+                          bids, asks)
+
+    def _lose_sync(self, sym: SymbolSync, event: SyncEvent, ts_recv: int, kind: str,
+                   detail: str, seq: int | None) -> None:
+        sym.move(event)
+        sym.stats.resyncs += 1
+        sym.book.clear()
+        sym.recent_tops.clear()
+        sym.pending_quotes.clear()
+        self._quality(sym, ts_recv, kind, detail, seq)
+        self._quality(sym, ts_recv, QualityKind.RESYNC,
+                      f"book invalidated ({kind}); no rows until a snapshot bridges", seq)
+        if not sym.snapshot_wanted:
+            sym.snapshot_wanted = True
+            self._requests.append(sym.symbol)
+
+    # -- verification against the exchange's best bid/ask ----------------------
+
+    def _remember_top(self, sym: SymbolSync, update_id: int) -> None:
+        tops = sym.recent_tops
+        top = (sym.book.bids.best(), sym.book.asks.best())
+        tops[update_id] = top
+        if len(tops) > _RECENT_TOPS:
+            tops.pop(next(iter(tops)))
+        pending = sym.pending_quotes
+        if pending:
+            quote = pending.pop(update_id, None)
+            if quote is not None:
+                self._verify_quote(sym, quote, top)
+            for old in [k for k in pending if k < update_id]:
+                del pending[old]
+
+    def _verify_quote(self, sym: SymbolSync, quote: BestBidAsk, top: Top) -> None:
+        bid, ask = top
+        if _level_equals(bid, quote.bid_price, quote.bid_size) and _level_equals(
+            ask, quote.ask_price, quote.ask_size
+        ):
+            sym.stats.bbo_matched += 1
+            return
+        sym.stats.bbo_mismatched += 1
+        if sym.state is SyncState.SYNCED:
+            self._lose_sync(
+                sym,
+                SyncEvent.INVALID,
+                quote.ts_recv,
+                QualityKind.BBO_MISMATCH,
+                f"book at update {quote.seq} has best bid {bid} / ask {ask}, the exchange "
+                f"says {quote.bid_price} x {quote.bid_size} / {quote.ask_price} x {quote.ask_size}",
+                quote.seq,
+            )
+
+    # -- helpers ----------------------------------------------------------------
+
+    def _add(self, symbol: str) -> SymbolSync:
+        sym = SymbolSync(symbol, self.market_of(symbol), self.buffer_limit)
+        self.symbols[symbol] = sym
+        return sym
+
+    def _quality(self, sym: SymbolSync, ts_recv: int, kind: str, detail: str,
+                 seq: int | None) -> None:
+        self.out.add_quality(QualityEvent(sym.symbol, ts_recv, kind, detail, seq))
+
+
+def _level_equals(level: tuple[Decimal, str] | None, price: str, size: str) -> bool:
+    if level is None:
+        return False
+    return level[0] == Decimal(price) and Decimal(level[1]) == Decimal(size)

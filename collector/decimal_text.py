@@ -1,0 +1,72 @@
+"""Decimal text as exchanges send it: validation and zero tests without rounding.
+
+Prices and sizes travel as the exchange's own text all the way to Parquet, where
+they become ``decimal128(38, 18)``. These helpers answer the two questions the
+book engine must ask of that text on its hot path (is it a storable decimal? is
+it zero?) without building a ``Decimal`` for the common case: plain ASCII digits
+with at most one point, which is what every venue sends almost all the time.
+Anything else (exponents, signs, long values) takes the exact ``Decimal`` path.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+#: decimal128(38, 18): at most 20 digits before the point and 18 after.
+MAX_INTEGER_DIGITS = 20
+MAX_FRACTION_DIGITS = 18
+# Text this short cannot exceed either limit, whatever its shape: 19 characters
+# hold at most 19 integer digits, or 18 fraction digits after a leading point.
+_FAST_MAX_LEN = 19
+
+
+class InvalidDecimalText(ValueError):
+    """Text that is not a finite, non-negative decimal storable without rounding."""
+
+    def __init__(self, text: str, why: str) -> None:
+        super().__init__(f"{text!r} is not a storable decimal: {why}")
+        self.text = text
+        self.why = why
+
+
+def parse_exact(text: str) -> Decimal:
+    """Parse and check ``text``; raise ``InvalidDecimalText`` if it cannot be stored exactly."""
+    try:
+        value = Decimal(text)
+    except (InvalidOperation, TypeError, ValueError):
+        raise InvalidDecimalText(str(text), "not a number") from None
+    if not value.is_finite():
+        raise InvalidDecimalText(text, "not finite")
+    if value < 0:
+        raise InvalidDecimalText(text, "negative")
+    sign, digits, exponent = value.as_tuple()
+    assert isinstance(exponent, int)
+    fraction_digits = max(0, -exponent)
+    integer_digits = max(0, len(digits) + exponent)
+    if fraction_digits > MAX_FRACTION_DIGITS and any(digits[len(digits) - fraction_digits + MAX_FRACTION_DIGITS:]):
+        raise InvalidDecimalText(text, f"more than {MAX_FRACTION_DIGITS} fractional digits")
+    if integer_digits > MAX_INTEGER_DIGITS and value >= 10**MAX_INTEGER_DIGITS:
+        raise InvalidDecimalText(text, f"more than {MAX_INTEGER_DIGITS} integer digits")
+    return value
+
+
+def is_plain(text: str) -> bool:
+    """True for short ASCII digits with at most one point: storable as is, no parse needed."""
+    return (
+        len(text) <= _FAST_MAX_LEN
+        and text.isascii()
+        and text.replace(".", "", 1).isdigit()
+    )
+
+
+def size_is_zero(text: str) -> bool:
+    """Whether a size deletes its level; raises ``InvalidDecimalText`` for bad text."""
+    if is_plain(text):
+        return not text.strip("0.")
+    return parse_exact(text) == 0
+
+
+def check(text: str) -> None:
+    """Raise ``InvalidDecimalText`` unless ``text`` is storable exactly."""
+    if not is_plain(text):
+        parse_exact(text)

@@ -1,0 +1,146 @@
+"""Normalized messages: what every adapter's ``decode`` returns.
+
+Rules that hold for every message here:
+
+* Prices and sizes are the exchange's own decimal text, untouched. They become
+  exact ``decimal128`` only when a table is written, so no float or re-rendered
+  ``Decimal`` ever sits between the wire and Parquet.
+* ``ts_recv`` is the local wall clock at frame receipt, ns since the Unix epoch
+  (UTC). ``ts_exchange`` is the exchange's own event time in ns, or ``None`` when
+  the message has none; it is never filled in from ``ts_recv``.
+* ``symbol`` is the exchange's native symbol exactly as it writes it (``BTCUSDT``).
+
+The structs are frozen and tagged so they round-trip through msgpack.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+#: One price level as received: ``(price_text, size_text)``. Size is absolute; a
+#: size that is numerically zero deletes the level.
+Level = tuple[str, str] | list[str]
+
+
+class BookDelta(msgspec.Struct, frozen=True, tag=True):
+    """An incremental book update carrying the exchange's update-id range.
+
+    ``first_id``/``last_id`` are the first and last update ids the message covers
+    (Binance ``U``/``u``); ``prev_id`` is the last id of the previous message on
+    venues that send it (Binance futures ``pu``), else ``None``.
+    """
+
+    symbol: str
+    ts_exchange: int | None
+    ts_recv: int
+    first_id: int
+    last_id: int
+    prev_id: int | None
+    bids: list[Level]
+    asks: list[Level]
+
+
+class BookSnapshot(msgspec.Struct, frozen=True, tag=True):
+    """A full book (to the depth the venue returns) valid as of ``last_id``."""
+
+    symbol: str
+    ts_exchange: int | None
+    ts_recv: int
+    last_id: int
+    bids: list[Level]
+    asks: list[Level]
+
+
+class Trade(msgspec.Struct, frozen=True, tag=True):
+    """One trade. ``side`` is the taker's side, ``"buy"`` or ``"sell"``."""
+
+    symbol: str
+    ts_exchange: int | None
+    ts_recv: int
+    trade_id: str
+    side: str
+    price: str
+    size: str
+
+
+class BestBidAsk(msgspec.Struct, frozen=True, tag=True):
+    """Top of book as the exchange states it, optionally tied to a book update id.
+
+    When ``seq`` names the book update it was produced at, the engine compares it
+    with its own rebuilt book: an exchange-side oracle for book correctness.
+    """
+
+    symbol: str
+    ts_exchange: int | None
+    ts_recv: int
+    seq: int | None
+    bid_price: str
+    bid_size: str
+    ask_price: str
+    ask_size: str
+
+
+class Control(msgspec.Struct, frozen=True, tag=True):
+    """A frame that is understood but carries no market data.
+
+    ``kind`` is one of ``ack`` (subscription confirmed), ``heartbeat``,
+    ``ignored`` (a known channel this project does not store, e.g. klines),
+    ``error`` (the venue reports an error) or ``shutdown`` (the venue announces
+    it will close the connection; reconnect now).
+    """
+
+    kind: str
+    ts_recv: int
+    detail: str = ""
+
+
+class DecodeFailed(msgspec.Struct, frozen=True, tag=True):
+    """A frame the adapter could not decode: malformed, or an unknown shape.
+
+    A peer's bad frame is data, not an exception: the pipeline counts it, logs
+    the first of each ``reason`` with ``sample`` and writes a quality event.
+    """
+
+    reason: str
+    ts_recv: int
+    sample: str
+    unknown: bool = False
+
+
+Message = BookDelta | BookSnapshot | Trade | BestBidAsk | Control | DecodeFailed
+
+
+class QualityEvent(msgspec.Struct, frozen=True):
+    """A data-quality fact, written to the ``quality`` table.
+
+    ``kind`` names what happened (see ``QualityKind``); ``detail`` says it in
+    words a person can act on, including the ids involved.
+    """
+
+    symbol: str | None
+    ts_recv: int
+    kind: str
+    detail: str
+    seq: int | None = None
+
+
+class QualityKind:
+    """The ``quality.kind`` vocabulary."""
+
+    CONNECT = "connect"
+    DISCONNECT = "disconnect"
+    GAP = "gap"
+    RESYNC = "resync"
+    SYNCED = "synced"
+    SNAPSHOT_STALE = "snapshot_stale"
+    DUPLICATE = "duplicate"
+    CROSSED_BOOK = "crossed_book"
+    BBO_MISMATCH = "bbo_mismatch"
+    CHECKSUM_MISMATCH = "checksum_mismatch"
+    MALFORMED = "malformed"
+    BUFFER_OVERFLOW = "buffer_overflow"
+    UNSYNCED_AT_END = "unsynced_at_end"
+    EXCHANGE_ERROR = "exchange_error"
+    DRIFT = "drift"
+    STALE = "stale"
+    RATE_LIMITED = "rate_limited"

@@ -1,0 +1,200 @@
+"""Row buffers that turn engine output into Arrow tables of ``collector.schema``.
+
+The hot path appends one entry per *message*, never per level: a book message is
+kept as its level lists plus the values shared by its rows, and the per-level
+columns are built in bulk (numpy repeats, one Arrow cast for all prices) when the
+buffers are drained. Prices and sizes stay text until that cast, which refuses
+anything it would have to round.
+"""
+
+from __future__ import annotations
+
+from itertools import chain
+
+import numpy as np
+import pyarrow as pa
+
+from collector import schema
+from collector.model import BestBidAsk, Level, QualityEvent, Trade
+
+_SIDES = pa.array(["bid", "ask"], pa.string())
+_TRADE_SIDES = pa.array(["buy", "sell"], pa.string())
+
+
+def _labels(values: list[str]) -> pa.DictionaryArray:
+    return pa.array(values, pa.string()).dictionary_encode()
+
+
+def _timestamps(values: list[int | None]) -> pa.Array:
+    return pa.array(values, pa.int64()).cast(schema.TIMESTAMP)
+
+
+class _BookBuffer:
+    """Book rows, one entry per applied message."""
+
+    __slots__ = (
+        "apply_seq",
+        "asks",
+        "bids",
+        "is_snapshot",
+        "markets",
+        "rows",
+        "seq",
+        "symbols",
+        "ts_exchange",
+        "ts_recv",
+    )
+
+    def __init__(self) -> None:
+        self.symbols: list[str] = []
+        self.markets: list[str] = []
+        self.ts_exchange: list[int | None] = []
+        self.ts_recv: list[int] = []
+        self.seq: list[int] = []
+        self.apply_seq: list[int] = []
+        self.is_snapshot: list[bool] = []
+        self.bids: list[list[Level]] = []
+        self.asks: list[list[Level]] = []
+        self.rows = 0
+
+    def table(self) -> pa.Table:
+        n_bids = np.fromiter(map(len, self.bids), np.int64, len(self.bids))
+        n_asks = np.fromiter(map(len, self.asks), np.int64, len(self.asks))
+        counts = n_bids + n_asks
+        # Rows of message i: its bids, then its asks.
+        levels = list(chain.from_iterable(chain.from_iterable(zip(self.bids, self.asks, strict=True))))
+        prices = [level[0] for level in levels]
+        sizes = [level[1] for level in levels]
+        message_of_row = np.repeat(np.arange(len(counts)), counts)
+        first_row = np.cumsum(counts) - counts
+        offset = np.arange(int(counts.sum())) - first_row[message_of_row]
+        interleaved = np.empty(2 * len(counts), np.int64)
+        interleaved[0::2] = n_bids
+        interleaved[1::2] = n_asks
+        side_index = np.repeat(np.tile(np.array([0, 1], np.int32), len(counts)), interleaved)
+        take = pa.array(message_of_row)
+        columns = {
+            "symbol": _labels(self.symbols).take(take),
+            "market": _labels(self.markets).take(take),
+            "ts_exchange": _timestamps(self.ts_exchange).take(take),
+            "ts_recv": _timestamps(self.ts_recv).take(take),
+            "seq": pa.array(np.asarray(self.seq, np.int64)[message_of_row]),
+            "apply_seq": pa.array(np.asarray(self.apply_seq, np.int64)[message_of_row] + offset),
+            "is_snapshot": pa.array(np.asarray(self.is_snapshot, np.bool_)[message_of_row]),
+            "side": pa.DictionaryArray.from_arrays(pa.array(side_index), _SIDES),
+            "price": schema.exact_decimals("price", prices),
+            "size": schema.exact_decimals("size", sizes),
+        }
+        return pa.Table.from_pydict(columns, schema=schema.BOOK)
+
+
+class TableBuffers:
+    """Everything one exchange's pipeline has produced and not yet handed to a sink."""
+
+    def __init__(self) -> None:
+        self._book = _BookBuffer()
+        self._trades: list[tuple[Trade, str]] = []
+        self._bbo: list[tuple[BestBidAsk, str]] = []
+        self._quality: list[QualityEvent] = []
+
+    @property
+    def pending_rows(self) -> int:
+        return self._book.rows + len(self._trades) + len(self._bbo) + len(self._quality)
+
+    def add_book(
+        self,
+        symbol: str,
+        market: str,
+        ts_exchange: int | None,
+        ts_recv: int,
+        seq: int,
+        apply_seq: int,
+        is_snapshot: bool,
+        bids: list[Level],
+        asks: list[Level],
+    ) -> None:
+        """Buffer one message's rows; ``apply_seq`` is that of its first row."""
+        book = self._book
+        book.symbols.append(symbol)
+        book.markets.append(market)
+        book.ts_exchange.append(ts_exchange)
+        book.ts_recv.append(ts_recv)
+        book.seq.append(seq)
+        book.apply_seq.append(apply_seq)
+        book.is_snapshot.append(is_snapshot)
+        book.bids.append(bids)
+        book.asks.append(asks)
+        book.rows += len(bids) + len(asks)
+
+    def add_trade(self, trade: Trade, market: str) -> None:
+        self._trades.append((trade, market))
+
+    def add_bbo(self, quote: BestBidAsk, market: str) -> None:
+        self._bbo.append((quote, market))
+
+    def add_quality(self, event: QualityEvent) -> None:
+        self._quality.append(event)
+
+    def drain(self) -> dict[str, pa.Table]:
+        """Build the buffered tables (only non-empty ones) and start empty again."""
+        out: dict[str, pa.Table] = {}
+        if self._book.rows:
+            out["book"] = self._book.table()
+        if self._trades:
+            out["trades"] = _trades_table(self._trades)
+        if self._bbo:
+            out["bbo"] = _bbo_table(self._bbo)
+        if self._quality:
+            out["quality"] = _quality_table(self._quality)
+        self.__init__()  # type: ignore[misc]
+        return out
+
+
+def _trades_table(rows: list[tuple[Trade, str]]) -> pa.Table:
+    trades = [t for t, _ in rows]
+    return pa.Table.from_pydict(
+        {
+            "symbol": _labels([t.symbol for t in trades]),
+            "market": _labels([m for _, m in rows]),
+            "ts_exchange": _timestamps([t.ts_exchange for t in trades]),
+            "ts_recv": _timestamps([t.ts_recv for t in trades]),
+            "trade_id": pa.array([t.trade_id for t in trades], pa.string()),
+            "side": pa.DictionaryArray.from_arrays(
+                pa.array([0 if t.side == "buy" else 1 for t in trades], pa.int32()), _TRADE_SIDES
+            ),
+            "price": schema.exact_decimals("price", [t.price for t in trades]),
+            "size": schema.exact_decimals("size", [t.size for t in trades]),
+        },
+        schema=schema.TRADES,
+    )
+
+
+def _bbo_table(rows: list[tuple[BestBidAsk, str]]) -> pa.Table:
+    quotes = [q for q, _ in rows]
+    return pa.Table.from_pydict(
+        {
+            "symbol": _labels([q.symbol for q in quotes]),
+            "market": _labels([m for _, m in rows]),
+            "ts_exchange": _timestamps([q.ts_exchange for q in quotes]),
+            "ts_recv": _timestamps([q.ts_recv for q in quotes]),
+            "seq": pa.array([q.seq for q in quotes], pa.int64()),
+            "bid_price": schema.exact_decimals("bid_price", [q.bid_price for q in quotes]),
+            "bid_size": schema.exact_decimals("bid_size", [q.bid_size for q in quotes]),
+            "ask_price": schema.exact_decimals("ask_price", [q.ask_price for q in quotes]),
+            "ask_size": schema.exact_decimals("ask_size", [q.ask_size for q in quotes]),
+        },
+        schema=schema.BBO,
+    )
+
+
+def _quality_table(events: list[QualityEvent]) -> pa.Table:
+    return pa.Table.from_pydict(
+        {
+            "symbol": _labels([e.symbol for e in events]),  # type: ignore[misc]
+            "ts_recv": _timestamps([e.ts_recv for e in events]),
+            "kind": _labels([e.kind for e in events]),
+            "detail": pa.array([e.detail for e in events], pa.string()),
+            "seq": pa.array([e.seq for e in events], pa.int64()),
+        },
+        schema=schema.QUALITY,
+    )
