@@ -39,11 +39,13 @@ def parse_exact(text: str) -> Decimal:
         raise InvalidDecimalText(text, "not finite")
     if value < 0:
         raise InvalidDecimalText(text, "negative")
-    sign, digits, exponent = value.as_tuple()
+    _, digits, exponent = value.as_tuple()
     assert isinstance(exponent, int)
     fraction_digits = max(0, -exponent)
     integer_digits = max(0, len(digits) + exponent)
-    if fraction_digits > MAX_FRACTION_DIGITS and any(digits[len(digits) - fraction_digits + MAX_FRACTION_DIGITS:]):
+    # Digits past the 18th fractional place must all be zero (trailing zeros are exact).
+    beyond = max(0, len(digits) - (fraction_digits - MAX_FRACTION_DIGITS))
+    if fraction_digits > MAX_FRACTION_DIGITS and any(digits[beyond:]):
         raise InvalidDecimalText(text, f"more than {MAX_FRACTION_DIGITS} fractional digits")
     if integer_digits > MAX_INTEGER_DIGITS and value >= 10**MAX_INTEGER_DIGITS:
         raise InvalidDecimalText(text, f"more than {MAX_INTEGER_DIGITS} integer digits")
@@ -52,11 +54,7 @@ def parse_exact(text: str) -> Decimal:
 
 def is_plain(text: str) -> bool:
     """True for short ASCII digits with at most one point: storable as is, no parse needed."""
-    return (
-        len(text) <= _FAST_MAX_LEN
-        and text.isascii()
-        and text.replace(".", "", 1).isdigit()
-    )
+    return len(text) <= _FAST_MAX_LEN and text.isascii() and text.replace(".", "", 1).isdigit()
 
 
 def size_is_zero(text: str) -> bool:

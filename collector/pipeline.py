@@ -1,0 +1,215 @@
+"""decode -> book engine -> row buffers -> sink, for one exchange.
+
+The daemon and replay both feed raw records (frames, REST bodies, connection
+events) into a ``Pipeline``; nothing downstream knows which of the two it is.
+A peer's bad frame is counted, logged once per reason with a sample, written as
+a quality event and skipped; it never stops the pipeline.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from typing import Protocol
+
+import msgspec
+import pyarrow as pa
+
+from collector import decimal_text
+from collector.adapter import Adapter
+from collector.book.engine import BookEngine, SymbolStats
+from collector.capture.records import Record
+from collector.model import (
+    BestBidAsk,
+    BookDelta,
+    BookSnapshot,
+    Control,
+    DecodeFailed,
+    Message,
+    QualityEvent,
+    QualityKind,
+    Trade,
+)
+from collector.tables import TableBuffers
+
+log = logging.getLogger(__name__)
+
+#: Buffered rows (book levels count one each) before tables go to the sink.
+DEFAULT_FLUSH_ROWS = 250_000
+
+
+class Sink(Protocol):
+    def write(self, table: str, exchange: str, data: pa.Table) -> None: ...
+
+
+class SymbolSummary(msgspec.Struct):
+    """What a run did for one symbol: the replay summary's rows."""
+
+    frames: int = 0
+    book_rows: int = 0
+    trades: int = 0
+    bbo: int = 0
+    gaps: int = 0
+    resyncs: int = 0
+    duplicates: int = 0
+    crossed: int = 0
+    checksums_verified: int = 0
+    checksums_failed: int = 0
+    bbo_matched: int = 0
+    bbo_mismatched: int = 0
+    synced: bool = False
+
+
+class Pipeline:
+    """Everything between raw records and the sink for one exchange."""
+
+    def __init__(
+        self, adapter: Adapter, sink: Sink, *, flush_rows: int = DEFAULT_FLUSH_ROWS
+    ) -> None:
+        self.adapter = adapter
+        self.exchange = adapter.slug
+        self.sink = sink
+        self.flush_rows = flush_rows
+        self.out = TableBuffers()
+        self.engine = BookEngine(adapter.sequence_rule, self.out, adapter.market)
+        self.frames = 0
+        self.frames_by_symbol: Counter[str] = Counter()
+        self.trades_by_symbol: Counter[str] = Counter()
+        self.bbo_by_symbol: Counter[str] = Counter()
+        self.problems: Counter[str] = Counter()
+        self.controls: Counter[str] = Counter()
+        self.last_ts = 0
+
+    # -- input ----------------------------------------------------------------
+
+    def on_record(self, record: Record) -> None:
+        kind = record.kind
+        if kind == "recv":
+            self.on_frame(record.data, record.ts)
+        elif kind == "http":
+            self.last_ts = record.ts
+            self._dispatch(self.adapter.decode_rest(record.url, record.data, record.ts))
+        elif kind == "open":
+            self._connection_event(record, QualityKind.CONNECT, f"connection {record.conn} open")
+        elif kind == "close":
+            self._connection_event(
+                record, QualityKind.DISCONNECT, f"connection {record.conn} closed"
+            )
+
+    def on_frame(self, data: str | bytes, ts_recv: int) -> None:
+        self.frames += 1
+        self.last_ts = ts_recv
+        self._dispatch(self.adapter.decode(data, ts_recv))
+
+    def finish(self) -> None:
+        """End of input: report unsynced books and hand every buffered row to the sink."""
+        self.engine.finish(self.last_ts)
+        self.flush()
+
+    def flush(self) -> None:
+        for table, data in self.out.drain().items():
+            self.sink.write(table, self.exchange, data)
+
+    # -- routing ----------------------------------------------------------------
+
+    def _dispatch(self, messages: list[Message]) -> None:
+        engine = self.engine
+        for msg in messages:
+            cls = type(msg)
+            if cls is BookDelta:
+                self.frames_by_symbol[msg.symbol] += 1  # type: ignore[union-attr]
+                engine.on_delta(msg)  # type: ignore[arg-type]
+            elif cls is BestBidAsk:
+                self._quote(msg)  # type: ignore[arg-type]
+            elif cls is Trade:
+                self._trade(msg)  # type: ignore[arg-type]
+            elif cls is BookSnapshot:
+                self.frames_by_symbol[msg.symbol] += 1  # type: ignore[union-attr]
+                engine.on_snapshot(msg)  # type: ignore[arg-type]
+            elif cls is Control:
+                self._control(msg)  # type: ignore[arg-type]
+            elif cls is DecodeFailed:
+                self._failed(msg)  # type: ignore[arg-type]
+        if self.out.pending_rows >= self.flush_rows:
+            self.flush()
+
+    def _quote(self, quote: BestBidAsk) -> None:
+        symbol = quote.symbol
+        self.frames_by_symbol[symbol] += 1
+        if not self._valid(
+            quote.ts_recv, symbol, quote.bid_price, quote.bid_size, quote.ask_price, quote.ask_size
+        ):
+            return
+        self.bbo_by_symbol[symbol] += 1
+        self.out.add_bbo(quote, self.adapter.market(symbol))
+        self.engine.on_quote(quote)
+
+    def _trade(self, trade: Trade) -> None:
+        symbol = trade.symbol
+        self.frames_by_symbol[symbol] += 1
+        if not self._valid(trade.ts_recv, symbol, trade.price, trade.size):
+            return
+        self.trades_by_symbol[symbol] += 1
+        self.out.add_trade(trade, self.adapter.market(symbol))
+
+    def _valid(self, ts_recv: int, symbol: str, *texts: str) -> bool:
+        try:
+            for text in texts:
+                decimal_text.check(text)
+        except decimal_text.InvalidDecimalText as exc:
+            self._problem(QualityKind.MALFORMED, symbol, ts_recv, str(exc), str(exc))
+            return False
+        return True
+
+    def _control(self, msg: Control) -> None:
+        self.controls[msg.kind] += 1
+        if msg.kind == "error":
+            self._problem(QualityKind.EXCHANGE_ERROR, None, msg.ts_recv, msg.detail, msg.detail)
+        elif msg.kind == "shutdown":
+            self.out.add_quality(
+                QualityEvent(None, msg.ts_recv, QualityKind.DISCONNECT, msg.detail)
+            )
+
+    def _failed(self, msg: DecodeFailed) -> None:
+        kind = QualityKind.DRIFT if msg.unknown else QualityKind.MALFORMED
+        self._problem(kind, None, msg.ts_recv, f"{msg.reason}; frame: {msg.sample}", msg.sample)
+
+    def _problem(
+        self, kind: str, symbol: str | None, ts_recv: int, detail: str, sample: str
+    ) -> None:
+        key = f"{kind}: {detail.split(';')[0]}"
+        if not self.problems[key]:
+            log.warning("%s %s (first of its kind; sample: %.300s)", self.exchange, key, sample)
+        self.problems[key] += 1
+        self.out.add_quality(QualityEvent(symbol, ts_recv, kind, detail))
+
+    def _connection_event(self, record: Record, kind: str, detail: str) -> None:
+        self.last_ts = record.ts
+        url = f" {record.url}" if record.url else ""
+        self.out.add_quality(QualityEvent(None, record.ts, kind, detail + url))
+
+    # -- results ------------------------------------------------------------------
+
+    def summary(self) -> dict[str, SymbolSummary]:
+        stats: dict[str, SymbolStats] = {s: v.stats for s, v in self.engine.symbols.items()}
+        symbols = set(self.frames_by_symbol) | set(stats)
+        out = {}
+        for symbol in sorted(symbols):
+            st = stats.get(symbol, SymbolStats())
+            sync = self.engine.symbols.get(symbol)
+            out[symbol] = SymbolSummary(
+                frames=self.frames_by_symbol[symbol],
+                book_rows=st.book_rows,
+                trades=self.trades_by_symbol[symbol],
+                bbo=self.bbo_by_symbol[symbol],
+                gaps=st.gaps,
+                resyncs=st.resyncs,
+                duplicates=st.duplicates,
+                crossed=st.crossed,
+                checksums_verified=st.checksums_verified,
+                checksums_failed=st.checksums_failed,
+                bbo_matched=st.bbo_matched,
+                bbo_mismatched=st.bbo_mismatched,
+                synced=sync is not None and sync.state.value == "synced",
+            )
+        return out
