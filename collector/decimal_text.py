@@ -31,6 +31,9 @@ class InvalidDecimalText(ValueError):
 
 def parse_exact(text: str) -> Decimal:
     """Parse and check ``text``; raise ``InvalidDecimalText`` if it cannot be stored exactly."""
+    if not isinstance(text, str) or not text.isascii() or "_" in text or text != text.strip():
+        # Decimal() tolerates spaces, underscores and non-ASCII digits; Arrow does not.
+        raise InvalidDecimalText(str(text), "not plain decimal text")
     try:
         value = Decimal(text)
     except (InvalidOperation, TypeError, ValueError):

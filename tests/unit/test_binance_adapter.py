@@ -1,0 +1,176 @@
+"""Binance adapter decoding on literal frames (shapes taken from the recordings and docs)."""
+
+from __future__ import annotations
+
+import ast
+import pathlib
+
+import pytest
+
+import adapters
+from adapters.binance import BinanceAdapter
+from collector.adapter import Subscription
+from collector.model import BestBidAsk, BookDelta, BookSnapshot, Control, DecodeFailed, Trade
+
+TS = 1_700_000_000_000_000_000
+
+
+def one(adapter: BinanceAdapter, frame: str):
+    (msg,) = adapter.decode(frame, TS)
+    return msg
+
+
+def test_combined_futures_depth_keeps_text_and_engine_time() -> None:
+    frame = (
+        '{"stream":"btcusdt@depth@0ms","data":{"e":"depthUpdate","E":1723161256299,'
+        '"T":1723161256298,"s":"BTCUSDT","U":5,"u":9,"pu":4,"b":[["61496.50","0.010"]],'
+        '"a":[]}}'
+    )
+    msg = one(BinanceAdapter("binance-usdm"), frame)
+    assert msg == BookDelta(
+        "BTCUSDT", 1723161256298 * 10**6, TS, 5, 9, 4, [("61496.50", "0.010")], []
+    )
+
+
+def test_raw_spot_frames_without_envelope() -> None:
+    a = BinanceAdapter("binance-spot")
+    depth = one(a, '{"e":"depthUpdate","E":1,"s":"BTCUSDT","U":1,"u":2,"b":[],"a":[["1.0","2"]]}')
+    assert isinstance(depth, BookDelta) and depth.prev_id is None and depth.ts_exchange == 10**6
+    quote = one(a, '{"u":400900217,"s":"BNBUSDT","b":"25.35","B":"31.21","a":"25.36","A":"40.66"}')
+    assert quote == BestBidAsk("BNBUSDT", None, TS, 400900217, "25.35", "31.21", "25.36", "40.66")
+
+
+@pytest.mark.parametrize("m,side", [("true", "sell"), ("false", "buy")])
+def test_taker_side_from_buyer_is_maker(m: str, side: str) -> None:
+    frame = (
+        '{"stream":"btcusdt@trade","data":{"e":"trade","E":2,"s":"BTCUSDT","t":12,'
+        f'"p":"0.001","q":"100","T":1,"m":{m},"M":true}}}}'
+    )
+    assert one(BinanceAdapter("binance-spot"), frame) == Trade(
+        "BTCUSDT", 10**6, TS, "12", side, "0.001", "100"
+    )
+
+
+def test_agg_trade_uses_aggregate_id() -> None:
+    frame = (
+        '{"stream":"x@aggTrade","data":{"e":"aggTrade","E":2,"s":"X","a":77,"p":"1",'
+        '"q":"2","f":1,"l":3,"T":1,"m":false}}'
+    )
+    msg = one(BinanceAdapter("binance-usdm"), frame)
+    assert isinstance(msg, Trade) and msg.trade_id == "77" and msg.side == "buy"
+
+
+def test_non_market_futures_fill_is_not_a_trade() -> None:
+    frame = (
+        '{"stream":"x@trade","data":{"e":"trade","E":2,"T":1,"s":"X","t":1,"p":"1",'
+        '"q":"1","X":"INSURANCE_FUND","m":true}}'
+    )
+    assert one(BinanceAdapter("binance-usdm"), frame).kind == "ignored"
+
+
+@pytest.mark.parametrize(
+    "frame,kind",
+    [
+        ('{"result":null,"id":1}', "ack"),
+        ('{"error":{"code":2,"msg":"Invalid request"},"id":3}', "error"),
+        ('{"e":"serverShutdown","E":1}', "shutdown"),
+        ('{"stream":"x@kline_1m","data":{"e":"kline","E":1,"s":"X","k":{}}}', "ignored"),
+        ('{"stream":"x@depth20@100ms","data":{"lastUpdateId":1,"bids":[],"asks":[]}}', "ignored"),
+    ],
+)
+def test_control_frames(frame: str, kind: str) -> None:
+    msg = one(BinanceAdapter("binance-spot"), frame)
+    assert isinstance(msg, Control) and msg.kind == kind
+
+
+@pytest.mark.parametrize(
+    "frame,unknown",
+    [
+        ('{"stream":"x@depth","data":{"e":"depthUpdate","E":1', False),  # truncated
+        (
+            '{"stream":"x@depth","data":{"e":"depthUpdate","E":"1","s":"X","U":1,"u":1,'
+            '"b":[],"a":[]}}',
+            False,
+        ),  # number became a string
+        ('{"stream":"x@newThing","data":{}}', True),
+        ('{"hello":1}', True),
+        ("not json", False),
+    ],
+)
+def test_bad_frames_become_values(frame: str, unknown: bool) -> None:
+    msg = one(BinanceAdapter("binance-spot"), frame)
+    assert isinstance(msg, DecodeFailed) and msg.unknown is unknown and msg.sample
+
+
+def test_rest_snapshot_symbol_from_url_and_errors() -> None:
+    a = BinanceAdapter("binance-usdm")
+    body = '{"lastUpdateId":7,"E":3,"T":2,"bids":[["1.0","2"]],"asks":[]}'
+    (snap,) = a.decode_rest(
+        "https://fapi.binance.com/fapi/v1/depth?symbol=BTCUSDT&limit=1000", body, TS
+    )
+    assert snap == BookSnapshot("BTCUSDT", 2 * 10**6, TS, 7, [("1.0", "2")], [])
+    (err,) = a.decode_rest(
+        "https://x/fapi/v1/depth?symbol=NOPE", '{"code":-1121,"msg":"Invalid symbol."}', TS
+    )
+    assert err == Control("error", TS, "-1121: Invalid symbol.")
+
+
+@pytest.mark.parametrize(
+    "slug,symbol,market",
+    [
+        ("binance-spot", "BTCUSDT", "BTC-USDT"),
+        ("binance-spot", "ELFBUSD", "ELF-BUSD"),
+        ("binance-spot", "RUNEEUR", "RUNE-EUR"),
+        ("binance-usdm", "BTCUSDT", "BTC-USDT-PERP"),
+        ("binance-usdm", "BTCUSDT_261225", "BTC-USDT-20261225"),
+        ("binance-coinm", "BTCUSD_PERP", "BTC-USD-PERP"),
+        ("binance-coinm", "ETHUSD_210924", "ETH-USD-20210924"),
+    ],
+)
+def test_markets(slug: str, symbol: str, market: str) -> None:
+    assert adapters.create(slug).market(symbol) == market
+
+
+def test_exchange_info_overrides_guessing() -> None:
+    a = BinanceAdapter("binance-spot")
+    a.decode_rest(
+        "https://api.binance.com/api/v3/exchangeInfo",
+        '{"symbols":[{"symbol":"ABCDUSDT","baseAsset":"ABCDU","quoteAsset":"SDT"}]}',
+        TS,
+    )
+    assert a.market("ABCDUSDT") == "ABCDU-SDT"
+
+
+def test_usdm_plan_keeps_public_and_market_paths_apart() -> None:
+    subs = [
+        Subscription("BTCUSDT", "book"),
+        Subscription("BTCUSDT", "bbo"),
+        Subscription("BTCUSDT", "trades"),
+    ]
+    plans = BinanceAdapter("binance-usdm").plan(subs)
+    urls = sorted(p.url for p in plans)
+    assert urls == [
+        "wss://fstream.binance.com/market/stream?streams=btcusdt@trade",
+        "wss://fstream.binance.com/public/stream?streams=btcusdt@depth@100ms/btcusdt@bookTicker",
+    ]
+    assert BinanceAdapter("binance-spot").snapshot_request("BTCUSDT").url == (
+        "https://api.binance.com/api/v3/depth?symbol=BTCUSDT&limit=5000"
+    )
+
+
+def test_adapters_and_book_engine_do_no_io() -> None:
+    """Sans-I/O: adapters and the book never import sockets, clocks, asyncio or logging."""
+    root = pathlib.Path(__file__).resolve().parents[2]
+    forbidden = {"asyncio", "socket", "time", "random", "logging", "aiohttp", "websockets"}
+    files = [*(root / "adapters").glob("*.py"), *(root / "collector" / "book").glob("*.py")]
+    assert files
+    for path in files:
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            for name in names:
+                assert name.split(".")[0] not in forbidden, f"{path.name} imports {name}"

@@ -1,0 +1,166 @@
+"""Book engine on small hand-written streams: alignment, gaps, verification, apply_seq."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from collector.book.book import OrderBook
+from collector.book.engine import BookEngine
+from collector.book.sequence import FirstLastRule, PreviousIdRule
+from collector.model import BestBidAsk, BookDelta, BookSnapshot
+from collector.tables import TableBuffers
+
+
+def make(rule=None) -> tuple[BookEngine, TableBuffers]:
+    out = TableBuffers()
+    return BookEngine(rule or FirstLastRule(), out, lambda s: f"{s}-N"), out
+
+
+def delta(first: int, last: int, bids=(), asks=(), ts: int = 0, prev: int | None = None):
+    return BookDelta("X", None, ts or last, first, last, prev, list(bids), list(asks))
+
+
+def snap(last: int, bids=(("10", "1"),), asks=(("11", "1"),), ts: int = 0) -> BookSnapshot:
+    return BookSnapshot("X", None, ts or last, last, list(bids), list(asks))
+
+
+def kinds(out: TableBuffers) -> list[str]:
+    t = out.drain().get("quality")
+    return [] if t is None else t["kind"].to_pylist()
+
+
+def test_deltas_buffered_until_snapshot_then_bridged() -> None:
+    engine, out = make()
+    engine.on_delta(delta(1, 5, bids=[("9", "2")]))
+    engine.on_delta(delta(6, 8, asks=[("12", "3")]))
+    assert engine.snapshot_requests() == ["X"]
+    assert engine.snapshot_requests() == []  # asked once per need
+    assert out.pending_rows == 0  # nothing written before the bridge
+    engine.on_snapshot(snap(6))
+    book = engine.symbols["X"].book
+    assert book.as_dict() == {"bids": {Decimal(10): 1}, "asks": {Decimal(11): 1, Decimal(12): 3}}
+    tables = out.drain()
+    assert tables["book"]["seq"].to_pylist() == [6, 6, 8]
+    assert tables["book"]["is_snapshot"].to_pylist() == [True, True, False]
+    assert tables["quality"]["kind"].to_pylist() == ["synced"]
+
+
+def test_snapshot_waits_for_its_bridge() -> None:
+    engine, out = make()
+    engine.on_snapshot(snap(10))
+    assert engine.symbols["X"].state.value == "bridging"
+    engine.on_delta(delta(5, 10))  # stale: covered by the snapshot
+    assert out.pending_rows == 0
+    engine.on_delta(delta(11, 12, bids=[("10", "0")]))
+    assert engine.symbols["X"].state.value == "synced"
+    assert engine.symbols["X"].book.bids.best() is None
+
+
+def test_snapshot_too_old_is_refetched() -> None:
+    engine, out = make()
+    engine.on_delta(delta(20, 25))
+    engine.snapshot_requests()
+    engine.on_snapshot(snap(10))
+    assert engine.symbols["X"].state.value == "unsynced"
+    assert engine.snapshot_requests() == ["X"]
+    assert kinds(out) == ["snapshot_stale"]
+
+
+def test_gap_resyncs_and_writes_nothing_until_bridged() -> None:
+    engine, out = make()
+    engine.on_snapshot(snap(10))
+    engine.on_delta(delta(11, 11, bids=[("9", "1")]))
+    out.drain()
+    engine.on_delta(delta(13, 14, bids=[("8", "1")]))
+    assert engine.symbols["X"].state.value == "unsynced"
+    assert engine.snapshot_requests() == ["X"]
+    engine.on_delta(delta(15, 15, bids=[("7", "1")]))
+    tables = out.drain()
+    assert "book" not in tables
+    assert tables["quality"]["kind"].to_pylist() == ["gap", "resync"]
+    engine.on_snapshot(snap(14, bids=[("8", "1")]))
+    assert engine.symbols["X"].state.value == "synced"
+    assert engine.symbols["X"].book.as_dict()["bids"] == {Decimal(8): 1, Decimal(7): 1}
+
+
+def test_futures_rule_accepts_the_live_pu_bridge() -> None:
+    engine, _ = make(PreviousIdRule())
+    engine.on_snapshot(snap(100))
+    engine.on_delta(delta(105, 110, prev=100))  # U > lastUpdateId, but pu == lastUpdateId
+    assert engine.symbols["X"].state.value == "synced"
+    engine.on_delta(delta(111, 120, prev=110))
+    engine.on_delta(delta(121, 130, prev=119))
+    assert engine.symbols["X"].stats.gaps == 1
+
+
+def test_crossed_book_is_not_written() -> None:
+    engine, out = make()
+    engine.on_snapshot(snap(1))
+    engine.on_delta(delta(2, 2))
+    out.drain()
+    engine.on_delta(delta(3, 3, bids=[("11.5", "1")]))
+    tables = out.drain()
+    assert "book" not in tables
+    assert tables["quality"]["kind"].to_pylist() == ["crossed_book", "resync"]
+
+
+def test_quote_before_its_update_is_verified_when_it_applies() -> None:
+    engine, _ = make()
+    engine.on_snapshot(snap(1))
+    engine.on_delta(delta(2, 2))
+    engine.on_quote(BestBidAsk("X", None, 0, 3, "10", "1", "10.5", "2"))
+    engine.on_delta(delta(3, 3, asks=[("10.5", "2")]))
+    engine.on_quote(BestBidAsk("X", None, 0, 3, "10", "1.0", "10.50", "2"))  # same values
+    stats = engine.symbols["X"].stats
+    assert (stats.bbo_matched, stats.bbo_mismatched) == (2, 0)
+    engine.on_quote(BestBidAsk("X", None, 0, 3, "10", "1", "10.5", "3"))
+    assert engine.symbols["X"].stats.bbo_mismatched == 1
+    assert engine.symbols["X"].state.value == "unsynced"
+
+
+def test_apply_seq_follows_receive_time_and_never_repeats() -> None:
+    engine, out = make()
+    engine.on_delta(delta(2, 2, bids=[("9", "1")], ts=1_000))
+    engine.on_snapshot(snap(1, ts=2_000))  # snapshot after its bridging delta arrived
+    engine.on_delta(delta(3, 3, bids=[("9", "2")], ts=1_500))  # clock stepped back
+    seqs = out.drain()["book"]["apply_seq"].to_pylist()
+    assert seqs == [2_000, 2_001, 2_002, 2_003]
+
+
+@given(st.lists(st.tuples(st.booleans(), st.integers(1, 40), st.integers(0, 3)), max_size=200))
+def test_best_levels_match_a_naive_book(ops) -> None:
+    book = OrderBook()
+    naive = {True: {}, False: {}}
+    for is_bid, price, size in ops:
+        side = book.bids if is_bid else book.asks
+        side.apply([(str(price), str(size))])
+        if size:
+            naive[is_bid][Decimal(price)] = str(size)
+        else:
+            naive[is_bid].pop(Decimal(price), None)
+        for flag, s in ((True, book.bids), (False, book.asks)):
+            want = (max if flag else min)(naive[flag], default=None)
+            got = s.best()
+            assert (got[0] if got else None) == want
+    assert [p for p, _ in book.bids.top(5)] == sorted(naive[True], reverse=True)[:5]
+    assert [p for p, _ in book.asks.top(5)] == sorted(naive[False])[:5]
+
+
+def test_equal_prices_in_different_notation_are_one_level() -> None:
+    book = OrderBook()
+    book.bids.apply([("61800.2", "1"), ("61800.20", "2")])
+    assert len(book.bids) == 1
+    book.bids.apply([("61800.200", "0.000")])
+    assert len(book.bids) == 0
+
+
+@pytest.mark.parametrize("bad", [("abc", "1"), ("1", "-2"), ("1", "1e400x")])
+def test_bad_level_text_raises(bad) -> None:
+    from collector.decimal_text import InvalidDecimalText
+
+    with pytest.raises(InvalidDecimalText):
+        OrderBook().bids.apply([bad])
