@@ -42,7 +42,7 @@ PriceLevel = tuple[str, str]  # [price, quantity], both decimal text
 
 
 class Envelope(msgspec.Struct):
-    """Combined-stream wrapper ``{"stream": "btcusdt@depth", "data": {...}}``, or a control reply."""
+    """Combined-stream wrapper ``{"stream": "btcusdt@depth", "data": {...}}``, or a reply."""
 
     stream: str | None = None  # "<symbol>@<channel>", lowercase symbol
     data: msgspec.Raw = msgspec.Raw()  # the payload, decoded once the channel is known
@@ -92,7 +92,10 @@ class BinanceAggTrade(msgspec.Struct):
 
 
 class BinanceBookTicker(msgspec.Struct):
-    """``<symbol>@bookTicker``: best bid/ask at book update ``u`` (spot sends no ``e``/``E``/``T``)."""
+    """``<symbol>@bookTicker``: best bid/ask at book update ``u``.
+
+    Spot sends no ``e``, ``E`` or ``T``.
+    """
 
     u: int  # order book update id
     s: str  # symbol
@@ -130,8 +133,17 @@ _snapshot = msgspec.json.Decoder(BinanceDepthSnapshot)
 _error = msgspec.json.Decoder(BinanceError)
 
 #: Channels that are understood but not stored.
-_IGNORED_EVENTS = ("kline", "markPrice", "24hrTicker", "24hrMiniTicker", "forceOrder",
-                   "indexPrice", "continuous_kline", "contractInfo", "compositeIndex")
+_IGNORED_EVENTS = (
+    "kline",
+    "markPrice",
+    "24hrTicker",
+    "24hrMiniTicker",
+    "forceOrder",
+    "indexPrice",
+    "continuous_kline",
+    "contractInfo",
+    "compositeIndex",
+)
 
 
 @dataclass(frozen=True)
@@ -153,17 +165,56 @@ class BinanceVenue:
 VENUES = {
     v.slug: v
     for v in (
-        BinanceVenue("binance-spot", "wss://stream.binance.com:9443", "wss://stream.binance.com:9443",
-                     "https://api.binance.com/api/v3/depth", False, 5000, 250, 5),
-        BinanceVenue("binance-us", "wss://stream.binance.us:9443", "wss://stream.binance.us:9443",
-                     "https://api.binance.us/api/v3/depth", False, 5000, 250, 5),
-        BinanceVenue("binance-tr", "wss://stream-cloud.trbinance.com", "wss://stream-cloud.trbinance.com",
-                     "https://api.binance.me/api/v3/depth", False, 5000, 250, 5),
-        BinanceVenue("binance-usdm", "wss://fstream.binance.com/public",
-                     "wss://fstream.binance.com/market", "https://fapi.binance.com/fapi/v1/depth",
-                     True, 1000, 20, 10),
-        BinanceVenue("binance-coinm", "wss://dstream.binance.com", "wss://dstream.binance.com",
-                     "https://dapi.binance.com/dapi/v1/depth", True, 1000, 20, 10),
+        BinanceVenue(
+            "binance-spot",
+            "wss://stream.binance.com:9443",
+            "wss://stream.binance.com:9443",
+            "https://api.binance.com/api/v3/depth",
+            False,
+            5000,
+            250,
+            5,
+        ),
+        BinanceVenue(
+            "binance-us",
+            "wss://stream.binance.us:9443",
+            "wss://stream.binance.us:9443",
+            "https://api.binance.us/api/v3/depth",
+            False,
+            5000,
+            250,
+            5,
+        ),
+        BinanceVenue(
+            "binance-tr",
+            "wss://stream-cloud.trbinance.com",
+            "wss://stream-cloud.trbinance.com",
+            "https://api.binance.me/api/v3/depth",
+            False,
+            5000,
+            250,
+            5,
+        ),
+        BinanceVenue(
+            "binance-usdm",
+            "wss://fstream.binance.com/public",
+            "wss://fstream.binance.com/market",
+            "https://fapi.binance.com/fapi/v1/depth",
+            True,
+            1000,
+            20,
+            10,
+        ),
+        BinanceVenue(
+            "binance-coinm",
+            "wss://dstream.binance.com",
+            "wss://dstream.binance.com",
+            "https://dapi.binance.com/dapi/v1/depth",
+            True,
+            1000,
+            20,
+            10,
+        ),
     )
 }
 
@@ -174,7 +225,9 @@ class BinanceAdapter:
     def __init__(self, venue: BinanceVenue | str, *, book_stream: str = "depth@100ms") -> None:
         self.venue = VENUES[venue] if isinstance(venue, str) else venue
         self.slug = self.venue.slug
-        self.sequence_rule: SequenceRule = PreviousIdRule() if self.venue.futures else FirstLastRule()
+        self.sequence_rule: SequenceRule = (
+            PreviousIdRule() if self.venue.futures else FirstLastRule()
+        )
         self.symbols = BinanceSymbols(futures=self.venue.futures)
         self.book_stream = book_stream
 
@@ -185,8 +238,9 @@ class BinanceAdapter:
 
     def snapshot_request(self, symbol: str) -> RestRequest:
         limit = self.venue.depth_limit
-        return RestRequest(f"{self.venue.rest_depth}?symbol={symbol}&limit={limit}",
-                           self.venue.depth_weight)
+        return RestRequest(
+            f"{self.venue.rest_depth}?symbol={symbol}&limit={limit}", self.venue.depth_weight
+        )
 
     def plan(self, subscriptions: list[Subscription]) -> list[ConnectionPlan]:
         """Combined-stream connections, book and trade endpoints kept apart where they differ."""
@@ -200,13 +254,15 @@ class BinanceAdapter:
             for i in range(0, len(subs), self.venue.max_streams):
                 chunk = subs[i : i + self.venue.max_streams]
                 streams = "/".join(f"{s.symbol.lower()}@{names[s.channel]}" for s in chunk)
-                plans.append(ConnectionPlan(
-                    url=f"{base}/stream?streams={streams}",
-                    subscribe=[],
-                    subscriptions=chunk,
-                    max_messages_per_second=self.venue.max_messages_per_second,
-                    lifetime_s=self.venue.lifetime_s,
-                ))
+                plans.append(
+                    ConnectionPlan(
+                        url=f"{base}/stream?streams={streams}",
+                        subscribe=[],
+                        subscriptions=chunk,
+                        max_messages_per_second=self.venue.max_messages_per_second,
+                        lifetime_s=self.venue.lifetime_s,
+                    )
+                )
         return plans
 
     # -- decoding -------------------------------------------------------------------
@@ -263,8 +319,11 @@ class BinanceAdapter:
                 self.symbols.load_exchange_info(body)
                 return [Control("ignored", ts_recv, "exchangeInfo loaded")]
             if not path.endswith("/depth"):
-                return [DecodeFailed(f"unknown REST endpoint {path}", ts_recv, _sample(body),
-                                     unknown=True)]
+                return [
+                    DecodeFailed(
+                        f"unknown REST endpoint {path}", ts_recv, _sample(body), unknown=True
+                    )
+                ]
             symbol = parse_qs(urlsplit(url).query).get("symbol", [""])[0]
             if not symbol:
                 return [DecodeFailed("depth URL without symbol", ts_recv, url)]
@@ -274,8 +333,16 @@ class BinanceAdapter:
                 err = _error.decode(body)
                 return [Control("error", ts_recv, f"{err.code}: {err.msg}")]
             ts = s.T if s.T is not None else s.E
-            return [BookSnapshot(symbol, ts * MS if ts is not None else None, ts_recv,
-                                 s.lastUpdateId, s.bids, s.asks)]
+            return [
+                BookSnapshot(
+                    symbol,
+                    ts * MS if ts is not None else None,
+                    ts_recv,
+                    s.lastUpdateId,
+                    s.bids,
+                    s.asks,
+                )
+            ]
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
             return [DecodeFailed(str(exc), ts_recv, _sample(body))]
 

@@ -15,10 +15,49 @@ from __future__ import annotations
 import msgspec
 
 _QUOTES = sorted(
-    ("USDT", "USDC", "FDUSD", "BUSD", "TUSD", "USDP", "USDS", "DAI", "PAX", "UST", "BTC", "ETH",
-     "BNB", "XRP", "TRX", "DOGE", "DOT", "SOL", "EUR", "GBP", "AUD", "TRY", "BRL", "RUB", "UAH",
-     "NGN", "ZAR", "IDRT", "BIDR", "BKRW", "BVND", "JPY", "ARS", "MXN", "PLN", "RON", "COP",
-     "CZK", "USD", "VAI", "GYEN"),
+    (
+        "USDT",
+        "USDC",
+        "FDUSD",
+        "BUSD",
+        "TUSD",
+        "USDP",
+        "USDS",
+        "DAI",
+        "PAX",
+        "UST",
+        "BTC",
+        "ETH",
+        "BNB",
+        "XRP",
+        "TRX",
+        "DOGE",
+        "DOT",
+        "SOL",
+        "EUR",
+        "GBP",
+        "AUD",
+        "TRY",
+        "BRL",
+        "RUB",
+        "UAH",
+        "NGN",
+        "ZAR",
+        "IDRT",
+        "BIDR",
+        "BKRW",
+        "BVND",
+        "JPY",
+        "ARS",
+        "MXN",
+        "PLN",
+        "RON",
+        "COP",
+        "CZK",
+        "USD",
+        "VAI",
+        "GYEN",
+    ),
     key=len,
     reverse=True,
 )
@@ -26,9 +65,9 @@ _QUOTES = sorted(
 
 class _Symbol(msgspec.Struct):
     symbol: str
-    baseAsset: str  # noqa: N815 - verbatim exchange field
-    quoteAsset: str  # noqa: N815
-    contractType: str | None = None  # noqa: N815 - futures: PERPETUAL, CURRENT_QUARTER, ...
+    baseAsset: str
+    quoteAsset: str
+    contractType: str | None = None
 
 
 class _ExchangeInfo(msgspec.Struct):

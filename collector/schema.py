@@ -116,7 +116,9 @@ QUALITY = pa.schema(
             "buffer_overflow, unsynced_at_end, exchange_error, drift, stale, rate_limited.",
         ),
         _field("detail", pa.string(), "Human-readable detail with the ids involved."),
-        _field("seq", pa.int64(), "Update id the event concerns, when there is one.", nullable=True),
+        _field(
+            "seq", pa.int64(), "Update id the event concerns, when there is one.", nullable=True
+        ),
     ]
 )
 

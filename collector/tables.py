@@ -62,7 +62,9 @@ class _BookBuffer:
         n_asks = np.fromiter(map(len, self.asks), np.int64, len(self.asks))
         counts = n_bids + n_asks
         # Rows of message i: its bids, then its asks.
-        levels = list(chain.from_iterable(chain.from_iterable(zip(self.bids, self.asks, strict=True))))
+        levels = list(
+            chain.from_iterable(chain.from_iterable(zip(self.bids, self.asks, strict=True)))
+        )
         prices = [level[0] for level in levels]
         sizes = [level[1] for level in levels]
         message_of_row = np.repeat(np.arange(len(counts)), counts)

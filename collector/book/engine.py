@@ -227,8 +227,15 @@ class BookEngine:
         if not self._apply(sym, snapshot.bids, snapshot.asks, snapshot.ts_recv, snapshot.last_id):
             return
         sym.stats.snapshots_applied += 1
-        self._emit(sym, snapshot.ts_exchange, snapshot.ts_recv, snapshot.last_id, True,
-                   snapshot.bids, snapshot.asks)
+        self._emit(
+            sym,
+            snapshot.ts_exchange,
+            snapshot.ts_recv,
+            snapshot.last_id,
+            True,
+            snapshot.bids,
+            snapshot.asks,
+        )
         self._quality(
             sym,
             delta.ts_recv,
@@ -276,8 +283,9 @@ class BookEngine:
         sym.last_id = delta.last_id
         sym.stats.deltas_applied += 1
         if delta.bids or delta.asks:
-            self._emit(sym, delta.ts_exchange, delta.ts_recv, delta.last_id, False,
-                       delta.bids, delta.asks)
+            self._emit(
+                sym, delta.ts_exchange, delta.ts_recv, delta.last_id, False, delta.bids, delta.asks
+            )
         self._remember_top(sym, delta.last_id)
 
     def _apply(self, sym: SymbolSync, bids: list, asks: list, ts_recv: int, seq: int) -> bool:
@@ -288,37 +296,69 @@ class BookEngine:
             book.asks.apply(asks)
         except InvalidDecimalText as exc:
             sym.stats.malformed_levels += 1
-            self._lose_sync(sym, SyncEvent.INVALID, ts_recv, QualityKind.MALFORMED,
-                            f"bad level in update {seq}: {exc}", seq)
+            self._lose_sync(
+                sym,
+                SyncEvent.INVALID,
+                ts_recv,
+                QualityKind.MALFORMED,
+                f"bad level in update {seq}: {exc}",
+                seq,
+            )
             return False
         if book.is_crossed():
             sym.stats.crossed += 1
             bid, ask = book.bids.best(), book.asks.best()
-            self._lose_sync(sym, SyncEvent.INVALID, ts_recv, QualityKind.CROSSED_BOOK,
-                            f"book crossed after update {seq}: best bid {bid} >= best ask {ask}",
-                            seq)
+            self._lose_sync(
+                sym,
+                SyncEvent.INVALID,
+                ts_recv,
+                QualityKind.CROSSED_BOOK,
+                f"book crossed after update {seq}: best bid {bid} >= best ask {ask}",
+                seq,
+            )
             return False
         return True
 
-    def _emit(self, sym: SymbolSync, ts_exchange: int | None, ts_recv: int, seq: int,
-              is_snapshot: bool, bids: list, asks: list) -> None:
+    def _emit(
+        self,
+        sym: SymbolSync,
+        ts_exchange: int | None,
+        ts_recv: int,
+        seq: int,
+        is_snapshot: bool,
+        bids: list,
+        asks: list,
+    ) -> None:
         first = max(sym.apply_seq + 1, ts_recv)
         rows = len(bids) + len(asks)
         sym.apply_seq = first + rows - 1
         sym.stats.book_rows += rows
-        self.out.add_book(sym.symbol, sym.market, ts_exchange, ts_recv, seq, first, is_snapshot,
-                          bids, asks)
+        self.out.add_book(
+            sym.symbol, sym.market, ts_exchange, ts_recv, seq, first, is_snapshot, bids, asks
+        )
 
-    def _lose_sync(self, sym: SymbolSync, event: SyncEvent, ts_recv: int, kind: str,
-                   detail: str, seq: int | None) -> None:
+    def _lose_sync(
+        self,
+        sym: SymbolSync,
+        event: SyncEvent,
+        ts_recv: int,
+        kind: str,
+        detail: str,
+        seq: int | None,
+    ) -> None:
         sym.move(event)
         sym.stats.resyncs += 1
         sym.book.clear()
         sym.recent_tops.clear()
         sym.pending_quotes.clear()
         self._quality(sym, ts_recv, kind, detail, seq)
-        self._quality(sym, ts_recv, QualityKind.RESYNC,
-                      f"book invalidated ({kind}); no rows until a snapshot bridges", seq)
+        self._quality(
+            sym,
+            ts_recv,
+            QualityKind.RESYNC,
+            f"book invalidated ({kind}); no rows until a snapshot bridges",
+            seq,
+        )
         if not sym.snapshot_wanted:
             sym.snapshot_wanted = True
             self._requests.append(sym.symbol)
@@ -365,8 +405,9 @@ class BookEngine:
         self.symbols[symbol] = sym
         return sym
 
-    def _quality(self, sym: SymbolSync, ts_recv: int, kind: str, detail: str,
-                 seq: int | None) -> None:
+    def _quality(
+        self, sym: SymbolSync, ts_recv: int, kind: str, detail: str, seq: int | None
+    ) -> None:
         self.out.add_quality(QualityEvent(sym.symbol, ts_recv, kind, detail, seq))
 
 

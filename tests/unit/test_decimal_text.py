@@ -79,7 +79,7 @@ def test_zero_in_every_notation(text: str, zero: bool) -> None:
 
 
 def test_schema_refuses_to_round_and_names_the_value() -> None:
-    with pytest.raises(schema.ValueDoesNotFit, match="'price'.*'0.0000000000000000001'"):
+    with pytest.raises(schema.ValueDoesNotFit, match=r"'price'.*'0\.0000000000000000001'"):
         schema.exact_decimals("price", ["1.5", "0.0000000000000000001"])
     with pytest.raises(schema.ValueDoesNotFit):
         schema.exact_decimals("size", pa.array(["1" * 21]))
