@@ -287,16 +287,16 @@ class BinanceAdapter:
         return [DecodeFailed("unknown message type", ts_recv, _sample(frame), unknown=True)]
 
     def _payload(self, channel: str, raw: bytes | str | msgspec.Raw, ts_recv: int) -> list[Message]:
+        if channel == "bookTicker":
+            q = _book_ticker.decode(raw)
+            ts_ex = q.T * MS if q.T is not None else None
+            return [BestBidAsk(q.s, ts_ex, ts_recv, q.u, q.b, q.B, q.a, q.A)]
         if channel.startswith("depth"):
             if channel not in ("depth", "depthUpdate") and not channel.startswith("depth@"):
                 return [Control("ignored", ts_recv, f"partial book channel {channel}")]
             d = _depth.decode(raw)
             ts = (d.T if d.T is not None else d.E) * MS
             return [BookDelta(d.s, ts, ts_recv, d.U, d.u, d.pu, d.b, d.a)]
-        if channel == "bookTicker":
-            q = _book_ticker.decode(raw)
-            ts_ex = q.T * MS if q.T is not None else None
-            return [BestBidAsk(q.s, ts_ex, ts_recv, q.u, q.b, q.B, q.a, q.A)]
         if channel == "trade":
             t = _trade.decode(raw)
             if t.X is not None and t.X != "MARKET":

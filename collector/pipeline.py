@@ -15,7 +15,6 @@ from typing import Protocol
 import msgspec
 import pyarrow as pa
 
-from collector import decimal_text
 from collector.adapter import Adapter
 from collector.book.engine import BookEngine, SymbolStats
 from collector.capture.records import Record
@@ -136,10 +135,6 @@ class Pipeline:
     def _quote(self, quote: BestBidAsk) -> None:
         symbol = quote.symbol
         self.frames_by_symbol[symbol] += 1
-        if not self._valid(
-            quote.ts_recv, symbol, quote.bid_price, quote.bid_size, quote.ask_price, quote.ask_size
-        ):
-            return
         self.bbo_by_symbol[symbol] += 1
         self.out.add_bbo(quote, self.adapter.market(symbol))
         self.engine.on_quote(quote)
@@ -147,19 +142,8 @@ class Pipeline:
     def _trade(self, trade: Trade) -> None:
         symbol = trade.symbol
         self.frames_by_symbol[symbol] += 1
-        if not self._valid(trade.ts_recv, symbol, trade.price, trade.size):
-            return
         self.trades_by_symbol[symbol] += 1
         self.out.add_trade(trade, self.adapter.market(symbol))
-
-    def _valid(self, ts_recv: int, symbol: str, *texts: str) -> bool:
-        try:
-            for text in texts:
-                decimal_text.check(text)
-        except decimal_text.InvalidDecimalText as exc:
-            self._problem(QualityKind.MALFORMED, symbol, ts_recv, str(exc), str(exc))
-            return False
-        return True
 
     def _control(self, msg: Control) -> None:
         self.controls[msg.kind] += 1

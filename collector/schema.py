@@ -11,6 +11,9 @@ section is generated from it (``python -m collector.schema``).
 from __future__ import annotations
 
 import pyarrow as pa
+import pyarrow.compute as pc
+
+from collector import decimal_text
 
 #: Exact decimal for every price and size: 20 integer digits, 18 fractional.
 #: A value that does not fit is an error, never a rounding.
@@ -137,22 +140,37 @@ class ValueDoesNotFit(ValueError):
         self.value = value
 
 
-def exact_decimals(column: str, texts: pa.Array | list[str]) -> pa.Array:
-    """Convert decimal text to ``decimal128(38, 18)`` with no rounding.
+#: Text Arrow's cast handles exactly: ASCII digits within decimal128(38, 18)'s range.
+_PLAIN_DECIMAL = r"^(?:[0-9]{1,20}(?:\.[0-9]{0,18})?|\.[0-9]{1,18})$"
 
-    Arrow's cast refuses values that would lose digits; this turns its error into
-    one that names the column and the offending value.
+
+def exact_decimals(column: str, texts: pa.Array | list[str]) -> pa.Array:
+    """Convert decimal text to ``decimal128(38, 18)`` with no rounding and no overflow.
+
+    Arrow's string cast refuses values that lose fractional digits, but silently
+    wraps integers that overflow 128 bits (``"1" * 25`` becomes 8.9e19 in
+    pyarrow 26). So every value is first matched, vectorised, against a pattern
+    that is always in range; the rare others (exponents, long zero tails) are
+    checked exactly in Python and their cast result compared with the exact value.
     """
     strings = texts if isinstance(texts, pa.Array) else pa.array(texts, pa.string())
+    plain = pc.match_substring_regex(strings, _PLAIN_DECIMAL)
+    others = pc.indices_nonzero(pc.invert(plain.fill_null(False))).to_pylist()
+    expected = {}
+    for i in others:
+        text = strings[i].as_py()
+        try:
+            expected[i] = decimal_text.parse_exact(text)
+        except decimal_text.InvalidDecimalText:
+            raise ValueDoesNotFit(column, text) from None
     try:
-        return strings.cast(DECIMAL)
+        result = strings.cast(DECIMAL)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        for text in strings.to_pylist():
-            try:
-                pa.array([text], pa.string()).cast(DECIMAL)
-            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-                raise ValueDoesNotFit(column, text) from None
-        raise
+        raise ValueDoesNotFit(column, strings[others[0]].as_py() if others else "?") from None
+    for i, value in expected.items():
+        if result[i].as_py() != value:
+            raise ValueDoesNotFit(column, strings[i].as_py())
+    return result
 
 
 def markdown_reference() -> str:

@@ -9,13 +9,18 @@ anything it would have to round.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from itertools import chain
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 
-from collector import schema
-from collector.model import BestBidAsk, Level, QualityEvent, Trade
+from collector import decimal_text, schema
+from collector.model import BestBidAsk, Level, QualityEvent, QualityKind, Trade
+
+log = logging.getLogger(__name__)
 
 _SIDES = pa.array(["bid", "ask"], pa.string())
 _TRADE_SIDES = pa.array(["buy", "sell"], pa.string())
@@ -138,18 +143,63 @@ class TableBuffers:
         self._quality.append(event)
 
     def drain(self) -> dict[str, pa.Table]:
-        """Build the buffered tables (only non-empty ones) and start empty again."""
+        """Build the buffered tables (only non-empty ones) and start empty again.
+
+        Trade and quote text is validated here, in bulk by the decimal cast, rather
+        than per message on the hot path; a row that cannot be stored exactly is
+        dropped and replaced by a ``malformed`` quality event naming it.
+        """
         out: dict[str, pa.Table] = {}
         if self._book.rows:
             out["book"] = self._book.table()
-        if self._trades:
-            out["trades"] = _trades_table(self._trades)
-        if self._bbo:
-            out["bbo"] = _bbo_table(self._bbo)
+        trades = self._valid_rows("trades", _trades_table, self._trades, _trade_texts)
+        if trades is not None:
+            out["trades"] = trades
+        bbo = self._valid_rows("bbo", _bbo_table, self._bbo, _quote_texts)
+        if bbo is not None:
+            out["bbo"] = bbo
         if self._quality:
             out["quality"] = _quality_table(self._quality)
         self.__init__()  # type: ignore[misc]
         return out
+
+    def _valid_rows(
+        self,
+        name: str,
+        build: Callable[[list[tuple[Any, str]]], pa.Table],
+        rows: list[tuple[Any, str]],
+        texts: Callable[[Any], tuple[str, ...]],
+    ) -> pa.Table | None:
+        if not rows:
+            return None
+        try:
+            return build(rows)
+        except (schema.ValueDoesNotFit, pa.ArrowInvalid):
+            pass
+        good = []
+        for row in rows:
+            msg = row[0]
+            try:
+                for text in texts(msg):
+                    decimal_text.check(text)
+            except decimal_text.InvalidDecimalText as exc:
+                log.warning("dropped a %s row of %s: %s", name, msg.symbol, exc)
+                self._quality.append(
+                    QualityEvent(
+                        msg.symbol, msg.ts_recv, QualityKind.MALFORMED, f"dropped {name} row: {exc}"
+                    )
+                )
+            else:
+                good.append(row)
+        return build(good) if good else None
+
+
+def _trade_texts(trade: Trade) -> tuple[str, ...]:
+    return trade.price, trade.size
+
+
+def _quote_texts(quote: BestBidAsk) -> tuple[str, ...]:
+    return quote.bid_price, quote.bid_size, quote.ask_price, quote.ask_size
 
 
 def _trades_table(rows: list[tuple[Trade, str]]) -> pa.Table:

@@ -83,3 +83,10 @@ def test_schema_refuses_to_round_and_names_the_value() -> None:
         schema.exact_decimals("price", ["1.5", "0.0000000000000000001"])
     with pytest.raises(schema.ValueDoesNotFit):
         schema.exact_decimals("size", pa.array(["1" * 21]))
+
+
+@pytest.mark.parametrize("text", ["1" * 25, "1e25", "99999999999999999999999999.5"])
+def test_integer_overflow_arrow_would_wrap_is_refused(text: str) -> None:
+    """pyarrow's string->decimal128 cast wraps these silently; we must not."""
+    with pytest.raises(schema.ValueDoesNotFit, match="does not fit"):
+        schema.exact_decimals("price", ["1", text])

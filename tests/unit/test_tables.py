@@ -1,0 +1,38 @@
+"""Row buffers build exact Arrow tables and drop, with a quality event, what cannot be exact."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from collector import schema
+from collector.model import BestBidAsk, QualityEvent, Trade
+from collector.tables import TableBuffers
+
+
+def test_book_rows_expand_per_level_in_order() -> None:
+    out = TableBuffers()
+    out.add_book("X", "X-Y", None, 5, 9, 100, False, [("1.5", "2")], [("2", "0"), ("3", "1e-8")])
+    out.add_book("X", "X-Y", 7, 6, 10, 103, True, [], [("4", "4")])
+    book = out.drain()["book"]
+    assert book.schema == schema.BOOK
+    assert book["apply_seq"].to_pylist() == [100, 101, 102, 103]
+    assert book["side"].to_pylist() == ["bid", "ask", "ask", "ask"]
+    assert book["price"].to_pylist() == [Decimal("1.5"), Decimal(2), Decimal(3), Decimal(4)]
+    assert book["size"].to_pylist()[2] == Decimal("1E-8")
+    assert book["is_snapshot"].to_pylist() == [False, False, False, True]
+    assert book["ts_exchange"].is_null().to_pylist() == [True, True, True, False]
+    assert out.pending_rows == 0
+
+
+def test_unstorable_trade_and_quote_rows_are_dropped_and_reported() -> None:
+    out = TableBuffers()
+    out.add_trade(Trade("X", 1, 2, "a", "buy", "1.25", "3"), "X-Y")
+    out.add_trade(Trade("X", 1, 3, "b", "sell", "1" * 25, "3"), "X-Y")
+    out.add_bbo(BestBidAsk("X", None, 4, 1, "1", "1", "2", "x"), "X-Y")
+    out.add_quality(QualityEvent("X", 1, "gap", "first"))
+    tables = out.drain()
+    assert tables["trades"]["trade_id"].to_pylist() == ["a"]
+    assert "bbo" not in tables
+    quality = tables["quality"]
+    assert quality["kind"].to_pylist() == ["gap", "malformed", "malformed"]
+    assert "1111111111111111111111111" in quality["detail"][1].as_py()
