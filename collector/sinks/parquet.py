@@ -1,0 +1,523 @@
+"""Parquet sink: normalized tables to a Hive-partitioned dataset, crash-safe.
+
+Layout (see ``collector/schema.py`` and DESIGN.md "Layout")::
+
+    root/table=<table>/exchange=<exchange>/date=<YYYY-MM-DD>/<table>-<instance>-<start>-<n>.parquet
+
+* ``date`` is the UTC date of each row's ``ts_recv``; one ``write`` may span
+  midnight and is split, keeping the relative order of rows inside each date.
+* ``<start>`` is the file's first row's ``ts_recv`` as ``YYYYMMDDTHHMMSSffffffZ``;
+  ``<n>`` is a per-partition counter, bumped past any name already on disk, so
+  a restarted instance never overwrites a published file or a crash leftover.
+
+Why the pieces are shaped this way:
+
+* **No reader ever sees a half-written file.** A file is written as
+  ``.<final name>.inprogress`` in its final directory: the leading dot hides it
+  from pyarrow datasets and the suffix keeps it out of ``**/*.parquet`` globs
+  (DuckDB, Polars). Publishing is close, fsync the file, ``os.replace`` to the
+  final name, fsync the directory; so after a crash, even a power loss, every
+  ``*.parquet`` file is complete. Rows still buffered or in an ``.inprogress``
+  file at a crash are lost here; the raw capture is the recovery log.
+* **Deterministic files.** Rotation is by *data* time (``ts_recv``) and by
+  written bytes, never by the wall clock, so replaying a capture produces the
+  same file names and contents as the live run. ``tick(now_ns)`` is the one
+  wall-clock hook, for live runs whose data stops: it only publishes early.
+* **Many tiny writes are cheap.** The book engine writes a few rows per frame,
+  hundreds of thousands of times. ``write`` only validates and appends record
+  batches to a per-partition list; every few hundred batches the list's tail
+  is merged into one batch (tiny batches cost more in bookkeeping than in
+  data), and a row group of exactly ``row_group_rows`` rows is cut from the
+  buffer once that many rows are there, so files never hold tiny row groups
+  and the Parquet writer never sees tiny chunks.
+* **Rows are never reordered**: book rows of one message must stay together
+  and in application order.
+
+The sink is not thread-safe; one owner (the daemon's storage task, or a replay)
+calls it.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import BinaryIO
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from collector import schema
+
+__all__ = ["ParquetSink"]
+
+_NS_PER_DAY = 86_400 * 10**9
+_EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC)
+_EPOCH_DATE = _EPOCH.date()
+#: Partition values and instance ids become path components: keep them boring.
+_SLUG = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+_INPROGRESS = ".inprogress"
+#: Merge a partition's small buffered batches once this many have piled up.
+_COMPACT_BATCHES = 512
+#: pyarrow's writer caps a row group at 64 Mi rows; a larger ``row_group_rows``
+#: would silently produce row groups of another size, so it is refused.
+_MAX_ROW_GROUP_ROWS = 64 * 1024 * 1024
+
+
+def format_start(ts_ns: int) -> str:
+    """``ts_ns`` as ``YYYYMMDDTHHMMSSffffffZ`` (UTC, microseconds): sortable, path-safe."""
+    seconds, rem = divmod(ts_ns, 10**9)
+    moment = _EPOCH + _dt.timedelta(seconds=seconds)
+    return f"{moment:%Y%m%dT%H%M%S}{rem // 1000:06d}Z"
+
+
+def _is_text(type_: pa.DataType) -> bool:
+    """Plain or dictionary-encoded string: the one difference ``write`` casts away."""
+    if pa.types.is_dictionary(type_):
+        type_ = type_.value_type
+    return (
+        pa.types.is_string(type_)
+        or pa.types.is_large_string(type_)
+        or (pa.types.is_string_view(type_))
+    )
+
+
+def _ts_bounds(column: pa.ChunkedArray) -> tuple[int, int]:
+    """Min and max of a non-empty, null-free timestamp column, as ns integers.
+
+    ``pc.min_max`` costs ~7 µs a call whatever the size; for the typical write of
+    1–100 rows, reading the values buffer directly is two to three times cheaper,
+    and this runs once per write.
+    """
+    if column.num_chunks != 1 or len(column) > 512:
+        bounds = pc.min_max(column)
+        return bounds["min"].value, bounds["max"].value
+    chunk = column.chunk(0)
+    values = memoryview(chunk.buffers()[1]).cast("q")[chunk.offset : chunk.offset + len(chunk)]
+    return min(values), max(values)
+
+
+def _fsync_dir(directory: Path) -> None:
+    """Make a rename or a new entry in ``directory`` durable (POSIX needs this)."""
+    fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@dataclass(eq=False)
+class _Segment:
+    """One output file of one partition: rows buffered for it plus its open writer.
+
+    The file itself is created lazily at the first row group, so a partition
+    that receives a handful of rows and is then closed costs one write.
+    """
+
+    table: str
+    exchange: str
+    day: int
+    first_ts: int
+    window_end: int
+    batches: list[pa.RecordBatch] = field(default_factory=list)
+    rows: int = 0  # buffered, not yet written
+    compacted: int = 0  # batches[:compacted] are already large, merged ones
+    written_rows: int = 0
+    written_bytes: int = 0
+    file: BinaryIO | None = None
+    writer: pq.ParquetWriter | None = None
+    tmp_path: Path | None = None
+    final_path: Path | None = None
+
+
+class ParquetSink:
+    """Writes normalized tables as a Hive-partitioned Parquet dataset.
+
+    ``instance`` distinguishes writers sharing one root (scale-out shards); it
+    appears in every file name, so instances never collide and never need to
+    look at each other's files. ``rotate_seconds`` and ``rotate_bytes`` bound a
+    file by data time and by written size (a file may exceed ``rotate_bytes`` by
+    up to one row group, since size is known only once a row group is written).
+    """
+
+    def __init__(
+        self,
+        root: str | Path,
+        *,
+        instance: str = "0",
+        rotate_seconds: float = 3600.0,
+        rotate_bytes: int = 256 * 2**20,
+        row_group_rows: int = 262_144,
+        compression: str = "zstd",
+    ) -> None:
+        if not _SLUG.fullmatch(instance):
+            raise ValueError(f"instance {instance!r} must match {_SLUG.pattern}")
+        if rotate_seconds <= 0:
+            raise ValueError(f"rotate_seconds must be positive, got {rotate_seconds}")
+        if rotate_bytes <= 0:
+            raise ValueError(f"rotate_bytes must be positive, got {rotate_bytes}")
+        if not 0 < row_group_rows <= _MAX_ROW_GROUP_ROWS:
+            raise ValueError(
+                f"row_group_rows must be in 1..{_MAX_ROW_GROUP_ROWS}, got {row_group_rows}"
+            )
+        if compression.lower() != "none":
+            try:
+                available = pa.Codec.is_available(compression)
+            except (ValueError, pa.ArrowException):
+                available = False
+            if not available:
+                raise ValueError(f"compression {compression!r} is not available in this pyarrow")
+        self.root = Path(root)
+        self.instance = instance
+        self.published: list[Path] = []
+        self._rotate_ns = round(rotate_seconds * 1e9)
+        self._rotate_bytes = rotate_bytes
+        self._row_group_rows = row_group_rows
+        self._compression = compression
+        self._ts_index = {name: s.get_field_index("ts_recv") for name, s in schema.TABLES.items()}
+        self._required = {
+            name: [i for i, f in enumerate(s) if not f.nullable]
+            for name, s in schema.TABLES.items()
+        }
+        # (table, exchange) -> day number -> segment being filled for that date.
+        self._open: dict[tuple[str, str], dict[int, _Segment]] = {}
+        self._counters: dict[tuple[str, str, int], int] = {}
+        self._known_dirs: set[Path] = set()
+        self._exchanges: set[str] = set()
+        self._closed = False
+
+    # ------------------------------------------------------------------ API
+
+    def write(self, table: str, exchange: str, data: pa.Table | pa.RecordBatch) -> None:
+        """Buffer ``data`` (exactly ``schema.TABLES[table]``) for its partitions.
+
+        Raises ``ValueError`` for an unknown table, an unsafe exchange slug, a
+        schema that differs, or nulls in a non-nullable column; in every case
+        nothing of ``data`` has been buffered.
+        """
+        if self._closed:
+            raise RuntimeError("ParquetSink is closed")
+        data = self._conform(table, data)
+        if exchange not in self._exchanges:
+            if not _SLUG.fullmatch(exchange):
+                raise ValueError(f"exchange {exchange!r} must match {_SLUG.pattern}")
+            self._exchanges.add(exchange)
+        if data.num_rows == 0:
+            return
+        ts = data.column(self._ts_index[table])
+        lo, hi = _ts_bounds(ts)
+        if lo // _NS_PER_DAY == hi // _NS_PER_DAY:
+            self._route(table, exchange, hi // _NS_PER_DAY, data, hi)
+            return
+        # Rows span midnight: one sub-table per UTC date, rows keep their order.
+        days = pc.cast(ts, pa.date32()).combine_chunks()
+        for day in sorted(pc.unique(days).cast(pa.int32()).to_pylist()):
+            part = data.filter(pc.equal(days, pa.scalar(day, pa.int32()).cast(pa.date32())))
+            self._route(
+                table, exchange, day, part, pc.max(part.column(self._ts_index[table])).value
+            )
+
+    def tick(self, now_ns: int) -> None:
+        """Publish every file whose window (first ``ts_recv`` + rotate_seconds) has passed.
+
+        For live runs: without it, a partition whose data stopped (a quiet
+        market, a disconnected exchange) would keep its last file unpublished
+        until shutdown. Replays need not call it, which keeps them deterministic.
+        """
+        for segment in self._segments():
+            if segment.window_end <= now_ns:
+                self._finish(segment)
+
+    def flush(self) -> None:
+        """Write every buffered row into its file as (possibly short) row groups.
+
+        Files stay open and unpublished; this bounds memory, not visibility.
+        The bytes are handed to the OS (not fsynced): durability comes only
+        with publishing.
+        """
+        for segment in self._segments():
+            current = self._drain(segment, final=True)
+            if current is not None and current.file is not None:
+                current.file.flush()
+
+    def close(self) -> None:
+        """Write everything and publish every file. Idempotent.
+
+        Every partition is attempted even if one fails; the first error is
+        re-raised afterwards.
+        """
+        if self._closed:
+            return
+        self._closed = True
+        error: BaseException | None = None
+        for segment in self._segments():
+            try:
+                self._finish(segment)
+            except BaseException as exc:  # keep publishing the other partitions
+                error = error or exc
+        if error is not None:
+            raise error
+
+    def __enter__(self) -> ParquetSink:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        # Publish even when the body failed: every row written so far is valid.
+        self.close()
+
+    # ------------------------------------------------------------ internals
+
+    def _segments(self) -> list[_Segment]:
+        return [s for dates in self._open.values() for s in dates.values()]
+
+    def _conform(self, table: str, data: pa.Table | pa.RecordBatch) -> pa.Table:
+        """Return ``data`` with exactly the canonical schema (field docs included).
+
+        The fast path is one schema comparison. Plain vs dictionary strings and
+        nullability flags are reconciled by a cast; anything else is an error
+        naming the table and every differing column, because writing it would
+        either fail later, far from the cause, or silently change the dataset.
+        """
+        expected = schema.TABLES.get(table)
+        if expected is None:
+            raise ValueError(f"unknown table {table!r}; expected one of {sorted(schema.TABLES)}")
+        if isinstance(data, pa.RecordBatch):
+            data = pa.Table.from_batches([data])
+        elif not isinstance(data, pa.Table):
+            raise TypeError(f"table {table!r}: expected a pyarrow Table, got {type(data).__name__}")
+        got = data.schema
+        if not got.equals(expected, check_metadata=True):
+            data = self._reconcile(table, expected, data)
+        # One C++ call checks every non-nullable column: drop_null returns its
+        # input untouched when nothing is null (a per-column Python loop costs
+        # ~1 µs a column). The Parquet writer would refuse nulls too, but only
+        # at row-group time, far from the write that caused them.
+        required = data.select(self._required[table])
+        if pc.drop_null(required).num_rows != required.num_rows:
+            nulls = {
+                name: column.null_count
+                for name, column in zip(required.column_names, required.columns, strict=True)
+                if column.null_count
+            }
+            raise ValueError(f"table {table!r}: nulls in non-nullable columns {nulls}")
+        return data
+
+    @staticmethod
+    def _reconcile(table: str, expected: pa.Schema, data: pa.Table) -> pa.Table:
+        got = data.schema
+        missing = [n for n in expected.names if n not in got.names]
+        extra = [n for n in got.names if n not in expected.names]
+        problems = []
+        if missing:
+            problems.append(f"missing columns {missing}")
+        if extra:
+            problems.append(f"unexpected columns {extra}")
+        if len(set(got.names)) != len(got.names):
+            dupes = sorted({n for n in got.names if got.names.count(n) > 1})
+            problems.append(f"duplicate columns {dupes}")
+        for f in expected:
+            if f.name in missing or f.name not in got.names or got.names.count(f.name) > 1:
+                continue
+            have = got.field(f.name).type
+            if have != f.type and not (_is_text(have) and _is_text(f.type)):
+                problems.append(f"column {f.name!r} is {have}, expected {f.type}")
+        if problems:
+            raise ValueError(f"table {table!r}: schema differs: " + "; ".join(problems))
+        if got.names != expected.names:
+            data = data.select(expected.names)
+        return data.cast(expected)
+
+    def _route(self, table: str, exchange: str, day: int, data: pa.Table, hi: int) -> None:
+        """Append one date's rows to that partition, rotating by data time."""
+        dates = self._open.setdefault((table, exchange), {})
+        ts_index = self._ts_index[table]
+        while True:
+            # Re-read each time: appending may have rotated the file by size.
+            segment = dates.get(day)
+            if segment is None:
+                first = data.column(ts_index)[0].value
+                segment = _Segment(table, exchange, day, first, first + self._rotate_ns)
+                dates[day] = segment
+            if hi < segment.window_end:
+                self._append(segment, data)
+                break
+            # Some row reaches the window's end: rows before the first such row
+            # go to this file, which is then published; the rest start the next.
+            end = pa.scalar(segment.window_end, schema.TIMESTAMP)
+            cut = pc.index(pc.greater_equal(data.column(ts_index), end), True).as_py()
+            if cut > 0:
+                self._append(segment, data.slice(0, cut))
+                data = data.slice(cut)  # still holds the row at ``hi``
+            else:
+                self._finish(segment)
+        if len(dates) > 1:
+            # Older dates of this stream get no more rows once data time passes
+            # their window; publish them now instead of holding them to close().
+            for other in list(dates.values()):
+                if other.day != day and other.window_end <= hi:
+                    self._finish(other)
+
+    def _append(self, segment: _Segment, data: pa.Table) -> None:
+        batches = segment.batches
+        batches.extend(data.to_batches())
+        segment.rows += data.num_rows
+        if segment.rows >= self._row_group_rows:
+            self._drain(segment, final=False)
+        elif len(batches) - segment.compacted >= _COMPACT_BATCHES:
+            # Each tiny batch costs ~6 KB of C++ bookkeeping beyond its data
+            # (~80 MB for a 262k-row group written 20 rows at a time); merging
+            # them as they come keeps a partition's buffer close to its data size
+            # and makes the row-group concatenation cheap in exchange.
+            tail = pa.Table.from_batches(batches[segment.compacted :], schema=data.schema)
+            batches[segment.compacted :] = tail.combine_chunks().to_batches()
+            segment.compacted = len(batches)
+
+    def _drain(self, segment: _Segment, *, final: bool) -> _Segment | None:
+        """Write full row groups (and, if ``final``, the short last one).
+
+        Rotates by size after any row group that takes the file to
+        ``rotate_bytes``; the rows left over start the partition's next file.
+        Returns the segment now holding the partition's rows, or ``None``.
+        """
+        expected = schema.TABLES[segment.table]
+        size = self._row_group_rows
+        current: _Segment | None = segment
+        while current is not None and (current.rows >= size or (final and current.rows > 0)):
+            seg = current
+            n = min(size, seg.rows)
+            buffered = pa.Table.from_batches(seg.batches, schema=expected)
+            # One contiguous chunk per column: the Parquet writer is ~10x slower
+            # on thousands of tiny chunks, and this also unifies dictionaries.
+            group = buffered.slice(0, n).combine_chunks()
+            seg.batches = buffered.slice(n).to_batches() if n < seg.rows else []
+            seg.compacted = 0
+            seg.rows -= n
+            self._write_group(seg, group)
+            if seg.written_bytes < self._rotate_bytes:
+                continue
+            leftover, leftover_rows = seg.batches, seg.rows
+            seg.batches, seg.rows = [], 0
+            self._publish(seg)
+            current = None
+            if leftover_rows:
+                first = (
+                    pa.Table.from_batches(leftover, schema=expected)
+                    .column(self._ts_index[seg.table])[0]
+                    .value
+                )
+                current = _Segment(
+                    seg.table,
+                    seg.exchange,
+                    seg.day,
+                    first,
+                    first + self._rotate_ns,
+                    batches=leftover,
+                    rows=leftover_rows,
+                )
+                self._open.setdefault((seg.table, seg.exchange), {})[seg.day] = current
+        return current
+
+    def _finish(self, segment: _Segment) -> None:
+        """Write the rest of the segment's rows and publish its file(s)."""
+        current = self._drain(segment, final=True)
+        if current is not None:
+            self._publish(current)
+
+    def _write_group(self, segment: _Segment, group: pa.Table) -> None:
+        if segment.writer is None:
+            self._open_file(segment)
+        assert segment.writer is not None and segment.file is not None
+        segment.writer.write_table(group, row_group_size=self._row_group_rows)
+        segment.written_rows += group.num_rows
+        segment.written_bytes = segment.file.tell()
+
+    def _partition_dir(self, segment: _Segment) -> Path:
+        date = (_EPOCH_DATE + _dt.timedelta(days=segment.day)).isoformat()
+        return (
+            self.root / f"table={segment.table}" / f"exchange={segment.exchange}" / f"date={date}"
+        )
+
+    def _make_dirs(self, directory: Path) -> None:
+        """Create missing directories, fsyncing each parent so the path survives a crash."""
+        if directory in self._known_dirs:
+            return
+        missing = []
+        path = directory
+        while not path.is_dir():
+            missing.append(path)
+            path = path.parent
+        for path in reversed(missing):
+            path.mkdir(exist_ok=True)  # another instance may race us: fine
+            _fsync_dir(path.parent)
+        self._known_dirs.add(directory)
+
+    def _open_file(self, segment: _Segment) -> None:
+        """Create the segment's ``.inprogress`` file under a name nobody has used.
+
+        The name is claimed with ``O_EXCL`` and skipped while either it or its
+        published twin exists, so crash leftovers and earlier runs' files are
+        never touched.
+        """
+        directory = self._partition_dir(segment)
+        self._make_dirs(directory)
+        key = (segment.table, segment.exchange, segment.day)
+        n = self._counters.get(key, 0)
+        stem = f"{segment.table}-{self.instance}-{format_start(segment.first_ts)}"
+        while True:
+            final = directory / f"{stem}-{n}.parquet"
+            tmp = directory / f".{final.name}{_INPROGRESS}"
+            if not final.exists():
+                try:
+                    file = open(tmp, "xb")  # noqa: SIM115 - closed in _publish
+                    break
+                except FileExistsError:
+                    pass
+                except FileNotFoundError:
+                    # Someone (a cleanup tool) removed the directory since we
+                    # made it; make it again and retry the same name.
+                    self._known_dirs.discard(directory)
+                    self._make_dirs(directory)
+                    continue
+            n += 1
+        self._counters[key] = n + 1
+        try:
+            writer = pq.ParquetWriter(
+                file,
+                schema.TABLES[segment.table],
+                compression=self._compression,
+                write_statistics=True,
+                store_schema=True,
+            )
+        except BaseException:
+            file.close()
+            tmp.unlink()  # empty and ours: leave no false crash leftover
+            raise
+        segment.file, segment.writer = file, writer
+        segment.tmp_path, segment.final_path = tmp, final
+
+    def _publish(self, segment: _Segment) -> None:
+        """Close, fsync, rename into place, fsync the directory; forget the segment."""
+        assert segment.rows == 0, "publish only after every buffered row is written"
+        dates = self._open.get((segment.table, segment.exchange), {})
+        if dates.get(segment.day) is segment:
+            del dates[segment.day]  # the (now maybe empty) dict stays: callers hold it
+        if segment.writer is None:
+            return  # nothing was ever written
+        assert segment.file is not None and segment.tmp_path and segment.final_path
+        segment.writer.close()
+        segment.file.flush()
+        os.fsync(segment.file.fileno())
+        segment.file.close()
+        os.replace(segment.tmp_path, segment.final_path)
+        _fsync_dir(segment.final_path.parent)
+        segment.writer = segment.file = None
+        self.published.append(segment.final_path)
