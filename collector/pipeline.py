@@ -16,7 +16,8 @@ import msgspec
 import pyarrow as pa
 
 from collector.adapter import Adapter
-from collector.book.engine import BookEngine, SymbolStats
+from collector.book.book import BookSide
+from collector.book.engine import BookEngine, SymbolStats, SymbolSync
 from collector.capture.records import Record
 from collector.model import (
     BestBidAsk,
@@ -41,8 +42,21 @@ class Sink(Protocol):
     def write(self, table: str, exchange: str, data: pa.Table) -> None: ...
 
 
+class FinalBook(msgspec.Struct):
+    """The book a run ended with: enough to check it against another source."""
+
+    update_id: int
+    best_bid: tuple[str, str] | None
+    best_ask: tuple[str, str] | None
+    bid_levels: int
+    ask_levels: int
+
+
 class SymbolSummary(msgspec.Struct):
-    """What a run did for one symbol: the replay summary's rows."""
+    """What a run did for one symbol: the replay summary's rows.
+
+    Counters add up across files; ``synced`` and ``book`` describe the end state.
+    """
 
     frames: int = 0
     book_rows: int = 0
@@ -56,7 +70,10 @@ class SymbolSummary(msgspec.Struct):
     checksums_failed: int = 0
     bbo_matched: int = 0
     bbo_mismatched: int = 0
+    stale_dropped: int = 0
+    snapshots_applied: int = 0
     synced: bool = False
+    book: FinalBook | None = None
 
 
 class Pipeline:
@@ -194,6 +211,22 @@ class Pipeline:
                 checksums_failed=st.checksums_failed,
                 bbo_matched=st.bbo_matched,
                 bbo_mismatched=st.bbo_mismatched,
+                stale_dropped=st.stale_dropped,
+                snapshots_applied=st.snapshots_applied,
                 synced=sync is not None and sync.state.value == "synced",
+                book=_final_book(sync)
+                if sync is not None and sync.state.value == "synced"
+                else None,
             )
         return out
+
+
+def _final_book(sync: SymbolSync) -> FinalBook:
+    def level(side: BookSide) -> tuple[str, str] | None:
+        best = side.best()
+        return None if best is None else (str(best[0]), best[1])
+
+    book = sync.book
+    return FinalBook(
+        sync.last_id, level(book.bids), level(book.asks), len(book.bids), len(book.asks)
+    )

@@ -19,6 +19,7 @@ import msgspec
 
 import adapters
 from collector.capture.reader import open_recording
+from collector.capture.records import CaptureFormatError
 from collector.pipeline import Pipeline, Sink, SymbolSummary
 from collector.sinks.parquet import ParquetSink
 
@@ -52,9 +53,10 @@ class ReplaySummary(msgspec.Struct):
                     continue
                 acc = per[symbol]
                 for field in msgspec.structs.fields(SymbolSummary):
-                    if field.name != "synced":
-                        setattr(acc, field.name, getattr(acc, field.name) + getattr(s, field.name))
-                acc.synced = s.synced
+                    value = getattr(s, field.name)
+                    if type(value) is int:
+                        value += getattr(acc, field.name)
+                    setattr(acc, field.name, value)
         return merged
 
 
@@ -73,7 +75,10 @@ def replay_file(
     on_record: Callable[[int], None] | None = None,
 ) -> FileSummary:
     """Replay one recording into ``sink``; ``on_record`` gets the byte-free record count."""
-    info, records = open_recording(path)
+    try:
+        info, records = open_recording(path)
+    except CaptureFormatError as exc:
+        raise ReplayError(str(exc)) from None
     slug = exchange or info.exchange
     if not slug:
         raise ReplayError(f"{path}: the recording does not name its exchange; pass --exchange")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -33,7 +34,8 @@ def progress(files: Sequence[Path], *, enabled: bool) -> Iterator[Callable[[int]
 
 
 def print_summary(summary: ReplaySummary) -> None:
-    console = Console()
+    # Piped output gets a fixed width that fits every column, not rich's 80.
+    console = Console() if sys.stdout.isatty() else Console(width=160)
     table = Table(title=f"replay -> {summary.out} ({summary.parquet_files} Parquet files)")
     for column in (
         "exchange",
