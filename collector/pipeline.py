@@ -95,6 +95,7 @@ class Pipeline:
         self.problems: Counter[str] = Counter()
         self.controls: Counter[str] = Counter()
         self.last_ts = 0
+        self._markets: dict[str, str] = {}
 
     # -- input ----------------------------------------------------------------
 
@@ -119,11 +120,12 @@ class Pipeline:
 
     def finish(self) -> None:
         """End of input: report unsynced books and hand every buffered row to the sink."""
+        self.flush()  # may find bad text and unsync a symbol: before finish() reports states
         self.engine.finish(self.last_ts)
         self.flush()
 
     def flush(self) -> None:
-        for table, data in self.out.drain().items():
+        for table, data in self.out.drain(self.engine.invalidate).items():
             self.sink.write(table, self.exchange, data)
 
     # -- routing ----------------------------------------------------------------
@@ -146,21 +148,27 @@ class Pipeline:
                 self._control(msg)  # type: ignore[arg-type]
             elif cls is DecodeFailed:
                 self._failed(msg)  # type: ignore[arg-type]
-        if self.out.pending_rows >= self.flush_rows:
+        if self.frames & 255 == 0 and self.out.pending_rows >= self.flush_rows:
             self.flush()
+
+    def _market(self, symbol: str) -> str:
+        market = self._markets.get(symbol)
+        if market is None:
+            market = self._markets[symbol] = self.adapter.market(symbol)
+        return market
 
     def _quote(self, quote: BestBidAsk) -> None:
         symbol = quote.symbol
         self.frames_by_symbol[symbol] += 1
         self.bbo_by_symbol[symbol] += 1
-        self.out.add_bbo(quote, self.adapter.market(symbol))
+        self.out.add_bbo(quote, self._market(symbol))
         self.engine.on_quote(quote)
 
     def _trade(self, trade: Trade) -> None:
         symbol = trade.symbol
         self.frames_by_symbol[symbol] += 1
         self.trades_by_symbol[symbol] += 1
-        self.out.add_trade(trade, self.adapter.market(symbol))
+        self.out.add_trade(trade, self._market(symbol))
 
     def _control(self, msg: Control) -> None:
         self.controls[msg.kind] += 1

@@ -16,13 +16,18 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from collector import decimal_text, schema
 from collector.model import BestBidAsk, Level, QualityEvent, QualityKind, Trade
 
 log = logging.getLogger(__name__)
 
+#: Called with (symbol, ts_recv, seq, reason) when a symbol's book rows had to be dropped.
+BadBookHandler = Callable[[str, int, int, str], None]
+
 _SIDES = pa.array(["bid", "ask"], pa.string())
+_LEVEL_LISTS = pa.list_(pa.list_(pa.string(), 2))
 _TRADE_SIDES = pa.array(["buy", "sell"], pa.string())
 
 
@@ -63,22 +68,17 @@ class _BookBuffer:
         self.rows = 0
 
     def table(self) -> pa.Table:
-        n_bids = np.fromiter(map(len, self.bids), np.int64, len(self.bids))
-        n_asks = np.fromiter(map(len, self.asks), np.int64, len(self.asks))
+        # One list per (message, side), bids first: converted by Arrow in one C call.
+        per_side = list(chain.from_iterable(zip(self.bids, self.asks, strict=True)))
+        nested = pa.array(per_side, _LEVEL_LISTS)
+        side_counts = np.diff(np.asarray(nested.offsets))
+        n_bids, n_asks = side_counts[0::2], side_counts[1::2]
         counts = n_bids + n_asks
-        # Rows of message i: its bids, then its asks.
-        levels = list(
-            chain.from_iterable(chain.from_iterable(zip(self.bids, self.asks, strict=True)))
-        )
-        prices = [level[0] for level in levels]
-        sizes = [level[1] for level in levels]
+        pairs = nested.flatten()
         message_of_row = np.repeat(np.arange(len(counts)), counts)
         first_row = np.cumsum(counts) - counts
-        offset = np.arange(int(counts.sum())) - first_row[message_of_row]
-        interleaved = np.empty(2 * len(counts), np.int64)
-        interleaved[0::2] = n_bids
-        interleaved[1::2] = n_asks
-        side_index = np.repeat(np.tile(np.array([0, 1], np.int32), len(counts)), interleaved)
+        offset = np.arange(len(message_of_row)) - first_row[message_of_row]
+        side_index = np.repeat(np.tile(np.array([0, 1], np.int32), len(counts)), side_counts)
         take = pa.array(message_of_row)
         columns = {
             "symbol": _labels(self.symbols).take(take),
@@ -89,10 +89,39 @@ class _BookBuffer:
             "apply_seq": pa.array(np.asarray(self.apply_seq, np.int64)[message_of_row] + offset),
             "is_snapshot": pa.array(np.asarray(self.is_snapshot, np.bool_)[message_of_row]),
             "side": pa.DictionaryArray.from_arrays(pa.array(side_index), _SIDES),
-            "price": schema.exact_decimals("price", prices),
-            "size": schema.exact_decimals("size", sizes),
+            "price": schema.exact_decimals("price", pc.list_element(pairs, 0)),
+            "size": schema.exact_decimals("size", pc.list_element(pairs, 1)),
         }
         return pa.Table.from_pydict(columns, schema=schema.BOOK)
+
+    def drop_invalid(self) -> list[tuple[str, int, int, str]]:
+        """Remove messages with text that cannot be stored, and every later one of their symbol.
+
+        The engine applies sizes without validating them (that costs a third of
+        its time per level); validation happens here, in bulk, before any row
+        reaches a sink. A symbol with a bad level has had a wrong book since that
+        message, so its rows from there on are dropped and the caller resyncs it.
+        Returns ``(symbol, ts_recv, seq, reason)`` for each such symbol.
+        """
+        bad: dict[str, tuple[str, int, int, str]] = {}
+        keep = []
+        for i, symbol in enumerate(self.symbols):
+            if symbol in bad:
+                continue
+            try:
+                for price, size in chain(self.bids[i], self.asks[i]):
+                    decimal_text.check(price)
+                    decimal_text.check(size)
+            except decimal_text.InvalidDecimalText as exc:
+                bad[symbol] = (symbol, self.ts_recv[i], self.seq[i], str(exc))
+                continue
+            keep.append(i)
+        for name in self.__slots__:
+            if name != "rows":
+                column = getattr(self, name)
+                setattr(self, name, [column[i] for i in keep])
+        self.rows = sum(map(len, self.bids)) + sum(map(len, self.asks))
+        return list(bad.values())
 
 
 class TableBuffers:
@@ -142,16 +171,29 @@ class TableBuffers:
     def add_quality(self, event: QualityEvent) -> None:
         self._quality.append(event)
 
-    def drain(self) -> dict[str, pa.Table]:
+    def drain(self, on_bad_book: BadBookHandler | None = None) -> dict[str, pa.Table]:
         """Build the buffered tables (only non-empty ones) and start empty again.
 
-        Trade and quote text is validated here, in bulk by the decimal cast, rather
-        than per message on the hot path; a row that cannot be stored exactly is
-        dropped and replaced by a ``malformed`` quality event naming it.
+        Decimal text is validated here, in bulk by the decimal cast, rather than
+        per level on the hot path. A trade or quote row that cannot be stored
+        exactly is dropped and replaced by a ``malformed`` quality event; a book
+        message is dropped with every later message of its symbol, and
+        ``on_bad_book`` (the engine) is told so it can resync that symbol. Its
+        quality events land in this same drain.
         """
         out: dict[str, pa.Table] = {}
         if self._book.rows:
-            out["book"] = self._book.table()
+            try:
+                out["book"] = self._book.table()
+            except (schema.ValueDoesNotFit, pa.ArrowInvalid):
+                for bad in self._book.drop_invalid():
+                    log.warning(
+                        "dropped book rows of %s from update %s on: %s", bad[0], bad[2], bad[3]
+                    )
+                    if on_bad_book is not None:
+                        on_bad_book(*bad)
+                if self._book.rows:
+                    out["book"] = self._book.table()
         trades = self._valid_rows("trades", _trades_table, self._trades, _trade_texts)
         if trades is not None:
             out["trades"] = trades

@@ -1,7 +1,8 @@
 """One side-pair L2 order book keyed by exact price.
 
-Levels are keyed by ``Decimal`` so that ``"61800.2"`` and ``"61800.20"`` are the
-same level, and store the size text exactly as the exchange sent it. The best
+Levels are keyed by the exact price (as a scaled integer) so that ``"61800.2"``
+and ``"61800.20"`` are the same level, and store the size text exactly as the
+exchange sent it. The best
 price per side is kept by a heap with lazy deletion: updating an existing level
 (the overwhelmingly common case) is a plain dict store, inserting a new level a
 heap push, and only reading the best price pops stale entries. Deep books (Binance
@@ -14,23 +15,29 @@ No I/O, no clocks: this module is driven by the engine.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from decimal import Decimal
+from decimal import Context, Decimal
 from heapq import heapify, heappop, heappush, nsmallest
 
 from collector import decimal_text
 from collector.model import Level
 
-# Interning price text -> Decimal saves most of the parse cost: a busy book
-# touches the same few hundred price strings over and over.
-_PRICE_CACHE: dict[str, Decimal] = {}
+# Prices are keyed by an exact integer: the price scaled by 10**18 (the Parquet
+# scale). Integer hashing and comparison are several times cheaper than
+# Decimal's, which is what the heap does on every new level.
+SCALE_DIGITS = 18
+_EXACT = Context(prec=80)
+# Interning price text -> key saves the parse: a busy book touches the same few
+# hundred price strings over and over.
+_PRICE_CACHE: dict[str, int] = {}
 _PRICE_CACHE_LIMIT = 1_000_000
+_NONZERO_DIGITS = frozenset("123456789")
 
 
-def price_key(text: str) -> Decimal:
-    """The exact ``Decimal`` for a price text, validated once and then interned."""
+def price_key(text: str) -> int:
+    """The exact scaled-integer key of a price text, validated once and then interned."""
     key = _PRICE_CACHE.get(text)
     if key is None:
-        key = decimal_text.parse_exact(text)
+        key = int(_EXACT.scaleb(decimal_text.parse_exact(text), SCALE_DIGITS))
         if len(_PRICE_CACHE) >= _PRICE_CACHE_LIMIT:
             _PRICE_CACHE.clear()
         _PRICE_CACHE[text] = key
@@ -38,27 +45,34 @@ def price_key(text: str) -> Decimal:
 
 
 class BookSide:
-    """Price -> size text for one side, with the best price available cheaply."""
+    """Price -> size text for one side, with the best level available cheaply."""
 
-    __slots__ = ("_heap", "_sign", "levels")
+    __slots__ = ("_heap", "_sign", "levels", "texts")
 
     def __init__(self, is_bid: bool) -> None:
-        self.levels: dict[Decimal, str] = {}
-        # Heap entries are sign * price so the best level is always the smallest.
+        #: scaled price key -> size text exactly as sent
+        self.levels: dict[int, str] = {}
+        #: scaled price key -> price text as first sent (for output and checksums)
+        self.texts: dict[int, str] = {}
+        # Heap entries are sign * key so the best level is always the smallest.
         self._sign = -1 if is_bid else 1
-        self._heap: list[Decimal] = []
+        self._heap: list[int] = []
 
     def clear(self) -> None:
         self.levels.clear()
+        self.texts.clear()
         self._heap.clear()
 
     def apply(self, updates: Iterable[Level]) -> None:
         """Set each level's absolute size; a zero size removes the level.
 
-        Raises ``InvalidDecimalText`` on the first bad price or size, leaving the
-        side partly updated: the caller must then treat the book as unsynced.
+        Raises ``InvalidDecimalText`` on the first bad price (or a size that is not
+        plainly positive nor zero), leaving the side partly updated: the caller must
+        then treat the book as unsynced. Sizes that look positive are not parsed;
+        ``tables.TableBuffers.drain`` validates them before anything is written.
         """
         levels = self.levels
+        texts = self.texts
         heap = self._heap
         sign = self._sign
         cache = _PRICE_CACHE
@@ -66,44 +80,56 @@ class BookSide:
             key = cache.get(price)
             if key is None:
                 key = price_key(price)
-            # decimal_text.is_plain, inlined: this loop runs once per level.
-            if len(size) <= 19 and size.isascii() and size.replace(".", "", 1).isdigit():
-                zero = not size.strip("0.")
-            else:
+            # Zero test without parsing: once leading/trailing zeros and points are
+            # stripped, plain decimal text is empty (zero) or starts with a nonzero
+            # digit. Anything else (exponents, signs) takes the exact path. Text that
+            # starts with a digit but is not a decimal is caught in bulk at flush.
+            rest = size.strip("0.")
+            if rest and rest[0] not in _NONZERO_DIGITS:
                 zero = decimal_text.size_is_zero(size)
+            else:
+                zero = not rest
             if zero:
                 levels.pop(key, None)
             else:
                 if key not in levels:
-                    heappush(heap, key if sign > 0 else -key)
+                    heappush(heap, key * sign)
+                    texts[key] = price
                 levels[key] = size
         if len(heap) > 2 * len(levels) + 64:
             self._compact()
 
     def _compact(self) -> None:
-        """Drop heap entries of deleted levels (and duplicates) so the heap stays bounded."""
+        """Drop heap entries (and texts) of deleted levels so both stay bounded."""
         sign = self._sign
-        self._heap = [p if sign > 0 else -p for p in self.levels]
+        levels = self.levels
+        self._heap = [k * sign for k in levels]
         heapify(self._heap)
+        self.texts = {k: t for k, t in self.texts.items() if k in levels}
 
-    def best(self) -> tuple[Decimal, str] | None:
-        """Best (price, size text), or ``None`` for an empty side."""
+    def best_level(self) -> tuple[int, str] | None:
+        """Best (key, size text), or ``None`` for an empty side. Cheap: for the hot path."""
         heap = self._heap
         levels = self.levels
         sign = self._sign
         while heap:
-            top = heap[0]
-            price = top if sign > 0 else -top
-            size = levels.get(price)
+            key = heap[0] * sign
+            size = levels.get(key)
             if size is not None:
-                return price, size
+                return key, size
             heappop(heap)
         return None
 
+    def best(self) -> tuple[Decimal, str] | None:
+        """Best (exact price, size text), or ``None`` for an empty side."""
+        level = self.best_level()
+        return None if level is None else (Decimal(self.texts[level[0]]), level[1])
+
     def top(self, n: int) -> list[tuple[Decimal, str]]:
-        """The ``n`` best levels, best first."""
-        keys = nsmallest(n, self.levels, key=(None if self._sign > 0 else (lambda p: -p)))
-        return [(p, self.levels[p]) for p in keys]
+        """The ``n`` best levels as (exact price, size text), best first."""
+        sign = self._sign
+        keys = nsmallest(n, self.levels, key=lambda k: k * sign)
+        return [(Decimal(self.texts[k]), self.levels[k]) for k in keys]
 
     def __len__(self) -> int:
         return len(self.levels)
@@ -124,15 +150,15 @@ class OrderBook:
 
     def is_crossed(self) -> bool:
         """True when the best bid is at or above the best ask: a book that cannot be right."""
-        bid = self.bids.best()
+        bid = self.bids.best_level()
         if bid is None:
             return False
-        ask = self.asks.best()
+        ask = self.asks.best_level()
         return ask is not None and bid[0] >= ask[0]
 
     def as_dict(self) -> dict[str, dict[Decimal, Decimal]]:
         """Exact numeric view, for comparisons in tests and tools."""
         return {
-            "bids": {p: Decimal(s) for p, s in self.bids.levels.items()},
-            "asks": {p: Decimal(s) for p, s in self.asks.levels.items()},
+            "bids": {Decimal(self.bids.texts[k]): Decimal(s) for k, s in self.bids.levels.items()},
+            "asks": {Decimal(self.asks.texts[k]): Decimal(s) for k, s in self.asks.levels.items()},
         }

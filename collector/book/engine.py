@@ -23,11 +23,11 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 
 import msgspec
 
-from collector.book.book import OrderBook
+from collector.book.book import BookSide, OrderBook, price_key
 from collector.book.sequence import SequenceRule
 from collector.book.state import SyncEvent, SyncState, next_state
 from collector.decimal_text import InvalidDecimalText
@@ -42,7 +42,7 @@ DEFAULT_BUFFER_LIMIT = 20_000
 _RECENT_TOPS = 128
 _PENDING_QUOTES = 1024
 
-Top = tuple[tuple[Decimal, str] | None, tuple[Decimal, str] | None]
+Top = tuple[tuple[int, str] | None, tuple[int, str] | None]
 
 
 class SymbolStats(msgspec.Struct):
@@ -166,6 +166,20 @@ class BookEngine:
         if len(pending) >= _PENDING_QUOTES:
             pending.pop(next(iter(pending)))
         pending[quote.seq] = quote
+
+    def invalidate(self, symbol: str, ts_recv: int, seq: int, reason: str) -> None:
+        """The book of ``symbol`` is known wrong since update ``seq``: resync it.
+
+        Called when text the engine applied unchecked (sizes, for speed) turns
+        out not to be a storable decimal at flush time.
+        """
+        sym = self.symbols[symbol]
+        sym.stats.malformed_levels += 1
+        detail = f"bad level in update {seq}: {reason}; rows from there on dropped"
+        if sym.state is SyncState.SYNCED:
+            self._lose_sync(sym, SyncEvent.INVALID, ts_recv, QualityKind.MALFORMED, detail, seq)
+        else:
+            self._quality(sym, ts_recv, QualityKind.MALFORMED, detail, seq)
 
     def snapshot_requests(self) -> list[str]:
         """Symbols that need a REST snapshot now; each is reported once per need."""
@@ -367,7 +381,7 @@ class BookEngine:
 
     def _remember_top(self, sym: SymbolSync, update_id: int) -> None:
         tops = sym.recent_tops
-        top = (sym.book.bids.best(), sym.book.asks.best())
+        top = (sym.book.bids.best_level(), sym.book.asks.best_level())
         tops[update_id] = top
         if len(tops) > _RECENT_TOPS:
             tops.pop(next(iter(tops)))
@@ -376,8 +390,12 @@ class BookEngine:
             quote = pending.pop(update_id, None)
             if quote is not None:
                 self._verify_quote(sym, quote, top)
-            for old in [k for k in pending if k < update_id]:
-                del pending[old]
+            # Quotes come in update-id order, so the stale ones are at the front.
+            while pending:
+                oldest = next(iter(pending))
+                if oldest >= update_id:
+                    break
+                del pending[oldest]
 
     def _verify_quote(self, sym: SymbolSync, quote: BestBidAsk, top: Top) -> None:
         bid, ask = top
@@ -393,7 +411,8 @@ class BookEngine:
                 SyncEvent.INVALID,
                 quote.ts_recv,
                 QualityKind.BBO_MISMATCH,
-                f"book at update {quote.seq} has best bid {bid} / ask {ask}, the exchange "
+                f"book at update {quote.seq} has best bid {_show(sym.book.bids, bid)} / ask "
+                f"{_show(sym.book.asks, ask)}, the exchange "
                 f"says {quote.bid_price} x {quote.bid_size} / {quote.ask_price} x {quote.ask_size}",
                 quote.seq,
             )
@@ -411,7 +430,14 @@ class BookEngine:
         self.out.add_quality(QualityEvent(sym.symbol, ts_recv, kind, detail, seq))
 
 
-def _level_equals(level: tuple[Decimal, str] | None, price: str, size: str) -> bool:
+def _level_equals(level: tuple[int, str] | None, price: str, size: str) -> bool:
     if level is None:
         return False
-    return level[0] == Decimal(price) and Decimal(level[1]) == Decimal(size)
+    try:
+        return level[0] == price_key(price) and Decimal(level[1]) == Decimal(size)
+    except (InvalidDecimalText, InvalidOperation):
+        return False
+
+
+def _show(side: BookSide, level: tuple[int, str] | None) -> str:
+    return "none" if level is None else f"{side.texts.get(level[0], level[0])} x {level[1]}"

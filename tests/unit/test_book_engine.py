@@ -158,9 +158,28 @@ def test_equal_prices_in_different_notation_are_one_level() -> None:
     assert len(book.bids) == 0
 
 
-@pytest.mark.parametrize("bad", [("abc", "1"), ("1", "-2"), ("1", "1e400x")])
+@pytest.mark.parametrize("bad", [("abc", "1"), ("1", "-2"), ("1", "e5"), (" 1", "1")])
 def test_bad_level_text_raises(bad) -> None:
     from collector.decimal_text import InvalidDecimalText
 
     with pytest.raises(InvalidDecimalText):
         OrderBook().bids.apply([bad])
+
+
+def test_unstorable_size_is_caught_before_anything_is_written() -> None:
+    """Sizes are applied unparsed for speed; drain refuses them and the symbol resyncs."""
+    engine, out = make()
+    other = BookDelta("Y", None, 1, 1, 1, None, [("5", "1")], [])
+    engine.on_snapshot(snap(1))
+    engine.on_delta(delta(2, 2, bids=[("9", "1")]))
+    engine.on_delta(delta(3, 3, bids=[("9", "7.5.1")]))  # not a number
+    engine.on_delta(delta(4, 4, bids=[("8", "1")]))
+    engine.on_snapshot(BookSnapshot("Y", None, 1, 0, [], [("6", "1")]))
+    engine.on_delta(other)
+    tables = out.drain(engine.invalidate)
+    book = tables["book"]
+    rows = list(zip(book["symbol"].to_pylist(), book["seq"].to_pylist(), strict=True))
+    assert rows == [("X", 1), ("X", 1), ("X", 2), ("Y", 0), ("Y", 1)]
+    assert tables["quality"]["kind"].to_pylist() == ["synced", "synced", "malformed", "resync"]
+    assert engine.symbols["X"].state.value == "unsynced"
+    assert engine.symbols["Y"].state.value == "synced"
