@@ -30,6 +30,7 @@ from collector.model import (
     QualityKind,
     Trade,
 )
+from collector.overlap import OverlapFilter
 from collector.tables import TableBuffers
 
 log = logging.getLogger(__name__)
@@ -96,26 +97,37 @@ class Pipeline:
         self.controls: Counter[str] = Counter()
         self.last_ts = 0
         self._markets: dict[str, str] = {}
+        self.overlap = OverlapFilter()
+        #: Latest ts_recv - ts_exchange of each symbol's book updates (for metrics).
+        self.lag_ns: dict[str, int] = {}
+        #: ``shutdown`` notices seen (a venue announcing it will close the connection).
+        self.shutdown_notices = 0
 
     # -- input ----------------------------------------------------------------
 
     def on_record(self, record: Record) -> None:
         kind = record.kind
         if kind == "recv":
-            self.on_frame(record.data, record.ts)
+            self.on_frame(record.data, record.ts, record.conn)
         elif kind == "http":
             self.last_ts = record.ts
             self._dispatch(self.adapter.decode_rest(record.url, record.data, record.ts))
         elif kind == "open":
+            self.overlap.opened(record.conn, record.url, record.ts)
             self._connection_event(record, QualityKind.CONNECT, f"connection {record.conn} open")
         elif kind == "close":
-            self._connection_event(
-                record, QualityKind.DISCONNECT, f"connection {record.conn} closed"
-            )
+            self.overlap.closed(record.conn, record.ts)
+            detail = f"connection {record.conn} closed"
+            if isinstance(record.data, str) and record.data:
+                detail += f": {record.data}"
+            self._connection_event(record, QualityKind.DISCONNECT, detail)
 
-    def on_frame(self, data: str | bytes, ts_recv: int) -> None:
-        self.frames += 1
+    def on_frame(self, data: str | bytes, ts_recv: int, conn: int = 0) -> None:
+        """One received frame. ``conn`` identifies its connection during switch-overs."""
         self.last_ts = ts_recv
+        if not self.overlap.admit(conn, data, ts_recv):
+            return
+        self.frames += 1
         self._dispatch(self.adapter.decode(data, ts_recv))
 
     def finish(self) -> None:
@@ -136,6 +148,8 @@ class Pipeline:
             cls = type(msg)
             if cls is BookDelta:
                 self.frames_by_symbol[msg.symbol] += 1  # type: ignore[union-attr]
+                if msg.ts_exchange is not None:  # type: ignore[union-attr]
+                    self.lag_ns[msg.symbol] = msg.ts_recv - msg.ts_exchange  # type: ignore[union-attr]
                 engine.on_delta(msg)  # type: ignore[arg-type]
             elif cls is BestBidAsk:
                 self._quote(msg)  # type: ignore[arg-type]
@@ -175,6 +189,7 @@ class Pipeline:
         if msg.kind == "error":
             self._problem(QualityKind.EXCHANGE_ERROR, None, msg.ts_recv, msg.detail, msg.detail)
         elif msg.kind == "shutdown":
+            self.shutdown_notices += 1
             self.out.add_quality(
                 QualityEvent(None, msg.ts_recv, QualityKind.DISCONNECT, msg.detail)
             )

@@ -1,0 +1,265 @@
+"""The daemon's TOML config, checked completely before anything starts.
+
+A collector that dies an hour in because of a typo loses an hour of data, so
+every rule is checked up front and *all* problems are reported at once, each on
+its own line naming the key path, the bad value and what would be accepted.
+Unknown keys are errors too: a misspelt optional key would otherwise silently
+fall back to its default.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import re
+import tomllib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+import adapters
+from collector.adapter import CHANNELS
+
+MIB = 1024 * 1024
+DEFAULT_STALE_AFTER_S = {"book": 30.0, "trades": 120.0, "bbo": 30.0}  # keys: CHANNELS
+
+
+class ConfigError(ValueError):
+    """Every problem found in one config, one per line (``.problems``)."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+class OutputConfig(msgspec.Struct, frozen=True):
+    dir: str = "data"
+    rotate_seconds: float = 3600.0
+    rotate_bytes: int = 256 * MIB
+
+
+class CaptureConfig(msgspec.Struct, frozen=True):
+    enabled: bool = True
+    dir: str = "data/capture"
+    rotate_seconds: float = 3600.0
+
+
+class DaemonConfig(msgspec.Struct, frozen=True):
+    instance: str = "0"
+    flush_interval_s: float = 1.0
+    status: bool = False
+    uvloop: bool = True
+
+
+class MetricsConfig(msgspec.Struct, frozen=True):
+    enabled: bool = True
+    listen: str = "127.0.0.1:9464"
+
+
+class ExchangeConfig(msgspec.Struct, frozen=True):
+    """One venue; ``stale_after_s`` holds a watchdog timeout for each of ``channels``."""
+
+    name: str
+    symbols: list[str]
+    channels: list[str] = msgspec.field(default_factory=lambda: list(CHANNELS))
+    stale_after_s: dict[str, float] = msgspec.field(default_factory=DEFAULT_STALE_AFTER_S.copy)
+    rewrite: dict[str, str] = msgspec.field(default_factory=dict)
+
+    def rewrite_url(self, url: str) -> str:
+        return rewrite_url(url, self.rewrite)
+
+
+class Config(msgspec.Struct, frozen=True):
+    output: OutputConfig
+    capture: CaptureConfig
+    daemon: DaemonConfig
+    metrics: MetricsConfig
+    exchanges: list[ExchangeConfig]
+    path: str  # where it was read from, for messages
+
+
+def rewrite_url(url: str, rules: dict[str, str]) -> str:
+    """``url`` with its longest matching prefix replaced; unchanged when none matches.
+
+    Longest wins so a specific rule (one path) can override a host-wide one.
+    """
+    prefix = max((p for p in rules if url.startswith(p)), key=len, default=None)
+    return url if prefix is None else rules[prefix] + url[len(prefix) :]
+
+
+# --- rules: (accepts the value?, "is not ...; use ...") ---------------------------
+
+Rule = tuple[Callable[[Any], bool], str]
+
+
+def _host_port(v: Any) -> bool:
+    host, _, port = v.rpartition(":") if isinstance(v, str) else ("", "", "")
+    return bool(host) and port.isascii() and port.isdigit() and int(port) <= 65535
+
+
+_POSITIVE: Rule = (
+    lambda v: isinstance(v, int | float) and not isinstance(v, bool) and 0 < v < math.inf,
+    "is not a positive number; use a number > 0",
+)
+_BOOL: Rule = (lambda v: isinstance(v, bool), "is not a boolean; use true or false")
+_DIR: Rule = (lambda v: isinstance(v, str) and v != "", "is not a path; use a non-empty string")
+_BYTES: Rule = (
+    lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= MIB,
+    f"is below 1 MiB or not whole; use an integer >= {MIB}",
+)
+_INSTANCE: Rule = (
+    lambda v: isinstance(v, str) and re.fullmatch(r"[\w-][\w.-]*", v, re.ASCII) is not None,
+    "is not an instance name; use letters, digits, '.', '_' or '-', not starting with '.'",
+)
+_LISTEN: Rule = (_host_port, "is not host:port; use e.g. '127.0.0.1:9464' (port 0: any free port)")
+_SYMBOL: Rule = (
+    lambda v: isinstance(v, str) and v != "",
+    "is not a symbol; use a non-empty string such as 'BTCUSDT'",
+)
+_CHANNEL: Rule = (lambda v: v in CHANNELS, f"is not a channel; use one of: {', '.join(CHANNELS)}")
+_SCHEMES = ("ws://", "wss://", "http://", "https://")
+_SCHEMES_TEXT = "ws://, wss://, http:// or https://"
+_URL: Rule = (
+    lambda v: isinstance(v, str) and v.startswith(_SCHEMES),
+    f"is not a URL; use one starting with {_SCHEMES_TEXT}",
+)
+_URL_PREFIX: Rule = (_URL[0], f"is not a URL prefix; use one starting with {_SCHEMES_TEXT}")
+_REWRITE_EXAMPLE = '{ "wss://host" = "ws://127.0.0.1:18080/slug" }'
+_NAMES = ", ".join(sorted(adapters.REGISTRY))
+_EXCHANGE: Rule = (
+    lambda v: isinstance(v, str) and v in adapters.REGISTRY,
+    f"is not an exchange; use one of: {_NAMES}",
+)
+_EXCHANGE_REQUIRED = {
+    "name": f"one of: {_NAMES}",
+    "symbols": 'a non-empty list such as ["BTCUSDT"]',
+}
+_SECTIONS: dict[str, tuple[type[msgspec.Struct], dict[str, Rule]]] = {
+    "output": (OutputConfig, {"dir": _DIR, "rotate_seconds": _POSITIVE, "rotate_bytes": _BYTES}),
+    "capture": (CaptureConfig, {"enabled": _BOOL, "dir": _DIR, "rotate_seconds": _POSITIVE}),
+    "daemon": (
+        DaemonConfig,
+        {"instance": _INSTANCE, "flush_interval_s": _POSITIVE, "status": _BOOL, "uvloop": _BOOL},
+    ),
+    "metrics": (MetricsConfig, {"enabled": _BOOL, "listen": _LISTEN}),
+}
+_EXCHANGE_KEYS = [f.name for f in msgspec.structs.fields(ExchangeConfig)]
+
+
+class _Checker:
+    """Walks the parsed TOML, collecting problems instead of stopping at the first."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.problems: list[str] = []
+        self.exchange_at: dict[str, str] = {}  # name -> path of its first [[exchange]]
+
+    def say(self, path: str, text: str) -> None:
+        self.problems.append(f"{self.source}: {path}: {text}")
+
+    def check(self, path: str, value: Any, rule: Rule) -> bool:
+        """Whether ``rule`` accepts ``value``, reporting it when not."""
+        accepted, why = rule
+        if not accepted(value):
+            self.say(path, f"{value!r} {why}")
+        return accepted(value)
+
+    def table(self, raw: Any, path: str, keys: list[str], hint: str) -> dict[str, Any]:
+        """``raw``'s known keys, with unknown ones reported (empty when not a table)."""
+        if not isinstance(raw, dict):
+            self.say(path, f"{raw!r} is not a table; use {hint}")
+            return {}
+        for key in [k for k in raw if k not in keys]:
+            close = difflib.get_close_matches(key, keys, n=1)
+            guess = f"did you mean {close[0]!r}? " if close else ""
+            where = f"{path}.{key}" if path else key
+            self.say(where, f"unknown key; {guess}use one of: {', '.join(keys)}")
+        return {k: v for k, v in raw.items() if k in keys}
+
+    def section(self, name: str, raw: Any) -> Any:
+        cls, rules = _SECTIONS[name]
+        table = self.table(raw, name, list(rules), f"an [{name}] table")
+        good = {k: v for k, v in table.items() if self.check(f"{name}.{k}", v, rules[k])}
+        return msgspec.convert(good, cls)  # defaults for the rest; ints become floats
+
+    def items(self, raw: Any, path: str, rule: Rule, example: str) -> list[Any]:
+        """A non-empty list of unique items, each accepted by ``rule``."""
+        if not isinstance(raw, list) or not raw:
+            self.say(path, f"{raw!r} is not a non-empty list; use e.g. {example}")
+            return []
+        first: dict[Any, int] = {}
+        for i, item in enumerate(raw):
+            if self.check(f"{path}[{i}]", item, rule) and first.setdefault(item, i) != i:
+                self.say(f"{path}[{i}]", f"{item!r} repeats {path}[{first[item]}]; list it once")
+        return list(first)
+
+    def exchange(self, raw: Any, path: str) -> ExchangeConfig | None:
+        """One ``[[exchange]]`` table, or None when it has problems (already reported)."""
+        before = len(self.problems)
+        table = self.table(raw, path, _EXCHANGE_KEYS, "an [[exchange]] table")
+        for key, example in _EXCHANGE_REQUIRED.items():
+            if isinstance(raw, dict) and key not in table:
+                self.say(f"{path}.{key}", f"missing; use {example}")
+        name = table.get("name")
+        valid_name = "name" in table and self.check(f"{path}.name", name, _EXCHANGE)
+        if valid_name and (first := self.exchange_at.setdefault(name, path)) != path:
+            self.say(f"{path}.name", f"{name!r} is already in {first}; list each exchange once")
+        symbols, channels = [], list(CHANNELS)
+        if "symbols" in table:
+            symbols = self.items(table["symbols"], f"{path}.symbols", _SYMBOL, '["BTCUSDT"]')
+        if "channels" in table:
+            channels = self.items(table["channels"], f"{path}.channels", _CHANNEL, '["book"]')
+        where = f"{path}.stale_after_s"
+        given = self.table(table.get("stale_after_s", {}), where, list(CHANNELS), "{ book = 30.0 }")
+        stale = DEFAULT_STALE_AFTER_S | {
+            k: v for k, v in given.items() if self.check(f"{where}.{k}", v, _POSITIVE)
+        }
+        rewrite = table.get("rewrite", {})
+        if not isinstance(rewrite, dict):
+            self.say(f"{path}.rewrite", f"{rewrite!r} is not a table; use {_REWRITE_EXAMPLE}")
+        else:
+            for prefix, target in rewrite.items():
+                self.check(f"{path}.rewrite", prefix, _URL_PREFIX)
+                self.check(f'{path}.rewrite."{prefix}"', target, _URL)
+        if len(self.problems) > before:
+            return None
+        fields = {"name": name, "symbols": symbols, "channels": channels, "rewrite": rewrite}
+        stale_after_s = {c: stale[c] for c in channels}  # just this exchange's channels
+        return msgspec.convert(fields | {"stale_after_s": stale_after_s}, ExchangeConfig)
+
+    def config(self, doc: dict[str, Any]) -> Config:
+        table = self.table(doc, "", [*_SECTIONS, "exchange"], "")
+        sections = {name: self.section(name, table.get(name, {})) for name in _SECTIONS}
+        raw = table.get("exchange")
+        exchanges: list[ExchangeConfig | None] = []
+        if raw is None:
+            self.say("exchange", "missing; add at least one [[exchange]] with name and symbols")
+        elif not isinstance(raw, list) or not raw:
+            self.say("exchange", f"{raw!r} is not a non-empty array of tables; use [[exchange]]")
+        else:
+            exchanges = [self.exchange(item, f"exchange[{i}]") for i, item in enumerate(raw)]
+        if self.problems:
+            raise ConfigError(self.problems)
+        return Config(**sections, exchanges=[e for e in exchanges if e], path=self.source)
+
+
+def parse_config(text: str, source: str = "<config>") -> Config:
+    """The checked config in ``text``; ``source`` (a file name) starts every message."""
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:  # its message ends "(at line N, column M)"
+        raise ConfigError([f"{source}: invalid TOML: {e}"]) from None
+    return _Checker(source).config(doc)
+
+
+def load_config(path: str | Path) -> Config:
+    """The checked config read from ``path``."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as e:
+        raise ConfigError([f"{path}: cannot read the config: {e.strerror or e}"]) from None
+    except UnicodeDecodeError as e:
+        raise ConfigError([f"{path}: the config is not UTF-8 text: {e}"]) from None
+    return parse_config(text, str(path))

@@ -1,0 +1,73 @@
+"""Exactly-once frames across a planned connection switch-over.
+
+Before a venue's connection lifetime ends, the transport opens a second
+connection to the same URL with the same subscriptions and closes the old one
+only once the new one delivers. During that overlap both carry the same events,
+so each frame must be admitted once. Venues serialize an event identically on
+every connection (Binance frames carry the event's own ids and times), so the
+frame text itself identifies the event.
+
+The filter lives in the pipeline, driven by the capture's ``open``/``close``
+records, so replaying a capture drops exactly what the live run dropped.
+
+Dedupe is active only while two or more connections to one URL are open, and
+for ``grace_ns`` of receive time after that, because the surviving connection
+may lag the closed one and deliver events it had already delivered.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, deque
+
+DEFAULT_GRACE_NS = 10 * 10**9
+_MAX_REMEMBERED = 500_000
+
+
+class OverlapFilter:
+    def __init__(self, grace_ns: int = DEFAULT_GRACE_NS) -> None:
+        self.grace_ns = grace_ns
+        self._url_of: dict[int, str] = {}
+        self._open: Counter[str] = Counter()
+        self._active_until: dict[str, int] = {}  # url -> ts; -1 while overlapping
+        self._seen: dict[str, set[str | bytes]] = {}
+        self._order: dict[str, deque[str | bytes]] = {}
+        self.dropped = 0
+
+    def opened(self, conn: int, url: str, ts: int) -> None:
+        self._url_of[conn] = url
+        self._open[url] += 1
+        if self._open[url] >= 2:
+            self._active_until[url] = -1
+            self._seen.setdefault(url, set())
+            self._order.setdefault(url, deque())
+
+    def closed(self, conn: int, ts: int) -> None:
+        url = self._url_of.pop(conn, None)
+        if url is None:
+            return
+        self._open[url] -= 1
+        if self._open[url] < 2 and self._active_until.get(url) == -1:
+            self._active_until[url] = ts + self.grace_ns
+
+    def admit(self, conn: int, data: str | bytes, ts: int) -> bool:
+        """False for the second copy of a frame during (or just after) an overlap."""
+        if not self._active_until:
+            return True
+        url = self._url_of.get(conn)
+        until = self._active_until.get(url) if url is not None else None
+        if until is None:
+            return True
+        assert url is not None
+        if until != -1 and ts > until:
+            del self._active_until[url], self._seen[url], self._order[url]
+            return True
+        seen = self._seen[url]
+        if data in seen:
+            self.dropped += 1
+            return False
+        seen.add(data)
+        order = self._order[url]
+        order.append(data)
+        if len(order) > _MAX_REMEMBERED:
+            seen.discard(order.popleft())
+        return True
