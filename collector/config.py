@@ -66,6 +66,9 @@ class ExchangeConfig(msgspec.Struct, frozen=True):
     channels: list[str] = msgspec.field(default_factory=lambda: list(CHANNELS))
     stale_after_s: dict[str, float] = msgspec.field(default_factory=DEFAULT_STALE_AFTER_S.copy)
     rewrite: dict[str, str] = msgspec.field(default_factory=dict)
+    #: Overrides the venue's connection lifetime (planned reconnects happen before
+    #: it ends); for tests and venues whose limit changed. None: the adapter's.
+    connection_lifetime_s: float | None = None
 
     def rewrite_url(self, url: str) -> str:
         return rewrite_url(url, self.rewrite)
@@ -223,9 +226,18 @@ class _Checker:
             for prefix, target in rewrite.items():
                 self.check(f"{path}.rewrite", prefix, _URL_PREFIX)
                 self.check(f'{path}.rewrite."{prefix}"', target, _URL)
+        lifetime = table.get("connection_lifetime_s")
+        if lifetime is not None:
+            self.check(f"{path}.connection_lifetime_s", lifetime, _POSITIVE)
         if len(self.problems) > before:
             return None
-        fields = {"name": name, "symbols": symbols, "channels": channels, "rewrite": rewrite}
+        fields = {
+            "name": name,
+            "symbols": symbols,
+            "channels": channels,
+            "rewrite": rewrite,
+            "connection_lifetime_s": lifetime,
+        }
         stale_after_s = {c: stale[c] for c in channels}  # just this exchange's channels
         return msgspec.convert(fields | {"stale_after_s": stale_after_s}, ExchangeConfig)
 

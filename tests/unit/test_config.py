@@ -292,7 +292,7 @@ def test_unknown_keys_suggest_the_closest_known_key() -> None:
         "c.toml: daemon.flush_interval: unknown key; did you mean 'flush_interval_s'? "
         "use one of: instance, flush_interval_s, status, uvloop",
         "c.toml: exchange[0].symbol: unknown key; did you mean 'symbols'? "
-        "use one of: name, symbols, channels, stale_after_s, rewrite",
+        "use one of: name, symbols, channels, stale_after_s, rewrite, connection_lifetime_s",
     ]
     assert problems("[[exchanges]]\nname = 'binance-usdm'\n" + EXCHANGE) == [
         "c.toml: exchanges: unknown key; did you mean 'exchange'? "
@@ -396,3 +396,11 @@ def test_exchange_rewrite_url_uses_its_rules() -> None:
         "ws://127.0.0.1:18080/x/public"
     )
     assert exchange.rewrite_url("https://fapi.binance.com/x") == "https://fapi.binance.com/x"
+
+
+def test_connection_lifetime_override() -> None:
+    text = '[[exchange]]\nname = "binance-usdm"\nsymbols = ["BTCUSDT"]\nconnection_lifetime_s = 5\n'
+    assert parse_config(text).exchanges[0].connection_lifetime_s == 5.0
+    bad = text.replace("= 5", "= -1")
+    with pytest.raises(ConfigError, match=r"connection_lifetime_s: -1"):
+        parse_config(bad)
