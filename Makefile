@@ -28,3 +28,9 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info
+
+DEMO_SECONDS ?= 60
+
+.PHONY: demo
+demo: $(STAMP)
+	$(BIN)/collector demo --config config/demo.toml --seconds $(DEMO_SECONDS)

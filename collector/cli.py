@@ -18,6 +18,15 @@ def main(argv: list[str] | None = None) -> int:
     run = sub.add_parser("run", help="run the collector daemon")
     run.add_argument("--config", type=Path, required=True)
 
+    sim = sub.add_parser(
+        "simulate", help="serve a local exchange (Binance protocols) on 127.0.0.1", add_help=False
+    )
+    sim.add_argument("args", nargs=argparse.REMAINDER)
+
+    demo = sub.add_parser("demo", help="run the daemon offline against the simulator")
+    demo.add_argument("--config", type=Path, default=Path("config/demo.toml"))
+    demo.add_argument("--seconds", type=float, default=60.0)
+
     rp = sub.add_parser("replay", help="replay recordings into a Parquet dataset")
     rp.add_argument("files", nargs="+", type=Path, help="capture or corpus-v1 files")
     rp.add_argument("--out", type=Path, required=True, help="dataset root directory")
@@ -38,17 +47,32 @@ def main(argv: list[str] | None = None) -> int:
     )
     if args.command == "run":
         return _run(args)
+    if args.command == "simulate":
+        from collector.simulator.cli import main as simulate
+
+        return simulate(args.args)
+    if args.command == "demo":
+        from collector.config import ConfigError
+        from collector.demo import run_demo
+
+        try:
+            return run_demo(args.config, args.seconds)
+        except ConfigError as exc:
+            print(exc, file=sys.stderr)
+            return 2
     return _replay(args)
 
 
 def _run(args: argparse.Namespace) -> int:
-    print(
-        f"collector run --config {args.config}: the live daemon is not built yet "
-        "(tracked in the daemon issue). Today the collector replays recordings: "
-        "collector replay FILE... --out DIR",
-        file=sys.stderr,
-    )
-    return 2
+    from collector.config import ConfigError, load_config
+    from collector.daemon import run
+
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    return run(config)
 
 
 def _replay(args: argparse.Namespace) -> int:

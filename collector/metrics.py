@@ -1,0 +1,164 @@
+"""Prometheus metrics and the ``/health`` endpoint of the daemon.
+
+Hot-path counters (frames, bytes) are plain integers the daemon bumps; they
+are copied into Prometheus metrics only when scraped, so a busy stream pays an
+integer add per frame, not a metrics-library call. Engine figures (gaps,
+resyncs, sync state, lag) are read from the pipelines at scrape time as well.
+Bound to 127.0.0.1 by default: metrics are not for the open internet.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+if TYPE_CHECKING:
+    from collector.config import MetricsConfig
+    from collector.pipeline import Pipeline
+
+HealthCheck = Callable[[], tuple[bool, dict[str, object]]]
+
+
+class Metrics:
+    """Counters of one daemon, exported on scrape."""
+
+    def __init__(self) -> None:
+        self.frames: Counter[str] = Counter()
+        self.bytes: Counter[str] = Counter()
+        self.connects: Counter[str] = Counter()
+        self.disconnects: Counter[str] = Counter()
+        self.snapshots: Counter[str] = Counter()
+        self.rate_limits = 0
+        self.pipelines: dict[str, Pipeline] = {}
+        self.files_published: Callable[[], int] = lambda: 0
+        self.registry = CollectorRegistry()
+        self.registry.register(_Exporter(self))
+        self.port: int | None = None
+
+    # -- hot path ----------------------------------------------------------------
+
+    def frame(self, exchange: str, size: int) -> None:
+        self.frames[exchange] += 1
+        self.bytes[exchange] += size
+
+    def connected(self, exchange: str) -> None:
+        self.connects[exchange] += 1
+
+    def disconnected(self, exchange: str) -> None:
+        self.disconnects[exchange] += 1
+
+    def snapshot(self, exchange: str) -> None:
+        self.snapshots[exchange] += 1
+
+    def rate_limited(self) -> None:
+        self.rate_limits += 1
+
+    def engine(self, exchange: str, pipeline: Pipeline) -> None:
+        self.pipelines[exchange] = pipeline
+
+    # -- serving -------------------------------------------------------------------
+
+    async def serve(self, cfg: MetricsConfig, health: HealthCheck) -> web.AppRunner | None:
+        if not cfg.enabled:
+            return None
+        host, _, port = cfg.listen.rpartition(":")
+        app = web.Application()
+
+        async def metrics_handler(_: web.Request) -> web.Response:
+            return web.Response(
+                body=generate_latest(self.registry), content_type="text/plain", charset="utf-8"
+            )
+
+        async def health_handler(_: web.Request) -> web.Response:
+            ok, report = health()
+            return web.Response(
+                text=json.dumps({"ok": ok, **report}),
+                status=200 if ok else 503,
+                content_type="application/json",
+            )
+
+        app.router.add_get("/metrics", metrics_handler)
+        app.router.add_get("/health", health_handler)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, host or "127.0.0.1", int(port))
+        await site.start()
+        sockets = site._server.sockets if site._server else []  # type: ignore[union-attr]
+        self.port = sockets[0].getsockname()[1] if sockets else int(port)
+        return runner
+
+    async def stop(self, runner: object | None) -> None:
+        if isinstance(runner, web.AppRunner):
+            await runner.cleanup()
+
+
+class _Exporter:
+    """A prometheus_client custom collector reading the daemon's live figures."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self.m = metrics
+
+    def collect(self):  # type: ignore[no-untyped-def]
+        m = self.m
+        for name, doc, values in (
+            ("collector_frames", "Websocket frames received", m.frames),
+            ("collector_bytes", "Websocket payload bytes received", m.bytes),
+            ("collector_connects", "Connections opened", m.connects),
+            ("collector_disconnects", "Connections closed", m.disconnects),
+            ("collector_snapshots", "REST book snapshots fetched", m.snapshots),
+        ):
+            family = CounterMetricFamily(name, doc, labels=["exchange"])
+            for exchange, value in values.items():
+                family.add_metric([exchange], value)
+            yield family
+        yield CounterMetricFamily(
+            "collector_rate_limited", "HTTP 429/418 answers", value=m.rate_limits
+        )
+        per_symbol = {
+            "gaps": CounterMetricFamily(
+                "collector_gaps", "Sequence gaps", labels=["exchange", "symbol"]
+            ),
+            "resyncs": CounterMetricFamily(
+                "collector_resyncs", "Book resyncs", labels=["exchange", "symbol"]
+            ),
+            "book_rows": CounterMetricFamily(
+                "collector_book_rows", "Book rows produced", labels=["exchange", "symbol"]
+            ),
+            "bbo_mismatched": CounterMetricFamily(
+                "collector_bbo_mismatches",
+                "Books that disagreed with the exchange's best bid/ask",
+                labels=["exchange", "symbol"],
+            ),
+        }
+        synced = GaugeMetricFamily(
+            "collector_book_synced", "1 when the book is in sync", labels=["exchange", "symbol"]
+        )
+        lag = GaugeMetricFamily(
+            "collector_lag_seconds",
+            "ts_recv - ts_exchange of the latest book update",
+            labels=["exchange", "symbol"],
+        )
+        pending = GaugeMetricFamily(
+            "collector_buffered_rows", "Rows waiting for the sink", labels=["exchange"]
+        )
+        for exchange, pipeline in m.pipelines.items():
+            pending.add_metric([exchange], pipeline.out.pending_rows)
+            for symbol, sync in pipeline.engine.symbols.items():
+                for key, family in per_symbol.items():
+                    family.add_metric([exchange, symbol], getattr(sync.stats, key))
+                synced.add_metric([exchange, symbol], 1.0 if sync.state.value == "synced" else 0.0)
+            for symbol, ns in pipeline.lag_ns.items():
+                lag.add_metric([exchange, symbol], ns / 1e9)
+        yield from per_symbol.values()
+        yield synced
+        yield lag
+        yield pending
+        yield CounterMetricFamily(
+            "collector_files_published", "Parquet files published", value=m.files_published()
+        )

@@ -1,0 +1,113 @@
+"""The generated source: live-like books for one exchange, stepped on the simulator's clock.
+
+Books run whether or not anyone listens, like a real venue: update ids advance
+with time, and a client that connects late must align with a REST snapshot.
+Each symbol has its own random stream seeded from ``(seed, slug, symbol)``, so
+its events do not depend on which other symbols are configured.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import AsyncIterator
+from typing import Any
+
+from collector.simulator import wire
+from collector.simulator.book import GeneratedBook, spec_for
+from collector.simulator.connection import Connection
+from collector.simulator.faults import FaultState
+
+#: Symbols served when none are configured.
+DEFAULT_SYMBOLS = {
+    "binance-coinm": ("BTCUSD_PERP", "ETHUSD_PERP"),
+}
+_DEFAULT = ("BTCUSDT", "ETHUSDT")
+
+
+class GeneratedSource:
+    """Every generated symbol of one exchange slug."""
+
+    def __init__(
+        self,
+        slug: str,
+        symbols: tuple[str, ...] | None,
+        faults: FaultState,
+        *,
+        seed: int = 0,
+        history: int = 2000,
+        trade_probability: float = 0.5,
+    ) -> None:
+        self.slug = slug
+        self.faults = faults
+        futures = wire.is_futures(slug)
+        names = symbols or DEFAULT_SYMBOLS.get(slug, _DEFAULT)
+        self.books = {
+            s.upper(): GeneratedBook(
+                s.upper(),
+                spec_for(s, futures),
+                random.Random(f"{seed}:{slug}:{s.upper()}"),
+                futures=futures,
+                history=history,
+                trade_probability=trade_probability,
+            )
+            for s in names
+        }
+        self.subscribers: set[Connection] = set()
+        # Pulses each book has already served (see FaultState.skip_requests).
+        self._skips = dict.fromkeys(self.books, 0)
+        self._duplicates = dict.fromkeys(self.books, 0)
+
+    # -- clock ----------------------------------------------------------------------
+
+    def step(self, now_ms: int) -> None:
+        """One depth event per symbol, published to every subscribed connection."""
+        for symbol, book in self.books.items():
+            ev = book.step()
+            key = symbol.lower()
+            depth = wire.depth_data(self.slug, symbol, ev, now_ms)
+            if self._skips[symbol] < self.faults.skip_requests:
+                self._skips[symbol] += 1
+                self.faults.fired["skip"] += 1
+            else:
+                self._publish(key, "depth", depth)
+                if self._duplicates[symbol] < self.faults.duplicate_requests:
+                    self._duplicates[symbol] += 1
+                    self.faults.fired["duplicate"] += 1
+                    self._publish(key, "depth", depth)
+            # The quote and trades travel on their own streams: a lost depth frame
+            # does not take them with it.
+            self._publish(key, "bookTicker", wire.book_ticker_data(self.slug, symbol, ev, now_ms))
+            for t in ev.trades:
+                self._publish(key, "trade", wire.trade_data(self.slug, symbol, t, now_ms))
+                self._publish(key, "aggTrade", wire.agg_trade_data(self.slug, symbol, t, now_ms))
+
+    def _publish(self, symbol: str, kind: str, data: str) -> None:
+        for conn in self.subscribers:
+            for name in conn.wanted.get((symbol, kind), ()):
+                conn.push(name, wire.combined(name, data))
+
+    # -- serving ----------------------------------------------------------------------
+
+    async def frames(self, conn: Connection) -> AsyncIterator[tuple[str, str | bytes]]:
+        """Frames published for ``conn`` since it connected, in publication order."""
+        self.subscribers.add(conn)
+        try:
+            while True:
+                yield await conn.queue.get()
+        finally:
+            self.subscribers.discard(conn)
+
+    def snapshot(self, symbol: str, limit: int, now_ms: int) -> tuple[int, str]:
+        book = self.books.get(symbol.upper())
+        if book is None:
+            return 400, wire.error_body(-1121, "Invalid symbol.")
+        last_id, bids, asks = book.snapshot(limit)
+        return 200, wire.snapshot_body(self.slug, last_id, bids, asks, now_ms)
+
+    def truth(self, symbol: str, at: int | None) -> dict[str, Any] | None:
+        book = self.books.get(symbol.upper())
+        state = None if book is None else book.truth(at)
+        if state is None:
+            return None
+        last_id, bids, asks = state
+        return {"lastUpdateId": last_id, "bids": bids, "asks": asks}

@@ -1,0 +1,103 @@
+"""The websocket endpoint: handshake, the Binance request protocol, the data pump.
+
+Three tasks per connection: the handler reads client requests (``SUBSCRIBE``,
+``UNSUBSCRIBE``, ``LIST_SUBSCRIPTIONS``), a pump moves the source's frames
+through the fault knobs to the client, and a watchdog enforces
+``close_after_s`` (it must fire even while the source is silent).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import WSMsgType, web
+
+from collector.simulator.connection import Connection
+
+if TYPE_CHECKING:
+    from collector.simulator.server import Simulator
+
+log = logging.getLogger(__name__)
+
+_WATCH_INTERVAL_S = 0.02
+_CLOSE_TIMEOUT_S = 2.0
+
+
+async def handle(request: web.Request, sim: Simulator, path: str) -> web.StreamResponse:
+    slug = request.match_info["slug"]
+    source = sim.sources.get(slug)
+    if source is None:
+        raise web.HTTPNotFound(text=f"exchange {slug!r} is not simulated here")
+    # A client that stops reading must not hold a close (or the simulator's stop) for long.
+    ws = web.WebSocketResponse(compress=False, max_msg_size=1 << 20, timeout=_CLOSE_TIMEOUT_S)
+    await ws.prepare(request)
+    conn = Connection(sim.next_id(), slug, path, ws, request.transport, sim.faults, sim.stats)
+    conn.subscribe(request.query.get("streams", "").split("/"))
+    sim.connections.add(conn)
+    sim.stats.connections_opened += 1
+    sim.stats.connections_open += 1
+    pump = asyncio.create_task(_pump(conn, source.frames(conn)))
+    watch = asyncio.create_task(_watch(conn))
+    try:
+        async for msg in ws:
+            if msg.type is WSMsgType.TEXT:
+                await _on_request(conn, msg.data)
+    finally:
+        conn.closed = True
+        pump.cancel()
+        # The watchdog may be half-way through a close handshake: let it finish.
+        with contextlib.suppress(asyncio.CancelledError, ConnectionError):
+            await pump
+        with contextlib.suppress(asyncio.CancelledError, ConnectionError, TimeoutError):
+            await asyncio.wait_for(watch, 2.0)
+        sim.connections.discard(conn)
+        sim.stats.connections_open -= 1
+    return ws
+
+
+async def _pump(conn: Connection, frames: Any) -> None:
+    try:
+        async for stream, frame in frames:
+            if not await conn.send_data(stream, frame):
+                break
+    except ConnectionError:
+        conn.closed = True  # the client went away mid-send
+    finally:
+        await frames.aclose()
+
+
+async def _watch(conn: Connection) -> None:
+    while not conn.closed:
+        await asyncio.sleep(_WATCH_INTERVAL_S)
+        if conn.lifetime_over():
+            conn.closed = True
+            conn.close_reason = "close_after_s"
+            conn.faults.fired["close_after"] += 1
+            await conn.ws.close(code=1000, message=b"connection lifetime reached")
+            return
+
+
+async def _on_request(conn: Connection, text: str) -> None:
+    """Answer a client request the way Binance's combined-stream endpoint does."""
+    try:
+        req = json.loads(text)
+        method, rid = req.get("method"), req.get("id")
+        params = req.get("params", [])
+    except (ValueError, AttributeError):
+        await conn.send(json.dumps({"error": {"code": 3, "msg": "Invalid JSON"}, "id": None}))
+        return
+    if method == "SUBSCRIBE" and isinstance(params, list):
+        conn.subscribe([str(p) for p in params])
+        reply: dict[str, Any] = {"result": None, "id": rid}
+    elif method == "UNSUBSCRIBE" and isinstance(params, list):
+        conn.unsubscribe([str(p) for p in params])
+        reply = {"result": None, "id": rid}
+    elif method == "LIST_SUBSCRIPTIONS":
+        reply = {"result": list(conn.streams), "id": rid}
+    else:
+        reply = {"error": {"code": 2, "msg": f"Invalid request: method {method!r}"}, "id": rid}
+    await conn.send(json.dumps(reply, separators=(",", ":")))

@@ -1,0 +1,180 @@
+"""Binance wire shapes the simulator speaks: stream names, frames and REST bodies.
+
+Kept apart from the generator so the two dialects (spot and futures) are visible
+side by side, field for field, as ``adapters/binance.py`` decodes them:
+
+* spot (``binance-spot``, ``binance-us``, ``binance-tr``): ``depthUpdate`` with
+  ``U``/``u`` and no ``pu``; ``bookTicker`` without ``e``/``E``/``T``; ``trade``
+  with ``m`` and ``M``; REST snapshot without ``E``/``T``;
+* futures (``binance-usdm``, ``binance-coinm``): ``depthUpdate`` with
+  ``E``/``T``/``U``/``u``/``pu``; ``bookTicker`` with ``e``/``E``/``T``;
+  ``trade`` with ``X: "MARKET"``; REST snapshot with ``E`` and ``T``.
+
+Key order follows the live frames in the corpus recordings.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from adapters.binance import VENUES
+from collector.simulator.book import BookEvent, TradeEvent
+
+_encode = msgspec.json.Encoder().encode
+
+#: Stream kinds the generated source produces.
+KINDS = ("depth", "bookTicker", "trade", "aggTrade")
+
+#: REST depth path (after the slug) per venue.
+DEPTH_PATHS = {
+    slug: "/" + venue.rest_depth.split("://", 1)[1].split("/", 1)[1]
+    for slug, venue in VENUES.items()
+}
+
+
+def is_futures(slug: str) -> bool:
+    return VENUES[slug].futures
+
+
+def parse_stream(name: str) -> tuple[str, str] | None:
+    """``"btcusdt@depth@100ms"`` -> ``("btcusdt", "depth")``; ``None`` for other streams.
+
+    Every diff-depth speed (``@depth``, ``@depth@100ms``, ``@depth@0ms``…) maps to
+    the one generated event stream; partial-book streams (``@depth20``) and any
+    other channel are accepted by the server but never produce frames, as
+    Binance does with stream names it does not serve.
+    """
+    symbol, _, channel = name.lower().partition("@")
+    if channel == "depth" or (channel.startswith("depth@") and channel.endswith("ms")):
+        return symbol, "depth"
+    if channel in ("bookticker", "trade", "aggtrade"):
+        return symbol, {"bookticker": "bookTicker", "trade": "trade"}.get(channel, "aggTrade")
+    return None
+
+
+def served_on(slug: str, path: str, stream: str) -> bool:
+    """Whether ``stream`` is delivered on websocket ``path`` of ``slug``.
+
+    USD-M split its endpoints (announced 2026-03-06): ``/public`` carries depth
+    and bookTicker, ``/market`` everything else, and the legacy ``/stream`` still
+    completes the handshake but sends nothing. Other venues serve all on ``/stream``.
+    """
+    if slug != "binance-usdm":
+        return path == "stream"
+    channel = stream.lower().partition("@")[2]
+    public = channel.startswith("depth") or channel == "bookticker"
+    return path == ("public/stream" if public else "market/stream")
+
+
+def combined(stream: str, data: str) -> str:
+    """Wrap a payload as a combined-stream frame."""
+    return f'{{"stream":"{stream}","data":{data}}}'
+
+
+def depth_data(slug: str, symbol: str, ev: BookEvent, now_ms: int) -> str:
+    if is_futures(slug):
+        body: dict[str, Any] = {
+            "e": "depthUpdate",
+            "E": now_ms,
+            "T": now_ms,
+            "s": symbol,
+            "U": ev.first_id,
+            "u": ev.last_id,
+            "pu": ev.prev_id,
+            "b": ev.bids,
+            "a": ev.asks,
+        }
+    else:
+        body = {
+            "e": "depthUpdate",
+            "E": now_ms,
+            "s": symbol,
+            "U": ev.first_id,
+            "u": ev.last_id,
+            "b": ev.bids,
+            "a": ev.asks,
+        }
+    return _encode(body).decode()
+
+
+def book_ticker_data(slug: str, symbol: str, ev: BookEvent, now_ms: int) -> str:
+    (b, bq), (a, aq) = ev.best_bid, ev.best_ask
+    body: dict[str, Any] = {"u": ev.last_id, "s": symbol, "b": b, "B": bq, "a": a, "A": aq}
+    if is_futures(slug):
+        body = {"e": "bookTicker", **body, "T": now_ms, "E": now_ms}
+    return _encode(body).decode()
+
+
+def trade_data(slug: str, symbol: str, t: TradeEvent, now_ms: int) -> str:
+    if is_futures(slug):
+        body: dict[str, Any] = {
+            "e": "trade",
+            "E": now_ms,
+            "T": now_ms,
+            "s": symbol,
+            "t": t.trade_id,
+            "p": t.price,
+            "q": t.size,
+            "X": "MARKET",
+            "m": t.buyer_is_maker,
+        }
+    else:
+        body = {
+            "e": "trade",
+            "E": now_ms,
+            "s": symbol,
+            "t": t.trade_id,
+            "p": t.price,
+            "q": t.size,
+            "T": now_ms,
+            "m": t.buyer_is_maker,
+            "M": True,
+        }
+    return _encode(body).decode()
+
+
+def agg_trade_data(slug: str, symbol: str, t: TradeEvent, now_ms: int) -> str:
+    """One fill is one aggregate: ``a`` reuses the trade id, ``f == l``."""
+    body: dict[str, Any] = {
+        "e": "aggTrade",
+        "E": now_ms,
+        "a": t.trade_id,
+        "s": symbol,
+        "p": t.price,
+        "q": t.size,
+        "f": t.trade_id,
+        "l": t.trade_id,
+        "T": now_ms,
+        "m": t.buyer_is_maker,
+    }
+    if not is_futures(slug):
+        body["M"] = True
+    return _encode(body).decode()
+
+
+def snapshot_body(
+    slug: str, last_id: int, bids: list[list[str]], asks: list[list[str]], now_ms: int
+) -> str:
+    body: dict[str, Any] = {"lastUpdateId": last_id}
+    if is_futures(slug):
+        body |= {"E": now_ms, "T": now_ms}
+    body |= {"bids": bids, "asks": asks}
+    return _encode(body).decode()
+
+
+def server_shutdown(now_ms: int) -> str:
+    """Spot's ``serverShutdown`` notice (2026-05-08), sent as a raw event."""
+    return _encode({"e": "serverShutdown", "E": now_ms}).decode()
+
+
+def error_body(code: int, msg: str) -> str:
+    return _encode({"code": code, "msg": msg}).decode()
+
+
+def depth_weight(slug: str, limit: int) -> int:
+    """Request weight of one depth call, per the venues' published tables."""
+    if is_futures(slug):
+        return 2 if limit <= 50 else 5 if limit <= 100 else 10 if limit <= 500 else 20
+    return 5 if limit <= 100 else 25 if limit <= 500 else 50 if limit <= 1000 else 250
