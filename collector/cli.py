@@ -12,16 +12,20 @@ import msgspec
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["simulate"]:  # its own parser: every flag belongs to it
+        from collector.simulator.cli import main as simulate
+
+        return simulate(argv[1:])
     parser = argparse.ArgumentParser(prog="collector", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="run the collector daemon")
     run.add_argument("--config", type=Path, required=True)
 
-    sim = sub.add_parser(
-        "simulate", help="serve a local exchange (Binance protocols) on 127.0.0.1", add_help=False
+    sub.add_parser(
+        "simulate", help="serve a local exchange (Binance protocols); collector simulate --help"
     )
-    sim.add_argument("args", nargs=argparse.REMAINDER)
 
     demo = sub.add_parser("demo", help="run the daemon offline against the simulator")
     demo.add_argument("--config", type=Path, default=Path("config/demo.toml"))
@@ -47,10 +51,6 @@ def main(argv: list[str] | None = None) -> int:
     )
     if args.command == "run":
         return _run(args)
-    if args.command == "simulate":
-        from collector.simulator.cli import main as simulate
-
-        return simulate(args.args)
     if args.command == "demo":
         from collector.config import ConfigError
         from collector.demo import run_demo
