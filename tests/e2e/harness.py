@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from decimal import Decimal
 from pathlib import Path
 
 import pyarrow as pa
@@ -96,3 +97,40 @@ def read_table(root: Path, table: str) -> pa.Table | None:
 async def with_simulator(sim: Simulator, fn: Callable[[Simulator], Awaitable[None]]) -> None:
     async with sim:
         await fn(sim)
+
+
+def truth_levels(book: dict) -> dict[str, dict[Decimal, Decimal]]:
+    return {
+        "bids": {Decimal(p): Decimal(q) for p, q in book["bids"]},
+        "asks": {Decimal(p): Decimal(q) for p, q in book["asks"]},
+    }
+
+
+def assert_rows_never_wrong(root: Path, sim: Simulator, slug: str, symbol: str) -> None:
+    """Rebuild the book from the rows after every message; each must equal the truth."""
+    book = read_table(root, "book")
+    rows = book.filter(pa.compute.equal(book["symbol"], symbol)).sort_by("apply_seq").to_pylist()
+    sides: dict[str, dict[Decimal, Decimal]] = {"bid": {}, "ask": {}}
+    group = None
+    checked = 0
+    for i, row in enumerate(rows):
+        key = (row["seq"], row["ts_recv"]) if row["is_snapshot"] else None
+        if key is not None and key != group:
+            sides = {"bid": {}, "ask": {}}
+        group = key
+        if row["size"] == 0:
+            sides[row["side"]].pop(row["price"], None)
+        else:
+            sides[row["side"]][row["price"]] = row["size"]
+        last = (
+            i + 1 == len(rows)
+            or rows[i + 1]["seq"] != row["seq"]
+            or (rows[i + 1]["apply_seq"] != row["apply_seq"] + 1)
+        )
+        if last:
+            truth = sim.truth(slug, symbol, row["seq"])
+            if truth is not None:
+                want = truth_levels(truth)
+                assert {"bids": sides["bid"], "asks": sides["ask"]} == want, row["seq"]
+                checked += 1
+    assert checked > 10

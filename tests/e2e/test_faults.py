@@ -10,12 +10,18 @@ its update id (no row from a desynchronized book is written as good).
 from __future__ import annotations
 
 import asyncio
-from decimal import Decimal
 from pathlib import Path
 
-import pyarrow as pa
 import pytest
-from harness import daemon_config, read_table, run_daemon, synced, wait_for
+from harness import (
+    assert_rows_never_wrong,
+    daemon_config,
+    read_table,
+    run_daemon,
+    synced,
+    truth_levels,
+    wait_for,
+)
 
 from collector.daemon import Daemon
 from collector.simulator import Faults, Simulator, SimulatorConfig
@@ -25,13 +31,6 @@ SLUG, SYMBOL = "binance-usdm", "BTCUSDT"
 
 def engine(daemon: Daemon):  # type: ignore[no-untyped-def]
     return daemon.runners[0].pipeline.engine.symbols[SYMBOL]
-
-
-def truth_levels(book: dict) -> dict[str, dict[Decimal, Decimal]]:
-    return {
-        "bids": {Decimal(p): Decimal(q) for p, q in book["bids"]},
-        "asks": {Decimal(p): Decimal(q) for p, q in book["asks"]},
-    }
 
 
 def run_fault(
@@ -103,41 +102,11 @@ def assert_book_matches_truth(states: list[dict]) -> None:
     assert state["book"] == truth_levels(state["truth"])
 
 
-def assert_rows_never_wrong(tmp_path: Path, sim: Simulator) -> None:
-    """Rebuild the book from the rows after every message; each must equal the truth."""
-    book = read_table(tmp_path / "data", "book")
-    rows = book.filter(pa.compute.equal(book["symbol"], SYMBOL)).sort_by("apply_seq").to_pylist()
-    sides: dict[str, dict[Decimal, Decimal]] = {"bid": {}, "ask": {}}
-    group = None
-    checked = 0
-    for i, row in enumerate(rows):
-        key = (row["seq"], row["ts_recv"]) if row["is_snapshot"] else None
-        if key is not None and key != group:
-            sides = {"bid": {}, "ask": {}}
-        group = key
-        if row["size"] == 0:
-            sides[row["side"]].pop(row["price"], None)
-        else:
-            sides[row["side"]][row["price"]] = row["size"]
-        last = (
-            i + 1 == len(rows)
-            or rows[i + 1]["seq"] != row["seq"]
-            or (rows[i + 1]["apply_seq"] != row["apply_seq"] + 1)
-        )
-        if last:
-            truth = sim.truth(SLUG, SYMBOL, row["seq"])
-            if truth is not None:
-                want = truth_levels(truth)
-                assert {"bids": sides["bid"], "asks": sides["ask"]} == want, row["seq"]
-                checked += 1
-    assert checked > 10
-
-
 def test_clean_run(tmp_path: Path) -> None:
     daemon, sim, kinds, states = run_fault(tmp_path, None)
     assert kinds.count("gap") == 0 and "resync" not in kinds
     assert_book_matches_truth(states)
-    assert_rows_never_wrong(tmp_path, sim)
+    assert_rows_never_wrong(tmp_path / "data", sim, SLUG, SYMBOL)
     assert engine(daemon).stats.bbo_matched > 10
 
 
@@ -166,7 +135,7 @@ def test_fault_recovers(tmp_path: Path, trigger: dict, expected: list[str]) -> N
     for kind in expected:
         assert kind in tail, (kind, kinds)
     assert_book_matches_truth(states)
-    assert_rows_never_wrong(tmp_path, sim)
+    assert_rows_never_wrong(tmp_path / "data", sim, SLUG, SYMBOL)
 
 
 def test_silent_stream_is_replaced_by_the_watchdog(tmp_path: Path) -> None:
@@ -180,7 +149,7 @@ def test_silent_stream_is_replaced_by_the_watchdog(tmp_path: Path) -> None:
     assert any("stale" in d for d in _details(tmp_path))
     assert "disconnect" in kinds[kinds.index("synced") :]
     assert_book_matches_truth(states)
-    assert_rows_never_wrong(tmp_path, sim)
+    assert_rows_never_wrong(tmp_path / "data", sim, SLUG, SYMBOL)
 
 
 def test_rate_limited_and_slow_snapshots(tmp_path: Path) -> None:
@@ -188,7 +157,7 @@ def test_rate_limited_and_slow_snapshots(tmp_path: Path) -> None:
     _, sim, kinds, states = run_fault(tmp_path, None, faults=faults)
     assert kinds.count("rate_limited") >= 2
     assert_book_matches_truth(states)
-    assert_rows_never_wrong(tmp_path, sim)
+    assert_rows_never_wrong(tmp_path / "data", sim, SLUG, SYMBOL)
 
 
 def _details(tmp_path: Path) -> list[str]:
