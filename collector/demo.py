@@ -14,12 +14,13 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pyarrow.dataset as ds
 from rich.console import Console
 from rich.table import Table
 
-from collector.config import load_config
+from collector.config import Config, ConfigError, load_config
 
 
 def _wait_for_line(proc: subprocess.Popen[str], needle: str, timeout_s: float) -> str:
@@ -62,8 +63,22 @@ def summarize(root: Path) -> Table:
     return table
 
 
-def run_demo(config_path: Path, seconds: float, port: int = 18080) -> int:
+def simulator_port(config: Config) -> int:
+    """The simulator port the config's rewrites point at (all must agree)."""
+    ports = {urlsplit(target).port for ex in config.exchanges for target in ex.rewrite.values()}
+    if len(ports) != 1 or None in ports:
+        raise ConfigError(
+            [
+                f"{config.path}: demo needs every rewrite to point at one "
+                f"127.0.0.1:PORT simulator; found ports {sorted(map(str, ports))}"
+            ]
+        )
+    return ports.pop()  # type: ignore[return-value]
+
+
+def run_demo(config_path: Path, seconds: float) -> int:
     config = load_config(config_path)
+    port = simulator_port(config)
     console = Console()
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     exchanges = ",".join(ex.name for ex in config.exchanges)
