@@ -35,6 +35,7 @@ from collector.model import (
 )
 
 MS = 1_000_000  # Binance times are milliseconds; ours are nanoseconds.
+URL_STREAMS = 200  # streams per combined-stream URL (see BinanceAdapter.plan)
 PriceLevel = tuple[str, str]  # [price, quantity], both decimal text
 
 
@@ -243,7 +244,14 @@ class BinanceAdapter:
         )
 
     def plan(self, subscriptions: list[Subscription]) -> list[ConnectionPlan]:
-        """Combined-stream connections, book and trade endpoints kept apart where they differ."""
+        """Combined-stream connections, book and trade endpoints kept apart where they differ.
+
+        Streams go in the URL (``/stream?streams=a/b``), which needs no subscribe
+        round trip and makes each connection's URL name exactly what it carries
+        (the pipeline relies on that to dedupe a planned switch-over). A venue
+        allows 1024 streams a connection, but URLs that long are refused by some
+        proxies, so a connection carries at most ``URL_STREAMS`` of them.
+        """
         names = {"book": self.book_stream, "bbo": "bookTicker", "trades": "trade"}
         by_base: dict[str, list[Subscription]] = {}
         for sub in subscriptions:
@@ -251,8 +259,9 @@ class BinanceAdapter:
             by_base.setdefault(base, []).append(sub)
         plans = []
         for base, subs in by_base.items():
-            for i in range(0, len(subs), self.venue.max_streams):
-                chunk = subs[i : i + self.venue.max_streams]
+            per_connection = min(self.venue.max_streams, URL_STREAMS)
+            for i in range(0, len(subs), per_connection):
+                chunk = subs[i : i + per_connection]
                 streams = "/".join(f"{s.symbol.lower()}@{names[s.channel]}" for s in chunk)
                 plans.append(
                     ConnectionPlan(

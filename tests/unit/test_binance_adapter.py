@@ -174,3 +174,11 @@ def test_adapters_and_book_engine_do_no_io() -> None:
                 names = [node.module]
             for name in names:
                 assert name.split(".")[0] not in forbidden, f"{path.name} imports {name}"
+
+
+def test_plan_splits_streams_across_connections() -> None:
+    subs = [Subscription(f"S{i}USDT", c) for i in range(150) for c in ("book", "bbo")]
+    plans = BinanceAdapter("binance-spot").plan(subs)
+    assert [len(p.subscriptions) for p in plans] == [200, 100]
+    assert sum(len(p.url.split("=", 1)[1].split("/")) for p in plans) == 300
+    assert all(p.lifetime_s == 24 * 3600 and p.max_messages_per_second == 5 for p in plans)
