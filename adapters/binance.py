@@ -34,7 +34,10 @@ from collector.model import (
     Trade,
 )
 
-MS = 1_000_000  # Binance times are milliseconds; ours are nanoseconds.
+# Binance times are milliseconds, or microseconds on connections opened with
+# timeUnit=MICROSECOND (2025); ours are nanoseconds. A millisecond epoch stays
+# below 1e14 until the year 5138, a microsecond one is above it since 1973.
+_MICROSECOND_EPOCH = 10**14
 URL_STREAMS = 200  # streams per combined-stream URL (see BinanceAdapter.plan)
 PriceLevel = tuple[str, str]  # [price, quantity], both decimal text
 
@@ -298,23 +301,23 @@ class BinanceAdapter:
     def _payload(self, channel: str, raw: bytes | str | msgspec.Raw, ts_recv: int) -> list[Message]:
         if channel == "bookTicker":
             q = _book_ticker.decode(raw)
-            ts_ex = q.T * MS if q.T is not None else None
+            ts_ex = _ns(q.T) if q.T is not None else None
             return [BestBidAsk(q.s, ts_ex, ts_recv, q.u, q.b, q.B, q.a, q.A)]
         if channel.startswith("depth"):
             if channel not in ("depth", "depthUpdate") and not channel.startswith("depth@"):
                 return [Control("ignored", ts_recv, f"partial book channel {channel}")]
             d = _depth.decode(raw)
-            ts = (d.T if d.T is not None else d.E) * MS
+            ts = _ns(d.T if d.T is not None else d.E)
             return [BookDelta(d.s, ts, ts_recv, d.U, d.u, d.pu, d.b, d.a)]
         if channel == "trade":
             t = _trade.decode(raw)
             if t.X is not None and t.X != "MARKET":
                 # Futures insurance-fund and ADL fills are not market trades.
                 return [Control("ignored", ts_recv, f"non-market fill X={t.X}")]
-            return [Trade(t.s, t.T * MS, ts_recv, str(t.t), "sell" if t.m else "buy", t.p, t.q)]
+            return [Trade(t.s, _ns(t.T), ts_recv, str(t.t), "sell" if t.m else "buy", t.p, t.q)]
         if channel == "aggTrade":
             g = _agg_trade.decode(raw)
-            return [Trade(g.s, g.T * MS, ts_recv, str(g.a), "sell" if g.m else "buy", g.p, g.q)]
+            return [Trade(g.s, _ns(g.T), ts_recv, str(g.a), "sell" if g.m else "buy", g.p, g.q)]
         if channel == "serverShutdown":
             return [Control("shutdown", ts_recv, "serverShutdown: reconnect now")]
         if channel.startswith(_IGNORED_EVENTS):
@@ -345,7 +348,7 @@ class BinanceAdapter:
             return [
                 BookSnapshot(
                     symbol,
-                    ts * MS if ts is not None else None,
+                    _ns(ts) if ts is not None else None,
                     ts_recv,
                     s.lastUpdateId,
                     s.bids,
@@ -354,6 +357,11 @@ class BinanceAdapter:
             ]
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
             return [DecodeFailed(str(exc), ts_recv, _sample(body))]
+
+
+def _ns(t: int) -> int:
+    """Exchange time in ns, whichever unit the connection was opened with."""
+    return t * 1_000_000 if t < _MICROSECOND_EPOCH else t * 1_000
 
 
 def _sample(frame: str | bytes | msgspec.Raw, limit: int = 300) -> str:

@@ -182,3 +182,11 @@ def test_plan_splits_streams_across_connections() -> None:
     assert [len(p.subscriptions) for p in plans] == [200, 100]
     assert sum(len(p.url.split("=", 1)[1].split("/")) for p in plans) == 300
     assert all(p.lifetime_s == 24 * 3600 and p.max_messages_per_second == 5 for p in plans)
+
+
+def test_microsecond_time_unit_is_recognized() -> None:
+    frame = (
+        '{"stream":"x@trade","data":{"e":"trade","E":1723161255343123,"s":"X","t":1,'
+        '"p":"1","q":"1","T":1723161255342999,"m":true}}'
+    )
+    assert one(BinanceAdapter("binance-spot"), frame).ts_exchange == 1723161255342999000
