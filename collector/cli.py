@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import sys
 from pathlib import Path
 
@@ -22,6 +21,18 @@ def main(argv: list[str] | None = None) -> int:
 
     run = sub.add_parser("run", help="run the collector daemon")
     run.add_argument("--config", type=Path, required=True)
+    run.add_argument(
+        "--status",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="show a live table of every stream (overrides [daemon] status)",
+    )
+    run.add_argument(
+        "--log-format",
+        choices=["text", "json"],
+        default="text",
+        help="json: one JSON object per line on stderr, for log shippers",
+    )
 
     sub.add_parser(
         "simulate", help="serve a local exchange (Binance protocols); collector simulate --help"
@@ -44,13 +55,11 @@ def main(argv: list[str] | None = None) -> int:
     )
 
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
     if args.command == "run":
-        return _run(args)
+        return _run(args)  # sets up logging itself: it depends on the config's status view
+    from collector.logs import setup_logging
+
+    setup_logging("text")
     if args.command == "demo":
         from collector.config import ConfigError
         from collector.demo import run_demo
@@ -66,13 +75,23 @@ def main(argv: list[str] | None = None) -> int:
 def _run(args: argparse.Namespace) -> int:
     from collector.config import ConfigError, load_config
     from collector.daemon import run
+    from collector.logs import setup_logging
 
     try:
         config = load_config(args.config)
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2
-    return run(config)
+    if args.status is not None:  # the config structs are frozen
+        daemon = msgspec.structs.replace(config.daemon, status=args.status)
+        config = msgspec.structs.replace(config, daemon=daemon)
+    console = None
+    if config.daemon.status:
+        from rich.console import Console
+
+        console = Console(stderr=True)  # logs and the live table share it, so never clash
+    setup_logging(args.log_format, console=console)
+    return run(config, console)
 
 
 def _replay(args: argparse.Namespace) -> int:

@@ -11,6 +11,8 @@ Theory of operation:
   as any recorded ``http`` record. One symbol's fetch never blocks another's.
 * A flush loop hands buffered rows to the sink every ``flush_interval_s`` and
   publishes files whose time window has passed.
+* With ``[daemon] status`` (or ``collector run --status``) a live table of every
+  stream redraws on a rich console (``collector.status``).
 * SIGINT/SIGTERM: supervisors stop, every buffered row is flushed, the capture
   and every Parquet file are closed; this runs shielded from cancellation.
 """
@@ -25,6 +27,7 @@ import time
 from pathlib import Path
 
 import msgspec
+from rich.console import Console
 
 import adapters
 from collector.adapter import Subscription
@@ -35,6 +38,7 @@ from collector.metrics import Metrics
 from collector.model import QualityEvent, QualityKind
 from collector.pipeline import Pipeline
 from collector.sinks.parquet import ParquetSink
+from collector.status import run_status
 from collector.transport.rest import RestClient
 from collector.transport.ws import WsSupervisor
 
@@ -166,8 +170,11 @@ class ExchangeRunner:
 
 
 class Daemon:
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, console: Console | None = None) -> None:
         self.config = config
+        #: Where the status view draws; the CLI passes the one its logs go to, so
+        #: log lines appear above the table instead of through it.
+        self.console = console
         out = config.output
         self.sink = ParquetSink(
             Path(out.dir),
@@ -187,7 +194,7 @@ class Daemon:
             for ex in config.exchanges
         ]
         for runner in self.runners:
-            self.metrics.engine(runner.cfg.name, runner.pipeline)
+            self.metrics.engine(runner.cfg.name, runner.pipeline, _book_symbols(runner.cfg))
         self.stopping = asyncio.Event()
 
     def _rate_limited(self, url: str, status: int, retry_after: float | None) -> None:
@@ -212,6 +219,9 @@ class Daemon:
                 tasks += [asyncio.create_task(s.run()) for s in runner.supervisors]
                 tasks.append(asyncio.create_task(runner.snapshot_loop()))
             tasks.append(asyncio.create_task(self._flush_loop()))
+            if self.config.daemon.status:
+                console = self.console or Console(stderr=True)
+                tasks.append(asyncio.create_task(run_status(self, console), name="status"))
             await self.stopping.wait()
         finally:
             for runner in self.runners:
@@ -242,14 +252,19 @@ class Daemon:
             self.sink.tick(now)
 
     def health(self) -> tuple[bool, dict[str, object]]:
-        """Healthy when every connection is open and every configured book is in sync."""
+        """Healthy when every connection is open and every configured book is in sync.
+
+        A configured book the engine has not heard of yet (no update received, e.g.
+        a symbol the venue does not stream) counts as unsynced: otherwise it would
+        never be checked at all and the daemon would report healthy without it.
+        """
         report: dict[str, object] = {}
         healthy = True
         for runner in self.runners:
             states = [s.state for s in runner.supervisors]
-            synced = {
-                symbol: sync.state.value for symbol, sync in runner.pipeline.engine.symbols.items()
-            }
+            symbols = runner.pipeline.engine.symbols
+            synced = dict.fromkeys(_book_symbols(runner.cfg), "unsynced")
+            synced.update({symbol: sync.state.value for symbol, sync in symbols.items()})
             ok = all(state == "open" for state in states) and all(
                 v == "synced" for v in synced.values()
             )
@@ -258,18 +273,26 @@ class Daemon:
         return healthy, report
 
 
-def run(config: Config) -> int:
-    """Run the daemon in the foreground until SIGINT/SIGTERM; returns the exit code."""
+def _book_symbols(cfg: ExchangeConfig) -> list[str]:
+    """The symbols whose order book ``cfg`` asks for (none without the book channel)."""
+    return list(cfg.symbols) if "book" in cfg.channels else []
+
+
+def run(config: Config, console: Console | None = None) -> int:
+    """Run the daemon in the foreground until SIGINT/SIGTERM; returns the exit code.
+
+    ``console``: where the status view draws (see ``Daemon``).
+    """
     if config.daemon.uvloop:
         with contextlib.suppress(ImportError):
             import uvloop  # type: ignore[import-not-found]
 
             asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
-    return asyncio.run(_main(config))
+    return asyncio.run(_main(config, console))
 
 
-async def _main(config: Config) -> int:
-    daemon = Daemon(config)
+async def _main(config: Config, console: Console | None = None) -> int:
+    daemon = Daemon(config, console)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, daemon.stop)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from aiohttp import web
@@ -36,6 +36,8 @@ class Metrics:
         self.snapshots: Counter[str] = Counter()
         self.rate_limits = 0
         self.pipelines: dict[str, Pipeline] = {}
+        #: Configured books per exchange: exported as unsynced until the engine has them.
+        self.books: dict[str, list[str]] = {}
         self.files_published: Callable[[], int] = lambda: 0
         self.registry = CollectorRegistry()
         self.registry.register(_Exporter(self))
@@ -59,8 +61,16 @@ class Metrics:
     def rate_limited(self) -> None:
         self.rate_limits += 1
 
-    def engine(self, exchange: str, pipeline: Pipeline) -> None:
+    def engine(self, exchange: str, pipeline: Pipeline, books: Sequence[str] | None = None) -> None:
+        """Export ``pipeline``'s figures; ``books`` (when given) are the configured books.
+
+        A configured book that never received an update is not in the engine;
+        without ``books`` it would be missing from ``collector_book_synced``
+        instead of 0, and an alert on ``== 0`` would never fire for it.
+        """
         self.pipelines[exchange] = pipeline
+        if books is not None:
+            self.books[exchange] = list(books)
 
     # -- serving -------------------------------------------------------------------
 
@@ -153,6 +163,9 @@ class _Exporter:
                 for key, family in per_symbol.items():
                     family.add_metric([exchange, symbol], getattr(sync.stats, key))
                 synced.add_metric([exchange, symbol], 1.0 if sync.state.value == "synced" else 0.0)
+            for symbol in m.books.get(exchange, []):
+                if symbol not in pipeline.engine.symbols:
+                    synced.add_metric([exchange, symbol], 0.0)
             for symbol, ns in pipeline.lag_ns.items():
                 lag.add_metric([exchange, symbol], ns / 1e9)
         yield from per_symbol.values()
