@@ -162,6 +162,7 @@ class BinanceVenue:
     depth_limit: int
     depth_weight: int
     max_messages_per_second: float
+    rest_weight_per_minute: int = 6000  # REST budget per IP (exchangeInfo rateLimits)
     max_streams: int = 1024
     lifetime_s: float = 24 * 3600.0
 
@@ -188,6 +189,7 @@ VENUES = {
             5000,
             250,
             5,
+            1200,  # not published as 6000: stay conservative
         ),
         BinanceVenue(
             "binance-tr",
@@ -198,6 +200,7 @@ VENUES = {
             5000,
             250,
             5,
+            1200,  # not published as 6000: stay conservative
         ),
         BinanceVenue(
             "binance-usdm",
@@ -208,6 +211,7 @@ VENUES = {
             1000,
             20,
             10,
+            2400,
         ),
         BinanceVenue(
             "binance-coinm",
@@ -218,6 +222,7 @@ VENUES = {
             1000,
             20,
             10,
+            2400,
         ),
     )
 }
@@ -232,6 +237,7 @@ class BinanceAdapter:
         self.sequence_rule: SequenceRule = (
             PreviousIdRule() if self.venue.futures else FirstLastRule()
         )
+        self.rest_weight_per_minute: int | None = self.venue.rest_weight_per_minute
         self.symbols = BinanceSymbols(futures=self.venue.futures)
         self.book_stream = book_stream
 

@@ -58,6 +58,8 @@ class Adapter(Protocol):
     slug: str
     #: How update ids chain snapshot and deltas.
     sequence_rule: SequenceRule
+    #: REST request weight the venue allows per minute, or None when it has no such budget.
+    rest_weight_per_minute: int | None
 
     def decode(self, frame: str | bytes, ts_recv: int) -> list[Message]:
         """Translate one received websocket frame. Never raises for a peer's bad frame."""

@@ -57,13 +57,16 @@ class ExchangeRunner:
         sink: ParquetSink,
         capture: CaptureConfig,
         instance: str,
-        rest: RestClient,
         metrics: Metrics,
     ) -> None:
         self.cfg = cfg
         self.adapter = adapters.create(cfg.name)
         self.pipeline = Pipeline(self.adapter, sink)
-        self.rest = rest
+        # One REST client per venue: each has its own weight budget and its own bans.
+        self.rest = RestClient(
+            weight_limit_per_minute=self.adapter.rest_weight_per_minute,
+            on_rate_limited=self._rate_limited,
+        )
         self.metrics = metrics
         self.capture = (
             CaptureWriter(capture.dir, cfg.name, instance, rotate_seconds=capture.rotate_seconds)
@@ -71,6 +74,8 @@ class ExchangeRunner:
             else None
         )
         subs = [Subscription(s, c) for s in cfg.symbols for c in cfg.channels]
+        #: The symbols whose order book is configured (none without the book channel).
+        self.book_symbols = list(cfg.symbols) if "book" in cfg.channels else []
         self.supervisors: list[WsSupervisor] = []
         for plan in self.adapter.plan(subs):
             if cfg.connection_lifetime_s is not None:
@@ -116,7 +121,12 @@ class ExchangeRunner:
     # -- snapshots -------------------------------------------------------------
 
     async def snapshot_loop(self) -> None:
+        started = time.monotonic()
+        silent = set(self.book_symbols)
         while True:
+            if silent and time.monotonic() - started > self.cfg.stale_after_s.get("book", 30.0):
+                self._report_silent_books(silent)
+                silent.clear()
             for symbol in self.pipeline.engine.snapshot_requests():
                 if symbol not in self._fetching:
                     self._fetching.add(symbol)
@@ -124,6 +134,21 @@ class ExchangeRunner:
                     self._tasks.add(task)
                     task.add_done_callback(self._tasks.discard)
             await asyncio.sleep(SNAPSHOT_POLL_S)
+
+    def _report_silent_books(self, symbols: set[str]) -> None:
+        """Books that never received an update: say so, and fetch a snapshot to learn why."""
+        engine = self.pipeline.engine
+        stale = self.cfg.stale_after_s.get("book", 30.0)
+        for symbol in sorted(symbols - set(engine.symbols)):
+            self.pipeline.out.add_quality(
+                QualityEvent(
+                    symbol,
+                    time.time_ns(),
+                    QualityKind.STALE,
+                    f"no book update for {symbol} in the {stale:g} s since start",
+                )
+            )
+            engine.request_snapshot(symbol)
 
     async def _fetch(self, symbol: str) -> None:
         request = self.adapter.snapshot_request(symbol)
@@ -161,12 +186,24 @@ class ExchangeRunner:
         for supervisor in self.supervisors:
             supervisor.stop()
 
-    def close(self) -> None:
+    def _rate_limited(self, url: str, status: int, retry_after: float | None) -> None:
+        self.pipeline.out.add_quality(
+            QualityEvent(
+                None,
+                time.time_ns(),
+                QualityKind.RATE_LIMITED,
+                f"{url} answered {status}; retry after {retry_after} s",
+            )
+        )
+        self.metrics.rate_limited()
+
+    async def close(self) -> None:
         for task in self._tasks:
             task.cancel()
         self.pipeline.flush()
         if self.capture is not None:
             self.capture.close()
+        await self.rest.close()
 
 
 class Daemon:
@@ -184,31 +221,13 @@ class Daemon:
         )
         self.metrics = Metrics()
         self.metrics.files_published = lambda: len(self.sink.published)
-        # Binance's REST budget is 6000 (spot) / 2400 (futures) weight a minute; staying
-        # under the smaller keeps every configured venue clear of a 418 ban.
-        self.rest = RestClient(weight_limit_per_minute=2400, on_rate_limited=self._rate_limited)
         self.runners = [
-            ExchangeRunner(
-                ex, self.sink, config.capture, config.daemon.instance, self.rest, self.metrics
-            )
+            ExchangeRunner(ex, self.sink, config.capture, config.daemon.instance, self.metrics)
             for ex in config.exchanges
         ]
         for runner in self.runners:
-            self.metrics.engine(runner.cfg.name, runner.pipeline, _book_symbols(runner.cfg))
+            self.metrics.engine(runner.cfg.name, runner.pipeline, runner.book_symbols)
         self.stopping = asyncio.Event()
-
-    def _rate_limited(self, url: str, status: int, retry_after: float | None) -> None:
-        for runner in self.runners:
-            if url.startswith(tuple(runner.cfg.rewrite.values())) or runner.cfg.name in url:
-                runner.pipeline.out.add_quality(
-                    QualityEvent(
-                        None,
-                        time.time_ns(),
-                        QualityKind.RATE_LIMITED,
-                        f"{url} answered {status}; retry after {retry_after} s",
-                    )
-                )
-        self.metrics.rate_limited()
 
     async def run(self) -> None:
         """Run until ``stop()``; then flush and close everything."""
@@ -233,9 +252,8 @@ class Daemon:
 
     async def _close(self, server: object | None) -> None:
         for runner in self.runners:
-            runner.close()
+            await runner.close()
         self.sink.close()
-        await self.rest.close()
         await self.metrics.stop(server)
         log.info("stopped: %d Parquet files published", len(self.sink.published))
 
@@ -263,7 +281,7 @@ class Daemon:
         for runner in self.runners:
             states = [s.state for s in runner.supervisors]
             symbols = runner.pipeline.engine.symbols
-            synced = dict.fromkeys(_book_symbols(runner.cfg), "unsynced")
+            synced = dict.fromkeys(runner.book_symbols, "unsynced")
             synced.update({symbol: sync.state.value for symbol, sync in symbols.items()})
             ok = all(state == "open" for state in states) and all(
                 v == "synced" for v in synced.values()
@@ -271,11 +289,6 @@ class Daemon:
             healthy &= ok
             report[runner.cfg.name] = {"ok": ok, "connections": states, "books": synced}
         return healthy, report
-
-
-def _book_symbols(cfg: ExchangeConfig) -> list[str]:
-    """The symbols whose order book ``cfg`` asks for (none without the book channel)."""
-    return list(cfg.symbols) if "book" in cfg.channels else []
 
 
 def run(config: Config, console: Console | None = None) -> int:

@@ -181,6 +181,17 @@ class BookEngine:
         else:
             self._quality(sym, ts_recv, QualityKind.MALFORMED, detail, seq)
 
+    def request_snapshot(self, symbol: str) -> None:
+        """Ask for a snapshot of ``symbol`` even though no update of it has arrived.
+
+        For a configured symbol the venue stays silent about: fetching its snapshot
+        is what surfaces the venue's answer (an unknown symbol, a delisting).
+        """
+        sym = self.symbols.get(symbol) or self._add(symbol)
+        if sym.state is not SyncState.SYNCED and not sym.snapshot_wanted:
+            sym.snapshot_wanted = True
+            self._requests.append(symbol)
+
     def snapshot_requests(self) -> list[str]:
         """Symbols that need a REST snapshot now; each is reported once per need."""
         requests, self._requests = self._requests, []

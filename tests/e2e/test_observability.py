@@ -187,7 +187,7 @@ def test_book_never_heard_of_is_unhealthy(tmp_path: Path) -> None:
         assert value(found, "collector_book_synced", exchange=SLUG, symbol="ETHUSDT") == 0
     finally:
         for runner in daemon.runners:
-            runner.close()
+            asyncio.run(runner.close())
         daemon.sink.close()
 
 

@@ -183,3 +183,14 @@ def test_unstorable_size_is_caught_before_anything_is_written() -> None:
     assert tables["quality"]["kind"].to_pylist() == ["synced", "synced", "malformed", "resync"]
     assert engine.symbols["X"].state.value == "unsynced"
     assert engine.symbols["Y"].state.value == "synced"
+
+
+def test_snapshot_can_be_requested_before_any_update() -> None:
+    engine, _ = make()
+    engine.request_snapshot("X")
+    engine.request_snapshot("X")
+    assert engine.snapshot_requests() == ["X"]
+    engine.on_snapshot(snap(5))
+    engine.on_delta(delta(6, 6))
+    engine.request_snapshot("X")  # in sync: nothing to ask
+    assert engine.snapshot_requests() == []
