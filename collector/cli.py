@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -47,6 +48,14 @@ def main(argv: list[str] | None = None) -> int:
     rp.add_argument("--out", type=Path, required=True, help="dataset root directory")
     rp.add_argument("--exchange", help="adapter slug when the file does not name one")
     rp.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    rp.add_argument(
+        "--snapshots",
+        action="append",
+        default=[],
+        type=_snapshot_spec,
+        metavar="DEPTHxMSms",
+        help="also write book_snapshots, e.g. 25x100ms (top 25 levels every 100 ms); repeatable",
+    )
     rp.add_argument(
         "--rotate-seconds",
         type=float,
@@ -110,6 +119,7 @@ def _replay(args: argparse.Namespace) -> int:
                 exchange=args.exchange,
                 on_record=advance,
                 rotate_seconds=args.rotate_seconds,
+                snapshots=args.snapshots,
             )
     except ReplayError as exc:
         print(f"replay failed: {exc}", file=sys.stderr)
@@ -125,6 +135,13 @@ def _replay(args: argparse.Namespace) -> int:
     else:
         print_summary(summary)
     return 0
+
+
+def _snapshot_spec(text: str) -> tuple[int, int]:
+    match = re.fullmatch(r"(\d+)x(\d+)ms", text)
+    if match is None or int(match[1]) < 1 or int(match[2]) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: use DEPTHxINTERVALms, e.g. 25x100ms")
+    return int(match[1]), int(match[2])
 
 
 if __name__ == "__main__":

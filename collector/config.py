@@ -74,6 +74,13 @@ class ExchangeConfig(msgspec.Struct, frozen=True):
         return rewrite_url(url, self.rewrite)
 
 
+class SnapshotConfig(msgspec.Struct, frozen=True):
+    """One ``[[book_snapshots]]`` sampling: top ``depth`` levels every ``interval_ms``."""
+
+    depth: int = 25
+    interval_ms: int = 100
+
+
 class Config(msgspec.Struct, frozen=True):
     output: OutputConfig
     capture: CaptureConfig
@@ -81,6 +88,7 @@ class Config(msgspec.Struct, frozen=True):
     metrics: MetricsConfig
     exchanges: list[ExchangeConfig]
     path: str  # where it was read from, for messages
+    book_snapshots: list[SnapshotConfig] = msgspec.field(default_factory=list)
 
 
 def rewrite_url(url: str, rules: dict[str, str]) -> str:
@@ -242,7 +250,7 @@ class _Checker:
         return msgspec.convert(fields | {"stale_after_s": stale_after_s}, ExchangeConfig)
 
     def config(self, doc: dict[str, Any]) -> Config:
-        table = self.table(doc, "", [*_SECTIONS, "exchange"], "")
+        table = self.table(doc, "", [*_SECTIONS, "exchange", "book_snapshots"], "")
         sections = {name: self.section(name, table.get(name, {})) for name in _SECTIONS}
         raw = table.get("exchange")
         exchanges: list[ExchangeConfig | None] = []
@@ -252,9 +260,40 @@ class _Checker:
             self.say("exchange", f"{raw!r} is not a non-empty array of tables; use [[exchange]]")
         else:
             exchanges = [self.exchange(item, f"exchange[{i}]") for i, item in enumerate(raw)]
+        snapshots = self.snapshots(table.get("book_snapshots", []))
         if self.problems:
             raise ConfigError(self.problems)
-        return Config(**sections, exchanges=[e for e in exchanges if e], path=self.source)
+        return Config(
+            **sections,
+            exchanges=[e for e in exchanges if e],
+            path=self.source,
+            book_snapshots=snapshots,
+        )
+
+    def snapshots(self, raw: Any) -> list[SnapshotConfig]:
+        """``[[book_snapshots]]`` tables: depth 1..1000 levels, interval 1 ms..1 h, no repeats."""
+        if not isinstance(raw, list):
+            self.say("book_snapshots", f"{raw!r} is not an array of tables; use [[book_snapshots]]")
+            return []
+        out: list[SnapshotConfig] = []
+        for i, item in enumerate(raw):
+            path = f"book_snapshots[{i}]"
+            table = self.table(item, path, ["depth", "interval_ms"], "{ depth = 25 }")
+            good = True
+            for key, low, high in (("depth", 1, 1000), ("interval_ms", 1, 3_600_000)):
+                value = table.get(key, getattr(SnapshotConfig(), key))
+                if type(value) is not int or not low <= value <= high:
+                    self.say(
+                        f"{path}.{key}", f"{value!r} is not a whole number from {low} to {high}"
+                    )
+                    good = False
+            if good:
+                spec = msgspec.convert(table, SnapshotConfig)
+                if spec in out:
+                    self.say(path, "repeats an earlier [[book_snapshots]]; list each once")
+                else:
+                    out.append(spec)
+        return out
 
 
 def parse_config(text: str, source: str = "<config>") -> Config:

@@ -58,10 +58,11 @@ class ExchangeRunner:
         capture: CaptureConfig,
         instance: str,
         metrics: Metrics,
+        snapshots: list[tuple[int, int]],
     ) -> None:
         self.cfg = cfg
         self.adapter = adapters.create(cfg.name)
-        self.pipeline = Pipeline(self.adapter, sink)
+        self.pipeline = Pipeline(self.adapter, sink, snapshots=snapshots)
         # One REST client per venue: each has its own weight budget and its own bans.
         self.rest = RestClient(
             weight_limit_per_minute=self.adapter.rest_weight_per_minute,
@@ -222,7 +223,14 @@ class Daemon:
         self.metrics = Metrics()
         self.metrics.files_published = lambda: len(self.sink.published)
         self.runners = [
-            ExchangeRunner(ex, self.sink, config.capture, config.daemon.instance, self.metrics)
+            ExchangeRunner(
+                ex,
+                self.sink,
+                config.capture,
+                config.daemon.instance,
+                self.metrics,
+                [(s.depth, s.interval_ms) for s in config.book_snapshots],
+            )
             for ex in config.exchanges
         ]
         for runner in self.runners:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Sequence
 from typing import Protocol
 
 import msgspec
@@ -81,14 +82,21 @@ class Pipeline:
     """Everything between raw records and the sink for one exchange."""
 
     def __init__(
-        self, adapter: Adapter, sink: Sink, *, flush_rows: int = DEFAULT_FLUSH_ROWS
+        self,
+        adapter: Adapter,
+        sink: Sink,
+        *,
+        flush_rows: int = DEFAULT_FLUSH_ROWS,
+        snapshots: Sequence[tuple[int, int]] = (),
     ) -> None:
         self.adapter = adapter
         self.exchange = adapter.slug
         self.sink = sink
         self.flush_rows = flush_rows
         self.out = TableBuffers()
-        self.engine = BookEngine(adapter.sequence_rule, self.out, adapter.market)
+        self.engine = BookEngine(
+            adapter.sequence_rule, self.out, adapter.market, snapshots=snapshots
+        )
         self.frames = 0
         self.frames_by_symbol: Counter[str] = Counter()
         self.trades_by_symbol: Counter[str] = Counter()

@@ -12,7 +12,7 @@ unsynced, and says so, until the recording itself holds a snapshot that bridges.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import msgspec
@@ -73,6 +73,7 @@ def replay_file(
     *,
     exchange: str | None = None,
     on_record: Callable[[int], None] | None = None,
+    snapshots: Sequence[tuple[int, int]] = (),
 ) -> FileSummary:
     """Replay one recording into ``sink``; ``on_record`` gets the byte-free record count."""
     try:
@@ -91,7 +92,7 @@ def replay_file(
         for rec in open_recording(sidecar)[1]:
             if rec.kind == "http":
                 adapter.decode_rest(rec.url, rec.data, rec.ts)
-    pipeline = Pipeline(adapter, sink)
+    pipeline = Pipeline(adapter, sink, snapshots=snapshots)
     count = 0
     for count, record in enumerate(records, 1):
         pipeline.on_record(record)
@@ -112,9 +113,12 @@ def replay(
     exchange: str | None = None,
     on_record: Callable[[int], None] | None = None,
     rotate_seconds: float = 3600.0,
+    snapshots: Sequence[tuple[int, int]] = (),
 ) -> ReplaySummary:
     files = []
     with ParquetSink(out, rotate_seconds=rotate_seconds) as sink:
         for path in paths:
-            files.append(replay_file(path, sink, exchange=exchange, on_record=on_record))
+            files.append(
+                replay_file(path, sink, exchange=exchange, on_record=on_record, snapshots=snapshots)
+            )
     return ReplaySummary(str(out), files, len(sink.published))

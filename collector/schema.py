@@ -10,6 +10,8 @@ section is generated from it (``python -m collector.schema``).
 
 from __future__ import annotations
 
+import re
+
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -127,6 +129,62 @@ QUALITY = pa.schema(
 
 TABLES: dict[str, pa.Schema] = {"book": BOOK, "trades": TRADES, "bbo": BBO, "quality": QUALITY}
 
+_SNAPSHOT_TABLE = re.compile(r"book_snapshots_(\d+)x(\d+)ms")
+
+
+def snapshot_table(depth: int, interval_ms: int) -> str:
+    """Name of the fixed-interval top-``depth`` sample table, e.g. ``book_snapshots_25x100ms``."""
+    return f"book_snapshots_{depth}x{interval_ms}ms"
+
+
+def book_snapshots(depth: int) -> pa.Schema:
+    """Top-``depth`` book samples: the same fixed shape for every exchange.
+
+    Each side is a fixed-size list of ``depth`` exact decimals, best first, null
+    where the book has fewer levels: ``column.flatten()`` reshapes to a
+    (rows, depth) matrix directly.
+    """
+    levels = pa.list_(DECIMAL, depth)
+    side_doc = f"{depth} levels, best first; null where the book is shallower or unverified."
+    return pa.schema(
+        [
+            _SYMBOL,
+            _MARKET,
+            _field(
+                "ts_recv", TIMESTAMP, "Sample instant (local clock, ns UTC), on the interval grid."
+            ),
+            _field(
+                "ts_exchange",
+                TIMESTAMP,
+                "Exchange time of the last update applied by then.",
+                nullable=True,
+            ),
+            _field(
+                "seq", pa.int64(), "Update id of the last update applied by then.", nullable=True
+            ),
+            _field(
+                "verified",
+                pa.bool_(),
+                "True when the book was in sync (and checksum-verified where the venue has one).",
+            ),
+            _field("bid_price", levels, "Bid prices. " + side_doc),
+            _field("bid_size", levels, "Bid sizes. " + side_doc),
+            _field("ask_price", levels, "Ask prices. " + side_doc),
+            _field("ask_size", levels, "Ask sizes. " + side_doc),
+        ]
+    )
+
+
+def table_schema(name: str) -> pa.Schema:
+    """The schema of table ``name``, including the ``book_snapshots_<N>x<I>ms`` family."""
+    schema = TABLES.get(name)
+    if schema is not None:
+        return schema
+    match = _SNAPSHOT_TABLE.fullmatch(name)
+    if match is None:
+        raise KeyError(name)
+    return book_snapshots(int(match[1]))
+
 
 class ValueDoesNotFit(ValueError):
     """A price or size cannot be stored exactly as ``decimal128(38, 18)``."""
@@ -155,7 +213,7 @@ def exact_decimals(column: str, texts: pa.Array | list[str]) -> pa.Array:
     """
     strings = texts if isinstance(texts, pa.Array) else pa.array(texts, pa.string())
     plain = pc.match_substring_regex(strings, _PLAIN_DECIMAL)
-    others = pc.indices_nonzero(pc.invert(plain.fill_null(False))).to_pylist()
+    others = pc.indices_nonzero(pc.invert(plain.fill_null(True))).to_pylist()  # nulls stay null
     expected = {}
     for i in others:
         text = strings[i].as_py()

@@ -132,10 +132,13 @@ class TableBuffers:
         self._trades: list[tuple[Trade, str]] = []
         self._bbo: list[tuple[BestBidAsk, str]] = []
         self._quality: list[QualityEvent] = []
+        #: book_snapshots table name -> (depth, rows)
+        self._samples: dict[str, tuple[int, list[tuple[Any, ...]]]] = {}
 
     @property
     def pending_rows(self) -> int:
-        return self._book.rows + len(self._trades) + len(self._bbo) + len(self._quality)
+        samples = sum(len(rows) for _, rows in self._samples.values())
+        return self._book.rows + len(self._trades) + len(self._bbo) + len(self._quality) + samples
 
     def add_book(
         self,
@@ -171,6 +174,25 @@ class TableBuffers:
     def add_quality(self, event: QualityEvent) -> None:
         self._quality.append(event)
 
+    def add_sample(
+        self,
+        table: str,
+        depth: int,
+        symbol: str,
+        market: str,
+        ts: int,
+        ts_exchange: int | None,
+        seq: int | None,
+        verified: bool,
+        bids: list[tuple[str, str]],
+        asks: list[tuple[str, str]],
+    ) -> None:
+        """One book_snapshots row; ``bids``/``asks`` hold at most ``depth`` levels, best first."""
+        entry = self._samples.get(table)
+        if entry is None:
+            entry = self._samples[table] = (depth, [])
+        entry[1].append((symbol, market, ts, ts_exchange, seq, verified, bids, asks))
+
     def drain(self, on_bad_book: BadBookHandler | None = None) -> dict[str, pa.Table]:
         """Build the buffered tables (only non-empty ones) and start empty again.
 
@@ -200,6 +222,8 @@ class TableBuffers:
         bbo = self._valid_rows("bbo", _bbo_table, self._bbo, _quote_texts)
         if bbo is not None:
             out["bbo"] = bbo
+        for table, (depth, rows) in self._samples.items():
+            out[table] = _samples_table(depth, rows)
         if self._quality:
             out["quality"] = _quality_table(self._quality)
         self.__init__()  # type: ignore[misc]
@@ -291,4 +315,31 @@ def _quality_table(events: list[QualityEvent]) -> pa.Table:
             "seq": pa.array([e.seq for e in events], pa.int64()),
         },
         schema=schema.QUALITY,
+    )
+
+
+def _samples_table(depth: int, rows: list[tuple[Any, ...]]) -> pa.Table:
+    def side_column(name: str, index: int, field: int) -> pa.Array:
+        texts: list[str | None] = []
+        for row in rows:
+            levels = row[index]
+            texts.extend(level[field] for level in levels)
+            texts.extend([None] * (depth - len(levels)))
+        values = schema.exact_decimals(name, pa.array(texts, pa.string()))
+        return pa.FixedSizeListArray.from_arrays(values, depth)
+
+    return pa.Table.from_pydict(
+        {
+            "symbol": _labels([r[0] for r in rows]),
+            "market": _labels([r[1] for r in rows]),
+            "ts_recv": _timestamps([r[2] for r in rows]),
+            "ts_exchange": _timestamps([r[3] for r in rows]),
+            "seq": pa.array([r[4] for r in rows], pa.int64()),
+            "verified": pa.array([r[5] for r in rows], pa.bool_()),
+            "bid_price": side_column("bid_price", 6, 0),
+            "bid_size": side_column("bid_size", 6, 1),
+            "ask_price": side_column("ask_price", 7, 0),
+            "ask_size": side_column("ask_size", 7, 1),
+        },
+        schema=schema.book_snapshots(depth),
     )

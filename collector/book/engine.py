@@ -22,7 +22,7 @@ Guarantees:
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from decimal import Decimal, InvalidOperation
 
 import msgspec
@@ -32,6 +32,7 @@ from collector.book.sequence import SequenceRule
 from collector.book.state import SyncEvent, SyncState, next_state
 from collector.decimal_text import InvalidDecimalText
 from collector.model import BestBidAsk, BookDelta, BookSnapshot, QualityEvent, QualityKind
+from collector.schema import snapshot_table
 from collector.tables import TableBuffers
 
 #: Deltas kept while a symbol waits for a snapshot. Older ones are dropped first:
@@ -41,6 +42,8 @@ DEFAULT_BUFFER_LIMIT = 20_000
 #: later depth updates (they travel on another stream).
 _RECENT_TOPS = 128
 _PENDING_QUOTES = 1024
+#: book_snapshots rows emitted at most for one silence; older instants are skipped.
+_MAX_CATCH_UP = 100_000
 
 Top = tuple[tuple[int, str] | None, tuple[int, str] | None]
 
@@ -74,7 +77,9 @@ class SymbolSync:
         "book",
         "buffer",
         "last_id",
+        "last_ts_exchange",
         "market",
+        "next_sample",
         "pending_quotes",
         "recent_tops",
         "snapshot",
@@ -93,6 +98,9 @@ class SymbolSync:
         self.snapshot: BookSnapshot | None = None
         self.snapshot_wanted = False
         self.last_id = -1
+        self.last_ts_exchange: int | None = None
+        #: Next book_snapshots instant per sampling spec; 0 until the first update.
+        self.next_sample: list[int] = []
         self.apply_seq = 0
         self.recent_tops: dict[int, Top] = {}
         self.pending_quotes: dict[int, BestBidAsk] = {}
@@ -112,11 +120,17 @@ class BookEngine:
         market_of: Callable[[str], str],
         *,
         buffer_limit: int = DEFAULT_BUFFER_LIMIT,
+        snapshots: Sequence[tuple[int, int]] = (),
     ) -> None:
         self.rule = rule
         self.out = out
         self.market_of = market_of
         self.buffer_limit = buffer_limit
+        #: book_snapshots specs: (table name, depth, interval in ns).
+        self.sampling = [
+            (snapshot_table(depth, interval_ms), depth, interval_ms * 1_000_000)
+            for depth, interval_ms in snapshots
+        ]
         self.symbols: dict[str, SymbolSync] = {}
         self._requests: list[str] = []
 
@@ -124,6 +138,8 @@ class BookEngine:
 
     def on_delta(self, delta: BookDelta) -> None:
         sym = self.symbols.get(delta.symbol) or self._add(delta.symbol)
+        if self.sampling:
+            self._sample(sym, delta.ts_recv)
         state = sym.state
         if state is SyncState.SYNCED:
             self._continue(sym, delta)
@@ -134,6 +150,8 @@ class BookEngine:
 
     def on_snapshot(self, snapshot: BookSnapshot) -> None:
         sym = self.symbols.get(snapshot.symbol) or self._add(snapshot.symbol)
+        if self.sampling:
+            self._sample(sym, snapshot.ts_recv)
         if sym.state is SyncState.SYNCED:
             sym.stats.snapshots_ignored += 1
             return
@@ -306,6 +324,7 @@ class BookEngine:
         if not self._apply(sym, delta.bids, delta.asks, delta.ts_recv, delta.last_id):
             return
         sym.last_id = delta.last_id
+        sym.last_ts_exchange = delta.ts_exchange
         sym.stats.deltas_applied += 1
         if delta.bids or delta.asks:
             self._emit(
@@ -387,6 +406,45 @@ class BookEngine:
         if not sym.snapshot_wanted:
             sym.snapshot_wanted = True
             self._requests.append(sym.symbol)
+
+    # -- fixed-interval samples (book_snapshots) --------------------------------
+
+    def _sample(self, sym: SymbolSync, ts_recv: int) -> None:
+        """Emit every sample instant before ``ts_recv`` from the book as it stands.
+
+        Instants lie on a grid aligned to the epoch; the sample at instant t is the
+        book after every update received at or before t. Driven by the data's own
+        receive times, so a replay samples exactly what the live run did.
+        """
+        if not sym.next_sample:
+            sym.next_sample = [-(-ts_recv // step) * step for _, _, step in self.sampling]
+            return
+        synced = sym.state is SyncState.SYNCED
+        for i, (table, depth, step) in enumerate(self.sampling):
+            instant = sym.next_sample[i]
+            if instant >= ts_recv:
+                continue
+            if (ts_recv - instant) // step > _MAX_CATCH_UP:
+                instant = ts_recv - (ts_recv - instant) % step - _MAX_CATCH_UP * step
+            bids = sym.book.bids.top_levels(depth) if synced else []
+            asks = sym.book.asks.top_levels(depth) if synced else []
+            seq = sym.last_id if synced else None
+            ts_exchange = sym.last_ts_exchange if synced else None
+            while instant < ts_recv:
+                self.out.add_sample(
+                    table,
+                    depth,
+                    sym.symbol,
+                    sym.market,
+                    instant,
+                    ts_exchange,
+                    seq,
+                    synced,
+                    bids,
+                    asks,
+                )
+                instant += step
+            sym.next_sample[i] = instant
 
     # -- verification against the exchange's best bid/ask ----------------------
 

@@ -40,6 +40,7 @@ calls it.
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import os
 import re
 from dataclasses import dataclass, field
@@ -56,12 +57,29 @@ from collector import schema
 __all__ = ["ParquetSink"]
 
 _NS_PER_DAY = 86_400 * 10**9
+
+
 # Column statistics serve predicate pushdown on time, ids and labels. Decimal
 # min/max statistics cost a fifth of the write time and serve almost no query.
-_STATISTICS = {
-    name: [f.name for f in table_schema if not pa.types.is_decimal(f.type)]
-    for name, table_schema in schema.TABLES.items()
-}
+@functools.cache
+def _statistics(table: str) -> list[str]:
+    return [
+        f.name
+        for f in schema.table_schema(table)
+        if not pa.types.is_decimal(f.type) and not pa.types.is_fixed_size_list(f.type)
+    ]
+
+
+@functools.cache
+def _ts_index(table: str) -> int:
+    return schema.table_schema(table).get_field_index("ts_recv")
+
+
+@functools.cache
+def _required(table: str) -> list[int]:
+    return [i for i, f in enumerate(schema.table_schema(table)) if not f.nullable]
+
+
 _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC)
 _EPOCH_DATE = _EPOCH.date()
 #: Partition values and instance ids become path components: keep them boring.
@@ -184,11 +202,6 @@ class ParquetSink:
         self._rotate_bytes = rotate_bytes
         self._row_group_rows = row_group_rows
         self._compression = compression
-        self._ts_index = {name: s.get_field_index("ts_recv") for name, s in schema.TABLES.items()}
-        self._required = {
-            name: [i for i, f in enumerate(s) if not f.nullable]
-            for name, s in schema.TABLES.items()
-        }
         # (table, exchange) -> day number -> segment being filled for that date.
         self._open: dict[tuple[str, str], dict[int, _Segment]] = {}
         self._counters: dict[tuple[str, str, int], int] = {}
@@ -214,7 +227,7 @@ class ParquetSink:
             self._exchanges.add(exchange)
         if data.num_rows == 0:
             return
-        ts = data.column(self._ts_index[table])
+        ts = data.column(_ts_index(table))
         lo, hi = _ts_bounds(ts)
         if lo // _NS_PER_DAY == hi // _NS_PER_DAY:
             self._route(table, exchange, hi // _NS_PER_DAY, data, hi)
@@ -223,9 +236,7 @@ class ParquetSink:
         days = pc.cast(ts, pa.date32()).combine_chunks()
         for day in sorted(pc.unique(days).cast(pa.int32()).to_pylist()):
             part = data.filter(pc.equal(days, pa.scalar(day, pa.int32()).cast(pa.date32())))
-            self._route(
-                table, exchange, day, part, pc.max(part.column(self._ts_index[table])).value
-            )
+            self._route(table, exchange, day, part, pc.max(part.column(_ts_index(table))).value)
 
     def tick(self, now_ns: int) -> None:
         """Publish every file whose window (first ``ts_recv`` + rotate_seconds) has passed.
@@ -293,9 +304,13 @@ class ParquetSink:
         naming the table and every differing column, because writing it would
         either fail later, far from the cause, or silently change the dataset.
         """
-        expected = schema.TABLES.get(table)
-        if expected is None:
-            raise ValueError(f"unknown table {table!r}; expected one of {sorted(schema.TABLES)}")
+        try:
+            expected = schema.table_schema(table)
+        except KeyError:
+            raise ValueError(
+                f"unknown table {table!r}; expected one of {sorted(schema.TABLES)} "
+                "or book_snapshots_<depth>x<interval>ms"
+            ) from None
         if isinstance(data, pa.RecordBatch):
             data = pa.Table.from_batches([data])
         elif not isinstance(data, pa.Table):
@@ -307,7 +322,7 @@ class ParquetSink:
         # input untouched when nothing is null (a per-column Python loop costs
         # ~1 µs a column). The Parquet writer would refuse nulls too, but only
         # at row-group time, far from the write that caused them.
-        required = data.select(self._required[table])
+        required = data.select(_required(table))
         if pc.drop_null(required).num_rows != required.num_rows:
             nulls = {
                 name: column.null_count
@@ -345,7 +360,7 @@ class ParquetSink:
     def _route(self, table: str, exchange: str, day: int, data: pa.Table, hi: int) -> None:
         """Append one date's rows to that partition, rotating by data time."""
         dates = self._open.setdefault((table, exchange), {})
-        ts_index = self._ts_index[table]
+        ts_index = _ts_index(table)
         while True:
             # Re-read each time: appending may have rotated the file by size.
             segment = dates.get(day)
@@ -394,7 +409,7 @@ class ParquetSink:
         ``rotate_bytes``; the rows left over start the partition's next file.
         Returns the segment now holding the partition's rows, or ``None``.
         """
-        expected = schema.TABLES[segment.table]
+        expected = schema.table_schema(segment.table)
         size = self._row_group_rows
         current: _Segment | None = segment
         while current is not None and (current.rows >= size or (final and current.rows > 0)):
@@ -417,7 +432,7 @@ class ParquetSink:
             if leftover_rows:
                 first = (
                     pa.Table.from_batches(leftover, schema=expected)
-                    .column(self._ts_index[seg.table])[0]
+                    .column(_ts_index(seg.table))[0]
                     .value
                 )
                 current = _Segment(
@@ -498,9 +513,9 @@ class ParquetSink:
         try:
             writer = pq.ParquetWriter(
                 file,
-                schema.TABLES[segment.table],
+                schema.table_schema(segment.table),
                 compression=self._compression,
-                write_statistics=_STATISTICS[segment.table],
+                write_statistics=_statistics(segment.table),
                 store_schema=True,
             )
         except BaseException:

@@ -26,6 +26,7 @@ pytestmark = needs_captures
 RECORDING = CAPTURES / "binance-usdm" / "BINANCE_FUTURES.jsonl.gz"
 SYMBOLS = ["AKROUSDT", "CTKUSDT", "KEEPUSDT", "SUSHIUSDT"]
 CONTENT = ["symbol", "seq", "is_snapshot", "side", "price", "size"]
+SNAPSHOTS = (10, 100)  # book_snapshots depth and interval (ms)
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +36,11 @@ def live_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     async def main() -> None:
         async with Simulator(SimulatorConfig(recordings=(RECORDING,), speed=20.0)) as sim:
             config = daemon_config(
-                root, sim.port, {"binance-usdm": SYMBOLS}, channels=("book", "bbo")
+                root,
+                sim.port,
+                {"binance-usdm": SYMBOLS},
+                channels=("book", "bbo"),
+                extra=f"[[book_snapshots]]\ndepth = {SNAPSHOTS[0]}\ninterval_ms = {SNAPSHOTS[1]}\n",
             )
 
             async def body(daemon) -> None:  # type: ignore[no-untyped-def]
@@ -51,8 +56,8 @@ def live_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_live_parquet_equals_replay_of_its_own_capture(live_run: Path, tmp_path: Path) -> None:
     captures = list_capture_files(live_run / "capture")
     assert captures
-    replay(captures, tmp_path / "replayed")
-    for name in ("book", "bbo", "quality"):
+    replay(captures, tmp_path / "replayed", snapshots=[SNAPSHOTS])
+    for name in ("book", "bbo", "quality", "book_snapshots_10x100ms"):
         live = read_table(live_run / "data", name)
         again = read_table(tmp_path / "replayed", name)
         assert live is not None and again is not None, name

@@ -148,6 +148,9 @@ def test_best_levels_match_a_naive_book(ops) -> None:
             assert (got[0] if got else None) == want
     assert [p for p, _ in book.bids.top(5)] == sorted(naive[True], reverse=True)[:5]
     assert [p for p, _ in book.asks.top(5)] == sorted(naive[False])[:5]
+    for flag, side in ((True, book.bids), (False, book.asks)):
+        want = sorted(naive[flag], reverse=flag)[:7]
+        assert side.top_levels(7) == [(str(p), naive[flag][p]) for p in want]
 
 
 def test_equal_prices_in_different_notation_are_one_level() -> None:

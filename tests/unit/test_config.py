@@ -296,7 +296,7 @@ def test_unknown_keys_suggest_the_closest_known_key() -> None:
     ]
     assert problems("[[exchanges]]\nname = 'binance-usdm'\n" + EXCHANGE) == [
         "c.toml: exchanges: unknown key; did you mean 'exchange'? "
-        "use one of: output, capture, daemon, metrics, exchange"
+        "use one of: output, capture, daemon, metrics, exchange, book_snapshots"
     ]
 
 
@@ -404,3 +404,22 @@ def test_connection_lifetime_override() -> None:
     bad = text.replace("= 5", "= -1")
     with pytest.raises(ConfigError, match=r"connection_lifetime_s: -1"):
         parse_config(bad)
+
+
+def test_book_snapshots() -> None:
+    base = '[[exchange]]\nname = "binance-usdm"\nsymbols = ["BTCUSDT"]\n'
+    config = parse_config(
+        base + "[[book_snapshots]]\n[[book_snapshots]]\ndepth = 5\ninterval_ms = 1000\n"
+    )
+    assert [(s.depth, s.interval_ms) for s in config.book_snapshots] == [(25, 100), (5, 1000)]
+    assert parse_config(base).book_snapshots == []
+    with pytest.raises(ConfigError) as err:
+        parse_config(
+            base
+            + "[[book_snapshots]]\ndepth = 0\ninterval_ms = 1.5\n[[book_snapshots]]\nevery = 3\n"
+        )
+    assert err.value.problems == [
+        "<config>: book_snapshots[0].depth: 0 is not a whole number from 1 to 1000",
+        "<config>: book_snapshots[0].interval_ms: 1.5 is not a whole number from 1 to 3600000",
+        "<config>: book_snapshots[1].every: unknown key; use one of: depth, interval_ms",
+    ]
