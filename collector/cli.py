@@ -17,6 +17,10 @@ def main(argv: list[str] | None = None) -> int:
         from collector.simulator.cli import main as simulate
 
         return simulate(argv[1:])
+    if argv[:1] == ["quality"]:
+        from collector.quality.cli import main as quality
+
+        return quality(argv[1:])
     parser = argparse.ArgumentParser(prog="collector", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -38,6 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser(
         "simulate", help="serve a local exchange (Binance protocols); collector simulate --help"
     )
+    sub.add_parser("quality", help="grade a dataset's quality; collector quality --help")
 
     demo = sub.add_parser("demo", help="run the daemon offline against the simulator")
     demo.add_argument("--config", type=Path, default=Path("config/demo.toml"))

@@ -1,0 +1,99 @@
+"""``collector quality DATASET``: one command to know how good the data is.
+
+Exit status: 0 when the report was produced (whatever the grade: a bad grade
+is an answer, not an error), 2 when the dataset cannot be read or a needed
+package is missing. ``--fail-under`` turns a grade into an exit status for
+scripts and CI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="collector quality",
+        description="Report holes, incidents, latency and a health grade (A-F) for a dataset.",
+    )
+    p.add_argument("dataset", type=Path, help="dataset root (holds table=book/, table=quality/...)")
+    p.add_argument("--out", type=Path, help="also write a self-contained HTML report here")
+    p.add_argument("--json", action="store_true", help="print the report as one JSON object")
+    p.add_argument(
+        "--exchange", action="append", default=[], help="only this exchange (repeatable)"
+    )
+    p.add_argument("--symbol", action="append", default=[], help="only this symbol (repeatable)")
+    p.add_argument(
+        "--hole-seconds",
+        type=float,
+        default=5.0,
+        help="a symbol with no book/trades/bbo row for longer than this has a hole (default 5)",
+    )
+    p.add_argument(
+        "--fail-under",
+        choices=list("ABCDF"),
+        help="exit 1 when the overall grade is worse than this letter",
+    )
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(sys.argv[1:] if argv is None else argv)
+    if not args.dataset.is_dir():
+        print(f"no such dataset directory: {args.dataset}", file=sys.stderr)
+        return 2
+    if args.hole_seconds <= 0:
+        print("--hole-seconds must be positive", file=sys.stderr)
+        return 2
+    try:
+        import duckdb  # noqa: F401  (checked here for a clear message)
+    except ImportError:
+        print("collector quality needs duckdb: pip install 'duckdb>=1.0'", file=sys.stderr)
+        return 2
+    if args.out is not None:
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            print("--out needs matplotlib: pip install 'collector[report]'", file=sys.stderr)
+            return 2
+
+    from collector.quality.build import build_report
+    from collector.quality.model import to_json_dict
+    from collector.quality.scan import Scanner
+    from collector.quality.terminal import print_report, progress
+
+    show_progress = sys.stderr.isatty()
+    try:
+        with progress(Scanner.STEPS, enabled=show_progress) as step:
+            report, facts = build_report(
+                args.dataset,
+                exchanges=args.exchange,
+                symbols=args.symbol,
+                hole_seconds=args.hole_seconds,
+                on_step=step,
+            )
+    except Exception as exc:  # duckdb raises its own hierarchy for unreadable files
+        if type(exc).__module__.split(".")[0] not in ("duckdb", "_duckdb"):
+            raise
+        print(f"cannot read {args.dataset}: {str(exc).splitlines()[0]}", file=sys.stderr)
+        return 2
+    if args.out is not None:
+        from collector.quality.html import write
+
+        write(report, facts, args.out)
+    if args.json:
+        print(json.dumps(to_json_dict(report), sort_keys=False))
+    else:
+        print_report(report)
+        if args.out is not None:
+            print(f"HTML report: {args.out}")
+    if args.fail_under and "ABCDF".index(report.grade) > "ABCDF".index(args.fail_under):
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
