@@ -349,7 +349,7 @@ class BinanceAdapter:
                 s = _snapshot.decode(body)
             except msgspec.ValidationError:
                 err = _error.decode(body)
-                return [Control("error", ts_recv, f"{err.code}: {err.msg}")]
+                return [Control("error", ts_recv, f"{symbol}: {err.code}: {err.msg}", symbol)]
             ts = s.T if s.T is not None else s.E
             return [
                 BookSnapshot(

@@ -62,18 +62,23 @@ class ExchangeRunner:
     ) -> None:
         self.cfg = cfg
         self.adapter = adapters.create(cfg.name)
-        self.pipeline = Pipeline(self.adapter, sink, snapshots=snapshots)
+        self.capture = (
+            CaptureWriter(capture.dir, cfg.name, instance, rotate_seconds=capture.rotate_seconds)
+            if capture.enabled
+            else None
+        )
+        self.pipeline = Pipeline(
+            self.adapter,
+            sink,
+            snapshots=snapshots,
+            before_flush=self.capture.flush if self.capture is not None else None,
+        )
         # One REST client per venue: each has its own weight budget and its own bans.
         self.rest = RestClient(
             weight_limit_per_minute=self.adapter.rest_weight_per_minute,
             on_rate_limited=self._rate_limited,
         )
         self.metrics = metrics
-        self.capture = (
-            CaptureWriter(capture.dir, cfg.name, instance, rotate_seconds=capture.rotate_seconds)
-            if capture.enabled
-            else None
-        )
         subs = [Subscription(s, c) for s in cfg.symbols for c in cfg.channels]
         #: The symbols whose order book is configured (none without the book channel).
         self.book_symbols = list(cfg.symbols) if "book" in cfg.channels else []
@@ -157,20 +162,13 @@ class ExchangeRunner:
         try:
             while True:
                 response = await self.rest.get(url, request.weight)
+                body = response.body.decode("utf-8", "replace")
+                # Recorded either way: a refusal replays to the same quality event.
+                self._record(Record("http", response.ts_recv, 0, body, url, response.status))
                 if 200 <= response.status < 300:
                     break
-                self.pipeline.out.add_quality(
-                    QualityEvent(
-                        symbol,
-                        response.ts_recv,
-                        QualityKind.EXCHANGE_ERROR,
-                        f"snapshot request {url} answered {response.status}: "
-                        f"{response.body[:200]!r}; retrying in 30 s",
-                    )
-                )
+                log.warning("%s answered %d; retrying in 30 s", url, response.status)
                 await asyncio.sleep(30)
-            body = response.body.decode("utf-8", "replace")
-            self._record(Record("http", response.ts_recv, 0, body, url, response.status))
             self.metrics.snapshot(self.cfg.name)
         finally:
             self._fetching.discard(symbol)
@@ -178,9 +176,7 @@ class ExchangeRunner:
     # -- lifecycle -------------------------------------------------------------
 
     def flush(self, now_ns: int) -> None:
-        self.pipeline.flush()
-        if self.capture is not None:
-            self.capture.flush()
+        self.pipeline.flush()  # flushes the capture first (before_flush)
         self.metrics.engine(self.cfg.name, self.pipeline)
 
     def stop(self) -> None:
@@ -188,20 +184,14 @@ class ExchangeRunner:
             supervisor.stop()
 
     def _rate_limited(self, url: str, status: int, retry_after: float | None) -> None:
-        self.pipeline.out.add_quality(
-            QualityEvent(
-                None,
-                time.time_ns(),
-                QualityKind.RATE_LIMITED,
-                f"{url} answered {status}; retry after {retry_after} s",
-            )
-        )
+        # As an http record, so the capture replays to the same quality event.
+        self._record(Record("http", time.time_ns(), 0, f"retry after {retry_after} s", url, status))
         self.metrics.rate_limited()
 
     async def close(self) -> None:
         for task in self._tasks:
             task.cancel()
-        self.pipeline.flush()
+        self.pipeline.finish()  # as a replay of the capture ends: unsynced books say so
         if self.capture is not None:
             self.capture.close()
         await self.rest.close()

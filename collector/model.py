@@ -92,6 +92,7 @@ class Control(msgspec.Struct, frozen=True, tag=True):
     kind: str
     ts_recv: int
     detail: str = ""
+    symbol: str | None = None  # when the frame concerns one symbol (e.g. a refused snapshot)
 
 
 class DecodeFailed(msgspec.Struct, frozen=True, tag=True):

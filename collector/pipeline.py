@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 import msgspec
@@ -36,6 +36,8 @@ from collector.tables import TableBuffers
 
 log = logging.getLogger(__name__)
 
+#: HTTP answers that mean "slow down" (Binance: 429, then 418 = banned).
+RATE_LIMIT_STATUSES = (418, 429)
 #: Buffered rows (book levels count one each) before tables go to the sink.
 DEFAULT_FLUSH_ROWS = 250_000
 
@@ -88,11 +90,15 @@ class Pipeline:
         *,
         flush_rows: int = DEFAULT_FLUSH_ROWS,
         snapshots: Sequence[tuple[int, int]] = (),
+        before_flush: Callable[[], None] | None = None,
     ) -> None:
+        """``before_flush`` runs before rows go to the sink: the daemon flushes its
+        raw capture there, so no published row lacks its frame in the capture."""
         self.adapter = adapter
         self.exchange = adapter.slug
         self.sink = sink
         self.flush_rows = flush_rows
+        self.before_flush = before_flush
         self.out = TableBuffers()
         self.engine = BookEngine(
             adapter.sequence_rule, self.out, adapter.market, snapshots=snapshots
@@ -119,6 +125,10 @@ class Pipeline:
             self.on_frame(record.data, record.ts, record.conn)
         elif kind == "http":
             self.last_ts = record.ts
+            if record.status in RATE_LIMIT_STATUSES:
+                detail = f"{record.url} answered {record.status}; {record.data!s:.200}"
+                self._problem(QualityKind.RATE_LIMITED, None, record.ts, detail, detail)
+                return
             self._dispatch(self.adapter.decode_rest(record.url, record.data, record.ts))
         elif kind == "open":
             self.overlap.opened(record.conn, record.url, record.ts)
@@ -145,6 +155,8 @@ class Pipeline:
         self.flush()
 
     def flush(self) -> None:
+        if self.before_flush is not None:
+            self.before_flush()
         for table, data in self.out.drain(self.engine.invalidate).items():
             self.sink.write(table, self.exchange, data)
 
@@ -195,7 +207,9 @@ class Pipeline:
     def _control(self, msg: Control) -> None:
         self.controls[msg.kind] += 1
         if msg.kind == "error":
-            self._problem(QualityKind.EXCHANGE_ERROR, None, msg.ts_recv, msg.detail, msg.detail)
+            self._problem(
+                QualityKind.EXCHANGE_ERROR, msg.symbol, msg.ts_recv, msg.detail, msg.detail
+            )
         elif msg.kind == "shutdown":
             self.shutdown_notices += 1
             self.out.add_quality(

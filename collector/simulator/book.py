@@ -208,11 +208,17 @@ class GeneratedBook:
         self._set(is_bid, price, 0 if delete else self._new_size(), undo, changes)
 
     def _new_price(self, is_bid: bool) -> int:
-        """A free price near the touch, possibly inside the spread, never crossing."""
+        """A free price near the touch, possibly inside the spread, never crossing.
+
+        Random offsets from the touch while they find a free tick; after 64 misses
+        (a side packed solid near the touch, which unbounded drawing once turned
+        into millions of draws a step) the nearest free tick away from the touch.
+        """
         rng = self._rng
         best_bid, best_ask = self._bid_prices[-1], self._ask_prices[0]
         levels = self.bids if is_bid else self.asks
-        while True:
+        price = best_bid if is_bid else best_ask
+        for _ in range(64):
             offset = int(rng.expovariate(1 / 25)) - 2
             if is_bid:
                 price = min(best_bid - offset, best_ask - 1)
@@ -220,6 +226,10 @@ class GeneratedBook:
                 price = max(best_ask + offset, best_bid + 1)
             if price > 0 and price not in levels:
                 return price
+        step = -1 if is_bid else 1
+        while price in levels or price <= 0:
+            price += step if price > 0 else 1
+        return price
 
     def _new_size(self) -> int:
         return self._rng.randint(1, 5 * 10**self.spec.size_decimals)

@@ -1,0 +1,400 @@
+"""Daemon memory soak: does ``collector run``'s RSS stay flat under a fast feed?
+
+A collector runs for weeks; a few kilobytes leaked per second is an OOM kill
+within days, and a unit test never runs long enough to see it. This harness
+starts ``collector simulate`` (generated books, a depth event every
+``--interval-ms`` per symbol, on USD-M and spot) and ``collector run`` against
+it as child processes, for ``--minutes``, and every ``--sample-s`` seconds
+records:
+
+* the daemon's resident set (``VmRSS`` from ``/proc/<pid>/status``);
+* frames/s, from the daemon's own ``/metrics`` (its port is found through
+  ``/proc``, since the config asks for any free port), or capture bytes/s when
+  the endpoint cannot be found;
+* the daemon's CPU share, so a saturated daemon (frames queuing in sockets
+  rather than in its heap) is visible;
+* rows in published Parquet files (from their footers; files publish every
+  ``--rotate-seconds``, so this lags by up to one rotation).
+
+It then stops the daemon with SIGTERM, as a service manager does, and prints
+the samples and a verdict: RSS growth from the end of the warm-up (books
+filled, first files rotated) to the end. Linux only (``/proc``).
+
+Usage::
+
+    python benchmarks/daemon_memory.py [--minutes 10] [--interval-ms 1]
+        [--symbols BTCUSDT,ETHUSDT,...] [--exchanges binance-usdm,binance-spot]
+        [--rotate-seconds 60] [--warmup-minutes 2] [--keep DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import queue
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+ROOT = Path(__file__).resolve().parent.parent
+
+#: Production hosts of each venue, rewritten to the simulator (as tests/e2e/harness.py does).
+HOSTS = {
+    "binance-spot": ("wss://stream.binance.com:9443", "https://api.binance.com"),
+    "binance-usdm": ("wss://fstream.binance.com", "https://fapi.binance.com"),
+    "binance-coinm": ("wss://dstream.binance.com", "https://dapi.binance.com"),
+}
+MIB = 1024 * 1024
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Sample:
+    elapsed_s: float
+    rss_mib: float
+    frames_per_s: float | None  # None: no /metrics; see bytes_per_s
+    bytes_per_s: float  # capture growth, compressed
+    cpu_percent: float
+    book_rows: int | None  # produced by the engine so far (/metrics); None without it
+    rows_published: int  # every table, in published files
+    files_published: int
+
+
+# --------------------------------------------------------------------------- children
+
+
+def cli(*args: str) -> list[str]:
+    """``collector`` with this interpreter, so children run the same code as the harness."""
+    return [sys.executable, "-m", "collector.cli", *args]
+
+
+def start_simulator(args: argparse.Namespace, log: Path) -> tuple[subprocess.Popen[str], int]:
+    """The simulator child and its port, read from the one line it prints when listening."""
+    simulate = cli("simulate")
+    command = [
+        *simulate,
+        "--port",
+        "0",
+        "--exchanges",
+        args.exchanges,
+        "--symbols",
+        args.symbols,
+        "--interval-ms",
+        str(args.interval_ms),
+    ]
+    with log.open("wb") as err:
+        proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=err, text=True, cwd=ROOT)
+    line = first_line(proc, 30.0)
+    prefix = "simulator listening on http://127.0.0.1:"
+    if not line.startswith(prefix):
+        proc.kill()
+        raise SystemExit(f"simulator did not start: {line!r}; see {log}")
+    return proc, int(line.strip().removeprefix(prefix))
+
+
+def first_line(proc: subprocess.Popen[str], timeout_s: float) -> str:
+    """The child's first stdout line, or '' after ``timeout_s`` (never blocks for ever)."""
+    lines: queue.Queue[str] = queue.Queue()
+    stdout = proc.stdout
+    assert stdout is not None
+    threading.Thread(target=lambda: lines.put(stdout.readline()), daemon=True).start()
+    try:
+        return lines.get(timeout=timeout_s)
+    except queue.Empty:
+        return ""
+
+
+def write_config(work: Path, port: int, args: argparse.Namespace) -> Path:
+    """Production-like daemon config: every channel, capture on, URLs at the simulator."""
+    symbols = [s.strip() for s in args.symbols.split(",") if s.strip()]
+    parts = [
+        f'[output]\ndir = "{work / "data"}"\nrotate_seconds = {args.rotate_seconds}\n',
+        f'[capture]\ndir = "{work / "capture"}"\nrotate_seconds = {args.rotate_seconds}\n',
+        '[metrics]\nlisten = "127.0.0.1:0"\n',
+    ]
+    for slug in args.exchanges.split(","):
+        ws, rest = HOSTS[slug]
+        base = f"127.0.0.1:{port}/{slug}"
+        parts.append(
+            f'[[exchange]]\nname = "{slug}"\nsymbols = {symbols!r}\n'.replace("'", '"')
+            + f'rewrite = {{ "{ws}" = "ws://{base}", "{rest}" = "http://{base}" }}\n'
+        )
+    path = work / "collector.toml"
+    path.write_text("\n".join(parts), encoding="utf-8")
+    return path
+
+
+def stop(proc: subprocess.Popen[bytes] | subprocess.Popen[str], timeout_s: float) -> int | None:
+    """SIGTERM and wait; SIGKILL (and None) if it does not exit in time."""
+    if proc.poll() is not None:
+        return proc.returncode
+    proc.send_signal(signal.SIGTERM)
+    try:
+        return proc.wait(timeout_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(10)
+        return None
+
+
+# --------------------------------------------------------------------------- probes
+
+
+def rss_mib(pid: int) -> float:
+    """Resident set of ``pid`` in MiB (``VmRSS``, reported by the kernel in kB)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmRSS for pid {pid}")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of ``pid`` so far."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    fields = stat[stat.rindex(")") + 2 :].split()  # the command name may contain spaces
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def listening_ports(pid: int) -> list[int]:
+    """TCP ports ``pid`` listens on: its socket inodes matched against ``/proc/net/tcp``.
+
+    The daemon's metrics endpoint is its only listening socket; with
+    ``listen = "127.0.0.1:0"`` the kernel picked the port and nothing prints it.
+    """
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[len("socket:[") : -1])
+    ports = []
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            cols = line.split()
+            if cols[3] == "0A" and cols[9] in inodes:  # 0A: LISTEN
+                ports.append(int(cols[1].rsplit(":", 1)[1], 16))
+    return ports
+
+
+def metrics_port(pid: int, timeout_s: float) -> int | None:
+    """The daemon's /metrics port once it listens, or None if it never shows up."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        for port in listening_ports(pid):
+            if scrape(port) is not None:
+                return port
+        time.sleep(0.2)
+    return None
+
+
+def scrape(port: int) -> dict[str, float] | None:
+    """Prometheus text of ``/metrics`` summed per metric name (labels dropped)."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
+            text = resp.read().decode()
+    except OSError:
+        return None
+    totals: dict[str, float] = {}
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        name_labels, _, value = line.rpartition(" ")
+        name = name_labels.split("{", 1)[0]
+        totals[name] = totals.get(name, 0.0) + float(value)
+    return totals
+
+
+class PublishedRows:
+    """Rows in published Parquet files, reading each new file's footer once."""
+
+    def __init__(self, data: Path) -> None:
+        self.data = data
+        self.rows: dict[Path, int] = {}
+
+    def count(self) -> tuple[int, int]:
+        for path in self.data.glob("**/*.parquet"):
+            if path not in self.rows:
+                self.rows[path] = pq.read_metadata(path).num_rows
+        return sum(self.rows.values()), len(self.rows)
+
+
+def dir_bytes(directory: Path) -> int:
+    return sum(p.stat().st_size for p in directory.glob("**/*") if p.is_file())
+
+
+# --------------------------------------------------------------------------- the run
+
+
+def soak(daemon: subprocess.Popen[bytes], work: Path, args: argparse.Namespace) -> list[Sample]:
+    """Sample the daemon every ``--sample-s`` until ``--minutes`` have passed."""
+    port = metrics_port(daemon.pid, 30.0)
+    if port is None:
+        print("no /metrics endpoint found: frames/s replaced by capture bytes/s", file=sys.stderr)
+    published = PublishedRows(work / "data")
+    start = time.monotonic()
+    last_t, last_cpu, last_frames, last_bytes = start, cpu_seconds(daemon.pid), None, 0
+    samples: list[Sample] = []
+    end = start + args.minutes * 60
+    while time.monotonic() < end:
+        time.sleep(args.sample_s)
+        if daemon.poll() is not None:
+            raise SystemExit(f"daemon exited early with {daemon.returncode}; see {work}")
+        now, cpu = time.monotonic(), cpu_seconds(daemon.pid)
+        dt = now - last_t
+        metrics = scrape(port) if port is not None else None
+        frames = metrics.get("collector_frames_total") if metrics else None
+        capture = dir_bytes(work / "capture")
+        rows, files = published.count()
+        samples.append(
+            Sample(
+                elapsed_s=now - start,
+                rss_mib=rss_mib(daemon.pid),
+                frames_per_s=None
+                if frames is None or last_frames is None
+                else (frames - last_frames) / dt,
+                bytes_per_s=(capture - last_bytes) / dt,
+                cpu_percent=100 * (cpu - last_cpu) / dt,
+                book_rows=int(metrics["collector_book_rows_total"])
+                if metrics and "collector_book_rows_total" in metrics
+                else None,
+                rows_published=rows,
+                files_published=files,
+            )
+        )
+        print(format_sample(samples[-1]), flush=True)
+        last_t, last_cpu, last_frames, last_bytes = now, cpu, frames, capture
+    return samples
+
+
+def format_sample(s: Sample) -> str:
+    rate = "" if s.frames_per_s is None else f"{s.frames_per_s:,.0f}"
+    book = "" if s.book_rows is None else f"{s.book_rows:,}"
+    return (
+        f"| {s.elapsed_s:7.0f} | {s.rss_mib:8.1f} | {rate:>9} | {s.bytes_per_s / 1024:9,.0f} "
+        f"| {s.cpu_percent:5.0f} | {book:>12} | {s.rows_published:>12,} | {s.files_published:>5} |"
+    )
+
+
+HEADER = (
+    "| elapsed s | RSS MiB | frames/s | capture KiB/s | CPU % | book rows made "
+    "| rows published | files |\n"
+    "|---:|---:|---:|---:|---:|---:|---:|---:|"
+)
+
+
+def at(samples: list[Sample], seconds: float) -> Sample:
+    """The last sample taken at or before ``seconds`` (the first one if none is)."""
+    before = [s for s in samples if s.elapsed_s <= seconds + 1]
+    return before[-1] if before else samples[0]
+
+
+def median(values: list[float]) -> float:
+    ordered = sorted(values)
+    mid = len(ordered) // 2
+    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+
+
+def slope_per_hour(points: list[tuple[float, float]]) -> float:
+    """Least-squares slope of (seconds, MiB) points, in MiB per hour."""
+    n = len(points)
+    if n < 2:
+        return 0.0
+    mx = sum(x for x, _ in points) / n
+    my = sum(y for _, y in points) / n
+    var = sum((x - mx) ** 2 for x, _ in points)
+    return 0.0 if var == 0 else 3600 * sum((x - mx) * (y - my) for x, y in points) / var
+
+
+def verdict(samples: list[Sample], warmup_s: float, window_s: float = 60.0) -> str:
+    """Growth after warm-up, judged on medians of the first and last ``window_s``.
+
+    Single samples swing by tens of MiB as row groups fill and are written
+    (262,144 rows per partition), so two lone samples say little; the medians
+    of a minute just after warm-up and of the last minute, and the fitted
+    slope, say whether memory keeps climbing. Both point values are printed too.
+    """
+    warm, last = at(samples, warmup_s), samples[-1]
+    after = [s for s in samples if s.elapsed_s >= warm.elapsed_s]
+    early = median([s.rss_mib for s in after if s.elapsed_s <= warm.elapsed_s + window_s])
+    late = median([s.rss_mib for s in after if s.elapsed_s >= last.elapsed_s - window_s])
+    grown = late - early
+    slope = slope_per_hour([(s.elapsed_s, s.rss_mib) for s in after])
+    rates = [s.frames_per_s for s in after if s.frames_per_s is not None]
+    rate = f"{sum(rates) / len(rates):,.0f} frames/s" if rates else "frames/s unknown"
+    flat = abs(grown) <= max(5.0, 0.03 * early)
+    word = "FLAT (within 5 MiB or 3%)" if flat else "GROWING" if grown > 0 else "SHRINKING"
+    return (
+        f"RSS {warm.rss_mib:.1f} MiB at {warm.elapsed_s:.0f} s (end of warm-up), "
+        f"{last.rss_mib:.1f} MiB at {last.elapsed_s:.0f} s; median of the first "
+        f"{window_s:g} s after warm-up {early:.1f} MiB, of the last {window_s:g} s {late:.1f} MiB: "
+        f"{grown:+.1f} MiB ({100 * grown / early:+.1f}%); fitted slope {slope:+.1f} MiB/h; "
+        f"range after warm-up {min(s.rss_mib for s in after):.1f}-"
+        f"{max(s.rss_mib for s in after):.1f} MiB; mean {rate} after warm-up. {word}"
+    )
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--minutes", type=float, default=10.0)
+    p.add_argument("--warmup-minutes", type=float, default=2.0)
+    p.add_argument("--sample-s", type=float, default=5.0)
+    p.add_argument("--interval-ms", type=float, default=1.0, help="simulator depth interval")
+    p.add_argument("--symbols", default="BTCUSDT,ETHUSDT,SOLUSDT,BNBUSDT")
+    p.add_argument("--exchanges", default="binance-usdm,binance-spot")
+    p.add_argument("--rotate-seconds", type=float, default=60.0, help="Parquet and capture")
+    p.add_argument("--keep", type=Path, help="write the dataset here and keep it")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    args = parse_args(argv)
+    work = args.keep or Path(tempfile.mkdtemp(prefix="daemon-memory-"))
+    work.mkdir(parents=True, exist_ok=True)
+    sim, port = start_simulator(args, work / "simulator.log")
+    daemon: subprocess.Popen[bytes] | None = None
+    try:
+        config = write_config(work, port, args)
+        with (work / "daemon.log").open("wb") as log:
+            daemon = subprocess.Popen(
+                cli("run", "--config", str(config)), stdout=log, stderr=log, cwd=ROOT
+            )
+        print(
+            f"daemon pid {daemon.pid}, simulator port {port}, {args.minutes:g} min, "
+            f"{args.exchanges} x {args.symbols} every {args.interval_ms:g} ms; work dir {work}"
+        )
+        print(HEADER, flush=True)
+        samples = soak(daemon, work, args)
+        t0 = time.monotonic()
+        code = stop(daemon, 60.0)
+        print(f"daemon exit code after SIGTERM: {code} ({time.monotonic() - t0:.1f} s)")
+        print("load average (1/5/15 min) at the end: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
+        rows, files = PublishedRows(work / "data").count()
+        print(f"published after shutdown: {rows:,} rows in {files} files")
+        if samples:
+            marks = {id(at(samples, m)): at(samples, m) for m in (args.warmup_minutes * 60, 300)}
+            for s in [*marks.values(), samples[-1]]:
+                print(f"RSS at {s.elapsed_s:.0f} s: {s.rss_mib:.1f} MiB")
+            print(verdict(samples, args.warmup_minutes * 60))
+        return 0 if code == 0 else 1
+    finally:
+        if daemon is not None:
+            stop(daemon, 60.0)
+        stop(sim, 10.0)
+        if args.keep is None:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
