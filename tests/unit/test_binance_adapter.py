@@ -112,7 +112,7 @@ def test_rest_snapshot_symbol_from_url_and_errors() -> None:
     (err,) = a.decode_rest(
         "https://x/fapi/v1/depth?symbol=NOPE", '{"code":-1121,"msg":"Invalid symbol."}', TS
     )
-    assert err == Control("error", TS, "-1121: Invalid symbol.")
+    assert err == Control("error", TS, "NOPE: -1121: Invalid symbol.", "NOPE")
 
 
 @pytest.mark.parametrize(

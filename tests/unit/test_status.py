@@ -40,7 +40,7 @@ def daemon(tmp_path: Path) -> Iterator[Daemon]:
     d = Daemon(config(tmp_path, ["BTCUSDT", "ETHUSDT"]))
     yield d
     for runner in d.runners:
-        runner.close()
+        asyncio.run(runner.close())
     d.sink.close()
 
 
