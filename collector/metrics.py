@@ -145,6 +145,21 @@ class _Exporter:
                 "Books that disagreed with the exchange's best bid/ask",
                 labels=["exchange", "symbol"],
             ),
+            "bbo_matched": CounterMetricFamily(
+                "collector_bbo_matches",
+                "Books that agreed with the exchange's best bid/ask at the same update id",
+                labels=["exchange", "symbol"],
+            ),
+            "checksums_verified": CounterMetricFamily(
+                "collector_checksums_verified",
+                "Book checksums that matched the exchange's (venues that send one)",
+                labels=["exchange", "symbol"],
+            ),
+            "checksums_failed": CounterMetricFamily(
+                "collector_checksums_failed",
+                "Book checksums that did not match",
+                labels=["exchange", "symbol"],
+            ),
         }
         synced = GaugeMetricFamily(
             "collector_book_synced", "1 when the book is in sync", labels=["exchange", "symbol"]

@@ -120,6 +120,8 @@ def test_metrics_and_health_follow_the_book(tmp_path: Path) -> None:
     assert isinstance(m, dict)
     assert value(m, "collector_frames_total", exchange=SLUG) > 0
     assert value(m, "collector_book_synced", exchange=SLUG, symbol=SYMBOL) == 1
+    assert value(m, "collector_bbo_matches_total", exchange=SLUG, symbol=SYMBOL) > 0
+    assert value(m, "collector_checksums_failed_total", exchange=SLUG, symbol=SYMBOL) == 0
     assert 0 <= value(m, "collector_lag_seconds", exchange=SLUG, symbol=SYMBOL) < 5
     assert value(m, "collector_buffered_rows", exchange=SLUG) >= 0
     assert value(m, "collector_files_published_total") >= 0
