@@ -31,19 +31,19 @@ from __future__ import annotations
 
 import argparse
 import os
-import queue
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow.parquet as pq
+
+from collector.simulator.process import start_simulator
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -75,42 +75,6 @@ class Sample:
 def cli(*args: str) -> list[str]:
     """``collector`` with this interpreter, so children run the same code as the harness."""
     return [sys.executable, "-m", "collector.cli", *args]
-
-
-def start_simulator(args: argparse.Namespace, log: Path) -> tuple[subprocess.Popen[str], int]:
-    """The simulator child and its port, read from the one line it prints when listening."""
-    simulate = cli("simulate")
-    command = [
-        *simulate,
-        "--port",
-        "0",
-        "--exchanges",
-        args.exchanges,
-        "--symbols",
-        args.symbols,
-        "--interval-ms",
-        str(args.interval_ms),
-    ]
-    with log.open("wb") as err:
-        proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=err, text=True, cwd=ROOT)
-    line = first_line(proc, 30.0)
-    prefix = "simulator listening on http://127.0.0.1:"
-    if not line.startswith(prefix):
-        proc.kill()
-        raise SystemExit(f"simulator did not start: {line!r}; see {log}")
-    return proc, int(line.strip().removeprefix(prefix))
-
-
-def first_line(proc: subprocess.Popen[str], timeout_s: float) -> str:
-    """The child's first stdout line, or '' after ``timeout_s`` (never blocks for ever)."""
-    lines: queue.Queue[str] = queue.Queue()
-    stdout = proc.stdout
-    assert stdout is not None
-    threading.Thread(target=lambda: lines.put(stdout.readline()), daemon=True).start()
-    try:
-        return lines.get(timeout=timeout_s)
-    except queue.Empty:
-        return ""
 
 
 def write_config(work: Path, port: int, args: argparse.Namespace) -> Path:
@@ -362,7 +326,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     work = args.keep or Path(tempfile.mkdtemp(prefix="daemon-memory-"))
     work.mkdir(parents=True, exist_ok=True)
-    sim, port = start_simulator(args, work / "simulator.log")
+    simulator_args = ["--port", "0", "--exchanges", args.exchanges, "--symbols", args.symbols]
+    simulator_args += ["--interval-ms", str(args.interval_ms)]
+    sim, port = start_simulator(simulator_args, log=work / "simulator.log")
     daemon: subprocess.Popen[bytes] | None = None
     try:
         config = write_config(work, port, args)

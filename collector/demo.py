@@ -21,18 +21,7 @@ from rich.console import Console
 from rich.table import Table
 
 from collector.config import Config, ConfigError, load_config
-
-
-def _wait_for_line(proc: subprocess.Popen[str], needle: str, timeout_s: float) -> str:
-    deadline = time.monotonic() + timeout_s
-    assert proc.stdout is not None
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if needle in line:
-            return line
-        if proc.poll() is not None:
-            break
-    raise RuntimeError(f"simulator did not start (no {needle!r} within {timeout_s} s)")
+from collector.simulator.process import start_simulator, stop
 
 
 def summarize(root: Path) -> Table:
@@ -83,26 +72,11 @@ def run_demo(config_path: Path, seconds: float) -> int:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     exchanges = ",".join(ex.name for ex in config.exchanges)
     symbols = ",".join(sorted({s for ex in config.exchanges for s in ex.symbols}))
-    simulator = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "collector.cli",
-            "simulate",
-            "--port",
-            str(port),
-            "--exchanges",
-            exchanges,
-            "--symbols",
-            symbols,
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-        env=env,
+    simulator, _ = start_simulator(
+        ["--port", str(port), "--exchanges", exchanges, "--symbols", symbols]
     )
     daemon: subprocess.Popen[bytes] | None = None
     try:
-        _wait_for_line(simulator, "listening", 30)
         console.print(f"simulator on 127.0.0.1:{port}; running the daemon for {seconds:g} s")
         daemon = subprocess.Popen(
             [sys.executable, "-m", "collector.cli", "run", "--config", str(config_path)], env=env
@@ -118,11 +92,7 @@ def run_demo(config_path: Path, seconds: float) -> int:
     finally:
         if daemon is not None and daemon.poll() is None:
             daemon.kill()
-        simulator.send_signal(signal.SIGTERM)
-        try:
-            simulator.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            simulator.kill()
+        stop(simulator)
     root = Path(config.output.dir)
     if code != 0 or not any(root.glob("table=*")):
         console.print(f"[red]daemon exit code {code}; dataset {root} is empty[/red]")

@@ -21,12 +21,10 @@ from __future__ import annotations
 
 import asyncio
 import os
-import queue
 import random
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -44,6 +42,7 @@ from collector.capture.reader import list_capture_files, read_capture
 from collector.daemon import Daemon
 from collector.replay import replay
 from collector.simulator import Simulator, SimulatorConfig, wire
+from collector.simulator.process import start_simulator, stop
 
 SLUG, SYMBOL = "binance-usdm", "BTCUSDT"
 TABLES = ("book", "bbo", "trades", "quality")
@@ -63,39 +62,16 @@ def _cli(*args: str) -> list[str]:
     return [sys.executable, "-m", "collector.cli", *args]
 
 
-def _first_line(proc: subprocess.Popen[str], timeout_s: float) -> str:
-    """The child's first stdout line, without blocking the test forever if it never comes."""
-    lines: queue.Queue[str] = queue.Queue()
-    stdout = proc.stdout
-    assert stdout is not None
-    threading.Thread(target=lambda: lines.put(stdout.readline()), daemon=True).start()
-    try:
-        return lines.get(timeout=timeout_s)
-    except queue.Empty:
-        raise AssertionError(f"no line on stdout within {timeout_s} s") from None
-
-
 @pytest.fixture(scope="module")
 def sim_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     """A ``collector simulate`` child process generating one USD-M book every 10 ms."""
     log = tmp_path_factory.mktemp("simulator") / "simulator.log"
-    args = _cli("simulate", "--port", "0", "--exchanges", SLUG, "--symbols", SYMBOL)
-    with log.open("wb") as err:
-        proc = subprocess.Popen(
-            [*args, "--interval-ms", "10"], stdout=subprocess.PIPE, stderr=err, text=True
-        )
+    args = ["--port", "0", "--exchanges", SLUG, "--symbols", SYMBOL, "--interval-ms", "10"]
+    proc, port = start_simulator(args, log=log, timeout_s=20.0)
     try:
-        line = _first_line(proc, 20.0).strip()
-        prefix = "simulator listening on http://127.0.0.1:"
-        assert line.startswith(prefix), (line, log.read_text())
-        yield int(line.removeprefix(prefix))
+        yield port
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
+        stop(proc)
 
 
 class Daemons:
