@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -127,25 +129,54 @@ def pylist(table: pa.Table) -> list[dict]:
     return table.to_pylist()
 
 
-def rebuild_books(book: pa.Table) -> dict[str, dict[str, dict[Decimal, Decimal]]]:
-    """Apply book rows in apply_seq order, as a user would; a snapshot group replaces the book."""
-    rows = pylist(book.sort_by("apply_seq"))
-    books: dict[str, dict[str, dict[Decimal, Decimal]]] = {}
-    last_group: dict[str, tuple[int, int]] = {}
-    for row in rows:
-        symbol = row["symbol"]
-        sides = books.setdefault(symbol, {"bid": {}, "ask": {}})
-        if row["is_snapshot"]:
-            group = (row["seq"], row["ts_recv"])
-            if last_group.get(symbol) != group:
-                sides["bid"].clear()
-                sides["ask"].clear()
-                last_group[symbol] = group
-        else:
-            last_group.pop(symbol, None)
-        level = sides[row["side"]]
+def snapshot_http(exchange: str, records: list[Record], symbol: str, ts: int) -> Record:
+    """A REST snapshot of ``symbol``'s book after a clean run of ``records``, received at ``ts``.
+
+    Hand-made faults need a later snapshot to recover from; the engine's own book
+    after the clean prefix is one that is known right at its update id.
+    """
+    sync = run_records(exchange, records).engine.symbols[symbol]
+    body = {
+        "lastUpdateId": sync.last_id,
+        "bids": [[str(p), s] for p, s in sync.book.bids.top(10_000)],
+        "asks": [[str(p), s] for p, s in sync.book.asks.top(10_000)],
+    }
+    path = "/fapi/v1/depth" if exchange == "binance-usdm" else "/api/v3/depth"
+    return Record("http", ts, 0, json.dumps(body), f"https://x{path}?symbol={symbol}&limit=1000")
+
+
+Sides = dict[str, dict[Decimal, Decimal]]
+
+
+def book_states(rows: list[dict]) -> Iterator[tuple[int, Sides]]:
+    """``(seq, book)`` after each message, applying one symbol's rows as a user would.
+
+    ``rows`` are sorted by ``apply_seq``. A maximal run of snapshot rows with the
+    same ``(seq, ts_recv)`` replaces the book; other rows set absolute sizes (0
+    deletes). The yielded book is live: copy it to keep it.
+    """
+    sides: Sides = {"bid": {}, "ask": {}}
+    group = None
+    for i, row in enumerate(rows):
+        key = (row["seq"], row["ts_recv"]) if row["is_snapshot"] else None
+        if key is not None and key != group:
+            sides = {"bid": {}, "ask": {}}
+        group = key
         if row["size"] == 0:
-            level.pop(row["price"], None)
+            sides[row["side"]].pop(row["price"], None)
         else:
-            level[row["price"]] = row["size"]
+            sides[row["side"]][row["price"]] = row["size"]
+        nxt = rows[i + 1] if i + 1 < len(rows) else None
+        if nxt is None or nxt["seq"] != row["seq"] or nxt["apply_seq"] != row["apply_seq"] + 1:
+            yield row["seq"], sides
+
+
+def rebuild_books(book: pa.Table) -> dict[str, Sides]:
+    """Every symbol's final book, rebuilt from its rows in ``apply_seq`` order."""
+    rows = pylist(book.sort_by("apply_seq"))
+    books: dict[str, Sides] = {}
+    for symbol in {r["symbol"] for r in rows}:
+        books[symbol] = {"bid": {}, "ask": {}}
+        for _, sides in book_states([r for r in rows if r["symbol"] == symbol]):
+            books[symbol] = sides
     return books

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.dataset as ds
+from support import book_states
 
 from collector.config import Config, parse_config
 from collector.daemon import Daemon
@@ -110,27 +111,10 @@ def assert_rows_never_wrong(root: Path, sim: Simulator, slug: str, symbol: str) 
     """Rebuild the book from the rows after every message; each must equal the truth."""
     book = read_table(root, "book")
     rows = book.filter(pa.compute.equal(book["symbol"], symbol)).sort_by("apply_seq").to_pylist()
-    sides: dict[str, dict[Decimal, Decimal]] = {"bid": {}, "ask": {}}
-    group = None
     checked = 0
-    for i, row in enumerate(rows):
-        key = (row["seq"], row["ts_recv"]) if row["is_snapshot"] else None
-        if key is not None and key != group:
-            sides = {"bid": {}, "ask": {}}
-        group = key
-        if row["size"] == 0:
-            sides[row["side"]].pop(row["price"], None)
-        else:
-            sides[row["side"]][row["price"]] = row["size"]
-        last = (
-            i + 1 == len(rows)
-            or rows[i + 1]["seq"] != row["seq"]
-            or (rows[i + 1]["apply_seq"] != row["apply_seq"] + 1)
-        )
-        if last:
-            truth = sim.truth(slug, symbol, row["seq"])
-            if truth is not None:
-                want = truth_levels(truth)
-                assert {"bids": sides["bid"], "asks": sides["ask"]} == want, row["seq"]
-                checked += 1
+    for seq, sides in book_states(rows):
+        truth = sim.truth(slug, symbol, seq)
+        if truth is not None:
+            assert {"bids": sides["bid"], "asks": sides["ask"]} == truth_levels(truth), seq
+            checked += 1
     assert checked > 10

@@ -10,10 +10,17 @@ update id, so no wrong book is ever written as good.
 from __future__ import annotations
 
 import json
-from decimal import Decimal
 
 import pytest
-from support import CAPTURES, load_records, needs_captures, pylist, run_records
+from support import (
+    CAPTURES,
+    book_states,
+    load_records,
+    needs_captures,
+    pylist,
+    run_records,
+    snapshot_http,
+)
 
 from collector.capture.records import Record
 from collector.pipeline import Pipeline
@@ -45,17 +52,11 @@ class Recording:
         return json.loads(self.records[self.depth[k]].data)
 
     def snapshot_after(self, k: int) -> Record:
-        """A REST snapshot of the clean book right after depth frame ``k``, stamped after it."""
-        prefix = run_records(self.exchange, self.records[: self.depth[k] + 1])
-        sync = prefix.engine.symbols[self.symbol]
-        body = {
-            "lastUpdateId": sync.last_id,
-            "bids": [[str(p), s] for p, s in sync.book.bids.top(10_000)],
-            "asks": [[str(p), s] for p, s in sync.book.asks.top(10_000)],
-        }
-        ts = self.records[self.depth[k]].ts + 1
-        path = "/fapi/v1/depth" if self.exchange == "binance-usdm" else "/api/v3/depth"
-        return Record("http", ts, 0, json.dumps(body), f"https://x{path}?symbol={self.symbol}")
+        """A REST snapshot of the clean book right after depth frame ``k``, received after it."""
+        end = self.depth[k] + 1
+        return snapshot_http(
+            self.exchange, self.records[:end], self.symbol, self.records[end - 1].ts + 1
+        )
 
 
 @pytest.fixture(scope="module", params=sorted(CASES))
@@ -63,29 +64,14 @@ def rec(request: pytest.FixtureRequest) -> Recording:
     return Recording(*CASES[request.param])
 
 
-def book_states(pipeline: Pipeline, symbol: str) -> dict[int, tuple[frozenset, frozenset]]:
+def states_of(pipeline: Pipeline, symbol: str) -> dict[int, tuple[frozenset, frozenset]]:
     """Book state after each written message (by update id), rebuilt from the rows alone."""
     table = pipeline.sink.table("book")
-    states: dict[int, tuple[frozenset, frozenset]] = {}
-    sides: dict[str, dict[Decimal, Decimal]] = {"bid": {}, "ask": {}}
-    group = None
     rows = [r for r in pylist(table.sort_by("apply_seq")) if r["symbol"] == symbol]
-    for i, row in enumerate(rows):
-        if row["is_snapshot"] and group != (row["seq"], row["ts_recv"]):
-            sides = {"bid": {}, "ask": {}}
-        group = (row["seq"], row["ts_recv"]) if row["is_snapshot"] else None
-        if row["size"] == 0:
-            sides[row["side"]].pop(row["price"], None)
-        else:
-            sides[row["side"]][row["price"]] = row["size"]
-        last_of_message = (
-            i + 1 == len(rows)
-            or rows[i + 1]["apply_seq"] != row["apply_seq"] + 1
-            or rows[i + 1]["seq"] != row["seq"]
-        )
-        if last_of_message:
-            states[row["seq"]] = (frozenset(sides["bid"].items()), frozenset(sides["ask"].items()))
-    return states
+    return {
+        seq: (frozenset(sides["bid"].items()), frozenset(sides["ask"].items()))
+        for seq, sides in book_states(rows)
+    }
 
 
 def kinds(pipeline: Pipeline, symbol: str) -> list[str]:
@@ -94,8 +80,8 @@ def kinds(pipeline: Pipeline, symbol: str) -> list[str]:
 
 
 def assert_never_wrong(faulty: Pipeline, rec: Recording) -> None:
-    clean = book_states(rec.clean, rec.symbol)
-    states = book_states(faulty, rec.symbol)
+    clean = states_of(rec.clean, rec.symbol)
+    states = states_of(faulty, rec.symbol)
     assert states, "nothing written"
     for seq, state in states.items():
         assert state == clean[seq], f"book written at update {seq} differs from the clean run"
@@ -117,7 +103,7 @@ def test_dropped_frame(rec: Recording) -> None:
     stats = faulty.engine.symbols[rec.symbol].stats
     assert (stats.gaps, stats.resyncs) == (1, 1)
     assert kinds(faulty, rec.symbol) == ["synced", "gap", "resync", "synced"]
-    written = book_states(faulty, rec.symbol)
+    written = states_of(faulty, rec.symbol)
     for k in range(FAULT_AT, FAULT_AT + 5):  # nothing between the gap and the new snapshot
         assert rec.frame(k)["data"]["u"] not in written
     assert_recovered(faulty, rec)
@@ -131,7 +117,7 @@ def test_dropped_frame_without_snapshot_stays_unsynced(rec: Recording) -> None:
     sync = faulty.engine.symbols[rec.symbol]
     assert sync.state.value == "unsynced"
     assert kinds(faulty, rec.symbol) == ["synced", "gap", "resync", "unsynced_at_end"]
-    last_written = max(book_states(faulty, rec.symbol))
+    last_written = max(states_of(faulty, rec.symbol))
     assert last_written == rec.frame(FAULT_AT - 1)["data"]["u"]
     assert_never_wrong(faulty, rec)
 
@@ -220,7 +206,7 @@ def test_crossed_book(rec: Recording) -> None:
     records.insert(rec.depth[FAULT_AT + 5] + 1, rec.snapshot_after(FAULT_AT + 5))
     faulty = run_records(rec.exchange, records)
     assert kinds(faulty, rec.symbol) == ["synced", "crossed_book", "resync", "synced"]
-    assert frame["data"]["u"] not in book_states(faulty, rec.symbol)
+    assert frame["data"]["u"] not in states_of(faulty, rec.symbol)
     assert_recovered(faulty, rec)
     assert_never_wrong(faulty, rec)
 

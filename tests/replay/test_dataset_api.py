@@ -13,7 +13,6 @@ second session (a restart) writing into the same dataset.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 from collections import Counter
 from collections.abc import Callable
@@ -24,7 +23,15 @@ from pathlib import Path
 import msgspec
 import pyarrow.dataset as ds
 import pytest
-from support import CAPTURES, REPO_ROOT, MemorySink, load_records, needs_captures, pylist
+from support import (
+    CAPTURES,
+    REPO_ROOT,
+    MemorySink,
+    load_records,
+    needs_captures,
+    pylist,
+    snapshot_http,
+)
 
 import adapters
 from collector.book.state import SyncState
@@ -91,17 +98,7 @@ def sync_changes(exchange: str, records: list[Record]) -> set[int]:
 
 def snapshot_record(exchange: str, records: list[Record], symbol: str, k: int, ts: int) -> Record:
     """A REST snapshot of the clean book right after ``symbol``'s depth frame ``k``."""
-    prefix = Pipeline(adapters.create(exchange), MemorySink())
-    for record in records[: depth_frames(records, symbol)[k] + 1]:
-        prefix.on_record(record)
-    sync = prefix.engine.symbols[symbol]
-    body = {
-        "lastUpdateId": sync.last_id,
-        "bids": [[str(p), s] for p, s in sync.book.bids.top(10_000)],
-        "asks": [[str(p), s] for p, s in sync.book.asks.top(10_000)],
-    }
-    url = f"https://fapi.binance.com/fapi/v1/depth?symbol={symbol}&limit=1000"
-    return Record("http", ts, 0, json.dumps(body), url)
+    return snapshot_http(exchange, records[: depth_frames(records, symbol)[k] + 1], symbol, ts)
 
 
 def case_sessions(case: str) -> tuple[str, list[list[Record]]]:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from support import CAPTURES, run_records
+from support import CAPTURES, snapshot_http
 
 from collector.capture.records import Record
 from collector.model import BestBidAsk, QualityEvent
@@ -81,15 +81,9 @@ def as_record(line: dict) -> Record:
 
 def snapshot_line(lines: list[dict], upto: int, symbol: str) -> dict:
     """A REST snapshot of the clean book right after line ``upto``, received 1 ns later."""
-    prefix = run_records("binance-usdm", [as_record(r) for r in lines[: upto + 1]])
-    sync = prefix.engine.symbols[symbol]
-    body = {
-        "lastUpdateId": sync.last_id,
-        "bids": [[str(p), s] for p, s in sync.book.bids.top(10_000)],
-        "asks": [[str(p), s] for p, s in sync.book.asks.top(10_000)],
-    }
-    url = f"https://fapi.binance.com/fapi/v1/depth?symbol={symbol}&limit=1000"
-    return {"kind": "http", "ts": lines[upto]["ts"] + 1, "url": url, "data": json.dumps(body)}
+    prefix = [as_record(r) for r in lines[: upto + 1]]
+    record = snapshot_http("binance-usdm", prefix, symbol, lines[upto]["ts"] + 1)
+    return {"kind": "http", "ts": record.ts, "url": record.url, "data": record.data}
 
 
 @dataclass
