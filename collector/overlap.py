@@ -49,10 +49,13 @@ class OverlapFilter:
         if self._open[url] < 2 and self._active_until.get(url) == -1:
             self._active_until[url] = ts + self.grace_ns
 
+    @property
+    def active(self) -> bool:
+        """Whether any overlap needs checking: callers skip ``admit`` entirely otherwise."""
+        return bool(self._active_until)
+
     def admit(self, conn: int, data: str | bytes, ts: int) -> bool:
         """False for the second copy of a frame during (or just after) an overlap."""
-        if not self._active_until:
-            return True
         url = self._url_of.get(conn)
         until = self._active_until.get(url) if url is not None else None
         if until is None:

@@ -143,7 +143,8 @@ class Pipeline:
     def on_frame(self, data: str | bytes, ts_recv: int, conn: int = 0) -> None:
         """One received frame. ``conn`` identifies its connection during switch-overs."""
         self.last_ts = ts_recv
-        if not self.overlap.admit(conn, data, ts_recv):
+        overlap = self.overlap
+        if overlap.active and not overlap.admit(conn, data, ts_recv):
             return
         self.frames += 1
         self._dispatch(self.adapter.decode(data, ts_recv))
