@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.dataset as ds
-from support import book_states
 
 from collector.config import Config, parse_config
 from collector.daemon import Daemon
@@ -109,6 +108,10 @@ def truth_levels(book: dict) -> dict[str, dict[Decimal, Decimal]]:
 
 def assert_rows_never_wrong(root: Path, sim: Simulator, slug: str, symbol: str) -> None:
     """Rebuild the book from the rows after every message; each must equal the truth."""
+    # Imported here: test_process.py also runs this module's file in child processes,
+    # whose path has tests/e2e but not tests/.
+    from support import book_states
+
     book = read_table(root, "book")
     rows = book.filter(pa.compute.equal(book["symbol"], symbol)).sort_by("apply_seq").to_pylist()
     checked = 0
