@@ -23,6 +23,7 @@ import msgspec
 
 from adapters.binance_symbols import BinanceSymbols
 from collector.adapter import ConnectionPlan, RestRequest, Subscription
+from collector.book.book import OrderBook
 from collector.book.sequence import FirstLastRule, PreviousIdRule, SequenceRule
 from collector.model import (
     BestBidAsk,
@@ -285,7 +286,10 @@ class BinanceAdapter:
 
     # -- decoding -------------------------------------------------------------------
 
-    def decode(self, frame: str | bytes, ts_recv: int) -> list[Message]:
+    def book_checksum(self, symbol: str, book: OrderBook) -> int | None:
+        return None  # Binance books carry no checksum; bookTicker is the oracle
+
+    def decode(self, frame: str | bytes, ts_recv: int, conn: int = 0) -> list[Message]:
         try:
             env = _envelope.decode(frame)
             if env.stream is not None and env.data:

@@ -13,6 +13,7 @@ from typing import Protocol
 
 import msgspec
 
+from collector.book.book import OrderBook
 from collector.book.sequence import SequenceRule
 from collector.model import Message
 
@@ -61,8 +62,20 @@ class Adapter(Protocol):
     #: REST request weight the venue allows per minute, or None when it has no such budget.
     rest_weight_per_minute: int | None
 
-    def decode(self, frame: str | bytes, ts_recv: int) -> list[Message]:
-        """Translate one received websocket frame. Never raises for a peer's bad frame."""
+    def book_checksum(self, symbol: str, book: OrderBook) -> int | None:
+        """The checksum the venue would send for ``book``, computed from its exact wire text.
+
+        Called by the engine only for messages that carry a ``checksum``; venues
+        without checksums return ``None`` (and never set one).
+        """
+        ...
+
+    def decode(self, frame: str | bytes, ts_recv: int, conn: int = 0) -> list[Message]:
+        """Translate one received websocket frame. Never raises for a peer's bad frame.
+
+        ``conn`` tells connections apart, for venues whose sequence numbers are
+        per connection (and during a make-before-break switch-over).
+        """
         ...
 
     def decode_rest(self, url: str, body: str | bytes, ts_recv: int) -> list[Message]:
@@ -73,8 +86,12 @@ class Adapter(Protocol):
         """Normalized market name (``BTC-USDT``, ``BTC-USDT-PERP``) of a native symbol."""
         ...
 
-    def snapshot_request(self, symbol: str) -> RestRequest:
-        """The REST request that returns a book snapshot for ``symbol``."""
+    def snapshot_request(self, symbol: str) -> RestRequest | None:
+        """The REST request that returns a book snapshot for ``symbol``.
+
+        ``None`` for venues that send their snapshots in-band: the transport then
+        resyncs the symbol by reconnecting the connection that carries it.
+        """
         ...
 
     def plan(self, subscriptions: list[Subscription]) -> list[ConnectionPlan]:

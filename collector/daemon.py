@@ -46,6 +46,8 @@ log = logging.getLogger(__name__)
 
 #: How often the runner looks for symbols that need a snapshot.
 SNAPSHOT_POLL_S = 0.05
+#: A connection is reconnected for a resync at most this often.
+RESUBSCRIBE_MIN_S = 5.0
 
 
 class ExchangeRunner:
@@ -91,6 +93,7 @@ class ExchangeRunner:
                 WsSupervisor(plan, self, url=cfg.rewrite_url(plan.url), stale_after_s=stale)
             )
         self._fetching: set[str] = set()
+        self._resubscribed: dict[int, float] = {}  # id(supervisor) -> monotonic time
         self._tasks: set[asyncio.Task[None]] = set()
 
     # -- frame handler (called by the supervisors) ---------------------------
@@ -156,8 +159,28 @@ class ExchangeRunner:
             )
             engine.request_snapshot(symbol)
 
+    def _resubscribe(self, symbol: str) -> None:
+        """Resync an in-band venue's book: a new connection starts with a new snapshot.
+
+        Reconnecting (make-before-break, through the supervisor) is the one
+        resubscription every venue supports; a connection reconnected moments ago
+        is already bringing fresh snapshots for all of its symbols.
+        """
+        now = time.monotonic()
+        for supervisor in self.supervisors:
+            if not any(s.symbol == symbol for s in supervisor.plan.subscriptions):
+                continue
+            if now - self._resubscribed.get(id(supervisor), -RESUBSCRIBE_MIN_S) < RESUBSCRIBE_MIN_S:
+                continue
+            self._resubscribed[id(supervisor)] = now
+            supervisor.reconnect_now(f"resync {symbol}: the venue sends snapshots on subscribe")
+
     async def _fetch(self, symbol: str) -> None:
         request = self.adapter.snapshot_request(symbol)
+        if request is None:
+            self._fetching.discard(symbol)
+            self._resubscribe(symbol)
+            return
         url = self.cfg.rewrite_url(request.url)
         try:
             while True:

@@ -27,7 +27,13 @@ class BookDelta(msgspec.Struct, frozen=True, tag=True):
 
     ``first_id``/``last_id`` are the first and last update ids the message covers
     (Binance ``U``/``u``); ``prev_id`` is the last id of the previous message on
-    venues that send it (Binance futures ``pu``), else ``None``.
+    venues that send it (Binance futures ``pu``), else ``None``. Venues without
+    update ids number their book messages per symbol themselves (the adapter's
+    ``sequence_rule`` then checks nothing).
+
+    ``checksum`` is the venue's checksum of the book after this update, when it
+    sends one; ``depth`` is the depth the venue maintains the book at (levels
+    pushed out of it are deleted without a message, Kraken), else ``None``.
     """
 
     symbol: str
@@ -38,10 +44,19 @@ class BookDelta(msgspec.Struct, frozen=True, tag=True):
     prev_id: int | None
     bids: list[Level]
     asks: list[Level]
+    checksum: int | None = None
+    depth: int | None = None
 
 
 class BookSnapshot(msgspec.Struct, frozen=True, tag=True):
-    """A full book (to the depth the venue returns) valid as of ``last_id``."""
+    """A full book (to the depth the venue returns) valid as of ``last_id``.
+
+    ``in_band`` snapshots arrive on the stream itself (Kraken, OKX, Bybit, ...):
+    each one replaces the book at once and needs no bridging delta, and a venue
+    that only ever sends snapshots (``books5``, ``@depth20``) simply sends one per
+    message. REST snapshots (``in_band=False``) must be bridged by a delta first.
+    ``checksum`` and ``depth`` mean what they mean on ``BookDelta``.
+    """
 
     symbol: str
     ts_exchange: int | None
@@ -49,6 +64,9 @@ class BookSnapshot(msgspec.Struct, frozen=True, tag=True):
     last_id: int
     bids: list[Level]
     asks: list[Level]
+    in_band: bool = False
+    checksum: int | None = None
+    depth: int | None = None
 
 
 class Trade(msgspec.Struct, frozen=True, tag=True):
@@ -80,6 +98,19 @@ class BestBidAsk(msgspec.Struct, frozen=True, tag=True):
     ask_size: str
 
 
+class BookInvalid(msgspec.Struct, frozen=True, tag=True):
+    """The adapter knows a symbol's book missed data the engine cannot see.
+
+    For venues whose sequence numbers are per connection (Coinbase
+    ``sequence_num``, Bitfinex ``SEQ_ALL``) a gap is found while decoding, not
+    per symbol: the adapter names every symbol of that connection this way.
+    """
+
+    symbol: str
+    ts_recv: int
+    reason: str
+
+
 class Control(msgspec.Struct, frozen=True, tag=True):
     """A frame that is understood but carries no market data.
 
@@ -108,7 +139,7 @@ class DecodeFailed(msgspec.Struct, frozen=True, tag=True):
     unknown: bool = False
 
 
-Message = BookDelta | BookSnapshot | Trade | BestBidAsk | Control | DecodeFailed
+Message = BookDelta | BookSnapshot | BookInvalid | Trade | BestBidAsk | Control | DecodeFailed
 
 
 class QualityEvent(msgspec.Struct, frozen=True):

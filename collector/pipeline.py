@@ -23,6 +23,7 @@ from collector.capture.records import Record
 from collector.model import (
     BestBidAsk,
     BookDelta,
+    BookInvalid,
     BookSnapshot,
     Control,
     DecodeFailed,
@@ -101,7 +102,11 @@ class Pipeline:
         self.before_flush = before_flush
         self.out = TableBuffers()
         self.engine = BookEngine(
-            adapter.sequence_rule, self.out, adapter.market, snapshots=snapshots
+            adapter.sequence_rule,
+            self.out,
+            adapter.market,
+            snapshots=snapshots,
+            checksum=adapter.book_checksum,
         )
         self.frames = 0
         self.frames_by_symbol: Counter[str] = Counter()
@@ -147,7 +152,7 @@ class Pipeline:
         if overlap.active and not overlap.admit(conn, data, ts_recv):
             return
         self.frames += 1
-        self._dispatch(self.adapter.decode(data, ts_recv))
+        self._dispatch(self.adapter.decode(data, ts_recv, conn))
 
     def finish(self) -> None:
         """End of input: report unsynced books and hand every buffered row to the sink."""
@@ -181,6 +186,8 @@ class Pipeline:
                 engine.on_snapshot(msg)  # type: ignore[arg-type]
             elif cls is Control:
                 self._control(msg)  # type: ignore[arg-type]
+            elif cls is BookInvalid:
+                engine.on_invalid(msg)  # type: ignore[arg-type]
             elif cls is DecodeFailed:
                 self._failed(msg)  # type: ignore[arg-type]
         if self.frames & 255 == 0 and self.out.pending_rows >= self.flush_rows:

@@ -154,6 +154,23 @@ class BookSide:
                     heappush(frontier, (heap[child + 1], child + 1))
         return out
 
+    def truncate(self, depth: int) -> list[tuple[str, str]]:
+        """Delete every level beyond the best ``depth``; return them as deletions.
+
+        Venues that maintain a book at a fixed depth (Kraken) drop levels pushed
+        out of it without a message; the engine writes these deletions as rows so
+        a book rebuilt from the table equals the venue's.
+        """
+        levels = self.levels
+        if len(levels) <= depth:
+            return []
+        sign = self._sign
+        keep = set(nsmallest(depth, levels, key=lambda k: k * sign))
+        removed = [(self.texts[k], "0") for k in levels if k not in keep]
+        for k in [k for k in levels if k not in keep]:
+            del levels[k]
+        return removed
+
     def top(self, n: int) -> list[tuple[Decimal, str]]:
         """The ``n`` best levels as (exact price, size text), best first."""
         sign = self._sign

@@ -31,7 +31,14 @@ from collector.book.book import BookSide, OrderBook, price_key
 from collector.book.sequence import SequenceRule
 from collector.book.state import SyncEvent, SyncState, next_state
 from collector.decimal_text import InvalidDecimalText
-from collector.model import BestBidAsk, BookDelta, BookSnapshot, QualityEvent, QualityKind
+from collector.model import (
+    BestBidAsk,
+    BookDelta,
+    BookInvalid,
+    BookSnapshot,
+    QualityEvent,
+    QualityKind,
+)
 from collector.schema import snapshot_table
 from collector.tables import TableBuffers
 
@@ -46,6 +53,9 @@ _PENDING_QUOTES = 1024
 _MAX_CATCH_UP = 100_000
 
 Top = tuple[tuple[int, str] | None, tuple[int, str] | None]
+#: A venue's book checksum: (native symbol, book) -> the value the venue would send,
+#: or None when it cannot say (e.g. an instrument's precision is not known yet).
+Checksum = Callable[[str, OrderBook], int | None]
 
 
 class SymbolStats(msgspec.Struct):
@@ -121,8 +131,10 @@ class BookEngine:
         *,
         buffer_limit: int = DEFAULT_BUFFER_LIMIT,
         snapshots: Sequence[tuple[int, int]] = (),
+        checksum: Checksum | None = None,
     ) -> None:
         self.rule = rule
+        self.checksum = checksum
         self.out = out
         self.market_of = market_of
         self.buffer_limit = buffer_limit
@@ -140,6 +152,9 @@ class BookEngine:
         sym = self.symbols.get(delta.symbol) or self._add(delta.symbol)
         if self.sampling:
             self._sample(sym, delta.ts_recv)
+        self._route(sym, delta)
+
+    def _route(self, sym: SymbolSync, delta: BookDelta) -> None:
         state = sym.state
         if state is SyncState.SYNCED:
             self._continue(sym, delta)
@@ -152,6 +167,9 @@ class BookEngine:
         sym = self.symbols.get(snapshot.symbol) or self._add(snapshot.symbol)
         if self.sampling:
             self._sample(sym, snapshot.ts_recv)
+        if snapshot.in_band:
+            self._reset(sym, snapshot)
+            return
         if sym.state is SyncState.SYNCED:
             sym.stats.snapshots_ignored += 1
             return
@@ -184,6 +202,16 @@ class BookEngine:
         if len(pending) >= _PENDING_QUOTES:
             pending.pop(next(iter(pending)))
         pending[quote.seq] = quote
+
+    def on_invalid(self, msg: BookInvalid) -> None:
+        """The adapter saw data go missing for this symbol (a connection-wide gap)."""
+        sym = self.symbols.get(msg.symbol) or self._add(msg.symbol)
+        if sym.state is SyncState.SYNCED:
+            sym.stats.gaps += 1
+            self._lose_sync(sym, SyncEvent.GAP, msg.ts_recv, QualityKind.GAP, msg.reason, None)
+        elif not sym.snapshot_wanted:
+            sym.snapshot_wanted = True
+            self._requests.append(sym.symbol)
 
     def invalidate(self, symbol: str, ts_recv: int, seq: int, reason: str) -> None:
         """The book of ``symbol`` is known wrong since update ``seq``: resync it.
@@ -223,8 +251,8 @@ class BookEngine:
                     sym,
                     ts_recv,
                     QualityKind.UNSYNCED_AT_END,
-                    f"input ended with the book {sym.state.value}: no snapshot bridged "
-                    f"the {len(sym.buffer)} buffered updates",
+                    f"input ended with the book {sym.state.value}: no snapshot resynced "
+                    f"it ({len(sym.buffer)} updates buffered)",
                     None,
                 )
 
@@ -289,6 +317,45 @@ class BookEngine:
         )
         self._apply_delta(sym, delta)
 
+    def _reset(self, sym: SymbolSync, snapshot: BookSnapshot) -> None:
+        """An in-band snapshot: replace the book, then replay what was buffered after it."""
+        was_synced = sym.state is SyncState.SYNCED
+        sym.move(SyncEvent.RESET)
+        sym.snapshot = None
+        sym.snapshot_wanted = False
+        sym.book.clear()
+        sym.recent_tops.clear()
+        pending = list(sym.buffer)
+        sym.buffer.clear()
+        seq = snapshot.last_id
+        bids, asks = snapshot.bids, snapshot.asks
+        if not self._apply(sym, bids, asks, snapshot.ts_recv, seq):
+            return
+        if snapshot.depth is not None or snapshot.checksum is not None:
+            removed = self._verify(sym, snapshot.depth, snapshot.checksum, snapshot.ts_recv, seq)
+            if removed is None:
+                return
+            if removed[0] or removed[1]:  # written as the book stands, not as sent
+                bids = sym.book.bids.top_levels(len(sym.book.bids))
+                asks = sym.book.asks.top_levels(len(sym.book.asks))
+        sym.last_id = seq
+        sym.last_ts_exchange = snapshot.ts_exchange
+        sym.stats.snapshots_applied += 1
+        self._emit(sym, snapshot.ts_exchange, snapshot.ts_recv, seq, True, bids, asks)
+        self._remember_top(sym, seq)
+        if not was_synced:
+            self._quality(
+                sym,
+                snapshot.ts_recv,
+                QualityKind.SYNCED,
+                f"book synced: in-band snapshot at update {seq}",
+                seq,
+            )
+        rule = self.rule
+        for delta in pending:
+            if sym.state is not SyncState.SYNCED or not rule.stale(delta, seq):
+                self._route(sym, delta)
+
     def _continue(self, sym: SymbolSync, delta: BookDelta) -> None:
         rule = self.rule
         if rule.outdated(delta, sym.last_id):
@@ -321,16 +388,54 @@ class BookEngine:
     # -- applying -------------------------------------------------------------
 
     def _apply_delta(self, sym: SymbolSync, delta: BookDelta) -> None:
-        if not self._apply(sym, delta.bids, delta.asks, delta.ts_recv, delta.last_id):
+        bids, asks = delta.bids, delta.asks
+        if not self._apply(sym, bids, asks, delta.ts_recv, delta.last_id):
             return
+        if delta.depth is not None or delta.checksum is not None:
+            removed = self._verify(sym, delta.depth, delta.checksum, delta.ts_recv, delta.last_id)
+            if removed is None:
+                return
+            if removed[0]:
+                bids = [*bids, *removed[0]]
+            if removed[1]:
+                asks = [*asks, *removed[1]]
         sym.last_id = delta.last_id
         sym.last_ts_exchange = delta.ts_exchange
         sym.stats.deltas_applied += 1
-        if delta.bids or delta.asks:
-            self._emit(
-                sym, delta.ts_exchange, delta.ts_recv, delta.last_id, False, delta.bids, delta.asks
-            )
+        if bids or asks:
+            self._emit(sym, delta.ts_exchange, delta.ts_recv, delta.last_id, False, bids, asks)
         self._remember_top(sym, delta.last_id)
+
+    def _verify(
+        self, sym: SymbolSync, depth: int | None, checksum: int | None, ts_recv: int, seq: int
+    ) -> tuple[list, list] | None:
+        """Cut the book to the venue's depth, then check the venue's checksum.
+
+        Returns the levels the cut deleted (bids, asks), or ``None`` when the
+        checksum disagrees: the symbol is then unsynced and nothing is written.
+        """
+        book = sym.book
+        removed: tuple[list, list] = ([], [])
+        if depth is not None:
+            removed = (book.bids.truncate(depth), book.asks.truncate(depth))
+        if checksum is None or self.checksum is None:
+            return removed
+        expected = self.checksum(sym.symbol, book)
+        if expected is None:
+            return removed
+        if expected == checksum:
+            sym.stats.checksums_verified += 1
+            return removed
+        sym.stats.checksums_failed += 1
+        self._lose_sync(
+            sym,
+            SyncEvent.INVALID,
+            ts_recv,
+            QualityKind.CHECKSUM_MISMATCH,
+            f"book after update {seq} has checksum {expected}, the exchange says {checksum}",
+            seq,
+        )
+        return None
 
     def _apply(self, sym: SymbolSync, bids: list, asks: list, ts_recv: int, seq: int) -> bool:
         """Apply levels and check the result; on failure the symbol is unsynced, nothing written."""

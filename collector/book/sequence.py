@@ -13,7 +13,11 @@ from collector.model import BookDelta
 
 
 class SequenceRule(Protocol):
-    """Venue sequencing for alignment case 1 (REST snapshot + delta stream)."""
+    """Venue sequencing: how deltas chain to a snapshot (REST or in-band) and to each other.
+
+    For in-band snapshots only ``stale`` (drop a delta buffered before the
+    snapshot) and ``continues``/``outdated`` matter; ``bridges`` is for REST ones.
+    """
 
     name: str
 
@@ -82,3 +86,28 @@ class PreviousIdRule:
 
     def outdated(self, delta: BookDelta, last_id: int) -> bool:
         return delta.last_id <= last_id
+
+
+class NoSequenceRule:
+    """Venues whose book updates carry no update id (Kraken, BitMEX, Coinbase Exchange).
+
+    Nothing can be checked between messages, so every update continues the book
+    and anything received before an in-band snapshot is covered by it. Such books
+    are verified by other means: the venue's checksum where it sends one, and the
+    crossed-book check always. The ids on their deltas are the adapter's own per
+    symbol message count, so ``seq`` in the tables still orders a symbol's updates.
+    """
+
+    name = "none"
+
+    def stale(self, delta: BookDelta, snapshot_id: int) -> bool:
+        return True
+
+    def bridges(self, delta: BookDelta, snapshot_id: int) -> bool:
+        return True
+
+    def continues(self, delta: BookDelta, last_id: int) -> bool:
+        return True
+
+    def outdated(self, delta: BookDelta, last_id: int) -> bool:
+        return False

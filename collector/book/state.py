@@ -12,6 +12,10 @@ Theory of operation (alignment case 1, REST snapshot + deltas):
   either are stale (dropped), bridge it (the snapshot and the delta are written,
   the symbol is ``SYNCED``) or start after it (the snapshot is too old: dropped,
   a new one is wanted).
+* An in-band snapshot (alignment cases 2 and 3: the venue sends the book on the
+  stream) moves any state straight to ``SYNCED``: it replaces the book whole.
+  Venues without update ids (case 4) chain with ``NoSequenceRule`` and are
+  verified by their checksums.
 * ``SYNCED``: each delta must continue the chain. A gap, a crossed book, a
   best-bid/ask that disagrees with the exchange's own, or a malformed level sends
   the symbol back to ``UNSYNCED``. Book rows are only ever written here.
@@ -38,6 +42,7 @@ class SyncEvent(Enum):
     OUTDATED = "outdated"  # a delta older than the book (duplicate)
     GAP = "gap"  # a delta skips update ids
     INVALID = "invalid"  # the book is known wrong (crossed, bbo mismatch, bad level)
+    RESET = "reset"  # an in-band snapshot replaced the book
 
 
 S, E = SyncState, SyncEvent
@@ -46,15 +51,18 @@ TRANSITIONS: dict[SyncState, dict[SyncEvent, SyncState]] = {
     S.UNSYNCED: {
         E.SNAPSHOT: S.BRIDGING,
         E.BUFFERED: S.UNSYNCED,
+        E.RESET: S.SYNCED,
     },
     S.BRIDGING: {
         E.SNAPSHOT: S.BRIDGING,
+        E.RESET: S.SYNCED,
         E.STALE: S.BRIDGING,
         E.BRIDGED: S.SYNCED,
         E.SNAPSHOT_TOO_OLD: S.UNSYNCED,
     },
     S.SYNCED: {
         E.SNAPSHOT: S.SYNCED,  # not needed: ignored (we only ask for one when unsynced)
+        E.RESET: S.SYNCED,
         E.CONTINUED: S.SYNCED,
         E.OUTDATED: S.SYNCED,
         E.GAP: S.UNSYNCED,

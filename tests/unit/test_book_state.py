@@ -20,13 +20,17 @@ def test_every_pair(state: SyncState, event: SyncEvent) -> None:
 
 
 def test_rows_only_from_synced() -> None:
-    """Only a bridge enters SYNCED; everything that breaks the chain leaves it."""
+    """Only a bridge or an in-band snapshot enters SYNCED; anything breaking the chain leaves."""
     entering = {
         (s, e)
         for s, t in TRANSITIONS.items()
         for e, n in t.items()
         if n is SyncState.SYNCED and s is not SyncState.SYNCED
     }
-    assert entering == {(SyncState.BRIDGING, SyncEvent.BRIDGED)}
+    assert entering == {
+        (SyncState.BRIDGING, SyncEvent.BRIDGED),
+        (SyncState.UNSYNCED, SyncEvent.RESET),
+        (SyncState.BRIDGING, SyncEvent.RESET),
+    }
     leaving = {e for e, n in TRANSITIONS[SyncState.SYNCED].items() if n is not SyncState.SYNCED}
     assert leaving == {SyncEvent.GAP, SyncEvent.INVALID}
