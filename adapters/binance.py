@@ -289,6 +289,9 @@ class BinanceAdapter:
     def book_checksum(self, symbol: str, book: OrderBook) -> int | None:
         return None  # Binance books carry no checksum; bookTicker is the oracle
 
+    def connected(self, conn: int, url: str) -> None:
+        pass  # every Binance frame names its symbol and market
+
     def decode(self, frame: str | bytes, ts_recv: int, conn: int = 0) -> list[Message]:
         try:
             env = _envelope.decode(frame)

@@ -70,6 +70,14 @@ class Adapter(Protocol):
         """
         ...
 
+    def connected(self, conn: int, url: str) -> None:
+        """Connection ``conn`` opened to ``url`` (live, and in replay from the recording).
+
+        For venues whose frames do not say which market they belong to (Bybit v5
+        serves spot and linear ``BTCUSDT`` on different URLs with the same topic).
+        """
+        ...
+
     def decode(self, frame: str | bytes, ts_recv: int, conn: int = 0) -> list[Message]:
         """Translate one received websocket frame. Never raises for a peer's bad frame.
 

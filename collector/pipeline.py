@@ -136,6 +136,7 @@ class Pipeline:
                 return
             self._dispatch(self.adapter.decode_rest(record.url, record.data, record.ts))
         elif kind == "open":
+            self.adapter.connected(record.conn, record.url)
             self.overlap.opened(record.conn, record.url, record.ts)
             self._connection_event(record, QualityKind.CONNECT, f"connection {record.conn} open")
         elif kind == "close":
