@@ -10,7 +10,10 @@ Routes (the first path segment is the exchange slug):
 * ``GET /<slug>/api/v3/depth`` (spot), ``/fapi/v1/depth`` (USD-M),
   ``/dapi/v1/depth`` (COIN-M): REST snapshot;
 * ``GET /_truth/<slug>/<SYMBOL>[/<updateId>]``, ``GET /_stats``,
-  ``GET|POST /_faults``: control plane for tests.
+  ``GET|POST /_faults``: control plane for tests;
+* ``GET /<slug>[/<path>]`` for every other venue (Kraken, OKX, Bybit, ...): a
+  websocket plays back a recorded connection of that path, plain HTTP answers
+  with a recorded response (see ``playback``).
 
 Tests use it in-process (``async with Simulator(config) as sim``); the CLI runs
 the same object until a signal.
@@ -32,12 +35,13 @@ from collector.simulator.config import SimulatorConfig
 from collector.simulator.connection import Connection, Source
 from collector.simulator.faults import THRESHOLDS, FaultState
 from collector.simulator.generated import GeneratedSource
+from collector.simulator.playback import PlaybackSource, split_recordings
 from collector.simulator.recording import RecordedSource
 from collector.simulator.stats import Stats
 
 
 class Simulator:
-    """A running (after :meth:`start`) local Binance-family exchange."""
+    """A running (after :meth:`start`) local exchange: Binance simulated, other venues replayed."""
 
     def __init__(self, config: SimulatorConfig | None = None) -> None:
         self.config = config or SimulatorConfig()
@@ -47,8 +51,11 @@ class Simulator:
         self.connections: set[Connection] = set()
         self.weights: dict[str, tuple[int, int]] = {}  # slug -> (UTC minute, weight used)
         cfg = self.config
-        # A recording replaces generated books for its exchange.
-        recorded = RecordedSource.load(cfg.recordings, speed=cfg.speed, loop=cfg.loop)
+        # A recording replaces generated books for its exchange; other venues are
+        # played back from theirs.
+        binance, other = split_recordings(cfg.recordings)
+        recorded = RecordedSource.load(binance, speed=cfg.speed, loop=cfg.loop)
+        self.playback = PlaybackSource.load(other, speed=cfg.speed, loop=cfg.loop)
         self.generated = {
             slug: GeneratedSource(
                 slug,
@@ -166,6 +173,9 @@ class Simulator:
             app.router.add_get(f"/{{slug}}/{path}", bind(websocket.handle, sim=self, path=path))
         for path in sorted(set(wire.DEPTH_PATHS.values())):
             app.router.add_get(f"/{{slug}}{path}", bind(rest.depth, sim=self))
+        playback = bind(websocket.handle_playback, sim=self)
+        app.router.add_get("/{slug}", playback)
+        app.router.add_get("/{slug}/{tail:.*}", playback)
         return app
 
 

@@ -59,6 +59,44 @@ async def handle(request: web.Request, sim: Simulator, path: str) -> web.StreamR
     return ws
 
 
+async def handle_playback(request: web.Request, sim: Simulator) -> web.StreamResponse:
+    """Any other venue: play one recorded connection, through the same fault knobs."""
+    slug = request.match_info["slug"]
+    path = "/" + request.match_info.get("tail", "")
+    source = sim.playback.get(slug)
+    if source is None:
+        raise web.HTTPNotFound(text=f"exchange {slug!r} is not simulated here")
+    if request.headers.get("Upgrade", "").lower() != "websocket":
+        answer = source.answer(path, request.query_string)
+        if answer is None:
+            raise web.HTTPNotFound(text=f"no recorded answer for {path}")
+        return web.Response(status=answer[0], text=answer[1], content_type="application/json")
+    recorded = source.pick(path)
+    if recorded is None:
+        raise web.HTTPNotFound(text=f"the recording of {slug!r} has no websocket connection")
+    ws = web.WebSocketResponse(compress=False, max_msg_size=1 << 22, timeout=_CLOSE_TIMEOUT_S)
+    await ws.prepare(request)
+    conn = Connection(sim.next_id(), slug, path, ws, request.transport, sim.faults, sim.stats)
+    sim.connections.add(conn)
+    sim.stats.connections_opened += 1
+    sim.stats.connections_open += 1
+    pump = asyncio.create_task(_pump(conn, source.frames(recorded)))
+    watch = asyncio.create_task(_watch(conn))
+    try:
+        async for _ in ws:
+            pass  # subscriptions and pings: the recording already holds the answers
+    finally:
+        conn.closed = True
+        pump.cancel()
+        with contextlib.suppress(asyncio.CancelledError, ConnectionError):
+            await pump
+        with contextlib.suppress(asyncio.CancelledError, ConnectionError, TimeoutError):
+            await asyncio.wait_for(watch, 2.0)
+        sim.connections.discard(conn)
+        sim.stats.connections_open -= 1
+    return ws
+
+
 async def _pump(conn: Connection, frames: Any) -> None:
     try:
         async for stream, frame in frames:

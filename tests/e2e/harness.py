@@ -30,8 +30,12 @@ def daemon_config(
     channels: tuple[str, ...] = ("book", "bbo", "trades"),
     extra: str = "",
     exchange_extra: str = "",
+    hosts: dict[str, tuple[str, ...]] | None = None,
 ) -> Config:
-    """A config writing under ``root`` with every URL of ``exchanges`` pointed at the simulator."""
+    """A config writing under ``root`` with every URL of ``exchanges`` pointed at the simulator.
+
+    ``hosts`` names the URL prefixes to point there per exchange (default ``HOSTS``).
+    """
     parts = [
         f'[output]\ndir = "{root / "data"}"\n',
         f'[capture]\ndir = "{root / "capture"}"\n',
@@ -39,12 +43,14 @@ def daemon_config(
         extra,
     ]
     for slug, symbols in exchanges.items():
-        ws, rest = HOSTS[slug]
         base = f"127.0.0.1:{port}/{slug}"
+        rules = ", ".join(
+            f'"{prefix}" = "{"ws" if prefix.startswith("ws") else "http"}://{base}"'
+            for prefix in (hosts or HOSTS)[slug]
+        )
         parts.append(
             f'[[exchange]]\nname = "{slug}"\nsymbols = {list(symbols)!r}\n'
-            f"channels = {list(channels)!r}\n{exchange_extra}\n"
-            f'rewrite = {{ "{ws}" = "ws://{base}", "{rest}" = "http://{base}" }}\n'
+            f"channels = {list(channels)!r}\n{exchange_extra}\nrewrite = {{ {rules} }}\n"
         )
     return parse_config("\n".join(parts).replace("'", '"'), "e2e")
 

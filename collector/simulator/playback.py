@@ -1,0 +1,134 @@
+"""Any other venue's recording served back as it came: the simulator speaking its protocol.
+
+The Binance family is simulated in depth (generated books, the request protocol,
+REST snapshots). Every other venue is served from a real recording instead, so
+its adapter runs live against the exact frames the venue sent: each client
+connection gets one recorded connection's received frames, from that
+connection's opening, with the recorded gaps divided by ``speed``. What the
+client sends (its subscriptions, pings) is read and ignored: a recording cannot
+answer a question it was not asked, and the frames already are the venue's
+answers to the recorder's own subscriptions. A reconnecting client therefore
+starts over with the venue's snapshots, which is how in-band venues resync.
+
+A client connection is matched to a recorded one by URL path (Bybit's spot and
+linear endpoints differ only there); when no recorded path matches (the adapter
+now speaks a newer protocol than the recording, e.g. Kraken v2 vs v1), the
+recorded connections are handed out in turn. HTTP requests get the recorded
+response of the same path and query, else of the same path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from collector.capture.reader import open_recording
+from collector.simulator import wire
+
+
+@dataclass
+class RecordedConnection:
+    """One websocket connection of a recording."""
+
+    path: str
+    #: (ns since the connection opened, frame exactly as received)
+    frames: list[tuple[int, str | bytes]] = field(default_factory=list)
+
+
+def _path(url: str) -> str:
+    return urlsplit(url).path.rstrip("/")
+
+
+def recording_exchange(path: str | Path) -> str | None:
+    """The exchange slug a recording's header names."""
+    return open_recording(path)[0].exchange
+
+
+def split_recordings(paths: Iterable[str | Path]) -> tuple[list[str | Path], list[str | Path]]:
+    """(Binance-family recordings, recordings of other venues)."""
+    binance: list[str | Path] = []
+    other: list[str | Path] = []
+    for path in paths:
+        (binance if recording_exchange(path) in wire.DEPTH_PATHS else other).append(path)
+    return binance, other
+
+
+class PlaybackSource:
+    """All recordings of one venue, ready to be played to any number of clients."""
+
+    def __init__(
+        self,
+        slug: str,
+        connections: list[RecordedConnection],
+        http: dict[str, tuple[int, str]],
+        *,
+        speed: float = 1.0,
+        loop: bool = False,
+    ) -> None:
+        self.slug = slug
+        self.connections = connections
+        self.http = http  # "path?query" and "path" -> (status, body); first recorded wins
+        self.speed = speed
+        self.loop = loop
+        self.handed_out = 0
+
+    @classmethod
+    def load(
+        cls, paths: Iterable[str | Path], *, speed: float = 1.0, loop: bool = False
+    ) -> dict[str, PlaybackSource]:
+        sources: dict[str, PlaybackSource] = {}
+        for path in paths:
+            info, records = open_recording(path)
+            if info.exchange is None:
+                raise ValueError(f"{path}: the recording does not name its exchange")
+            source = sources.setdefault(
+                info.exchange, cls(info.exchange, [], {}, speed=speed, loop=loop)
+            )
+            opened: dict[int, tuple[int, RecordedConnection]] = {}
+            for rec in records:
+                if rec.kind == "open":
+                    conn = RecordedConnection(_path(rec.url))
+                    opened[rec.conn] = (rec.ts, conn)
+                    source.connections.append(conn)
+                elif rec.kind == "recv" and rec.conn in opened:
+                    start, conn = opened[rec.conn]
+                    conn.frames.append((rec.ts - start, rec.data))
+                elif rec.kind == "http" and isinstance(rec.data, str):
+                    url = urlsplit(rec.url)
+                    answer = (rec.status or 200, rec.data)
+                    source.http.setdefault(f"{url.path.rstrip('/')}?{url.query}", answer)
+                    source.http.setdefault(url.path.rstrip("/"), answer)
+        return sources
+
+    def pick(self, path: str) -> RecordedConnection | None:
+        """The recorded connection for a client connecting to ``path``."""
+        path = path.rstrip("/")
+        matching = [c for c in self.connections if c.path == path] or self.connections
+        if not matching:
+            return None
+        chosen = matching[self.handed_out % len(matching)]
+        self.handed_out += 1
+        return chosen
+
+    async def frames(self, recorded: RecordedConnection) -> AsyncIterator[tuple[str, str | bytes]]:
+        loop = asyncio.get_running_loop()
+        while recorded.frames:
+            start = loop.time()
+            for i, (offset, frame) in enumerate(recorded.frames):
+                if self.speed > 0:
+                    delay = start + offset / 1e9 / self.speed - loop.time()
+                    if delay > 0:
+                        await asyncio.sleep(delay)
+                elif i % 256 == 255:
+                    await asyncio.sleep(0)  # let other connections and requests run
+                yield "playback", frame
+            if not self.loop:
+                break
+        await asyncio.Event().wait()  # open and silent until the client leaves
+
+    def answer(self, path: str, query: str) -> tuple[int, str] | None:
+        path = path.rstrip("/")
+        return self.http.get(f"{path}?{query}") or self.http.get(path)

@@ -1,0 +1,147 @@
+"""Every non-Binance adapter, live over loopback against the simulator playing its recordings.
+
+For each registered venue and each of its recordings that holds a book: the
+simulator plays the recording back over websockets; the daemon, configured for
+that venue with its URLs pointed at the simulator, runs its real transport,
+adapter, engine and sink. Its Parquet must equal the replay of its own capture,
+and its book rows must equal those of replaying the source recording (receive
+times differ, the books may not). A second pass cuts the connection midway:
+in-band venues must resync by reconnecting, with every written row still equal
+to the source's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pyarrow as pa
+import pytest
+from harness import daemon_config, read_table, run_daemon, synced, wait_for
+from support import BINANCE_FAMILY, load_records, needs_captures, recordings, run_records
+
+import adapters
+from collector.adapter import Subscription
+from collector.capture.reader import list_capture_files
+from collector.replay import replay
+from collector.simulator import Simulator, SimulatorConfig
+
+pytestmark = needs_captures
+
+CONTENT = ["symbol", "seq", "is_snapshot", "side", "price", "size"]
+#: Wall time a recording may take to play back; longer ones are sped up.
+PLAY_S = 3.0
+
+
+def _cases() -> list[tuple[str, Path]]:
+    cases = []
+    for slug in sorted(adapters.REGISTRY):
+        if slug in BINANCE_FAMILY:
+            continue  # simulated in depth by the generated source: tests/e2e/test_faults.py
+        cases += [(slug, path) for path in recordings((slug,))]
+    return cases
+
+
+def _synced_books(slug: str, path: Path) -> tuple[list[str], float]:
+    """Symbols whose book the source recording syncs, and the recording's duration (s)."""
+    _, records = load_records(path)
+    pipeline = run_records(slug, records)
+    symbols = sorted(s for s, sym in pipeline.engine.symbols.items() if sym.stats.book_rows)
+    return symbols, (records[-1].ts - records[0].ts) / 1e9
+
+
+def _hosts(slug: str, symbols: list[str]) -> tuple[str, ...]:
+    """URL origins the adapter connects to: these are pointed at the simulator."""
+    adapter = adapters.create(slug)
+    plans = adapter.plan([Subscription(s, c) for s in symbols for c in ("book", "trades")])
+    origins = {f"{urlsplit(p.url).scheme}://{urlsplit(p.url).netloc}" for p in plans}
+    return tuple(sorted(origins))
+
+
+async def _live(slug: str, path: Path, root: Path, symbols: list[str], speed: float, cut: bool):
+    config = SimulatorConfig(recordings=(path,), speed=speed)
+    async with Simulator(config) as sim:
+        cfg = daemon_config(
+            root,
+            sim.port,
+            {slug: symbols},
+            channels=("book", "trades"),
+            hosts={slug: _hosts(slug, symbols)},
+        )
+
+        async def body(daemon) -> None:  # type: ignore[no-untyped-def]
+            await wait_for(synced(daemon, slug, symbols), 20, f"{slug} books in sync")
+            if cut:
+                await asyncio.sleep(0.3)
+                sim.set_faults(drop_after_frames=0, drop_once=True)
+                await wait_for(lambda: sim.faults.fired["drop"] >= 1, 10, "the cut")
+                await asyncio.sleep(0.5)
+                await wait_for(synced(daemon, slug, symbols), 20, f"{slug} books resynced")
+            await asyncio.sleep(PLAY_S + 0.5)
+
+        await run_daemon(cfg, body)
+
+
+def _rows(table: pa.Table, symbol: str) -> list[tuple]:
+    rows = table.filter(pa.compute.equal(table["symbol"], symbol)).sort_by("apply_seq")
+    return list(zip(*(rows[c].to_pylist() for c in CONTENT), strict=True))
+
+
+def _sessions(rows: list[tuple], first: tuple) -> list[list[tuple]]:
+    """Split a symbol's live rows where the recording starts over (a reconnect).
+
+    ``first`` is the source's first row, a snapshot row: a session starts
+    wherever it follows a delta row.
+    """
+    out: list[list[tuple]] = [[]]
+    for i, row in enumerate(rows):
+        if i and row == first and not rows[i - 1][2]:
+            out.append([])
+        out[-1].append(row)
+    return out
+
+
+@pytest.mark.parametrize(("slug", "path"), _cases(), ids=lambda v: getattr(v, "name", v))
+@pytest.mark.parametrize("cut", [False, True], ids=["clean", "cut"])
+def test_live_run_writes_what_the_recording_replays(
+    slug: str, path: Path, cut: bool, tmp_path: Path
+) -> None:
+    symbols, duration = _synced_books(slug, path)
+    if not symbols:
+        pytest.skip(f"{path.name} holds no book for {slug}")
+    speed = max(1.0, duration / PLAY_S)
+    asyncio.run(_live(slug, path, tmp_path / "live", symbols, speed, cut))
+
+    # 1. The live dataset is what replaying the daemon's own capture gives.
+    captures = list_capture_files(tmp_path / "live" / "capture")
+    replay(captures, tmp_path / "again")
+    for name in ("book", "trades", "quality"):
+        live = read_table(tmp_path / "live" / "data", name)
+        again = read_table(tmp_path / "again", name)
+        if live is None and again is None:
+            continue
+        assert live is not None and again is not None, name
+        order = {"book": ["symbol", "apply_seq"], "quality": ["ts_recv", "kind", "detail"]}
+        keys = [(c, "ascending") for c in order.get(name, ["symbol", "ts_recv", "trade_id"])]
+        assert live.sort_by(keys).equals(again.sort_by(keys)), name
+
+    # 2. Every book state written live is one the source recording also wrote.
+    replay([path], tmp_path / "source")
+    live = read_table(tmp_path / "live" / "data", "book")
+    source = read_table(tmp_path / "source", "book")
+    assert live is not None and source is not None
+    for symbol in symbols:
+        theirs = _rows(source, symbol)
+        sessions = _sessions(_rows(live, symbol), theirs[0])
+        assert sessions[0], symbol
+        for mine in sessions:
+            # A reconnect replays the recording from its start: each session of
+            # the live run is a prefix of the source's rows.
+            assert mine == theirs[: len(mine)], symbol
+        if not cut:
+            assert len(sessions[0]) > 0.9 * len(theirs), symbol
+    if cut:
+        quality = read_table(tmp_path / "live" / "data", "quality")
+        assert quality is not None
+        assert "disconnect" in quality["kind"].to_pylist()
