@@ -18,6 +18,7 @@ from pathlib import Path
 import msgspec
 
 import adapters
+from collector.adapter import Adapter
 from collector.capture.reader import open_recording
 from collector.capture.records import CaptureFormatError
 from collector.pipeline import Pipeline, Sink, SymbolSummary
@@ -67,6 +68,15 @@ def instruments_sidecar(path: Path) -> Path | None:
     return sidecar if sidecar.exists() else None
 
 
+def load_instruments(adapter: Adapter, path: Path) -> None:
+    """Feed the recording's instrument responses to the adapter, as the live start-up did."""
+    sidecar = instruments_sidecar(path)
+    if sidecar is not None:
+        for rec in open_recording(sidecar)[1]:
+            if rec.kind == "http":
+                adapter.decode_rest(rec.url, rec.data, rec.ts)
+
+
 def replay_file(
     path: Path,
     sink: Sink,
@@ -87,11 +97,7 @@ def replay_file(
         adapter = adapters.create(slug)
     except adapters.UnknownExchange as exc:
         raise ReplayError(f"{path}: {exc}") from None
-    sidecar = instruments_sidecar(path)
-    if sidecar is not None:
-        for rec in open_recording(sidecar)[1]:
-            if rec.kind == "http":
-                adapter.decode_rest(rec.url, rec.data, rec.ts)
+    load_instruments(adapter, path)
     pipeline = Pipeline(adapter, sink, snapshots=snapshots)
     count = 0
     for count, record in enumerate(records, 1):
