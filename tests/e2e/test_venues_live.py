@@ -32,6 +32,12 @@ pytestmark = needs_captures
 CONTENT = ["symbol", "seq", "is_snapshot", "side", "price", "size"]
 #: Wall time a recording may take to play back; longer ones are sped up.
 PLAY_S = 3.0
+#: Recordings of endpoints the venue has retired, which the live path cannot be
+#: pointed at any more; they are covered by replay (tests/replay) only.
+RETIRED = {
+    "BYBIT.jsonl.gz": "Bybit's 2021 v2 endpoints are gone; the adapter tells spot from "
+    "linear by the v5 URL it connected to, which a v2 recording cannot match",
+}
 
 
 def _cases() -> list[tuple[str, Path]]:
@@ -83,22 +89,25 @@ async def _live(slug: str, path: Path, root: Path, symbols: list[str], speed: fl
         await run_daemon(cfg, body)
 
 
-def _rows(table: pa.Table, symbol: str) -> list[tuple]:
+def _rows(table: pa.Table, symbol: str, columns: list[str] = CONTENT) -> list[tuple]:
     rows = table.filter(pa.compute.equal(table["symbol"], symbol)).sort_by("apply_seq")
-    return list(zip(*(rows[c].to_pylist() for c in CONTENT), strict=True))
+    return list(zip(*(rows[c].to_pylist() for c in columns), strict=True))
 
 
-def _sessions(rows: list[tuple], first: tuple) -> list[list[tuple]]:
+def _sessions(table: pa.Table, symbol: str, first: tuple) -> list[list[tuple]]:
     """Split a symbol's live rows where the recording starts over (a reconnect).
 
-    ``first`` is the source's first row, a snapshot row: a session starts
-    wherever it follows a delta row.
+    ``first`` is the source's first row, a snapshot row: a session starts at a
+    message (its own receive time) that begins with that row.
     """
     out: list[list[tuple]] = [[]]
-    for i, row in enumerate(rows):
-        if i and row == first and not rows[i - 1][2]:
+    previous = None
+    for *row, ts_recv in _rows(table, symbol, [*CONTENT, "ts_recv"]):
+        message = (row[1], ts_recv)
+        if out[-1] and tuple(row) == first and message != previous:
             out.append([])
-        out[-1].append(row)
+        out[-1].append(tuple(row))
+        previous = message
     return out
 
 
@@ -107,6 +116,8 @@ def _sessions(rows: list[tuple], first: tuple) -> list[list[tuple]]:
 def test_live_run_writes_what_the_recording_replays(
     slug: str, path: Path, cut: bool, tmp_path: Path
 ) -> None:
+    if path.name in RETIRED:
+        pytest.skip(RETIRED[path.name])
     symbols, duration = _synced_books(slug, path)
     if not symbols:
         pytest.skip(f"{path.name} holds no book for {slug}")
@@ -133,7 +144,7 @@ def test_live_run_writes_what_the_recording_replays(
     assert live is not None and source is not None
     for symbol in symbols:
         theirs = _rows(source, symbol)
-        sessions = _sessions(_rows(live, symbol), theirs[0])
+        sessions = _sessions(live, symbol, theirs[0])
         assert sessions[0], symbol
         for mine in sessions:
             # A reconnect replays the recording from its start: each session of
