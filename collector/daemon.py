@@ -99,7 +99,11 @@ class ExchangeRunner:
     # -- frame handler (called by the supervisors) ---------------------------
 
     def on_open(self, conn: int, url: str, ts: int) -> None:
-        self._record(Record("open", ts, conn, url=url))
+        # Which plan the connection serves: venues that take their subscriptions in
+        # frames use one URL for every connection, and only a connection of the
+        # same plan carries the same events (see ``overlap``).
+        plan = next((i for i, s in enumerate(self.supervisors) if s.owns(conn)), None)
+        self._record(Record("open", ts, conn, "" if plan is None else f"plan {plan}", url=url))
         self.metrics.connected(self.cfg.name)
 
     def on_close(self, conn: int, ts: int, reason: str) -> None:

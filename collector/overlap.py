@@ -10,9 +10,12 @@ frame text itself identifies the event.
 The filter lives in the pipeline, driven by the capture's ``open``/``close``
 records, so replaying a capture drops exactly what the live run dropped.
 
-Dedupe is active only while two or more connections to one URL are open, and
+Dedupe is active only while two or more connections of one plan are open, and
 for ``grace_ns`` of receive time after that, because the surviving connection
-may lag the closed one and deliver events it had already delivered.
+may lag the closed one and deliver events it had already delivered. A plan is
+named by its URL and, where the capture's ``open`` record says so, the plan's
+number: venues that subscribe in frames (OKX, Coinbase, Bybit, ...) open every
+connection to the same URL, and those carry different events.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ class OverlapFilter:
         self.dropped = 0
 
     def opened(self, conn: int, url: str, ts: int) -> None:
+        """Connection ``conn`` of plan ``url`` (URL, or URL and plan number) opened."""
         self._url_of[conn] = url
         self._open[url] += 1
         if self._open[url] >= 2:

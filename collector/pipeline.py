@@ -137,7 +137,8 @@ class Pipeline:
             self._dispatch(self.adapter.decode_rest(record.url, record.data, record.ts))
         elif kind == "open":
             self.adapter.connected(record.conn, record.url)
-            self.overlap.opened(record.conn, record.url, record.ts)
+            plan = f"{record.url} {record.data}" if record.data else record.url
+            self.overlap.opened(record.conn, plan, record.ts)
             self._connection_event(record, QualityKind.CONNECT, f"connection {record.conn} open")
         elif kind == "close":
             self.overlap.closed(record.conn, record.ts)

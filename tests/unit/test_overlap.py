@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from support import MemorySink
+
+import adapters
+from collector.capture.records import Record
 from collector.overlap import OverlapFilter
+from collector.pipeline import Pipeline
 
 S = 10**9
 
@@ -28,3 +33,13 @@ def test_each_frame_once_during_and_just_after_overlap() -> None:
     assert f.admit(2, "e4", 9)
     assert f.admit(2, "e4", 7 + 6 * S)  # after the grace window, no more checking
     assert f.dropped == 3
+
+
+def test_connections_of_different_plans_on_one_url_are_not_an_overlap() -> None:
+    """OKX, Coinbase, Bybit... subscribe in frames: one URL, different events per plan."""
+    pipeline = Pipeline(adapters.create("binance-spot"), MemorySink())
+    pipeline.on_record(Record("open", 1, 1, "plan 0", url="wss://one"))
+    pipeline.on_record(Record("open", 2, 2, "plan 1", url="wss://one"))
+    assert not pipeline.overlap.active
+    pipeline.on_record(Record("open", 3, 3, "plan 1", url="wss://one"))  # plan 1's rollover
+    assert pipeline.overlap.active
