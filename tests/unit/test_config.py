@@ -23,7 +23,7 @@ from collector.config import (
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 EXCHANGE = '[[exchange]]\nname = "binance-usdm"\nsymbols = ["BTCUSDT"]\n'
-NAMES = "binance-coinm, binance-spot, binance-tr, binance-us, binance-usdm"
+NAMES = ", ".join(sorted(adapters.REGISTRY))  # the fix lists every registered exchange
 CHANNELS = "book, trades, bbo"
 SCHEMES = "ws://, wss://, http:// or https://"
 

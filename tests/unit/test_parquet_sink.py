@@ -539,7 +539,7 @@ def test_kill_9_leaves_only_complete_files(tmp_path: Path) -> None:
         for proc in procs:
             assert proc.stdout is not None
             assert proc.stdout.readline() == b"ready\n"
-            deadlines.append((time.monotonic() + rng.uniform(0.15, 0.8), proc))
+            deadlines.append((time.monotonic() + rng.uniform(0.3, 1.6), proc))
         for deadline, proc in sorted(deadlines, key=lambda d: d[0]):
             time.sleep(max(0.0, deadline - time.monotonic()))
             proc.send_signal(signal.SIGKILL)
