@@ -62,10 +62,19 @@ class ReplaySummary(msgspec.Struct):
 
 
 def instruments_sidecar(path: Path) -> Path | None:
+    """``NAME.instruments.jsonl.gz`` beside ``NAME.jsonl.gz``, else one shared by a family.
+
+    Several recordings of one session may share one instrument file: the
+    corpus's ``KRAKEN.ws.48/49/50.jsonl.gz`` all use ``KRAKEN.instruments.jsonl.gz``.
+    """
     if not path.name.endswith(".jsonl.gz") or path.name.endswith(".instruments.jsonl.gz"):
         return None
-    sidecar = path.with_name(path.name[: -len(".jsonl.gz")] + ".instruments.jsonl.gz")
-    return sidecar if sidecar.exists() else None
+    stem = path.name[: -len(".jsonl.gz")]
+    for name in (stem, stem.split(".")[0]):
+        sidecar = path.with_name(name + ".instruments.jsonl.gz")
+        if sidecar.exists():
+            return sidecar
+    return None
 
 
 def load_instruments(adapter: Adapter, path: Path) -> None:

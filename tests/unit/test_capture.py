@@ -35,6 +35,7 @@ from collector.capture.reader import (
 )
 from collector.capture.records import CAPTURE_FORMAT, KINDS, Record, ts_stamp
 from collector.capture.writer import CaptureWriter
+from collector.replay import instruments_sidecar
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CAPTURES = Path(os.environ.get("COLLECTOR_CAPTURES", REPO_ROOT.parent / "shared" / "captures"))
@@ -475,3 +476,12 @@ def test_property_round_trip(records: list[Record], flush_every: int) -> None:
         assert read_all(files) == records
         assert [type(r.data) for r in read_all(files)] == [type(r.data) for r in records]
         assert not inprogress_files(Path(directory))
+
+
+def test_instruments_sidecar_of_a_file_or_of_its_family(tmp_path: Path) -> None:
+    names = ("A.jsonl.gz", "A.instruments.jsonl.gz", "K.ws.1.jsonl.gz", "K.instruments.jsonl.gz")
+    for name in names:
+        (tmp_path / name).touch()
+    assert instruments_sidecar(tmp_path / "A.jsonl.gz") == tmp_path / "A.instruments.jsonl.gz"
+    assert instruments_sidecar(tmp_path / "K.ws.1.jsonl.gz") == tmp_path / "K.instruments.jsonl.gz"
+    assert instruments_sidecar(tmp_path / "A.instruments.jsonl.gz") is None
