@@ -1,0 +1,327 @@
+"""OKX v5 public market data: ``books`` (or ``books5``), ``bbo-tbt`` and ``trades``.
+
+Sans-I/O: describes connections and decodes frames. Written from the OKX v5 docs
+(https://www.okx.com/docs-v5/en/, wire structs in ``adapters/okx_wire.py``):
+
+* Connect to ``wss://ws.okx.com:8443/ws/v5/public`` and send
+  ``{"op":"subscribe","args":[{"channel":"books","instId":"BTC-USDT"}]}``. The
+  connection is cut after 30 s without traffic: send the text ``ping`` (answer
+  ``pong``) when nothing arrived for N < 30 s (``APP_PING_INTERVAL_S``).
+* Limits (https://www.okx.com/docs-v5/en/#overview-websocket-connect): 3 connection
+  requests per second per IP; 480 ``subscribe``/``unsubscribe``/``login`` requests
+  per connection per hour; the ``args`` of one request may not exceed 64 KB. No
+  per-connection subscription cap is documented for public channels, and no
+  connection lifetime: the ones below are this project's choices.
+* ``{"event":"notice","code":"64008",...}`` announces a service upgrade: reconnect.
+* Books: ``books`` sends a 400-level ``snapshot`` and then ``update`` pushes every
+  100 ms; ``books5`` (5 levels, 100 ms) and ``bbo-tbt`` (1 level, 10 ms) send full
+  snapshots only. Sequence ids (since 2022): a snapshot has ``prevSeqId = -1``;
+  each update's ``prevSeqId`` equals the previous push's ``seqId``; a push with no
+  change (sent after a long silence, empty ``asks``/``bids``) has ``seqId ==
+  prevSeqId``; after maintenance the sequence may restart lower (``seqId <
+  prevSeqId``) and continue from there. ``OkxSequenceRule`` implements exactly
+  that and falls back to no checks for recordings made before the ids existed.
+* Checksum: signed CRC32 of the first 25 bids and asks interleaved as
+  ``price:size`` text (``interleaved_crc32``), on snapshots and updates of
+  ``books``/``*-l2-tbt``. Deprecated from 2026-06-23: the field stays but is 0,
+  which is treated as absent.
+* Trades: ``side`` is the taker's side, as stored.
+
+Channel choice for ``book``: ``OkxAdapter(book_channel="books5")`` subscribes to
+top-5 snapshots instead of the 400-level ``books`` stream (the default).
+``books50-l2-tbt``/``books-l2-tbt`` need a login (VIP) and are decoded but not planned.
+
+REST snapshots: ``GET /api/v5/market/books`` returns ``asks``/``bids``/``ts`` but no
+``seqId``, so it cannot be bridged to the stream: ``snapshot_request`` returns None
+and a symbol is resynced by reconnecting (the new subscription starts with a snapshot).
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+import msgspec
+
+from adapters import okx_wire as wire
+from collector.adapter import ConnectionPlan, RestRequest, Subscription
+from collector.book.book import OrderBook
+from collector.book.checksum import interleaved_crc32
+from collector.model import (
+    BestBidAsk,
+    BookDelta,
+    BookSnapshot,
+    Control,
+    DecodeFailed,
+    Message,
+    Trade,
+)
+
+PUBLIC_URL = "wss://ws.okx.com:8443/ws/v5/public"
+APP_PING_INTERVAL_S = 25.0  # docs: send "ping" if nothing was received for N < 30 s
+CONNECTIONS_PER_SECOND = 3  # per IP (docs); the transport paces reconnects itself
+SUBSCRIBE_OPS_PER_HOUR = 480  # per connection (docs)
+MAX_ARGS_BYTES = 64 * 1024  # per request (docs)
+ARGS_PER_FRAME = 100  # ~5 KB a frame: far below MAX_ARGS_BYTES
+SUBSCRIPTIONS_PER_CONNECTION = 200  # our choice: OKX documents no public cap
+MAX_MESSAGES_PER_SECOND = 3.0  # our pacing of subscribe frames (docs give 3/s per IP)
+LIFETIME_S = 24 * 3600.0  # our choice: OKX documents no connection lifetime
+REST_WEIGHT_PER_MINUTE = 600  # /api/v5/public/instruments: 20 requests / 2 s per IP
+CHECKSUM_LEVELS = 25
+
+#: Depth the venue maintains each book channel at (levels pushed out are dropped).
+BOOK_DEPTH = {"books": 400, "books-l2-tbt": 400, "books50-l2-tbt": 50, "books5": 5}
+PLANNED_BOOK_CHANNELS = ("books", "books5")
+#: Public channels that are understood but not stored.
+IGNORED_CHANNELS = frozenset(
+    [
+        "tickers",
+        "index-tickers",
+        "mark-price",
+        "price-limit",
+        "funding-rate",
+        "open-interest",
+        "estimated-price",
+        "opt-summary",
+        "liquidation-orders",
+        "instruments",
+        "status",
+        "call-auction-details",
+    ]
+)
+_CANDLE_PREFIXES = ("candle", "mark-price-candle", "index-candle")
+_ACK_EVENTS = frozenset(("subscribe", "unsubscribe", "login"))
+
+
+class OkxSequenceRule:
+    """OKX ``seqId``/``prevSeqId``, with a fallback for pushes that carry neither.
+
+    A delta continues the book when its ``prevSeqId`` (``prev_id``) equals the
+    ``seqId`` last applied: this one test accepts normal updates, the no-change
+    push (``seqId == prevSeqId``) and the documented sequence restart (``seqId <
+    prevSeqId``), none of which an ordering test would. A delta that names another
+    predecessor but whose ``seqId`` is not past the book is already covered (a
+    lagging connection during a switch-over): ignored, not a gap. Deltas from
+    recordings without ids (``prev_id is None``, numbered by the adapter) are
+    never checked; their books rely on the checksum and the crossed-book check.
+    Only in-band snapshots exist on OKX, so ``bridges`` is the chain test again,
+    and a delta buffered before a snapshot is dropped unless its ``seqId`` is past
+    the snapshot's. Trade-off: a push lost exactly at a sequence restart makes the
+    next pushes look covered (ignored as duplicates) until the ids pass the old
+    ones, where the gap is then reported.
+    """
+
+    name = "okx-seqid"
+
+    def stale(self, delta: BookDelta, snapshot_id: int) -> bool:
+        return delta.prev_id is None or delta.last_id <= snapshot_id
+
+    def bridges(self, delta: BookDelta, snapshot_id: int) -> bool:
+        return delta.prev_id is None or delta.prev_id == snapshot_id
+
+    def continues(self, delta: BookDelta, last_id: int) -> bool:
+        return delta.prev_id is None or delta.prev_id == last_id
+
+    def outdated(self, delta: BookDelta, last_id: int) -> bool:
+        return delta.prev_id is not None and delta.prev_id != last_id and delta.last_id <= last_id
+
+
+class OkxAdapter:
+    """Decoder and connection planner for OKX v5 public market data."""
+
+    def __init__(
+        self, slug: str = "okx", *, book_channel: str = "books", bbo_seq: bool = True
+    ) -> None:
+        if book_channel not in PLANNED_BOOK_CHANNELS:
+            raise ValueError(f"book_channel must be one of {PLANNED_BOOK_CHANNELS}")
+        self.slug = slug
+        self.book_channel = book_channel
+        #: Tie bbo-tbt quotes to the book by seqId (docs: one id set per instrument).
+        self.bbo_seq = bbo_seq
+        self.sequence_rule = OkxSequenceRule()
+        self.rest_weight_per_minute: int | None = REST_WEIGHT_PER_MINUTE
+        self._markets: dict[str, str] = {}
+        #: Own per-symbol book message numbers, for pushes without seqId (pre-2022).
+        self._numbers: dict[str, int] = {}
+
+    # -- describing connections --------------------------------------------------
+
+    def market(self, symbol: str) -> str:
+        name = self._markets.get(symbol)
+        if name is None:
+            name = self._markets[symbol] = wire.market_from_inst_id(symbol)
+        return name
+
+    def snapshot_request(self, symbol: str) -> RestRequest | None:
+        return None  # REST books carry no seqId: resync by resubscribing (see module doc)
+
+    def plan(self, subscriptions: list[Subscription]) -> list[ConnectionPlan]:
+        """Public-endpoint connections of at most ``SUBSCRIPTIONS_PER_CONNECTION`` channels.
+
+        Each connection subscribes with ceil(n / ``ARGS_PER_FRAME``) requests, a
+        tiny share of the 480 an hour a connection may send.
+        """
+        names = {"book": self.book_channel, "bbo": "bbo-tbt", "trades": "trades"}
+        for sub in subscriptions:
+            if sub.channel not in names:
+                raise ValueError(f"okx has no channel {sub.channel!r}")
+        plans = []
+        for i in range(0, len(subscriptions), SUBSCRIPTIONS_PER_CONNECTION):
+            chunk = subscriptions[i : i + SUBSCRIPTIONS_PER_CONNECTION]
+            args = [{"channel": names[s.channel], "instId": s.symbol} for s in chunk]
+            frames = [
+                msgspec.json.encode({"op": "subscribe", "args": args[j : j + ARGS_PER_FRAME]})
+                for j in range(0, len(args), ARGS_PER_FRAME)
+            ]
+            plans.append(
+                ConnectionPlan(
+                    url=PUBLIC_URL,
+                    subscribe=[f.decode() for f in frames],
+                    subscriptions=chunk,
+                    max_messages_per_second=MAX_MESSAGES_PER_SECOND,
+                    lifetime_s=LIFETIME_S,
+                    app_ping="ping",
+                    app_ping_interval_s=APP_PING_INTERVAL_S,
+                )
+            )
+        return plans
+
+    # -- decoding -------------------------------------------------------------------
+
+    def book_checksum(self, symbol: str, book: OrderBook) -> int | None:
+        return interleaved_crc32(
+            book.bids.top_levels(CHECKSUM_LEVELS), book.asks.top_levels(CHECKSUM_LEVELS)
+        )
+
+    def connected(self, conn: int, url: str) -> None:
+        pass  # every OKX push names its channel and instrument; ids are per instrument
+
+    def decode(self, frame: str | bytes, ts_recv: int, conn: int = 0) -> list[Message]:
+        if frame == "pong" or frame == b"pong":
+            return [Control("heartbeat", ts_recv, "pong")]
+        try:
+            env = wire.envelope.decode(frame)
+            if env.event is not None:
+                return self._event(env, frame, ts_recv)
+            if env.arg is not None and env.data:
+                channel = env.arg.channel
+                if channel in BOOK_DEPTH:
+                    return self._book(channel, env.action, env.arg.instId, env.data, ts_recv)
+                if channel == "bbo-tbt":
+                    return self._bbo(env.arg.instId, env.data, ts_recv)
+                if channel == "trades":
+                    return [
+                        _trade(t, ts_recv)
+                        for t in wire.trades.decode(env.data)  # one push may hold several
+                    ]
+                if channel in IGNORED_CHANNELS or channel.startswith(_CANDLE_PREFIXES):
+                    return [Control("ignored", ts_recv, channel, env.arg.instId)]
+                return [DecodeFailed(f"unknown channel {channel!r}", ts_recv, _sample(frame), True)]
+        except (msgspec.DecodeError, msgspec.ValidationError, ValueError) as exc:
+            return [DecodeFailed(str(exc), ts_recv, _sample(frame))]
+        return [DecodeFailed("unknown message type", ts_recv, _sample(frame), unknown=True)]
+
+    def _event(self, env: wire.OkxEnvelope, frame: str | bytes, ts_recv: int) -> list[Message]:
+        event = env.event
+        arg = env.arg
+        where = f" {arg.channel} {arg.instId or ''}".rstrip() if arg is not None else ""
+        symbol = arg.instId if arg is not None else None
+        if event in _ACK_EVENTS:
+            return [Control("ack", ts_recv, f"{event}{where}", symbol)]
+        if event in ("error", "channel-conn-count-error"):
+            return [Control("error", ts_recv, f"{env.code}: {env.msg}{where}", symbol)]
+        if event == "notice":  # 64008: service upgrade, the connection closes soon
+            return [Control("shutdown", ts_recv, f"notice {env.code}: {env.msg}")]
+        if event == "channel-conn-count":
+            return [Control("ignored", ts_recv, f"channel-conn-count{where}")]
+        return [DecodeFailed(f"unknown event {event!r}", ts_recv, _sample(frame), unknown=True)]
+
+    def _book(
+        self, channel: str, action: str | None, inst_id: str | None, raw: msgspec.Raw, ts_recv: int
+    ) -> list[Message]:
+        out: list[Message] = []
+        depth = BOOK_DEPTH[channel]
+        for b in wire.books.decode(raw):
+            symbol = inst_id or b.instId
+            if not symbol:
+                raise ValueError("book push without instId")
+            bids, asks, ts = _levels(b.bids), _levels(b.asks), _ms(b.ts)
+            checksum = b.checksum or None  # 0 = deprecated (2026-06): absent
+            if channel == "books5" or action == "snapshot" or b.prevSeqId == -1:
+                last = b.seqId if b.seqId is not None else self._number(symbol, restart=True)
+                out.append(
+                    BookSnapshot(symbol, ts, ts_recv, last, bids, asks, True, checksum, depth)
+                )
+            elif action == "update":
+                if b.seqId is None:
+                    first = last = self._number(symbol, restart=False)
+                    prev = None
+                else:
+                    first = last = b.seqId
+                    prev = b.prevSeqId
+                out.append(
+                    BookDelta(symbol, ts, ts_recv, first, last, prev, bids, asks, checksum, depth)
+                )
+            else:
+                raise ValueError(f"{channel} push with action {action!r}")
+        return out
+
+    def _number(self, symbol: str, *, restart: bool) -> int:
+        n = 0 if restart else self._numbers.get(symbol, 0) + 1
+        self._numbers[symbol] = n
+        return n
+
+    def _bbo(self, inst_id: str | None, raw: msgspec.Raw, ts_recv: int) -> list[Message]:
+        out: list[Message] = []
+        for b in wire.books.decode(raw):
+            symbol = inst_id or b.instId
+            if not symbol:
+                raise ValueError("bbo-tbt push without instId")
+            if not b.bids or not b.asks:
+                out.append(Control("ignored", ts_recv, "one-sided bbo-tbt", symbol))
+                continue
+            (bid, bid_size), (ask, ask_size) = _levels(b.bids[:1])[0], _levels(b.asks[:1])[0]
+            # seqId is the instrument's book sequence id: the engine checks the quote
+            # against its book at that id.
+            seq = b.seqId if self.bbo_seq else None
+            out.append(BestBidAsk(symbol, _ms(b.ts), ts_recv, seq, bid, bid_size, ask, ask_size))
+        return out
+
+    def decode_rest(self, url: str, body: str | bytes, ts_recv: int) -> list[Message]:
+        path = urlsplit(url).path
+        if not path.endswith("/api/v5/public/instruments"):
+            return [
+                DecodeFailed(f"unknown REST endpoint {path}", ts_recv, _sample(body), unknown=True)
+            ]
+        try:
+            reply = wire.instruments.decode(body)
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            return [DecodeFailed(str(exc), ts_recv, _sample(body))]
+        if reply.code != "0":
+            return [Control("error", ts_recv, f"{url}: {reply.code}: {reply.msg}")]
+        for inst in reply.data:
+            self._markets[inst.instId] = wire.market_of(inst)
+        return [Control("ignored", ts_recv, f"{len(reply.data)} instruments loaded")]
+
+
+def _trade(t: wire.OkxTrade, ts_recv: int) -> Trade:
+    if t.side not in ("buy", "sell"):
+        raise ValueError(f"trade side {t.side!r}")
+    return Trade(t.instId, _ms(t.ts), ts_recv, t.tradeId, t.side, t.px, t.sz)
+
+
+def _levels(rows: list[list[str]]) -> list[tuple[str, str]]:
+    """``[price, size, liquidated, orders]`` rows -> ``(price, size)`` text, as received."""
+    if any(len(row) < 2 for row in rows):
+        raise ValueError("book level with fewer than 2 fields")
+    return [(row[0], row[1]) for row in rows]
+
+
+def _ms(text: str) -> int:
+    if not text.isdigit():
+        raise ValueError(f"timestamp {text!r} is not milliseconds")
+    return int(text) * 1_000_000
+
+
+def _sample(frame: str | bytes, limit: int = 200) -> str:
+    text = frame if isinstance(frame, str) else bytes(frame).decode("utf-8", "replace")
+    return text[:limit]
