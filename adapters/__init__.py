@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from adapters.binance import BinanceAdapter
+from adapters.deribit import DeribitAdapter
 from adapters.okx import OkxAdapter
 from collector.adapter import Adapter
 
@@ -18,6 +19,7 @@ REGISTRY: dict[str, Callable[[], Adapter]] = {
     "binance-tr": lambda: BinanceAdapter("binance-tr"),
     "binance-usdm": lambda: BinanceAdapter("binance-usdm"),
     "binance-coinm": lambda: BinanceAdapter("binance-coinm"),
+    "deribit": DeribitAdapter,
     "okx": OkxAdapter,
 }
 

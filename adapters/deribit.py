@@ -1,0 +1,332 @@
+"""Deribit (API v2, JSON-RPC 2.0 over websocket): options, futures, perpetuals, spot.
+
+Sans-I/O: describes connections and decodes frames; the wire contract is in
+``adapters.deribit_wire`` (each struct names the documentation page it follows).
+
+Books: ``book.{instrument}.{interval}`` starts with an in-band ``snapshot`` and then
+sends ``change`` messages whose ``prev_change_id`` must equal the previous
+``change_id`` (docs.deribit.com/subscriptions/orderbook/bookinstrument_nameinterval).
+That is ``PreviousIdRule`` with ``first_id = last_id = change_id`` and ``prev_id =
+prev_change_id``. ``raw`` intervals need an authenticated connection since 2022-01-15
+(error 13778); the live plan uses the public ``100ms`` interval, the 2021 recording
+used ``raw``; both decode the same. Resync is by resubscribing (``snapshot_request``
+is ``None``): REST ``public/get_order_book`` has a ``change_id`` too, but the ``100ms``
+stream only carries the last ``change_id`` of each interval, so a REST snapshot taken
+in between can never be bridged by id.
+
+Heartbeats (docs .../session-management/public-set_heartbeat): after
+``public/set_heartbeat`` the server sends ``test_request`` notifications and closes the
+connection unless ``public/test`` follows. An adapter cannot answer a frame, so the
+plan sends ``public/test`` as its application ping every ``APP_PING_INTERVAL_S``, a
+third of the heartbeat interval: every ``test_request`` is followed by one in time.
+
+Markets: ``BTC-PERPETUAL`` -> ``BTC-USD-PERP``, ``BTC_USDC-PERPETUAL`` ->
+``BTC-USDC-PERP``, ``BTC-24SEP21`` -> ``BTC-USD-20210924``, options
+``BTC-24SEP21-34000-P`` -> ``BTC-USD-20210924-34000-P``. The option QUOTE is the
+currency the strike and underlying index are in (``counter_currency``; USD for the
+inverse BTC/ETH options, whose premium is quoted and settled in BTC/ETH: their
+``quote_currency``). That keeps strikes comparable across venues (OKX names its BTC-settled
+options ``BTC-USD-...`` too). Futures use ``quote_currency`` (USD, or USDC for linear).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from decimal import Decimal
+from urllib.parse import urlsplit
+
+import msgspec
+
+from adapters import deribit_wire as w
+from collector.adapter import ConnectionPlan, RestRequest, Subscription
+from collector.book.book import OrderBook
+from collector.book.sequence import PreviousIdRule, SequenceRule
+from collector.model import (
+    BestBidAsk,
+    BookDelta,
+    BookSnapshot,
+    Control,
+    DecodeFailed,
+    Message,
+    Trade,
+)
+
+URL = "wss://www.deribit.com/ws/api/v2"
+#: ``public/set_heartbeat`` interval; the docs require at least 10 s.
+HEARTBEAT_INTERVAL_S = 30
+#: ``public/test`` app ping: three per heartbeat interval.
+APP_PING_INTERVAL_S = 10.0
+#: Subscribe methods cost 3000 of 30000 credits: "Sustained rate: ~3.3 requests/second"
+#: (docs.deribit.com/api-reference/subscription-management/public-subscribe, rate-limits).
+MAX_MESSAGES_PER_SECOND = 3.0
+#: Deribit documents no cap on channels per request or per connection; these are our
+#: bounds. It does cap connections at 32 per IP (articles/connection-management-best-practices).
+CHANNELS_PER_REQUEST = 100
+CHANNELS_PER_CONNECTION = 500
+#: No documented connection lifetime: roll over daily like the other venues.
+LIFETIME_S = 24 * 3600.0
+
+_HEARTBEAT_ID = 1
+_TEST_ID = 2
+_FIRST_SUBSCRIBE_ID = 100
+APP_PING = json.dumps(
+    {"jsonrpc": "2.0", "id": _TEST_ID, "method": "public/test", "params": {}},
+    separators=(",", ":"),
+)
+#: Channels understood but not stored.
+_IGNORED = frozenset(
+    {
+        "ticker",
+        "incremental_ticker",
+        "deribit_price_index",
+        "deribit_price_ranking",
+        "deribit_volatility_index",
+        "estimated_expiration_price",
+        "markprice",
+        "perpetual",
+        "chart",
+        "instrument",
+        "platform_state",
+        "announcements",
+    }
+)
+_MONTHS = {
+    m: i + 1
+    for i, m in enumerate(
+        ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
+    )
+}
+_EXPIRY = re.compile(r"(\d{1,2})([A-Z]{3})(\d{2})")
+
+
+class DeribitAdapter:
+    """Decoder and connection planner for Deribit."""
+
+    slug = "deribit"
+    sequence_rule: SequenceRule = PreviousIdRule()
+    #: Public REST is limited per IP without a published number; only instruments are fetched.
+    rest_weight_per_minute: int | None = None
+
+    def __init__(self, book_interval: str = "100ms") -> None:
+        self.book_interval = book_interval
+        self._instruments: dict[str, w.Instrument] = {}
+        self._markets: dict[str, str] = {}
+
+    # -- describing connections ----------------------------------------------------
+
+    def market(self, symbol: str) -> str:
+        name = self._markets.get(symbol)
+        if name is None:
+            name = self._markets[symbol] = _market(symbol, self._instruments.get(symbol))
+        return name
+
+    def snapshot_request(self, symbol: str) -> RestRequest | None:
+        return None  # in-band snapshot on every (re)subscribe; see the module docstring
+
+    def plan(self, subscriptions: list[Subscription]) -> list[ConnectionPlan]:
+        """``set_heartbeat`` then ``public/subscribe`` batches, ``public/test`` as app ping."""
+        names = {
+            "book": f"book.{{}}.{self.book_interval}",
+            "trades": "trades.{}.100ms",
+            "bbo": "quote.{}",
+        }
+        heartbeat = json.dumps(
+            {
+                "jsonrpc": "2.0",
+                "id": _HEARTBEAT_ID,
+                "method": "public/set_heartbeat",
+                "params": {"interval": HEARTBEAT_INTERVAL_S},
+            },
+            separators=(",", ":"),
+        )
+        plans = []
+        for i in range(0, len(subscriptions), CHANNELS_PER_CONNECTION):
+            chunk = subscriptions[i : i + CHANNELS_PER_CONNECTION]
+            channels = [names[s.channel].format(s.symbol) for s in chunk]
+            frames = [heartbeat]
+            for j in range(0, len(channels), CHANNELS_PER_REQUEST):
+                request = {
+                    "jsonrpc": "2.0",
+                    "id": _FIRST_SUBSCRIBE_ID + j // CHANNELS_PER_REQUEST,
+                    "method": "public/subscribe",
+                    "params": {"channels": channels[j : j + CHANNELS_PER_REQUEST]},
+                }
+                frames.append(json.dumps(request, separators=(",", ":")))
+            plans.append(
+                ConnectionPlan(
+                    url=URL,
+                    subscribe=frames,
+                    subscriptions=chunk,
+                    max_messages_per_second=MAX_MESSAGES_PER_SECOND,
+                    lifetime_s=LIFETIME_S,
+                    app_ping=APP_PING,
+                    app_ping_interval_s=APP_PING_INTERVAL_S,
+                )
+            )
+        return plans
+
+    # -- decoding ---------------------------------------------------------------------
+
+    def book_checksum(self, symbol: str, book: OrderBook) -> int | None:
+        return None  # Deribit sends no checksum; the change_id chain is the check
+
+    def connected(self, conn: int, url: str) -> None:
+        pass  # every notification names its instrument
+
+    def decode(self, frame: str | bytes, ts_recv: int, conn: int = 0) -> list[Message]:
+        try:
+            env = w.envelope.decode(frame)
+            if env.method == "subscription":
+                sub = w.subscription.decode(env.params)
+                return self._notification(sub.channel, sub.data, ts_recv, frame)
+            if env.method == "heartbeat":
+                kind = w.heartbeat.decode(env.params).type
+                detail = "heartbeat" if kind == "heartbeat" else "test_request (app ping answers)"
+                return [Control("heartbeat", ts_recv, detail)]
+            if env.method is None and env.error:
+                err = w.rpc_error.decode(env.error)
+                return [Control("error", ts_recv, f"id={env.id} {err.code}: {err.message}")]
+            if env.method is None and env.result:
+                return [_reply(env.id, bytes(env.result), ts_recv)]
+        except (msgspec.DecodeError, msgspec.ValidationError, ValueError) as exc:
+            return [DecodeFailed(str(exc), ts_recv, _sample(frame))]
+        return [DecodeFailed("unknown message type", ts_recv, _sample(frame), unknown=True)]
+
+    def _notification(
+        self, channel: str, data: msgspec.Raw, ts_recv: int, frame: str | bytes
+    ) -> list[Message]:
+        kind, _, rest = channel.partition(".")
+        if kind == "book":
+            if rest.count(".") == 3:  # {instrument}.{group}.{depth}.{interval}: full top-N
+                g = w.grouped_book.decode(data)
+                bids = [(_text(p), _text(a)) for p, a in g.bids]
+                asks = [(_text(p), _text(a)) for p, a in g.asks]
+                return [
+                    BookSnapshot(
+                        g.instrument_name, _ns(g.timestamp), ts_recv, g.change_id, bids, asks, True
+                    )
+                ]
+            b = w.book.decode(data)
+            bids, asks = _changes(b.bids), _changes(b.asks)
+            ts = _ns(b.timestamp)
+            if b.type == "snapshot" or (b.type is None and b.prev_change_id is None):
+                return [BookSnapshot(b.instrument_name, ts, ts_recv, b.change_id, bids, asks, True)]
+            if b.prev_change_id is None:
+                raise ValueError("book change without prev_change_id")
+            cid = b.change_id
+            return [
+                BookDelta(b.instrument_name, ts, ts_recv, cid, cid, b.prev_change_id, bids, asks)
+            ]
+        if kind == "trades":
+            return [
+                # ``direction`` is the taker's side (docs: trades.{instrument}.{interval}).
+                Trade(
+                    t.instrument_name,
+                    _ns(t.timestamp),
+                    ts_recv,
+                    t.trade_id,
+                    t.direction,
+                    _text(t.price),
+                    _text(t.amount),
+                )
+                for t in w.trades.decode(data)
+            ]
+        if kind == "quote":
+            q = w.quote.decode(data)
+            texts = [
+                w.number(r)
+                for r in (q.best_bid_price, q.best_bid_amount, q.best_ask_price, q.best_ask_amount)
+            ]
+            if any(t is None or Decimal(t) == 0 for t in texts):
+                return [Control("ignored", ts_recv, "one-sided quote (empty side sent as 0)")]
+            bp, bs, ap, as_ = texts
+            assert bp and bs and ap and as_
+            return [BestBidAsk(q.instrument_name, _ns(q.timestamp), ts_recv, None, bp, bs, ap, as_)]
+        if kind in _IGNORED:
+            return [Control("ignored", ts_recv, channel)]
+        return [DecodeFailed(f"unknown channel {channel!r}", ts_recv, _sample(frame), unknown=True)]
+
+    def decode_rest(self, url: str, body: str | bytes, ts_recv: int) -> list[Message]:
+        path = urlsplit(url).path
+        if not path.endswith("/public/get_instruments"):
+            return [DecodeFailed(f"unknown REST endpoint {path}", ts_recv, _sample(body), True)]
+        try:
+            env = w.envelope.decode(body)
+            if env.error:
+                err = w.rpc_error.decode(env.error)
+                return [Control("error", ts_recv, f"{path}: {err.code}: {err.message}")]
+            rows = w.instruments.decode(body).result
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            return [DecodeFailed(str(exc), ts_recv, _sample(body))]
+        for row in rows:
+            self._instruments[row.instrument_name] = row
+        self._markets.clear()
+        return [Control("ignored", ts_recv, f"instruments loaded: {len(rows)}")]
+
+
+def _reply(request_id: int | str | None, result: bytes, ts_recv: int) -> Control:
+    if request_id == _TEST_ID or result.startswith(b'{"version"'):
+        return Control("heartbeat", ts_recv, "public/test reply")
+    if result.startswith(b"["):
+        channels = msgspec.json.decode(result, type=list[str])
+        return Control("ack", ts_recv, f"id={request_id}: {len(channels)} channels subscribed")
+    return Control("ack", ts_recv, f"id={request_id}: {result[:80].decode(errors='replace')}")
+
+
+def _changes(levels: list[w.Change]) -> list[tuple[str, str]]:
+    return [(_text(p), "0" if action == "delete" else _text(a)) for action, p, a in levels]
+
+
+def _text(raw: msgspec.Raw) -> str:
+    text = w.number(raw)
+    if text is None:
+        raise ValueError("null where a number is required")
+    return text
+
+
+def _market(symbol: str, info: w.Instrument | None) -> str:
+    """Normalized market (module docstring); unknown shapes keep the native name."""
+    parts = symbol.split("-")
+    pair = parts[0].split("_")
+    base = pair[0]
+    quote = pair[1] if len(pair) == 2 else "USD"
+    if info is not None:
+        if info.kind in ("future_combo", "option_combo"):
+            return symbol
+        base = info.base_currency
+        if info.kind == "option":
+            quote = info.counter_currency or (
+                "USD" if info.quote_currency == info.base_currency else info.quote_currency
+            )
+        else:
+            quote = info.quote_currency
+    if len(parts) == 1:
+        return f"{base}-{quote}" if len(pair) == 2 else symbol  # spot BTC_USDC
+    if len(parts) == 2 and parts[1] == "PERPETUAL":
+        return f"{base}-{quote}-PERP"
+    expiry = _expiry(parts[1])
+    if expiry is None:
+        return symbol
+    if len(parts) == 2:
+        return f"{base}-{quote}-{expiry}"
+    if len(parts) == 4 and parts[3] in ("C", "P"):
+        strike = parts[2].replace("d", ".")  # linear options write 0.625 as 0d625
+        return f"{base}-{quote}-{expiry}-{strike}-{parts[3]}"
+    return symbol
+
+
+def _expiry(text: str) -> str | None:
+    m = _EXPIRY.fullmatch(text)
+    if m is None or m[2] not in _MONTHS:
+        return None
+    return f"20{m[3]}{_MONTHS[m[2]]:02d}{int(m[1]):02d}"
+
+
+def _ns(ms: int) -> int:
+    return ms * 1_000_000
+
+
+def _sample(frame: str | bytes | msgspec.Raw, limit: int = 200) -> str:
+    text = bytes(frame).decode("utf-8", "replace") if not isinstance(frame, str) else frame
+    return text[:limit]
