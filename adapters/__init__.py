@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from adapters.binance import BinanceAdapter
+from adapters.bitmex import BitmexAdapter
 from adapters.deribit import DeribitAdapter
 from adapters.okx import OkxAdapter
 from collector.adapter import Adapter
@@ -19,6 +20,7 @@ REGISTRY: dict[str, Callable[[], Adapter]] = {
     "binance-tr": lambda: BinanceAdapter("binance-tr"),
     "binance-usdm": lambda: BinanceAdapter("binance-usdm"),
     "binance-coinm": lambda: BinanceAdapter("binance-coinm"),
+    "bitmex": BitmexAdapter,
     "deribit": DeribitAdapter,
     "okx": OkxAdapter,
 }
