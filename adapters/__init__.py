@@ -10,6 +10,8 @@ from collections.abc import Callable
 
 from adapters.binance import BinanceAdapter
 from adapters.bitmex import BitmexAdapter
+from adapters.coinbase import CoinbaseAdapter
+from adapters.coinbase_exchange import CoinbaseExchangeAdapter
 from adapters.deribit import DeribitAdapter
 from adapters.okx import OkxAdapter
 from collector.adapter import Adapter
@@ -20,6 +22,8 @@ REGISTRY: dict[str, Callable[[], Adapter]] = {
     "binance-tr": lambda: BinanceAdapter("binance-tr"),
     "binance-usdm": lambda: BinanceAdapter("binance-usdm"),
     "binance-coinm": lambda: BinanceAdapter("binance-coinm"),
+    "coinbase": CoinbaseAdapter,
+    "coinbase-exchange": CoinbaseExchangeAdapter,
     "bitmex": BitmexAdapter,
     "deribit": DeribitAdapter,
     "okx": OkxAdapter,
