@@ -13,6 +13,7 @@ from adapters.bitmex import BitmexAdapter
 from adapters.coinbase import CoinbaseAdapter
 from adapters.coinbase_exchange import CoinbaseExchangeAdapter
 from adapters.deribit import DeribitAdapter
+from adapters.kraken import KrakenAdapter
 from adapters.okx import OkxAdapter
 from collector.adapter import Adapter
 
@@ -26,6 +27,7 @@ REGISTRY: dict[str, Callable[[], Adapter]] = {
     "coinbase-exchange": CoinbaseExchangeAdapter,
     "bitmex": BitmexAdapter,
     "deribit": DeribitAdapter,
+    "kraken": KrakenAdapter,
     "okx": OkxAdapter,
 }
 
