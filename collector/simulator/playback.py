@@ -19,7 +19,6 @@ response of the same path and query, else of the same path.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +26,7 @@ from urllib.parse import urlsplit
 
 from collector.capture.reader import open_recording
 from collector.simulator import wire
+from collector.simulator.recording import paced
 
 
 @dataclass
@@ -114,20 +114,8 @@ class PlaybackSource:
         return chosen
 
     async def frames(self, recorded: RecordedConnection) -> AsyncIterator[tuple[str, str | bytes]]:
-        loop = asyncio.get_running_loop()
-        while recorded.frames:
-            start = loop.time()
-            for i, (offset, frame) in enumerate(recorded.frames):
-                if self.speed > 0:
-                    delay = start + offset / 1e9 / self.speed - loop.time()
-                    if delay > 0:
-                        await asyncio.sleep(delay)
-                elif i % 256 == 255:
-                    await asyncio.sleep(0)  # let other connections and requests run
-                yield "playback", frame
-            if not self.loop:
-                break
-        await asyncio.Event().wait()  # open and silent until the client leaves
+        async for _, frame in paced(recorded.frames, self.speed, self.loop):
+            yield "playback", frame
 
     def answer(self, path: str, query: str) -> tuple[int, str] | None:
         path = path.rstrip("/")

@@ -24,6 +24,7 @@ import heapq
 from bisect import bisect_right
 from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 import msgspec
@@ -32,6 +33,7 @@ from collector.capture.reader import open_recording
 from collector.simulator import wire
 from collector.simulator.connection import Connection
 
+T = TypeVar("T")
 Frame = tuple[int, str, str | bytes]  # (ns since the file's first record, stream, frame)
 
 
@@ -79,6 +81,29 @@ def _read(path: Path) -> tuple[str, list[Frame], dict[str, list[tuple[int, str]]
     return info.exchange, frames, snapshots
 
 
+async def paced(
+    items: list[tuple[int, T]], speed: float, loop: bool
+) -> AsyncIterator[tuple[int, T]]:
+    """Yield ``(offset_ns, item)`` at the recorded pace divided by ``speed`` (0: at once).
+
+    At the end it stays silent (the connection open) or, with ``loop``, starts over.
+    """
+    clock = asyncio.get_running_loop()
+    while items:
+        start = clock.time()
+        for i, (offset, item) in enumerate(items):
+            if speed > 0:
+                delay = start + offset / 1e9 / speed - clock.time()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+            elif i % 256 == 255:
+                await asyncio.sleep(0)  # let other connections and requests run
+            yield offset, item
+        if not loop:
+            break
+    await asyncio.Event().wait()  # open and silent until the client leaves
+
+
 class RecordedSource:
     """All recordings of one exchange slug."""
 
@@ -123,22 +148,12 @@ class RecordedSource:
         }
 
     async def frames(self, conn: Connection) -> AsyncIterator[tuple[str, str | bytes]]:
-        loop = asyncio.get_running_loop()
-        while self.recorded:
-            start = loop.time()
-            for i, (offset, stream, frame) in enumerate(self.recorded):
-                if self.speed > 0:
-                    delay = start + offset / 1e9 / self.speed - loop.time()
-                    if delay > 0:
-                        await asyncio.sleep(delay)
-                elif i % 256 == 255:
-                    await asyncio.sleep(0)  # let other connections and requests run
-                self.cursor = offset
-                if stream in conn.active:
-                    yield stream, frame
-            if not self.loop:
-                break
-        await asyncio.Event().wait()  # open and silent until the client leaves
+        async for offset, (stream, frame) in paced(
+            [(o, (st, f)) for o, st, f in self.recorded], self.speed, self.loop
+        ):
+            self.cursor = offset
+            if stream in conn.active:
+                yield stream, frame
 
     def snapshot(self, symbol: str, limit: int, now_ms: int) -> tuple[int, str]:
         snaps = self.snapshots.get(symbol.upper())

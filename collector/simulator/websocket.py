@@ -1,4 +1,4 @@
-"""The websocket endpoint: handshake, the Binance request protocol, the data pump.
+"""The websocket endpoints: handshake, the Binance request protocol, playback, the data pump.
 
 Three tasks per connection: the handler reads client requests (``SUBSCRIBE``,
 ``UNSUBSCRIBE``, ``LIST_SUBSCRIPTIONS``), a pump moves the source's frames
@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import WSMsgType, web
@@ -28,39 +29,17 @@ _CLOSE_TIMEOUT_S = 2.0
 
 
 async def handle(request: web.Request, sim: Simulator, path: str) -> web.StreamResponse:
+    """A Binance combined-stream connection: ``?streams=`` and ``SUBSCRIBE`` requests."""
     slug = request.match_info["slug"]
     source = sim.sources.get(slug)
     if source is None:
         raise web.HTTPNotFound(text=f"exchange {slug!r} is not simulated here")
-    # A client that stops reading must not hold a close (or the simulator's stop) for long.
-    ws = web.WebSocketResponse(compress=False, max_msg_size=1 << 20, timeout=_CLOSE_TIMEOUT_S)
-    await ws.prepare(request)
-    conn = Connection(sim.next_id(), slug, path, ws, request.transport, sim.faults, sim.stats)
-    conn.subscribe(request.query.get("streams", "").split("/"))
-    sim.connections.add(conn)
-    sim.stats.connections_opened += 1
-    sim.stats.connections_open += 1
-    pump = asyncio.create_task(_pump(conn, source.frames(conn)))
-    watch = asyncio.create_task(_watch(conn))
-    try:
-        async for msg in ws:
-            if msg.type is WSMsgType.TEXT:
-                await _on_request(conn, msg.data)
-    finally:
-        conn.closed = True
-        pump.cancel()
-        # The watchdog may be half-way through a close handshake: let it finish.
-        with contextlib.suppress(asyncio.CancelledError, ConnectionError):
-            await pump
-        with contextlib.suppress(asyncio.CancelledError, ConnectionError, TimeoutError):
-            await asyncio.wait_for(watch, 2.0)
-        sim.connections.discard(conn)
-        sim.stats.connections_open -= 1
-    return ws
+    streams = request.query.get("streams", "").split("/")
+    return await _serve(request, sim, slug, path, source.frames, streams, _on_request)
 
 
 async def handle_playback(request: web.Request, sim: Simulator) -> web.StreamResponse:
-    """Any other venue: play one recorded connection, through the same fault knobs."""
+    """Any other venue: one recorded connection played back, or a recorded HTTP answer."""
     slug = request.match_info["slug"]
     path = "/" + request.match_info.get("tail", "")
     source = sim.playback.get(slug)
@@ -74,20 +53,38 @@ async def handle_playback(request: web.Request, sim: Simulator) -> web.StreamRes
     recorded = source.pick(path)
     if recorded is None:
         raise web.HTTPNotFound(text=f"the recording of {slug!r} has no websocket connection")
-    ws = web.WebSocketResponse(compress=False, max_msg_size=1 << 22, timeout=_CLOSE_TIMEOUT_S)
+    # Subscriptions and pings are read and not answered: the recording holds the answers.
+    return await _serve(request, sim, slug, path, lambda _: source.frames(recorded), [], None)
+
+
+async def _serve(
+    request: web.Request,
+    sim: Simulator,
+    slug: str,
+    path: str,
+    frames: Callable[[Connection], AsyncIterator[tuple[str, str | bytes]]],
+    streams: list[str],
+    on_text: Callable[[Connection, str], Awaitable[None]] | None,
+) -> web.WebSocketResponse:
+    """Accept, pump ``frames`` through the fault knobs, hand client text to ``on_text``."""
+    # A client that stops reading must not hold a close (or the simulator's stop) for long.
+    ws = web.WebSocketResponse(compress=False, max_msg_size=1 << 20, timeout=_CLOSE_TIMEOUT_S)
     await ws.prepare(request)
     conn = Connection(sim.next_id(), slug, path, ws, request.transport, sim.faults, sim.stats)
+    conn.subscribe(streams)
     sim.connections.add(conn)
     sim.stats.connections_opened += 1
     sim.stats.connections_open += 1
-    pump = asyncio.create_task(_pump(conn, source.frames(recorded)))
+    pump = asyncio.create_task(_pump(conn, frames(conn)))
     watch = asyncio.create_task(_watch(conn))
     try:
-        async for _ in ws:
-            pass  # subscriptions and pings: the recording already holds the answers
+        async for msg in ws:
+            if on_text is not None and msg.type is WSMsgType.TEXT:
+                await on_text(conn, msg.data)
     finally:
         conn.closed = True
         pump.cancel()
+        # The watchdog may be half-way through a close handshake: let it finish.
         with contextlib.suppress(asyncio.CancelledError, ConnectionError):
             await pump
         with contextlib.suppress(asyncio.CancelledError, ConnectionError, TimeoutError):
