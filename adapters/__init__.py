@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from adapters.binance import BinanceAdapter
 from adapters.bitmex import BitmexAdapter
+from adapters.bybit import BybitAdapter
 from adapters.coinbase import CoinbaseAdapter
 from adapters.coinbase_exchange import CoinbaseExchangeAdapter
 from adapters.deribit import DeribitAdapter
@@ -23,6 +24,7 @@ REGISTRY: dict[str, Callable[[], Adapter]] = {
     "binance-tr": lambda: BinanceAdapter("binance-tr"),
     "binance-usdm": lambda: BinanceAdapter("binance-usdm"),
     "binance-coinm": lambda: BinanceAdapter("binance-coinm"),
+    "bybit": BybitAdapter,
     "coinbase": CoinbaseAdapter,
     "coinbase-exchange": CoinbaseExchangeAdapter,
     "bitmex": BitmexAdapter,

@@ -1,0 +1,328 @@
+"""Bybit wire contract (v5 public websocket + instruments, legacy v2) and symbol -> market.
+
+Written from (stored copies checked 2026-11-28):
+
+* v5 connect, limits, heartbeat: https://bybit-exchange.github.io/docs/v5/ws/connect
+* v5 order book: https://bybit-exchange.github.io/docs/v5/websocket/public/orderbook
+* v5 trades: https://bybit-exchange.github.io/docs/v5/websocket/public/trade
+* v5 instruments: https://bybit-exchange.github.io/docs/v5/market/instrument
+* legacy v2 (retired; decode only): https://bybit-exchange.github.io/docs/inverse/#t-websocket
+  and https://bybit-exchange.github.io/docs/linear/#t-websocket (``orderBookL2_25``, ``trade``),
+  ``GET /v2/public/symbols``.
+
+Field names stay verbatim; each carries a comment with its meaning.
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import msgspec
+
+Level = tuple[str, str]  # [price, size], decimal text; size is absolute, "0" deletes
+
+
+class LegacyRequest(msgspec.Struct):
+    """The request a legacy v2 reply answers."""
+
+    op: str  # "subscribe", "ping", ...
+    args: list[str] | None = None
+
+
+class Envelope(msgspec.Struct):
+    """Every public frame, v5 and legacy v2: a push (``topic``) or a reply (``op``/``request``).
+
+    v5 push: ``{"topic","type","ts","data"[,"cts"]}``. v5 reply: ``{"success","ret_msg",
+    "conn_id","req_id"?,"op"}`` (pong: ``op == "ping"``, ``ret_msg == "pong"``; options and
+    private streams answer ``op == "pong"``). v2 push adds ``cross_seq``/``timestamp_e6``;
+    a v2 reply names its ``request``.
+    """
+
+    topic: str | None = None  # "<channel>.[<depth>.]<symbol>"
+    type: str | None = None  # "snapshot" | "delta"
+    ts: int | None = None  # v5: ms the push was generated
+    cts: int | None = None  # v5 order book: matching-engine time of the book, ms
+    data: msgspec.Raw = msgspec.Raw()  # payload, decoded once the channel is known
+    cross_seq: int | str | None = None  # v2 book: engine sequence, increasing, not +1
+    timestamp_e6: int | str | None = None  # v2 book: push time, µs
+    success: bool | None = None  # reply: request accepted
+    ret_msg: str | None = None  # reply: "" / "subscribe" / "pong" / error text
+    op: str | None = None  # v5 reply: op answered ("subscribe", "ping", "pong")
+    req_id: str | None = None  # v5 reply: echo of the request's req_id
+    conn_id: str | None = None  # reply: server-side connection id
+    request: LegacyRequest | None = None  # v2 reply: the request answered
+
+
+class V5Book(msgspec.Struct):
+    """``orderbook.{depth}.{symbol}`` payload (snapshot or delta)."""
+
+    s: str  # symbol
+    b: list[Level]  # bids (snapshot: best first)
+    a: list[Level]  # asks (snapshot: best first)
+    u: int  # update id, +1 per message; 1 = service restart (overwrite the book)
+    seq: int | None = None  # cross sequence (not continuous)
+
+
+class V5Trade(msgspec.Struct):
+    """One ``publicTrade.{symbol}`` row (the payload is a list of them)."""
+
+    T: int  # trade time, ms
+    s: str  # symbol
+    S: str  # taker side, "Buy" | "Sell"
+    v: str  # size
+    p: str  # price
+    i: str  # trade id (UUID on derivatives, digits on spot)
+    BT: bool = False  # block trade
+    seq: int | None = None  # cross sequence
+
+
+class LegacyLevel(msgspec.Struct):
+    """v2 ``orderBookL2_25`` row: an order-book level keyed by ``id``.
+
+    USDT perpetual sends ``id`` as text and ``size`` as a JSON number; inverse sends
+    both as numbers. Numbers are kept as raw JSON text (never a float).
+    """
+
+    id: int | str  # level id (unique per symbol and side)
+    side: str  # "Buy" (bid) | "Sell" (ask)
+    price: msgspec.Raw = msgspec.Raw()  # price text (omitted on some deletes in old docs)
+    size: msgspec.Raw = msgspec.Raw()  # absolute size; absent on delete
+    symbol: str | None = None
+
+
+class LegacyDelta(msgspec.Struct):
+    """v2 ``orderBookL2_25`` delta payload."""
+
+    delete: list[LegacyLevel] = []
+    update: list[LegacyLevel] = []
+    insert: list[LegacyLevel] = []
+    transactTimeE6: int | None = None  # inverse only; 0 when absent
+
+
+class LegacySnapshotWrapped(msgspec.Struct):
+    """v2 USDT-perpetual snapshot payload ``{"order_book": [...]}`` (inverse sends the list)."""
+
+    order_book: list[LegacyLevel]
+
+
+class LegacyTrade(msgspec.Struct):
+    """One v2 ``trade.{symbol}`` row."""
+
+    symbol: str
+    side: str  # taker side, "Buy" | "Sell"
+    size: msgspec.Raw  # number
+    price: msgspec.Raw  # text (USDT perpetual) or number (inverse)
+    trade_id: str
+    trade_time_ms: int | str | None = None  # ms, text on USDT perpetual
+
+
+class V5Instrument(msgspec.Struct):
+    """One row of ``GET /v5/market/instruments-info``."""
+
+    symbol: str
+    baseCoin: str
+    quoteCoin: str
+    contractType: str | None = None  # LinearPerpetual/LinearFutures/InversePerpetual/...
+    settleCoin: str | None = None  # derivatives and options
+    deliveryTime: str | None = None  # ms; "0" for perpetuals
+    optionsType: str | None = None  # options: "Call" | "Put"
+
+
+class V5InstrumentsResult(msgspec.Struct):
+    category: str = ""  # "spot" | "linear" | "inverse" | "option"
+    items: list[V5Instrument] = msgspec.field(default_factory=list, name="list")
+
+
+class V5Instruments(msgspec.Struct):
+    retCode: int  # 0 = OK
+    retMsg: str
+    result: V5InstrumentsResult | None = None  # {} on errors
+
+
+class LegacySymbol(msgspec.Struct):
+    """One row of legacy ``GET /v2/public/symbols``."""
+
+    name: str  # e.g. BTCUSD, BTCUSDT, BTCUSDM21
+    base_currency: str
+    quote_currency: str
+    alias: str | None = None  # futures: BTCUSD0625
+
+
+class LegacySymbols(msgspec.Struct):
+    ret_code: int
+    ret_msg: str
+    result: list[LegacySymbol] = []
+
+
+# --- wire text -> normalized values ----------------------------------------------------
+
+
+def taker_side(side: str) -> str:
+    """``S`` (v5) / ``side`` (v2) of a trade is the taker's side."""
+    if side == "Buy":
+        return "buy"
+    if side == "Sell":
+        return "sell"
+    raise ValueError(f"unknown taker side {side!r}")
+
+
+def raw_text(raw: msgspec.Raw) -> str:
+    """Exact text of a JSON string or number; exponents written out as plain decimals."""
+    text = bytes(raw).decode()
+    if text.startswith('"'):
+        text = msgspec.json.decode(text)
+    if "e" in text or "E" in text:
+        text = format(Decimal(text), "f")
+    return text
+
+
+def plain_levels(levels: list[Level]) -> list[Level]:
+    """Levels as sent, unless one uses an exponent (then all are written out plainly)."""
+    for p, s in levels:
+        if "e" in p or "E" in p or "e" in s or "E" in s:
+            return [(format(Decimal(p), "f"), format(Decimal(s), "f")) for p, s in levels]
+    return levels
+
+
+def legacy_levels(
+    prices: dict[int | str, str], rows: list[LegacyLevel], delete: bool
+) -> tuple[list[Level], list[Level]]:
+    """(bids, asks) of v2 rows; ``prices`` (id -> price text) fills a row sent without price."""
+    bids: list[Level] = []
+    asks: list[Level] = []
+    for row in rows:
+        price = raw_text(row.price) if row.price else prices.get(row.id)
+        if price is None:
+            raise ValueError(f"level id {row.id} has no price and was never seen")
+        if delete:
+            prices.pop(row.id, None)
+            size = "0"
+        else:
+            prices[row.id] = price
+            size = raw_text(row.size)
+        if row.side == "Buy":
+            bids.append((price, size))
+        elif row.side == "Sell":
+            asks.append((price, size))
+        else:
+            raise ValueError(f"unknown side {row.side!r}")
+    return bids, asks
+
+
+# --- native symbol -> normalized market ------------------------------------------------
+
+CATEGORIES = ("spot", "linear", "inverse", "option")
+_QUOTES = sorted(
+    (
+        "USDT",
+        "USDC",
+        "USDE",
+        "USD1",
+        "RLUSD",
+        "XUSD",
+        "USD",
+        "EUR",
+        "GBP",
+        "BRL",
+        "PLN",
+        "TRY",
+        "AED",
+        "BTC",
+        "ETH",
+        "SOL",
+        "DAI",
+        "MNT",
+    ),
+    key=len,
+    reverse=True,
+)
+_MONTHS = {m.upper(): i for i, m in enumerate(calendar.month_abbr) if m}
+_FUTURE_CODES = dict(zip("FGHJKMNQUVXZ", range(1, 13), strict=True))
+_DATED = re.compile(r"^(?P<base>[A-Z0-9]+)-(?P<date>\d{1,2}[A-Z]{3}\d{2})$")
+_OPTION = re.compile(
+    r"^(?P<base>[A-Z0-9]+)-(?P<date>\d{1,2}[A-Z]{3}\d{2})-(?P<strike>[0-9.]+)-(?P<cp>[CP])"
+    r"(?:-(?P<settle>[A-Z0-9]+))?$"
+)
+_INVERSE_FUTURE = re.compile(r"^(?P<pair>[A-Z0-9]+USD)(?P<code>[FGHJKMNQUVXZ])(?P<yy>\d{2})$")
+
+
+def _split(pair: str) -> tuple[str, str] | None:
+    for quote in _QUOTES:
+        if pair.endswith(quote) and len(pair) > len(quote):
+            return pair[: -len(quote)], quote
+    return None
+
+
+def _ddmmmyy(text: str) -> str | None:
+    """``26DEC25`` -> ``20251226``."""
+    m = re.fullmatch(r"(\d{1,2})([A-Z]{3})(\d{2})", text)
+    if m is None or m[2] not in _MONTHS:
+        return None
+    return f"20{m[3]}{_MONTHS[m[2]]:02d}{int(m[1]):02d}"
+
+
+def _last_friday(year: int, month: int) -> str:
+    day = max(week[calendar.FRIDAY] for week in calendar.monthcalendar(year, month) if week[4])
+    return f"{year}{month:02d}{day:02d}"
+
+
+def _delivery(ms: str | None) -> str | None:
+    if not ms or ms == "0":
+        return None
+    return datetime.fromtimestamp(int(ms) / 1000, UTC).strftime("%Y%m%d")
+
+
+def instrument_market(category: str, ins: V5Instrument) -> str | None:
+    """Exact market of an instruments-info row, or None when its shape is unknown."""
+    base, quote = ins.baseCoin, ins.quoteCoin
+    if category == "spot":
+        return f"{base}-{quote}"
+    if category == "option":
+        m = _OPTION.match(ins.symbol)
+        date = _delivery(ins.deliveryTime)
+        if m is None or date is None:
+            return None
+        return f"{base}-{ins.settleCoin or quote}-{date}-{m['strike']}-{m['cp']}"
+    kind = ins.contractType or ""
+    if kind.endswith("Perpetual"):
+        return f"{base}-{quote}-PERP"
+    date = _delivery(ins.deliveryTime)
+    return f"{base}-{quote}-{date}" if kind.endswith("Futures") and date else None
+
+
+def guess_market(category: str, symbol: str) -> str | None:
+    """Best-effort market of a symbol with no instruments row (documented shapes only).
+
+    * spot ``BTCUSDT`` -> ``BTC-USDT``
+    * linear ``BTCUSDT`` -> ``BTC-USDT-PERP``, ``BTCPERP`` -> ``BTC-USDC-PERP``,
+      ``BTCUSDT-26DEC25`` -> ``BTC-USDT-20251226``, ``BTC-26DEC25`` (USDC) -> ``BTC-USDC-20251226``
+    * inverse ``BTCUSD`` -> ``BTC-USD-PERP``, ``BTCUSDH25`` -> ``BTC-USD-20250328`` (quarterlies
+      expire on the month's last Friday)
+    * option ``BTC-26DEC25-100000-C`` -> ``BTC-USDC-20251226-100000-C`` (USDC-settled unless
+      the symbol ends in its settle coin, ``...-C-USDT``)
+    """
+    if category == "option":
+        m = _OPTION.match(symbol)
+        date = _ddmmmyy(m["date"]) if m else None
+        if m is None or date is None:
+            return None
+        return f"{m['base']}-{m['settle'] or 'USDC'}-{date}-{m['strike']}-{m['cp']}"
+    if category == "inverse":
+        m = _INVERSE_FUTURE.match(symbol)
+        if m is not None:
+            expiry = _last_friday(2000 + int(m["yy"]), _FUTURE_CODES[m["code"]])
+            return f"{m['pair'][:-3]}-USD-{expiry}"
+    dated = _DATED.match(symbol) if category == "linear" else None
+    if dated is not None:
+        date = _ddmmmyy(dated["date"])
+        pair = _split(dated["base"]) or (dated["base"], "USDC")
+        return f"{pair[0]}-{pair[1]}-{date}" if date else None
+    if category == "linear" and symbol.endswith("PERP") and len(symbol) > 4:
+        return f"{symbol[:-4]}-USDC-PERP"
+    split = _split(symbol)
+    if split is None:
+        return None
+    return f"{split[0]}-{split[1]}" + ("" if category == "spot" else "-PERP")
