@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from adapters.binance import BinanceAdapter
+from adapters.bitfinex import BitfinexAdapter
 from adapters.bitmex import BitmexAdapter
 from adapters.bybit import BybitAdapter
 from adapters.coinbase import CoinbaseAdapter
@@ -24,6 +25,7 @@ REGISTRY: dict[str, Callable[[], Adapter]] = {
     "binance-tr": lambda: BinanceAdapter("binance-tr"),
     "binance-usdm": lambda: BinanceAdapter("binance-usdm"),
     "binance-coinm": lambda: BinanceAdapter("binance-coinm"),
+    "bitfinex": BitfinexAdapter,
     "bybit": BybitAdapter,
     "coinbase": CoinbaseAdapter,
     "coinbase-exchange": CoinbaseExchangeAdapter,

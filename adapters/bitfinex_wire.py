@@ -1,0 +1,165 @@
+"""Bitfinex WebSocket v2 wire contract: the messages ``adapters.bitfinex`` consumes.
+
+Written from (checked 2026-11-28 against stored copies):
+
+* https://docs.bitfinex.com/docs/ws-general (events ``info``/``conf``/``error``/
+  ``pong``, info codes 20051/20060/20061, conf flags, "new fields may be appended
+  at the end of a message": entries are decoded as arrays with extra trailing
+  fields ignored);
+* https://docs.bitfinex.com/docs/ws-public (``subscribed``/``unsubscribed``,
+  25 channels per connection, 20 connections a minute on api-pub);
+* https://docs.bitfinex.com/reference-link/ws-public-books (``[PRICE, COUNT, AMOUNT]``);
+* https://docs.bitfinex.com/reference-link/ws-public-trades (``[ID, MTS, AMOUNT, PRICE]``,
+  ``te``/``tu``);
+* https://docs.bitfinex.com/docs/ws-websocket-checksum (``[CHAN_ID, "cs", CHECKSUM]``).
+
+Channel frames are JSON arrays ``[CHAN_ID, payload | tag, ..., SEQ?]``; they are
+split into raw elements first and each payload is decoded once its channel is
+known. Numbers stay ``msgspec.Raw``: their exact JSON text, never a float. Text
+with an exponent (``1e-7``, seen in BITFINEX.jsonl.gz) is stored as plain decimal
+and rendered back JavaScript-style (``js_number``) for the checksum, which the
+docs build from JS numbers (``Number.prototype.toString``).
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Context, Decimal
+
+import msgspec
+
+#: conf flags (ws-general "Configuration").
+FLAG_TIMESTAMP = 32768
+FLAG_SEQ_ALL = 65536
+FLAG_OB_CHECKSUM = 131072
+
+#: info codes (ws-general "Info Messages").
+INFO_RECONNECT = 20051  # Stop/Restart Websocket Server (please reconnect)
+INFO_MAINTENANCE_START = 20060  # Entering maintenance mode: pause until 20061
+INFO_MAINTENANCE_END = 20061  # Maintenance ended: unsubscribe/subscribe all channels again
+#: Info codes answered by reconnecting (a new connection resubscribes everything).
+INFO_SHUTDOWN = (INFO_RECONNECT, INFO_MAINTENANCE_START, INFO_MAINTENANCE_END)
+
+_EXACT = Context(prec=100)
+_JSON_NUMBER = re.compile(r"-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][-+]?\d+)?")
+
+
+class Platform(msgspec.Struct):
+    status: int  # 1 = operative, 0 = maintenance
+
+
+class Event(msgspec.Struct):
+    """Any ``{"event": ...}`` object: info, conf, subscribed, unsubscribed, error, pong."""
+
+    event: str
+    channel: str | None = None  # subscribed: "book", "trades", "ticker", ...
+    chanId: int | None = None  # subscribed/unsubscribed: id of the channel on this connection
+    symbol: str | None = None  # "tBTCUSD", "fUSD"
+    prec: str | None = None  # book precision: P0..P4, R0 (raw)
+    freq: str | None = None  # book frequency: F0 realtime, F1 every 2 s
+    len: str | int | None = None  # book length: "1", "25", "100", "250"
+    version: int | None = None  # info: API version (2)
+    platform: Platform | None = None  # info: platform status
+    code: int | None = None  # info/error code
+    msg: str | None = None  # info/error text
+    flags: int | None = None  # conf: flags in effect
+    status: str | None = None  # conf/unsubscribed: "OK" or "FAILED"
+    cid: int | None = None  # pong: the client id of the ping
+
+
+class BookEntry(msgspec.Struct, array_like=True):
+    """P0..P4 book entry (ws-public-books)."""
+
+    price: msgspec.Raw  # price level
+    count: int  # orders at the level; 0 deletes it
+    amount: msgspec.Raw  # total amount: > 0 bid, < 0 ask; +-1 names the side of a delete
+
+
+class TradeEntry(msgspec.Struct, array_like=True):
+    """Trading-pair trade (ws-public-trades)."""
+
+    id: int  # trade id
+    mts: int  # millisecond time of the trade
+    amount: msgspec.Raw  # > 0 the taker bought, < 0 the taker sold
+    price: msgspec.Raw
+
+
+frame_elements = msgspec.json.Decoder(list[msgspec.Raw])
+event = msgspec.json.Decoder(Event)
+book_entry = msgspec.json.Decoder(BookEntry)
+book_entries = msgspec.json.Decoder(list[BookEntry])
+trade_entry = msgspec.json.Decoder(TradeEntry)
+trade_entries = msgspec.json.Decoder(list[TradeEntry])
+integer = msgspec.json.Decoder(int)
+text = msgspec.json.Decoder(str)
+string_lists = msgspec.json.Decoder(list[list[str]])
+string_pairs = msgspec.json.Decoder(list[list[tuple[str, str]]])
+
+#: Bitfinex currency codes -> common names (subset of ``conf/pub:map:currency:sym``).
+ALIASES = {
+    "UST": "USDT", "UDC": "USDC", "TSD": "TUSD", "EUT": "EURT", "EUS": "EURS",
+    "DSH": "DASH", "IOT": "IOTA", "QTM": "QTUM", "MNA": "MANA", "DAT": "DATA",
+    "ALG": "ALGO", "ATO": "ATOM", "YYW": "YOYOW", "XCH": "XCHF", "WBT": "WBTC",
+    "STJ": "STORJ", "IOS": "IOST", "AMP": "AMPL",
+}  # fmt: skip
+
+
+def number(raw: msgspec.Raw) -> str:
+    """The exact JSON number text of ``raw``; raises ``ValueError`` for anything else."""
+    out = bytes(raw).decode().strip()
+    if not _JSON_NUMBER.fullmatch(out):
+        raise ValueError(f"not a JSON number: {out[:40]!r}")
+    return out
+
+
+def plain(number_text: str) -> str:
+    """Number text without an exponent (``1e-7`` -> ``0.0000001``), same value."""
+    if "e" in number_text or "E" in number_text:
+        return format(Decimal(number_text), "f")
+    return number_text
+
+
+def first_byte(raw: msgspec.Raw) -> bytes:
+    """The first non-blank byte of a raw JSON value (tells strings, arrays, numbers apart)."""
+    data = bytes(raw).lstrip()
+    return data[:1]
+
+
+def js_number(text: str) -> str:
+    """``text`` as JavaScript's ``Number.prototype.toString`` prints that value.
+
+    Exact for the shortest round-trip digits a JSON encoder writes (ECMA-262
+    Number::toString: plain from 1e-6 up to 1e21, else ``d.ddde-7``), no float involved.
+    """
+    value = Decimal(text)
+    if not value:
+        return "0"
+    sign, digits_t, exponent = _EXACT.normalize(value).as_tuple()
+    digits = "".join(map(str, digits_t))
+    k, n = len(digits), len(digits) + int(exponent)  # value = 0.digits * 10**n
+    if k <= n <= 21:
+        out = digits + "0" * (n - k)
+    elif 0 < n <= 21:
+        out = digits[:n] + "." + digits[n:]
+    elif -6 < n <= 0:
+        out = "0." + "0" * -n + digits
+    else:
+        mantissa = digits[0] + ("." + digits[1:] if k > 1 else "")
+        out = f"{mantissa}e{'+' if n > 0 else '-'}{abs(n - 1)}"
+    return "-" + out if sign else out
+
+
+def levels(entries: list[BookEntry]) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """(bids, asks) as (price, absolute size) text; COUNT 0 gives size ``"0"`` (delete)."""
+    bids: list[tuple[str, str]] = []
+    asks: list[tuple[str, str]] = []
+    for e in entries:
+        price, amount = plain(number(e.price)), number(e.amount)
+        side = asks if amount.startswith("-") else bids
+        side.append((price, "0" if e.count == 0 else plain(amount.lstrip("-"))))
+    return bids, asks
+
+
+def is_list(raw: msgspec.Raw) -> bool:
+    """``[[...], ...]`` or ``[]`` (entries), as opposed to ``[PRICE, COUNT, AMOUNT]``."""
+    return bytes(raw).lstrip()[1:].lstrip()[:1] in (b"[", b"]")
