@@ -318,14 +318,20 @@ class BookEngine:
         self._apply_delta(sym, delta)
 
     def _reset(self, sym: SymbolSync, snapshot: BookSnapshot) -> None:
-        """An in-band snapshot: replace the book, then replay what was buffered after it."""
+        """An in-band snapshot: replace the book; drop whatever was buffered before it.
+
+        A venue that sends a snapshot on a connection sends every later update
+        on that connection too, so nothing received before the snapshot is
+        needed, and replaying it could only mislead: after a venue restart
+        (Bybit ``u`` back to 1) old updates look newer than the snapshot.
+        """
         was_synced = sym.state is SyncState.SYNCED
         sym.move(SyncEvent.RESET)
         sym.snapshot = None
         sym.snapshot_wanted = False
         sym.book.clear()
         sym.recent_tops.clear()
-        pending = list(sym.buffer)
+        sym.stats.stale_dropped += len(sym.buffer)
         sym.buffer.clear()
         seq = snapshot.last_id
         bids, asks = snapshot.bids, snapshot.asks
@@ -351,10 +357,6 @@ class BookEngine:
                 f"book synced: in-band snapshot at update {seq}",
                 seq,
             )
-        rule = self.rule
-        for delta in pending:
-            if sym.state is not SyncState.SYNCED or not rule.stale(delta, seq):
-                self._route(sym, delta)
 
     def _continue(self, sym: SymbolSync, delta: BookDelta) -> None:
         rule = self.rule

@@ -43,21 +43,31 @@ def quality(out: TableBuffers) -> list[str]:
     return [] if t is None else t["kind"].to_pylist()
 
 
-def test_inband_snapshot_syncs_at_once_and_drops_covered_buffer() -> None:
+def test_inband_snapshot_syncs_at_once_and_drops_what_came_before() -> None:
     engine, out = make()
-    engine.on_delta(delta(4, bids=[("9", "1")]))  # before the snapshot: covered by it
-    engine.on_delta(delta(6, asks=[("12", "2")]))  # after it: applied once the snapshot is in
+    engine.on_delta(delta(4, bids=[("9", "1")]))
+    engine.on_delta(delta(6, asks=[("12", "2")]))  # even one past it: the connection resends
     engine.on_snapshot(inband(5, [("10", "1")], [("11", "1")]))
     sym = engine.symbols["X"]
     assert sym.state.value == "synced"
-    assert sym.last_id == 6
-    assert sym.book.as_dict() == {
-        "bids": {Decimal(10): 1},
-        "asks": {Decimal(11): 1, Decimal(12): 2},
-    }
+    assert (sym.last_id, sym.stats.stale_dropped) == (5, 2)
+    assert sym.book.as_dict() == {"bids": {Decimal(10): 1}, "asks": {Decimal(11): 1}}
+    engine.on_delta(delta(6, asks=[("12", "2")]))
     tables = out.drain()
     assert tables["book"]["is_snapshot"].to_pylist() == [True, True, False]
     assert tables["quality"]["kind"].to_pylist() == ["synced"]
+
+
+def test_venue_restart_snapshot_is_not_followed_by_old_updates() -> None:
+    """Bybit restarts at u=1: updates buffered from before must not look like a gap."""
+    engine, _ = make()
+    engine.on_snapshot(inband(500, [("10", "1")], [("11", "1")]))
+    engine.on_invalid(BookInvalid("X", 501, "connection lost"))
+    engine.on_delta(delta(502, bids=[("10", "2")]))  # buffered while unsynced
+    engine.on_snapshot(inband(1, [("10", "3")], [("11", "1")]))
+    engine.on_delta(delta(2, bids=[("10", "4")]))
+    sym = engine.symbols["X"]
+    assert (sym.state.value, sym.last_id, sym.stats.gaps) == ("synced", 2, 1)
 
 
 def test_later_inband_snapshot_replaces_the_book_without_a_new_synced_event() -> None:
