@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 import adapters
+from collector.adapter import Subscription
 from collector.config import (
     CaptureConfig,
     Config,
@@ -423,3 +424,17 @@ def test_book_snapshots() -> None:
         "<config>: book_snapshots[0].interval_ms: 1.5 is not a whole number from 1 to 3600000",
         "<config>: book_snapshots[1].every: unknown key; use one of: depth, interval_ms",
     ]
+
+
+def test_venues_config_runs_every_registered_exchange() -> None:
+    """`collector run` can be configured for any adapter: each plans real connections."""
+    config = load_config(REPO_ROOT / "config" / "venues.toml")
+    assert sorted(e.name for e in config.exchanges) == sorted(adapters.REGISTRY)
+    for exchange in config.exchanges:
+        adapter = adapters.create(exchange.name)
+        subs = [Subscription(s, c) for s in exchange.symbols for c in exchange.channels]
+        plans = adapter.plan(subs)
+        assert plans, exchange.name
+        assert all(p.url.startswith("wss://") and p.subscriptions for p in plans), exchange.name
+        planned = sorted((s.symbol, s.channel) for p in plans for s in p.subscriptions)
+        assert planned == sorted((s.symbol, s.channel) for s in subs), exchange.name
