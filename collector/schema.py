@@ -32,7 +32,11 @@ def _field(name: str, type_: pa.DataType, doc: str, nullable: bool = False) -> p
     return pa.field(name, type_, nullable=nullable, metadata={"doc": doc})
 
 
-_SYMBOL = _field("symbol", LABEL, "Native symbol exactly as the exchange writes it, e.g. BTCUSDT.")
+_SYMBOL = _field(
+    "symbol",
+    LABEL,
+    "Native symbol as the exchange writes it, e.g. BTCUSDT (Bybit: category:symbol).",
+)
 _MARKET = _field(
     "market",
     LABEL,
