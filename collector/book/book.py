@@ -47,7 +47,7 @@ def price_key(text: str) -> int:
 class BookSide:
     """Price -> size text for one side, with the best level available cheaply."""
 
-    __slots__ = ("_heap", "_sign", "levels", "texts")
+    __slots__ = ("_heap", "_queued", "_sign", "levels", "texts")
 
     def __init__(self, is_bid: bool) -> None:
         #: scaled price key -> size text exactly as sent
@@ -57,11 +57,16 @@ class BookSide:
         # Heap entries are sign * key so the best level is always the smallest.
         self._sign = -1 if is_bid else 1
         self._heap: list[int] = []
+        #: Keys with an entry in the heap, live or not: a level deleted and set again
+        #: reuses its entry, so entries are unique and churn at the top of the book
+        #: (where levels come and go all the time) does not pile up duplicates there.
+        self._queued: set[int] = set()
 
     def clear(self) -> None:
         self.levels.clear()
         self.texts.clear()
         self._heap.clear()
+        self._queued.clear()
 
     def apply(self, updates: Iterable[Level]) -> None:
         """Set each level's absolute size; a zero size removes the level.
@@ -74,6 +79,7 @@ class BookSide:
         levels = self.levels
         texts = self.texts
         heap = self._heap
+        queued = self._queued
         sign = self._sign
         cache = _PRICE_CACHE
         for price, size in updates:
@@ -93,7 +99,9 @@ class BookSide:
                 levels.pop(key, None)
             else:
                 if key not in levels:
-                    heappush(heap, key * sign)
+                    if key not in queued:
+                        heappush(heap, key * sign)
+                        queued.add(key)
                     texts[key] = price
                 levels[key] = size
         if len(heap) > 2 * len(levels) + 64:
@@ -105,6 +113,7 @@ class BookSide:
         levels = self.levels
         self._heap = [k * sign for k in levels]
         heapify(self._heap)
+        self._queued = set(levels)
         self.texts = {k: t for k, t in self.texts.items() if k in levels}
 
     def best_level(self) -> tuple[int, str] | None:
@@ -118,6 +127,7 @@ class BookSide:
             if size is not None:
                 return key, size
             heappop(heap)
+            self._queued.discard(key)
         return None
 
     def best(self) -> tuple[Decimal, str] | None:
@@ -136,17 +146,14 @@ class BookSide:
         out: list[tuple[str, str]] = []
         if not heap:
             return out
-        seen: set[int] = set()
         frontier = [(heap[0], 0)]
         size_of_heap = len(heap)
         while frontier and len(out) < n:
             value, i = heappop(frontier)
             key = value * sign
-            if key not in seen:  # a re-inserted level has two entries
-                seen.add(key)
-                size = levels.get(key)
-                if size is not None:
-                    out.append((texts[key], size))
+            size = levels.get(key)
+            if size is not None:
+                out.append((texts[key], size))
             child = 2 * i + 1
             if child < size_of_heap:
                 heappush(frontier, (heap[child], child))
