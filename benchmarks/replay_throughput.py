@@ -33,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 import adapters  # noqa: E402
 from collector.capture.reader import open_recording  # noqa: E402
 from collector.capture.records import Record  # noqa: E402
+from collector.model import BookDelta, BookSnapshot, Control  # noqa: E402
 from collector.pipeline import Pipeline  # noqa: E402
 from collector.sinks.parquet import ParquetSink  # noqa: E402
 
@@ -44,20 +45,33 @@ class NullSink:
         pass
 
 
-def count_levels(records: list[Record]) -> int:
-    total = 0
+def book_workload(exchange: str, records: list[Record]) -> tuple[list[Record], int]:
+    """The records that carry book data (and the acks a stateful adapter needs), and their levels.
+
+    Found by decoding once with the venue's own adapter, so the same harness
+    measures every venue: a record belongs to the ``depth`` workload when it
+    decodes to a book message or a control frame (subscription acks map
+    channel ids on Bitfinex), and its levels are those the engine will apply.
+    """
+    adapter = adapters.create(exchange)
+    kept: list[Record] = []
+    levels = 0
     for r in records:
-        doc = json.loads(r.data)
-        doc = doc.get("data", doc)
-        if r.kind == "http":
-            total += len(doc["bids"]) + len(doc["asks"])
-        elif doc.get("e") == "depthUpdate":
-            total += len(doc["b"]) + len(doc["a"])
-    return total
-
-
-def is_book(r: Record) -> bool:
-    return r.kind == "http" or (r.kind == "recv" and '"depthUpdate"' in r.data)
+        if r.kind == "open":
+            adapter.connected(r.conn, r.url)
+            kept.append(r)
+            continue
+        if r.kind == "recv":
+            messages = adapter.decode(r.data, r.ts, r.conn)
+        elif r.kind == "http":
+            messages = adapter.decode_rest(r.url, r.data, r.ts)
+        else:
+            continue
+        book = [m for m in messages if isinstance(m, BookDelta | BookSnapshot)]
+        if book or any(isinstance(m, Control) for m in messages):
+            kept.append(r)
+            levels += sum(len(m.bids) + len(m.asks) for m in book)
+    return kept, levels
 
 
 def time_decode(exchange: str, records: list[Record]) -> float:
@@ -66,7 +80,9 @@ def time_decode(exchange: str, records: list[Record]) -> float:
     start = time.perf_counter()
     for r in records:
         if r.kind == "recv":
-            decode(r.data, r.ts)
+            decode(r.data, r.ts, r.conn)
+        elif r.kind == "open":
+            adapter.connected(r.conn, r.url)
         elif r.kind == "http":
             decode_rest(r.url, r.data, r.ts)
     return time.perf_counter() - start
@@ -91,8 +107,7 @@ def bench(path: Path, repeat: int) -> dict:
     records = list(it)
     read_s = time.perf_counter() - start
     exchange = info.exchange or ""
-    book_records = [r for r in records if is_book(r)]
-    levels = count_levels(book_records)
+    book_records, levels = book_workload(exchange, records)
     workloads = {"all": records, "depth": book_records}
     result: dict = {
         "capture": str(path.relative_to(CAPTURES) if path.is_relative_to(CAPTURES) else path),
