@@ -37,6 +37,7 @@ from collector.adapter import ConnectionPlan, RestRequest, Subscription
 from collector.book.book import OrderBook
 from collector.book.checksum import interleaved_crc32
 from collector.book.sequence import NoSequenceRule
+from collector.decimal_text import json_decimal
 from collector.model import (
     BestBidAsk,
     BookDelta,
@@ -46,6 +47,7 @@ from collector.model import (
     DecodeFailed,
     Message,
     Trade,
+    sample,
 )
 
 URL = "wss://api-pub.bitfinex.com/ws/2"  # public channels (ws-general)
@@ -148,13 +150,16 @@ class BitfinexAdapter:
             elif "pub:list:pair:future" in url:
                 self._futures.update(wire.string_lists.decode(body)[0])
             elif "pub:list:pair:" not in url:
-                return [DecodeFailed(f"unknown REST endpoint {url}", ts_recv, _sample(body), True)]
+                return [DecodeFailed(f"unknown REST endpoint {url}", ts_recv, sample(body), True)]
         except (msgspec.DecodeError, msgspec.ValidationError, IndexError) as exc:
-            return [DecodeFailed(f"{url}: {exc}", ts_recv, _sample(body))]
+            return [DecodeFailed(f"{url}: {exc}", ts_recv, sample(body))]
         self._markets.clear()
         return [Control("ignored", ts_recv, f"instruments loaded from {url}")]
 
     # -- connections -------------------------------------------------------------------
+
+    def instrument_requests(self) -> list[RestRequest]:
+        return [RestRequest(url) for url in INSTRUMENT_URLS]
 
     def snapshot_request(self, symbol: str) -> RestRequest | None:
         return None  # snapshots come in-band on (re)subscribe
@@ -219,8 +224,8 @@ class BitfinexAdapter:
                 return self._channel(items, conn, state, ts_recv, frame)
             msgspec.json.decode(frame)  # not JSON at all: malformed rather than unknown
         except (msgspec.DecodeError, msgspec.ValidationError, ValueError, IndexError) as exc:
-            return [DecodeFailed(str(exc), ts_recv, _sample(frame))]
-        return [DecodeFailed("unknown message type", ts_recv, _sample(frame), unknown=True)]
+            return [DecodeFailed(str(exc), ts_recv, sample(frame))]
+        return [DecodeFailed("unknown message type", ts_recv, sample(frame), unknown=True)]
 
     def _event(self, ev: wire.Event, state: _Conn, ts_recv: int, frame) -> list[Message]:
         name = ev.event
@@ -234,7 +239,7 @@ class BitfinexAdapter:
             return [Control("ignored", ts_recv, f"info version={ev.version} code={ev.code}")]
         if name == "conf":
             if ev.status != "OK" or ev.flags is None:
-                return [Control("error", ts_recv, f"conf refused: {_sample(frame)}")]
+                return [Control("error", ts_recv, f"conf refused: {sample(frame)}")]
             state.seq_all = bool(ev.flags & wire.FLAG_SEQ_ALL)
             return [Control("ack", ts_recv, f"conf flags={ev.flags}")]
         if name == "subscribed" and ev.chanId is not None and ev.channel and ev.symbol:
@@ -252,13 +257,13 @@ class BitfinexAdapter:
             return [Control("ack", ts_recv, f"unsubscribed chanId={ev.chanId}", symbol)]
         if name in ("subscribed", "unsubscribed"):
             return [
-                DecodeFailed(f"{name} without chanId, channel or symbol", ts_recv, _sample(frame))
+                DecodeFailed(f"{name} without chanId, channel or symbol", ts_recv, sample(frame))
             ]
         if name == "error":
             return [Control("error", ts_recv, f"{ev.code}: {ev.msg}", ev.symbol)]
         if name == "pong":
             return [Control("heartbeat", ts_recv, f"pong cid={ev.cid}")]
-        return [DecodeFailed(f"unknown event {name!r}", ts_recv, _sample(frame), unknown=True)]
+        return [DecodeFailed(f"unknown event {name!r}", ts_recv, sample(frame), unknown=True)]
 
     def _channel(self, items: list, conn: int, state: _Conn, ts_recv: int, frame) -> list:
         chan_id = wire.integer.decode(items[0])
@@ -274,7 +279,7 @@ class BitfinexAdapter:
             out.append(Control("heartbeat", ts_recv, f"chanId={chan_id}"))
         elif channel is None:
             reason = f"data on chanId {chan_id} with no subscription"
-            out.append(DecodeFailed(reason, ts_recv, _sample(frame)))
+            out.append(DecodeFailed(reason, ts_recv, sample(frame)))
         elif channel.kind == "ignored" or (channel.kind == "trades" and tag == "tu"):
             out.append(Control("ignored", ts_recv, f"{channel.kind} {tag or ''}", channel.symbol))
         elif not self._follows(channel, conn, tag):
@@ -288,7 +293,7 @@ class BitfinexAdapter:
             out += self._trades(channel.symbol, tag, payload[0], ts_recv)
         else:
             reason = f"unknown {channel.kind} message {tag!r}"
-            out.append(DecodeFailed(reason, ts_recv, _sample(frame), unknown=True))
+            out.append(DecodeFailed(reason, ts_recv, sample(frame), unknown=True))
         return out
 
     def _sequence(self, conn: int, state: _Conn, seq: int, ts_recv: int) -> list[Message]:
@@ -372,17 +377,12 @@ class BitfinexAdapter:
             if len(order) > _RECENT_TRADES:
                 seen.discard(order.popleft())
             self._last_trade_mts[symbol] = max(t.mts, self._last_trade_mts.get(symbol, t.mts))
-            amount = wire.number(t.amount)
+            amount = json_decimal(t.amount)
             side = "sell" if amount.startswith("-") else "buy"  # sign = taker direction
-            price, size = wire.plain(wire.number(t.price)), wire.plain(amount.lstrip("-"))
+            price, size = json_decimal(t.price), amount.lstrip("-")
             out.append(Trade(symbol, t.mts * 1_000_000, ts_recv, str(t.id), side, price, size))
         return out or [Control("ignored", ts_recv, "no new trades", symbol)]
 
 
 def key(channel: _Channel) -> tuple[str, str]:
     return channel.kind, channel.symbol
-
-
-def _sample(frame: str | bytes, limit: int = 200) -> str:
-    text = frame if isinstance(frame, str) else bytes(frame).decode("utf-8", "replace")
-    return text[:limit]

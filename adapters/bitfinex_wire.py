@@ -17,16 +17,18 @@ Channel frames are JSON arrays ``[CHAN_ID, payload | tag, ..., SEQ?]``; they are
 split into raw elements first and each payload is decoded once its channel is
 known. Numbers stay ``msgspec.Raw``: their exact JSON text, never a float. Text
 with an exponent (``1e-7``, seen in BITFINEX.jsonl.gz) is stored as plain decimal
-and rendered back JavaScript-style (``js_number``) for the checksum, which the
-docs build from JS numbers (``Number.prototype.toString``).
+(``collector.decimal_text.json_decimal``) and rendered back JavaScript-style
+(``js_number``) for the checksum, which the docs build from JS numbers
+(``Number.prototype.toString``).
 """
 
 from __future__ import annotations
 
-import re
 from decimal import Context, Decimal
 
 import msgspec
+
+from collector.decimal_text import json_decimal
 
 #: conf flags (ws-general "Configuration").
 FLAG_TIMESTAMP = 32768
@@ -41,7 +43,6 @@ INFO_MAINTENANCE_END = 20061  # Maintenance ended: unsubscribe/subscribe all cha
 INFO_SHUTDOWN = (INFO_RECONNECT, INFO_MAINTENANCE_START, INFO_MAINTENANCE_END)
 
 _EXACT = Context(prec=100)
-_JSON_NUMBER = re.compile(r"-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][-+]?\d+)?")
 
 
 class Platform(msgspec.Struct):
@@ -104,21 +105,6 @@ ALIASES = {
 }  # fmt: skip
 
 
-def number(raw: msgspec.Raw) -> str:
-    """The exact JSON number text of ``raw``; raises ``ValueError`` for anything else."""
-    out = bytes(raw).decode().strip()
-    if not _JSON_NUMBER.fullmatch(out):
-        raise ValueError(f"not a JSON number: {out[:40]!r}")
-    return out
-
-
-def plain(number_text: str) -> str:
-    """Number text without an exponent (``1e-7`` -> ``0.0000001``), same value."""
-    if "e" in number_text or "E" in number_text:
-        return format(Decimal(number_text), "f")
-    return number_text
-
-
 def first_byte(raw: msgspec.Raw) -> bytes:
     """The first non-blank byte of a raw JSON value (tells strings, arrays, numbers apart)."""
     data = bytes(raw).lstrip()
@@ -154,9 +140,9 @@ def levels(entries: list[BookEntry]) -> tuple[list[tuple[str, str]], list[tuple[
     bids: list[tuple[str, str]] = []
     asks: list[tuple[str, str]] = []
     for e in entries:
-        price, amount = plain(number(e.price)), number(e.amount)
+        price, amount = json_decimal(e.price), json_decimal(e.amount)
         side = asks if amount.startswith("-") else bids
-        side.append((price, "0" if e.count == 0 else plain(amount.lstrip("-"))))
+        side.append((price, "0" if e.count == 0 else amount.lstrip("-")))
     return bids, asks
 
 

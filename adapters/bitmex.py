@@ -31,10 +31,8 @@ native symbol.
 
 from __future__ import annotations
 
-import calendar
 import json
 import re
-from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from urllib.parse import urlsplit
 
@@ -44,6 +42,8 @@ from adapters import bitmex_wire as w
 from collector.adapter import ConnectionPlan, RestRequest, Subscription
 from collector.book.book import OrderBook
 from collector.book.sequence import NoSequenceRule, SequenceRule
+from collector.decimal_text import json_decimal, json_number
+from collector.markets import future_code_expiry, split_quote
 from collector.model import (
     BestBidAsk,
     BookDelta,
@@ -53,8 +53,12 @@ from collector.model import (
     DecodeFailed,
     Message,
     Trade,
+    sample,
 )
+from collector.wire_time import rfc3339_ns
 
+#: Listed instruments (types, underlyings, expiries): markets without guessing.
+INSTRUMENTS_URL = "https://www.bitmex.com/api/v1/instrument/active"
 URL = "wss://ws.bitmex.com/realtime"
 #: wsAPI "Heartbeats": send the text ``ping`` when nothing arrived for 5 s; ``pong`` answers.
 APP_PING = "ping"
@@ -95,8 +99,6 @@ _IGNORED_TABLES = frozenset(
 )
 _QUOTES = ("USDT", "USDC", "USD", "EUR", "XBT")
 _FUTURE = re.compile(r"([A-Z0-9]+?)([FGHJKMNQUVXZ])(\d{2})")
-_MONTH_CODES = {c: i + 1 for i, c in enumerate("FGHJKMNQUVXZ")}
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class BitmexAdapter:
@@ -123,6 +125,9 @@ class BitmexAdapter:
         if name is None:
             name = self._markets[symbol] = _market(symbol, self._instruments.get(symbol))
         return name
+
+    def instrument_requests(self) -> list[RestRequest]:
+        return [RestRequest(INSTRUMENTS_URL)]
 
     def snapshot_request(self, symbol: str) -> RestRequest | None:
         return None  # the partial on (re)subscribe is the snapshot
@@ -174,8 +179,8 @@ class BitmexAdapter:
             if env.info is not None:
                 return [Control("ack", ts_recv, f"welcome: {env.info} {env.version}")]
         except (msgspec.DecodeError, msgspec.ValidationError, ValueError) as exc:
-            return [DecodeFailed(str(exc), ts_recv, _sample(frame))]
-        return [DecodeFailed("unknown message type", ts_recv, _sample(frame), unknown=True)]
+            return [DecodeFailed(str(exc), ts_recv, sample(frame))]
+        return [DecodeFailed("unknown message type", ts_recv, sample(frame), unknown=True)]
 
     def _table(self, env: w.Envelope, ts_recv: int, frame: str | bytes) -> list[Message]:
         table, action = env.table, env.action
@@ -187,33 +192,33 @@ class BitmexAdapter:
             return [
                 Trade(
                     t.symbol,
-                    _iso_ns(t.timestamp),
+                    rfc3339_ns(t.timestamp),
                     ts_recv,
                     t.trdMatchID,
                     t.side.lower(),  # the aggressor's side
-                    _text(t.price),
-                    _text(t.size),
+                    json_decimal(t.price),
+                    json_decimal(t.size),
                 )
                 for t in w.trade_rows.decode(env.data)
             ]
         if table == "quote":
             out: list[Message] = []
             for q in w.quote_rows.decode(env.data):
-                texts = [w.number(r) for r in (q.bidPrice, q.bidSize, q.askPrice, q.askSize)]
+                texts = [json_number(r) for r in (q.bidPrice, q.bidSize, q.askPrice, q.askSize)]
                 if all(t is not None and Decimal(t) != 0 for t in texts):
                     bp, bs, ap, as_ = texts
                     assert bp and bs and ap and as_
-                    ts = _iso_ns(q.timestamp)
+                    ts = rfc3339_ns(q.timestamp)
                     out.append(BestBidAsk(q.symbol, ts, ts_recv, None, bp, bs, ap, as_))
             return out or [Control("ignored", ts_recv, "one-sided quote")]
         if table in _IGNORED_TABLES:
             return [Control("ignored", ts_recv, f"{table} {action}")]
-        return [DecodeFailed(f"unknown table {table!r}", ts_recv, _sample(frame), unknown=True)]
+        return [DecodeFailed(f"unknown table {table!r}", ts_recv, sample(frame), unknown=True)]
 
     def _book(self, env: w.Envelope, ts_recv: int, frame: str | bytes) -> list[Message]:
         action = env.action
         if action not in ("partial", "insert", "update", "delete"):
-            return [DecodeFailed(f"unknown action {action!r}", ts_recv, _sample(frame), True)]
+            return [DecodeFailed(f"unknown action {action!r}", ts_recv, sample(frame), True)]
         rows = w.book_rows.decode(env.data)
         by_symbol: dict[str, list[w.BookRow]] = {}
         for row in rows:
@@ -223,7 +228,7 @@ class BitmexAdapter:
         out: list[Message] = []
         for symbol, symbol_rows in by_symbol.items():
             stamps = [r.timestamp for r in symbol_rows if r.timestamp]
-            ts = _iso_ns(max(stamps)) if stamps else None
+            ts = rfc3339_ns(max(stamps)) if stamps else None
             if action == "partial":
                 prices = self._prices[symbol] = {}
                 self._count[symbol] = 0
@@ -248,7 +253,7 @@ class BitmexAdapter:
         asks: list[tuple[str, str]] = []
         for row in rows:
             key = (row.id, row.side)
-            price = w.number(row.price)
+            price = json_number(row.price)
             if action in ("update", "delete") and key not in prices:
                 self.unknown_ids += 1
                 if price is None:
@@ -259,15 +264,15 @@ class BitmexAdapter:
                 prices.pop(key, None)
                 size = "0"
             else:
-                size = _text(row.size)
+                size = json_decimal(row.size)
                 prices[key] = price
             (bids if row.side == "Buy" else asks).append((price, size))
         return bids, asks
 
     def decode_rest(self, url: str, body: str | bytes, ts_recv: int) -> list[Message]:
         path = urlsplit(url).path
-        if not path.startswith("/api/v1/instrument"):
-            return [DecodeFailed(f"unknown REST endpoint {path}", ts_recv, _sample(body), True)]
+        if "/api/v1/instrument" not in path:  # under any proxy prefix, as recorded
+            return [DecodeFailed(f"unknown REST endpoint {path}", ts_recv, sample(body), True)]
         try:
             rows = w.instruments.decode(body)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
@@ -275,24 +280,11 @@ class BitmexAdapter:
                 err = msgspec.json.decode(body, type=dict[str, dict[str, str]])["error"]
                 return [Control("error", ts_recv, f"{path}: {err.get('message')}")]
             except (msgspec.DecodeError, msgspec.ValidationError, KeyError):
-                return [DecodeFailed(str(exc), ts_recv, _sample(body))]
+                return [DecodeFailed(str(exc), ts_recv, sample(body))]
         for row in rows:
             self._instruments[row.symbol] = row
         self._markets.clear()
         return [Control("ignored", ts_recv, f"instruments loaded: {len(rows)}")]
-
-
-def _text(raw: msgspec.Raw) -> str:
-    text = w.number(raw)
-    if text is None:
-        raise ValueError("null where a number is required")
-    return text
-
-
-def _iso_ns(text: str) -> int:
-    """``2021-07-22T22:36:10.014Z`` -> ns since the epoch, exactly."""
-    delta = datetime.fromisoformat(text) - _EPOCH
-    return delta // timedelta(microseconds=1) * 1000
 
 
 def _asset(code: str) -> str:
@@ -317,25 +309,10 @@ def _market(symbol: str, info: w.Instrument | None) -> str:
         return f"{_asset(base)}-{_asset(quote)}"
     m = _FUTURE.fullmatch(symbol)
     if m is not None:
-        pair = _split(m[1])
+        pair = split_quote(m[1], _QUOTES)
         base, quote = pair if pair else (m[1], "USD" if m[1] == "XBT" else "XBT")
-        year, month = 2000 + int(m[3]), _MONTH_CODES[m[2]]
-        last = calendar.monthrange(year, month)[1]
-        day = last - (calendar.weekday(year, month, last) - calendar.FRIDAY) % 7
-        return f"{_asset(base)}-{_asset(quote)}-{year}{month:02d}{day:02d}"
-    pair = _split(symbol)
+        return f"{_asset(base)}-{_asset(quote)}-{future_code_expiry(m[2], m[3])}"
+    pair = split_quote(symbol, _QUOTES)
     if pair is None:
         return symbol
     return f"{_asset(pair[0])}-{_asset(pair[1])}-PERP"
-
-
-def _split(pair: str) -> tuple[str, str] | None:
-    for quote in _QUOTES:
-        if pair.endswith(quote) and len(pair) > len(quote):
-            return pair[: -len(quote)], quote
-    return None
-
-
-def _sample(frame: str | bytes | msgspec.Raw, limit: int = 200) -> str:
-    text = bytes(frame).decode("utf-8", "replace") if not isinstance(frame, str) else frame
-    return text[:limit]

@@ -16,12 +16,12 @@ Written from (checked 2026-11-28 against stored copies):
 * ``GET /api/v1/instrument/active`` (REST explorer, fields as recorded in 2021).
 
 BitMEX writes prices and sizes as JSON numbers (``0.00001814``, ``1e-8``); they are
-typed ``msgspec.Raw`` so the exact text survives, and ``number`` makes it plain text.
+typed ``msgspec.Raw`` so the exact text survives (``collector.decimal_text.json_number``
+makes it plain text).
 """
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Literal
 
 import msgspec
@@ -97,15 +97,3 @@ book_rows = msgspec.json.Decoder(list[BookRow])
 trade_rows = msgspec.json.Decoder(list[TradeRow])
 quote_rows = msgspec.json.Decoder(list[QuoteRow])
 instruments = msgspec.json.Decoder(list[Instrument])
-
-
-def number(raw: Raw) -> str | None:
-    """Exact plain decimal text of a JSON number, ``None`` for ``null``; else ``ValueError``."""
-    text = bytes(raw).decode()
-    if text == "null":
-        return None
-    if not text or text[0] not in "-0123456789":
-        raise ValueError(f"expected a JSON number, got {text[:40]!r}")
-    if "e" in text or "E" in text:
-        return format(Decimal(text), "f")
-    return text

@@ -61,8 +61,13 @@ from collector.model import (
     DecodeFailed,
     Message,
     Trade,
+    sample,
 )
 
+#: v5 instruments of a category (dated futures' delivery times); written as recorded.
+INSTRUMENTS_URL = (
+    "https://api.bybit.com/v5/market/instruments-info?&category={}&status=Trading&limit=1000"
+)
 WS_BASE = "wss://stream.bybit.com/v5/public/"
 #: Legacy v2 URL paths -> category (decode only).
 LEGACY_PATHS = {"/realtime_public": "linear", "/realtime": "inverse"}
@@ -143,6 +148,9 @@ class BybitAdapter:
         if known is not None:
             return known
         return (guess_market(category, raw) if raw else None) or symbol
+
+    def instrument_requests(self) -> list[RestRequest]:
+        return [RestRequest(INSTRUMENTS_URL.format(category)) for category in ("linear", "spot")]
 
     def snapshot_request(self, symbol: str) -> RestRequest | None:
         return None  # snapshots come in-band; the daemon resyncs by reconnecting
@@ -230,15 +238,15 @@ class BybitAdapter:
             env = _envelope.decode(frame)
         except msgspec.ValidationError as exc:  # not an object (unknown), or a bad field type
             unknown = str(exc).startswith("Expected `object`")
-            return [DecodeFailed(str(exc), ts_recv, _sample(frame), unknown)]
+            return [DecodeFailed(str(exc), ts_recv, sample(frame), unknown)]
         except msgspec.DecodeError as exc:
-            return [DecodeFailed(str(exc), ts_recv, _sample(frame))]
+            return [DecodeFailed(str(exc), ts_recv, sample(frame))]
         try:
             if env.topic is not None:
                 return self._push(env, env.topic, ts_recv, conn, frame)
             return self._reply(env, ts_recv, conn, frame)
         except (msgspec.DecodeError, msgspec.ValidationError, ValueError, InvalidOperation) as exc:
-            return [DecodeFailed(str(exc) or type(exc).__name__, ts_recv, _sample(frame))]
+            return [DecodeFailed(str(exc) or type(exc).__name__, ts_recv, sample(frame))]
 
     def _push(
         self, env: Envelope, topic: str, ts_recv: int, conn: int, frame: str | bytes
@@ -251,14 +259,14 @@ class BybitAdapter:
         category = self._conn_category.get(conn)
         if category is None:
             reason = f"connection {conn} has no known Bybit category (unknown URL)"
-            return [DecodeFailed(reason, ts_recv, _sample(frame))]
+            return [DecodeFailed(reason, ts_recv, sample(frame))]
         if channel == "publicTrade":
             return [
                 Trade(f"{category}:{t.s}", t.T * 1_000_000, ts_recv, t.i, taker_side(t.S), t.p, t.v)
                 for t in _trades.decode(env.data)
             ]
         if channel != "orderbook":
-            return [DecodeFailed(f"unknown topic {topic!r}", ts_recv, _sample(frame), True)]
+            return [DecodeFailed(f"unknown topic {topic!r}", ts_recv, sample(frame), True)]
         depth, _, _ = rest.partition(".")
         if not depth.isdigit():  # orderbook.full (REST-seeded), orderbook.rpi, ...
             return [Control("ignored", ts_recv, f"book topic {topic} not supported")]
@@ -270,7 +278,7 @@ class BybitAdapter:
         if depth == "1":
             if env.type != "snapshot":
                 reason = f"{topic} {env.type} (documented as snapshot-only)"
-                return [DecodeFailed(reason, ts_recv, _sample(frame), True)]
+                return [DecodeFailed(reason, ts_recv, sample(frame), True)]
             if not bids or not asks:
                 return [Control("ignored", ts_recv, f"{topic}: one-sided top of book", symbol)]
             (bp, bs), (ap, az) = bids[0], asks[0]
@@ -280,12 +288,12 @@ class BybitAdapter:
             return [BookSnapshot(symbol, ts_ex, ts_recv, book.u, bids, asks, True, depth=n)]
         if env.type == "delta":
             return [BookDelta(symbol, ts_ex, ts_recv, book.u, book.u, None, bids, asks, depth=n)]
-        return [DecodeFailed(f"unknown book type {env.type!r}", ts_recv, _sample(frame), True)]
+        return [DecodeFailed(f"unknown book type {env.type!r}", ts_recv, sample(frame), True)]
 
     def _reply(self, env: Envelope, ts_recv: int, conn: int, frame: str | bytes) -> list[Message]:
         op = env.op if env.op is not None else env.request.op if env.request else None
         if op is None:
-            return [DecodeFailed("unknown message type", ts_recv, _sample(frame), True)]
+            return [DecodeFailed("unknown message type", ts_recv, sample(frame), True)]
         detail = f"{op} {env.ret_msg or ''}".strip()
         if env.success is False:
             symbol = None
@@ -299,7 +307,7 @@ class BybitAdapter:
         if op in ("subscribe", "unsubscribe", "auth"):
             args = env.request.args if env.request and env.request.args else []
             return [Control("ack", ts_recv, " ".join([detail, env.req_id or "", *args]).strip())]
-        return [DecodeFailed(f"unknown reply op {op!r}", ts_recv, _sample(frame), True)]
+        return [DecodeFailed(f"unknown reply op {op!r}", ts_recv, sample(frame), True)]
 
     def _legacy(
         self, env: Envelope, channel: str, raw: str, ts_recv: int, conn: int
@@ -370,10 +378,5 @@ class BybitAdapter:
                         self._markets[f"{category}:{s.name}"] = market
                 return [Control("ignored", ts_recv, "legacy symbols loaded")]
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-            return [DecodeFailed(str(exc), ts_recv, _sample(body))]
-        return [DecodeFailed(f"unknown REST endpoint {path}", ts_recv, _sample(body), True)]
-
-
-def _sample(frame: str | bytes, limit: int = 200) -> str:
-    text = frame if isinstance(frame, str) else bytes(frame).decode("utf-8", "replace")
-    return text[:limit]
+            return [DecodeFailed(str(exc), ts_recv, sample(body))]
+        return [DecodeFailed(f"unknown REST endpoint {path}", ts_recv, sample(body), True)]

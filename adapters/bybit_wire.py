@@ -15,12 +15,12 @@ Field names stay verbatim; each carries a comment with its meaning.
 
 from __future__ import annotations
 
-import calendar
 import re
-from datetime import UTC, datetime
-from decimal import Decimal
 
 import msgspec
+
+from collector.decimal_text import plain
+from collector.markets import ddmmmyy, future_code_expiry, ms_date, split_quote
 
 Level = tuple[str, str]  # [price, size], decimal text; size is absolute, "0" deletes
 
@@ -172,18 +172,14 @@ def taker_side(side: str) -> str:
 def raw_text(raw: msgspec.Raw) -> str:
     """Exact text of a JSON string or number; exponents written out as plain decimals."""
     text = bytes(raw).decode()
-    if text.startswith('"'):
-        text = msgspec.json.decode(text)
-    if "e" in text or "E" in text:
-        text = format(Decimal(text), "f")
-    return text
+    return plain(msgspec.json.decode(text) if text.startswith('"') else text)
 
 
 def plain_levels(levels: list[Level]) -> list[Level]:
     """Levels as sent, unless one uses an exponent (then all are written out plainly)."""
     for p, s in levels:
         if "e" in p or "E" in p or "e" in s or "E" in s:
-            return [(format(Decimal(p), "f"), format(Decimal(s), "f")) for p, s in levels]
+            return [(plain(p), plain(s)) for p, s in levels]
     return levels
 
 
@@ -239,8 +235,6 @@ _QUOTES = sorted(
     key=len,
     reverse=True,
 )
-_MONTHS = {m.upper(): i for i, m in enumerate(calendar.month_abbr) if m}
-_FUTURE_CODES = dict(zip("FGHJKMNQUVXZ", range(1, 13), strict=True))
 _DATED = re.compile(r"^(?P<base>[A-Z0-9]+)-(?P<date>\d{1,2}[A-Z]{3}\d{2})$")
 _OPTION = re.compile(
     r"^(?P<base>[A-Z0-9]+)-(?P<date>\d{1,2}[A-Z]{3}\d{2})-(?P<strike>[0-9.]+)-(?P<cp>[CP])"
@@ -249,30 +243,8 @@ _OPTION = re.compile(
 _INVERSE_FUTURE = re.compile(r"^(?P<pair>[A-Z0-9]+USD)(?P<code>[FGHJKMNQUVXZ])(?P<yy>\d{2})$")
 
 
-def _split(pair: str) -> tuple[str, str] | None:
-    for quote in _QUOTES:
-        if pair.endswith(quote) and len(pair) > len(quote):
-            return pair[: -len(quote)], quote
-    return None
-
-
-def _ddmmmyy(text: str) -> str | None:
-    """``26DEC25`` -> ``20251226``."""
-    m = re.fullmatch(r"(\d{1,2})([A-Z]{3})(\d{2})", text)
-    if m is None or m[2] not in _MONTHS:
-        return None
-    return f"20{m[3]}{_MONTHS[m[2]]:02d}{int(m[1]):02d}"
-
-
-def _last_friday(year: int, month: int) -> str:
-    day = max(week[calendar.FRIDAY] for week in calendar.monthcalendar(year, month) if week[4])
-    return f"{year}{month:02d}{day:02d}"
-
-
 def _delivery(ms: str | None) -> str | None:
-    if not ms or ms == "0":
-        return None
-    return datetime.fromtimestamp(int(ms) / 1000, UTC).strftime("%Y%m%d")
+    return ms_date(ms) if ms and ms != "0" else None
 
 
 def instrument_market(category: str, ins: V5Instrument) -> str | None:
@@ -306,23 +278,23 @@ def guess_market(category: str, symbol: str) -> str | None:
     """
     if category == "option":
         m = _OPTION.match(symbol)
-        date = _ddmmmyy(m["date"]) if m else None
+        date = ddmmmyy(m["date"]) if m else None
         if m is None or date is None:
             return None
         return f"{m['base']}-{m['settle'] or 'USDC'}-{date}-{m['strike']}-{m['cp']}"
     if category == "inverse":
         m = _INVERSE_FUTURE.match(symbol)
         if m is not None:
-            expiry = _last_friday(2000 + int(m["yy"]), _FUTURE_CODES[m["code"]])
+            expiry = future_code_expiry(m["code"], m["yy"])
             return f"{m['pair'][:-3]}-USD-{expiry}"
     dated = _DATED.match(symbol) if category == "linear" else None
     if dated is not None:
-        date = _ddmmmyy(dated["date"])
-        pair = _split(dated["base"]) or (dated["base"], "USDC")
+        date = ddmmmyy(dated["date"])
+        pair = split_quote(dated["base"], _QUOTES) or (dated["base"], "USDC")
         return f"{pair[0]}-{pair[1]}-{date}" if date else None
     if category == "linear" and symbol.endswith("PERP") and len(symbol) > 4:
         return f"{symbol[:-4]}-USDC-PERP"
-    split = _split(symbol)
+    split = split_quote(symbol, _QUOTES)
     if split is None:
         return None
     return f"{split[0]}-{split[1]}" + ("" if category == "spot" else "-PERP")

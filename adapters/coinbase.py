@@ -53,13 +53,12 @@ from adapters.coinbase_wire import (
     AtTradesEvent,
     TradeFilter,
     parse_rfc3339_ns,
-    plain,
-    sample,
 )
-from collector.adapter import ConnectionPlan, RestRequest, Subscription
+from collector.adapter import ConnectionPlan, RestRequest, Subscription, symbols_per_connection
 from collector.book.book import OrderBook
 from collector.book.sequence import NoSequenceRule, SequenceRule
-from collector.decimal_text import InvalidDecimalText
+from collector.decimal_text import InvalidDecimalText, plain
+from collector.markets import ddmmmyy
 from collector.model import (
     BestBidAsk,
     BookDelta,
@@ -69,8 +68,11 @@ from collector.model import (
     DecodeFailed,
     Message,
     Trade,
+    sample,
 )
 
+#: Public product list: futures' underlyings and expiries (``_product_market``).
+PRODUCTS_URL = "https://api.coinbase.com/api/v3/brokerage/market/products"
 WS_URL = "wss://advanced-trade-ws.coinbase.com"
 #: Unauthenticated messages a client may send: 8 per second per IP (websocket-rate-limits).
 #: The budget is per IP, so a plan shares it between its connections.
@@ -97,8 +99,7 @@ _trades = msgspec.json.Decoder(list[AtTradesEvent])
 _tickers = msgspec.json.Decoder(list[AtTickerEvent])
 _heartbeats = msgspec.json.Decoder(list[AtHeartbeat])
 _products = msgspec.json.Decoder(AtProducts)
-_DATED = re.compile(r"([A-Z0-9]+)-(\d\d)([A-Z]{3})(\d\d)-[A-Z]+")
-_MONTHS = ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"]
+_DATED = re.compile(r"([A-Z0-9]+)-(\d\d[A-Z]{3}\d\d)-[A-Z]+")
 
 
 class CoinbaseAdapter:
@@ -123,25 +124,19 @@ class CoinbaseAdapter:
         name = self._markets.get(symbol)
         return name if name is not None else _guess_market(symbol)
 
+    def instrument_requests(self) -> list[RestRequest]:
+        return [RestRequest(PRODUCTS_URL)]
+
     def snapshot_request(self, symbol: str) -> RestRequest | None:
         return None  # snapshots come in-band on (re)subscription
 
     def plan(self, subscriptions: list[Subscription]) -> list[ConnectionPlan]:
         """Connections of at most ``PRODUCTS_PER_CONNECTION`` products, every channel of a
         product on the same connection, ``heartbeats`` first to keep them all open."""
-        by_product: dict[str, list[Subscription]] = {}
-        for sub in subscriptions:
-            if sub.channel in CHANNELS:
-                by_product.setdefault(sub.symbol, []).append(sub)
-        products = list(by_product)
-        chunks = [
-            products[i : i + PRODUCTS_PER_CONNECTION]
-            for i in range(0, len(products), PRODUCTS_PER_CONNECTION)
-        ]
+        chunks = symbols_per_connection(subscriptions, PRODUCTS_PER_CONNECTION, CHANNELS)
         rate = IP_MESSAGES_PER_SECOND / max(1, len(chunks))
         plans = []
-        for chunk in chunks:
-            subs = [s for p in chunk for s in by_product[p]]
+        for subs in chunks:
             frames = [msgspec.json.encode({"type": "subscribe", "channel": "heartbeats"})]
             for ours, theirs in CHANNELS.items():
                 ids = [s.symbol for s in subs if s.channel == ours]
@@ -333,6 +328,5 @@ def _guess_market(symbol: str) -> str:
     if len(parts) == 3 and parts[1] == "PERP" and parts[0]:
         return f"{parts[0]}-USDC-PERP"
     m = _DATED.fullmatch(symbol)
-    if m and m[3] in _MONTHS:
-        return f"{m[1]}-USD-20{m[4]}{_MONTHS.index(m[3]) + 1:02d}{m[2]}"
-    return symbol
+    expiry = ddmmmyy(m[2]) if m else None
+    return f"{m[1]}-USD-{expiry}" if m and expiry else symbol

@@ -37,13 +37,11 @@ from adapters.coinbase_wire import (
     ExProduct,
     TradeFilter,
     parse_rfc3339_ns,
-    plain,
-    sample,
 )
-from collector.adapter import ConnectionPlan, RestRequest, Subscription
+from collector.adapter import ConnectionPlan, RestRequest, Subscription, symbols_per_connection
 from collector.book.book import OrderBook
 from collector.book.sequence import NoSequenceRule, SequenceRule
-from collector.decimal_text import InvalidDecimalText
+from collector.decimal_text import InvalidDecimalText, plain
 from collector.model import (
     BestBidAsk,
     BookDelta,
@@ -52,8 +50,12 @@ from collector.model import (
     DecodeFailed,
     Message,
     Trade,
+    sample,
 )
 
+#: Product list (base and quote of every product). The corpus recorded it on the
+#: retired ``api.pro.coinbase.com``; the same path is served by the Exchange host.
+PRODUCTS_URL = "https://api.exchange.coinbase.com/products"
 WS_URL = "wss://ws-feed.exchange.coinbase.com"
 #: Messages a client may send: 100 per second per IP (rate-limits page), shared by a plan.
 IP_MESSAGES_PER_SECOND = 100.0
@@ -91,25 +93,20 @@ class CoinbaseExchangeAdapter:
     def market(self, symbol: str) -> str:
         return self._markets.get(symbol, symbol)  # product ids are already BASE-QUOTE
 
+    def instrument_requests(self) -> list[RestRequest]:
+        return [RestRequest(PRODUCTS_URL)]
+
     def snapshot_request(self, symbol: str) -> RestRequest | None:
         return None  # the level2 REST book has no id to bridge to level2 updates
 
     def plan(self, subscriptions: list[Subscription]) -> list[ConnectionPlan]:
-        by_product: dict[str, list[Subscription]] = {}
-        for sub in subscriptions:
-            if sub.channel in CHANNELS:
-                by_product.setdefault(sub.symbol, []).append(sub)
-        products = list(by_product)
-        chunks = [
-            products[i : i + PRODUCTS_PER_CONNECTION]
-            for i in range(0, len(products), PRODUCTS_PER_CONNECTION)
-        ]
+        chunks = symbols_per_connection(subscriptions, PRODUCTS_PER_CONNECTION, CHANNELS)
         plans = []
-        for chunk in chunks:
-            subs = [s for p in chunk for s in by_product[p]]
+        for subs in chunks:
+            products = list(dict.fromkeys(s.symbol for s in subs))
             wanted = {s.channel for s in subs}
             channels = ["heartbeat", *(v for k, v in CHANNELS.items() if k in wanted)]
-            msg = {"type": "subscribe", "product_ids": chunk, "channels": channels}
+            msg = {"type": "subscribe", "product_ids": products, "channels": channels}
             plans.append(
                 ConnectionPlan(
                     url=WS_URL,

@@ -4,20 +4,18 @@ Both Coinbase adapters (``adapters.coinbase`` for Advanced Trade, ``adapters.coi
 for the legacy Exchange / Pro feed) decode into these structs; decoding *is* validation.
 Every price and size stays the exact text Coinbase sent (both feeds send decimal strings).
 
-Helpers here are shared by the two Coinbase adapters only: ``parse_rfc3339_ns`` (exact
-nanoseconds, no float), ``TradeFilter`` (trade-id dedupe across reconnects), ``plain``
-and ``sample``.
+Helpers here are shared by the two Coinbase adapters only: ``parse_rfc3339_ns`` (what
+a Coinbase time means, on top of ``collector.wire_time``) and ``TradeFilter`` (trade-id
+dedupe across reconnects).
 """
 
 from __future__ import annotations
 
-import re
-from calendar import monthrange, timegm
 from typing import Literal
 
 import msgspec
 
-from collector.decimal_text import parse_exact
+from collector.wire_time import rfc3339_ns
 
 # --- Advanced Trade --------------------------------------------------------------------
 # Written from https://docs.cdp.coinbase.com/coinbase-app/advanced-trade-apis/websocket/websocket-channels
@@ -171,34 +169,21 @@ class ExProduct(msgspec.Struct):
 
 # --- shared helpers -------------------------------------------------------------------------
 
-_RFC3339 = re.compile(
-    r"(\d{4})-(\d\d)-(\d\d)[Tt ](\d\d):(\d\d):(\d\d)(?:\.(\d+))?(?:([Zz])|([+-])(\d\d):?(\d\d))"
-)
-
 
 def parse_rfc3339_ns(text: str | None) -> int | None:
-    """RFC3339 time -> exact ns since the epoch (UTC); None for absent or unusable text.
+    """Coinbase time -> exact ns (``collector.wire_time``); None for absent or unusable text.
 
-    Integer arithmetic only. Fractions longer than 9 digits are truncated to ns.
-    Year 1 (``0001-01-01T00:00:00Z``, which the legacy feed sometimes sends in an
-    otherwise valid ``l2update``) and anything before 1970 mean "no time": None.
+    Fractions longer than 9 digits are truncated to ns. Year 1 (``0001-01-01T00:00:00Z``,
+    which the legacy feed sometimes sends in an otherwise valid ``l2update``) and anything
+    before 1970 mean "no time": None.
     """
     if not text:
         return None
-    m = _RFC3339.fullmatch(text)
-    if m is None:
+    try:
+        ns = rfc3339_ns(text, truncate=True)
+    except ValueError:
         return None
-    year, month, day, hour, minute, second = (int(g) for g in m.group(1, 2, 3, 4, 5, 6))
-    if year < 1970 or not 1 <= month <= 12 or not 1 <= day <= monthrange(year, month)[1]:
-        return None
-    if hour > 23 or minute > 59 or second > 60:  # 60: a leap second
-        return None
-    seconds = timegm((year, month, day, hour, minute, second, 0, 0, 0))
-    if m.group(9):
-        offset = int(m.group(10)) * 3600 + int(m.group(11)) * 60
-        seconds -= offset if m.group(9) == "+" else -offset
-    fraction = (m.group(7) or "")[:9]
-    return seconds * 1_000_000_000 + int(fraction.ljust(9, "0") or 0)
+    return ns if ns >= 0 else None
 
 
 class TradeFilter:
@@ -229,19 +214,3 @@ class TradeFilter:
             (i is None and not replay) or (i is not None and (last is None or i > last))
             for i in ids
         ]
-
-
-def plain(text: str) -> str:
-    """Decimal text as stored: exponent forms (never seen from Coinbase) become plain.
-
-    Raises ``InvalidDecimalText`` for text that is not a storable decimal.
-    """
-    if "e" in text or "E" in text:
-        return format(parse_exact(text), "f")
-    return text
-
-
-def sample(frame: str | bytes, limit: int = 200) -> str:
-    """The start of a frame, as text, for ``DecodeFailed.sample`` and details."""
-    text = frame if isinstance(frame, str) else bytes(frame).decode("utf-8", "replace")
-    return text[:limit]

@@ -32,7 +32,6 @@ options ``BTC-USD-...`` too). Futures use ``quote_currency`` (USD, or USDC for l
 from __future__ import annotations
 
 import json
-import re
 from decimal import Decimal
 from urllib.parse import urlsplit
 
@@ -42,6 +41,8 @@ from adapters import deribit_wire as w
 from collector.adapter import ConnectionPlan, RestRequest, Subscription
 from collector.book.book import OrderBook
 from collector.book.sequence import PreviousIdRule, SequenceRule
+from collector.decimal_text import json_decimal, json_number
+from collector.markets import ddmmmyy
 from collector.model import (
     BestBidAsk,
     BookDelta,
@@ -50,8 +51,12 @@ from collector.model import (
     DecodeFailed,
     Message,
     Trade,
+    sample,
 )
 
+#: Live instruments per currency (options' counter currency, combos, expiries).
+INSTRUMENTS_URL = "https://www.deribit.com/api/v2/public/get_instruments?currency={}&expired=false"
+INSTRUMENT_CURRENCIES = ("BTC", "ETH", "SOL", "USDC")
 URL = "wss://www.deribit.com/ws/api/v2"
 #: ``public/set_heartbeat`` interval; the docs require at least 10 s.
 HEARTBEAT_INTERVAL_S = 30
@@ -91,13 +96,6 @@ _IGNORED = frozenset(
         "announcements",
     }
 )
-_MONTHS = {
-    m: i + 1
-    for i, m in enumerate(
-        ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
-    )
-}
-_EXPIRY = re.compile(r"(\d{1,2})([A-Z]{3})(\d{2})")
 
 
 class DeribitAdapter:
@@ -120,6 +118,9 @@ class DeribitAdapter:
         if name is None:
             name = self._markets[symbol] = _market(symbol, self._instruments.get(symbol))
         return name
+
+    def instrument_requests(self) -> list[RestRequest]:
+        return [RestRequest(INSTRUMENTS_URL.format(c)) for c in INSTRUMENT_CURRENCIES]
 
     def snapshot_request(self, symbol: str) -> RestRequest | None:
         return None  # in-band snapshot on every (re)subscribe; see the module docstring
@@ -190,8 +191,8 @@ class DeribitAdapter:
             if env.method is None and env.result:
                 return [_reply(env.id, bytes(env.result), ts_recv)]
         except (msgspec.DecodeError, msgspec.ValidationError, ValueError) as exc:
-            return [DecodeFailed(str(exc), ts_recv, _sample(frame))]
-        return [DecodeFailed("unknown message type", ts_recv, _sample(frame), unknown=True)]
+            return [DecodeFailed(str(exc), ts_recv, sample(frame))]
+        return [DecodeFailed("unknown message type", ts_recv, sample(frame), unknown=True)]
 
     def _notification(
         self, channel: str, data: msgspec.Raw, ts_recv: int, frame: str | bytes
@@ -200,8 +201,8 @@ class DeribitAdapter:
         if kind == "book":
             if rest.count(".") == 3:  # {instrument}.{group}.{depth}.{interval}: full top-N
                 g = w.grouped_book.decode(data)
-                bids = [(_text(p), _text(a)) for p, a in g.bids]
-                asks = [(_text(p), _text(a)) for p, a in g.asks]
+                bids = [(json_decimal(p), json_decimal(a)) for p, a in g.bids]
+                asks = [(json_decimal(p), json_decimal(a)) for p, a in g.asks]
                 return [
                     BookSnapshot(
                         g.instrument_name, _ns(g.timestamp), ts_recv, g.change_id, bids, asks, True
@@ -227,15 +228,15 @@ class DeribitAdapter:
                     ts_recv,
                     t.trade_id,
                     t.direction,
-                    _text(t.price),
-                    _text(t.amount),
+                    json_decimal(t.price),
+                    json_decimal(t.amount),
                 )
                 for t in w.trades.decode(data)
             ]
         if kind == "quote":
             q = w.quote.decode(data)
             texts = [
-                w.number(r)
+                json_number(r)
                 for r in (q.best_bid_price, q.best_bid_amount, q.best_ask_price, q.best_ask_amount)
             ]
             if any(t is None or Decimal(t) == 0 for t in texts):
@@ -245,12 +246,12 @@ class DeribitAdapter:
             return [BestBidAsk(q.instrument_name, _ns(q.timestamp), ts_recv, None, bp, bs, ap, as_)]
         if kind in _IGNORED:
             return [Control("ignored", ts_recv, channel)]
-        return [DecodeFailed(f"unknown channel {channel!r}", ts_recv, _sample(frame), unknown=True)]
+        return [DecodeFailed(f"unknown channel {channel!r}", ts_recv, sample(frame), unknown=True)]
 
     def decode_rest(self, url: str, body: str | bytes, ts_recv: int) -> list[Message]:
         path = urlsplit(url).path
         if not path.endswith("/public/get_instruments"):
-            return [DecodeFailed(f"unknown REST endpoint {path}", ts_recv, _sample(body), True)]
+            return [DecodeFailed(f"unknown REST endpoint {path}", ts_recv, sample(body), True)]
         try:
             env = w.envelope.decode(body)
             if env.error:
@@ -258,7 +259,7 @@ class DeribitAdapter:
                 return [Control("error", ts_recv, f"{path}: {err.code}: {err.message}")]
             rows = w.instruments.decode(body).result
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-            return [DecodeFailed(str(exc), ts_recv, _sample(body))]
+            return [DecodeFailed(str(exc), ts_recv, sample(body))]
         for row in rows:
             self._instruments[row.instrument_name] = row
         self._markets.clear()
@@ -275,14 +276,7 @@ def _reply(request_id: int | str | None, result: bytes, ts_recv: int) -> Control
 
 
 def _changes(levels: list[w.Change]) -> list[tuple[str, str]]:
-    return [(_text(p), "0" if action == "delete" else _text(a)) for action, p, a in levels]
-
-
-def _text(raw: msgspec.Raw) -> str:
-    text = w.number(raw)
-    if text is None:
-        raise ValueError("null where a number is required")
-    return text
+    return [(json_decimal(p), "0" if act == "delete" else json_decimal(a)) for act, p, a in levels]
 
 
 def _market(symbol: str, info: w.Instrument | None) -> str:
@@ -305,7 +299,7 @@ def _market(symbol: str, info: w.Instrument | None) -> str:
         return f"{base}-{quote}" if len(pair) == 2 else symbol  # spot BTC_USDC
     if len(parts) == 2 and parts[1] == "PERPETUAL":
         return f"{base}-{quote}-PERP"
-    expiry = _expiry(parts[1])
+    expiry = ddmmmyy(parts[1])
     if expiry is None:
         return symbol
     if len(parts) == 2:
@@ -316,17 +310,5 @@ def _market(symbol: str, info: w.Instrument | None) -> str:
     return symbol
 
 
-def _expiry(text: str) -> str | None:
-    m = _EXPIRY.fullmatch(text)
-    if m is None or m[2] not in _MONTHS:
-        return None
-    return f"20{m[3]}{_MONTHS[m[2]]:02d}{int(m[1]):02d}"
-
-
 def _ns(ms: int) -> int:
     return ms * 1_000_000
-
-
-def _sample(frame: str | bytes | msgspec.Raw, limit: int = 200) -> str:
-    text = bytes(frame).decode("utf-8", "replace") if not isinstance(frame, str) else frame
-    return text[:limit]

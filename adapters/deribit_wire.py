@@ -15,13 +15,12 @@ Written from (checked 2026-11-28 against stored copies of docs.deribit.com):
   against the recorded 2021 responses and the 2022 SOL/USDC ones in the sidecar).
 
 Deribit writes prices and amounts as JSON numbers (``0.0015``, ``4714.0``, possibly
-``1e-05``). They are typed ``msgspec.Raw`` here so the exact text survives; ``number``
-turns one into storable decimal text without going through float.
+``1e-05``). They are typed ``msgspec.Raw`` here so the exact text survives;
+``collector.decimal_text.json_number`` turns one into plain decimal text, never a float.
 """
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Literal
 
 import msgspec
@@ -138,19 +137,3 @@ grouped_book = msgspec.json.Decoder(GroupedBook)
 trades = msgspec.json.Decoder(list[TradeRow])
 quote = msgspec.json.Decoder(Quote)
 instruments = msgspec.json.Decoder(Instruments)
-
-
-def number(raw: Raw) -> str | None:
-    """Exact decimal text of a JSON number (``None`` for ``null``).
-
-    Exponent forms are rewritten as plain decimals exactly (``1e-05`` -> ``0.00001``);
-    anything that is not a JSON number raises ``ValueError``.
-    """
-    text = bytes(raw).decode()
-    if text == "null":
-        return None
-    if not text or text[0] not in "-0123456789":
-        raise ValueError(f"expected a JSON number, got {text[:40]!r}")
-    if "e" in text or "E" in text:
-        return format(Decimal(text), "f")
-    return text

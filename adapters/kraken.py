@@ -29,6 +29,7 @@ from collector.adapter import CHANNELS, ConnectionPlan, RestRequest, Subscriptio
 from collector.book.book import OrderBook
 from collector.book.checksum import kraken_crc32
 from collector.book.sequence import NoSequenceRule, SequenceRule
+from collector.decimal_text import json_decimal, plain
 from collector.model import (
     BestBidAsk,
     BookDelta,
@@ -37,8 +38,11 @@ from collector.model import (
     DecodeFailed,
     Message,
     Trade,
+    sample,
 )
 
+#: Pairs with their v1 names and decimals (markets; v2 checksum precision fallback).
+ASSET_PAIRS_URL = "https://api.kraken.com/0/public/AssetPairs"
 URL_V2 = "wss://ws.kraken.com/v2"  # https://docs.kraken.com/api/docs/guides/spot-ws-intro
 BOOK_DEPTHS = (10, 25, 100, 500, 1000)  # https://docs.kraken.com/api/docs/websocket-v2/book
 CHECKSUM_LEVELS = 10  # top levels per side the book checksum covers (both versions)
@@ -104,6 +108,9 @@ class KrakenAdapter:
             name = _market(base, quote) if sep and base and quote else symbol
             self._markets[symbol] = name
         return name
+
+    def instrument_requests(self) -> list[RestRequest]:
+        return [RestRequest(ASSET_PAIRS_URL)]
 
     def snapshot_request(self, symbol: str) -> RestRequest | None:
         return None  # snapshots come in-band: a resync is a reconnect
@@ -190,8 +197,8 @@ class KrakenAdapter:
                 return self._v2_response(env, frame, ts_recv)
             _envelope.decode(frame)  # raises for what is not JSON at all
         except (msgspec.DecodeError, msgspec.ValidationError, ValueError) as exc:
-            return [DecodeFailed(str(exc), ts_recv, _sample(frame))]
-        return [DecodeFailed("unknown message type", ts_recv, _sample(frame), unknown=True)]
+            return [DecodeFailed(str(exc), ts_recv, sample(frame))]
+        return [DecodeFailed("unknown message type", ts_recv, sample(frame), unknown=True)]
 
     def _v1_data(self, items: list[msgspec.Raw], frame: str | bytes, ts: int) -> list[Message]:
         if len(items) < 4:
@@ -203,9 +210,7 @@ class KrakenAdapter:
             return self._v1_book(pair, int(name[5:]), payloads, ts)
         if name == "trade":  # v1 trades carry no id: trade_id stays empty
             return [
-                Trade(
-                    pair, w.seconds_ns(t), ts, "", w.v1_side(side), w.plain_text(p), w.plain_text(v)
-                )
+                Trade(pair, w.seconds_ns(t), ts, "", w.v1_side(side), plain(p), plain(v))
                 for p, v, t, side, _, _ in _v1_trades.decode(payloads[0])
             ]
         if name == "ticker":
@@ -216,7 +221,7 @@ class KrakenAdapter:
             return [BestBidAsk(pair, w.seconds_ns(t), ts, None, bid, bid_size, ask, ask_size)]
         if name.startswith("ohlc"):
             return [Control("ignored", ts, name, pair)]
-        return [DecodeFailed(f"unknown v1 channel {name!r}", ts, _sample(frame), unknown=True)]
+        return [DecodeFailed(f"unknown v1 channel {name!r}", ts, sample(frame), unknown=True)]
 
     def _v1_book(self, pair: str, depth: int, payloads: list, ts: int) -> list[Message]:
         bids: list[list[str]] = []
@@ -270,7 +275,7 @@ class KrakenAdapter:
             return [Control("ack", ts, f"{env.status} {env.channelName} {env.pair}", env.pair)]
         if event == "error":
             return [Control("error", ts, str(env.errorMessage))]
-        return [DecodeFailed(f"unknown v1 event {event!r}", ts, _sample(frame), unknown=True)]
+        return [DecodeFailed(f"unknown v1 event {event!r}", ts, sample(frame), unknown=True)]
 
     def _v2_channel(self, env: w.Envelope, frame: str | bytes, ts: int) -> list[Message]:
         channel = env.channel
@@ -299,7 +304,7 @@ class KrakenAdapter:
             for t in _v2_trades.decode(env.data):
                 if t.side not in ("buy", "sell"):
                     raise w.Malformed(f"trade side {t.side!r}")
-                price, qty = w.v2_number(t.price), w.v2_number(t.qty)
+                price, qty = json_decimal(t.price), json_decimal(t.qty)
                 out.append(
                     Trade(
                         t.symbol, w.rfc3339_ns(t.timestamp), ts, str(t.trade_id), t.side, price, qty
@@ -313,10 +318,10 @@ class KrakenAdapter:
                     w.rfc3339_ns(q.timestamp),
                     ts,
                     None,
-                    w.v2_number(q.bid),
-                    w.v2_number(q.bid_qty),
-                    w.v2_number(q.ask),
-                    w.v2_number(q.ask_qty),
+                    json_decimal(q.bid),
+                    json_decimal(q.bid_qty),
+                    json_decimal(q.ask),
+                    json_decimal(q.ask_qty),
                 )
                 for q in _v2_tickers.decode(env.data)
             ]
@@ -332,7 +337,7 @@ class KrakenAdapter:
             return [Control(kind, ts, f"status {','.join(systems)}")]
         if channel in _IGNORED_CHANNELS:
             return [Control("ignored", ts, channel)]
-        return [DecodeFailed(f"unknown v2 channel {channel!r}", ts, _sample(frame), unknown=True)]
+        return [DecodeFailed(f"unknown v2 channel {channel!r}", ts, sample(frame), unknown=True)]
 
     def _v2_response(self, env: w.Envelope, frame: str | bytes, ts: int) -> list[Message]:
         if env.Error is not None:  # e.g. {"Error": "Exceeded msg rate"}
@@ -348,17 +353,17 @@ class KrakenAdapter:
             warnings = f" warnings: {'; '.join(r.warnings)}" if r.warnings else ""
             detail = f"{env.method} {r.channel} {r.symbol or ''}{warnings}"
             return [Control("ack", ts, detail, r.symbol)]
-        return [DecodeFailed("unknown message type", ts, _sample(frame), unknown=True)]
+        return [DecodeFailed("unknown message type", ts, sample(frame), unknown=True)]
 
     def decode_rest(self, url: str, body: str | bytes, ts_recv: int) -> list[Message]:
         """``AssetPairs`` (the instruments sidecar): markets and fallback v2 precisions."""
         path = urlsplit(url).path
         if not path.endswith("/AssetPairs"):
-            return [DecodeFailed(f"unknown REST endpoint {path}", ts_recv, _sample(body), True)]
+            return [DecodeFailed(f"unknown REST endpoint {path}", ts_recv, sample(body), True)]
         try:
             reply = _asset_pairs.decode(body)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-            return [DecodeFailed(str(exc), ts_recv, _sample(body))]
+            return [DecodeFailed(str(exc), ts_recv, sample(body))]
         if reply.error:
             return [Control("error", ts_recv, f"AssetPairs: {'; '.join(reply.error)}")]
         for pair in reply.result.values():
@@ -383,8 +388,3 @@ def _subscribe(params: dict) -> str:
 
 def _rendered(levels: list[tuple[str, str]], price_dp: int, qty_dp: int) -> list[tuple[str, str]]:
     return [(w.at_precision(p, price_dp), w.at_precision(q, qty_dp)) for p, q in levels]
-
-
-def _sample(frame: str | bytes, limit: int = 200) -> str:
-    text = frame if isinstance(frame, str) else bytes(frame).decode("utf-8", "replace")
-    return text[:limit]

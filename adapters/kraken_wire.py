@@ -11,11 +11,12 @@ typed ``msgspec.Raw`` so the exact number text is kept (never a float).
 
 from __future__ import annotations
 
-import re
-from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 
 import msgspec
+
+from collector import wire_time
+from collector.decimal_text import json_decimal
 
 # --- objects: v1 events, v2 channel messages and method responses -----------------
 
@@ -201,8 +202,6 @@ class RestAssetPairs(msgspec.Struct):
 
 # --- wire text -> exact values ------------------------------------------------------
 
-_NUMBER = re.compile(r"-?\d+(\.\d+)?([eE][-+]?\d+)?")
-
 
 class Malformed(ValueError):
     """A known message whose content breaks the contract (bad number, level, checksum)."""
@@ -225,16 +224,8 @@ def v1_level(level: list[str]) -> list[str]:
     return level
 
 
-def v2_number(raw: msgspec.Raw) -> str:
-    """A JSON number's exact text; exponent text (``1e-05``) becomes plain decimal text."""
-    text = bytes(raw).decode()
-    if not _NUMBER.fullmatch(text):
-        raise Malformed(f"{text!r} is not a JSON number")
-    return format(Decimal(text), "f") if "e" in text or "E" in text else text
-
-
 def v2_level(level: V2Level) -> tuple[str, str]:
-    return v2_number(level.price), v2_number(level.qty)
+    return json_decimal(level.price), json_decimal(level.qty)
 
 
 def at_precision(text: str, decimals: int) -> str:
@@ -255,18 +246,5 @@ def seconds_ns(text: str) -> int:
 
 
 def rfc3339_ns(text: str | None) -> int | None:
-    """v2 time ``"2023-10-06T17:35:55.440295Z"`` in ns, exactly (no float)."""
-    if text is None:
-        return None
-    whole, _, fraction = text.rstrip("Z").partition(".")
-    try:
-        seconds = datetime.strptime(whole, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC)
-    except ValueError:
-        raise Malformed(f"time {text!r}") from None
-    if not text.endswith("Z") or not (fraction.isdigit() or fraction == "") or len(fraction) > 9:
-        raise Malformed(f"time {text!r}")
-    return int(seconds.timestamp()) * 10**9 + int(fraction.ljust(9, "0") or 0)
-
-
-def plain_text(text: str) -> str:
-    return format(Decimal(text), "f") if "e" in text or "E" in text else text
+    """v2 time ``"2023-10-06T17:35:55.440295Z"`` in ns, exactly; None when absent."""
+    return None if text is None else wire_time.rfc3339_ns(text)

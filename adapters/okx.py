@@ -54,8 +54,12 @@ from collector.model import (
     DecodeFailed,
     Message,
     Trade,
+    sample,
 )
 
+#: Listed instruments per type (expiries, strikes, settle currencies).
+INSTRUMENTS_URL = "https://www.okx.com/api/v5/public/instruments"
+INSTRUMENT_TYPES = ("SPOT", "SWAP", "FUTURES", "OPTION&uly=BTC-USD", "OPTION&uly=ETH-USD")
 PUBLIC_URL = "wss://ws.okx.com:8443/ws/v5/public"
 APP_PING_INTERVAL_S = 25.0  # docs: send "ping" if nothing was received for N < 30 s
 CONNECTIONS_PER_SECOND = 3  # per IP (docs); the transport paces reconnects itself
@@ -151,6 +155,9 @@ class OkxAdapter:
             name = self._markets[symbol] = wire.market_from_inst_id(symbol)
         return name
 
+    def instrument_requests(self) -> list[RestRequest]:
+        return [RestRequest(f"{INSTRUMENTS_URL}?instType={kind}") for kind in INSTRUMENT_TYPES]
+
     def snapshot_request(self, symbol: str) -> RestRequest | None:
         return None  # REST books carry no seqId: resync by resubscribing (see module doc)
 
@@ -215,10 +222,10 @@ class OkxAdapter:
                     ]
                 if channel in IGNORED_CHANNELS or channel.startswith(_CANDLE_PREFIXES):
                     return [Control("ignored", ts_recv, channel, env.arg.instId)]
-                return [DecodeFailed(f"unknown channel {channel!r}", ts_recv, _sample(frame), True)]
+                return [DecodeFailed(f"unknown channel {channel!r}", ts_recv, sample(frame), True)]
         except (msgspec.DecodeError, msgspec.ValidationError, ValueError) as exc:
-            return [DecodeFailed(str(exc), ts_recv, _sample(frame))]
-        return [DecodeFailed("unknown message type", ts_recv, _sample(frame), unknown=True)]
+            return [DecodeFailed(str(exc), ts_recv, sample(frame))]
+        return [DecodeFailed("unknown message type", ts_recv, sample(frame), unknown=True)]
 
     def _event(self, env: wire.OkxEnvelope, frame: str | bytes, ts_recv: int) -> list[Message]:
         event = env.event
@@ -233,7 +240,7 @@ class OkxAdapter:
             return [Control("shutdown", ts_recv, f"notice {env.code}: {env.msg}")]
         if event == "channel-conn-count":
             return [Control("ignored", ts_recv, f"channel-conn-count{where}")]
-        return [DecodeFailed(f"unknown event {event!r}", ts_recv, _sample(frame), unknown=True)]
+        return [DecodeFailed(f"unknown event {event!r}", ts_recv, sample(frame), unknown=True)]
 
     def _book(
         self, channel: str, action: str | None, inst_id: str | None, raw: msgspec.Raw, ts_recv: int
@@ -290,12 +297,12 @@ class OkxAdapter:
         path = urlsplit(url).path
         if not path.endswith("/api/v5/public/instruments"):
             return [
-                DecodeFailed(f"unknown REST endpoint {path}", ts_recv, _sample(body), unknown=True)
+                DecodeFailed(f"unknown REST endpoint {path}", ts_recv, sample(body), unknown=True)
             ]
         try:
             reply = wire.instruments.decode(body)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-            return [DecodeFailed(str(exc), ts_recv, _sample(body))]
+            return [DecodeFailed(str(exc), ts_recv, sample(body))]
         if reply.code != "0":
             return [Control("error", ts_recv, f"{url}: {reply.code}: {reply.msg}")]
         for inst in reply.data:
@@ -320,8 +327,3 @@ def _ms(text: str) -> int:
     if not text.isdigit():
         raise ValueError(f"timestamp {text!r} is not milliseconds")
     return int(text) * 1_000_000
-
-
-def _sample(frame: str | bytes, limit: int = 200) -> str:
-    text = frame if isinstance(frame, str) else bytes(frame).decode("utf-8", "replace")
-    return text[:limit]

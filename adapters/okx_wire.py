@@ -17,9 +17,9 @@ last section reads instrument names: normalized markets from an instruments row
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import msgspec
+
+from collector.markets import ms_date
 
 
 class OkxArg(msgspec.Struct):
@@ -130,7 +130,7 @@ def market_of(inst: OkxInstrument) -> str:
         quote = inst.settleCcy
     if inst.instType == "SWAP":
         return f"{base}-{quote}-PERP"
-    date = _date(inst.expTime) if inst.expTime.isdigit() else None
+    date = ms_date(inst.expTime) if inst.expTime.isdigit() else None
     if date is None:
         return market_from_inst_id(inst.instId)
     if inst.instType == "FUTURES":
@@ -163,7 +163,3 @@ def market_from_inst_id(inst_id: str) -> str:
     if len(parts) == 5 and parts[4] in ("C", "P"):
         return f"{pair}-20{expiry}-{parts[3]}-{parts[4]}"
     return inst_id
-
-
-def _date(exp_ms: str) -> str:
-    return datetime.fromtimestamp(int(exp_ms) / 1000, UTC).strftime("%Y%m%d")

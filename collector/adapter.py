@@ -9,6 +9,7 @@ code the daemon runs, with no patching.
 
 from __future__ import annotations
 
+from collections.abc import Container
 from typing import Protocol
 
 import msgspec
@@ -52,6 +53,26 @@ class RestRequest(msgspec.Struct, frozen=True):
     weight: int = 1
 
 
+def symbols_per_connection(
+    subscriptions: list[Subscription], max_symbols: int, channels: Container[str]
+) -> list[list[Subscription]]:
+    """The subscriptions in ``channels``, split into connections of ``max_symbols`` symbols.
+
+    Every channel of a symbol lands on the same connection (grouped by symbol,
+    symbols in the order first asked for): on venues that resync a book by
+    reconnecting, one reconnect then renews all of a symbol's streams together.
+    """
+    by_symbol: dict[str, list[Subscription]] = {}
+    for sub in subscriptions:
+        if sub.channel in channels:
+            by_symbol.setdefault(sub.symbol, []).append(sub)
+    symbols = list(by_symbol)
+    return [
+        [sub for symbol in symbols[i : i + max_symbols] for sub in by_symbol[symbol]]
+        for i in range(0, len(symbols), max_symbols)
+    ]
+
+
 class Adapter(Protocol):
     """What the engine and transport need from one exchange (or one market of it)."""
 
@@ -92,6 +113,16 @@ class Adapter(Protocol):
 
     def market(self, symbol: str) -> str:
         """Normalized market name (``BTC-USDT``, ``BTC-USDT-PERP``) of a native symbol."""
+        ...
+
+    def instrument_requests(self) -> list[RestRequest]:
+        """The REST requests whose bodies list the venue's instruments, in feeding order.
+
+        The daemon fetches them once at start, before connecting, and passes each
+        body to ``decode_rest`` (recording it, so a replay of the capture learns
+        the same instruments): market names then come from the venue's metadata
+        instead of being guessed from the symbol. Empty for venues that need none.
+        """
         ...
 
     def snapshot_request(self, symbol: str) -> RestRequest | None:

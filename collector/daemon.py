@@ -6,6 +6,9 @@ Theory of operation:
   raw capture, and one ``WsSupervisor`` per connection the adapter plans. Every
   received frame is written to the capture first and then decoded, so the
   capture replays to exactly the rows the live run wrote.
+* At start each runner fetches its venue's instrument lists (``instrument_requests``)
+  before opening any connection, for at most ``INSTRUMENTS_TIMEOUT_S``: see
+  ``ExchangeRunner.load_instruments`` for why before, and why bounded.
 * The book engine asks for REST snapshots; the runner fetches them (the REST
   client waits out rate limits) and feeds the body through the same pipeline
   as any recorded ``http`` record. One symbol's fetch never blocks another's.
@@ -26,6 +29,7 @@ import signal
 import time
 from pathlib import Path
 
+import aiohttp
 import msgspec
 from rich.console import Console
 
@@ -40,7 +44,7 @@ from collector.pipeline import Pipeline
 from collector.sinks.parquet import ParquetSink
 from collector.status import run_status
 from collector.transport.rest import RestClient
-from collector.transport.ws import WsSupervisor
+from collector.transport.ws import WsSupervisor, loggable_url
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +52,10 @@ log = logging.getLogger(__name__)
 SNAPSHOT_POLL_S = 0.05
 #: A connection is reconnected for a resync at most this often.
 RESUBSCRIBE_MIN_S = 5.0
+#: How long a venue's connections wait for its instrument lists at start.
+INSTRUMENTS_TIMEOUT_S = 15.0
+#: Tries per instrument list (network errors, 5xx and rate limits are retried).
+INSTRUMENT_ATTEMPTS = 3
 
 
 class ExchangeRunner:
@@ -130,6 +138,62 @@ class ExchangeRunner:
         if self.capture is not None:
             self.capture.write(record)
         self.pipeline.on_record(record)
+
+    # -- start-up ----------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Instrument lists first (bounded), then every connection and the snapshot loop.
+
+        A crashed connection task does not take the others down (as the daemon's
+        own tasks never did); cancelling ``run`` cancels them all.
+        """
+        await self.load_instruments()
+        tasks = [supervisor.run() for supervisor in self.supervisors]
+        await asyncio.gather(*tasks, self.snapshot_loop(), return_exceptions=True)
+
+    async def load_instruments(self, timeout_s: float = INSTRUMENTS_TIMEOUT_S) -> None:
+        """Fetch the venue's instrument lists once and feed them to the adapter, recorded.
+
+        Before connecting, because the pipeline caches each symbol's market name
+        with its first row: a list arriving after the first frames would leave
+        those rows, and every later one, with the name guessed from the symbol.
+        Bounded, because market names are metadata and the book is the data: a
+        venue whose REST host is slow or down must not keep its streams closed,
+        so after ``timeout_s`` the runner connects with whatever has arrived.
+        Every accepted body goes through ``_record``: the capture holds it before
+        any ``open``, so its replay names markets exactly as this run did. A list
+        that fails (refused, 404, unreachable) is logged once and skipped.
+        """
+        failed: list[str] = []
+        try:
+            await asyncio.wait_for(self._fetch_instruments(failed), timeout_s)
+        except TimeoutError:
+            failed.append(f"timed out after {timeout_s:g} s")
+        if failed:
+            log.warning(
+                "%s: instrument lists incomplete (%s); markets not listed are named from "
+                "their symbols",
+                self.cfg.name,
+                "; ".join(failed),
+            )
+
+    async def _fetch_instruments(self, failed: list[str]) -> None:
+        for request in self.adapter.instrument_requests():
+            url = self.cfg.rewrite_url(request.url)
+            try:
+                response = await self.rest.get(
+                    url, request.weight, max_attempts=INSTRUMENT_ATTEMPTS
+                )
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                failed.append(f"{loggable_url(url)}: {exc!r}")
+                continue
+            if not 200 <= response.status < 300:
+                # Not recorded: an error page is no instrument list, and feeding it to
+                # the adapter would report a malformed response rather than a failed one.
+                failed.append(f"{loggable_url(url)}: HTTP {response.status}")
+                continue
+            body = response.body.decode("utf-8", "replace")
+            self._record(Record("http", response.ts_recv, 0, body, url, response.status))
 
     # -- snapshots -------------------------------------------------------------
 
@@ -260,8 +324,7 @@ class Daemon:
         tasks: list[asyncio.Task[None]] = []
         try:
             for runner in self.runners:
-                tasks += [asyncio.create_task(s.run()) for s in runner.supervisors]
-                tasks.append(asyncio.create_task(runner.snapshot_loop()))
+                tasks.append(asyncio.create_task(runner.run(), name=f"runner {runner.cfg.name}"))
             tasks.append(asyncio.create_task(self._flush_loop()))
             if self.config.daemon.status:
                 console = self.console or Console(stderr=True)

@@ -10,6 +10,7 @@ Anything else (exponents, signs, long values) takes the exact ``Decimal`` path.
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal, InvalidOperation
 
 #: decimal128(38, 18): at most 20 digits before the point and 18 after.
@@ -18,6 +19,8 @@ MAX_FRACTION_DIGITS = 18
 # Text this short cannot exceed either limit, whatever its shape: 19 characters
 # hold at most 19 integer digits, or 18 fraction digits after a leading point.
 _FAST_MAX_LEN = 19
+#: RFC 8259 number grammar.
+_JSON_NUMBER = re.compile(r"-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][-+]?\d+)?")
 
 
 class InvalidDecimalText(ValueError):
@@ -71,3 +74,48 @@ def check(text: str) -> None:
     """Raise ``InvalidDecimalText`` unless ``text`` is storable exactly."""
     if not is_plain(text):
         parse_exact(text)
+
+
+def plain(text: str) -> str:
+    """``text`` without an exponent, same exact value: ``1e-05`` -> ``0.00001``.
+
+    Several venues write numbers as JSON numbers, which a serializer may print in
+    exponent form; Arrow's decimal parser and the venues' checksums want plain
+    digits. Text without ``e``/``E`` is returned as is (the hot path); the rest goes
+    through ``Decimal``, never a float. Signs are kept (a sign is the caller's
+    business: Bitfinex amounts carry the side in it). Raises ``InvalidDecimalText``
+    for exponent text that is not a finite number.
+    """
+    if "e" not in text and "E" not in text:
+        return text
+    try:
+        value = Decimal(text)
+    except (InvalidOperation, TypeError, ValueError):
+        raise InvalidDecimalText(text, "not a number") from None
+    if not value.is_finite() or not text.isascii() or text != text.strip():
+        raise InvalidDecimalText(text, "not a finite number")
+    return format(value, "f")
+
+
+def json_number(raw: bytes | str) -> str | None:
+    """Plain decimal text of one raw JSON value that is a number; ``None`` for ``null``.
+
+    Venues that send prices as JSON numbers (Deribit, BitMEX, Kraken v2, Bitfinex)
+    are decoded into ``msgspec.Raw`` so the exact digits survive; this turns such a
+    value into stored text. Anything else (a string, ``true``, an empty value)
+    raises ``InvalidDecimalText``, a ``ValueError`` the adapters report as a bad frame.
+    """
+    text = (raw if isinstance(raw, str) else bytes(raw).decode()).strip()
+    if text == "null":
+        return None
+    if not _JSON_NUMBER.fullmatch(text):
+        raise InvalidDecimalText(text[:40], "not a JSON number")
+    return plain(text)
+
+
+def json_decimal(raw: bytes | str) -> str:
+    """``json_number`` for a value that must be present: ``null`` raises too."""
+    text = json_number(raw)
+    if text is None:
+        raise InvalidDecimalText("null", "null where a number is required")
+    return text

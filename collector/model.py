@@ -139,6 +139,17 @@ class DecodeFailed(msgspec.Struct, frozen=True, tag=True):
     unknown: bool = False
 
 
+def sample(frame: str | bytes | msgspec.Raw, limit: int = 200) -> str:
+    """The start of a frame as text, for ``DecodeFailed.sample`` and error details.
+
+    Frames arrive as ``str`` or ``bytes`` (and sub-frames as ``msgspec.Raw``); bytes
+    that are not UTF-8 are shown with replacement characters rather than failing,
+    because the frame being reported is by definition one that did not decode.
+    """
+    text = frame if isinstance(frame, str) else bytes(frame).decode("utf-8", "replace")
+    return text[:limit]
+
+
 Message = BookDelta | BookSnapshot | BookInvalid | Trade | BestBidAsk | Control | DecodeFailed
 
 

@@ -7,10 +7,13 @@ import time
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pyarrow as pa
 import pyarrow.dataset as ds
 
+import adapters
+from collector.adapter import Subscription
 from collector.config import Config, parse_config
 from collector.daemon import Daemon
 from collector.simulator import Simulator
@@ -53,6 +56,24 @@ def daemon_config(
             f"channels = {list(channels)!r}\n{exchange_extra}\nrewrite = {{ {rules} }}\n"
         )
     return parse_config("\n".join(parts).replace("'", '"'), "e2e")
+
+
+def origins(slug: str, symbols: list[str]) -> tuple[str, ...]:
+    """URL origins the adapter connects to or fetches from, to point at the simulator.
+
+    Its instrument lists included, so the daemon never leaves loopback: a playback
+    source without the instruments sidecar answers them 404.
+    """
+    adapter = adapters.create(slug)
+    plans = adapter.plan([Subscription(s, c) for s in symbols for c in ("book", "trades")])
+    urls = [p.url for p in plans] + [r.url for r in adapter.instrument_requests()]
+    return tuple(sorted({f"{urlsplit(u).scheme}://{urlsplit(u).netloc}" for u in urls}))
+
+
+def playback_config(root: Path, port: int, slug: str, symbols: list[str]) -> Config:
+    """Books and trades of ``symbols`` on a played-back venue, every origin on the simulator."""
+    hosts = {slug: origins(slug, symbols)}
+    return daemon_config(root, port, {slug: symbols}, channels=("book", "trades"), hosts=hosts)
 
 
 async def wait_for(check: Callable[[], bool], timeout_s: float, what: str) -> None:

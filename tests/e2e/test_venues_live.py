@@ -14,15 +14,13 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pyarrow as pa
 import pytest
-from harness import daemon_config, read_table, run_daemon, synced, wait_for
+from harness import playback_config, read_table, run_daemon, synced, wait_for
 from support import BINANCE_FAMILY, load_records, needs_captures, recordings, run_records
 
 import adapters
-from collector.adapter import Subscription
 from collector.capture.reader import list_capture_files
 from collector.replay import replay
 from collector.simulator import Simulator, SimulatorConfig
@@ -57,24 +55,10 @@ def _synced_books(slug: str, path: Path) -> tuple[list[str], float]:
     return symbols, (records[-1].ts - records[0].ts) / 1e9
 
 
-def _hosts(slug: str, symbols: list[str]) -> tuple[str, ...]:
-    """URL origins the adapter connects to: these are pointed at the simulator."""
-    adapter = adapters.create(slug)
-    plans = adapter.plan([Subscription(s, c) for s in symbols for c in ("book", "trades")])
-    origins = {f"{urlsplit(p.url).scheme}://{urlsplit(p.url).netloc}" for p in plans}
-    return tuple(sorted(origins))
-
-
 async def _live(slug: str, path: Path, root: Path, symbols: list[str], speed: float, cut: bool):
     config = SimulatorConfig(recordings=(path,), speed=speed)
     async with Simulator(config) as sim:
-        cfg = daemon_config(
-            root,
-            sim.port,
-            {slug: symbols},
-            channels=("book", "trades"),
-            hosts={slug: _hosts(slug, symbols)},
-        )
+        cfg = playback_config(root, sim.port, slug, symbols)
 
         async def body(daemon) -> None:  # type: ignore[no-untyped-def]
             await wait_for(synced(daemon, slug, symbols), 20, f"{slug} books in sync")

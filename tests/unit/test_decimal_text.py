@@ -90,3 +90,62 @@ def test_integer_overflow_arrow_would_wrap_is_refused(text: str) -> None:
     """pyarrow's string->decimal128 cast wraps these silently; we must not."""
     with pytest.raises(schema.ValueDoesNotFit, match="does not fit"):
         schema.exact_decimals("price", ["1", text])
+
+
+# -- plain / json_number: what adapters store for JSON-number prices ------------------
+
+finite = st.decimals(allow_nan=False, allow_infinity=False)
+
+
+@given(finite)
+def test_plain_keeps_the_exact_value_of_any_decimal_text(value: Decimal) -> None:
+    for text in (str(value), f"{value:e}", f"{value:E}"):
+        out = decimal_text.plain(text)
+        assert "e" not in out.lower()
+        assert Decimal(out) == Decimal(text)  # exact: no float, no rounding
+
+
+@given(plain_text)
+def test_plain_text_is_returned_unchanged(text: str) -> None:
+    assert decimal_text.plain(text) is text  # the hot path does not even copy
+
+
+@pytest.mark.parametrize(
+    ("text", "out"),
+    [("1e-05", "0.00001"), ("1E+3", "1000"), ("-1e-7", "-0.0000001"), ("4.2e1", "42")],
+)
+def test_plain_writes_out_exponents(text: str, out: str) -> None:
+    assert decimal_text.plain(text) == out
+
+
+@pytest.mark.parametrize("text", ["e", "1e", "1e5x", "Infinite", "1e-5 ", "1e٣"])
+def test_plain_rejects_exponent_text_that_is_no_number(text: str) -> None:
+    with pytest.raises(InvalidDecimalText):
+        decimal_text.plain(text)
+
+
+@given(finite)
+def test_json_number_reads_what_a_json_encoder_wrote(value: Decimal) -> None:
+    import json
+
+    raw = json.dumps(float(value)) if abs(value) < 10**15 else str(int(value))
+    if raw in ("NaN", "Infinity", "-Infinity"):
+        return
+    assert Decimal(decimal_text.json_number(raw.encode()) or "nan") == Decimal(raw)
+
+
+@pytest.mark.parametrize(
+    ("raw", "out"),
+    [(b"0.0015", "0.0015"), (b"4714.0", "4714.0"), (b"1e-05", "0.00001"), (b" 7 ", "7")],
+)
+def test_json_number_is_exact_and_plain(raw: bytes, out: str) -> None:
+    assert decimal_text.json_number(raw) == out == decimal_text.json_decimal(raw)
+
+
+def test_json_number_null_and_non_numbers() -> None:
+    assert decimal_text.json_number(b"null") is None
+    with pytest.raises(InvalidDecimalText):
+        decimal_text.json_decimal(b"null")
+    for raw in (b'"1.5"', b"true", b"", b"[1]", b"01", b"1.", b".5", b"NaN"):
+        with pytest.raises(ValueError):
+            decimal_text.json_number(raw)
