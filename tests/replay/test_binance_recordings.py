@@ -9,43 +9,33 @@ from __future__ import annotations
 
 import itertools
 import json
-import re
-from collections import defaultdict
 from decimal import Decimal
-from pathlib import Path
 
 import pyarrow as pa
-import pytest
 from support import (
     BINANCE_FAMILY,
-    CAPTURES,
+    assert_every_frame_understood,
+    assert_rows_rebuild_engine_books,
     binance_facts,
-    load_records,
     needs_captures,
-    pylist,
-    rebuild_books,
+    readme_recordings,
     recordings,
-    run_records,
+    recv_json,
+    rel,
+    replayed_fixture,
+    table_rows,
+    written_book_rows,
 )
 
 pytestmark = needs_captures
 
 FILES = recordings(BINANCE_FAMILY)
 
-
-@pytest.fixture(scope="module", params=FILES, ids=lambda p: p.relative_to(p.parents[1]).as_posix())
-def replayed(request: pytest.FixtureRequest):
-    path: Path = request.param
-    exchange, records = load_records(path)
-    return path, records, run_records(exchange, records)
+replayed = replayed_fixture(FILES)
 
 
 def test_every_binance_recording_is_covered() -> None:
-    readme = (CAPTURES / "README.md").read_text()
-    listed = set(
-        re.findall(r"^### `((?:binance-[a-z]+)/[^`]+(?<!\.instruments)\.jsonl\.gz)`", readme, re.M)
-    )
-    assert listed == {p.relative_to(CAPTURES).as_posix() for p in FILES}
+    assert readme_recordings("binance-[a-z]+") == {rel(p) for p in FILES}
 
 
 def test_books_match_documented_facts(replayed) -> None:
@@ -72,18 +62,12 @@ def test_books_match_documented_facts(replayed) -> None:
 
 def test_no_problems_and_every_frame_understood(replayed) -> None:
     _, records, pipeline = replayed
-    assert dict(pipeline.problems) == {}
-    assert pipeline.frames == sum(r.kind == "recv" for r in records)
+    assert_every_frame_understood(pipeline, records)
 
 
 def test_parquet_rows_rebuild_the_engine_book(replayed) -> None:
     _, _, pipeline = replayed
-    book = pipeline.sink.table("book")
-    rebuilt = rebuild_books(book)
-    for symbol, sync in pipeline.engine.symbols.items():
-        exact = sync.book.as_dict()
-        assert rebuilt[symbol]["bid"] == exact["bids"], symbol
-        assert rebuilt[symbol]["ask"] == exact["asks"], symbol
+    assert_rows_rebuild_engine_books(pipeline)
 
 
 def test_apply_seq_strictly_increases_per_symbol(replayed) -> None:
@@ -108,15 +92,10 @@ def test_every_level_is_exact_in_parquet(replayed) -> None:
             data = frame.get("data", frame)
             if data.get("e") == "depthUpdate":
                 sent[(data["s"], data["u"], False)] = _levels(data["b"], data["a"])
-    written: dict[tuple[str, int, bool], list[tuple[str, Decimal, Decimal]]] = defaultdict(list)
-    book = pipeline.sink.table("book").sort_by("apply_seq")
-    for row in pylist(book):
-        key = (row["symbol"], row["seq"], row["is_snapshot"])
-        written[key].append((row["side"], row["price"], row["size"]))
+    written = written_book_rows(pipeline)  # also: every row of the table is in a group
     assert written, "no rows written"
     for key, rows in written.items():
         assert rows == sent[key], key
-    assert sum(map(len, written.values())) == book.num_rows
 
 
 def _levels(bids: list, asks: list) -> list[tuple[str, Decimal, Decimal]]:
@@ -129,10 +108,8 @@ def test_trades_and_quotes_are_exact(replayed) -> None:
     _, records, pipeline = replayed
     trades_sent = []
     quotes_sent = []
-    for rec in records:
-        if rec.kind != "recv":
-            continue
-        data = json.loads(rec.data).get("data")
+    for frame in recv_json(records):
+        data = frame.get("data")
         if data is None:
             continue
         if data.get("e") in ("trade", "aggTrade"):
@@ -159,21 +136,10 @@ def test_trades_and_quotes_are_exact(replayed) -> None:
                     Decimal(data["A"]),
                 )
             )
-    trades = pipeline.sink.table("trades")
-    got_trades = _trade_rows(trades)
+    got_trades = table_rows(
+        pipeline, "trades", "symbol", "trade_id", "side", "price", "size", "ts_exchange"
+    )
     assert got_trades == trades_sent
-    quotes = pipeline.sink.table("bbo")
-    got_quotes = [
-        (r["symbol"], r["seq"], r["bid_price"], r["bid_size"], r["ask_price"], r["ask_size"])
-        for r in pylist(quotes)
-    ]
-    assert got_quotes == quotes_sent
-
-
-def _trade_rows(trades: pa.Table | None) -> list:
-    if trades is None:
-        return []
-    return [
-        (r["symbol"], r["trade_id"], r["side"], r["price"], r["size"], r["ts_exchange"])
-        for r in pylist(trades)
-    ]
+    fields = ("symbol", "seq", "bid_price", "bid_size", "ask_price", "ask_size")
+    assert pipeline.sink.table("bbo") is not None
+    assert table_rows(pipeline, "bbo", *fields) == quotes_sent

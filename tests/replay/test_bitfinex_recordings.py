@@ -10,21 +10,23 @@ subscription snapshots only (history, not stored), so no trade row is written.
 
 from __future__ import annotations
 
-import json
 import re
 from decimal import Decimal
-from pathlib import Path
 
-import pytest
 from support import (
-    CAPTURES,
-    book_states,
+    assert_every_frame_understood,
+    assert_never_crossed,
+    assert_rows_rebuild_engine_books,
     load_records,
     needs_captures,
-    pylist,
-    rebuild_books,
+    readme_recordings,
+    readme_section,
     recordings,
+    recv_frames,
+    rel,
+    replayed_fixture,
     run_records,
+    written_book_rows,
 )
 
 pytestmark = needs_captures
@@ -32,28 +34,12 @@ pytestmark = needs_captures
 FILES = recordings(("bitfinex",))
 _SEQ_FACT = re.compile(r"SEQ_ALL sequence numbers over (\d+) frames: \*\*(\d+) gaps\*\*")
 
-
-def _section(path: Path) -> str:
-    readme = (CAPTURES / "README.md").read_text()
-    rel = path.relative_to(CAPTURES).as_posix()
-    return readme.split(f"### `{rel}`", 1)[1].split("\n### ", 1)[0]
-
-
-@pytest.fixture(scope="module", params=FILES, ids=lambda p: p.name)
-def replayed(request: pytest.FixtureRequest):
-    path: Path = request.param
-    exchange, records = load_records(path)
-    sidecar = path.with_name(path.name.replace(".jsonl.gz", ".instruments.jsonl.gz"))
-    instruments = [r for r in load_records(sidecar)[1] if r.kind == "http"]
-    return path, records, run_records(exchange, instruments + records)
+replayed = replayed_fixture(FILES, exchange="bitfinex", ids=lambda p: p.name)
 
 
 def _frames(records) -> list[tuple[int, object]]:
-    return [
-        (r.ts, json.loads(r.data, parse_float=Decimal, parse_int=Decimal))
-        for r in records
-        if r.kind == "recv"
-    ]
+    """(ts_recv, frame) with every number a ``Decimal``, as the wire text has it."""
+    return [(r.ts, f) for r, f in recv_frames(records, parse_float=Decimal, parse_int=Decimal)]
 
 
 def _channels(records) -> dict[int, tuple[str, str]]:
@@ -67,15 +53,13 @@ def _channels(records) -> dict[int, tuple[str, str]]:
 
 
 def test_every_bitfinex_recording_is_covered() -> None:
-    readme = (CAPTURES / "README.md").read_text()
-    listed = set(re.findall(r"^### `(bitfinex/[^`]+(?<!\.instruments)\.jsonl\.gz)`", readme, re.M))
-    assert listed == {p.relative_to(CAPTURES).as_posix() for p in FILES}
+    assert readme_recordings("bitfinex") == {rel(p) for p in FILES}
     assert FILES
 
 
 def test_sequence_numbers_match_the_readme(replayed) -> None:
     path, records, pipeline = replayed
-    frames, gaps = map(int, _SEQ_FACT.search(_section(path)).groups())
+    frames, gaps = map(int, _SEQ_FACT.search(readme_section(path)).groups())
     adapter = pipeline.adapter
     # Every channel frame (data, heartbeats) carries one; event objects do not.
     with_seq = sum(isinstance(f, list) for _, f in _frames(records))
@@ -85,7 +69,7 @@ def test_sequence_numbers_match_the_readme(replayed) -> None:
 
 def test_books_synced_without_gaps_resyncs_or_checksums(replayed) -> None:
     path, records, pipeline = replayed
-    assert "no checksum messages" in _section(path)
+    assert "no checksum messages" in readme_section(path)
     books = {s for channel, s in _channels(records).values() if channel == "book"}
     assert len(books) == 7
     summary = pipeline.summary()
@@ -101,8 +85,7 @@ def test_books_synced_without_gaps_resyncs_or_checksums(replayed) -> None:
 
 def test_no_problems_and_every_frame_understood(replayed) -> None:
     _, records, pipeline = replayed
-    assert dict(pipeline.problems) == {}
-    assert pipeline.frames == sum(r.kind == "recv" for r in records)
+    assert_every_frame_understood(pipeline, records)
     assert pipeline.controls["heartbeat"] == sum(
         isinstance(f, list) and f[1] == "hb" for _, f in _frames(records)
     )
@@ -110,23 +93,12 @@ def test_no_problems_and_every_frame_understood(replayed) -> None:
 
 def test_no_crossed_book_is_ever_written(replayed) -> None:
     _, _, pipeline = replayed
-    rows = pylist(pipeline.sink.table("book").sort_by("apply_seq"))
-    states = 0
-    for symbol in {r["symbol"] for r in rows}:
-        for _, sides in book_states([r for r in rows if r["symbol"] == symbol]):
-            states += 1
-            if sides["bid"] and sides["ask"]:
-                assert max(sides["bid"]) < min(sides["ask"]), symbol
-    assert states > 1000
+    assert assert_never_crossed(pipeline.sink.table("book")) > 1000
 
 
 def test_parquet_rows_rebuild_the_engine_book(replayed) -> None:
     _, _, pipeline = replayed
-    rebuilt = rebuild_books(pipeline.sink.table("book"))
-    for symbol, sync in pipeline.engine.symbols.items():
-        exact = sync.book.as_dict()
-        assert rebuilt[symbol]["bid"] == exact["bids"], symbol
-        assert rebuilt[symbol]["ask"] == exact["asks"], symbol
+    assert_rows_rebuild_engine_books(pipeline)
 
 
 def test_written_book_rows_equal_the_wire_values(replayed) -> None:
@@ -143,10 +115,8 @@ def test_written_book_rows_equal_the_wire_values(replayed) -> None:
             side = "bid" if amount > 0 else "ask"
             size = Decimal(0) if count == 0 else abs(amount)
             expected.setdefault(symbol, []).append((ts, snapshot, side, price, size))
-    written: dict[str, list] = {}
-    for r in pylist(pipeline.sink.table("book").sort_by("apply_seq")):
-        row = (r["ts_recv"], r["is_snapshot"], r["side"], r["price"], r["size"])
-        written.setdefault(r["symbol"], []).append(row)
+    value = ("ts_recv", "is_snapshot", "side", "price", "size")
+    written = {k[0]: rows for k, rows in written_book_rows(pipeline, ("symbol",), value).items()}
     assert written == expected
     assert any(p < Decimal("0.000001") for rows in written.values() for *_, p, _ in rows)
 

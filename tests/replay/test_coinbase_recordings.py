@@ -10,22 +10,26 @@ derived here from the frames with ``json`` and ``Decimal``, independently of the
 
 from __future__ import annotations
 
-import json
 import re
 from collections import Counter, defaultdict
 from decimal import Decimal
 from pathlib import Path
 
-import pytest
 from support import (
-    CAPTURES,
-    book_states,
-    load_records,
+    assert_every_frame_understood,
+    assert_never_crossed,
+    assert_rows_rebuild_engine_books,
     needs_captures,
-    pylist,
-    rebuild_books,
+    readme_channels,
+    readme_recordings,
+    readme_section,
     recordings,
-    run_records,
+    recv_frames,
+    recv_json,
+    rel,
+    replayed_fixture,
+    table_rows,
+    written_book_rows,
 )
 
 from adapters.coinbase_wire import parse_rfc3339_ns
@@ -35,104 +39,37 @@ pytestmark = needs_captures
 AT_FILES = recordings(("coinbase",))
 EX_FILES = recordings(("coinbase-exchange",))
 
-
-def _replay(path: Path):
-    exchange, records = load_records(path)
-    sidecar = path.with_name(path.name.replace(".jsonl.gz", ".instruments.jsonl.gz"))
-    if sidecar.exists():
-        records = load_records(sidecar)[1] + records
-    return records, run_records(exchange, records)
-
-
-def _ids(p: Path) -> str:
-    return p.relative_to(p.parents[1]).as_posix()
-
-
-@pytest.fixture(scope="module", params=AT_FILES, ids=_ids)
-def at(request: pytest.FixtureRequest):
-    return (request.param, *_replay(request.param))
-
-
-@pytest.fixture(scope="module", params=EX_FILES, ids=_ids)
-def ex(request: pytest.FixtureRequest):
-    return (request.param, *_replay(request.param))
-
-
-def _section(path: Path) -> str:
-    readme = (CAPTURES / "README.md").read_text()
-    rel = path.relative_to(CAPTURES).as_posix()
-    return readme.split(f"### `{rel}`", 1)[1].split("\n### ", 1)[0]
+at = replayed_fixture(AT_FILES, exchange="coinbase")
+ex = replayed_fixture(EX_FILES, exchange="coinbase-exchange")
 
 
 def _channel_counts(path: Path) -> Counter[str]:
     """The README's "Channels (recv frames)" line: ``{"l2_data update": 773, ...}``."""
-    line = re.search(r"\*\*Channels \(recv frames\)\*\*: (.*)", _section(path))
-    assert line, path
-    return Counter(
-        {m[1].strip(): int(m[2]) for m in re.finditer(r"([^,]+?) (\d+)(?:,|$)", line[1])}
-    )
-
-
-def _frames(records) -> list[dict]:
-    return [json.loads(r.data) for r in records if r.kind == "recv"]
+    line = readme_channels(readme_section(path))
+    return Counter({m[1].strip(): int(m[2]) for m in re.finditer(r"([^,]+?) (\d+)(?:,|$)", line)})
 
 
 def test_every_coinbase_recording_is_covered() -> None:
-    readme = (CAPTURES / "README.md").read_text()
-    listed = set(
-        re.findall(
-            r"^### `(coinbase(?:-exchange)?/[^`]+(?<!\.instruments)\.jsonl\.gz)`", readme, re.M
-        )
-    )
-    assert listed == {p.relative_to(CAPTURES).as_posix() for p in AT_FILES + EX_FILES}
+    assert readme_recordings("coinbase(?:-exchange)?") == {rel(p) for p in AT_FILES + EX_FILES}
     assert AT_FILES and EX_FILES
 
 
 # -- shared checks ---------------------------------------------------------------------
 
 
-def _assert_no_crossed_book_written(pipeline) -> int:
-    rows = pylist(pipeline.sink.table("book").sort_by("apply_seq"))
-    states = 0
-    for symbol in pipeline.engine.symbols:
-        for seq, sides in book_states([r for r in rows if r["symbol"] == symbol]):
-            states += 1
-            if sides["bid"] and sides["ask"]:
-                assert max(sides["bid"]) < min(sides["ask"]), (symbol, seq)
-    return states
-
-
-def _assert_rows_rebuild_engine_books(pipeline) -> None:
-    rebuilt = rebuild_books(pipeline.sink.table("book"))
-    for symbol, sync in pipeline.engine.symbols.items():
-        exact = sync.book.as_dict()
-        assert rebuilt[symbol]["bid"] == exact["bids"], symbol
-        assert rebuilt[symbol]["ask"] == exact["asks"], symbol
-
-
 def _assert_written_rows_equal(pipeline, sent: dict) -> None:
-    written: dict[tuple, list] = defaultdict(list)
-    book = pipeline.sink.table("book").sort_by("apply_seq")
-    for row in pylist(book):
-        key = (row["symbol"], row["seq"], row["is_snapshot"], row["ts_recv"])
-        written[key].append((row["side"], row["price"], row["size"], row["ts_exchange"]))
-    assert written and sum(map(len, written.values())) == book.num_rows
-    assert written == sent
+    """Rows keyed by message and its receipt time, each level with its exchange time."""
+    written = written_book_rows(
+        pipeline,
+        key=("symbol", "seq", "is_snapshot", "ts_recv"),
+        value=("side", "price", "size", "ts_exchange"),
+    )
+    assert written and written == sent
 
 
 def _trade_rows(pipeline) -> list[tuple]:
-    return [
-        (
-            r["symbol"],
-            r["trade_id"],
-            r["side"],
-            r["price"],
-            r["size"],
-            r["ts_exchange"],
-            r["ts_recv"],
-        )
-        for r in pylist(pipeline.sink.table("trades"))
-    ]
+    fields = ("symbol", "trade_id", "side", "price", "size", "ts_exchange", "ts_recv")
+    return table_rows(pipeline, "trades", *fields)
 
 
 # -- Advanced Trade ------------------------------------------------------------------------
@@ -140,9 +77,9 @@ def _trade_rows(pipeline) -> list[tuple]:
 
 def test_at_sequence_num_has_the_documented_gaps(at) -> None:
     path, records, pipeline = at
-    m = re.search(r"`sequence_num` over (\d+) messages: \*\*(\d+) gaps\*\*", _section(path))
+    m = re.search(r"`sequence_num` over (\d+) messages: \*\*(\d+) gaps\*\*", readme_section(path))
     assert m, path
-    frames = _frames(records)
+    frames = recv_json(records)
     assert sum("sequence_num" in f for f in frames) == int(m[1]) == 1030
     assert pipeline.adapter.sequence_gaps == int(m[2]) == 0
 
@@ -167,20 +104,16 @@ def test_at_books_synced_from_their_snapshots(at) -> None:
 
 def test_at_every_frame_understood_and_no_crossed_book(at) -> None:
     _, records, pipeline = at
-    assert dict(pipeline.problems) == {}
-    assert pipeline.frames == sum(r.kind == "recv" for r in records)
-    assert _assert_no_crossed_book_written(pipeline) == 2 + 773
-    _assert_rows_rebuild_engine_books(pipeline)
+    assert_every_frame_understood(pipeline, records)
+    assert assert_never_crossed(pipeline.sink.table("book")) == 2 + 773
+    assert_rows_rebuild_engine_books(pipeline)
 
 
 def test_at_written_levels_are_the_wire_text(at) -> None:
     _, records, pipeline = at
     sent: dict[tuple, list] = {}
     count: dict[str, int] = {}
-    for rec in records:
-        if rec.kind != "recv":
-            continue
-        msg = json.loads(rec.data)
+    for rec, msg in recv_frames(records):
         if msg["channel"] != "l2_data":
             continue
         for ev in msg["events"]:
@@ -206,10 +139,7 @@ def test_at_trades_and_quotes_are_exact(at) -> None:
     _, records, pipeline = at
     expected = []
     quotes = []
-    for rec in records:
-        if rec.kind != "recv":
-            continue
-        msg = json.loads(rec.data)
+    for rec, msg in recv_frames(records):
         for ev in msg["events"]:
             if msg["channel"] == "market_trades" and ev["type"] == "update":
                 for t in sorted(ev["trades"], key=lambda t: int(t["trade_id"])):
@@ -240,10 +170,7 @@ def test_at_trades_and_quotes_are_exact(at) -> None:
     assert got == expected and len(got) == 79
     # Snapshot events (recent trades before the subscription) are history: not written.
     assert len({g[1] for g in got}) == len(got)
-    bbo = [
-        (r["symbol"], r["bid_price"], r["bid_size"], r["ask_price"], r["ask_size"])
-        for r in pylist(pipeline.sink.table("bbo"))
-    ]
+    bbo = table_rows(pipeline, "bbo", "symbol", "bid_price", "bid_size", "ask_price", "ask_size")
     assert bbo == quotes and len(bbo) == 160
 
 
@@ -254,7 +181,7 @@ def test_at_trade_side_is_maker_side_measured_against_the_book(at) -> None:
     books: dict[str, dict[str, dict[Decimal, Decimal]]] = {}
     history: dict[str, list[tuple[int, Decimal, Decimal]]] = defaultdict(list)
     live = []
-    for msg in _frames(records):
+    for msg in recv_json(records):
         for ev in msg["events"]:
             if msg["channel"] == "l2_data":
                 p = ev["product_id"]
@@ -298,8 +225,7 @@ def test_at_trade_side_is_maker_side_measured_against_the_book(at) -> None:
 def test_ex_every_message_understood_and_books_synced(ex) -> None:
     path, records, pipeline = ex
     counts = _channel_counts(path)
-    assert dict(pipeline.problems) == {}
-    assert pipeline.frames == sum(r.kind == "recv" for r in records)
+    assert_every_frame_understood(pipeline, records)
     assert len(pipeline.engine.symbols) == counts["snapshot"] == 10
     summary = pipeline.summary()
     applied = 0
@@ -309,18 +235,15 @@ def test_ex_every_message_understood_and_books_synced(ex) -> None:
         assert (stats.snapshots_applied, stats.gaps, stats.resyncs, stats.crossed) == (1, 0, 0, 0)
         applied += stats.deltas_applied
     assert applied == counts["l2update"] == 9719
-    assert _assert_no_crossed_book_written(pipeline) == 10 + 9719
-    _assert_rows_rebuild_engine_books(pipeline)
+    assert assert_never_crossed(pipeline.sink.table("book")) == 10 + 9719
+    assert_rows_rebuild_engine_books(pipeline)
 
 
 def test_ex_written_levels_are_the_wire_text(ex) -> None:
     _, records, pipeline = ex
     sent: dict[tuple, list] = {}
     count: dict[str, int] = {}
-    for rec in records:
-        if rec.kind != "recv":
-            continue
-        m = json.loads(rec.data)
+    for rec, m in recv_frames(records):
         p = m.get("product_id")
         if m["type"] == "snapshot":
             count[p] = 0
@@ -349,17 +272,13 @@ def test_ex_taker_side_is_opposite_of_maker_side(ex) -> None:
             parse_rfc3339_ns(m["time"]),
             rec.ts,
         )
-        for rec in records
-        if rec.kind == "recv" and (m := json.loads(rec.data))["type"] == "match"
+        for rec, m in recv_frames(records)
+        if m["type"] == "match"
     ]
     got = _trade_rows(pipeline)
     assert got == expected
     assert len(got) == _channel_counts(path)["match"] == 97
     # last_match frames (one trade per product from before the subscription) are history.
-    history = {
-        str(m["trade_id"])
-        for rec in records
-        if rec.kind == "recv" and (m := json.loads(rec.data))["type"] == "last_match"
-    }
+    history = {str(m["trade_id"]) for m in recv_json(records) if m["type"] == "last_match"}
     assert len(history) == _channel_counts(path)["last_match"] == 10
     assert not history & {g[1] for g in got}

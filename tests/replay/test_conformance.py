@@ -21,20 +21,24 @@ For each recording it asserts that:
 
 from __future__ import annotations
 
-import heapq
 import io
-import re
 from decimal import Decimal
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from support import CAPTURES, MemorySink, load_records, needs_captures, pylist
+from support import (
+    CAPTURES,
+    assert_never_crossed,
+    needs_captures,
+    readme_section,
+    run_recording,
+    stated_checksums,
+    stated_gaps,
+)
 
 import adapters
-from collector.pipeline import Pipeline
-from collector.replay import load_instruments
 
 pytestmark = needs_captures
 
@@ -53,45 +57,12 @@ def _cases() -> list[tuple[str, Path]]:
     ]
 
 
-def _section(path: Path) -> str:
-    """The captures README's paragraph on one file."""
-    readme = (CAPTURES / "README.md").read_text()
-    name = f"### `{path.parent.name}/{path.name}`"
-    start = readme.find(name)
-    if start < 0:
-        return ""
-    end = readme.find("\n### ", start + len(name))
-    return readme[start : end if end > 0 else None]
-
-
-def stated_checksums(section: str) -> tuple[int, int] | None:
-    """(verified, total) from the file's "**N/M verify**" fact, if it states one."""
-    found = re.search(r"\*\*(\d+)/(\d+) verify\*\*", section)
-    return (int(found[1]), int(found[2])) if found else None
-
-
-def stated_gaps(section: str) -> int | None:
-    """Total of every "N gaps" the file's facts state, if any."""
-    counts = [int(n) for n in re.findall(r"(\d+) gaps\b", section.replace("**", ""))]
-    return sum(counts) if counts else None
-
-
-def _run(slug: str, path: Path) -> tuple[Pipeline, MemorySink]:
-    adapter = adapters.create(slug)
-    load_instruments(adapter, path)
-    sink = MemorySink()
-    pipeline = Pipeline(adapter, sink)
-    for record in load_records(path)[1]:
-        pipeline.on_record(record)
-    pipeline.finish()
-    return pipeline, sink
-
-
 @pytest.mark.parametrize(("slug", "path"), _cases(), ids=lambda v: getattr(v, "name", v))
 def test_adapter_conforms_on_recording(slug: str, path: Path) -> None:
-    pipeline, sink = _run(slug, path)
+    _, pipeline = run_recording(path, slug)
+    sink = pipeline.sink
     stats = {s: sym.stats for s, sym in pipeline.engine.symbols.items()}
-    section = _section(path)
+    section = readme_section(path)
 
     drift = {k: n for k, n in pipeline.problems.items() if k.startswith("drift")}
     assert not drift, f"{path.name}: frames of unknown type: {drift}"
@@ -112,7 +83,7 @@ def test_adapter_conforms_on_recording(slug: str, path: Path) -> None:
 
     book = sink.table("book")
     if book is not None:
-        _assert_never_crossed(book)
+        assert_never_crossed(book)
     trades = sink.table("trades")
     if trades is not None:
         _assert_sane_trades(trades)
@@ -122,50 +93,6 @@ def test_adapter_conforms_on_recording(slug: str, path: Path) -> None:
             _assert_sane_times(table, name)
     for name, parts in sink.tables.items():
         _assert_parquet_round_trip(pa.concat_tables(parts), name)
-
-
-def _assert_never_crossed(book: pa.Table) -> None:
-    """Replay the written rows per symbol; after every message best bid < best ask.
-
-    The same message boundaries as ``support.book_states``, with lazy heaps for
-    the best prices so that deep books (5000 levels a side) stay cheap to check.
-    """
-    assert pa.compute.min(book["size"]).as_py() >= 0, "negative size written"
-    columns = ["symbol", "seq", "ts_recv", "apply_seq", "is_snapshot", "side", "price", "size"]
-    by_symbol: dict[str, list[dict]] = {}
-    for row in pylist(book.select(columns).sort_by("apply_seq")):
-        by_symbol.setdefault(row["symbol"], []).append(row)
-    for symbol, rows in by_symbol.items():
-        levels: dict[str, dict[Decimal, Decimal]] = {"bid": {}, "ask": {}}
-        heaps: dict[str, list[Decimal]] = {"bid": [], "ask": []}
-        group = None
-        for i, row in enumerate(rows):
-            key = (row["seq"], row["ts_recv"]) if row["is_snapshot"] else None
-            if key is not None and key != group:
-                levels, heaps = {"bid": {}, "ask": {}}, {"bid": [], "ask": []}
-            group = key
-            side, price = row["side"], row["price"]
-            if row["size"] == 0:
-                levels[side].pop(price, None)
-            else:
-                if price not in levels[side]:
-                    heapq.heappush(heaps[side], -price if side == "bid" else price)
-                levels[side][price] = row["size"]
-            nxt = rows[i + 1] if i + 1 < len(rows) else None
-            if nxt is None or nxt["seq"] != row["seq"] or nxt["apply_seq"] != row["apply_seq"] + 1:
-                bid = _best(heaps["bid"], levels["bid"], -1)
-                ask = _best(heaps["ask"], levels["ask"], 1)
-                if bid is not None and ask is not None:
-                    assert bid < ask, f"{symbol} crossed at update {row['seq']}: {bid} >= {ask}"
-
-
-def _best(heap: list[Decimal], side: dict[Decimal, Decimal], sign: int) -> Decimal | None:
-    while heap:
-        price = heap[0] * sign
-        if price in side:
-            return price
-        heapq.heappop(heap)
-    return None
 
 
 def _assert_sane_trades(trades: pa.Table) -> None:
@@ -199,3 +126,35 @@ def test_readme_fact_parsers() -> None:
     assert stated_gaps("chain over 101 applied frames has **0 gaps**; ...") == 0
     assert stated_gaps("BTCUSDT: 1 snapshot, 299 delta, 0 gaps; ETHUSDT: 1 snapshot, 2 gaps") == 2
     assert stated_gaps("no facts") is None and stated_checksums("no facts") is None
+
+
+def _book(rows: list[tuple]) -> pa.Table:
+    names = ["symbol", "seq", "apply_seq", "is_snapshot", "side", "price", "size"]
+    columns = dict(zip(names, zip(*rows, strict=True), strict=True))
+    return pa.table(
+        {
+            **{k: list(v) for k, v in columns.items() if k not in ("price", "size")},
+            "ts_recv": [0] * len(rows),
+            "price": pa.array([Decimal(p) for p in columns["price"]], pa.decimal128(38, 18)),
+            "size": pa.array([Decimal(s) for s in columns["size"]], pa.decimal128(38, 18)),
+        }
+    )
+
+
+def test_the_crossed_book_check_can_fail() -> None:
+    """The shared heap-based check catches a crossing delta and a one-sided book."""
+    snapshot = [("X", 1, 1, True, "bid", "100", "1"), ("X", 1, 2, True, "ask", "101", "1")]
+    assert assert_never_crossed(_book(snapshot), two_sided=True) == 1
+    crossing = [*snapshot, ("X", 2, 3, False, "bid", "101", "2")]
+    with pytest.raises(AssertionError, match="X crossed at update 2"):
+        assert_never_crossed(_book(crossing))
+    # The best ask leaves and comes back below the bid: the lazy heap must not miss it.
+    relisted = [
+        *snapshot,
+        ("X", 2, 3, False, "ask", "101", "0"),
+        ("X", 3, 4, False, "ask", "99", "1"),
+    ]
+    with pytest.raises(AssertionError, match="X crossed at update 3"):
+        assert_never_crossed(_book(relisted))
+    with pytest.raises(AssertionError):
+        assert_never_crossed(_book(snapshot[:1]), two_sided=True)

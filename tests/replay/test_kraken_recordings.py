@@ -7,26 +7,27 @@ and ``.49`` (tickers) check the trade and best bid/ask rows against the wire.
 
 from __future__ import annotations
 
-import json
 import re
-from collections import defaultdict
 from decimal import Decimal
-from pathlib import Path
 
-import pytest
 from support import (
-    CAPTURES,
-    book_states,
-    load_records,
+    assert_every_frame_understood,
+    assert_never_crossed,
+    assert_no_decode_failed,
+    assert_rows_rebuild_engine_books,
     needs_captures,
-    pylist,
-    rebuild_books,
+    readme_channels,
+    readme_recordings,
+    readme_section,
     recordings,
-    run_records,
+    recv_json,
+    rel,
+    replayed_fixture,
+    table_rows,
+    written_book_rows,
 )
 
 from adapters.kraken import KrakenAdapter
-from collector.model import DecodeFailed
 
 pytestmark = needs_captures
 
@@ -45,39 +46,17 @@ _CHECKSUM_FACT = re.compile(
 )
 _PAIR_FACT = re.compile(r"(?P<pair>[A-Z]+/[A-Z]+) (?P<ok>\d+)/(?P<all>\d+)")
 
-
-def _section(path: Path) -> str:
-    readme = (CAPTURES / "README.md").read_text()
-    return readme.split(f"### `{path.relative_to(CAPTURES).as_posix()}`", 1)[1].split("\n### ")[0]
-
-
-def _sidecar(path: Path) -> list:
-    sidecar = path.with_name("KRAKEN.instruments.jsonl.gz")
-    return load_records(sidecar)[1] if sidecar.exists() else []
-
-
-def _frames(records: list) -> list:
-    return [json.loads(r.data) for r in records if r.kind == "recv"]
-
-
-@pytest.fixture(scope="module", params=FILES, ids=lambda p: p.name)
-def replayed(request: pytest.FixtureRequest):
-    path: Path = request.param
-    exchange, records = load_records(path)
-    assert exchange == "kraken"
-    return path, records, run_records(exchange, [*_sidecar(path), *records])
+replayed = replayed_fixture(FILES, exchange="kraken", ids=lambda p: p.name)
 
 
 def test_every_kraken_recording_is_covered() -> None:
     assert len(FILES) == 3
-    readme = (CAPTURES / "README.md").read_text()
-    listed = set(re.findall(r"^### `(kraken/[^`]+(?<!\.instruments)\.jsonl\.gz)`", readme, re.M))
-    assert listed == {p.relative_to(CAPTURES).as_posix() for p in FILES}
+    assert readme_recordings("kraken") == {rel(p) for p in FILES}
 
 
 def test_checksums_match_the_readme(replayed) -> None:
     path, _, pipeline = replayed
-    fact = _CHECKSUM_FACT.search(_section(path))
+    fact = _CHECKSUM_FACT.search(readme_section(path))
     symbols = pipeline.engine.symbols
     if fact is None:  # the trade and ticker recordings carry no book
         assert path.name != "KRAKEN.ws.50.jsonl.gz"
@@ -102,13 +81,8 @@ def test_checksums_match_the_readme(replayed) -> None:
 
 def test_every_frame_understood(replayed) -> None:
     _, records, pipeline = replayed
-    assert dict(pipeline.problems) == {}
-    assert pipeline.frames == sum(r.kind == "recv" for r in records)
-    adapter = KrakenAdapter()
-    for rec in records:
-        if rec.kind == "recv":
-            for msg in adapter.decode(rec.data, rec.ts, rec.conn):
-                assert not isinstance(msg, DecodeFailed), (msg, rec.data[:200])
+    assert_every_frame_understood(pipeline, records)
+    assert_no_decode_failed(KrakenAdapter(), records)
 
 
 def test_no_crossed_book_is_ever_written(replayed) -> None:
@@ -116,21 +90,17 @@ def test_no_crossed_book_is_ever_written(replayed) -> None:
     book = pipeline.sink.table("book")
     if book is None:
         return
-    rows = pylist(book.sort_by("apply_seq"))
-    states = 0
-    for symbol in pipeline.engine.symbols:
-        for _, sides in book_states([r for r in rows if r["symbol"] == symbol]):
-            states += 1
-            assert sides["bid"] and sides["ask"], symbol
-            assert max(sides["bid"]) < min(sides["ask"]), symbol
-    assert states == len({(r["symbol"], r["seq"]) for r in rows}) == 1167 + 5
+    states = assert_never_crossed(book, two_sided=True)
+    assert set(book["symbol"].to_pylist()) == set(pipeline.engine.symbols)
+    messages = set(zip(book["symbol"].to_pylist(), book["seq"].to_pylist(), strict=True))
+    assert states == len(messages) == 1167 + 5
 
 
 def _sent_books(records: list) -> dict[tuple[str, int, bool], list]:
     """Book levels as sent, keyed like the rows: (pair, message number, is snapshot)."""
     sent: dict[tuple[str, int, bool], list] = {}
     count: dict[str, int] = {}
-    for frame in _frames(records):
+    for frame in recv_json(records):
         if not isinstance(frame, list) or not frame[-2].startswith("book-"):
             continue
         pair, parts = frame[-1], frame[1:-2]
@@ -151,10 +121,7 @@ def test_book_rows_equal_the_wire_text(replayed) -> None:
     book = pipeline.sink.table("book")
     if book is None:
         return
-    written: dict[tuple[str, int, bool], list] = defaultdict(list)
-    for row in pylist(book.sort_by("apply_seq")):
-        key = (row["symbol"], row["seq"], row["is_snapshot"])
-        written[key].append((row["side"], row["price"], row["size"]))
+    written = written_book_rows(pipeline)
     sent = _sent_books(records)
     assert set(written) == set(sent)
     for key, rows in written.items():
@@ -168,10 +135,7 @@ def test_parquet_rows_rebuild_the_engine_book_and_markets(replayed) -> None:
     book = pipeline.sink.table("book")
     if book is None:
         return
-    rebuilt = rebuild_books(book)
-    for symbol, sync in pipeline.engine.symbols.items():
-        exact = sync.book.as_dict()
-        assert rebuilt[symbol] == {"bid": exact["bids"], "ask": exact["asks"]}, symbol
+    assert_rows_rebuild_engine_books(pipeline)
     markets = dict(zip(book["symbol"].to_pylist(), book["market"].to_pylist(), strict=True))
     assert markets == {
         "ADA/XBT": "ADA-BTC",
@@ -186,7 +150,7 @@ def test_trades_and_quotes_equal_the_wire(replayed) -> None:
     path, records, pipeline = replayed
     trades_sent, quotes_sent = [], []
     trade_frames = 0
-    for frame in _frames(records):
+    for frame in recv_json(records):
         if not isinstance(frame, list):
             continue
         if frame[-2] == "trade":
@@ -200,20 +164,17 @@ def test_trades_and_quotes_equal_the_wire(replayed) -> None:
             quotes_sent.append(
                 (frame[-1], Decimal(b[0]), Decimal(b[2]), Decimal(a[0]), Decimal(a[2]))
             )
-    trades, quotes = pipeline.sink.table("trades"), pipeline.sink.table("bbo")
-    got_trades = [
-        (r["symbol"], r["trade_id"], r["side"], r["price"], r["size"], r["ts_exchange"])
-        for r in (pylist(trades) if trades is not None else [])
-    ]
-    got_quotes = [
-        (r["symbol"], r["bid_price"], r["bid_size"], r["ask_price"], r["ask_size"])
-        for r in (pylist(quotes) if quotes is not None else [])
-    ]
+    trades = pipeline.sink.table("trades")
+    got_trades = table_rows(
+        pipeline, "trades", "symbol", "trade_id", "side", "price", "size", "ts_exchange"
+    )
+    got_quotes = table_rows(
+        pipeline, "bbo", "symbol", "bid_price", "bid_size", "ask_price", "ask_size"
+    )
     assert got_trades == trades_sent
     assert got_quotes == quotes_sent
-    channels = re.search(r"\*\*Channels \(recv frames\)\*\*: (.*)", _section(path))
-    assert channels is not None
-    counts = {k: int(v) for k, v in re.findall(r"\b(trade|ticker) (\d+)", channels[1])}
+    channels = readme_channels(readme_section(path))
+    counts = {k: int(v) for k, v in re.findall(r"\b(trade|ticker) (\d+)", channels)}
     assert trade_frames == counts.get("trade", 0)
     assert len(quotes_sent) == counts.get("ticker", 0)
     if trades is not None:

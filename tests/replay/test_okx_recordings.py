@@ -10,19 +10,20 @@ from __future__ import annotations
 import json
 from collections import Counter
 from decimal import Decimal
-from pathlib import Path
 
-import pytest
 from support import (
-    CAPTURES,
     MemorySink,
-    book_states,
+    assert_every_frame_understood,
+    assert_never_crossed,
+    assert_rows_rebuild_engine_books,
     load_records,
     needs_captures,
-    pylist,
-    rebuild_books,
     recordings,
-    run_records,
+    recv_json,
+    rel,
+    replayed_fixture,
+    table_rows,
+    written_book_rows,
 )
 
 from adapters.okx import OkxAdapter
@@ -36,26 +37,12 @@ FILES = recordings(("okx",))
 #: Per recording: symbol -> book pushes carrying a checksum (all must verify), trades.
 FACTS = {"okx/OKX.jsonl.gz": {"BTC-USD-220527": (99, 4)}}
 
-
-def rel(path: Path) -> str:
-    return path.relative_to(CAPTURES).as_posix()
-
-
-@pytest.fixture(scope="module", params=FILES, ids=rel)
-def replayed(request: pytest.FixtureRequest):
-    path: Path = request.param
-    exchange, records = load_records(path)
-    assert exchange == "okx"
-    return path, records, run_records(exchange, records)
-
-
-def frames(records) -> list[dict]:
-    return [json.loads(r.data) for r in records if r.kind == "recv" and r.data != "pong"]
+replayed = replayed_fixture(FILES, exchange="okx")
 
 
 def pushes(records, channel: str) -> list[dict]:
     """Data pushes of one channel (events echo ``arg`` too, but carry no ``data``)."""
-    return [f for f in frames(records) if "data" in f and f["arg"]["channel"] == channel]
+    return [f for f in recv_json(records) if "data" in f and f["arg"]["channel"] == channel]
 
 
 def test_every_okx_recording_has_facts() -> None:
@@ -80,31 +67,20 @@ def test_checksums_verify_and_books_stay_synced(replayed) -> None:
 
 def test_no_problems_and_every_frame_understood(replayed) -> None:
     _, records, pipeline = replayed
-    assert dict(pipeline.problems) == {}
-    assert pipeline.frames == sum(r.kind == "recv" for r in records)
-    assert pipeline.controls["ack"] == sum("event" in f for f in frames(records))
+    assert_every_frame_understood(pipeline, records)
+    assert pipeline.controls["ack"] == sum("event" in f for f in recv_json(records))
 
 
 def test_no_crossed_book_is_ever_written(replayed) -> None:
     _, _, pipeline = replayed
-    rows = pylist(pipeline.sink.table("book").sort_by("apply_seq"))
-    states = 0
-    for symbol in {r["symbol"] for r in rows}:
-        for _, sides in book_states([r for r in rows if r["symbol"] == symbol]):
-            states += 1
-            assert sides["bid"] and sides["ask"], symbol
-            assert max(sides["bid"]) < min(sides["ask"]), symbol
+    states = assert_never_crossed(pipeline.sink.table("book"), two_sided=True)
     assert states == sum(s.stats.snapshots_applied + s.stats.deltas_applied for s in
                          pipeline.engine.symbols.values())  # fmt: skip
 
 
 def test_parquet_rows_rebuild_the_engine_book(replayed) -> None:
     _, _, pipeline = replayed
-    rebuilt = rebuild_books(pipeline.sink.table("book"))
-    for symbol, sync in pipeline.engine.symbols.items():
-        exact = sync.book.as_dict()
-        assert rebuilt[symbol]["bid"] == exact["bids"], symbol
-        assert rebuilt[symbol]["ask"] == exact["asks"], symbol
+    assert_rows_rebuild_engine_books(pipeline)
 
 
 def test_every_level_is_exact_in_parquet(replayed) -> None:
@@ -123,12 +99,7 @@ def test_every_level_is_exact_in_parquet(replayed) -> None:
         levels = [("bid", Decimal(p), Decimal(s)) for p, s, *_ in data["bids"]]
         levels += [("ask", Decimal(p), Decimal(s)) for p, s, *_ in data["asks"]]
         sent[(symbol, number[symbol], snapshot)] = levels
-    written: dict[tuple[str, int, bool], list] = {}
-    book = pipeline.sink.table("book").sort_by("apply_seq")
-    for row in pylist(book):
-        key = (row["symbol"], row["seq"], row["is_snapshot"])
-        written.setdefault(key, []).append((row["side"], row["price"], row["size"]))
-    assert written == {k: v for k, v in sent.items() if v}
+    assert written_book_rows(pipeline) == {k: v for k, v in sent.items() if v}
 
 
 def test_trades_are_exact_with_taker_sides(replayed) -> None:
@@ -139,10 +110,9 @@ def test_trades_are_exact_with_taker_sides(replayed) -> None:
         for f in pushes(records, "trades")
         for t in f["data"]
     ]  # fmt: skip
-    got = [
-        (r["symbol"], r["trade_id"], r["side"], r["price"], r["size"], r["ts_exchange"])
-        for r in pylist(pipeline.sink.table("trades"))
-    ]
+    got = table_rows(
+        pipeline, "trades", "symbol", "trade_id", "side", "price", "size", "ts_exchange"
+    )
     assert got == sent and got
     assert {r[2] for r in got} <= {"buy", "sell"}
 

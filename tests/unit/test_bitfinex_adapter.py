@@ -6,13 +6,13 @@ import json
 import zlib
 
 import pytest
+from support import run_frames
 
 import adapters
 from adapters import bitfinex_wire as wire
 from adapters.bitfinex import INSTRUMENT_URLS, MAX_CHANNELS_PER_CONNECTION, BitfinexAdapter
 from collector.adapter import Subscription
 from collector.book.book import OrderBook
-from collector.capture.records import Record
 from collector.model import (
     BestBidAsk,
     BookDelta,
@@ -22,7 +22,6 @@ from collector.model import (
     DecodeFailed,
     Trade,
 )
-from collector.pipeline import Pipeline
 
 TS = 1_618_677_543_000_000_000
 CONF = '{"event":"conf","status":"OK","flags":65536}'
@@ -372,14 +371,6 @@ def test_engine_verifies_cs_messages() -> None:
     good = zlib.crc32(b"100:2:101:-1e-7")
     good = good - 2**32 if good >= 2**31 else good
     frames += [f'[17,"cs",{good},2]', "[17,[100,0,1],3]", f'[17,"cs",{good},4]']
-    pipeline = Pipeline(BitfinexAdapter(), sink=_NoSink())
-    pipeline.on_record(Record("open", TS, 1, url="wss://api-pub.bitfinex.com/ws/2"))
-    for i, frame in enumerate(frames):
-        pipeline.on_record(Record("recv", TS + i, 1, frame))
+    pipeline = run_frames(BitfinexAdapter(), frames, ts=TS, url="wss://api-pub.bitfinex.com/ws/2")
     stats = pipeline.engine.symbols["tBTCUSD"].stats
     assert (stats.checksums_verified, stats.checksums_failed) == (1, 1)
-
-
-class _NoSink:
-    def write(self, table, exchange, data) -> None:
-        pass

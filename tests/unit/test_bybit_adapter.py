@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from support import MemorySink
+from support import run_frames
 
 import adapters
 from adapters.bybit import (
@@ -16,7 +16,6 @@ from adapters.bybit import (
     BybitAdapter,
 )
 from collector.adapter import Subscription
-from collector.capture.records import Record
 from collector.model import (
     BestBidAsk,
     BookDelta,
@@ -314,12 +313,7 @@ def test_legacy_trade_with_numeric_price(bybit) -> None:
 
 
 def _pipeline(frames: list[str]) -> Pipeline:
-    pipeline = Pipeline(BybitAdapter(), MemorySink())
-    pipeline.on_record(Record("open", TS, 1, url=URLS[LINEAR]))
-    for i, frame in enumerate(frames):
-        pipeline.on_record(Record("recv", TS + i, 1, frame))
-    pipeline.finish()
-    return pipeline
+    return run_frames(BybitAdapter(), frames, ts=TS, url=URLS[LINEAR])
 
 
 def test_missing_u_is_a_gap_and_snapshots_resync_including_u_1_restart() -> None:

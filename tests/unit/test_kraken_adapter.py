@@ -11,7 +11,7 @@ import json
 from decimal import Decimal
 
 import pytest
-from support import MemorySink, pylist
+from support import pylist, run_frames
 
 import adapters
 from adapters.kraken import (
@@ -34,11 +34,7 @@ def one(adapter: KrakenAdapter, frame: str):
 
 
 def run(adapter: KrakenAdapter, frames: list[str]) -> Pipeline:
-    pipeline = Pipeline(adapter, MemorySink())
-    for i, frame in enumerate(frames):
-        pipeline.on_frame(frame, TS + i)
-    pipeline.finish()
-    return pipeline
+    return run_frames(adapter, frames, ts=TS, conn=0)
 
 
 # --- v1 --------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from support import MemorySink
+from support import MemorySink, run_frames
 
 import adapters
 from adapters.okx import (
@@ -275,11 +275,7 @@ def test_book_checksum_covers_only_the_best_25_levels() -> None:
 
 
 def run(frames: list[str]) -> Pipeline:
-    pipeline = Pipeline(adapters.create("okx"), MemorySink())
-    for i, frame in enumerate(frames):
-        pipeline.on_record(Record("recv", TS + i, 1, frame))
-    pipeline.finish()
-    return pipeline
+    return run_frames(adapters.create("okx"), frames, ts=TS)
 
 
 def quality_kinds(pipeline: Pipeline) -> list[str]:
