@@ -40,6 +40,13 @@ def main(argv: list[str] | None = None) -> int:
         "-<ordinal> (StatefulSet pods), else everything",
     )
     run.add_argument(
+        "--metrics-listen",
+        type=_listen_spec,
+        metavar="HOST:PORT",
+        help="serve /metrics and /health here (overrides [metrics] listen); "
+        "0.0.0.0:9464 in a container, so probes and Prometheus reach it",
+    )
+    run.add_argument(
         "--log-format",
         choices=["text", "json"],
         default="text",
@@ -112,6 +119,9 @@ def _run(args: argparse.Namespace) -> int:
     if args.status is not None:  # the config structs are frozen
         daemon = msgspec.structs.replace(config.daemon, status=args.status)
         config = msgspec.structs.replace(config, daemon=daemon)
+    if args.metrics_listen is not None:
+        metrics = msgspec.structs.replace(config.metrics, listen=args.metrics_listen)
+        config = msgspec.structs.replace(config, metrics=metrics)
     whole = config
     if shard is not None:
         config = shard_config(config, shard)
@@ -159,6 +169,13 @@ def _replay(args: argparse.Namespace) -> int:
     else:
         print_summary(summary)
     return 0
+
+
+def _listen_spec(text: str) -> str:
+    host, _, port = text.rpartition(":")
+    if not host or not port.isdigit() or int(port) > 65535:
+        raise argparse.ArgumentTypeError(f"{text!r}: use HOST:PORT, e.g. 0.0.0.0:9464")
+    return text
 
 
 def _snapshot_spec(text: str) -> tuple[int, int]:
