@@ -23,7 +23,7 @@ the config, every shard's load is within one unit of every other's, and when
 shard (the minimum), plus a few percent displaced by the lower capacities
 (``tests/unit/test_sharding.py`` measures it). Pure rendezvous hashing moves
 exactly the minimum but leaves loads to chance: with 8 symbols over 3
-shards one of them is empty about one time in twenty.
+shards one of them is left empty about one time in eight.
 """
 
 from __future__ import annotations

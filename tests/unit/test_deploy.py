@@ -25,6 +25,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from collector.cli import main
 from collector.config import Config, load_config, parse_config
 from collector.sharding import resolve_shard, shard_config, units_of
 
@@ -271,3 +272,14 @@ def test_healthcheck_command_exits_0_when_healthy_and_1_on_503_or_no_answer(
     handler.status = 503
     assert run(url) == 1
     assert run("http://127.0.0.1:9/health") == 1, shlex.join(command)
+
+
+@pytest.mark.parametrize("bad", ["9464", "0.0.0.0:http", "0.0.0.0:70000", ":9464"])
+def test_metrics_listen_flag_refuses_what_is_not_host_port(
+    bad: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The image's CMD relies on it; the good path is run by tests/e2e/test_fleet.py."""
+    with pytest.raises(SystemExit) as exited:
+        main(["run", "--config", "config/default.toml", "--metrics-listen", bad])
+    assert exited.value.code == 2
+    assert "use HOST:PORT, e.g. 0.0.0.0:9464" in capsys.readouterr().err
