@@ -15,15 +15,17 @@ gain. Keeping the unit a symbol also means a shard is just a smaller config
 The assignment is rendezvous (highest-random-weight) hashing made exactly
 balanced: every unit ranks the shards by ``blake2b("exchange|symbol|shard")``
 (stable across processes and Python versions, unlike the salted ``hash()``),
-and units are matched to shards by deferred acceptance (Gale-Shapley) where
-shard ``s`` holds at most ``ceil`` or ``floor(units / N)`` units and prefers
-the units that weigh most for it. The result does not depend on the order of
-the config, every shard's load is within one unit of every other's, and when
-``N`` grows the units that move are mostly those whose first choice is the new
-shard (the minimum), plus a few percent displaced by the lower capacities
-(``tests/unit/test_sharding.py`` measures it). Pure rendezvous hashing moves
-exactly the minimum but leaves loads to chance: with 8 symbols over 3
-shards one of them is left empty about one time in eight.
+and units are matched to shards by deferred acceptance (Gale-Shapley): the
+first ``units % N`` shards hold ``ceil(units / N)`` units, the others
+``floor(units / N)`` (so with fewer units than shards the highest-numbered
+shards idle), and a shard prefers the units that weigh most for it. The
+result does not depend on the order of the config, every shard's load is
+within one unit of every other's, and when ``N`` grows the units that move
+are mostly those whose first choice is the new shard (the minimum), plus a
+few percent displaced by the lower capacities (``tests/unit/test_sharding.py``
+measures it). Pure rendezvous hashing moves exactly the minimum but leaves
+loads to chance: with 8 symbols over 3 shards one of them is left empty about
+one time in eight.
 """
 
 from __future__ import annotations
