@@ -27,7 +27,6 @@ from pathlib import Path
 import msgspec
 import pyarrow as pa
 import pyarrow.parquet as pq
-import pytest
 from harness import daemon_config, read_table, synced, truth_levels, wait_for
 
 from collector.config import Config, parse_config
@@ -56,9 +55,19 @@ class Fleet:
     truth: dict[tuple[str, str, int], dict]
 
 
-@pytest.fixture(scope="module")
-def fleets(tmp_path_factory: pytest.TempPathFactory) -> dict[int, Fleet]:
-    base = tmp_path_factory.mktemp("fleets")
+def test_fleets_of_one_two_and_three_shards_form_one_dataset(tmp_path: Path) -> None:
+    """One test, not a module fixture: under xdist each worker would run the fleets again."""
+    fleets = run_fleets(tmp_path)
+    for n, fleet in fleets.items():
+        check_subscriptions(fleet, n)
+        check_writers(fleet, n)
+        check_true_books(fleet)
+        if n > 1:
+            check_merged_equals_single(fleets[1], fleet)
+
+
+def run_fleets(base: Path) -> dict[int, Fleet]:
+    """Every fleet at once against one simulator, until all books synced plus ``RUN_S``."""
     out: dict[int, Fleet] = {}
 
     async def main() -> None:
@@ -127,18 +136,17 @@ def _book_states(root: Path, exchange: str, symbol: str) -> dict[int, dict]:
     return {seq: {k: dict(v) for k, v in sides.items()} for seq, sides in book_states(rows)}
 
 
-@pytest.mark.parametrize("n", FLEETS)
-def test_every_fleet_writes_the_true_books(fleets: dict[int, Fleet], n: int) -> None:
-    fleet = fleets[n]
+def check_true_books(fleet: Fleet) -> None:
+    """After every update id it wrote, each book equals the simulator's."""
     for exchange, symbols in EXCHANGES.items():
         for symbol in symbols:
             checked = 0
             for seq, sides in _book_states(fleet.root / "data", exchange, symbol).items():
                 truth = fleet.truth.get((exchange, symbol, seq))
                 if truth is not None:
-                    assert {"bids": sides["bid"], "asks": sides["ask"]} == truth, seq
+                    assert {"bids": sides["bid"], "asks": sides["ask"]} == truth, (fleet.root, seq)
                     checked += 1
-            assert checked > 10, (exchange, symbol, checked)
+            assert checked > 10, (fleet.root, exchange, symbol, checked)
 
 
 def _writers(root: Path) -> dict[tuple[str, str, str], set[str]]:
@@ -158,28 +166,23 @@ def _configured() -> set[tuple[str, str, str]]:
     return {(ex, s, c) for ex, symbols in EXCHANGES.items() for s in symbols for c in TABLES}
 
 
-@pytest.mark.parametrize("n", FLEETS)
-def test_shards_subscribe_to_every_configured_stream_exactly_once(
-    fleets: dict[int, Fleet], n: int
-) -> None:
-    fleet = fleets[n]
-    channel = {"book": "book", "bbo": "bbo", "trades": "trades"}
-    wanted = {(ex, s, channel[c]) for ex, s, c in _configured()}
+def check_subscriptions(fleet: Fleet, n: int) -> None:
+    """The shards' connections subscribe to every configured stream exactly once."""
+    wanted = _configured()  # channel names are table names
     assert len(fleet.subscribed) == n
-    assert set().union(*fleet.subscribed) == wanted
-    assert sum(len(s) for s in fleet.subscribed) == len(wanted)  # disjoint: none twice
+    assert set().union(*fleet.subscribed) == wanted, n
+    assert sum(len(s) for s in fleet.subscribed) == len(wanted), n  # disjoint: none twice
     owner = assign(units_of(fleet.config), n)
     for index, subs in enumerate(fleet.subscribed):
-        assert {owner[(ex, s)] for ex, s, _ in subs} <= {index}
+        assert {owner[(ex, s)] for ex, s, _ in subs} <= {index}, (n, index)
     loads = [len({(ex, s) for ex, s, _ in subs}) for subs in fleet.subscribed]
-    assert max(loads) - min(loads) <= 1, loads
+    assert max(loads) - min(loads) <= 1, (n, loads)
 
 
-@pytest.mark.parametrize("n", FLEETS)
-def test_each_stream_is_written_by_its_own_shard_alone(fleets: dict[int, Fleet], n: int) -> None:
-    fleet = fleets[n]
+def check_writers(fleet: Fleet, n: int) -> None:
+    """Every stream has rows, all in files named after the shard it is assigned to."""
     writers = _writers(fleet.root / "data")
-    assert writers.keys() == _configured()  # every configured stream has rows
+    assert writers.keys() == _configured(), n  # every configured stream has rows
     owner = assign(units_of(fleet.config), n)
     for (exchange, symbol, table), tags in writers.items():
         assert tags == {f"shard{owner[(exchange, symbol)]}of{n}"}, (exchange, symbol, table)
@@ -191,25 +194,23 @@ def test_each_stream_is_written_by_its_own_shard_alone(fleets: dict[int, Fleet],
     assert captured == {(ex, f"shard{owner[(ex, s)]}of{n}") for ex, s in units_of(fleet.config)}
 
 
-@pytest.mark.parametrize("n", [2, 3])
-def test_merged_shards_equal_the_single_daemon_on_exchange_ids(
-    fleets: dict[int, Fleet], n: int
-) -> None:
-    one, many = fleets[1].root / "data", fleets[n].root / "data"
+def check_merged_equals_single(single: Fleet, fleet: Fleet) -> None:
+    """On the ids both runs saw, the shards' merged dataset equals the single daemon's."""
+    one, many, n = single.root / "data", fleet.root / "data", len(fleet.subscribed)
     for exchange, symbols in EXCHANGES.items():
         for symbol in symbols:
             a, b = _book_states(one, exchange, symbol), _book_states(many, exchange, symbol)
             common = a.keys() & b.keys()
-            assert len(common) > 0.8 * min(len(a), len(b)), (exchange, symbol)
-            assert all(a[seq] == b[seq] for seq in common), (exchange, symbol)
+            assert len(common) > 0.8 * min(len(a), len(b)), (n, exchange, symbol)
+            assert all(a[seq] == b[seq] for seq in common), (n, exchange, symbol)
     for table, key, columns in (
         ("trades", "trade_id", ["ts_exchange", "side", "price", "size"]),
         ("bbo", "seq", ["ts_exchange", "bid_price", "bid_size", "ask_price", "ask_size"]),
     ):
         a, b = _keyed(one, table, key, columns), _keyed(many, table, key, columns)
         common = a.keys() & b.keys()
-        assert len(common) > 0.8 * min(len(a), len(b)), table
-        assert {k: a[k] for k in common} == {k: b[k] for k in common}, table
+        assert len(common) > 0.8 * min(len(a), len(b)), (n, table)
+        assert {k: a[k] for k in common} == {k: b[k] for k in common}, (n, table)
 
 
 def _keyed(root: Path, table: str, key: str, columns: list[str]) -> dict[tuple, tuple]:
