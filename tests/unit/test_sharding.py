@@ -89,7 +89,7 @@ def test_three_to_four_shards_moves_near_a_quarter_of_1000_units() -> None:
     units = [(ex, f"SYM{i}USDT") for ex in EXCHANGES[:2] for i in range(500)]
     moved, minimum = moves(units, 3, 4)
     assert minimum == 250  # the new shard's exact share
-    assert moved <= 1.10 * minimum, moved  # measured: 269 (7.6% over the minimum)
+    assert moved <= 1.10 * minimum, moved  # measured: 261 (4.4% over the minimum)
     assert loads(assign(units, 3), 3) == [334, 333, 333]
     assert loads(assign(units, 4), 4) == [250] * 4
 
