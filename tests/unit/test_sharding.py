@@ -26,6 +26,7 @@ from collector.sharding import (
     Shard,
     ShardError,
     assign,
+    describe,
     parse_shard,
     resolve_shard,
     shard_config,
@@ -218,3 +219,13 @@ def test_collector_run_refuses_a_bad_shard_before_starting(
     monkeypatch.setenv("COLLECTOR_SHARD", "x")
     assert main(["run", "--config", str(config)]) == 2
     assert "COLLECTOR_SHARD='x' is not I/N" in capsys.readouterr().err
+
+
+def test_the_start_log_line_lists_what_the_shard_takes() -> None:
+    config = parse_config(CONFIG)
+    owner = assign(units_of(config), 3)
+    for index in range(3):
+        line = describe(config, Shard(index, 3, "COLLECTOR_SHARD"))
+        mine = [f"{ex} {s}" for (ex, s), i in owner.items() if i == index]
+        assert line.startswith(f"shard {index}/3 (from COLLECTOR_SHARD) takes {len(mine)} of 7")
+        assert all(unit in line for unit in mine), line
