@@ -33,6 +33,20 @@ def main(argv: list[str] | None = None) -> int:
         help="show a live table of every stream (overrides [daemon] status)",
     )
     run.add_argument(
+        "--shard",
+        metavar="I/N",
+        help="run instance I of N (0 <= I < N): only its share of the configured symbols; "
+        "default: $COLLECTOR_SHARD, else $COLLECTOR_SHARDS with I from the hostname's "
+        "-<ordinal> (StatefulSet pods), else everything",
+    )
+    run.add_argument(
+        "--metrics-listen",
+        type=_listen_spec,
+        metavar="HOST:PORT",
+        help="serve /metrics and /health here (overrides [metrics] listen); "
+        "0.0.0.0:9464 in a container, so probes and Prometheus reach it",
+    )
+    run.add_argument(
         "--log-format",
         choices=["text", "json"],
         default="text",
@@ -87,24 +101,39 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    import logging
+    import os
+    import socket
+
     from collector.config import ConfigError, load_config
     from collector.daemon import run
     from collector.logs import setup_logging
+    from collector.sharding import ShardError, describe, resolve_shard, shard_config
 
     try:
         config = load_config(args.config)
-    except ConfigError as exc:
+        shard = resolve_shard(args.shard, os.environ, socket.gethostname())
+    except (ConfigError, ShardError) as exc:
         print(exc, file=sys.stderr)
         return 2
     if args.status is not None:  # the config structs are frozen
         daemon = msgspec.structs.replace(config.daemon, status=args.status)
         config = msgspec.structs.replace(config, daemon=daemon)
+    if args.metrics_listen is not None:
+        metrics = msgspec.structs.replace(config.metrics, listen=args.metrics_listen)
+        config = msgspec.structs.replace(config, metrics=metrics)
+    whole = config
+    if shard is not None:
+        config = shard_config(config, shard)
     console = None
     if config.daemon.status:
         from rich.console import Console
 
         console = Console(stderr=True)  # logs and the live table share it, so never clash
     setup_logging(args.log_format, console=console)
+    if shard is not None:
+        level = logging.INFO if config.exchanges else logging.WARNING
+        logging.getLogger("collector.sharding").log(level, "%s", describe(whole, shard))
     return run(config, console)
 
 
@@ -140,6 +169,13 @@ def _replay(args: argparse.Namespace) -> int:
     else:
         print_summary(summary)
     return 0
+
+
+def _listen_spec(text: str) -> str:
+    host, _, port = text.rpartition(":")
+    if not host or not port.isdigit() or int(port) > 65535:
+        raise argparse.ArgumentTypeError(f"{text!r}: use HOST:PORT, e.g. 0.0.0.0:9464")
+    return text
 
 
 def _snapshot_spec(text: str) -> tuple[int, int]:

@@ -376,6 +376,8 @@ class Daemon:
             )
             healthy &= ok
             report[runner.cfg.name] = {"ok": ok, "connections": states, "books": synced}
+        if not self.runners:  # a shard with nothing assigned: alive and well, just idle
+            report["idle"] = True
         return healthy, report
 
 
@@ -397,6 +399,7 @@ async def _main(config: Config, console: Console | None = None) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, daemon.stop)
-    log.info("collector running: %s", ", ".join(r.cfg.name for r in daemon.runners))
+    names = ", ".join(r.cfg.name for r in daemon.runners) or "nothing (idle)"
+    log.info("collector running: %s", names)
     await daemon.run()
     return 0
