@@ -30,11 +30,18 @@ def daemon_config(
     channels: tuple[str, ...] = ("book", "bbo", "trades"),
     extra: str = "",
     exchange_extra: str = "",
+    output: str = "",
+    capture: str = "",
 ) -> Config:
-    """A config writing under ``root`` with every URL of ``exchanges`` pointed at the simulator."""
+    """A config writing under ``root`` with every URL of ``exchanges`` pointed at the simulator.
+
+    ``output``/``capture``: replace the ``[output]``/``[capture]`` keys (e.g. an s3:// dir).
+    """
+    output = output or f'dir = "{root / "data"}"'
+    capture = capture or f'dir = "{root / "capture"}"'
     parts = [
-        f'[output]\ndir = "{root / "data"}"\n',
-        f'[capture]\ndir = "{root / "capture"}"\n',
+        f"[output]\n{output}\n",
+        f"[capture]\n{capture}\n",
         '[daemon]\nflush_interval_s = 0.2\n[metrics]\nlisten = "127.0.0.1:0"\n',
         extra,
     ]
