@@ -11,6 +11,7 @@ capture (also read back from the bucket) to local disk: nothing was lost.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from s3support import SECRET_KEY, FaultProxy, S3Server, s3, s3_env  # noqa: F401
 from collector.capture.reader import list_capture_files
 from collector.daemon import Daemon
 from collector.dataset import open_table
+from collector.quality.cli import main as quality
 from collector.replay import replay
 from collector.simulator import Simulator, SimulatorConfig
 from collector.storage import resolve
@@ -71,6 +73,7 @@ def test_daemon_on_s3_spools_through_an_outage_and_loses_nothing(
     s3: S3Server,  # noqa: F811 - the fixture
     tmp_path: Path,
     caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     s3.create_bucket(BUCKET)
     seen: dict[str, object] = {}
@@ -139,3 +142,16 @@ def test_daemon_on_s3_spools_through_an_outage_and_loses_nothing(
         assert remote.num_rows > 0, table
         keys = [(c, "ascending") for c in order]
         assert remote.sort_by(keys).equals(local.sort_by(keys)), table
+
+    # collector quality reads the bucket too, and finds what it finds on local disk.
+    capsys.readouterr()
+    assert quality([f"s3://{BUCKET}/data", "--endpoint-url", s3.endpoint, "--json"]) == 0
+    remote_report = json.loads(capsys.readouterr().out)
+    assert quality([str(tmp_path / "replayed"), "--json"]) == 0
+    local_report = json.loads(capsys.readouterr().out)
+    assert remote_report["dataset"] == f"s3://{BUCKET}/data"
+    symbols = [s for x in remote_report["exchanges"] for s in x["symbols"]]
+    assert [s["rows"] for s in symbols] == [
+        s["rows"] for x in local_report["exchanges"] for s in x["symbols"]
+    ]
+    assert symbols[0]["rows"]["book"] > 0
