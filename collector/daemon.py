@@ -305,8 +305,10 @@ class Daemon:
         for runner in self.runners:
             await runner.close()
         self.sink.close()
-        for spool in self.spools:  # threads: the loop stays free for the metrics server
-            await asyncio.to_thread(spool.close, SHUTDOWN_UPLOAD_S)
+        # Both spools at once, in threads: the loop stays free for the metrics server.
+        await asyncio.gather(
+            *(asyncio.to_thread(spool.close, SHUTDOWN_UPLOAD_S) for spool in self.spools)
+        )
         await self.metrics.stop(server)
         log.info("stopped: %d Parquet files published", len(self.sink.published))
 

@@ -102,7 +102,7 @@ class Spool:
             self._over_budget = True
             log.error(
                 "%s spool over its budget: %d files, %d bytes waiting in %s (budget %d) "
-                "because %s is unreachable",
+                "for upload to %s",
                 self.name,
                 len(self._pending),
                 total,
@@ -159,7 +159,9 @@ class Spool:
             self._stopping = True
             self._cond.notify_all()
         if self._thread is not None:
-            self._thread.join(timeout=max(timeout, 1.0) + 60)
+            # An upload still in flight to a hung store is abandoned: its file stays
+            # here, and an unfinished upload is never visible in the bucket.
+            self._thread.join(timeout=5.0)
         left = self.pending_files
         if left:
             log.error(
