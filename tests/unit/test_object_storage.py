@@ -87,22 +87,28 @@ def test_killed_mid_upload_leaves_no_object(bucket: S3Server, tmp_path: Path) ->
 
 
 def test_outage_spools_alarms_and_uploads_everything_on_recovery(
-    bucket: S3Server, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    s3_env: None,  # noqa: F811 - the fixture
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    """The S3 server is stopped (connection refused), then started again on its port."""
+    server = S3Server()  # its own: stopping it must not disturb the other tests
+    server.start()
+    server.create_bucket(BUCKET)
     spool_dir = tmp_path / "spool"
     files = {
         f"table=trades/exchange=x/date=2026-11-27/f{i}.parquet": os.urandom(300_000)
         for i in range(4)
     }
-    with FaultProxy(bucket.port) as proxy:
-        target = resolve(f"s3://{BUCKET}/outage", endpoint_url=proxy.endpoint, attempts=1)
-        # A file an earlier run left behind: uploaded first, like the new ones.
-        leftover = spool_dir / "table=trades/exchange=x/date=2026-11-26/old.parquet"
-        leftover.parent.mkdir(parents=True)
-        leftover.write_bytes(b"old run")
-        (leftover.parent / ".half.parquet.inprogress").write_bytes(b"never uploaded")
-        spool = Spool("output", spool_dir, target, max_bytes=MIB, backoff=Backoff(0.05, cap=0.3))
-        proxy.rule = lambda _m, _p: "fail"  # the store is down from the start
+    target = resolve(f"s3://{BUCKET}/outage", endpoint_url=server.endpoint, attempts=1)
+    # A file an earlier run left behind: uploaded first, like the new ones.
+    leftover = spool_dir / "table=trades/exchange=x/date=2026-11-26/old.parquet"
+    leftover.parent.mkdir(parents=True)
+    leftover.write_bytes(b"old run")
+    (leftover.parent / ".half.parquet.inprogress").write_bytes(b"never uploaded")
+    spool = Spool("output", spool_dir, target, max_bytes=MIB, backoff=Backoff(0.05, cap=0.3))
+    server.stop()  # the store is down from the start
+    try:
         with caplog.at_level(logging.INFO):
             spool.start()
             for key, data in files.items():
@@ -116,20 +122,21 @@ def test_outage_spools_alarms_and_uploads_everything_on_recovery(
                 time.sleep(0.05)
             assert not spool.store_up and spool.pending_files == 5
             assert spool.over_budget  # 1.2 MB waiting, 1 MiB budget
-            assert bucket.keys(BUCKET, "outage/") == []
-            proxy.rule = lambda _m, _p: None  # the store is back
+            server.start()  # the store is back
+            assert server.keys(BUCKET, "outage/") == []
             assert spool.drain(timeout=20), "spool never drained"
             assert spool.close(timeout=5) == 0
-    assert spool.store_up and not spool.over_budget and spool.uploaded == 5
-    keys = bucket.keys(BUCKET, "outage/")
-    assert keys == sorted(
-        f"outage/{k}" for k in [*files, leftover.relative_to(spool_dir).as_posix()]
-    )
-    for key, data in files.items():
-        assert bucket.client().get_object(Bucket=BUCKET, Key=f"outage/{key}")["Body"].read() == data
-    assert sorted(p.name for p in spool_dir.rglob("*") if p.is_file()) == [
-        ".half.parquet.inprogress"
-    ]
+        assert spool.store_up and not spool.over_budget and spool.uploaded == 5
+        keys = server.keys(BUCKET, "outage/")
+        old = leftover.relative_to(spool_dir).as_posix()
+        assert keys == sorted(f"outage/{k}" for k in [*files, old])
+        for key, data in files.items():
+            got = server.client().get_object(Bucket=BUCKET, Key=f"outage/{key}")["Body"].read()
+            assert got == data
+    finally:
+        server.stop()
+    left = sorted(p.name for p in spool_dir.rglob("*") if p.is_file())
+    assert left == [".half.parquet.inprogress"]  # unfinished files are never uploaded
     messages = [r.getMessage() for r in caplog.records if r.name.startswith("collector")]
     down, up = [m for m in messages if m.startswith("output store")]  # once each
     assert "unreachable" in down and "reachable again" in up
