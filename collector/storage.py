@@ -23,6 +23,7 @@ Why the pieces are shaped this way:
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 from dataclasses import dataclass
@@ -155,10 +156,12 @@ def resolve(
             request_timeout=60.0,
             retry_strategy=pafs.AwsStandardS3RetryStrategy(max_attempts=attempts),
         )
-    elif endpoint is not None:
-        fs = pafs.GcsFileSystem(endpoint_override=endpoint.netloc, scheme=endpoint.scheme)
-    else:
-        fs = pafs.FileSystem.from_uri(f"gs://{path}")[0]
+    else:  # GCS: retries are bounded by time, not attempts (default: 15 minutes)
+        fs = pafs.GcsFileSystem(
+            endpoint_override=endpoint.netloc if endpoint else None,
+            scheme=endpoint.scheme if endpoint else None,
+            retry_time_limit=dt.timedelta(seconds=5 * attempts),
+        )
     return Location(fs, path, redact(text))
 
 

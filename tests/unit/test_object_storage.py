@@ -195,3 +195,20 @@ def test_over_budget_pauses_the_raw_capture_never_the_tables(
     assert any("raw capture paused, normalized tables still written" in m for m in messages)
     assert any("raw capture resumed" in m for m in messages)
     assert bucket.keys(BUCKET, "budget/") == ["budget/table=book/big.parquet"]
+
+
+def test_resolve_maps_each_scheme_to_its_filesystem(tmp_path: Path) -> None:
+    import pyarrow.fs as pafs
+
+    local = resolve(str(tmp_path / "data"))
+    assert isinstance(local.fs, pafs.LocalFileSystem) and not local.remote
+    assert local.path == (tmp_path / "data").as_posix()
+    assert resolve(f"file://{tmp_path}/data").path == local.path
+    lake = resolve("s3://bucket/a/b/", endpoint_url="http://127.0.0.1:9000", region="eu-west-1")
+    assert isinstance(lake.fs, pafs.S3FileSystem) and lake.remote
+    assert (lake.path, lake.uri, lake.fs.region) == ("bucket/a/b", "s3://bucket/a/b/", "eu-west-1")
+    assert lake.join("table=book", "x.parquet") == "bucket/a/b/table=book/x.parquet"
+    gs = resolve("gs://bucket/prefix", endpoint_url="http://127.0.0.1:4443")
+    assert isinstance(gs.fs, pafs.GcsFileSystem) and gs.path == "bucket/prefix"
+    with pytest.raises(ValueError, match="unknown scheme 'ftp'"):
+        resolve("ftp://host/x")
