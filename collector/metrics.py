@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 if TYPE_CHECKING:
     from collector.config import MetricsConfig
@@ -206,7 +206,7 @@ class _Exporter:
         yield from _spool_families(m.spools)
 
 
-def _spool_families(spools: Sequence[Spool]):  # type: ignore[no-untyped-def]
+def _spool_families(spools: Sequence[Spool]) -> Iterator[Metric]:
     """The object-storage alarm: store reachability and what waits in each spool."""
     gauges = {
         "store_up": ("collector_store_up", "1 when the last upload to object storage worked"),

@@ -61,6 +61,7 @@ class Spool:
         self.backoff = backoff or Backoff(base=0.5, cap=60.0)
         self._upload = upload_file
         self._pending: dict[Path, int] = {}  # insertion order: oldest first
+        self._bytes = 0  # sum of self._pending's sizes
         self._cond = threading.Condition()
         self._stopping = False
         self._thread: threading.Thread | None = None
@@ -81,8 +82,7 @@ class Spool:
 
     @property
     def pending_bytes(self) -> int:
-        with self._cond:
-            return sum(self._pending.values())
+        return self._bytes
 
     @property
     def over_budget(self) -> bool:
@@ -95,8 +95,9 @@ class Spool:
         """Queue the finished file ``path`` (inside ``directory``) for upload."""
         size = path.stat().st_size
         with self._cond:
+            self._bytes += size - self._pending.get(path, 0)
             self._pending[path] = size
-            total = sum(self._pending.values())
+            total = self._bytes
             self._cond.notify_all()
         if total > self.max_bytes and not self._over_budget:
             self._over_budget = True
@@ -196,7 +197,8 @@ class Spool:
             path.unlink()
             with self._cond:
                 size = self._pending.pop(path)
-                total = sum(self._pending.values())
+                self._bytes -= size
+                total = self._bytes
                 self._cond.notify_all()
             self.uploaded += 1
             self.uploaded_bytes += size
