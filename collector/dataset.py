@@ -189,7 +189,9 @@ def duckdb_relation(
             f"duckdb_relation reads local datasets; for {base.uri} use open_table, or DuckDB's "
             "httpfs extension as shown in the README"
         )
-    params = [f"{base.path}/**/*.parquet"]
+    # The files themselves rather than a glob: one complete set per partition, even
+    # while (or after a crash during) a compaction of it.
+    params: list = [sorted(f for _, d in _dates(base, None) for f in live_files(base.fs, d))]
     params += [p for _, values, on in clauses if on for p in values or ()]
     where = " AND ".join(["true"] + [clause for clause, _, on in clauses if on])
     sql = f"""SELECT * EXCLUDE ("table") FROM read_parquet(?, hive_partitioning = true,

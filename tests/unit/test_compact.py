@@ -24,7 +24,7 @@ from synthetic import DAY, write_dataset
 from collector import compact as compaction
 from collector.cli import main as cli
 from collector.compact import JOURNAL, CompactError, compact
-from collector.dataset import open_table
+from collector.dataset import duckdb_relation, open_table
 from collector.storage import resolve
 
 MIB = 2**20
@@ -131,6 +131,8 @@ def test_a_crash_at_any_step_leaves_one_complete_set(
         compact(resolve(str(root)), DAY, target_bytes=MIB, tables=["trades"])
     # Our readers see exactly one complete set, whatever the crash left.
     assert _rows(root, "trades").equals(before)
+    relation = duckdb_relation(root, "trades", connection=duckdb.connect())
+    assert relation.aggregate("count(*)").fetchall()[0][0] == before.num_rows
     committed = (_files(root, "trades")[0].parent / JOURNAL).exists()
     assert committed == (step not in ("staged", "verified"))
     if not committed:  # before the commit, even a plain glob sees only the originals
