@@ -82,12 +82,32 @@ def main(argv: list[str] | None = None) -> int:
         help="start a new Parquet file after this much receive time",
     )
 
+    cp = sub.add_parser(
+        "compact", help="merge a day's small Parquet files into large sorted ones, atomically"
+    )
+    cp.add_argument("dataset", help="dataset root: a path or s3://bucket/prefix")
+    cp.add_argument("--date", required=True, help="UTC day to compact, YYYY-MM-DD")
+    cp.add_argument(
+        "--target-size",
+        type=_size,
+        default=256 * 2**20,
+        metavar="SIZE",
+        help="about this many bytes per file, e.g. 256MB, 1GiB (default 256MiB)",
+    )
+    cp.add_argument("--table", action="append", default=[], help="only this table (repeatable)")
+    cp.add_argument("--exchange", action="append", default=[], help="only this exchange")
+    cp.add_argument("--endpoint-url", help="S3-compatible endpoint, e.g. http://127.0.0.1:9000")
+    cp.add_argument("--region", help="object storage region")
+    cp.add_argument("--json", action="store_true", help="print the result as one JSON object")
+
     args = parser.parse_args(argv)
     if args.command == "run":
         return _run(args)  # sets up logging itself: it depends on the config's status view
     from collector.logs import setup_logging
 
     setup_logging("text")
+    if args.command == "compact":
+        return _compact(args)
     if args.command == "demo":
         from collector.config import ConfigError
         from collector.demo import run_demo
@@ -176,6 +196,47 @@ def _listen_spec(text: str) -> str:
     if not host or not port.isdigit() or int(port) > 65535:
         raise argparse.ArgumentTypeError(f"{text!r}: use HOST:PORT, e.g. 0.0.0.0:9464")
     return text
+
+
+def _compact(args: argparse.Namespace) -> int:
+    from collector.compact import CompactError, compact
+    from collector.storage import redact, resolve
+
+    try:
+        root = resolve(args.dataset, endpoint_url=args.endpoint_url, region=args.region)
+        results = compact(
+            root,
+            args.date,
+            target_bytes=args.target_size,
+            tables=args.table,
+            exchanges=args.exchange,
+        )
+    except (CompactError, ValueError, OSError) as exc:
+        print(f"compact {redact(args.dataset)}: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps({"dataset": root.uri, "partitions": [vars(r) for r in results]}))
+        return 0
+    if not results:
+        print(f"no partitions of {args.date} under {root.uri}")
+    for r in results:
+        if r.skipped:
+            print(f"{r.path}: {r.originals} files, {r.skipped}")
+        else:
+            sizes = ", ".join(f"{size / 2**20:.1f} MiB" for _, size in r.outputs)
+            print(f"{r.path}: {r.originals} files -> {len(r.outputs)} ({sizes}), {r.rows} rows")
+    return 0
+
+
+_UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "kib": 2**10, "mib": 2**20}
+_UNITS |= {"gib": 2**30, "k": 2**10, "m": 2**20, "g": 2**30}
+
+
+def _size(text: str) -> int:
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([a-zA-Z]*)", text.strip())
+    if match is None or match[2].lower() not in _UNITS:
+        raise argparse.ArgumentTypeError(f"{text!r}: use a size such as 256MB, 512MiB or 1GiB")
+    return int(float(match[1]) * _UNITS[match[2].lower()])
 
 
 def _snapshot_spec(text: str) -> tuple[int, int]:

@@ -21,6 +21,7 @@ import msgspec
 
 import adapters
 from collector.adapter import CHANNELS
+from collector.storage import is_remote, redact, uri_problem
 
 MIB = 1024 * 1024
 DEFAULT_STALE_AFTER_S = {"book": 30.0, "trades": 120.0, "bbo": 30.0}  # keys: CHANNELS
@@ -34,16 +35,31 @@ class ConfigError(ValueError):
         self.problems = problems
 
 
+GIB = 1024 * MIB
+
+
 class OutputConfig(msgspec.Struct, frozen=True):
+    """``dir`` is a path or an ``s3://``/``gs://`` URI; object storage is written via
+    ``spool_dir`` (see ``collector.spool``), holding at most ``spool_max_bytes`` of
+    finished files before the daemon's budget policy applies."""
+
     dir: str = "data"
     rotate_seconds: float = 3600.0
     rotate_bytes: int = 256 * MIB
+    endpoint_url: str | None = None
+    region: str | None = None
+    spool_dir: str = "spool/output"
+    spool_max_bytes: int = 10 * GIB
 
 
 class CaptureConfig(msgspec.Struct, frozen=True):
     enabled: bool = True
     dir: str = "data/capture"
     rotate_seconds: float = 3600.0
+    endpoint_url: str | None = None
+    region: str | None = None
+    spool_dir: str = "spool/capture"
+    spool_max_bytes: int = 10 * GIB
 
 
 class DaemonConfig(msgspec.Struct, frozen=True):
@@ -120,6 +136,26 @@ _BYTES: Rule = (
     lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= MIB,
     f"is below 1 MiB or not whole; use an integer >= {MIB}",
 )
+_ENDPOINT: Rule = (
+    lambda v: (
+        isinstance(v, str)
+        and v.startswith(("http://", "https://"))
+        and "@" not in v
+        and v.split("://", 1)[1].strip("/") != ""
+    ),
+    "is not an endpoint URL; use e.g. 'http://127.0.0.1:9000' (credentials come from "
+    "AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY in the environment, never the URL)",
+)
+_REGION: Rule = (
+    lambda v: isinstance(v, str) and re.fullmatch(r"[a-z0-9-]+", v) is not None,
+    "is not a region; use e.g. 'us-east-1'",
+)
+_STORE = {
+    "endpoint_url": _ENDPOINT,
+    "region": _REGION,
+    "spool_dir": _DIR,
+    "spool_max_bytes": _BYTES,
+}
 _INSTANCE: Rule = (
     lambda v: isinstance(v, str) and re.fullmatch(r"[\w-][\w.-]*", v, re.ASCII) is not None,
     "is not an instance name; use letters, digits, '.', '_' or '-', not starting with '.'",
@@ -148,8 +184,14 @@ _EXCHANGE_REQUIRED = {
     "symbols": 'a non-empty list such as ["BTCUSDT"]',
 }
 _SECTIONS: dict[str, tuple[type[msgspec.Struct], dict[str, Rule]]] = {
-    "output": (OutputConfig, {"dir": _DIR, "rotate_seconds": _POSITIVE, "rotate_bytes": _BYTES}),
-    "capture": (CaptureConfig, {"enabled": _BOOL, "dir": _DIR, "rotate_seconds": _POSITIVE}),
+    "output": (
+        OutputConfig,
+        {"dir": _DIR, "rotate_seconds": _POSITIVE, "rotate_bytes": _BYTES, **_STORE},
+    ),
+    "capture": (
+        CaptureConfig,
+        {"enabled": _BOOL, "dir": _DIR, "rotate_seconds": _POSITIVE, **_STORE},
+    ),
     "daemon": (
         DaemonConfig,
         {"instance": _INSTANCE, "flush_interval_s": _POSITIVE, "status": _BOOL, "uvloop": _BOOL},
@@ -174,7 +216,8 @@ class _Checker:
         """Whether ``rule`` accepts ``value``, reporting it when not."""
         accepted, why = rule
         if not accepted(value):
-            self.say(path, f"{value!r} {why}")
+            shown = redact(value) if isinstance(value, str) else value  # never echo a secret
+            self.say(path, f"{shown!r} {why}")
         return accepted(value)
 
     def table(self, raw: Any, path: str, keys: list[str], hint: str) -> dict[str, Any]:
@@ -252,6 +295,7 @@ class _Checker:
     def config(self, doc: dict[str, Any]) -> Config:
         table = self.table(doc, "", [*_SECTIONS, "exchange", "book_snapshots"], "")
         sections = {name: self.section(name, table.get(name, {})) for name in _SECTIONS}
+        self.stores(sections["output"], sections["capture"])
         raw = table.get("exchange")
         exchanges: list[ExchangeConfig | None] = []
         if raw is None:
@@ -269,6 +313,34 @@ class _Checker:
             path=self.source,
             book_snapshots=snapshots,
         )
+
+    def stores(self, output: OutputConfig, capture: CaptureConfig) -> None:
+        """Where the dataset and the capture go: a usable location, store keys only for
+        object storage, and spools that cannot pick up each other's files."""
+        spools = []
+        for name, cfg in (("output", output), ("capture", capture)):
+            problem = uri_problem(cfg.dir)
+            if problem is not None:
+                self.say(f"{name}.dir", f"{redact(cfg.dir)!r} {problem}")
+                continue
+            if is_remote(cfg.dir):
+                spools.append((name, Path(cfg.spool_dir).absolute()))
+                continue
+            for key in ("endpoint_url", "region"):
+                if getattr(cfg, key) is not None:
+                    self.say(
+                        f"{name}.{key}",
+                        f"only applies to object storage, but {name}.dir is the local path "
+                        f"{cfg.dir!r}; remove {key} or set dir = 's3://bucket/prefix'",
+                    )
+        if len(spools) == 2:
+            (_, a), (_, b) = spools
+            if a == b or a in b.parents or b in a.parents:
+                self.say(
+                    "capture.spool_dir",
+                    f"{str(b)!r} overlaps output.spool_dir {str(a)!r}: each spool would "
+                    "upload the other's files; use two separate directories",
+                )
 
     def snapshots(self, raw: Any) -> list[SnapshotConfig]:
         """``[[book_snapshots]]`` tables: depth 1..1000 levels, interval 1 ms..1 h, no repeats."""

@@ -18,6 +18,15 @@ Theory of operation:
   stream redraws on a rich console (``collector.status``).
 * SIGINT/SIGTERM: supervisors stop, every buffered row is flushed, the capture
   and every Parquet file are closed; this runs shielded from cancellation.
+* Object storage (``dir = "s3://..."``): files are written to a local spool and
+  uploaded by ``collector.spool``. Spool budget policy, chosen so that no
+  normalized row is ever lost: while either spool holds more finished files than
+  its ``spool_max_bytes``, the **raw capture pauses** (records are counted in
+  ``collector_capture_dropped_records`` and skipped, with one log line when the
+  pause starts and one when it ends); Parquet files keep being spooled past the
+  budget, because the normalized tables are the product and the capture is only
+  their recovery log. At shutdown uploads get ``SHUTDOWN_UPLOAD_S``; what is left
+  stays in the spool and is uploaded by the next start.
 """
 
 from __future__ import annotations
@@ -27,6 +36,7 @@ import contextlib
 import logging
 import signal
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import aiohttp
@@ -37,12 +47,14 @@ import adapters
 from collector.adapter import Subscription
 from collector.capture.records import Record
 from collector.capture.writer import CaptureWriter
-from collector.config import CaptureConfig, Config, ExchangeConfig
+from collector.config import CaptureConfig, Config, ExchangeConfig, OutputConfig
 from collector.metrics import Metrics
 from collector.model import QualityEvent, QualityKind
 from collector.pipeline import Pipeline
 from collector.sinks.parquet import ParquetSink
+from collector.spool import Spool
 from collector.status import run_status
+from collector.storage import is_remote, resolve
 from collector.transport.rest import RestClient
 from collector.transport.ws import WsSupervisor, loggable_url
 
@@ -57,6 +69,19 @@ INSTRUMENTS_TIMEOUT_S = 15.0
 #: Tries per instrument list (network errors, 5xx and rate limits are retried).
 INSTRUMENT_ATTEMPTS = 3
 
+#: Seconds shutdown waits for spooled files to reach object storage.
+SHUTDOWN_UPLOAD_S = 20.0
+
+
+def destination(name: str, cfg: OutputConfig | CaptureConfig) -> tuple[Path, Spool | None]:
+    """Local directory to write ``cfg.dir``'s files in, and the spool uploading them
+    (None for a local ``dir``: files are written in place, as always)."""
+    if not is_remote(cfg.dir):
+        return Path(cfg.dir.removeprefix("file://")), None
+    target = resolve(cfg.dir, endpoint_url=cfg.endpoint_url, region=cfg.region, attempts=1)
+    spool = Spool(name, cfg.spool_dir, target, max_bytes=cfg.spool_max_bytes)
+    return spool.directory, spool
+
 
 class ExchangeRunner:
     """Everything live about one exchange; also the frame handler of its connections."""
@@ -69,14 +94,24 @@ class ExchangeRunner:
         instance: str,
         metrics: Metrics,
         snapshots: list[tuple[int, int]],
+        capture_dir: Path | None = None,
+        on_capture_file: Callable[[Path], None] | None = None,
     ) -> None:
         self.cfg = cfg
         self.adapter = adapters.create(cfg.name)
         self.capture = (
-            CaptureWriter(capture.dir, cfg.name, instance, rotate_seconds=capture.rotate_seconds)
+            CaptureWriter(
+                capture_dir or capture.dir,
+                cfg.name,
+                instance,
+                rotate_seconds=capture.rotate_seconds,
+                on_complete=on_capture_file,
+            )
             if capture.enabled
             else None
         )
+        #: False while the spools are over budget: raw records are then dropped (counted).
+        self.capturing = True
         self.pipeline = Pipeline(
             self.adapter,
             sink,
@@ -119,12 +154,14 @@ class ExchangeRunner:
         self.metrics.disconnected(self.cfg.name)
 
     def on_send(self, conn: int, data: str, ts: int) -> None:
-        if self.capture is not None:
-            self.capture.write(Record("send", ts, conn, data))
+        self._capture(Record("send", ts, conn, data))
 
     def on_frame(self, conn: int, data: str | bytes, ts_recv: int) -> None:
         if self.capture is not None:
-            self.capture.write(Record("recv", ts_recv, conn, data))
+            if self.capturing:
+                self.capture.write(Record("recv", ts_recv, conn, data))
+            else:
+                self.metrics.capture_dropped[self.cfg.name] += 1
         pipeline = self.pipeline
         notices = pipeline.shutdown_notices
         pipeline.on_frame(data, ts_recv, conn)
@@ -135,8 +172,7 @@ class ExchangeRunner:
                     supervisor.reconnect_now("venue announced shutdown")
 
     def _record(self, record: Record) -> None:
-        if self.capture is not None:
-            self.capture.write(record)
+        self._capture(record)
         self.pipeline.on_record(record)
 
     # -- start-up ----------------------------------------------------------------
@@ -194,6 +230,13 @@ class ExchangeRunner:
                 continue
             body = response.body.decode("utf-8", "replace")
             self._record(Record("http", response.ts_recv, 0, body, url, response.status))
+
+    def _capture(self, record: Record) -> None:
+        if self.capture is not None:
+            if self.capturing:
+                self.capture.write(record)
+            else:
+                self.metrics.capture_dropped[self.cfg.name] += 1
 
     # -- snapshots -------------------------------------------------------------
 
@@ -295,14 +338,20 @@ class Daemon:
         #: log lines appear above the table instead of through it.
         self.console = console
         out = config.output
+        root, output_spool = destination("output", out)
+        capture_dir, capture_spool = destination("capture", config.capture)
+        #: Spools uploading to object storage (none when both dirs are local).
+        self.spools = [s for s in (output_spool, capture_spool) if s is not None]
         self.sink = ParquetSink(
-            Path(out.dir),
+            root,
             instance=config.daemon.instance,
             rotate_seconds=out.rotate_seconds,
             rotate_bytes=out.rotate_bytes,
+            on_publish=output_spool.submit if output_spool else None,
         )
         self.metrics = Metrics()
         self.metrics.files_published = lambda: len(self.sink.published)
+        self.metrics.spools = self.spools
         self.runners = [
             ExchangeRunner(
                 ex,
@@ -311,9 +360,12 @@ class Daemon:
                 config.daemon.instance,
                 self.metrics,
                 [(s.depth, s.interval_ms) for s in config.book_snapshots],
+                capture_dir,
+                capture_spool.submit if capture_spool else None,
             )
             for ex in config.exchanges
         ]
+        self._capture_paused = False
         for runner in self.runners:
             self.metrics.engine(runner.cfg.name, runner.pipeline, runner.book_symbols)
         self.stopping = asyncio.Event()
@@ -322,6 +374,8 @@ class Daemon:
         """Run until ``stop()``; then flush and close everything."""
         server = await self.metrics.serve(self.config.metrics, self.health)
         tasks: list[asyncio.Task[None]] = []
+        for spool in self.spools:
+            spool.start()
         try:
             for runner in self.runners:
                 tasks.append(asyncio.create_task(runner.run(), name=f"runner {runner.cfg.name}"))
@@ -342,6 +396,10 @@ class Daemon:
         for runner in self.runners:
             await runner.close()
         self.sink.close()
+        # Both spools at once, in threads: the loop stays free for the metrics server.
+        await asyncio.gather(
+            *(asyncio.to_thread(spool.close, SHUTDOWN_UPLOAD_S) for spool in self.spools)
+        )
         await self.metrics.stop(server)
         log.info("stopped: %d Parquet files published", len(self.sink.published))
 
@@ -356,6 +414,23 @@ class Daemon:
             for runner in self.runners:
                 runner.flush(now)
             self.sink.tick(now)
+            self._apply_budget()
+
+    def _apply_budget(self) -> None:
+        """Pause the raw capture while a spool is over budget (see the module docstring)."""
+        over = [s for s in self.spools if s.over_budget]
+        if bool(over) == self._capture_paused:
+            return
+        self._capture_paused = bool(over)
+        for runner in self.runners:
+            runner.capturing = not over
+        if over:
+            log.error(
+                "spool over budget (%s): raw capture paused, normalized tables still written",
+                ", ".join(f"{s.name} {s.pending_bytes}/{s.max_bytes} bytes" for s in over),
+            )
+        else:
+            log.warning("spools back under budget: raw capture resumed")
 
     def health(self) -> tuple[bool, dict[str, object]]:
         """Healthy when every connection is open and every configured book is in sync.

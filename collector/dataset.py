@@ -27,8 +27,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
+import pyarrow.fs as pafs
 
 from collector import schema
+from collector.compact import live_files
+from collector.storage import Location, resolve
 
 if TYPE_CHECKING:
     import duckdb
@@ -37,6 +40,9 @@ __all__ = ["INVALIDATING", "Book", "book_at", "duckdb_relation", "iter_snapshots
 
 #: An instant: int ns since the epoch, ISO text or datetime (naive means UTC).
 TimeLike = int | str | dt.datetime
+#: A dataset root: a local path, a URI (``s3://bucket/prefix``, endpoint from
+#: ``AWS_ENDPOINT_URL``) or a ``collector.storage.resolve`` result (any endpoint).
+Root = str | Path | Location
 #: Kinds of quality events after which the engine no longer vouched for the book.
 INVALIDATING = ("gap", "resync", "crossed_book", "bbo_mismatch", "malformed", "snapshot_stale")
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -64,26 +70,59 @@ def _day(ns: int, shift: int = 0) -> str:
     return (_EPOCH.date() + dt.timedelta(days=ns // (86_400 * 10**9) + shift)).isoformat()
 
 
-def _table_dir(root: str | Path, table: str) -> Path:
+def _location(root: Root) -> Location:
+    return root if isinstance(root, Location) else resolve(root)
+
+
+def _table_dir(root: Root, table: str) -> Location:
     """``root/table=<table>``; a misspelt table or root is an error, not an empty result."""
     if table not in schema.TABLES and not re.fullmatch(r"book_snapshots_\d+x\d+ms", table):
         raise ValueError(f"unknown table {table!r}: {sorted(schema.TABLES)} or book_snapshots_*")
-    if not (Path(root) / f"table={table}").is_dir():
-        raise FileNotFoundError(f"no {table!r} table under {root}")
-    return Path(root) / f"table={table}"
+    base = _location(root).child(f"table={table}")
+    if base.fs.get_file_info(base.path).type != pafs.FileType.Directory:
+        raise FileNotFoundError(f"no {table!r} table under {_location(root).uri}")
+    return base
+
+
+def _dates(base: Location, exchange: str | None) -> list[tuple[str, str]]:
+    """``(date, directory)`` of every partition of ``exchange`` (all when None)."""
+    out = []
+    for ex in base.list():
+        name = ex.base_name
+        if ex.type != pafs.FileType.Directory or not name.startswith("exchange="):
+            continue
+        if exchange is None or name == f"exchange={exchange}":
+            out += [
+                (d.base_name[5:], d.path)
+                for d in base.fs.get_file_info(pafs.FileSelector(ex.path))
+                if d.type == pafs.FileType.Directory and d.base_name.startswith("date=")
+            ]
+    return out
 
 
 def _scan(
-    base: Path, exchange: str | None, days: tuple, where: ds.Expression, cols: list | None = None
+    base: Location,
+    exchange: str | None,
+    days: tuple,
+    where: ds.Expression,
+    cols: list | None = None,
 ) -> pa.Table:
     """Rows of table ``base`` matching ``where`` in the partitions of ``exchange`` and ``days``:
     only those are listed (listing costs more than reading a few files), in name order, i.e.
-    by first ``ts_recv``, so ``quality`` rows come back in the order the engine wrote them."""
-    full = pa.unify_schemas([schema.table_schema(base.name[6:]), _PARTS])
-    dirs = base.glob(f"exchange={exchange or '*'}/date=*")
-    pick = [d for d in dirs if (days[0] or "") <= d.name[5:] <= (days[1] or "9")]
-    files = sorted(str(f) for d in pick for f in d.glob("[!.]*.parquet"))
-    data = ds.dataset(files, full, "parquet", partitioning=_HIVE, partition_base_dir=str(base))
+    by first ``ts_recv``, so ``quality`` rows come back in the order the engine wrote them.
+    A partition being compacted yields one complete set of files (``live_files``)."""
+    table = base.path.rsplit("/", 1)[-1][6:]
+    full = pa.unify_schemas([schema.table_schema(table), _PARTS])
+    pick = [d for day, d in _dates(base, exchange) if (days[0] or "") <= day <= (days[1] or "9")]
+    files = sorted(f for d in pick for f in live_files(base.fs, d))
+    data = ds.dataset(
+        files,
+        full,
+        "parquet",
+        filesystem=base.fs,
+        partitioning=_HIVE,
+        partition_base_dir=base.path,
+    )
     return data.to_table(columns=cols, filter=where)
 
 
@@ -106,7 +145,7 @@ def _list(data: pa.Table | pa.RecordBatch, name: str) -> list:
 
 
 def open_table(
-    root: str | Path,
+    root: Root,
     table: str,
     *,
     exchange: str | None = None,
@@ -123,7 +162,7 @@ def open_table(
 
 
 def duckdb_relation(
-    root: str | Path,
+    root: Root,
     table: str,
     *,
     exchange: str | None = None,
@@ -144,7 +183,15 @@ def duckdb_relation(
         (f"date >= ?::DATE AND {ts.format('>=')}", [_day(lo or 0), lo], lo is not None),
         (f"date <= ?::DATE AND {ts.format('<')}", [_day((hi or 1) - 1), hi], hi is not None),
     ]
-    params = [(_table_dir(root, table) / "**" / "*.parquet").as_posix()]
+    base = _table_dir(root, table)
+    if base.remote:
+        raise ValueError(
+            f"duckdb_relation reads local datasets; for {base.uri} use open_table, or DuckDB's "
+            "httpfs extension as shown in the README"
+        )
+    # The files themselves rather than a glob: one complete set per partition, even
+    # while (or after a crash during) a compaction of it.
+    params: list = [sorted(f for _, d in _dates(base, None) for f in live_files(base.fs, d))]
     params += [p for _, values, on in clauses if on for p in values or ()]
     where = " AND ".join(["true"] + [clause for clause, _, on in clauses if on])
     sql = f"""SELECT * EXCLUDE ("table") FROM read_parquet(?, hive_partitioning = true,
@@ -175,13 +222,13 @@ class Book:
         return nlargest(n, self.bids.items()), nsmallest(n, self.asks.items())
 
 
-def book_at(root: str | Path, exchange: str, symbol: str, ts: TimeLike) -> Book:
+def book_at(root: Root, exchange: str, symbol: str, ts: TimeLike) -> Book:
     """The exact book of ``symbol`` after every message the engine had applied by ``ts``."""
-    return next(_states(Path(root), exchange, symbol, [to_ns(ts)], None))[1]
+    return next(_states(_location(root), exchange, symbol, [to_ns(ts)], None))[1]
 
 
 def iter_snapshots(
-    root: str | Path,
+    root: Root,
     exchange: str,
     symbol: str,
     *,
@@ -194,7 +241,7 @@ def iter_snapshots(
     ``interval_ms`` in ``[start, end)`` (the ``book_snapshots`` grid), in one pass over rows."""
     step, lo = interval_ms * 1_000_000, to_ns(start)
     instants = range(-(-lo // step) * step, to_ns(end), step)
-    return _states(Path(root), exchange, symbol, instants, depth)
+    return _states(_location(root), exchange, symbol, instants, depth)
 
 
 def _messages(rows: pa.Table) -> Iterator[Message]:
@@ -252,7 +299,7 @@ def _exact(levels: Iterable[tuple[int, int]]) -> dict[Decimal, Decimal]:
 
 
 def _states(
-    root: Path, exchange: str, symbol: str, instants: Sequence[int], depth: int | None
+    root: Location, exchange: str, symbol: str, instants: Sequence[int], depth: int | None
 ) -> Iterator[tuple[int, Book]]:
     """The book at each of the increasing ``instants``, from one read of the rows."""
     if not instants:
@@ -261,7 +308,7 @@ def _states(
     # From the latest snapshot group received by the first instant (it exists because the
     # epoch before it ended), searching days backwards: it is usually minutes old.
     group = (instants[0], 0)
-    days = sorted(d.name[5:] for d in book.glob(f"exchange={exchange}/date=*"))
+    days = sorted(day for day, _ in _dates(book, exchange))
     for day in (d for d in reversed(days) if d <= _day(instants[0])):
         where = _where([symbol], None, instants[0] + 1) & ds.field("is_snapshot")
         snaps = _scan(book, exchange, (day, day), where, ["seq", "ts_recv", "apply_seq"])

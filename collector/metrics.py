@@ -11,16 +11,17 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 if TYPE_CHECKING:
     from collector.config import MetricsConfig
     from collector.pipeline import Pipeline
+    from collector.spool import Spool
 
 HealthCheck = Callable[[], tuple[bool, dict[str, object]]]
 
@@ -39,6 +40,10 @@ class Metrics:
         #: Configured books per exchange: exported as unsynced until the engine has them.
         self.books: dict[str, list[str]] = {}
         self.files_published: Callable[[], int] = lambda: 0
+        #: Raw capture records skipped while the spools were over budget.
+        self.capture_dropped: Counter[str] = Counter()
+        #: Spools uploading to object storage (``collector.spool.Spool``).
+        self.spools: Sequence[Spool] = ()
         self.registry = CollectorRegistry()
         self.registry.register(_Exporter(self))
         self.port: int | None = None
@@ -190,3 +195,34 @@ class _Exporter:
         yield CounterMetricFamily(
             "collector_files_published", "Parquet files published", value=m.files_published()
         )
+        dropped = CounterMetricFamily(
+            "collector_capture_dropped_records",
+            "Raw capture records skipped because a spool was over its budget",
+            labels=["exchange"],
+        )
+        for exchange, value in m.capture_dropped.items():
+            dropped.add_metric([exchange], value)
+        yield dropped
+        yield from _spool_families(m.spools)
+
+
+def _spool_families(spools: Sequence[Spool]) -> Iterator[Metric]:
+    """The object-storage alarm: store reachability and what waits in each spool."""
+    gauges = {
+        "store_up": ("collector_store_up", "1 when the last upload to object storage worked"),
+        "pending_bytes": ("collector_spool_bytes", "Bytes of finished files awaiting upload"),
+        "pending_files": ("collector_spool_files", "Finished files awaiting upload"),
+        "max_bytes": ("collector_spool_budget_bytes", "Disk budget of the spool"),
+        "over_budget": ("collector_spool_over_budget", "1 while the spool exceeds its budget"),
+    }
+    counters = {
+        "uploaded": ("collector_uploads", "Files uploaded to object storage"),
+        "uploaded_bytes": ("collector_uploaded_bytes", "Bytes uploaded to object storage"),
+        "failures": ("collector_upload_failures", "Failed upload attempts (retried)"),
+    }
+    for kind, table in ((GaugeMetricFamily, gauges), (CounterMetricFamily, counters)):
+        for attr, (name, doc) in table.items():
+            family = kind(name, doc, labels=["spool"])
+            for spool in spools:
+                family.add_metric([spool.name], float(getattr(spool, attr)))
+            yield family

@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import time
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import Final, Self
@@ -124,6 +125,7 @@ class CaptureWriter:
         flush_every: int = 1000,
         *,
         level: int = 6,
+        on_complete: Callable[[Path], None] | None = None,
     ) -> None:
         if rotate_seconds <= 0 or rotate_bytes <= 0 or flush_every <= 0:
             raise ValueError("rotate_seconds, rotate_bytes and flush_every must be positive")
@@ -138,6 +140,8 @@ class CaptureWriter:
         self._file: _CaptureFile | None = None
         self._unflushed = 0
         self._completed: list[Path] = []
+        #: Told each finished file's path: the daemon's spool uploads it to object storage.
+        self._on_complete = on_complete
         self._closed = False
 
     @property
@@ -206,8 +210,11 @@ class CaptureWriter:
 
     def _finish_current(self) -> None:
         if self._file is not None:
-            self._completed.append(self._file.finish())
+            path = self._file.finish()
+            self._completed.append(path)
             self._file = None
+            if self._on_complete is not None:
+                self._on_complete(path)
 
     def _free_path(self, first_ts: int) -> Path:
         """Final path for a file starting at ``first_ts`` that no file uses yet."""

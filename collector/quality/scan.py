@@ -15,7 +15,9 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import pyarrow.fs as pafs
 
+from collector.compact import live_files
 from collector.quality import queries
 from collector.quality.facts import DATA_TABLES, ExchangeFacts
 from collector.schema import TABLES
@@ -34,9 +36,11 @@ class Scanner:
         self, dataset: Path, exchanges: Sequence[str] = (), symbols: Sequence[str] = ()
     ) -> None:
         self.con = duckdb.connect()
+        local = pafs.LocalFileSystem()
         for table in (*DATA_TABLES, "quality"):
-            pattern = str(dataset / f"table={table}" / "exchange=*" / "date=*" / "*.parquet")
-            files = sorted(glob.glob(pattern))
+            pattern = str(dataset / f"table={table}" / "exchange=*" / "date=*")
+            # One complete set per partition, even while it is being compacted.
+            files = sorted(f for d in glob.glob(pattern) for f in live_files(local, d))
             if exchanges:
                 keep = {f"exchange={x}" for x in exchanges}
                 files = [f for f in files if Path(f).parent.parent.name in keep]

@@ -43,6 +43,7 @@ import datetime as _dt
 import functools
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -166,6 +167,7 @@ class ParquetSink:
     look at each other's files. ``rotate_seconds`` and ``rotate_bytes`` bound a
     file by data time and by written size (a file may exceed ``rotate_bytes`` by
     up to one row group, since size is known only once a row group is written).
+    ``on_publish`` is called with each file's final path right after it is published.
     """
 
     def __init__(
@@ -177,6 +179,7 @@ class ParquetSink:
         rotate_bytes: int = 256 * 2**20,
         row_group_rows: int = 262_144,
         compression: str = "zstd",
+        on_publish: Callable[[Path], None] | None = None,
     ) -> None:
         if not _SLUG.fullmatch(instance):
             raise ValueError(f"instance {instance!r} must match {_SLUG.pattern}")
@@ -198,6 +201,8 @@ class ParquetSink:
         self.root = Path(root)
         self.instance = instance
         self.published: list[Path] = []
+        #: Told each published file's path: the daemon's spool uploads it to object storage.
+        self._on_publish = on_publish
         self._rotate_ns = round(rotate_seconds * 1e9)
         self._rotate_bytes = rotate_bytes
         self._row_group_rows = row_group_rows
@@ -542,3 +547,5 @@ class ParquetSink:
         _fsync_dir(segment.final_path.parent)
         segment.writer = segment.file = None
         self.published.append(segment.final_path)
+        if self._on_publish is not None:
+            self._on_publish(segment.final_path)

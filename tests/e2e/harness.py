@@ -34,14 +34,19 @@ def daemon_config(
     extra: str = "",
     exchange_extra: str = "",
     hosts: dict[str, tuple[str, ...]] | None = None,
+    output: str = "",
+    capture: str = "",
 ) -> Config:
     """A config writing under ``root`` with every URL of ``exchanges`` pointed at the simulator.
 
-    ``hosts`` names the URL prefixes to point there per exchange (default ``HOSTS``).
+    ``hosts`` names the URL prefixes to point there per exchange (default ``HOSTS``);
+    ``output``/``capture`` replace the ``[output]``/``[capture]`` keys (e.g. an s3:// dir).
     """
+    output = output or f'dir = "{root / "data"}"'
+    capture = capture or f'dir = "{root / "capture"}"'
     parts = [
-        f'[output]\ndir = "{root / "data"}"\n',
-        f'[capture]\ndir = "{root / "capture"}"\n',
+        f"[output]\n{output}\n",
+        f"[capture]\n{capture}\n",
         '[daemon]\nflush_interval_s = 0.2\n[metrics]\nlisten = "127.0.0.1:0"\n',
         extra,
     ]

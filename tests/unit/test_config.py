@@ -130,6 +130,39 @@ def test_accepted_edge_values() -> None:
     assert config.metrics.listen == "[::1]:0"
 
 
+def test_object_storage_keys() -> None:
+    text = (
+        "[output]\ndir = 's3://bucket/data'\nendpoint_url = 'http://127.0.0.1:9000'\n"
+        "region = 'eu-west-1'\nspool_dir = '/var/spool/out'\nspool_max_bytes = 1048576\n"
+        "[capture]\ndir = 'gs://bucket/capture'\n" + EXCHANGE
+    )
+    config = parse_config(text)
+    assert config.output == OutputConfig(
+        dir="s3://bucket/data",
+        endpoint_url="http://127.0.0.1:9000",
+        region="eu-west-1",
+        spool_dir="/var/spool/out",
+        spool_max_bytes=1048576,
+    )
+    assert (config.capture.dir, config.capture.spool_dir) == (
+        "gs://bucket/capture",
+        "spool/capture",
+    )
+    assert config.capture.spool_max_bytes == 10 * 1024**3
+    assert parse_config("[output]\ndir = 'file:///srv/data'\n" + EXCHANGE).output.dir
+
+
+def test_spools_must_not_overlap() -> None:
+    text = (
+        "[output]\ndir = 's3://b/d'\nspool_dir = '/srv/spool'\n"
+        "[capture]\ndir = 's3://b/c'\nspool_dir = '/srv/spool/capture'\n" + EXCHANGE
+    )
+    assert problems(text) == [
+        "c.toml: capture.spool_dir: '/srv/spool/capture' overlaps output.spool_dir "
+        "'/srv/spool': each spool would upload the other's files; use two separate directories"
+    ]
+
+
 # --- every rule: exact message with key path, value and what is accepted -------------
 
 POSITIVE = "is not a positive number; use a number > 0"
@@ -138,6 +171,21 @@ PATH = "is not a path; use a non-empty string"
 BYTES = "is below 1 MiB or not whole; use an integer >= 1048576"
 INSTANCE = "is not an instance name; use letters, digits, '.', '_' or '-', not starting with '.'"
 LISTEN = "is not host:port; use e.g. '127.0.0.1:9464' (port 0: any free port)"
+SCHEME = "has the unknown scheme 'ftp'; use a path, file://, s3:// or gs://"
+QUERY = "has a query string; use the endpoint_url and region keys instead"
+CREDENTIALS = (
+    "holds credentials; remove them and set AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY "
+    "(or GOOGLE_APPLICATION_CREDENTIALS) in the environment"
+)
+ENDPOINT = (
+    "is not an endpoint URL; use e.g. 'http://127.0.0.1:9000' (credentials come from "
+    "AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY in the environment, never the URL)"
+)
+REGION = "is not a region; use e.g. 'us-east-1'"
+LOCAL_ONLY = (
+    "only applies to object storage, but output.dir is the local path 'data'; "
+    "remove endpoint_url or set dir = 's3://bucket/prefix'"
+)
 SECTION_CASES = [
     ("output", "dir = ''", "output.dir: '' " + PATH),
     ("output", "rotate_seconds = 0", "output.rotate_seconds: 0 " + POSITIVE),
@@ -165,6 +213,36 @@ SECTION_CASES = [
     ("metrics", "listen = 'host:65536'", "metrics.listen: 'host:65536' " + LISTEN),
     ("metrics", "listen = 'host:http'", "metrics.listen: 'host:http' " + LISTEN),
     ("metrics", "listen = 9464", "metrics.listen: 9464 " + LISTEN),
+    ("output", "dir = 'ftp://h/x'", "output.dir: 'ftp://h/x' " + SCHEME),
+    (
+        "capture",
+        "dir = 's3://'",
+        "capture.dir: 's3://' names no bucket; use e.g. 's3://bucket/prefix'",
+    ),
+    ("output", "dir = 's3://b/p?region=x'", "output.dir: 's3://b/p' " + QUERY),
+    ("output", "dir = 's3://AK:SECRET@b/p'", "output.dir: 's3://b/p' " + CREDENTIALS),
+    ("output", "endpoint_url = 'http://h:9'", "output.endpoint_url: " + LOCAL_ONLY),
+    (
+        "output",
+        "dir = 's3://b/p'\nendpoint_url = '127.0.0.1:9000'",
+        "output.endpoint_url: '127.0.0.1:9000' " + ENDPOINT,
+    ),
+    (
+        "output",
+        "dir = 's3://b/p'\nendpoint_url = 'http://u:SECRET@h:9'",
+        "output.endpoint_url: 'http://h:9' " + ENDPOINT,
+    ),
+    ("capture", "dir = 'gs://b/p'\nregion = 'EU West'", "capture.region: 'EU West' " + REGION),
+    (
+        "capture",
+        "region = 'us-east-1'",
+        "capture.region: "
+        + LOCAL_ONLY.replace("endpoint_url", "region")
+        .replace("output", "capture")
+        .replace("'data'", "'data/capture'"),
+    ),
+    ("output", "dir = 's3://b/p'\nspool_max_bytes = 1000", "output.spool_max_bytes: 1000 " + BYTES),
+    ("output", "dir = 's3://b/p'\nspool_dir = ''", "output.spool_dir: '' " + PATH),
 ]
 
 
