@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from adapters import REGISTRY
-from adapters import bybit_contract
+from adapters import REGISTRY, binance_contract, bybit_contract, okx_contract
 from collector.contract.model import VenueContract
 
 CONTRACTS: dict[str, VenueContract] = {
+    "binance-spot": binance_contract.SPOT,
+    "binance-us": binance_contract.SPOT,
+    "binance-tr": binance_contract.SPOT,
+    "binance-usdm": binance_contract.USDM,
+    "binance-coinm": binance_contract.COINM,
     "bybit": bybit_contract.CONTRACT,
+    "okx": okx_contract.CONTRACT,
 }
 
 
