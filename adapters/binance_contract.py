@@ -150,7 +150,7 @@ def contract(market: str) -> VenueContract:
             checksum=None,
             heartbeat="server ping frame every 3 min (futures) / 20 s (spot); pong in time",
             connection_lifetime_s=24 * 3600.0,
-            subscribe_ack='{"result":null,"id":N}' if futures else '{"result":null,"id":N}',
+            subscribe_ack='{"result":null,"id":N} per SUBSCRIBE request',
             doc=Doc(_USDM if futures else _SPOT, CHECKED),
         ),
         classifier=_classifier,

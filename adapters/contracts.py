@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from adapters import REGISTRY, binance_contract, bybit_contract, okx_contract
+from adapters import (
+    REGISTRY,
+    binance_contract,
+    bitfinex_contract,
+    bitmex_contract,
+    bybit_contract,
+    coinbase_contract,
+    coinbase_exchange_contract,
+    deribit_contract,
+    kraken_contract,
+    okx_contract,
+)
 from collector.contract.model import VenueContract
 
 CONTRACTS: dict[str, VenueContract] = {
@@ -11,7 +22,13 @@ CONTRACTS: dict[str, VenueContract] = {
     "binance-tr": binance_contract.SPOT,
     "binance-usdm": binance_contract.USDM,
     "binance-coinm": binance_contract.COINM,
+    "bitfinex": bitfinex_contract.CONTRACT,
+    "bitmex": bitmex_contract.CONTRACT,
     "bybit": bybit_contract.CONTRACT,
+    "coinbase": coinbase_contract.CONTRACT,
+    "coinbase-exchange": coinbase_exchange_contract.CONTRACT,
+    "deribit": deribit_contract.CONTRACT,
+    "kraken": kraken_contract.CONTRACT,
     "okx": okx_contract.CONTRACT,
 }
 

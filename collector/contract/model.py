@@ -73,6 +73,9 @@ class MessageContract:
     documented: Mapping[str, Any] = field(default_factory=dict)
     #: Object paths whose undeclared keys are expected (documented as open-ended).
     open: tuple[str, ...] = ()
+    #: Timestamp paths that may be old by design (a snapshot of recent trades): their unit
+    #: is documented but not checked against the receive time.
+    historic: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -135,6 +135,8 @@ def compile_message(mc: MessageContract) -> Node:
         _find(root, path, mc.name).enum = frozenset(values)
     for path, unit in mc.units.items():
         _find(root, path, mc.name).unit = unit
+    for path in mc.historic:
+        _find(root, path, mc.name).unit = None
     for path in mc.required:
         _field(root, path, mc.name).required = True
     for path in mc.optional:
