@@ -1,0 +1,67 @@
+"""Offline contract suite: every shared recording of every registered adapter.
+
+Each recording's drift must equal, exactly, what ``expected_drift.toml`` pins for it:
+new drift fails (a contract, adapter or exchange changed), and vanished drift fails
+(the list went stale). Files the list does not name must pass clean.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import pytest
+from support import CAPTURES, needs_captures
+
+import adapters
+from adapters.contracts import CONTRACTS
+from collector.contract.check import check_recording
+from collector.contract.report import render_text
+
+EXPECTED_FILE = Path(__file__).with_name("expected_drift.toml")
+
+
+def _expected() -> dict[str, set[tuple[str, str, str]]]:
+    doc = tomllib.loads(EXPECTED_FILE.read_text())
+    out = {}
+    for name, spec in doc["files"].items():
+        entries = spec["drift"]
+        for e in entries:
+            assert e.get("why", "").strip(), f"{name}: {e} has no explanation"
+        out[name] = {(e["kind"], e["type"], e["field"]) for e in entries}
+    return out
+
+
+EXPECTED = _expected()
+
+
+def _all_recordings() -> list[Path]:
+    if not CAPTURES.exists():
+        return []
+    return sorted(p for slug in sorted(CONTRACTS) for p in (CAPTURES / slug).glob("*.jsonl.gz"))
+
+
+def test_every_registered_adapter_has_a_contract() -> None:
+    assert set(CONTRACTS) == set(adapters.REGISTRY)
+
+
+@needs_captures
+def test_expected_drift_names_only_existing_recordings() -> None:
+    missing = [name for name in EXPECTED if not (CAPTURES / name).exists()]
+    assert not missing, f"expected_drift.toml names recordings that do not exist: {missing}"
+
+
+@needs_captures
+@pytest.mark.parametrize("path", _all_recordings(), ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_recording_drift_is_exactly_the_expected_drift(path: Path) -> None:
+    name = f"{path.parent.name}/{path.name}"
+    report = check_recording(path)
+    assert report.frames + report.rest_bodies > 0, f"{name}: nothing was checked"
+    found = report.keys()
+    expected = EXPECTED.get(name, set())
+    new = sorted(found - expected)
+    gone = sorted(expected - found)
+    assert not new and not gone, (
+        f"{name}: drift changed.\n  new (not in expected_drift.toml): {new}\n"
+        f"  gone (listed but not found): {gone}\n\n{render_text(report)}"
+    )
