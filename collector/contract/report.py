@@ -46,7 +46,7 @@ class DriftReport(msgspec.Struct):
     def passed(self) -> bool:
         return not self.entries
 
-    def keys(self) -> set[tuple[str, str, str]]:
+    def drift_keys(self) -> set[tuple[str, str, str]]:
         return {e.key for e in self.entries}
 
 
