@@ -13,6 +13,7 @@ from typing import Any, Final
 
 import msgspec
 
+from collector.contract.fast import matches, strict_type
 from collector.contract.model import (
     ENUM_VALUE,
     MISSING_FIELD,
@@ -60,7 +61,11 @@ class Validator:
     def __init__(self, contract: VenueContract) -> None:
         self.contract = contract
         self.shapes: dict[str, Node] = {m.name: compile_message(m) for m in contract.messages}
+        self._fast = {name: strict_type(shape) for name, shape in self.shapes.items()}
+        self._times = {name: _unit_paths(shape) for name, shape in self.shapes.items()}
         self._classify = contract.classifier()
+        #: Frames proven clean by the fast path (for tests and the drift monitor's metrics).
+        self.fast_hits = 0
 
     def frame(self, data: str | bytes, ts_recv: int, conn: int = 0) -> tuple[str, list[Drift]]:
         """Classify and check one received websocket frame: (message type, drifts)."""
@@ -82,8 +87,60 @@ class Validator:
                 return []
             return [Drift(UNKNOWN_MESSAGE_TYPE, name, "", "no contract for this message type")]
         out: list[Drift] = []
+        fast = self._fast[name]
+        if fast is not None and matches(fast, value):
+            self.fast_hits += 1
+            for steps, unit, where in self._times[name]:
+                for leaf in _leaves(value, steps):
+                    if leaf is not None:
+                        _check_time(unit, leaf, where, name, ts_recv, out)
+            return out
         _walk(shape, value, "", name, ts_recv, out)
         return out
+
+    def check_slow(self, name: str, value: Any, ts_recv: int) -> list[Drift]:
+        """:meth:`check` without the fast path (tests prove both agree)."""
+        out: list[Drift] = []
+        shape = self.shapes.get(name)
+        if shape is None:
+            return self.check(name, value, ts_recv)
+        _walk(shape, value, "", name, ts_recv, out)
+        return out
+
+
+Step = str | int | None
+
+
+def _unit_paths(node: Node, steps: tuple[Step, ...] = (), where: str = "") -> list:
+    """(steps, unit, display path) of every node that declares a time unit."""
+    out: list[tuple[tuple[Step, ...], str, str]] = []
+    if node.unit is not None:
+        out.append((steps, node.unit, where))
+    for key, f in (node.fields or {}).items():
+        out += _unit_paths(f.node, (*steps, key), f"{where}.{key}" if where else key)
+    if node.item is not None:
+        out += _unit_paths(node.item, (*steps, None), where + "[]")
+    for i, f in enumerate(node.items or ()):
+        out += _unit_paths(f.node, (*steps, i), f"{where}[{i}]")
+    return out
+
+
+def _leaves(value: Any, steps: tuple[Step, ...]) -> list[Any]:
+    """Values at ``steps`` (None = every element of an array); absent branches yield nothing."""
+    values = [value]
+    for step in steps:
+        nxt = []
+        for v in values:
+            if step is None:
+                if type(v) is list:
+                    nxt.extend(v)
+            elif type(step) is int:
+                if type(v) is list and step < len(v):
+                    nxt.append(v[step])
+            elif type(v) is dict and step in v:
+                nxt.append(v[step])
+        values = nxt
+    return values
 
 
 def _parse(data: str | bytes) -> Any:

@@ -7,16 +7,20 @@ new drift fails (a contract, adapter or exchange changed), and vanished drift fa
 
 from __future__ import annotations
 
+import itertools
 import tomllib
 from pathlib import Path
 
+import msgspec
 import pytest
 from support import CAPTURES, needs_captures
 
 import adapters
 from adapters.contracts import CONTRACTS
+from collector.capture.reader import open_recording
 from collector.contract.check import check_recording
 from collector.contract.report import render_text
+from collector.contract.validate import Validator
 
 EXPECTED_FILE = Path(__file__).with_name("expected_drift.toml")
 
@@ -65,3 +69,20 @@ def test_recording_drift_is_exactly_the_expected_drift(path: Path) -> None:
         f"{name}: drift changed.\n  new (not in expected_drift.toml): {new}\n"
         f"  gone (listed but not found): {gone}\n\n{render_text(report)}"
     )
+
+
+@needs_captures
+@pytest.mark.parametrize("slug", sorted(CONTRACTS))
+def test_fast_path_agrees_with_the_walker_on_real_frames(slug: str) -> None:
+    """The strict-type fast path must never hide a drift the walker would report."""
+    validator = Validator(CONTRACTS[slug])
+    checked = 0
+    for path in sorted((CAPTURES / slug).glob("*.jsonl.gz")):
+        for record in itertools.islice(open_recording(path)[1], 400):
+            if record.kind != "recv":
+                continue
+            name, fast = validator.frame(record.data, record.ts, record.conn)
+            slow = validator.check_slow(name, msgspec.json.decode(record.data), record.ts)
+            assert [(d.kind, d.field) for d in fast] == [(d.kind, d.field) for d in slow]
+            checked += 1
+    assert checked > 0

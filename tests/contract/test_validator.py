@@ -58,8 +58,12 @@ TS_DEPTH = 1723161256299 * 10**6
 
 def _check(frame: dict[str, Any] | str, ts: int = TS_BOOK, contract=bybit_contract.CONTRACT):
     text = frame if isinstance(frame, str) else json.dumps(frame)
-    name, drifts = Validator(contract).frame(text, ts)
-    return name, {(d.kind, d.message_type, d.field) for d in drifts}
+    validator = Validator(contract)
+    name, drifts = validator.frame(text, ts)
+    found = {(d.kind, d.message_type, d.field) for d in drifts}
+    slow = validator.check_slow(name, json.loads(text) if text != "hello" else text, ts)
+    assert {(d.kind, d.message_type, d.field) for d in slow} == found, "fast path disagrees"
+    return name, found
 
 
 def _edit(text: str) -> dict[str, Any]:
