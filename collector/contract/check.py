@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import adapters
-from adapters.contracts import contract_for
+from adapters.contracts import NoContract, contract_for
 from collector.capture.reader import open_recording
 from collector.capture.records import CaptureFormatError
 from collector.contract.report import DriftReport, ReportBuilder
@@ -37,9 +37,13 @@ def check_recording(path: Path, exchange: str | None = None) -> DriftReport:
         adapter = adapters.create(slug)
     except adapters.UnknownExchange as exc:
         raise CheckError(str(exc)) from None
-    contract = contract_for(slug)
+    try:
+        contract = contract_for(slug)
+    except NoContract as exc:
+        raise CheckError(str(exc)) from None
     validator = Validator(contract)
     builder = ReportBuilder(str(path), slug, contract.venue)
+    builder.report.recorded_exchange = info.exchange
     sink = RuleSink()
     if not path.name.endswith(".instruments.jsonl.gz"):
         load_instruments(adapter, path)

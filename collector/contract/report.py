@@ -41,6 +41,7 @@ class DriftReport(msgspec.Struct):
     message_types: dict[str, int] = msgspec.field(default_factory=dict)
     entries: list[Entry] = msgspec.field(default_factory=list)
     rules_checked: dict[str, int] = msgspec.field(default_factory=dict)
+    recorded_exchange: str | None = None  # what the file's header says, if anything
 
     @property
     def passed(self) -> bool:
@@ -93,6 +94,11 @@ def render_text(report: DriftReport) -> str:
         "  message types: "
         + (", ".join(f"{k} {v}" for k, v in report.message_types.items()) or "none"),
     ]
+    if report.recorded_exchange and report.recorded_exchange != report.exchange:
+        lines.append(
+            f"  NOTE: the recording says it is {report.recorded_exchange}, "
+            f"checked as {report.exchange}"
+        )
     if report.rules_checked:
         checked = ", ".join(f"{k} {v}" for k, v in report.rules_checked.items())
         lines.append(f"  rules checked: {checked}")

@@ -49,9 +49,9 @@ class RuleSink:
 
 def rule_counts(summary: dict[str, Any]) -> dict[str, int]:
     """How much the rules were exercised (a rule never exercised proves nothing)."""
-    deltas = sum(s.book_rows > 0 or s.snapshots_applied > 0 for s in summary.values())
+    books = sum(s.book_rows > 0 or s.snapshots_applied > 0 for s in summary.values())
     return {
-        "books_synced": deltas,
+        "books_rebuilt": books,
         "checksums_verified": sum(s.checksums_verified for s in summary.values()),
         "bbo_matched": sum(s.bbo_matched for s in summary.values()),
     }

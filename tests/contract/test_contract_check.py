@@ -9,9 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from collector.capture.records import Record
+from collector.capture.writer import CaptureWriter
 from collector.cli import main
 from collector.contract.check import check_recording
-from collector.contract.model import RULE_VIOLATION
+from collector.contract.model import RULE_VIOLATION, UNKNOWN_MESSAGE_TYPE
+from collector.contract.report import render_text
 
 URL = "wss://stream.bybit.com/v5/public/linear"
 T0 = 1786310816518
@@ -45,7 +48,7 @@ def test_clean_recording_passes(tmp_path: Path) -> None:
     report = check_recording(_write(tmp_path / "clean.jsonl.gz", CLEAN))
     assert report.passed, report.entries
     assert report.frames == 3 and report.message_types == {"orderbook": 3}
-    assert report.rules_checked["books_synced"] == 1
+    assert report.rules_checked["books_rebuilt"] == 1
 
 
 def test_sequence_gap_is_a_rule_violation(tmp_path: Path) -> None:
@@ -83,3 +86,20 @@ def test_cli_exit_codes_and_json(tmp_path: Path, capsys: pytest.CaptureFixture[s
 def test_cli_without_capture_says_live_mode_is_missing(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["contract-check", "bybit"]) == 2
     assert "--capture FILE is required" in capsys.readouterr().err
+
+
+def test_project_capture_format_is_checked_too(tmp_path: Path) -> None:
+    with CaptureWriter(tmp_path, "bybit") as writer:
+        writer.write(Record("open", T0 * 10**6, 1, "", URL))
+        for i, frame in enumerate(CLEAN):
+            writer.write(Record("recv", (T0 + 10 + i) * 10**6, 1, frame))
+    (path,) = writer.completed_paths
+    report = check_recording(path)
+    assert report.passed and report.frames == 3 and report.recorded_exchange == "bybit"
+    assert main(["contract-check", "okx", "--capture", str(path)]) == 1  # wrong contract
+
+
+def test_report_says_when_checked_as_another_exchange(tmp_path: Path) -> None:
+    report = check_recording(_write(tmp_path / "r.jsonl.gz", CLEAN), exchange="okx")
+    assert "NOTE: the recording says it is bybit" in render_text(report)
+    assert report.drift_keys() == {(UNKNOWN_MESSAGE_TYPE, "object{cts,data,topic,ts,type}", "")}
