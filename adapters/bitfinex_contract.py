@@ -17,7 +17,7 @@ from collector.contract.classify import shape_name
 from collector.contract.model import Classifier, Doc, MessageContract, Rules, VenueContract
 
 CHECKED = "2026-11-28"
-_DOCS = "https://docs.bitfinex.com/reference/"
+_DOCS = "https://docs.bitfinex.com/reference-link/"
 _BOOK = Doc(_DOCS + "ws-public-books", CHECKED)
 _TRADES = Doc(_DOCS + "ws-public-trades", CHECKED)
 _GENERAL = Doc("https://docs.bitfinex.com/docs/ws-general", CHECKED)

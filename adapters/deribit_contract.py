@@ -62,7 +62,7 @@ GROUPED_BOOK = _notification(
 )
 TRADES = _notification(
     "trades",
-    "subscriptions/trading/tradesinstrument_nameinterval",
+    "subscriptions/trades/tradesinstrument_nameinterval",
     list[TradeRow],
     types={"params.data[].price": _NUMBERS, "params.data[].amount": _NUMBERS},
     enums={"params.data[].liquidation": ("M", "T", "MT")},
@@ -73,6 +73,10 @@ TRADES = _notification(
         "params.data[].mark_price": _NUMBERS,
         "params.data[].iv": _NUMBERS,
         "params.data[].contracts": _NUMBERS,
+        "params.data[].combo_id": "string",
+        "params.data[].combo_trade_id": _NUMBERS,
+        "params.data[].block_trade_leg_count": "int",
+        "params.data[].block_rfq_id": "int",
     },
 )
 QUOTE = _notification(

@@ -33,7 +33,6 @@ KINDS: Final = (
 
 #: Units a numeric or text field can declare; timestamps among them are checked for sanity.
 TIME_UNITS: Final = {"s": 10**9, "ms": 10**6, "us": 10**3, "ns": 1}
-TEXT_TIME_UNITS: Final = ("rfc3339", "epoch_s_text")
 
 
 @dataclass(frozen=True, slots=True)

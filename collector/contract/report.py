@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from typing import Any, Final
+from typing import Final
 
 import msgspec
 
@@ -114,8 +114,3 @@ def render_text(report: DriftReport) -> str:
             shown.add(e.kind)
             lines.append(f"      sample: {e.sample[:300]}")
     return "\n".join(lines)
-
-
-def summary_row(report: DriftReport) -> dict[str, Any]:
-    counts = Counter(e.kind for e in report.entries)
-    return {"path": report.path, "frames": report.frames, **counts}

@@ -11,10 +11,9 @@ nothing declared about it).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-import msgspec
 from msgspec import inspect as mi
 
 from collector.contract.model import MessageContract
@@ -38,7 +37,6 @@ class Field:
     node: Node
     required: bool
     documented_only: bool = False  # documented, not consumed by the adapter
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 ANY = frozenset({"any"})
@@ -230,8 +228,3 @@ def _set_node(root: Node, path: str, new: Node, name: str) -> None:
         parent.items[last].node = new
     else:
         raise ContractError(f"{name}: payload {path!r}: no such field in the struct")
-
-
-def struct_fields(tp: Any) -> list[str]:
-    """Wire names of a struct's fields (for docs and tests)."""
-    return [f.encode_name for f in msgspec.structs.fields(tp)]

@@ -7,7 +7,9 @@ new drift fails (a contract, adapter or exchange changed), and vanished drift fa
 
 from __future__ import annotations
 
+import gzip
 import itertools
+import json
 import tomllib
 from pathlib import Path
 
@@ -86,3 +88,42 @@ def test_fast_path_agrees_with_the_walker_on_real_frames(slug: str) -> None:
             assert [(d.kind, d.field) for d in fast] == [(d.kind, d.field) for d in slow]
             checked += 1
     assert checked > 0
+
+
+def _rewrite(src: Path, dst: Path, edit) -> Path:
+    """Copy a corpus recording, passing every recv frame's JSON through ``edit``."""
+    with gzip.open(src, "rt") as fin, gzip.open(dst, "wt") as fout:
+        for line in fin:
+            rec = json.loads(line)
+            if rec.get("kind") == "recv" and "data" in rec:
+                rec["data"] = json.dumps(edit(json.loads(rec["data"])), separators=(",", ":"))
+            fout.write(json.dumps(rec) + "\n")
+    return dst
+
+
+@needs_captures
+def test_the_pin_fails_both_ways_on_an_edited_real_recording(tmp_path: Path) -> None:
+    """OKX 2022 with seqIds added loses its expected drift; with ``px`` renamed it gains one."""
+    name = "okx/OKX.jsonl.gz"
+
+    def add_seq(frame):
+        if isinstance(frame, dict) and frame.get("arg", {}).get("channel") == "books":
+            for i, book in enumerate(frame.get("data", [])):
+                book.update(seqId=i + 10, prevSeqId=i + 9)
+        return frame
+
+    fixed = check_recording(_rewrite(CAPTURES / name, tmp_path / "OKX.jsonl.gz", add_seq))
+    assert EXPECTED[name] - fixed.drift_keys() == EXPECTED[name]  # all "gone": the pin fails
+
+    def rename_px(frame):
+        if isinstance(frame, dict) and frame.get("arg", {}).get("channel") == "trades":
+            for trade in frame.get("data", []):
+                trade["price"] = trade.pop("px")
+        return frame
+
+    renamed = check_recording(_rewrite(CAPTURES / name, tmp_path / "OKX2.jsonl.gz", rename_px))
+    assert renamed.drift_keys() - EXPECTED[name] == {
+        ("missing_field", "trades", "data[].px"),
+        ("new_field", "trades", "data[].price"),
+        ("rule_violation", "decode", "adapter_decodes"),  # and the adapter cannot decode it
+    }
