@@ -100,7 +100,20 @@ def main(argv: list[str] | None = None) -> int:
     cp.add_argument("--region", help="object storage region")
     cp.add_argument("--json", action="store_true", help="print the result as one JSON object")
 
+    cc = sub.add_parser(
+        "contract-check",
+        help="check a recording against an exchange's contract (exit 0 pass, 1 drift, 2 error)",
+        description="Validate every frame of a recording against the exchange's contract "
+        "and print the drift report. Exit codes: 0 = matches the contract, 1 = drift "
+        "found, 2 = unreadable recording, unknown exchange or bad usage.",
+    )
+    cc.add_argument("exchange", help="adapter slug, e.g. bybit, okx, binance-usdm")
+    cc.add_argument("--capture", type=Path, help="recording to check (capture or corpus-v1)")
+    cc.add_argument("--json", action="store_true", help="print the report as one JSON object")
+
     args = parser.parse_args(argv)
+    if args.command == "contract-check":
+        return _contract_check(args)
     if args.command == "run":
         return _run(args)  # sets up logging itself: it depends on the config's status view
     from collector.logs import setup_logging
@@ -237,6 +250,34 @@ def _size(text: str) -> int:
     if match is None or match[2].lower() not in _UNITS:
         raise argparse.ArgumentTypeError(f"{text!r}: use a size such as 256MB, 512MiB or 1GiB")
     return int(float(match[1]) * _UNITS[match[2].lower()])
+
+
+def _contract_check(args: argparse.Namespace) -> int:
+    from collector.contract.check import CheckError, check_recording
+    from collector.contract.report import render_text, to_json
+
+    if args.capture is None:
+        print(
+            "contract-check: --capture FILE is required; checking a live exchange "
+            "(--duration/--url) is not implemented yet",
+            file=sys.stderr,
+        )
+        return 2
+    if not args.capture.exists():
+        print(f"no such file: {args.capture}", file=sys.stderr)
+        return 2
+    import adapters
+
+    if args.exchange not in adapters.REGISTRY:
+        print(adapters.UnknownExchange(args.exchange), file=sys.stderr)
+        return 2
+    try:
+        report = check_recording(args.capture, exchange=args.exchange)
+    except CheckError as exc:
+        print(f"contract-check failed: {exc}", file=sys.stderr)
+        return 2
+    print(to_json(report) if args.json else render_text(report))
+    return 0 if report.passed else 1
 
 
 def _snapshot_spec(text: str) -> tuple[int, int]:

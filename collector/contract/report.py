@@ -1,0 +1,116 @@
+"""Drift reports: aggregate per-frame drifts into entries a person can act on.
+
+An entry is keyed by (kind, message type, field): a renamed field in 10,000
+frames is one entry with a count, its first detail and a sample frame, not
+10,000 lines. The key is also what ``expected_drift.toml`` pins.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from typing import Final
+
+import msgspec
+
+from collector.contract.model import KINDS, Drift
+
+#: Characters of a sample frame kept in a report.
+SAMPLE_CHARS: Final = 600
+
+
+class Entry(msgspec.Struct):
+    kind: str
+    message_type: str
+    field: str
+    count: int
+    detail: str
+    sample: str  # the first frame (or event) that showed it, truncated
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.kind, self.message_type, self.field)
+
+
+class DriftReport(msgspec.Struct):
+    path: str
+    exchange: str
+    venue: str
+    frames: int = 0
+    rest_bodies: int = 0
+    message_types: dict[str, int] = msgspec.field(default_factory=dict)
+    entries: list[Entry] = msgspec.field(default_factory=list)
+    rules_checked: dict[str, int] = msgspec.field(default_factory=dict)
+    recorded_exchange: str | None = None  # what the file's header says, if anything
+
+    @property
+    def passed(self) -> bool:
+        return not self.entries
+
+    def drift_keys(self) -> set[tuple[str, str, str]]:
+        return {e.key for e in self.entries}
+
+
+class ReportBuilder:
+    """Collects drifts as frames are checked; :meth:`build` sorts them into a report."""
+
+    def __init__(self, path: str, exchange: str, venue: str) -> None:
+        self.report = DriftReport(path=path, exchange=exchange, venue=venue)
+        self._entries: dict[tuple[str, str, str], Entry] = {}
+        self._types: Counter[str] = Counter()
+
+    def seen(self, message_type: str) -> None:
+        self._types[message_type] += 1
+
+    def add(self, drifts: list[Drift], sample: str | bytes) -> None:
+        for d in drifts:
+            key = (d.kind, d.message_type, d.field)
+            entry = self._entries.get(key)
+            if entry is None:
+                text = sample if isinstance(sample, str) else repr(sample)
+                self._entries[key] = Entry(*key, 1, d.detail, text[:SAMPLE_CHARS])
+            else:
+                entry.count += 1
+
+    def build(self) -> DriftReport:
+        order = {k: i for i, k in enumerate(KINDS)}
+        self.report.entries = sorted(
+            self._entries.values(), key=lambda e: (order[e.kind], e.message_type, e.field)
+        )
+        self.report.message_types = dict(sorted(self._types.items()))
+        return self.report
+
+
+def to_json(report: DriftReport) -> str:
+    return json.dumps(msgspec.to_builtins(report) | {"passed": report.passed}, sort_keys=True)
+
+
+def render_text(report: DriftReport) -> str:
+    """The terminal report: verdict, what was seen, then each drift with one sample."""
+    lines = [
+        f"{report.path}",
+        f"  exchange {report.exchange} (contract {report.venue}): "
+        f"{report.frames} frames, {report.rest_bodies} REST bodies",
+        "  message types: "
+        + (", ".join(f"{k} {v}" for k, v in report.message_types.items()) or "none"),
+    ]
+    if report.recorded_exchange and report.recorded_exchange != report.exchange:
+        lines.append(
+            f"  NOTE: the recording says it is {report.recorded_exchange}, "
+            f"checked as {report.exchange}"
+        )
+    if report.rules_checked:
+        checked = ", ".join(f"{k} {v}" for k, v in report.rules_checked.items())
+        lines.append(f"  rules checked: {checked}")
+    if report.passed:
+        lines.append("  PASS: every frame matches the contract")
+        return "\n".join(lines)
+    lines.append(f"  DRIFT: {len(report.entries)} difference(s)")
+    shown: set[str] = set()
+    for e in report.entries:
+        where = f" {e.field}" if e.field else ""
+        lines.append(f"  - {e.kind} {e.message_type}{where} x{e.count}: {e.detail}")
+        if e.kind not in shown:  # one sample frame per drift kind keeps the report short
+            shown.add(e.kind)
+            lines.append(f"      sample: {e.sample[:300]}")
+    return "\n".join(lines)
