@@ -118,6 +118,8 @@ class Connection:
                 self.close_reason = "silent"
                 faults.fired["silent"] += 1
             return True
+        if faults.take_skipped_frame():
+            return True  # lost in transit: never sent, not counted
         while faults.take_malformed():
             await self.send(_garble(frame))
         await self.send(frame)

@@ -7,10 +7,11 @@ Two kinds of knob, because tests need both "from now on" and "once, now":
   connection's opening, or from the moment the knob was last set if that is
   later, so a test can arm a fault on a connection that is already streaming;
 * **pulses** (``skip_update_ids``, ``duplicate_update_ids``, ``malformed``,
-  ``rest_status``, ``server_shutdown``) fire once per request and are then
-  used up. ``skip``/``duplicate`` apply to the next depth events of every
-  generated symbol, ``malformed`` to the next frames sent on any connection,
-  ``server_shutdown`` to every connection open when it is set.
+  ``skip_frames``, ``rest_status``, ``server_shutdown``) fire once per request
+  and are then used up. ``skip``/``duplicate`` apply to the next depth events of
+  every generated symbol, ``malformed`` and ``skip_frames`` to the next frames
+  sent on any connection (``skip_frames`` is how a played-back venue loses an
+  update), ``server_shutdown`` to every connection open when it is set.
 
 ``POST /_faults`` and :meth:`FaultState.update` take the same JSON; short
 aliases (``skip``, ``duplicate``, ``drop``, ``silent``) are accepted.
@@ -45,6 +46,7 @@ class Faults:
     skip_update_ids: int = 0  # skip the next N depth events of each generated symbol
     duplicate_update_ids: int = 0  # send the next N depth events twice
     malformed: int = 0  # send N truncated frames (each before a real one)
+    skip_frames: int = 0  # lose the next N data frames in transit: a gap on sequenced venues
     rest_status: list[int] = field(default_factory=list)  # next REST answers: 429, 418...
     retry_after_s: float = 1.0  # Retry-After of those answers
     snapshot_delay_s: float = 0.0  # delay REST depth answers (the book is read on arrival)
@@ -104,6 +106,7 @@ class FaultState:
         self.skip_requests = 0  # cumulative; each book remembers how many it has served
         self.duplicate_requests = 0
         self.malformed_pending = 0
+        self.skip_frames_pending = 0
         self.rest_pending: deque[int] = deque()
         self.drops_since_set = 0
         self.update(asdict(faults or Faults()), startup=True)
@@ -123,6 +126,8 @@ class FaultState:
             self.duplicate_requests += faults.duplicate_update_ids
         if "malformed" in changed:
             self.malformed_pending += faults.malformed
+        if "skip_frames" in changed:
+            self.skip_frames_pending += faults.skip_frames
         if "rest_status" in changed:
             self.rest_pending.extend(faults.rest_status)
         return changed
@@ -132,6 +137,13 @@ class FaultState:
             return False
         self.malformed_pending -= 1
         self.fired["malformed"] += 1
+        return True
+
+    def take_skipped_frame(self) -> bool:
+        if not self.skip_frames_pending:
+            return False
+        self.skip_frames_pending -= 1
+        self.fired["skip_frames"] += 1
         return True
 
     def take_rest_status(self) -> int | None:
@@ -148,6 +160,7 @@ class FaultState:
             "requested": {"skip": self.skip_requests, "duplicate": self.duplicate_requests},
             "pending": {
                 "malformed": self.malformed_pending,
+                "skip_frames": self.skip_frames_pending,
                 "rest_status": list(self.rest_pending),
             },
             "fired": dict(self.fired),
