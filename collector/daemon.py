@@ -45,6 +45,7 @@ from rich.console import Console
 
 import adapters
 from collector.adapter import Subscription
+from collector.book.state import SyncState
 from collector.capture.records import Record
 from collector.capture.writer import CaptureWriter
 from collector.config import CaptureConfig, Config, ExchangeConfig, OutputConfig
@@ -157,11 +158,7 @@ class ExchangeRunner:
         self._capture(Record("send", ts, conn, data))
 
     def on_frame(self, conn: int, data: str | bytes, ts_recv: int) -> None:
-        if self.capture is not None:
-            if self.capturing:
-                self.capture.write(Record("recv", ts_recv, conn, data))
-            else:
-                self.metrics.capture_dropped[self.cfg.name] += 1
+        self._capture(Record("recv", ts_recv, conn, data))
         pipeline = self.pipeline
         notices = pipeline.shutdown_notices
         pipeline.on_frame(data, ts_recv, conn)
@@ -270,27 +267,35 @@ class ExchangeRunner:
             )
             engine.request_snapshot(symbol)
 
-    def _resubscribe(self, symbol: str) -> None:
+    async def _resubscribe(self, symbol: str) -> None:
         """Resync an in-band venue's book: a new connection starts with a new snapshot.
 
         Reconnecting (make-before-break, through the supervisor) is the one
-        resubscription every venue supports; a connection reconnected moments ago
-        is already bringing fresh snapshots for all of its symbols.
+        resubscription every venue supports. A connection is reconnected at most
+        once per ``RESUBSCRIBE_MIN_S``: a request inside that window waits it
+        out, and is dropped if the book got back in sync meanwhile (the earlier
+        reconnect's snapshot did it).
         """
-        now = time.monotonic()
         for supervisor in self.supervisors:
             if not any(s.symbol == symbol for s in supervisor.plan.subscriptions):
                 continue
-            if now - self._resubscribed.get(id(supervisor), -RESUBSCRIBE_MIN_S) < RESUBSCRIBE_MIN_S:
-                continue
-            self._resubscribed[id(supervisor)] = now
+            last = self._resubscribed.get(id(supervisor), -RESUBSCRIBE_MIN_S)
+            wait = last + RESUBSCRIBE_MIN_S - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            book = self.pipeline.engine.symbols.get(symbol)
+            if book is not None and book.state is SyncState.SYNCED:
+                return
+            self._resubscribed[id(supervisor)] = time.monotonic()
             supervisor.reconnect_now(f"resync {symbol}: the venue sends snapshots on subscribe")
 
     async def _fetch(self, symbol: str) -> None:
         request = self.adapter.snapshot_request(symbol)
         if request is None:
-            self._fetching.discard(symbol)
-            self._resubscribe(symbol)
+            try:
+                await self._resubscribe(symbol)
+            finally:
+                self._fetching.discard(symbol)
             return
         url = self.cfg.rewrite_url(request.url)
         try:
