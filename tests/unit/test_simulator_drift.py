@@ -52,6 +52,7 @@ USDM = "binance-usdm"
 STREAMS = ["btcusdt@depth@100ms", "btcusdt@trade"]
 OKX = CAPTURES / "okx" / "OKX.jsonl.gz"
 KRAKEN = CAPTURES / "kraken" / "KRAKEN.ws.50.jsonl.gz"
+DECODE_VIOLATION = (RULE_VIOLATION, "decode", "adapter_decodes")
 
 
 def run(coro: Awaitable[T], timeout: float = 10.0) -> T:
@@ -441,6 +442,10 @@ def test_contract_check_classifies_each_shape_mode(
     assert not report.passed
     shape = {k for k in report.drift_keys() if k[0] != RULE_VIOLATION}
     assert shape == expected, report.drift_keys()
+    # The replay also says whether our adapter could still decode the frames: a new
+    # field it ignores, anything else it reports as malformed.
+    rules = report.drift_keys() - shape
+    assert rules == (set() if drift == "new_field" else {DECODE_VIOLATION}), rules
 
 
 def test_contract_check_on_first_delta_rule_never_syncs(tmp_path: Path) -> None:
@@ -450,3 +455,48 @@ def test_contract_check_on_first_delta_rule_never_syncs(tmp_path: Path) -> None:
     # that turns "never synced" into a drift, so the report itself still passes.
     assert {k for k in report.drift_keys() if k[0] != RULE_VIOLATION} == set()
     assert report.rules_checked["books_rebuilt"] == 0
+
+
+def _playback_capture(tmp_path: Path, slug: str, drift: str | None) -> Path:
+    """What a client of a played-back recording received, as a project capture."""
+    recording, ws_path, url = {
+        "okx": (OKX, "/ws/v5/public", "wss://ws.okx.com:8443/ws/v5/public"),
+        "kraken": (KRAKEN, "", "wss://ws.kraken.com"),
+    }[slug]
+
+    async def body() -> list[str]:
+        frames, _ = await _played(recording, slug, ws_path, drift)
+        return frames
+
+    frames = run(body())
+    with CaptureWriter(tmp_path / (drift or "clean"), slug) as writer:
+        writer.write(Record("open", time.time_ns(), 1, "", url))
+        for frame in frames:
+            writer.write(Record("recv", time.time_ns(), 1, frame))
+    (capture,) = writer.completed_paths
+    return capture
+
+
+@needs_captures
+def test_contract_check_on_okx_checksum_zero(tmp_path: Path) -> None:
+    clean = check_recording(_playback_capture(tmp_path, "okx", None))
+    zeroed = check_recording(_playback_capture(tmp_path, "okx", "checksum_zero"))
+    # The OKX contract documents the checksum as deprecated, "0 means not sent" (the live
+    # venue sends 0 since 2026): a zeroed checksum is no drift, the shapes are unchanged,
+    # and the books are still rebuilt; only the checksum verification silently stops.
+    assert zeroed.drift_keys() == clean.drift_keys()
+    assert zeroed.rules_checked["books_rebuilt"] == clean.rules_checked["books_rebuilt"] > 0
+    assert clean.rules_checked["checksums_verified"] > 0
+    assert zeroed.rules_checked["checksums_verified"] == 0
+
+
+@needs_captures
+def test_contract_check_on_kraken_checksum_zero(tmp_path: Path) -> None:
+    clean = check_recording(_playback_capture(tmp_path, "kraken", None))
+    zeroed = check_recording(_playback_capture(tmp_path, "kraken", "checksum_zero"))
+    # Kraken's checksum is live: 0 disagrees with every book, a checksum rule violation.
+    # (The 2021 recording is v1, which the v2 contract reports as unknown in both.)
+    checksum = (RULE_VIOLATION, "book", "checksum")
+    assert zeroed.drift_keys() - clean.drift_keys() == {checksum}
+    assert clean.rules_checked["checksums_verified"] > 0
+    assert zeroed.rules_checked["checksums_verified"] == 0
