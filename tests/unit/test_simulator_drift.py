@@ -36,6 +36,7 @@ from collector.contract.model import (
 from collector.model import BookDelta, BookSnapshot, DecodeFailed
 from collector.simulator import Simulator, SimulatorConfig
 from collector.simulator.cli import build_parser, config_from_args
+from collector.simulator.cli import main as simulate_main
 from collector.simulator.faults import (
     DRIFT_MODES,
     SNAPSHOT_SKIP,
@@ -124,9 +125,13 @@ def test_unknown_mode_is_refused_listing_the_modes() -> None:
     run(body())
 
 
-def test_checksum_zero_is_refused_for_the_binance_family() -> None:
+def test_checksum_zero_is_refused_for_the_binance_family(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     with pytest.raises(ValueError, match="Binance family sends no book checksum"):
         Simulator(config(faults=Faults(drift="checksum_zero")))
+    assert simulate_main(["--port", "0", "--faults", '{"drift": "checksum_zero"}']) == 2
+    assert "no book checksum" in capsys.readouterr().err
 
     async def body() -> None:
         async with Simulator(config()) as sim, aiohttp.ClientSession() as s:
