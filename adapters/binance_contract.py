@@ -115,12 +115,26 @@ def _channel(stream: str) -> str:
     return channel.partition("_")[0]  # kline_1m -> kline
 
 
+#: Channel -> the event types (``data.e``) its stream carries, where it names one.
+_EVENTS = {
+    "depthUpdate": ("depthUpdate",),
+    "trade": ("trade",),
+    "aggTrade": ("aggTrade",),
+    "bookTicker": ("bookTicker",),
+}
+
+
 def _classifier() -> Classifier:
     def classify(value: Any, conn: int) -> str:
         if isinstance(value, dict):
             stream = value.get("stream")
             if isinstance(stream, str):
-                return _channel(stream)
+                channel = _channel(stream)
+                data = value.get("data")
+                event = data.get("e") if isinstance(data, dict) else None
+                if isinstance(event, str) and event not in _EVENTS.get(channel, (event,)):
+                    return event  # a new event type on a known stream: not a broken depthUpdate
+                return channel
             if "result" in value and "id" in value:
                 return "reply"
             if value.get("e") == "serverShutdown":

@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
 async def _serve(config: SimulatorConfig) -> int:
     try:
         sim = Simulator(config)
-    except (RecordingError, CaptureFormatError) as exc:
+    except (RecordingError, CaptureFormatError, ValueError) as exc:  # e.g. a drift it refuses
         print(f"simulate: {exc}", file=sys.stderr)
         return 2
     stop = asyncio.Event()

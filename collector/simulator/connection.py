@@ -118,6 +118,10 @@ class Connection:
                 self.close_reason = "silent"
                 faults.fired["silent"] += 1
             return True
+        withheld = self._withheld_by_drift()
+        if withheld is not None:
+            faults.fire_drift(withheld)
+            return True
         if faults.take_skipped_frame():
             return True  # lost in transit: never sent, not counted
         while faults.take_malformed():
@@ -126,6 +130,18 @@ class Connection:
         self.frames_sent += 1
         self.stats.frames[f"{self.slug} {stream}"] += 1
         return not self._maybe_drop()
+
+    def _withheld_by_drift(self) -> str | None:
+        """The drift mode that keeps market data off this (Binance-family) connection now."""
+        if self.slug not in wire.DEPTH_PATHS:
+            return None  # played-back venues: only checksum_zero applies
+        drift = self.faults.drift
+        moved = self.path.startswith(wire.MOVED_PREFIX)
+        if drift == "silent_after_handshake":
+            return drift
+        if moved != (drift == "moved_endpoint"):
+            return "moved_endpoint"
+        return None
 
     def count(self, knob: str) -> int:
         return self.frames_sent - self.baseline.get(knob, 0)

@@ -15,6 +15,36 @@ Two kinds of knob, because tests need both "from now on" and "once, now":
 
 ``POST /_faults`` and :meth:`FaultState.update` take the same JSON; short
 aliases (``skip``, ``duplicate``, ``drop``, ``silent``) are accepted.
+
+A third kind, the **drift mode** (``drift``: one of :data:`DRIFT_MODES` or
+null), is a state: the venue "changed" from the moment it is set until it is
+set back to null. It makes the simulator speak a drifted protocol, so contract
+checks and the runtime drift monitor can be tested against a live server:
+
+* ``renamed_field``: depthUpdate ``b``/``a`` are sent as ``bids``/``asks``;
+* ``number_as_string``: depthUpdate ``E`` is sent as a JSON string, and the
+  ``p`` of trade and aggTrade as a JSON number;
+* ``new_field``: depthUpdate gains ``"X": "new"``;
+* ``unknown_message``: after every :data:`UNKNOWN_EVERY`-th depth event of a
+  symbol, an extra ``depthUpdateV2`` frame on its depth stream;
+* ``silent_after_handshake``: websockets complete the handshake and answer
+  requests but get no market data (REST still answers);
+* ``checksum_zero``: played-back OKX ``books`` checksums become ``0`` and Kraken
+  checksums ``"0"`` (v1 ``c``) / ``0`` (v2 ``checksum``); refused when only the
+  Binance family is served (it has no checksum);
+* ``first_delta_rule``: REST depth snapshots claim a ``lastUpdateId``
+  :data:`SNAPSHOT_SKIP` ids ahead of the stream, so no delta ever bridges one;
+* ``moved_endpoint``: the documented stream paths stay silent and the data is
+  served on the same paths under ``/ws2/`` (``/<slug>/ws2/stream``; USD-M also
+  ``/ws2/public/stream`` and ``/ws2/market/stream``), which exist only while the
+  mode is on.
+
+Shape modes (the first four) and ``checksum_zero`` change frames as they are
+generated or sent, so connections already open get drifted frames at once;
+``silent_after_handshake`` and ``moved_endpoint`` gate data at send time, so
+they silence (and clearing them resumes) open connections too; a ``/ws2/``
+connection open when the mode is cleared stays open but silent.
+``first_delta_rule`` applies to every snapshot answered while it is on.
 """
 
 from __future__ import annotations
@@ -31,6 +61,27 @@ ALIASES = {
     "drop": "drop_after_frames",
     "silent": "silent_after_frames",
 }
+
+#: Drift modes (see the module docstring); the ``drift`` knob takes one or null.
+DRIFT_MODES = (
+    "renamed_field",
+    "number_as_string",
+    "new_field",
+    "unknown_message",
+    "silent_after_handshake",
+    "checksum_zero",
+    "first_delta_rule",
+    "moved_endpoint",
+)
+
+#: ``unknown_message``: one unknown frame after every this many depth events of a symbol.
+UNKNOWN_EVERY = 5
+
+#: ``first_delta_rule``: how far ahead of the stream a snapshot's lastUpdateId is put.
+SNAPSHOT_SKIP = 1_000_000_000
+
+#: Venues whose played-back books carry a checksum ``checksum_zero`` can zero.
+CHECKSUM_VENUES = frozenset({"okx", "kraken"})
 
 #: Knobs counted per connection from when they were set.
 THRESHOLDS = ("drop_after_frames", "silent_after_frames", "close_after_s")
@@ -52,6 +103,7 @@ class Faults:
     snapshot_delay_s: float = 0.0  # delay REST depth answers (the book is read on arrival)
     server_shutdown: bool = False  # send serverShutdown on every open connection, once
     close_after_s: float | None = None  # close (with a close frame) N s after opening
+    drift: str | None = None  # a protocol drift mode (DRIFT_MODES), in force until null
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -79,6 +131,10 @@ def parse_faults(doc: dict[str, Any], base: Faults | None = None) -> tuple[Fault
 
 
 def _check(key: str, type_name: str, value: Any) -> Any:
+    if key == "drift":
+        if value is None or value in DRIFT_MODES:
+            return value
+        raise ValueError(f"unknown drift mode {value!r}; modes: {', '.join(DRIFT_MODES)}, or null")
     number = isinstance(value, int | float) and not isinstance(value, bool)
     if value is None and "None" in type_name:
         return None
@@ -99,7 +155,11 @@ def _check(key: str, type_name: str, value: Any) -> Any:
 class FaultState:
     """The knobs in force plus what pulses are still pending, and what has fired."""
 
-    def __init__(self, faults: Faults | None = None) -> None:
+    def __init__(
+        self, faults: Faults | None = None, *, checksum_venues: frozenset[str] | None = None
+    ) -> None:
+        #: Served venues ``checksum_zero`` applies to; ``None``: do not check.
+        self.checksum_venues = checksum_venues
         self.faults = Faults()
         self.fired: Counter[str] = Counter()
         self.set_at: dict[str, float] = {}  # threshold knob -> monotonic time it was set
@@ -114,6 +174,13 @@ class FaultState:
     def update(self, doc: dict[str, Any], *, startup: bool = False) -> set[str]:
         """Apply changes; return the canonical names of the knobs that were set."""
         faults, changed = parse_faults(doc, self.faults)
+        venues = self.checksum_venues
+        if faults.drift == "checksum_zero" and venues is not None and not venues:
+            raise ValueError(
+                "drift 'checksum_zero' does not apply here: the Binance family sends no "
+                "book checksum; it zeroes the checksums of played-back "
+                f"{' and '.join(sorted(CHECKSUM_VENUES))} recordings, and none is served"
+            )
         self.faults = faults
         now = time.monotonic()
         for key in changed & set(THRESHOLDS):
@@ -131,6 +198,15 @@ class FaultState:
         if "rest_status" in changed:
             self.rest_pending.extend(faults.rest_status)
         return changed
+
+    @property
+    def drift(self) -> str | None:
+        return self.faults.drift
+
+    def fire_drift(self, mode: str, n: int = 1) -> None:
+        """Count frames (or answers) a drift mode changed or withheld."""
+        if n:
+            self.fired[f"drift_{mode}"] += n
 
     def take_malformed(self) -> bool:
         if not self.malformed_pending:
@@ -164,4 +240,5 @@ class FaultState:
                 "rest_status": list(self.rest_pending),
             },
             "fired": dict(self.fired),
+            "drift_modes": list(DRIFT_MODES),
         }

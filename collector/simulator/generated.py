@@ -15,7 +15,7 @@ from typing import Any
 from collector.simulator import wire
 from collector.simulator.book import GeneratedBook, spec_for
 from collector.simulator.connection import Connection
-from collector.simulator.faults import FaultState
+from collector.simulator.faults import SNAPSHOT_SKIP, UNKNOWN_EVERY, FaultState
 
 #: Symbols served when none are configured.
 DEFAULT_SYMBOLS = {
@@ -56,15 +56,19 @@ class GeneratedSource:
         # Pulses each book has already served (see FaultState.skip_requests).
         self._skips = dict.fromkeys(self.books, 0)
         self._duplicates = dict.fromkeys(self.books, 0)
+        # Depth events per symbol while ``unknown_message`` is on.
+        self._unknown_count = dict.fromkeys(self.books, 0)
 
     # -- clock ----------------------------------------------------------------------
 
     def step(self, now_ms: int) -> None:
         """One depth event per symbol, published to every subscribed connection."""
+        drift = self.faults.drift
+        shaped = drift in ("renamed_field", "number_as_string", "new_field")
         for symbol, book in self.books.items():
             ev = book.step()
             key = symbol.lower()
-            depth = wire.depth_data(self.slug, symbol, ev, now_ms)
+            depth = wire.depth_data(self.slug, symbol, ev, now_ms, drift if shaped else None)
             if self._skips[symbol] < self.faults.skip_requests:
                 self._skips[symbol] += 1
                 self.faults.fired["skip"] += 1
@@ -74,17 +78,35 @@ class GeneratedSource:
                     self._duplicates[symbol] += 1
                     self.faults.fired["duplicate"] += 1
                     self._publish(key, "depth", depth)
+            if drift == "unknown_message":
+                self._unknown_count[symbol] += 1
+                if self._unknown_count[symbol] % UNKNOWN_EVERY == 0:
+                    n = self._publish(key, "depth", wire.unknown_data(symbol, ev, now_ms))
+                    self.faults.fire_drift(drift, n)
+            elif shaped:
+                self.faults.fire_drift(drift, self._subscribed(key, "depth"))
             # The quote and trades travel on their own streams: a lost depth frame
             # does not take them with it.
             self._publish(key, "bookTicker", wire.book_ticker_data(self.slug, symbol, ev, now_ms))
             for t in ev.trades:
-                self._publish(key, "trade", wire.trade_data(self.slug, symbol, t, now_ms))
-                self._publish(key, "aggTrade", wire.agg_trade_data(self.slug, symbol, t, now_ms))
+                trade = wire.trade_data(self.slug, symbol, t, now_ms, drift)
+                self._publish(key, "trade", trade)
+                agg = wire.agg_trade_data(self.slug, symbol, t, now_ms, drift)
+                self._publish(key, "aggTrade", agg)
+                if drift == "number_as_string":
+                    self.faults.fire_drift(drift, self._subscribed(key, "trade", "aggTrade"))
 
-    def _publish(self, symbol: str, kind: str, data: str) -> None:
+    def _publish(self, symbol: str, kind: str, data: str) -> int:
+        """Queue ``data`` for every subscriber of it; return how many frames were queued."""
+        n = 0
         for conn in self.subscribers:
             for name in conn.wanted.get((symbol, kind), ()):
                 conn.push(name, wire.combined(name, data))
+                n += 1
+        return n
+
+    def _subscribed(self, symbol: str, *kinds: str) -> int:
+        return sum(len(c.wanted.get((symbol, k), ())) for c in self.subscribers for k in kinds)
 
     # -- serving ----------------------------------------------------------------------
 
@@ -102,6 +124,10 @@ class GeneratedSource:
         if book is None:
             return 400, wire.error_body(-1121, "Invalid symbol.")
         last_id, bids, asks = book.snapshot(limit)
+        if self.faults.drift == "first_delta_rule":
+            # Ahead of every delta the stream will send for a long time: none bridges it.
+            last_id += SNAPSHOT_SKIP
+            self.faults.fire_drift("first_delta_rule")
         return 200, wire.snapshot_body(self.slug, last_id, bids, asks, now_ms)
 
     def truth(self, symbol: str, at: int | None) -> dict[str, Any] | None:

@@ -19,6 +19,7 @@ response of the same path and query, else of the same path.
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +27,28 @@ from urllib.parse import urlsplit
 
 from collector.capture.reader import open_recording
 from collector.simulator import wire
+from collector.simulator.faults import FaultState
 from collector.simulator.recording import paced
+
+#: ``checksum_zero`` drift: where each venue's book checksum sits in a frame's text, and
+#: what replaces it. Only the value's text changes; every other byte stays as recorded.
+_OKX_BOOKS = re.compile(r'"channel"\s*:\s*"books"')
+_OKX_CHECKSUM = re.compile(r'("checksum"\s*:\s*)-?\d+')
+_KRAKEN_V1 = re.compile(r'("c"\s*:\s*)"\d+"')  # v1 book: "c":"1234567890"
+_KRAKEN_V2 = re.compile(r'("checksum"\s*:\s*)\d+')  # v2 book: "checksum":1234567890
+
+
+def zero_checksums(slug: str, frame: str) -> tuple[str, int]:
+    """``frame`` with its book checksum(s) set to 0 (OKX ``books``) or "0" (Kraken v1)."""
+    if slug == "okx":
+        if not _OKX_BOOKS.search(frame):
+            return frame, 0
+        return _OKX_CHECKSUM.subn(r"\g<1>0", frame)
+    if slug == "kraken":
+        frame, n = _KRAKEN_V1.subn(r'\g<1>"0"', frame)
+        frame, m = _KRAKEN_V2.subn(r"\g<1>0", frame)
+        return frame, n + m
+    return frame, 0
 
 
 @dataclass
@@ -74,6 +96,7 @@ class PlaybackSource:
         self.speed = speed
         self.loop = loop
         self.handed_out = 0
+        self.faults: FaultState | None = None  # set by the simulator; for checksum_zero
 
     @classmethod
     def load(
@@ -115,6 +138,11 @@ class PlaybackSource:
 
     async def frames(self, recorded: RecordedConnection) -> AsyncIterator[tuple[str, str | bytes]]:
         async for _, frame in paced(recorded.frames, self.speed, self.loop):
+            faults = self.faults
+            if faults is not None and faults.drift == "checksum_zero" and isinstance(frame, str):
+                frame, n = zero_checksums(self.slug, frame)
+                if n:
+                    faults.fire_drift("checksum_zero")
             yield "playback", frame
 
     def answer(self, path: str, query: str) -> tuple[int, str] | None:

@@ -6,7 +6,8 @@ Routes (the first path segment is the exchange slug):
   and ``/<slug>/market/stream`` (USD-M): combined-stream websocket. USD-M
   serves depth/bookTicker only on ``/public`` and other streams only on
   ``/market``; its retired ``/stream`` accepts the handshake and stays silent,
-  as the live venue does;
+  as the live venue does; under the ``moved_endpoint`` drift mode the data is
+  served under ``/<slug>/ws2/...`` instead (see ``faults``);
 * ``GET /<slug>/api/v3/depth`` (spot), ``/fapi/v1/depth`` (USD-M),
   ``/dapi/v1/depth`` (COIN-M): REST snapshot;
 * ``GET /_truth/<slug>/<SYMBOL>[/<updateId>]``, ``GET /_stats``,
@@ -33,7 +34,7 @@ from aiohttp import web
 from collector.simulator import rest, websocket, wire
 from collector.simulator.config import SimulatorConfig
 from collector.simulator.connection import Connection, Source
-from collector.simulator.faults import THRESHOLDS, FaultState
+from collector.simulator.faults import CHECKSUM_VENUES, DRIFT_MODES, THRESHOLDS, FaultState
 from collector.simulator.generated import GeneratedSource
 from collector.simulator.playback import PlaybackSource, split_recordings
 from collector.simulator.recording import RecordedSource
@@ -46,7 +47,6 @@ class Simulator:
     def __init__(self, config: SimulatorConfig | None = None) -> None:
         self.config = config or SimulatorConfig()
         self.config.check()
-        self.faults = FaultState(self.config.faults)
         self.stats = Stats()
         self.connections: set[Connection] = set()
         self.weights: dict[str, tuple[int, int]] = {}  # slug -> (UTC minute, weight used)
@@ -56,6 +56,12 @@ class Simulator:
         binance, other = split_recordings(cfg.recordings)
         recorded = RecordedSource.load(binance, speed=cfg.speed, loop=cfg.loop)
         self.playback = PlaybackSource.load(other, speed=cfg.speed, loop=cfg.loop)
+        # checksum_zero is refused unless a venue with book checksums is played back.
+        self.faults = FaultState(
+            self.config.faults, checksum_venues=CHECKSUM_VENUES & set(self.playback)
+        )
+        for source in self.playback.values():
+            source.faults = self.faults
         self.generated = {
             slug: GeneratedSource(
                 slug,
@@ -139,7 +145,14 @@ class Simulator:
                 task.add_done_callback(self._background.discard)
 
     def stats_json(self) -> dict[str, Any]:
-        return self.stats.as_json(self.faults.fired)
+        doc = self.stats.as_json(self.faults.fired)
+        # Which drift mode is on, and how many frames (or snapshots) each mode changed.
+        fired = {k.removeprefix("drift_"): n for k, n in self.faults.fired.items()}
+        doc["drift"] = {
+            "mode": self.faults.drift,
+            "fired": {k: fired[k] for k in DRIFT_MODES if k in fired},
+        }
+        return doc
 
     def next_id(self) -> int:
         self._ids += 1
@@ -169,7 +182,7 @@ class Simulator:
         app.router.add_route("*", "/_faults", bind(rest.faults, sim=self))
         app.router.add_get("/_truth/{slug}/{symbol}", bind(rest.truth, sim=self))
         app.router.add_get("/_truth/{slug}/{symbol}/{update_id}", bind(rest.truth, sim=self))
-        for path in ("stream", "public/stream", "market/stream"):
+        for path in ("stream", "public/stream", "market/stream", *wire.MOVED_PATHS):
             app.router.add_get(f"/{{slug}}/{path}", bind(websocket.handle, sim=self, path=path))
         for path in sorted(set(wire.DEPTH_PATHS.values())):
             app.router.add_get(f"/{{slug}}{path}", bind(rest.depth, sim=self))

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import WSMsgType, web
 
+from collector.simulator import wire
 from collector.simulator.connection import Connection
 
 if TYPE_CHECKING:
@@ -33,15 +34,21 @@ async def handle(request: web.Request, sim: Simulator, path: str) -> web.StreamR
     slug = request.match_info["slug"]
     source = sim.sources.get(slug)
     if source is None:
+        if slug in sim.playback:  # another venue's path that merely looks like Binance's
+            return await handle_playback(request, sim, tail=path)
         raise web.HTTPNotFound(text=f"exchange {slug!r} is not simulated here")
+    if path in wire.MOVED_PATHS and sim.faults.drift != "moved_endpoint":
+        raise web.HTTPNotFound(text=f"no websocket endpoint /{slug}/{path} here")
     streams = request.query.get("streams", "").split("/")
     return await _serve(request, sim, slug, path, source.frames, streams, _on_request)
 
 
-async def handle_playback(request: web.Request, sim: Simulator) -> web.StreamResponse:
+async def handle_playback(
+    request: web.Request, sim: Simulator, tail: str | None = None
+) -> web.StreamResponse:
     """Any other venue: one recorded connection played back, or a recorded HTTP answer."""
     slug = request.match_info["slug"]
-    path = "/" + request.match_info.get("tail", "")
+    path = "/" + (tail if tail is not None else request.match_info.get("tail", ""))
     source = sim.playback.get(slug)
     if source is None:
         raise web.HTTPNotFound(text=f"exchange {slug!r} is not simulated here")

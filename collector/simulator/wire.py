@@ -54,13 +54,26 @@ def parse_stream(name: str) -> tuple[str, str] | None:
     return None
 
 
+#: ``moved_endpoint`` drift: the stream paths move under this prefix.
+MOVED_PREFIX = "ws2/"
+
+#: Websocket paths (after the slug) the moved endpoint answers on.
+MOVED_PATHS = ("ws2/stream", "ws2/public/stream", "ws2/market/stream")
+
+
 def served_on(slug: str, path: str, stream: str) -> bool:
     """Whether ``stream`` is delivered on websocket ``path`` of ``slug``.
 
     USD-M split its endpoints (announced 2026-03-06): ``/public`` carries depth
     and bookTicker, ``/market`` everything else, and the legacy ``/stream`` still
     completes the handshake but sends nothing. Other venues serve all on ``/stream``.
+    The ``moved_endpoint`` drift's paths (``ws2/...``) follow the same split, and
+    its ``ws2/stream`` serves every stream on every venue.
     """
+    if path.startswith(MOVED_PREFIX):
+        path = path.removeprefix(MOVED_PREFIX)
+        if path == "stream":
+            return True
     if slug != "binance-usdm":
         return path == "stream"
     channel = stream.lower().partition("@")[2]
@@ -73,7 +86,8 @@ def combined(stream: str, data: str) -> str:
     return f'{{"stream":"{stream}","data":{data}}}'
 
 
-def depth_data(slug: str, symbol: str, ev: BookEvent, now_ms: int) -> str:
+def depth_data(slug: str, symbol: str, ev: BookEvent, now_ms: int, drift: str | None = None) -> str:
+    """A depthUpdate payload; ``drift`` applies the shape drift modes (see ``faults``)."""
     if is_futures(slug):
         body: dict[str, Any] = {
             "e": "depthUpdate",
@@ -96,7 +110,24 @@ def depth_data(slug: str, symbol: str, ev: BookEvent, now_ms: int) -> str:
             "b": ev.bids,
             "a": ev.asks,
         }
+    if drift == "renamed_field":
+        body = {{"b": "bids", "a": "asks"}.get(k, k): v for k, v in body.items()}
+    elif drift == "number_as_string":
+        body["E"] = str(body["E"])
+    elif drift == "new_field":
+        body["X"] = "new"
     return _encode(body).decode()
+
+
+def unknown_data(symbol: str, ev: BookEvent, now_ms: int) -> str:
+    """``unknown_message`` drift: an event type no client knows, on the depth stream."""
+    body = {"e": "depthUpdateV2", "E": now_ms, "s": symbol, "seq": ev.last_id}
+    return _encode(body).decode()
+
+
+def _price(price: str, drift: str | None) -> Any:
+    """``number_as_string`` drift sends the price string as a JSON number, digits unchanged."""
+    return msgspec.Raw(price.encode()) if drift == "number_as_string" else price
 
 
 def book_ticker_data(slug: str, symbol: str, ev: BookEvent, now_ms: int) -> str:
@@ -107,7 +138,7 @@ def book_ticker_data(slug: str, symbol: str, ev: BookEvent, now_ms: int) -> str:
     return _encode(body).decode()
 
 
-def trade_data(slug: str, symbol: str, t: TradeEvent, now_ms: int) -> str:
+def trade_data(slug: str, symbol: str, t: TradeEvent, now_ms: int, drift: str | None = None) -> str:
     if is_futures(slug):
         body: dict[str, Any] = {
             "e": "trade",
@@ -115,7 +146,7 @@ def trade_data(slug: str, symbol: str, t: TradeEvent, now_ms: int) -> str:
             "T": now_ms,
             "s": symbol,
             "t": t.trade_id,
-            "p": t.price,
+            "p": _price(t.price, drift),
             "q": t.size,
             "X": "MARKET",
             "m": t.buyer_is_maker,
@@ -126,7 +157,7 @@ def trade_data(slug: str, symbol: str, t: TradeEvent, now_ms: int) -> str:
             "E": now_ms,
             "s": symbol,
             "t": t.trade_id,
-            "p": t.price,
+            "p": _price(t.price, drift),
             "q": t.size,
             "T": now_ms,
             "m": t.buyer_is_maker,
@@ -135,14 +166,16 @@ def trade_data(slug: str, symbol: str, t: TradeEvent, now_ms: int) -> str:
     return _encode(body).decode()
 
 
-def agg_trade_data(slug: str, symbol: str, t: TradeEvent, now_ms: int) -> str:
+def agg_trade_data(
+    slug: str, symbol: str, t: TradeEvent, now_ms: int, drift: str | None = None
+) -> str:
     """One fill is one aggregate: ``a`` reuses the trade id, ``f == l``."""
     body: dict[str, Any] = {
         "e": "aggTrade",
         "E": now_ms,
         "a": t.trade_id,
         "s": symbol,
-        "p": t.price,
+        "p": _price(t.price, drift),
         "q": t.size,
         "f": t.trade_id,
         "l": t.trade_id,
