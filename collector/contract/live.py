@@ -96,6 +96,22 @@ def channels_of(slug: str, symbol: str) -> list[str]:
     return [c for c in CHANNELS if adapter.plan([Subscription(symbol, c)])]
 
 
+def streamed_channels(slug: str, symbols: Sequence[str], channels: Sequence[str]) -> list[str]:
+    """The ``channels`` that add a stream of their own when all are subscribed together.
+
+    Bitfinex serves ``bbo`` from a one-level book only for symbols without a full
+    book: with ``book`` subscribed, ``bbo`` plans nothing more and sends nothing,
+    which must not be judged a silent channel.
+    """
+
+    def wire(chosen: Sequence[str]) -> list[tuple[str, list[str]]]:
+        subs = [Subscription(s, c) for s in symbols for c in chosen]
+        return sorted((p.url, sorted(p.subscribe)) for p in adapters.create(slug).plan(subs))
+
+    everything = wire(channels)
+    return [c for c in channels if wire([x for x in channels if x != c]) != everything]
+
+
 def origins(slug: str, symbols: Sequence[str], channels: Sequence[str]) -> list[str]:
     """Every URL origin of the adapter's plans, snapshot and instrument requests."""
     adapter = adapters.create(slug)
@@ -335,15 +351,16 @@ def analyse(
     if "book" in channels:
         for symbol in symbols:
             s = summary.get(symbol)
-            if s is None or not s.frames:
+            messages = pipeline.count.get(("book", symbol), 0)
+            if s is None or not messages:
                 books[symbol] = "no book data"
                 continue  # already a silent channel
             if s.book_rows or s.synced:
                 books[symbol] = "synced"
                 continue
             books[symbol] = (
-                f"never synced: {s.frames} messages, {s.snapshots_applied} snapshots applied, "
-                f"{s.gaps} gaps, {s.resyncs} resyncs"
+                f"never synced: {messages} book messages, {s.snapshots_applied} snapshots "
+                f"applied, {s.gaps} gaps, {s.resyncs} resyncs"
             )
             detail = f"{symbol} {books[symbol]}"
             drifts.append((Drift(RULE_VIOLATION, "book", "snapshot_bridges", detail), detail))
@@ -419,6 +436,7 @@ async def live_check_async(
     channels = [c for c in CHANNELS if all(c in channels_of(slug, s) for s in symbols)]
     if not channels:
         raise LiveCheckError(f"{slug}: no channel can subscribe {', '.join(symbols)}")
+    streamed = streamed_channels(slug, symbols, channels)
     deadline = min(deadline_s or DEFAULT_DEADLINE_S, duration_s)
     connect = min(connect_timeout_s or CONNECT_TIMEOUT_S, duration_s)
     rewrite = rewrite_rules(slug, symbols, channels, url) if url else {}
@@ -437,12 +455,13 @@ async def live_check_async(
         capture = session.capture[-1]
         report = await asyncio.to_thread(check_recording, capture, slug)
         findings, drifts = await asyncio.to_thread(
-            analyse, capture, slug, symbols, channels, deadline
+            analyse, capture, slug, symbols, streamed, deadline
         )
     findings.url = where
     findings.duration_s = duration_s
     findings.symbols = symbols
     findings.connections = session.opened
+    findings.not_streamed = [c for c in channels if c not in streamed]
     findings.stopped_early = session.stopped_early
     findings.unreachable = not session.opened and not session.http_ok
     if record_dir is None:

@@ -54,6 +54,8 @@ class LiveFindings(msgspec.Struct):
     connections: int = 0  # connections opened during the session
     channels: list[ChannelLatency] = msgspec.field(default_factory=list)
     silent: list[str] = msgspec.field(default_factory=list)  # "channel symbol"
+    #: Subscribed channels the venue serves from another one's stream (not timed).
+    not_streamed: list[str] = msgspec.field(default_factory=list)
     books: dict[str, str] = msgspec.field(default_factory=dict)  # symbol -> bridge result
     snapshots_fetched: int = 0  # REST snapshots that went into the books
     trades_judged: int = 0  # at or through a touch of a synced book
@@ -169,6 +171,8 @@ def _render_live(live: LiveFindings) -> list[str]:
         first = "never" if c.first_data_s is None else f"after {c.first_data_s:.2f} s"
         late = "  SILENT" if c.first_data_s is None or c.first_data_s > live.deadline_s else ""
         lines.append(f"  first {c.channel} {c.symbol}: {first}, {c.messages} messages{late}")
+    if live.not_streamed:
+        lines.append(f"  not a stream of their own here: {', '.join(live.not_streamed)}")
     for symbol, result in live.books.items():
         lines.append(f"  book {symbol}: {result}")
     if live.books and live.snapshots_fetched:
