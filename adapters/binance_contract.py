@@ -115,11 +115,23 @@ def _channel(stream: str) -> str:
     return channel.partition("_")[0]  # kline_1m -> kline
 
 
+#: Every event type (``data.e``) a stream the adapter reads or ignores is documented to
+#: carry; a pushed event named otherwise is an unknown message type, whatever its stream.
+_EVENTS = frozenset(
+    {"depthUpdate", "trade", "aggTrade", "bookTicker", "kline", "markPriceUpdate"}
+    | {"24hrTicker", "24hrMiniTicker"}
+)
+
+
 def _classifier() -> Classifier:
     def classify(value: Any, conn: int) -> str:
         if isinstance(value, dict):
             stream = value.get("stream")
             if isinstance(stream, str):
+                data = value.get("data")
+                event = data.get("e") if isinstance(data, dict) else None
+                if isinstance(event, str) and event not in _EVENTS:
+                    return event  # e.g. a depthUpdateV2 pushed on the depth stream
                 return _channel(stream)
             if "result" in value and "id" in value:
                 return "reply"

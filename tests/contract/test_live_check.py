@@ -306,3 +306,23 @@ def test_live_exchange_matches_its_contract(
     code, report, _ = check(capsys, *args)
     assert code != 3, f"{slug} unreachable although its host answered"
     assert code == 0, json.dumps(report["entries"], indent=1)[:4000]
+
+
+def test_an_unknown_binance_event_on_a_known_stream_is_an_unknown_message_type() -> None:
+    """The simulator's ``unknown_message`` drift: ``depthUpdateV2`` pushed on the depth stream.
+
+    Classified by its event type, not its stream (else it reads as a depthUpdate
+    with an odd ``e`` and missing fields); futures' partial depth (``e`` =
+    ``depthUpdate`` on a ``@depth5`` stream) keeps its stream's name.
+    """
+    from adapters.contracts import contract_for
+    from collector.contract.validate import Validator
+
+    validator = Validator(contract_for("binance-spot"))
+    frame = '{"stream":"btcusdt@depth@100ms","data":{"e":"depthUpdateV2","E":1,"s":"BTCUSDT"}}'
+    name, drifts = validator.frame(frame, 10**6)
+    assert name == "depthUpdateV2"
+    assert [d.kind for d in drifts] == ["unknown_message_type"]
+    usdm = Validator(contract_for("binance-usdm"))
+    partial = '{"stream":"btcusdt@depth5@100ms","data":{"e":"depthUpdate","E":1}}'
+    assert usdm.frame(partial, 10**6)[0] == "depthN"
