@@ -303,6 +303,7 @@ def _contract_check(args: argparse.Namespace) -> int:
 
 
 def _contract_check_live(args: argparse.Namespace) -> int:
+    from collector.contract.check import CheckError
     from collector.contract.live import USAGE, LiveCheckError, exit_code, live_check
     from collector.contract.report import render_text, to_json
 
@@ -315,7 +316,7 @@ def _contract_check_live(args: argparse.Namespace) -> int:
             record_dir=args.record,
             deadline_s=args.deadline,
         )
-    except LiveCheckError as exc:
+    except (LiveCheckError, CheckError) as exc:
         print(f"contract-check: {exc}", file=sys.stderr)
         return USAGE
     print(to_json(report) if args.json else render_text(report))

@@ -433,7 +433,10 @@ async def live_check_async(
     symbols = list(symbols or DEFAULT_SYMBOLS.get(slug, ()))
     if not symbols:
         raise LiveCheckError(f"no default symbols for {slug}; pass --symbols")
-    channels = [c for c in CHANNELS if all(c in channels_of(slug, s) for s in symbols)]
+    try:  # the adapter refuses symbols it cannot subscribe (e.g. Bybit's without category)
+        channels = [c for c in CHANNELS if all(c in channels_of(slug, s) for s in symbols)]
+    except ValueError as exc:
+        raise LiveCheckError(str(exc)) from None
     if not channels:
         raise LiveCheckError(f"{slug}: no channel can subscribe {', '.join(symbols)}")
     streamed = streamed_channels(slug, symbols, channels)

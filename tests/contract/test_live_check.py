@@ -270,6 +270,8 @@ def test_unreachable_url_exits_3_quickly(capsys: pytest.CaptureFixture[str]) -> 
 def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["contract-check", "nosuchvenue", "--duration", "1s"]) == 2
     assert "no adapter" in capsys.readouterr().err
+    assert main(["contract-check", "bybit", "--symbols", "BTCUSDT", "--duration", "1s"]) == 2
+    assert "must name its category" in capsys.readouterr().err
     with pytest.raises(SystemExit) as exc:
         main(["contract-check", "okx", "--duration", "soon"])
     assert exc.value.code == 2
