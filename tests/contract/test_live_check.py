@@ -328,3 +328,22 @@ def test_an_unknown_binance_event_on_a_known_stream_is_an_unknown_message_type()
     usdm = Validator(contract_for("binance-usdm"))
     partial = '{"stream":"btcusdt@depth5@100ms","data":{"e":"depthUpdate","E":1}}'
     assert usdm.frame(partial, 10**6)[0] == "depthN"
+
+
+@needs_knob
+@needs_captures
+def test_checksum_zero_knob_on_played_back_kraken_is_a_checksum_violation(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Kraken checksums all "0": the book rule fails. (The recording is Kraken v1, so its
+    frames are also unknown to today's v2 contract; the test looks for the checksum.
+    OKX is no case for this mode: its ``books`` checksum has been 0 since its 2026
+    deprecation, which the adapter and contract already take as "absent".)"""
+    source = CAPTURES / "kraken" / "KRAKEN.ws.50.jsonl.gz"
+    with simulator(SimulatorConfig(recordings=(source,), speed=10)) as sim:
+        set_faults(sim, drift="checksum_zero")
+        args = ["kraken", "--symbols", "ETH/CHF", "--url", sim.url, "--duration", "3s"]
+        code, report, _ = check(capsys, *args)
+    assert code == 1
+    (entry,) = [e for e in report["entries"] if e["field"] == "checksum"]
+    assert entry["kind"] == "rule_violation" and "the exchange says 0" in entry["detail"]
