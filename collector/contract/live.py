@@ -73,6 +73,12 @@ DEFAULT_DEADLINE_S: Final = 15.0
 #: Without any connection opened or REST answer by then, the venue is unreachable
 #: (capped at the session's duration).
 CONNECT_TIMEOUT_S: Final = 10.0
+#: A live message whose exchange time is further than this from its receipt (median per
+#: channel and symbol) has insane timestamps: the recording check's 24 h window catches
+#: unit mistakes, this catches a clock or time zone shift on a live feed.
+LAG_MAX_S: Final = 30.0
+#: Exchange-time lags kept per (channel, symbol) for the median.
+LAG_SAMPLES: Final = 10_000
 #: Fewer trades judged against the book than this: side agreement is reported, not judged.
 SIDE_MIN_TRADES: Final = 10
 #: Below this fraction of judged trades on their stated side of the book, the sides drifted
@@ -232,6 +238,7 @@ class LivePipeline(Pipeline):
         self.first_open: int | None = None
         self.first: dict[tuple[str, str], int] = {}  # (channel, symbol) -> ts_recv
         self.count: dict[tuple[str, str], int] = {}
+        self.lags: dict[tuple[str, str], list[int]] = {}  # ts_recv - ts_exchange, ns
         self.judged = 0
         self.agreeing = 0
         self.inside = 0
@@ -267,6 +274,11 @@ class LivePipeline(Pipeline):
                 key = (channel, msg.symbol)  # type: ignore[union-attr]
                 self.first.setdefault(key, msg.ts_recv)  # type: ignore[union-attr]
                 self.count[key] = self.count.get(key, 0) + 1
+                ts = msg.ts_exchange  # type: ignore[union-attr]
+                if ts is not None:
+                    lags = self.lags.setdefault(key, [])
+                    if len(lags) < LAG_SAMPLES:
+                        lags.append(msg.ts_recv - ts)  # type: ignore[union-attr]
         super()._dispatch(messages)
 
     def _judge(self, trade: Trade) -> None:
@@ -339,7 +351,17 @@ def analyse(
             first = pipeline.first.get((channel, symbol))
             after = None if first is None or start is None else (first - start) / 1e9
             n = pipeline.count.get((channel, symbol), 0)
-            latencies.append(ChannelLatency(channel, symbol, after, n))
+            lags = sorted(pipeline.lags.get((channel, symbol), ()))
+            lag = lags[len(lags) // 2] / 1e9 if lags else None
+            latencies.append(ChannelLatency(channel, symbol, after, n, lag))
+            if lag is not None and abs(lag) > LAG_MAX_S:
+                detail = (
+                    f"{channel} {symbol}: received {lag:+.1f} s after the exchange time "
+                    f"(median of {len(lags)}); more than {LAG_MAX_S:g} s either way"
+                )
+                drifts.append(
+                    (Drift(RULE_VIOLATION, channel, "timestamps_near_receipt", detail), detail)
+                )
             if after is None or after > deadline_s:
                 what = f"no data on {channel} for {symbol} within {deadline_s:g} s of connecting"
                 if after is not None:
@@ -449,7 +471,7 @@ async def live_check_async(
         session = await record_session(config, duration_s, connect)
         where = url or "the exchange"
         if not session.capture:
-            report = DriftReport(path=where, exchange=slug, venue=slug)
+            report = DriftReport(path=f"{slug}: live session", exchange=slug, venue=slug)
             report.live = LiveFindings(
                 capture="", deadline_s=deadline, unreachable=True, url=where,
                 duration_s=duration_s, symbols=symbols, stopped_early=session.stopped_early,

@@ -39,6 +39,8 @@ class ChannelLatency(msgspec.Struct):
     symbol: str
     first_data_s: float | None  # after the first connection opened; None: never
     messages: int
+    #: Median receipt time minus exchange time, s (None: no exchange times).
+    lag_s: float | None = None
 
 
 class LiveFindings(msgspec.Struct):
@@ -170,7 +172,8 @@ def _render_live(live: LiveFindings) -> list[str]:
     for c in live.channels:
         first = "never" if c.first_data_s is None else f"after {c.first_data_s:.2f} s"
         late = "  SILENT" if c.first_data_s is None or c.first_data_s > live.deadline_s else ""
-        lines.append(f"  first {c.channel} {c.symbol}: {first}, {c.messages} messages{late}")
+        lag = "" if c.lag_s is None else f", lag {c.lag_s * 1000:.0f} ms after exchange time"
+        lines.append(f"  first {c.channel} {c.symbol}: {first}, {c.messages} messages{lag}{late}")
     if live.not_streamed:
         lines.append(f"  not a stream of their own here: {', '.join(live.not_streamed)}")
     for symbol, result in live.books.items():

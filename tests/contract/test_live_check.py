@@ -141,6 +141,8 @@ def test_clean_simulator_passes(tmp_path: Path, capsys: pytest.CaptureFixture[st
         (c, s) for c in ("book", "trades", "bbo") for s in ("BTCUSDT", "ETHUSDT")
     }
     assert all(c["first_data_s"] < 2 and c["messages"] > 0 for c in live["channels"])
+    # Generated exchange times are the send times: lag well under a second.
+    assert all(abs(c["lag_s"]) < 1 for c in live["channels"] if c["channel"] != "bbo")
     assert live["books"] == {"BTCUSDT": "synced", "ETHUSDT": "synced"}
     assert live["snapshots_fetched"] >= 2
     # The generated taker trades take the touch, so every judged side agrees.
@@ -220,6 +222,9 @@ def test_renamed_field_in_a_played_back_recording_is_drift(
     assert new["detail"].startswith("undocumented: [[")  # the value, in the detail
     assert new["sample"].startswith('{"topic":"orderbook.200.BTCUSDT"')  # and a sample frame
     assert report["live"]["books"]["linear:BTCUSDT"] == "no book data"
+    # Months-old exchange times, live: the 24 h rule per frame and the lag rule per channel.
+    assert ("rule_violation", "orderbook", "ts") in found
+    assert ("rule_violation", "trades", "timestamps_near_receipt") in found
 
 
 @needs_knob
