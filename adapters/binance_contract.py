@@ -115,12 +115,13 @@ def _channel(stream: str) -> str:
     return channel.partition("_")[0]  # kline_1m -> kline
 
 
-#: Every event type (``data.e``) a stream the adapter reads or ignores is documented to
-#: carry; a pushed event named otherwise is an unknown message type, whatever its stream.
-_EVENTS = frozenset(
-    {"depthUpdate", "trade", "aggTrade", "bookTicker", "kline", "markPriceUpdate"}
-    | {"24hrTicker", "24hrMiniTicker"}
-)
+#: Channel -> the event types (``data.e``) its stream carries, where it names one.
+_EVENTS = {
+    "depthUpdate": ("depthUpdate",),
+    "trade": ("trade",),
+    "aggTrade": ("aggTrade",),
+    "bookTicker": ("bookTicker",),
+}
 
 
 def _classifier() -> Classifier:
@@ -128,11 +129,12 @@ def _classifier() -> Classifier:
         if isinstance(value, dict):
             stream = value.get("stream")
             if isinstance(stream, str):
+                channel = _channel(stream)
                 data = value.get("data")
                 event = data.get("e") if isinstance(data, dict) else None
-                if isinstance(event, str) and event not in _EVENTS:
-                    return event  # e.g. a depthUpdateV2 pushed on the depth stream
-                return _channel(stream)
+                if isinstance(event, str) and event not in _EVENTS.get(channel, (event,)):
+                    return event  # a new event type on a known stream: not a broken depthUpdate
+                return channel
             if "result" in value and "id" in value:
                 return "reply"
             if value.get("e") == "serverShutdown":
