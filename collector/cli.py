@@ -102,14 +102,41 @@ def main(argv: list[str] | None = None) -> int:
 
     cc = sub.add_parser(
         "contract-check",
-        help="check a recording against an exchange's contract (exit 0 pass, 1 drift, 2 error)",
-        description="Validate every frame of a recording against the exchange's contract "
-        "and print the drift report. Exit codes: 0 = matches the contract, 1 = drift "
-        "found, 2 = unreadable recording, unknown exchange or bad usage.",
+        help="check an exchange (live, or a recording) against its contract "
+        "(exit 0 pass, 1 drift, 2 error, 3 unreachable)",
+        description="Without --capture: connect to the exchange (or --url), subscribe to "
+        "every contracted channel (book, bbo, trades) for --symbols, record the session "
+        "as a capture and check it: every channel delivers data within --deadline, every "
+        "frame matches the contract, sequence/checksum rules hold, each book syncs from "
+        "its snapshot, timestamps are sane and trade sides agree with the book. With "
+        "--capture FILE: the same frame and rule checks offline on a recording. "
+        "Exit codes: 0 = matches the contract, 1 = drift found (a silent channel "
+        "included), 2 = unreadable recording, unknown exchange or bad usage, "
+        "3 = unreachable (no connection opened and no REST answer).",
     )
     cc.add_argument("exchange", help="adapter slug, e.g. bybit, okx, binance-usdm")
     cc.add_argument("--capture", type=Path, help="recording to check (capture or corpus-v1)")
     cc.add_argument("--json", action="store_true", help="print the report as one JSON object")
+    cc.add_argument(
+        "--symbols", nargs="+", metavar="S", help="native symbols (default: the venue's BTC/ETH)"
+    )
+    cc.add_argument(
+        "--duration", type=_seconds, default=60.0, metavar="T", help="session length (60s)"
+    )
+    cc.add_argument(
+        "--deadline",
+        type=_seconds,
+        metavar="T",
+        help="a channel without data this long after connecting fails (15s, at most --duration)",
+    )
+    cc.add_argument(
+        "--url",
+        help="connect here instead (the simulator, e.g. http://127.0.0.1:18080): every "
+        "origin the adapter uses becomes URL/<exchange>",
+    )
+    cc.add_argument(
+        "--record", type=Path, metavar="DIR", help="keep the session's capture under DIR"
+    )
 
     args = parser.parse_args(argv)
     if args.command == "contract-check":
@@ -257,12 +284,7 @@ def _contract_check(args: argparse.Namespace) -> int:
     from collector.contract.report import render_text, to_json
 
     if args.capture is None:
-        print(
-            "contract-check: --capture FILE is required; checking a live exchange "
-            "(--duration/--url) is not implemented yet",
-            file=sys.stderr,
-        )
-        return 2
+        return _contract_check_live(args)
     if not args.capture.exists():
         print(f"no such file: {args.capture}", file=sys.stderr)
         return 2
@@ -278,6 +300,35 @@ def _contract_check(args: argparse.Namespace) -> int:
         return 2
     print(to_json(report) if args.json else render_text(report))
     return 0 if report.passed else 1
+
+
+def _contract_check_live(args: argparse.Namespace) -> int:
+    from collector.contract.check import CheckError
+    from collector.contract.live import USAGE, LiveCheckError, exit_code, live_check
+    from collector.contract.report import render_text, to_json
+
+    try:
+        report = live_check(
+            args.exchange,
+            args.symbols,
+            duration_s=args.duration,
+            url=args.url,
+            record_dir=args.record,
+            deadline_s=args.deadline,
+        )
+    except (LiveCheckError, CheckError) as exc:
+        print(f"contract-check: {exc}", file=sys.stderr)
+        return USAGE
+    print(to_json(report) if args.json else render_text(report))
+    return exit_code(report)
+
+
+def _seconds(text: str) -> float:
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h)?", text.strip())
+    if match is None or float(match[1]) <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: use a duration such as 60s, 2m or 500ms")
+    scale = {"ms": 0.001, "s": 1, None: 1, "m": 60, "h": 3600}[match[2]]
+    return float(match[1]) * scale
 
 
 def _snapshot_spec(text: str) -> tuple[int, int]:

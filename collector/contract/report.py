@@ -32,6 +32,42 @@ class Entry(msgspec.Struct):
         return (self.kind, self.message_type, self.field)
 
 
+class ChannelLatency(msgspec.Struct):
+    """How soon one (channel, symbol) of a live session delivered its first message."""
+
+    channel: str
+    symbol: str
+    first_data_s: float | None  # after the first connection opened; None: never
+    messages: int
+    #: Median receipt time minus exchange time, s (None: no exchange times).
+    lag_s: float | None = None
+
+
+class LiveFindings(msgspec.Struct):
+    """What only a live session shows (``collector contract-check`` without ``--capture``)."""
+
+    capture: str  # the session's capture, when kept (``--record DIR``)
+    deadline_s: float  # a channel silent this long after connecting fails
+    url: str = ""  # where it connected: ``--url`` or "the exchange"
+    duration_s: float = 0.0
+    symbols: list[str] = msgspec.field(default_factory=list)
+    unreachable: bool = False  # no connection opened and no REST answer came back
+    stopped_early: str = ""
+    connections: int = 0  # connections opened during the session
+    channels: list[ChannelLatency] = msgspec.field(default_factory=list)
+    silent: list[str] = msgspec.field(default_factory=list)  # "channel symbol"
+    #: Subscribed channels the venue serves from another one's stream (not timed).
+    not_streamed: list[str] = msgspec.field(default_factory=list)
+    books: dict[str, str] = msgspec.field(default_factory=dict)  # symbol -> bridge result
+    snapshots_fetched: int = 0  # REST snapshots that went into the books
+    trades_judged: int = 0  # at or through a touch of a synced book
+    trades_agreeing: int = 0
+    trades_inside_spread: int = 0
+    trades_unjudged: int = 0  # no synced book yet
+    side_agreement: float | None = None
+    side_agreement_min: float = 0.0
+
+
 class DriftReport(msgspec.Struct):
     path: str
     exchange: str
@@ -42,6 +78,7 @@ class DriftReport(msgspec.Struct):
     entries: list[Entry] = msgspec.field(default_factory=list)
     rules_checked: dict[str, int] = msgspec.field(default_factory=dict)
     recorded_exchange: str | None = None  # what the file's header says, if anything
+    live: LiveFindings | None = None  # set by the live check only
 
     @property
     def passed(self) -> bool:
@@ -102,6 +139,11 @@ def render_text(report: DriftReport) -> str:
     if report.rules_checked:
         checked = ", ".join(f"{k} {v}" for k, v in report.rules_checked.items())
         lines.append(f"  rules checked: {checked}")
+    if report.live is not None:
+        lines += _render_live(report.live)
+        if report.live.unreachable:
+            lines.append("  UNREACHABLE: no connection opened and no REST answer came back")
+            return "\n".join(lines)
     if report.passed:
         lines.append("  PASS: every frame matches the contract")
         return "\n".join(lines)
@@ -114,3 +156,37 @@ def render_text(report: DriftReport) -> str:
             shown.add(e.kind)
             lines.append(f"      sample: {e.sample[:300]}")
     return "\n".join(lines)
+
+
+def _render_live(live: LiveFindings) -> list[str]:
+    """The live session's own lines: latency per channel, books, trade sides."""
+    symbols = ", ".join(live.symbols)
+    lines = [
+        f"  live session with {live.url}: {symbols} for {live.duration_s:g} s, "
+        f"{live.connections} connection(s) opened"
+    ]
+    if live.stopped_early:
+        lines.append(f"  stopped early: {live.stopped_early}")
+    if live.capture:
+        lines.append(f"  capture: {live.capture}")
+    for c in live.channels:
+        first = "never" if c.first_data_s is None else f"after {c.first_data_s:.2f} s"
+        late = "  SILENT" if c.first_data_s is None or c.first_data_s > live.deadline_s else ""
+        lag = "" if c.lag_s is None else f", lag {c.lag_s * 1000:.0f} ms after exchange time"
+        lines.append(f"  first {c.channel} {c.symbol}: {first}, {c.messages} messages{lag}{late}")
+    if live.not_streamed:
+        lines.append(f"  not a stream of their own here: {', '.join(live.not_streamed)}")
+    for symbol, result in live.books.items():
+        lines.append(f"  book {symbol}: {result}")
+    if live.books and live.snapshots_fetched:
+        lines.append(f"  REST snapshots applied: {live.snapshots_fetched}")
+    if live.side_agreement is not None:
+        lines.append(
+            f"  trade sides: {live.trades_agreeing}/{live.trades_judged} on their stated "
+            f"side of the book ({live.side_agreement:.0%}, minimum "
+            f"{live.side_agreement_min:.0%}); {live.trades_inside_spread} inside the spread, "
+            f"{live.trades_unjudged} before the book synced"
+        )
+    elif not live.unreachable:
+        lines.append("  trade sides: no trade at or through a synced book's touch to judge")
+    return lines

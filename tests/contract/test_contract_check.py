@@ -83,11 +83,6 @@ def test_cli_exit_codes_and_json(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert main(["contract-check", "nosuch", "--capture", str(clean)]) == 2
 
 
-def test_cli_without_capture_says_live_mode_is_missing(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["contract-check", "bybit"]) == 2
-    assert "--capture FILE is required" in capsys.readouterr().err
-
-
 def test_project_capture_format_is_checked_too(tmp_path: Path) -> None:
     with CaptureWriter(tmp_path, "bybit") as writer:
         writer.write(Record("open", T0 * 10**6, 1, "", URL))
