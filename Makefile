@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint bench clean
+.PHONY: run test live lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,7 +17,11 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/pytest -n 2 -q
+	$(BIN)/pytest -n 2 -q -m "not live"
+
+# The contract check against the real exchanges (needs network; see docs/contracts.md).
+live: $(STAMP)
+	$(BIN)/pytest -q -m live
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
