@@ -193,10 +193,10 @@ class Pipeline:
 
     def finish(self) -> None:
         """End of input: report unsynced books and hand every buffered row to the sink."""
+        if self.drift is not None:  # the remainders join the rows buffered so far
+            self.drift.finish(self.last_ts)
         self.flush()  # may find bad text and unsync a symbol: before finish() reports states
         self.engine.finish(self.last_ts)
-        if self.drift is not None:
-            self.drift.finish(self.last_ts)
         self.flush()
 
     def flush(self) -> None:
