@@ -28,7 +28,7 @@ from collector.adapter import Adapter
 from collector.book.book import BookSide
 from collector.book.engine import BookEngine, SymbolStats, SymbolSync
 from collector.capture.records import Record
-from collector.contract.monitor import DriftMonitor, monitor_for
+from collector.contract.monitor import CHECKED_CONTROLS, DriftMonitor, monitor_for
 from collector.model import (
     BestBidAsk,
     BookDelta,
@@ -138,8 +138,10 @@ class Pipeline:
         self.drift = monitor_for(self.exchange) if drift == "auto" else drift
         if self.drift is not None:
             self.drift.attach(self.exchange, self.out.add_quality)
-        #: Set by ``_failed`` while a frame is dispatched (for the drift monitor).
-        self._failed_frame = False
+        #: Set while a frame is dispatched when the drift monitor must check it (the
+        #: adapter failed on it, or it is a rare message: an ack, a snapshot...).
+        self._check = False
+        #: The reason of a ``DecodeFailed(unknown=True)`` of the frame being dispatched.
         self._unknown: str | None = None
 
     # -- input ----------------------------------------------------------------
@@ -158,10 +160,10 @@ class Pipeline:
             if drift is None:
                 self._dispatch(self.adapter.decode_rest(record.url, record.data, record.ts))
                 return
-            self._unknown = None
             self._dispatch(self.adapter.decode_rest(record.url, record.data, record.ts))
             if record.status is None or 200 <= record.status < 300:
                 drift.rest(record.url, record.data, record.ts, self._unknown)
+            self._unknown = None
         elif kind == "open":
             self.adapter.connected(record.conn, record.url)
             plan = f"{record.url} {record.data}" if record.data else record.url
@@ -185,11 +187,12 @@ class Pipeline:
         if drift is None:
             self._dispatch(self.adapter.decode(data, ts_recv, conn))
             return
-        self._failed_frame = False
-        self._unknown = None
-        messages = self.adapter.decode(data, ts_recv, conn)
-        self._dispatch(messages)
-        drift.frame(data, ts_recv, conn, messages, self._unknown, self._failed_frame)
+        self._check = False
+        self._dispatch(self.adapter.decode(data, ts_recv, conn))
+        # The monitor's sample, inline: one attribute compare on a frame it skips.
+        if self._check or self.frames >= drift.next_frame:
+            drift.frame(data, ts_recv, conn, self.frames, self._unknown)
+            self._unknown = None
 
     def finish(self) -> None:
         """End of input: report unsynced books and hand every buffered row to the sink."""
@@ -221,11 +224,14 @@ class Pipeline:
             elif cls is Trade:
                 self._trade(msg)  # type: ignore[arg-type]
             elif cls is BookSnapshot:
+                if self.drift is not None and self.drift.snapshot_due():
+                    self._check = True
                 self.frames_by_symbol[msg.symbol] += 1  # type: ignore[union-attr]
                 engine.on_snapshot(msg)  # type: ignore[arg-type]
             elif cls is Control:
                 self._control(msg)  # type: ignore[arg-type]
             elif cls is BookInvalid:
+                self._check = True
                 engine.on_invalid(msg)  # type: ignore[arg-type]
             elif cls is DecodeFailed:
                 self._failed(msg)  # type: ignore[arg-type]
@@ -253,6 +259,8 @@ class Pipeline:
 
     def _control(self, msg: Control) -> None:
         self.controls[msg.kind] += 1
+        if msg.kind in CHECKED_CONTROLS:
+            self._check = True
         if msg.kind == "error":
             self._problem(
                 QualityKind.EXCHANGE_ERROR, msg.symbol, msg.ts_recv, msg.detail, msg.detail
@@ -264,7 +272,7 @@ class Pipeline:
             )
 
     def _failed(self, msg: DecodeFailed) -> None:
-        self._failed_frame = True
+        self._check = True
         if msg.unknown and self.drift is not None:
             # The monitor checks this frame and reports it (once, rate-limited): count only.
             if self._unknown is None:

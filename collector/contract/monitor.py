@@ -7,33 +7,38 @@ both feed, so a replay of the daemon's capture reports exactly the drift the
 live run reported: every decision below is a function of the frames, their
 order and their ``ts_recv``, never of the wall clock.
 
-What is checked (the cost budget is 5% of pipeline throughput; the strict
-validator costs about 4-5 µs a frame against about 15 µs for the whole
-pipeline, so it cannot run on every frame):
+What is checked. The cost budget is 5% of pipeline throughput; the strict
+validator costs about 4-5 µs a frame against 13-25 µs for the whole pipeline,
+so it cannot run on every frame, and on this hardware even a Python method call
+per frame (about 0.2 µs) plus a per-message-type counter (another 0.2 µs) is a
+third of the budget. So the pipeline decides inline, with one comparison of its
+frame counter against :attr:`DriftMonitor.next_frame`, and the monitor checks:
 
-* **every** frame the adapter could not decode (any ``DecodeFailed`` among its
-  messages), every REST body (2xx or unrecorded status), and every frame that
-  decodes to a ``Control`` ack, error or shutdown (rare; and stateful
-  classifiers such as Bitfinex's learn channel ids from the acks);
-* otherwise, per *sampling key*, the first ``first`` frames and then every
-  ``every``-th. The key is what the adapter made of the frame: the class of its
-  first message (``BookDelta``, ``Trade``, ``BestBidAsk``...), a ``Control``'s
-  kind, or "nothing" for an empty list. That needs no extra parse (a real
-  message type would need the JSON decoded once more, which is the cost being
-  avoided) and tracks message types closely: each consumed type decodes to
-  its own class on every venue. Counting is per monitor, i.e. per pipeline,
-  so a replay samples the very frames the live run sampled.
+* **always**: every frame the adapter could not decode (any ``DecodeFailed``,
+  flagged by the pipeline as it dispatches), every REST body (2xx or unrecorded
+  status), and every frame carrying a ``Control`` ack, error or shutdown (rare;
+  and stateful classifiers such as Bitfinex's learn channel ids from the acks);
+* the first ``first`` frames of the pipeline (start-up: every subscribed type);
+* book snapshots: the first ``first_snapshots``, then one in ``every`` (rare,
+  and often a message type of their own);
+* of everything else, one frame in ``every`` on average, at gaps drawn from a
+  fixed-seed generator uniformly in [1, 2 x ``every`` - 1]. Random gaps rather
+  than every N-th: interleaved streams can be periodic (depth, ticker, depth,
+  ticker...) and a fixed stride would then only ever see one of them; with
+  random gaps each message type is checked at 1/``every`` of its frames
+  whatever its share. The seed is fixed and counting is per pipeline, so a
+  replay samples exactly the frames the live run sampled.
 
 What sampling can miss, and how fast it finds the rest: a drift on every frame
 of a type (a renamed, added or retyped field, a timestamp in a new unit) is
-found within the first ``every`` frames of that type after it starts (32 by
-default: a fraction of a second on a book stream). A drift the adapter cannot
-decode through (a required field renamed or retyped, an unknown message type)
-is found on its first frame, since those frames are always checked. What can
-be missed is a difference on a small share of frames that the adapter still
-decodes: an undocumented optional field or enum value on one frame in
-thousands is seen with probability about share x 1/``every`` per frame.
-``collector contract-check`` (every frame, strictly) is the tool for those.
+found after ``every`` frames of that type on average (32 by default: a fraction
+of a second on a book stream, a minute or so on a quiet trade stream). A drift
+the adapter cannot decode through (a required field renamed or retyped, an
+unknown message type) is found on its first frame, since those frames are
+always checked. What can be missed is a difference on a small share of frames
+that the adapter still decodes: an undocumented optional field or enum value
+on one frame in thousands is seen with probability 1/``every`` each time it
+occurs. ``collector contract-check`` (every frame, strictly) is the tool for those.
 
 Reporting, per drift key (kind, message type, field), as the offline report keys it:
 
@@ -58,20 +63,25 @@ from __future__ import annotations
 
 import copy
 import logging
+import random
 from collections import Counter
 from collections.abc import Callable
 from typing import Final
 
 from collector.contract.model import UNKNOWN_MESSAGE_TYPE, Drift, VenueContract
 from collector.contract.validate import Validator
-from collector.model import Control, Message, QualityEvent, QualityKind
+from collector.model import QualityEvent, QualityKind
 
 log = logging.getLogger(__name__)
 
-#: Frames of each sampling key checked in full before sampling starts.
-FIRST: Final = 256
-#: Then one frame in this many, per sampling key.
+#: Frames of a pipeline checked in full before sampling starts.
+FIRST: Final = 100
+#: Then one frame in this many on average.
 EVERY: Final = 32
+#: Book snapshot messages checked in full before they are sampled too.
+FIRST_SNAPSHOTS: Final = 16
+#: Seed of the sampling gaps: fixed, so that live and replay sample the same frames.
+SEED: Final = 20261128
 #: Receive-time interval between two quality events of one drift key.
 INTERVAL_S: Final = 60.0
 #: Distinct drift keys tracked one by one; beyond, drifts are counted under "*".
@@ -79,7 +89,7 @@ MAX_KEYS: Final = 256
 #: Characters of a frame kept in a quality event or a log line.
 SAMPLE_CHARS: Final = 300
 #: Control kinds whose frames are always checked (rare, and they carry classifier state).
-ALWAYS_CONTROLS: Final = frozenset({"ack", "error", "shutdown"})
+CHECKED_CONTROLS: Final = frozenset({"ack", "error", "shutdown"})
 
 DriftKey = tuple[str, str, str]
 
@@ -105,12 +115,15 @@ class DriftMonitor:
         *,
         first: int = FIRST,
         every: int = EVERY,
+        first_snapshots: int = FIRST_SNAPSHOTS,
         interval_s: float = INTERVAL_S,
         max_keys: int = MAX_KEYS,
+        seed: int = SEED,
     ) -> None:
         self.validator = _validator(contract)
         self.first = first
         self.every = max(1, every)
+        self.first_snapshots = first_snapshots
         self.interval_ns = int(interval_s * 1e9)
         self.max_keys = max_keys
         self.exchange = contract.venue
@@ -118,7 +131,10 @@ class DriftMonitor:
         self.counts: Counter[DriftKey] = Counter()
         #: Frames and REST bodies validated.
         self.checked = 0
-        self._seen: dict[object, int] = {}
+        #: The pipeline checks a frame when its frame count reaches this (or it must).
+        self.next_frame = 1
+        self.snapshots = 0
+        self._random = random.Random(seed)
         self._keys: dict[DriftKey, _KeyState] = {}
         self._emit: Callable[[QualityEvent], None] = lambda event: None
 
@@ -129,31 +145,25 @@ class DriftMonitor:
 
     # -- input (from the pipeline) --------------------------------------------------
 
-    def frame(
-        self,
-        data: str | bytes,
-        ts_recv: int,
-        conn: int,
-        messages: list[Message],
-        unknown: str | None = None,
-        failed: bool = False,
-    ) -> None:
-        """One frame and what the adapter made of it.
+    def snapshot_due(self) -> bool:
+        """The pipeline dispatches a book snapshot: must its frame be checked?"""
+        self.snapshots = n = self.snapshots + 1
+        return n <= self.first_snapshots or n % self.every == 0
 
-        ``failed``: the adapter returned a ``DecodeFailed``; ``unknown``: the reason
-        of one marked unknown (the frame is then reported as an unknown message type
-        even when the contract's classifier accepts it).
+    def frame(
+        self, data: str | bytes, ts_recv: int, conn: int, index: int, unknown: str | None = None
+    ) -> None:
+        """Check the pipeline's ``index``-th frame (sampled, or one it must check).
+
+        ``unknown``: the reason of an adapter's ``DecodeFailed(unknown=True)`` for it;
+        the frame is then an unknown message type even if the contract accepts it.
         """
-        if messages:
-            first = messages[0]
-            cls = first.__class__
-            key: object = first.kind if cls is Control else cls  # type: ignore[union-attr]
-        else:
-            key = None
-        n = self._seen.get(key, 0) + 1
-        self._seen[key] = n
-        if not failed and n > self.first and n % self.every and key not in ALWAYS_CONTROLS:
-            return
+        if index >= self.next_frame:
+            every = self.every
+            if index < self.first or every == 1:
+                self.next_frame = index + 1
+            else:
+                self.next_frame = index + self._random.randint(1, 2 * every - 1)
         name, drifts = self.validator.frame(data, ts_recv, conn)
         self.checked += 1
         if unknown is not None and not drifts:

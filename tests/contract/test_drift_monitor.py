@@ -246,7 +246,7 @@ def test_a_lasting_drift_is_written_once_per_interval_with_its_count() -> None:
 
 
 @needs_captures
-def test_sampling_finds_a_lasting_drift_within_every_frames_and_checks_few() -> None:
+def test_sampling_finds_a_lasting_drift_soon_and_checks_few() -> None:
     start = FIRST + 1000  # the drift starts long after the full-check phase
     records = list(open_recording(BTC)[1])
     depth = [i for i, r in enumerate(records) if r.kind == "recv" and "@depth" in r.data]
@@ -257,7 +257,10 @@ def test_sampling_finds_a_lasting_drift_within_every_frames_and_checks_few() -> 
     pipeline, sink = run(BTC, records)
     assert pipeline.drift.checked < pipeline.frames / 10
     first = drift_events(sink)[0]["ts_recv"]
-    assert first in [records[i].ts for i in depth[start : start + EVERY]]
+    late = [records[i].ts for i in depth[start:]].index(first)
+    # one depth frame in EVERY is checked on average (depth is 7% of this file's frames):
+    # missing it for 8 x EVERY frames in a row has odds (1 - 1/32)^256, about 3e-4
+    assert late < 8 * EVERY, late
 
 
 @needs_captures
