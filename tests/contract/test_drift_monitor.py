@@ -28,7 +28,7 @@ import adapters
 from adapters.contracts import CONTRACTS, contract_for
 from collector.capture.reader import open_recording
 from collector.capture.records import Record
-from collector.contract.monitor import EVERY, FIRST, DriftMonitor
+from collector.contract.monitor import EVERY, FIRST, DriftMonitor, monitor_for
 from collector.contract.rules import RULE_OF
 from collector.pipeline import Pipeline
 from collector.replay import load_instruments
@@ -272,5 +272,7 @@ def test_the_monitor_is_deterministic() -> None:
 
 
 def test_a_pipeline_gets_its_venues_monitor_by_default() -> None:
-    assert Pipeline(adapters.create("okx"), MemorySink()).drift is not None
+    for slug in adapters.REGISTRY:
+        assert Pipeline(adapters.create(slug), MemorySink()).drift is not None, slug
     assert Pipeline(adapters.create("okx"), MemorySink(), drift=None).drift is None
+    assert monitor_for("no-such-venue") is None  # a venue without a contract: no monitor
