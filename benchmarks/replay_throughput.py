@@ -8,9 +8,17 @@ core. Two workloads per capture:
 * ``all``: every record of the capture (frames/s is the figure of interest);
 * ``depth``: only depth frames and REST snapshots (level updates/s).
 
+The pipeline stages run with the venue's runtime drift monitor, as the daemon
+does; ``--no-drift`` turns it off, and ``--drift-cost`` measures the ``all``
+workload both ways in one run (alternating runs, best of ``--repeat`` each) and
+also times the monitor on its own (its calls replayed with the adapter's output
+precomputed), which is far less noisy than the difference of two pipeline runs
+(two identical pipeline runs differ by up to 8% on a shared VM).
+
 Usage::
 
     python benchmarks/replay_throughput.py [CAPTURE ...] [--repeat 3] [--json]
+    python benchmarks/replay_throughput.py [CAPTURE ...] --drift-cost [--repeat 7]
 
 With no capture given, the ``binance-usdm`` recordings of ../shared/captures are used.
 """
@@ -20,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -33,7 +42,8 @@ sys.path.insert(0, str(ROOT))
 import adapters  # noqa: E402
 from collector.capture.reader import open_recording  # noqa: E402
 from collector.capture.records import Record  # noqa: E402
-from collector.model import BookDelta, BookSnapshot, Control  # noqa: E402
+from collector.contract.monitor import CHECKED_CONTROLS, DriftMonitor, monitor_for  # noqa: E402
+from collector.model import BookDelta, BookInvalid, BookSnapshot, Control, DecodeFailed  # noqa: E402
 from collector.pipeline import Pipeline  # noqa: E402
 from collector.sinks.parquet import ParquetSink  # noqa: E402
 
@@ -88,10 +98,12 @@ def time_decode(exchange: str, records: list[Record]) -> float:
     return time.perf_counter() - start
 
 
-def time_pipeline(exchange: str, records: list[Record], to_parquet: bool) -> float:
+def time_pipeline(
+    exchange: str, records: list[Record], to_parquet: bool, drift: bool = True
+) -> float:
     with tempfile.TemporaryDirectory() as tmp:
         sink = ParquetSink(tmp) if to_parquet else NullSink()
-        pipeline = Pipeline(adapters.create(exchange), sink)
+        pipeline = Pipeline(adapters.create(exchange), sink, drift="auto" if drift else None)
         start = time.perf_counter()
         for r in records:
             pipeline.on_record(r)
@@ -101,7 +113,92 @@ def time_pipeline(exchange: str, records: list[Record], to_parquet: bool) -> flo
         return time.perf_counter() - start
 
 
-def bench(path: Path, repeat: int) -> dict:
+def time_monitor(exchange: str, records: list[Record]) -> tuple[float, int]:
+    """Seconds the drift monitor alone adds on ``records``, and what it checked.
+
+    The adapter's output for each frame is computed first (untimed); then the
+    pipeline's per-frame test and the monitor's calls are timed as the pipeline
+    makes them, minus the same loop without them.
+    """
+    adapter = adapters.create(exchange)
+    calls = []
+    for r in records:
+        if r.kind == "open":
+            adapter.connected(r.conn, r.url)
+        elif r.kind == "recv":
+            messages = adapter.decode(r.data, r.ts, r.conn)
+            failed = [m for m in messages if isinstance(m, DecodeFailed)]
+            unknown = next((m.reason for m in failed if m.unknown), None)
+            forced = bool(failed) or any(
+                isinstance(m, BookInvalid)
+                or (isinstance(m, Control) and m.kind in CHECKED_CONTROLS)
+                for m in messages
+            )
+            snapshots = sum(isinstance(m, BookSnapshot) for m in messages)
+            calls.append((r.data, r.ts, r.conn, forced, unknown, snapshots))
+
+    def run(monitor: DriftMonitor | None) -> float:
+        start = time.perf_counter()
+        if monitor is None:
+            for i, (_data, _ts, _conn, check, _unknown, snapshots) in enumerate(calls, 1):
+                if snapshots:
+                    pass
+                if check or i < 0:  # the same tests, nothing checked
+                    pass
+            return time.perf_counter() - start
+        frame, snapshot_due = monitor.frame, monitor.snapshot_due
+        for i, (data, ts, conn, check, unknown, snapshots) in enumerate(calls, 1):
+            if snapshots:
+                for _ in range(snapshots):
+                    check = snapshot_due() or check
+            if check or i >= monitor.next_frame:
+                frame(data, ts, conn, i, unknown)
+        return time.perf_counter() - start
+
+    monitor = monitor_for(exchange)
+    assert monitor is not None, exchange
+    spent = run(monitor) - run(None)
+    start = time.perf_counter()  # REST bodies: always checked (snapshots, instrument lists)
+    for r in records:
+        if r.kind == "http" and (r.status is None or 200 <= r.status < 300):
+            monitor.rest(r.url, r.data, r.ts)
+    return spent + time.perf_counter() - start, monitor.checked
+
+
+def drift_cost(path: Path, repeat: int) -> dict:
+    """The ``all`` workload with and without the drift monitor, and the monitor alone."""
+    info, it = open_recording(path)
+    records = list(it)
+    exchange = info.exchange or ""
+    times: dict[str, list[float]] = {"book": [], "book_nodrift": [], "e2e": [], "e2e_nodrift": []}
+    for i in range(repeat):  # interleaved, in alternating order: load changes hit both alike
+        for stage, parquet in (("book", False), ("e2e", True)):
+            for drift in (True, False) if i % 2 else (False, True):
+                key = stage if drift else stage + "_nodrift"
+                times[key].append(time_pipeline(exchange, records, parquet, drift))
+    frames = sum(r.kind == "recv" for r in records)
+    alone = [time_monitor(exchange, records) for _ in range(repeat)]
+    monitor_s = min(t for t, _ in alone)
+    best = {k: min(v) for k, v in times.items()}
+    return {
+        "capture": str(path.relative_to(CAPTURES) if path.is_relative_to(CAPTURES) else path),
+        "records": len(records),
+        "frames": frames,
+        "checked": alone[0][1],
+        **{f"{k}_frames_per_s": round(len(records) / v) for k, v in best.items()},
+        "book_overhead_pct": round(100 * (best["book"] / best["book_nodrift"] - 1), 1),
+        "e2e_overhead_pct": round(100 * (best["e2e"] / best["e2e_nodrift"] - 1), 1),
+        "e2e_median_overhead_pct": round(
+            100 * (statistics.median(times["e2e"]) / statistics.median(times["e2e_nodrift"]) - 1),
+            1,
+        ),
+        "monitor_us_per_frame": round(monitor_s / frames * 1e6, 3),
+        "pipeline_us_per_frame": round(best["e2e_nodrift"] / frames * 1e6, 2),
+        "monitor_share_pct": round(100 * monitor_s / best["e2e_nodrift"], 2),
+    }
+
+
+def bench(path: Path, repeat: int, drift: bool = True) -> dict:
     start = time.perf_counter()
     info, it = open_recording(path)
     records = list(it)
@@ -119,8 +216,8 @@ def bench(path: Path, repeat: int) -> dict:
     for name, recs in workloads.items():
         for stage, fn in (
             ("decode", lambda rs=recs: time_decode(exchange, rs)),
-            ("book", lambda rs=recs: time_pipeline(exchange, rs, False)),
-            ("e2e", lambda rs=recs: time_pipeline(exchange, rs, True)),
+            ("book", lambda rs=recs: time_pipeline(exchange, rs, False, drift)),
+            ("e2e", lambda rs=recs: time_pipeline(exchange, rs, True, drift)),
         ):
             best = min(fn() for _ in range(repeat))
             result[f"{name}_{stage}_frames_per_s"] = round(len(recs) / best)
@@ -134,6 +231,14 @@ def main() -> int:
     parser.add_argument("captures", nargs="*", type=Path)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument(
+        "--no-drift", action="store_true", help="pipelines without the runtime drift monitor"
+    )
+    parser.add_argument(
+        "--drift-cost",
+        action="store_true",
+        help="measure the drift monitor's cost: the pipeline with and without it, and alone",
+    )
     args = parser.parse_args()
     paths = args.captures or sorted(
         p
@@ -144,7 +249,27 @@ def main() -> int:
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
     pa.set_cpu_count(1)
     pa.set_io_thread_count(1)
-    results = [bench(p, args.repeat) for p in paths]
+    if args.drift_cost:
+        costs = [drift_cost(p, args.repeat) for p in paths]
+        if args.json:
+            print(json.dumps(costs, indent=2))
+            return 0
+        for c in costs:
+            print(
+                f"\n{c['capture']}: {c['frames']:,} frames, {c['checked']:,} checked by the monitor"
+            )
+            for stage in ("book", "e2e"):
+                print(
+                    f"  {stage:<5} with {c[f'{stage}_frames_per_s']:>9,} frames/s, without "
+                    f"{c[f'{stage}_nodrift_frames_per_s']:>9,}: {c[f'{stage}_overhead_pct']:+.1f}%"
+                )
+            print(f"  e2e medians: {c['e2e_median_overhead_pct']:+.1f}%")
+            print(
+                f"  monitor alone {c['monitor_us_per_frame']:.3f} us/frame of "
+                f"{c['pipeline_us_per_frame']:.2f} us/frame e2e: {c['monitor_share_pct']:.2f}%"
+            )
+        return 0
+    results = [bench(p, args.repeat, not args.no_drift) for p in paths]
     if args.json:
         print(json.dumps(results, indent=2))
         return 0

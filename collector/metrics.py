@@ -189,6 +189,7 @@ class _Exporter:
             for symbol, ns in pipeline.lag_ns.items():
                 lag.add_metric([exchange, symbol], ns / 1e9)
         yield from per_symbol.values()
+        yield from _drift_families(m.pipelines)
         yield synced
         yield lag
         yield pending
@@ -204,6 +205,35 @@ class _Exporter:
             dropped.add_metric([exchange], value)
         yield dropped
         yield from _spool_families(m.spools)
+
+
+def _drift_families(pipelines: dict[str, Pipeline]) -> Iterator[Metric]:
+    """The runtime drift monitor's counts (``collector.contract.monitor``).
+
+    ``collector_drift_total`` counts drifted frames among those the monitor
+    checked (it samples; ``collector_drift_checked_frames_total`` says how many
+    it checked); an alert on ``increase(collector_drift_total[1h]) > 0`` fires
+    on any new difference between a venue and its contract.
+    """
+    drift = CounterMetricFamily(
+        "collector_drift",
+        "Checked frames that differ from the venue's contract, by drift kind, type and field",
+        labels=["exchange", "kind", "message_type", "field"],
+    )
+    checked = CounterMetricFamily(
+        "collector_drift_checked_frames",
+        "Frames and REST bodies the drift monitor validated against the contract",
+        labels=["exchange"],
+    )
+    for exchange, pipeline in pipelines.items():
+        monitor = pipeline.drift
+        if monitor is None:
+            continue
+        checked.add_metric([exchange], monitor.checked)
+        for (kind, message_type, field), count in list(monitor.counts.items()):
+            drift.add_metric([exchange, kind, message_type, field], count)
+    yield drift
+    yield checked
 
 
 def _spool_families(spools: Sequence[Spool]) -> Iterator[Metric]:

@@ -4,6 +4,14 @@ The daemon and replay both feed raw records (frames, REST bodies, connection
 events) into a ``Pipeline``; nothing downstream knows which of the two it is.
 A peer's bad frame is counted, logged once per reason with a sample, written as
 a quality event and skipped; it never stops the pipeline.
+
+Drift: by default a pipeline carries the venue's runtime drift monitor
+(``collector.contract.monitor``; none for a venue without a contract), which sees
+every decoded frame and REST body after the adapter. Being here, it runs
+identically live and in replay. With a monitor, an adapter's
+``DecodeFailed(unknown=True)`` is reported by the monitor alone (as
+``unknown_message_type``, or whatever the contract says differs), not also as a
+drift event of its own; ``problems`` still counts it.
 """
 
 from __future__ import annotations
@@ -11,7 +19,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Callable, Sequence
-from typing import Protocol
+from typing import Literal, Protocol
 
 import msgspec
 import pyarrow as pa
@@ -20,6 +28,7 @@ from collector.adapter import Adapter
 from collector.book.book import BookSide
 from collector.book.engine import BookEngine, SymbolStats, SymbolSync
 from collector.capture.records import Record
+from collector.contract.monitor import CHECKED_CONTROLS, DriftMonitor, monitor_for
 from collector.model import (
     BestBidAsk,
     BookDelta,
@@ -92,9 +101,14 @@ class Pipeline:
         flush_rows: int = DEFAULT_FLUSH_ROWS,
         snapshots: Sequence[tuple[int, int]] = (),
         before_flush: Callable[[], None] | None = None,
+        drift: DriftMonitor | Literal["auto"] | None = "auto",
     ) -> None:
         """``before_flush`` runs before rows go to the sink: the daemon flushes its
-        raw capture there, so no published row lacks its frame in the capture."""
+        raw capture there, so no published row lacks its frame in the capture.
+
+        ``drift``: the runtime drift monitor; ``"auto"`` builds the venue's from its
+        contract, None turns it off (the offline contract check validates every
+        frame itself)."""
         self.adapter = adapter
         self.exchange = adapter.slug
         self.sink = sink
@@ -121,6 +135,14 @@ class Pipeline:
         self.lag_ns: dict[str, int] = {}
         #: ``shutdown`` notices seen (a venue announcing it will close the connection).
         self.shutdown_notices = 0
+        self.drift = monitor_for(self.exchange) if drift == "auto" else drift
+        if self.drift is not None:
+            self.drift.attach(self.exchange, self.out.add_quality)
+        #: Set while a frame is dispatched when the drift monitor must check it (the
+        #: adapter failed on it, or it is a rare message: an ack, a snapshot...).
+        self._check = False
+        #: The reason of a ``DecodeFailed(unknown=True)`` of the frame being dispatched.
+        self._unknown: str | None = None
 
     # -- input ----------------------------------------------------------------
 
@@ -134,7 +156,14 @@ class Pipeline:
                 detail = f"{record.url} answered {record.status}; {record.data!s:.200}"
                 self._problem(QualityKind.RATE_LIMITED, None, record.ts, detail, detail)
                 return
+            drift = self.drift
+            if drift is None:
+                self._dispatch(self.adapter.decode_rest(record.url, record.data, record.ts))
+                return
             self._dispatch(self.adapter.decode_rest(record.url, record.data, record.ts))
+            if record.status is None or 200 <= record.status < 300:
+                drift.rest(record.url, record.data, record.ts, self._unknown)
+            self._unknown = None
         elif kind == "open":
             self.adapter.connected(record.conn, record.url)
             plan = f"{record.url} {record.data}" if record.data else record.url
@@ -154,10 +183,21 @@ class Pipeline:
         if overlap.active and not overlap.admit(conn, data, ts_recv):
             return
         self.frames += 1
+        drift = self.drift
+        if drift is None:
+            self._dispatch(self.adapter.decode(data, ts_recv, conn))
+            return
+        self._check = False
         self._dispatch(self.adapter.decode(data, ts_recv, conn))
+        # The monitor's sample, inline: one attribute compare on a frame it skips.
+        if self._check or self.frames >= drift.next_frame:
+            drift.frame(data, ts_recv, conn, self.frames, self._unknown)
+            self._unknown = None
 
     def finish(self) -> None:
         """End of input: report unsynced books and hand every buffered row to the sink."""
+        if self.drift is not None:  # the remainders join the rows buffered so far
+            self.drift.finish(self.last_ts)
         self.flush()  # may find bad text and unsync a symbol: before finish() reports states
         self.engine.finish(self.last_ts)
         self.flush()
@@ -184,11 +224,14 @@ class Pipeline:
             elif cls is Trade:
                 self._trade(msg)  # type: ignore[arg-type]
             elif cls is BookSnapshot:
+                if self.drift is not None and self.drift.snapshot_due():
+                    self._check = True
                 self.frames_by_symbol[msg.symbol] += 1  # type: ignore[union-attr]
                 engine.on_snapshot(msg)  # type: ignore[arg-type]
             elif cls is Control:
                 self._control(msg)  # type: ignore[arg-type]
             elif cls is BookInvalid:
+                self._check = True
                 engine.on_invalid(msg)  # type: ignore[arg-type]
             elif cls is DecodeFailed:
                 self._failed(msg)  # type: ignore[arg-type]
@@ -216,6 +259,8 @@ class Pipeline:
 
     def _control(self, msg: Control) -> None:
         self.controls[msg.kind] += 1
+        if msg.kind in CHECKED_CONTROLS:
+            self._check = True
         if msg.kind == "error":
             self._problem(
                 QualityKind.EXCHANGE_ERROR, msg.symbol, msg.ts_recv, msg.detail, msg.detail
@@ -227,6 +272,13 @@ class Pipeline:
             )
 
     def _failed(self, msg: DecodeFailed) -> None:
+        self._check = True
+        if msg.unknown and self.drift is not None:
+            # The monitor checks this frame and reports it (once, rate-limited): count only.
+            if self._unknown is None:
+                self._unknown = msg.reason
+            self.problems[f"{QualityKind.DRIFT}: {msg.reason}"] += 1
+            return
         kind = QualityKind.DRIFT if msg.unknown else QualityKind.MALFORMED
         self._problem(kind, None, msg.ts_recv, f"{msg.reason}; frame: {msg.sample}", msg.sample)
 

@@ -126,6 +126,9 @@ def test_metrics_and_health_follow_the_book(tmp_path: Path) -> None:
     assert value(m, "collector_buffered_rows", exchange=SLUG) >= 0
     assert value(m, "collector_files_published_total") >= 0
     assert value(m, "collector_gaps_total", exchange=SLUG, symbol=SYMBOL) == 0
+    # the drift monitor checks frames of the clean simulator and finds nothing
+    assert value(m, "collector_drift_checked_frames_total", exchange=SLUG) > 0
+    assert [lab for lab, _ in m.get("collector_drift_total", []) if lab["exchange"] == SLUG] == []
 
     status, doc = seen["healthy"]  # type: ignore[misc]
     assert status == 200 and doc["ok"] is True

@@ -173,7 +173,11 @@ def test_over_budget_pauses_the_raw_capture_never_the_tables(
     waiting = tmp_path / "spool" / "table=book" / "big.parquet"
     waiting.parent.mkdir(parents=True)
     spool.submit(_blob(waiting, 2 * MIB))  # not started yet: as if the store were down
-    frame = '{"e":"aggTrade","E":1,"s":"BTCUSDT","a":1,"p":"1.5","q":"2","T":1,"m":true}'
+    # As the venue sends it (combined stream, times in ms): the drift monitor finds nothing.
+    frame = (
+        '{"stream":"btcusdt@aggTrade","data":{"e":"aggTrade","E":1000000000000,"s":"BTCUSDT",'
+        '"a":1,"p":"1.5","q":"2","f":1,"l":1,"T":1000000000000,"m":true}}'
+    )
     with caplog.at_level(logging.INFO, logger="collector"):
         daemon._apply_budget()
         assert not runner.capturing
