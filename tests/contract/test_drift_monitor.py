@@ -148,8 +148,15 @@ def _number_as_string(frame: dict) -> dict:
 
 
 def _enum(frame: dict) -> dict:
-    if (data := _data(frame, "bookTicker")) is not None:
-        data["e"] = "bookTickerV2"
+    """aggTrade frames become trade frames whose ``X`` (order type) is a value never documented.
+
+    The recording has no trade stream, and an unknown ``e`` on a known stream is
+    an unknown message type, not an enum value: ``X`` is the enum there is.
+    """
+    if (data := _data(frame, "aggTrade")) is not None:
+        frame["stream"] = frame["stream"].replace("@aggTrade", "@trade")
+        data["e"], data["t"], data["X"] = "trade", data.pop("a"), "DARK_POOL"
+        del data["f"], data["l"]
     return frame
 
 
@@ -172,7 +179,7 @@ INJECTED = {
     ),
     "new_field": (_new_field, {("new_field", "depthUpdate", "data.X")}),
     "type_change": (_number_as_string, {("type_change", "depthUpdate", "data.E")}),
-    "enum_value": (_enum, {("enum_value", "bookTicker", "data.e")}),
+    "enum_value": (_enum, {("enum_value", "trade", "data.X")}),
     "rule_violation": (_seconds, {("rule_violation", "depthUpdate", "data.E")}),
     "unknown_message_type": (_unknown, {("unknown_message_type", "bookTickerV2", "")}),
 }
