@@ -49,6 +49,9 @@ DEFAULT_BUFFER_LIMIT = 20_000
 #: later depth updates (they travel on another stream).
 _RECENT_TOPS = 128
 _PENDING_QUOTES = 1024
+#: Receive time a REST snapshot may wait for a bridging update while every update is
+#: older than it, before it is judged to belong to another sequence and refetched.
+BRIDGE_TIMEOUT_NS = 10 * 10**9
 #: book_snapshots rows emitted at most for one silence; older instants are skipped.
 _MAX_CATCH_UP = 100_000
 
@@ -272,8 +275,26 @@ class BookEngine:
         assert snapshot is not None
         rule = self.rule
         if rule.stale(delta, snapshot.last_id):
-            sym.move(SyncEvent.STALE)
-            sym.stats.stale_dropped += 1
+            if delta.ts_recv - snapshot.ts_recv <= BRIDGE_TIMEOUT_NS:
+                sym.move(SyncEvent.STALE)
+                sym.stats.stale_dropped += 1
+                return
+            # Every update for this long was older than the snapshot: the stream is not
+            # catching up, the snapshot is from another sequence (a changed first-update
+            # rule, a venue restart). Waiting longer would only keep the book dark.
+            sym.move(SyncEvent.SNAPSHOT_TOO_OLD)
+            sym.snapshot = None
+            sym.stats.snapshots_too_old += 1
+            self._quality(
+                sym,
+                delta.ts_recv,
+                QualityKind.SNAPSHOT_STALE,
+                f"no update bridged snapshot lastUpdateId={snapshot.last_id} in "
+                f"{BRIDGE_TIMEOUT_NS // 10**9} s: every one since (now first={delta.first_id} "
+                f"last={delta.last_id}) is older than it; fetching a new one",
+                snapshot.last_id,
+            )
+            self._buffer(sym, delta)
             return
         if not rule.bridges(delta, snapshot.last_id):
             sym.move(SyncEvent.SNAPSHOT_TOO_OLD)

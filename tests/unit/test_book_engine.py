@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from collector.book.book import OrderBook
-from collector.book.engine import BookEngine
+from collector.book.engine import BRIDGE_TIMEOUT_NS, BookEngine
 from collector.book.sequence import FirstLastRule, PreviousIdRule
 from collector.model import BestBidAsk, BookDelta, BookSnapshot
 from collector.tables import TableBuffers
@@ -197,3 +197,17 @@ def test_snapshot_can_be_requested_before_any_update() -> None:
     engine.on_delta(delta(6, 6))
     engine.request_snapshot("X")  # in sync: nothing to ask
     assert engine.snapshot_requests() == []
+
+
+def test_a_snapshot_no_update_ever_bridges_is_dropped_after_the_timeout() -> None:
+    """A snapshot far ahead of the stream (a changed first-update rule) must not keep it dark."""
+    engine, out = make()
+    engine.on_delta(delta(1, 5, ts=1))
+    engine.on_snapshot(snap(10**9, ts=2))
+    engine.on_delta(delta(6, 8, ts=3))  # older than the snapshot: dropped, still waiting
+    assert engine.symbols["X"].state.value == "bridging"
+    engine.snapshot_requests()
+    engine.on_delta(delta(9, 9, ts=3 + BRIDGE_TIMEOUT_NS))
+    assert engine.symbols["X"].state.value == "unsynced"
+    assert engine.snapshot_requests() == ["X"]
+    assert kinds(out) == ["snapshot_stale"]
