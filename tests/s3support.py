@@ -16,6 +16,7 @@ import logging
 import os
 import socket
 import threading
+import urllib.request
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -43,6 +44,7 @@ class S3Server:
         self.port = free_port()
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
         self._running = False
+        self._started_once = False
 
     @property
     def endpoint(self) -> str:
@@ -51,6 +53,13 @@ class S3Server:
     def start(self) -> None:
         if not self._running:
             self._server.start()
+            if not self._started_once:
+                # moto keeps one store per process, shared by every server in it: a
+                # new server starts empty, or a bucket of an earlier test module (same
+                # xdist worker) would still hold that module's objects.
+                request = urllib.request.Request(f"{self.endpoint}/moto-api/reset", method="POST")
+                urllib.request.urlopen(request, timeout=10).close()
+                self._started_once = True
             self._running = True
 
     def stop(self) -> None:
