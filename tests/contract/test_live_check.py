@@ -4,16 +4,15 @@ Against the in-process simulator (``--url``), through the real command line: the
 clean generated Binance feed passes, a silent handshake and a renamed field are
 drift (exit 1), an unreachable URL is exit 3. The silent and renamed conditions
 are made two ways: without the simulator's ``drift`` knob (the ``silent`` fault
-after 0 frames; a recording with the field renamed, played back), and with it
-(skipped until the knob exists). Tests marked ``live`` run against the real
-exchanges and skip without network.
+after 0 frames; a recording with the field renamed, played back), and with it;
+every other drift mode of the knob is checked too. Tests marked ``live`` run
+against the real exchanges and skip without network.
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import dataclasses
 import gzip
 import json
 import socket
@@ -37,12 +36,6 @@ from collector.contract.live import (
     streamed_channels,
 )
 from collector.simulator import Faults, Simulator, SimulatorConfig
-
-KNOB = any(f.name == "drift" for f in dataclasses.fields(Faults))
-needs_knob = pytest.mark.skipif(
-    not KNOB, reason="the simulator's drift knob (issue 5 item 5) is not on this branch yet"
-)
-
 
 #: id(simulator) -> the event loop it runs on.
 LOOPS: dict[int, asyncio.AbstractEventLoop] = {}
@@ -180,7 +173,6 @@ def test_silent_handshake_is_drift(capsys: pytest.CaptureFixture[str]) -> None:
     _assert_silent(code, report)
 
 
-@needs_knob
 def test_silent_after_handshake_knob_is_drift(capsys: pytest.CaptureFixture[str]) -> None:
     with simulator(SimulatorConfig(exchanges=("binance-spot",))) as sim:
         set_faults(sim, drift="silent_after_handshake")
@@ -227,7 +219,6 @@ def test_renamed_field_in_a_played_back_recording_is_drift(
     assert ("rule_violation", "trades", "timestamps_near_receipt") in found
 
 
-@needs_knob
 def test_renamed_field_knob_is_drift(capsys: pytest.CaptureFixture[str]) -> None:
     with simulator(SimulatorConfig(exchanges=("binance-spot",))) as sim:
         set_faults(sim, drift="renamed_field")
@@ -249,7 +240,6 @@ KNOB_MODES = {
 }
 
 
-@needs_knob
 @pytest.mark.parametrize("mode", sorted(KNOB_MODES))
 def test_other_drift_modes_are_classified(mode: str, capsys: pytest.CaptureFixture[str]) -> None:
     with simulator(SimulatorConfig(exchanges=("binance-spot",))) as sim:
@@ -335,7 +325,6 @@ def test_an_unknown_binance_event_on_a_known_stream_is_an_unknown_message_type()
     assert usdm.frame(partial, 10**6)[0] == "depthN"
 
 
-@needs_knob
 @needs_captures
 def test_checksum_zero_knob_on_played_back_kraken_is_a_checksum_violation(
     capsys: pytest.CaptureFixture[str],
