@@ -282,34 +282,22 @@ class BookEngine:
             # Every update for this long was older than the snapshot: the stream is not
             # catching up, the snapshot is from another sequence (a changed first-update
             # rule, a venue restart). Waiting longer would only keep the book dark.
-            sym.move(SyncEvent.SNAPSHOT_TOO_OLD)
-            sym.snapshot = None
-            sym.stats.snapshots_too_old += 1
-            self._quality(
+            self._drop_snapshot(
                 sym,
-                delta.ts_recv,
-                QualityKind.SNAPSHOT_STALE,
+                delta,
                 f"no update bridged snapshot lastUpdateId={snapshot.last_id} in "
                 f"{BRIDGE_TIMEOUT_NS // 10**9} s: every one since (now first={delta.first_id} "
                 f"last={delta.last_id}) is older than it; fetching a new one",
-                snapshot.last_id,
             )
-            self._buffer(sym, delta)
             return
         if not rule.bridges(delta, snapshot.last_id):
-            sym.move(SyncEvent.SNAPSHOT_TOO_OLD)
-            sym.snapshot = None
-            sym.stats.snapshots_too_old += 1
-            self._quality(
+            self._drop_snapshot(
                 sym,
-                delta.ts_recv,
-                QualityKind.SNAPSHOT_STALE,
+                delta,
                 f"snapshot lastUpdateId={snapshot.last_id} is older than the next update "
                 f"(first={delta.first_id} last={delta.last_id} prev={delta.prev_id}); "
                 "fetching a newer one",
-                snapshot.last_id,
             )
-            self._buffer(sym, delta)
             return
         sym.move(SyncEvent.BRIDGED)
         sym.snapshot = None
@@ -337,6 +325,16 @@ class BookEngine:
             snapshot.last_id,
         )
         self._apply_delta(sym, delta)
+
+    def _drop_snapshot(self, sym: SymbolSync, delta: BookDelta, detail: str) -> None:
+        """The held REST snapshot cannot be bridged: say why, keep ``delta``, want a new one."""
+        snapshot = sym.snapshot
+        assert snapshot is not None
+        sym.move(SyncEvent.SNAPSHOT_TOO_OLD)
+        sym.snapshot = None
+        sym.stats.snapshots_too_old += 1
+        self._quality(sym, delta.ts_recv, QualityKind.SNAPSHOT_STALE, detail, snapshot.last_id)
+        self._buffer(sym, delta)
 
     def _reset(self, sym: SymbolSync, snapshot: BookSnapshot) -> None:
         """An in-band snapshot: replace the book; drop whatever was buffered before it.
