@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 import pyarrow as pa
 import pyarrow.dataset as ds
+from prometheus_client.parser import text_string_to_metric_families
 
 import adapters
 from collector.adapter import Subscription
@@ -153,3 +154,20 @@ def assert_rows_never_wrong(root: Path, sim: Simulator, slug: str, symbol: str) 
             assert {"bids": sides["bid"], "asks": sides["ask"]} == truth_levels(truth), seq
             checked += 1
     assert checked > 10
+
+
+def samples(text: str) -> dict[str, list[tuple[dict[str, str], float]]]:
+    """Every sample of a Prometheus exposition, by sample name (counters end in _total)."""
+    out: dict[str, list[tuple[dict[str, str], float]]] = {}
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            out.setdefault(s.name, []).append((s.labels, s.value))
+    return out
+
+
+def value(found: dict, name: str, **labels: str) -> float:
+    matches = [
+        v for lab, v in found.get(name, []) if all(lab.get(k) == x for k, x in labels.items())
+    ]
+    assert len(matches) == 1, (name, labels, found.get(name))
+    return matches[0]

@@ -20,8 +20,7 @@ from pathlib import Path
 import aiohttp
 import pyarrow as pa
 import pytest
-from harness import daemon_config, read_table, run_daemon, synced, wait_for
-from prometheus_client.parser import text_string_to_metric_families
+from harness import daemon_config, read_table, run_daemon, samples, synced, value, wait_for
 from support import CAPTURES, needs_captures
 
 from collector.capture.reader import list_capture_files
@@ -35,22 +34,6 @@ SLUG = "binance-usdm"
 SYMBOLS = ["AKROUSDT", "CTKUSDT", "KEEPUSDT", "SUSHIUSDT"]
 RENAMED = ("missing_field", "bookTicker", "data.B"), ("new_field", "bookTicker", "data.bidQty")
 ADDED = ("new_field", "depthUpdate", "data.X")
-
-
-def samples(text: str) -> dict[str, list[tuple[dict[str, str], float]]]:
-    out: dict[str, list[tuple[dict[str, str], float]]] = {}
-    for family in text_string_to_metric_families(text):
-        for s in family.samples:
-            out.setdefault(s.name, []).append((s.labels, s.value))
-    return out
-
-
-def value(found: dict, name: str, **labels: str) -> float:
-    matches = [
-        v for lab, v in found.get(name, []) if all(lab.get(k) == x for k, x in labels.items())
-    ]
-    assert len(matches) == 1, (name, labels, found.get(name))
-    return matches[0]
 
 
 def drifted_copy(dst: Path) -> Path:

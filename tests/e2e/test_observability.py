@@ -18,9 +18,8 @@ from pathlib import Path
 import aiohttp
 import msgspec
 import pytest
-from harness import daemon_config, run_daemon, synced, wait_for
+from harness import daemon_config, run_daemon, samples, synced, value, wait_for
 from prometheus_client import generate_latest
-from prometheus_client.parser import text_string_to_metric_families
 from rich.console import Console
 from rich.table import Table
 
@@ -36,23 +35,6 @@ SLUG, SYMBOL = "binance-usdm", "BTCUSDT"
 
 def sim_config(symbols: tuple[str, ...] = (SYMBOL,)) -> SimulatorConfig:
     return SimulatorConfig(exchanges=(SLUG,), symbols=symbols, interval_ms=10, seed=7)
-
-
-def samples(text: str) -> dict[str, list[tuple[dict[str, str], float]]]:
-    """Every sample of a Prometheus exposition, by sample name (counters end in _total)."""
-    out: dict[str, list[tuple[dict[str, str], float]]] = {}
-    for family in text_string_to_metric_families(text):
-        for s in family.samples:
-            out.setdefault(s.name, []).append((s.labels, s.value))
-    return out
-
-
-def value(found: dict, name: str, **labels: str) -> float:
-    matches = [
-        v for lab, v in found.get(name, []) if all(lab.get(k) == x for k, x in labels.items())
-    ]
-    assert len(matches) == 1, (name, labels, found.get(name))
-    return matches[0]
 
 
 async def get(session: aiohttp.ClientSession, daemon: Daemon, path: str) -> tuple[int, str]:
