@@ -12,15 +12,15 @@ unsynced, and says so, until the recording itself holds a snapshot that bridges.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
 import msgspec
 
 import adapters
 from collector.adapter import Adapter
-from collector.capture.reader import open_recording
-from collector.capture.records import CaptureFormatError
+from collector.capture.reader import RecordingInfo, open_recording
+from collector.capture.records import CaptureFormatError, Record
 from collector.pipeline import Pipeline, Sink, SymbolSummary
 from collector.sinks.parquet import ParquetSink
 
@@ -86,6 +86,28 @@ def load_instruments(adapter: Adapter, path: Path) -> None:
                 adapter.decode_rest(rec.url, rec.data, rec.ts)
 
 
+def open_with_adapter(
+    path: Path, exchange: str | None = None
+) -> tuple[RecordingInfo, Iterator[Record], str, Adapter]:
+    """A recording, its exchange slug (``exchange`` overrides the header) and a fresh adapter.
+
+    Raises ``ReplayError`` saying what is wrong: unreadable, no exchange named, or
+    an exchange without an adapter.
+    """
+    try:
+        info, records = open_recording(path)
+    except (CaptureFormatError, OSError) as exc:
+        raise ReplayError(str(exc)) from None
+    slug = exchange or info.exchange
+    if not slug:
+        raise ReplayError(f"{path}: the recording does not name its exchange; pass --exchange")
+    try:
+        adapter = adapters.create(slug)
+    except adapters.UnknownExchange as exc:
+        raise ReplayError(f"{path}: {exc}") from None
+    return info, records, slug, adapter
+
+
 def replay_file(
     path: Path,
     sink: Sink,
@@ -95,17 +117,7 @@ def replay_file(
     snapshots: Sequence[tuple[int, int]] = (),
 ) -> FileSummary:
     """Replay one recording into ``sink``; ``on_record`` gets the byte-free record count."""
-    try:
-        info, records = open_recording(path)
-    except CaptureFormatError as exc:
-        raise ReplayError(str(exc)) from None
-    slug = exchange or info.exchange
-    if not slug:
-        raise ReplayError(f"{path}: the recording does not name its exchange; pass --exchange")
-    try:
-        adapter = adapters.create(slug)
-    except adapters.UnknownExchange as exc:
-        raise ReplayError(f"{path}: {exc}") from None
+    _, records, slug, adapter = open_with_adapter(path, exchange)
     load_instruments(adapter, path)
     pipeline = Pipeline(adapter, sink, snapshots=snapshots)
     count = 0

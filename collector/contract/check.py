@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import adapters
 from adapters.contracts import NoContract, contract_for
-from collector.capture.reader import open_recording
 from collector.capture.records import CaptureFormatError
 from collector.contract.report import DriftReport, ReportBuilder
 from collector.contract.rules import RuleSink, rule_counts
 from collector.contract.validate import Validator
 from collector.pipeline import Pipeline
-from collector.replay import load_instruments
+from collector.replay import ReplayError, load_instruments, open_with_adapter
 
 
 class CheckError(RuntimeError):
@@ -27,15 +25,8 @@ def check_recording(path: Path, exchange: str | None = None) -> DriftReport:
     checked as recordings of their own, not as part of this one.
     """
     try:
-        info, records = open_recording(path)
-    except (CaptureFormatError, OSError) as exc:
-        raise CheckError(str(exc)) from None
-    slug = exchange or info.exchange
-    if not slug:
-        raise CheckError(f"{path}: the recording does not name its exchange; pass it")
-    try:
-        adapter = adapters.create(slug)
-    except adapters.UnknownExchange as exc:
+        info, records, slug, adapter = open_with_adapter(path, exchange)
+    except ReplayError as exc:
         raise CheckError(str(exc)) from None
     try:
         contract = contract_for(slug)
