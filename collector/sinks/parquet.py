@@ -32,6 +32,22 @@ Why the pieces are shaped this way:
   and the Parquet writer never sees tiny chunks.
 * **Rows are never reordered**: book rows of one message must stay together
   and in application order.
+* **A failed write loses nothing.** Every row group written to a file that is
+  not yet published is also kept in memory, so when any write, fsync or rename
+  fails (ENOSPC, EIO, EACCES...) the half-written file is dropped and every row
+  it held goes back to the front of its partition's buffer. ``write`` never
+  raises ``OSError``; ``flush``, ``tick`` and ``close`` raise the first one they
+  met after leaving everything retryable, and further attempts wait out a
+  capped backoff so a full disk is not hammered. Memory is bounded by
+  ``max_buffered_bytes``: past it the oldest buffered rows of the busiest table
+  are dropped and ``on_overflow`` is told which window was lost (the quality
+  table is never dropped). Keeping a file's rows until it is published costs
+  memory in proportion to ``rotate_seconds``, which is why the daemon's default
+  rotation is minutes.
+* **Sessions.** ``sessions`` maps an exchange to the id of the capture session
+  its rows come from; each file records it in its footer
+  (``collector.session``), which is how crash recovery tells which of a
+  crashed run's rows were already published (``collector.recover``).
 
 The sink is not thread-safe; one owner (the daemon's storage task, or a replay)
 calls it.
@@ -39,10 +55,12 @@ calls it.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import functools
 import os
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,8 +72,14 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from collector import schema
+from collector.transport.retry import Backoff
 
-__all__ = ["ParquetSink"]
+__all__ = ["SESSION_KEY", "ParquetSink"]
+
+#: Footer key naming the capture session a file's rows come from.
+SESSION_KEY = "collector.session"
+#: Told (table, exchange, rows, first ts_recv, last ts_recv) of rows dropped over budget.
+OverflowHandler = Callable[[str, str, int, int, int], None]
 
 _NS_PER_DAY = 86_400 * 10**9
 
@@ -153,6 +177,8 @@ class _Segment:
     compacted: int = 0  # batches[:compacted] are already large, merged ones
     written_rows: int = 0
     written_bytes: int = 0
+    #: Row groups in the open file, kept until it is published (see "A failed write").
+    groups: list[pa.Table] = field(default_factory=list)
     file: BinaryIO | None = None
     writer: pq.ParquetWriter | None = None
     tmp_path: Path | None = None
@@ -167,7 +193,11 @@ class ParquetSink:
     look at each other's files. ``rotate_seconds`` and ``rotate_bytes`` bound a
     file by data time and by written size (a file may exceed ``rotate_bytes`` by
     up to one row group, since size is known only once a row group is written).
-    ``on_publish`` is called with each file's final path right after it is published.
+    ``on_publish`` is called with each file's final path right after it is published,
+    ``before_publish`` right before the first file of a ``flush``/``tick``/``close``
+    is made durable (the daemon fsyncs its raw capture there, so a published row's
+    frame is always on disk). ``max_buffered_bytes`` and ``on_overflow``: see the
+    module docstring; None means unbounded (replays).
     """
 
     def __init__(
@@ -180,6 +210,10 @@ class ParquetSink:
         row_group_rows: int = 262_144,
         compression: str = "zstd",
         on_publish: Callable[[Path], None] | None = None,
+        before_publish: Callable[[], None] | None = None,
+        max_buffered_bytes: int | None = None,
+        on_overflow: OverflowHandler | None = None,
+        backoff: Backoff | None = None,
     ) -> None:
         if not _SLUG.fullmatch(instance):
             raise ValueError(f"instance {instance!r} must match {_SLUG.pattern}")
@@ -202,7 +236,7 @@ class ParquetSink:
         self.instance = instance
         self.published: list[Path] = []
         #: Told each published file's path: the daemon's spool uploads it to object storage.
-        self._on_publish = on_publish
+        self.on_publish = on_publish
         self._rotate_ns = round(rotate_seconds * 1e9)
         self._rotate_bytes = rotate_bytes
         self._row_group_rows = row_group_rows
@@ -213,6 +247,21 @@ class ParquetSink:
         self._known_dirs: set[Path] = set()
         self._exchanges: set[str] = set()
         self._closed = False
+        self._before_publish = before_publish
+        self._max_buffered = max_buffered_bytes
+        self._on_overflow = on_overflow
+        #: exchange -> capture session id, written into each new file's footer.
+        self.sessions: dict[str, str] = {}
+        #: Segments whose window closed but whose file could not be published yet.
+        self._sealed: list[_Segment] = []
+        #: The first I/O error of the current public call (raised at its end).
+        self._error: OSError | None = None
+        #: The latest unresolved I/O error, until a later publish succeeds.
+        self.last_error: OSError | None = None
+        self._backoff = backoff or Backoff(base=1.0, cap=30.0)
+        self._retry_at = 0.0  # monotonic; no I/O attempt before it while failing
+        #: Rows dropped over ``max_buffered_bytes``, per table.
+        self.overflow_rows: dict[str, int] = {}
 
     # ------------------------------------------------------------------ API
 
@@ -249,40 +298,73 @@ class ParquetSink:
         For live runs: without it, a partition whose data stopped (a quiet
         market, a disconnected exchange) would keep its last file unpublished
         until shutdown. Replays need not call it, which keeps them deterministic.
+        Raises the first ``OSError`` met; nothing is lost by it (module docstring).
         """
-        for segment in self._segments():
-            if segment.window_end <= now_ns:
-                self._finish(segment)
+        self._begin()
+        attempted = self._may_try()
+        if attempted:
+            retrying = self.last_error is not None
+            for segment in self._segments():
+                if segment.window_end <= now_ns:
+                    self._seal(segment)
+                elif retrying:  # rewrite what a failed file held, to clear the failure
+                    try:
+                        self._drain(segment, final=True)
+                    except OSError as exc:
+                        self._failed(exc)
+            self._retry_sealed()
+        self._limit_memory()
+        self._end(attempted)
 
     def flush(self) -> None:
         """Write every buffered row into its file as (possibly short) row groups.
 
         Files stay open and unpublished; this bounds memory, not visibility.
         The bytes are handed to the OS (not fsynced): durability comes only
-        with publishing.
+        with publishing. Also retries files that failed to publish, and applies
+        ``max_buffered_bytes``. Raises the first ``OSError`` met; nothing is
+        lost by it (see the module docstring).
         """
-        for segment in self._segments():
-            current = self._drain(segment, final=True)
-            if current is not None and current.file is not None:
-                current.file.flush()
+        self._begin()
+        attempted = self._may_try()
+        if attempted:
+            for segment in self._segments():
+                try:
+                    current = self._drain(segment, final=True)
+                    if current is not None and current.file is not None:
+                        current.file.flush()
+                except OSError as exc:
+                    self._failed(exc)
+            self._retry_sealed()
+        self._limit_memory()
+        self._end(attempted)
+
+    @property
+    def buffered_bytes(self) -> int:
+        """Bytes of rows held in memory: buffered, or in files not yet published."""
+        return sum(_segment_bytes(s) for s in (*self._segments(), *self._sealed))
+
+    @property
+    def failing(self) -> bool:
+        """Whether the latest write attempt failed and rows wait for a retry."""
+        return self.last_error is not None
 
     def close(self) -> None:
-        """Write everything and publish every file. Idempotent.
+        """Write everything and publish every file, trying each once more. Idempotent
+        once it succeeds.
 
         Every partition is attempted even if one fails; the first error is
-        re-raised afterwards.
+        raised afterwards, and a later ``close`` tries the failed files again
+        (the rows are still held), ignoring the retry backoff.
         """
-        if self._closed:
+        if self._closed and not self._sealed:
             return
         self._closed = True
-        error: BaseException | None = None
+        self._begin()
         for segment in self._segments():
-            try:
-                self._finish(segment)
-            except BaseException as exc:  # keep publishing the other partitions
-                error = error or exc
-        if error is not None:
-            raise error
+            self._seal(segment)
+        self._retry_sealed()
+        self._end()
 
     def __enter__(self) -> ParquetSink:
         return self
@@ -300,6 +382,118 @@ class ParquetSink:
 
     def _segments(self) -> list[_Segment]:
         return [s for dates in self._open.values() for s in dates.values()]
+
+    # -- failure handling ---------------------------------------------------------
+
+    def _may_try(self) -> bool:
+        """False while backing off after a failure (writes only buffer then)."""
+        return self.last_error is None or time.monotonic() >= self._retry_at
+
+    def _begin(self) -> None:
+        self._error = None
+
+    def _failed(self, exc: OSError) -> None:
+        if self._error is None:
+            self._error = exc
+        if self.last_error is None:
+            self._backoff.reset()
+        self.last_error = exc
+        self._retry_at = time.monotonic() + self._backoff.next_delay()
+
+    def _end(self, attempted: bool = True) -> None:
+        """Raise the call's first I/O error; after a clean attempt, clear the failure."""
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
+        if attempted and self.last_error is not None and not self._sealed:
+            self.last_error = None
+
+    def _abandon(self, segment: _Segment) -> None:
+        """Drop the segment's unfinished file; every row it held is buffered again."""
+        if segment.file is not None:
+            with contextlib.suppress(OSError):
+                segment.file.close()
+        if segment.tmp_path is not None:
+            # Failing leaves an orphan ``.inprogress`` file: hidden from readers,
+            # removed by crash recovery at the next start.
+            with contextlib.suppress(OSError):
+                segment.tmp_path.unlink(missing_ok=True)
+        retained = [b for g in segment.groups for b in g.to_batches()]
+        segment.batches = retained + segment.batches
+        segment.rows += sum(g.num_rows for g in segment.groups)
+        segment.compacted = 0
+        segment.groups = []
+        segment.written_rows = segment.written_bytes = 0
+        segment.file = segment.writer = None
+        segment.tmp_path = segment.final_path = None
+
+    def _seal(self, segment: _Segment) -> None:
+        """Write the rest of the segment's rows and publish its file(s); never raises.
+
+        The segment leaves the partition's open set at once, so later rows start
+        a new file; when publishing fails it waits in ``_sealed`` for a retry.
+        """
+        dates = self._open.get((segment.table, segment.exchange), {})
+        if dates.get(segment.day) is segment:
+            del dates[segment.day]  # the (now maybe empty) dict stays: callers hold it
+        try:
+            self._finish(segment)
+        except OSError as exc:
+            self._failed(exc)
+            if segment not in self._sealed:
+                self._sealed.append(segment)
+        else:
+            if segment in self._sealed:
+                self._sealed.remove(segment)
+
+    def _retry_sealed(self) -> None:
+        for segment in list(self._sealed):
+            self._seal(segment)
+
+    def _limit_memory(self) -> None:
+        """Over ``max_buffered_bytes``: drop the busiest table's oldest rows, and say so."""
+        if self._max_buffered is None:
+            return
+        held = {s: _segment_bytes(s) for s in (*self._sealed, *self._segments())}
+        total = sum(held.values())
+        while total > self._max_buffered:
+            per_table: dict[tuple[str, str], int] = {}
+            for seg, size in held.items():
+                if seg.table != "quality" and size:
+                    key = (seg.table, seg.exchange)
+                    per_table[key] = per_table.get(key, 0) + size
+            if not per_table:
+                return
+            busiest = max(per_table, key=per_table.__getitem__)
+            oldest = min(
+                (s for s in held if (s.table, s.exchange) == busiest and held[s]),
+                key=lambda s: s.first_ts,
+            )
+            freed = self._drop_oldest(oldest, total - self._max_buffered)
+            held[oldest] -= freed
+            total -= freed
+
+    def _drop_oldest(self, segment: _Segment, want: int) -> int:
+        """Drop at least ``want`` bytes (or everything) of the segment's oldest rows."""
+        self._abandon(segment)  # its rows are all buffered now, oldest first
+        dropped: list[pa.RecordBatch] = []
+        freed = 0
+        while segment.batches and freed < want:
+            batch = segment.batches.pop(0)
+            dropped.append(batch)
+            freed += batch.nbytes
+        rows = sum(b.num_rows for b in dropped)
+        segment.rows -= rows
+        segment.compacted = 0
+        if rows:
+            ts = pa.Table.from_batches(dropped).column(_ts_index(segment.table))
+            lo, hi = _ts_bounds(ts)
+            self.overflow_rows[segment.table] = self.overflow_rows.get(segment.table, 0) + rows
+            if self._on_overflow is not None:
+                self._on_overflow(segment.table, segment.exchange, rows, lo, hi)
+        if not segment.rows and segment in self._sealed:
+            self._sealed.remove(segment)
+        return freed
 
     def _conform(self, table: str, data: pa.Table | pa.RecordBatch) -> pa.Table:
         """Return ``data`` with exactly the canonical schema (field docs included).
@@ -384,20 +578,23 @@ class ParquetSink:
                 self._append(segment, data.slice(0, cut))
                 data = data.slice(cut)  # still holds the row at ``hi``
             else:
-                self._finish(segment)
+                self._seal(segment)
         if len(dates) > 1:
             # Older dates of this stream get no more rows once data time passes
             # their window; publish them now instead of holding them to close().
             for other in list(dates.values()):
                 if other.day != day and other.window_end <= hi:
-                    self._finish(other)
+                    self._seal(other)
 
     def _append(self, segment: _Segment, data: pa.Table) -> None:
         batches = segment.batches
         batches.extend(data.to_batches())
         segment.rows += data.num_rows
-        if segment.rows >= self._row_group_rows:
-            self._drain(segment, final=False)
+        if segment.rows >= self._row_group_rows and self._may_try():
+            try:
+                self._drain(segment, final=False)
+            except OSError as exc:  # the rows stay buffered; flush() reports it
+                self._failed(exc)
         elif len(batches) - segment.compacted >= _COMPACT_BATCHES:
             # Each tiny batch costs ~6 KB of C++ bookkeeping beyond its data
             # (~80 MB for a 262k-row group written 20 rows at a time); merging
@@ -413,6 +610,7 @@ class ParquetSink:
         Rotates by size after any row group that takes the file to
         ``rotate_bytes``; the rows left over start the partition's next file.
         Returns the segment now holding the partition's rows, or ``None``.
+        On ``OSError`` the segment's file is abandoned with every row kept.
         """
         expected = schema.table_schema(segment.table)
         size = self._row_group_rows
@@ -427,12 +625,17 @@ class ParquetSink:
             seg.batches = buffered.slice(n).to_batches() if n < seg.rows else []
             seg.compacted = 0
             seg.rows -= n
-            self._write_group(seg, group)
+            try:
+                self._write_group(seg, group)
+            except OSError:
+                seg.batches = group.to_batches() + seg.batches
+                seg.rows += n
+                self._abandon(seg)
+                raise
             if seg.written_bytes < self._rotate_bytes:
                 continue
             leftover, leftover_rows = seg.batches, seg.rows
             seg.batches, seg.rows = [], 0
-            self._publish(seg)
             current = None
             if leftover_rows:
                 first = (
@@ -449,20 +652,28 @@ class ParquetSink:
                     batches=leftover,
                     rows=leftover_rows,
                 )
-                self._open.setdefault((seg.table, seg.exchange), {})[seg.day] = current
+            dates = self._open.setdefault((seg.table, seg.exchange), {})
+            if dates.get(seg.day) is seg:
+                del dates[seg.day]
+            if current is not None:
+                dates[seg.day] = current
+            self._seal(seg)
         return current
 
     def _finish(self, segment: _Segment) -> None:
         """Write the rest of the segment's rows and publish its file(s)."""
         current = self._drain(segment, final=True)
-        if current is not None:
-            self._publish(current)
+        if current is segment:
+            self._publish(segment)
+        elif current is not None:  # rotated by size: the leftover's file is another one
+            self._seal(current)
 
     def _write_group(self, segment: _Segment, group: pa.Table) -> None:
         if segment.writer is None:
             self._open_file(segment)
         assert segment.writer is not None and segment.file is not None
         segment.writer.write_table(group, row_group_size=self._row_group_rows)
+        segment.groups.append(group)
         segment.written_rows += group.num_rows
         segment.written_bytes = segment.file.tell()
 
@@ -523,6 +734,9 @@ class ParquetSink:
                 write_statistics=_statistics(segment.table),
                 store_schema=True,
             )
+            session = self.sessions.get(segment.exchange)
+            if session is not None:
+                writer.add_key_value_metadata({SESSION_KEY: session})
         except BaseException:
             file.close()
             tmp.unlink()  # empty and ours: leave no false crash leftover
@@ -531,21 +745,36 @@ class ParquetSink:
         segment.tmp_path, segment.final_path = tmp, final
 
     def _publish(self, segment: _Segment) -> None:
-        """Close, fsync, rename into place, fsync the directory; forget the segment."""
+        """Close, fsync, rename into place, fsync the directory; forget the segment.
+
+        On ``OSError`` the file is abandoned and its rows are buffered in the
+        segment again (the caller keeps the segment for a retry).
+        """
         assert segment.rows == 0, "publish only after every buffered row is written"
-        dates = self._open.get((segment.table, segment.exchange), {})
-        if dates.get(segment.day) is segment:
-            del dates[segment.day]  # the (now maybe empty) dict stays: callers hold it
         if segment.writer is None:
             return  # nothing was ever written
         assert segment.file is not None and segment.tmp_path and segment.final_path
-        segment.writer.close()
-        segment.file.flush()
-        os.fsync(segment.file.fileno())
-        segment.file.close()
-        os.replace(segment.tmp_path, segment.final_path)
-        _fsync_dir(segment.final_path.parent)
+        if self._before_publish is not None:
+            self._before_publish()
+        try:
+            segment.writer.close()
+            segment.file.flush()
+            os.fsync(segment.file.fileno())
+            segment.file.close()
+            os.replace(segment.tmp_path, segment.final_path)
+        except OSError:
+            self._abandon(segment)
+            raise
+        # Published and readable either way; only a power cut could undo the rename.
+        with contextlib.suppress(OSError):
+            _fsync_dir(segment.final_path.parent)
+        final = segment.final_path
         segment.writer = segment.file = None
-        self.published.append(segment.final_path)
-        if self._on_publish is not None:
-            self._on_publish(segment.final_path)
+        segment.groups = []
+        self.published.append(final)
+        if self.on_publish is not None:
+            self.on_publish(final)
+
+
+def _segment_bytes(segment: _Segment) -> int:
+    return sum(b.nbytes for b in segment.batches) + sum(g.nbytes for g in segment.groups)
