@@ -198,6 +198,11 @@ def _to_record(item: Any, path: Path) -> Record:
     raise CaptureFormatError(f"{path}: item is not a capture record: {item!r:.200}")
 
 
+def capture_header(path: StrPath) -> dict[str, Any]:
+    """The header map of an own-format capture file (its session, part, exchange...)."""
+    return _capture_header(Path(path))
+
+
 def _capture_header(path: Path) -> dict[str, Any]:
     """Read and validate just the header of a capture file."""
     items = _capture_items(path)

@@ -14,7 +14,11 @@ complete, so a final name always means a whole, checksummed gzip stream.
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import fcntl
 import os
+import secrets
 import time
 import zlib
 from collections.abc import Callable
@@ -43,7 +47,15 @@ _NS_PER_S: Final = 1_000_000_000
 
 
 class _CaptureFile:
-    """One capture file being written under its hidden ``.inprogress`` name."""
+    """One capture file being written under its hidden ``.inprogress`` name.
+
+    Compressed bytes go through ``_out`` and are written with plain ``write``
+    calls on an unbuffered file, so after any failure (ENOSPC, EIO...) it is
+    known exactly which bytes reached the file: the rest stays in ``_out`` and
+    the next ``sync`` writes it, keeping the gzip stream whole. ``finish`` is
+    retryable in the same way: the stream is ended once, and writing, syncing
+    and renaming are repeated until they succeed.
+    """
 
     def __init__(self, final_path: Path, first_ts: int, header: bytes, level: int) -> None:
         self.final_path = final_path
@@ -51,44 +63,72 @@ class _CaptureFile:
         self.first_ts = first_ts
         self.compressed_bytes = 0
         self._pending = bytearray()
+        self._out = bytearray()
+        self._ended = False
         self._zlib = zlib.compressobj(level, zlib.DEFLATED, _GZIP_WBITS)
         # "x": never clobber another writer's file or a crash leftover.
-        self._fh = open(self.temp_path, "xb")  # noqa: SIM115 - closed in finish()
+        self._fh = open(self.temp_path, "xb", buffering=0)  # noqa: SIM115 - closed in finish()
+        # Held while this process lives: crash recovery leaves a locked file alone.
+        fcntl.flock(self._fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         self._pending += header
-        self.sync()  # a crash right after opening still leaves a valid header
+
+    @property
+    def unwritten(self) -> int:
+        """Bytes held in memory that have not reached the file yet."""
+        return len(self._pending) + len(self._out)
 
     def append(self, encoder: msgspec.msgpack.Encoder, record: Record) -> None:
         """Encode ``record`` into the pending batch; compress when it is large."""
         encoder.encode_into(record, self._pending, -1)
         if len(self._pending) >= _BATCH_BYTES:
             self._compress_pending()
+            self._write_out()
 
     def sync(self) -> None:
         """Make everything appended so far decodable from the bytes on disk."""
-        self._compress_pending()
-        self._emit(self._zlib.flush(zlib.Z_SYNC_FLUSH))
-        self._fh.flush()
+        if not self._ended:
+            self._compress_pending()
+            self._out += self._zlib.flush(zlib.Z_SYNC_FLUSH)
+        self._write_out()
+
+    def fsync(self) -> None:
+        """``sync``, then make it durable (before rows from it are published)."""
+        self.sync()
+        os.fsync(self._fh.fileno())
 
     def finish(self) -> Path:
         """Complete the gzip stream, make it durable and give it its final name."""
-        self._compress_pending()
-        self._emit(self._zlib.flush(zlib.Z_FINISH))
-        self._fh.flush()
+        if not self._ended:
+            self._compress_pending()
+            self._out += self._zlib.flush(zlib.Z_FINISH)
+            self._ended = True
+        self._write_out()
         os.fsync(self._fh.fileno())
         self._fh.close()
         os.replace(self.temp_path, self.final_path)
-        _fsync_dir(self.final_path.parent)
+        with contextlib.suppress(OSError):  # renamed either way; durable at the next sync
+            _fsync_dir(self.final_path.parent)
         return self.final_path
+
+    def abandon(self) -> None:
+        """Close the file as it stands (shutdown on a failing disk): readable up to
+        its last complete block, and recovered at the next start."""
+        with contextlib.suppress(OSError):
+            self._fh.close()
 
     def _compress_pending(self) -> None:
         if self._pending:
-            self._emit(self._zlib.compress(self._pending))
+            self._out += self._zlib.compress(self._pending)
             self._pending.clear()
 
-    def _emit(self, chunk: bytes) -> None:
-        if chunk:
-            self._fh.write(chunk)
-            self.compressed_bytes += len(chunk)
+    def _write_out(self) -> None:
+        out = self._out
+        while out:
+            written = self._fh.write(out)  # raises OSError with nothing written
+            if not written:
+                raise OSError(errno.EIO, "short write", str(self.temp_path))
+            del out[:written]
+            self.compressed_bytes += written
 
 
 def _fsync_dir(directory: Path) -> None:
@@ -112,6 +152,17 @@ class CaptureWriter:
     ``rotate_bytes`` (approximate: zlib and a 64 KiB batch buffer hold back
     output until the next flush).
 
+    Every file's header names the writer's ``session`` and the file's ``part``
+    in it: crash recovery replays a crashed session's parts in order as one stream.
+
+    I/O failures never raise from ``write`` or ``flush``: the capture is the
+    recovery log, and a full capture disk must not stop the rows. What could not
+    be written stays in memory (``last_error`` says why; ``errors`` counts
+    failed attempts) and goes out with the next successful write; past
+    ``max_unwritten`` bytes records are dropped and counted in ``dropped``
+    (the capture pauses). ``close`` raises, and leaves the file ``.inprogress``
+    when it cannot finish it.
+
     Not thread safe: one writer per exchange stream, used from one thread.
     """
 
@@ -126,6 +177,8 @@ class CaptureWriter:
         *,
         level: int = 6,
         on_complete: Callable[[Path], None] | None = None,
+        max_unwritten: int = 64 * MiB,
+        session: str | None = None,
     ) -> None:
         if rotate_seconds <= 0 or rotate_bytes <= 0 or flush_every <= 0:
             raise ValueError("rotate_seconds, rotate_bytes and flush_every must be positive")
@@ -138,11 +191,22 @@ class CaptureWriter:
         self._level = level
         self._encoder = msgspec.msgpack.Encoder()
         self._file: _CaptureFile | None = None
+        #: Rotated-out files whose completion failed; retried on every flush.
+        self._closing: list[_CaptureFile] = []
         self._unflushed = 0
         self._completed: list[Path] = []
         #: Told each finished file's path: the daemon's spool uploads it to object storage.
         self._on_complete = on_complete
         self._closed = False
+        self._max_unwritten = max_unwritten
+        #: This writer's capture session: unique per run, in every file's header.
+        self.session = session or new_session_id(self._instance)
+        self._part = 0
+        #: The latest I/O error not yet overcome (None while writing works).
+        self.last_error: OSError | None = None
+        #: Failed write attempts, and records dropped while over ``max_unwritten``.
+        self.errors = 0
+        self.dropped = 0
 
     @property
     def current_path(self) -> Path | None:
@@ -154,14 +218,34 @@ class CaptureWriter:
         """Final files this writer has finished (rotated or closed), oldest first."""
         return tuple(self._completed)
 
+    @property
+    def unwritten(self) -> int:
+        """Bytes of records held in memory because writing them failed (or is pending)."""
+        files = [*self._closing, *([self._file] if self._file else [])]
+        return sum(f.unwritten for f in files)
+
     def write(self, record: Record) -> None:
         """Append ``record``, rotating first if it belongs in a new file."""
         if self._closed:
             raise ValueError("CaptureWriter is closed")
+        if self.last_error is not None and self.unwritten > self._max_unwritten:
+            self.dropped += 1
+            return
         current = self._file
         if current is None or self._due_for_rotation(current, record.ts):
-            current = self._rotate(record.ts)
-        current.append(self._encoder, record)
+            try:
+                current = self._rotate(record.ts)
+            except OSError as exc:
+                self._failed(exc, self._file)
+                current = self._file
+            if current is None:  # no file could be opened to hold it: lost, counted
+                self.dropped += 1
+                return
+        try:
+            current.append(self._encoder, record)
+        except OSError as exc:  # the record is kept in memory; a later write sends it
+            self._failed(exc, current)
+            return
         self._unflushed += 1
         if self._unflushed >= self._flush_every:
             self.flush()
@@ -170,18 +254,43 @@ class CaptureWriter:
         """Make every record written so far readable after a crash (``kill -9``).
 
         Goes as far as the OS page cache, not the disk: ``fsync`` on every flush
-        would cost far more than the flush itself. Files are fsynced on close.
+        would cost far more than the flush itself. See :meth:`sync_to_disk`.
+        Also retries completing files whose rotation failed.
         """
-        if self._file is not None:
-            self._file.sync()
         self._unflushed = 0
+        self._io(lambda f: f.sync())
 
-    def close(self) -> None:
-        """Finish the current file under its final name. Safe to call twice."""
+    def sync_to_disk(self) -> None:
+        """``flush`` and ``fsync``: the daemon calls it before publishing Parquet rows,
+        so that a published row's frame survives even a power cut."""
+        self._unflushed = 0
+        self._io(lambda f: f.fsync())
+
+    def close(self, *, finish: bool = True) -> None:
+        """Finish the current file under its final name. Safe to call twice.
+
+        ``finish=False`` (the rows made from this capture could not all be
+        published) leaves it ``.inprogress`` for crash recovery. Raises the
+        ``OSError`` that kept a file from finishing; it then stays
+        ``.inprogress`` too, readable up to its last complete block.
+        """
         if self._closed:
             return
         self._closed = True
-        self._finish_current()
+        files = [*self._closing, *([self._file] if self._file else [])]
+        self._closing, self._file = [], None
+        error: OSError | None = None
+        for file in files:
+            try:
+                if finish:
+                    self._complete(file)
+                    continue
+                file.fsync()
+            except OSError as exc:
+                error = error or exc
+            file.abandon()
+        if error is not None:
+            raise error
 
     def __enter__(self) -> Self:
         return self
@@ -195,6 +304,32 @@ class CaptureWriter:
         # Close even on error: what was written is valid and should be kept.
         self.close()
 
+    def _io(self, action: Callable[[_CaptureFile], None]) -> None:
+        """Retry pending completions, then ``action`` on the current file; never raises."""
+        for file in list(self._closing):
+            try:
+                self._complete(file)
+            except OSError as exc:
+                self._failed(exc, file)
+                return
+            self._closing.remove(file)
+        if self._file is None:
+            self.last_error = None
+            return
+        try:
+            action(self._file)
+        except OSError as exc:
+            self._failed(exc, self._file)
+        else:
+            self.last_error = None
+
+    def _failed(self, exc: OSError, file: _CaptureFile | None) -> None:
+        self.errors += 1
+        if exc.filename is None:  # plain write(2) errors name no file: say which
+            where = file.temp_path if file is not None else self._dir
+            exc = OSError(exc.errno, exc.strerror or str(exc), str(where))
+        self.last_error = exc
+
     def _due_for_rotation(self, current: _CaptureFile, ts: int) -> bool:
         return (
             ts - current.first_ts >= self._rotate_ns
@@ -202,19 +337,25 @@ class CaptureWriter:
         )
 
     def _rotate(self, first_ts: int) -> _CaptureFile:
-        self._finish_current()
+        if self._file is not None:
+            old, self._file = self._file, None
+            try:
+                self._complete(old)
+            except OSError as exc:
+                self._failed(exc, old)
+                self._closing.append(old)  # finished by a later flush
         self._dir.mkdir(parents=True, exist_ok=True)
         self._file = _CaptureFile(self._free_path(first_ts), first_ts, self._header(), self._level)
+        self._part += 1
         self._unflushed = 0
+        self._file.sync()  # a crash right after opening still leaves a valid header
         return self._file
 
-    def _finish_current(self) -> None:
-        if self._file is not None:
-            path = self._file.finish()
-            self._completed.append(path)
-            self._file = None
-            if self._on_complete is not None:
-                self._on_complete(path)
+    def _complete(self, file: _CaptureFile) -> None:
+        path = file.finish()
+        self._completed.append(path)
+        if self._on_complete is not None:
+            self._on_complete(path)
 
     def _free_path(self, first_ts: int) -> Path:
         """Final path for a file starting at ``first_ts`` that no file uses yet."""
@@ -233,5 +374,13 @@ class CaptureWriter:
                 "exchange": self._exchange,
                 "instance": self._instance,
                 "created_ns": time.time_ns(),
+                "session": self.session,
+                "part": self._part,
             }
         )
+
+
+def new_session_id(instance: str) -> str:
+    """A capture session id: readable (instance, start time) and unique (random tail)."""
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    return f"{instance}-{stamp}-{secrets.token_hex(4)}"
