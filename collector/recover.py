@@ -1,0 +1,374 @@
+"""Crash recovery: rebuild the rows a killed run received but never published.
+
+The raw capture is the recovery log. A daemon killed at any line (kill -9, OOM,
+power cut) leaves its capture session's last file ``.inprogress``, readable up
+to its last flushed block, while the rows it had not yet published were only in
+memory or in an unfinished, footerless Parquet file. Recovery replays the whole
+crashed session (its parts in order, as one stream, so books stay in sync
+across rotations) through the same pipeline, and writes only what the dataset
+does not hold yet:
+
+* Every Parquet file records the capture session of its rows in its footer
+  (``collector.sinks.parquet.SESSION_KEY``), so the session's published files
+  are known exactly.
+* Replay is deterministic, so for each (table, date) partition the rows the
+  crashed run published are a prefix of the rows the replay produces (files of a
+  partition are published in order). Recovery counts them and skips as many.
+  The quality table is the exception, because the daemon adds events of its
+  own that no frame carries (silent streams, write failures): its rows are
+  matched by value instead.
+* Recovered files carry the same session id, so a recovery that is itself
+  killed is simply resumed by the next one: exactly once either way.
+* A session whose capture is still being written is locked by its writer
+  (``flock``), so a recovery never touches a live run's data.
+* Once its rows are published, each ``.inprogress`` part is rewritten as a
+  complete capture file under its final name: the capture stays replayable and
+  the session is not recovered twice.
+
+What cannot be recovered: records the capture never received (after its last
+flush; with the default settings at most a second of frames), records dropped
+while the capture was paused, and a session recorded without capture. Files
+from before sessions existed (no ``session`` in the header) are reported and
+left alone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import os
+import re
+import zlib
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import msgspec
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+import adapters
+from collector.capture.reader import capture_header, list_capture_files, read_capture
+from collector.capture.records import INPROGRESS_SUFFIX, Record
+from collector.model import QualityEvent, QualityKind
+from collector.pipeline import Pipeline
+from collector.sinks.parquet import SESSION_KEY, ParquetSink
+
+log = logging.getLogger(__name__)
+
+_NS_PER_DAY = 86_400 * 10**9
+_PARQUET_INPROGRESS = ".inprogress"
+
+
+@dataclass
+class SessionRecovery:
+    """What recovering one crashed session did."""
+
+    session: str
+    exchange: str
+    files: list[str]
+    records: int = 0
+    published_before: int = 0  # rows the crashed run had published
+    recovered: Counter[str] = field(default_factory=Counter)  # table -> rows written now
+
+
+@dataclass
+class RecoverySummary:
+    sessions: list[SessionRecovery] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # leftovers left alone, with why
+    orphans_removed: int = 0
+
+    @property
+    def rows(self) -> int:
+        return sum(sum(s.recovered.values()) for s in self.sessions)
+
+    def line(self) -> str:
+        parts = [
+            f"{s.exchange} session {s.session}: {s.records} records, "
+            f"{s.published_before} rows already published, "
+            f"{sum(s.recovered.values())} rows recovered"
+            for s in self.sessions
+        ]
+        parts += [f"skipped {why}" for why in self.skipped]
+        if self.orphans_removed:
+            parts.append(f"{self.orphans_removed} unfinished Parquet files removed")
+        return "; ".join(parts) or "nothing to recover"
+
+
+@dataclass
+class _Part:
+    path: Path
+    session: str
+    part: int
+    exchange: str
+    instance: str
+
+
+def recover_dataset(
+    capture_dir: str | Path,
+    out: str | Path,
+    *,
+    instance: str | None = None,
+    exclude_sessions: set[str | None] | None = None,
+    rotate_seconds: float = 300.0,
+    snapshots: Sequence[tuple[int, int]] = (),
+    remove_orphans: bool = True,
+    on_publish: Callable[[Path], None] | None = None,
+) -> RecoverySummary:
+    """Recover every crashed session found under ``capture_dir`` into the dataset ``out``.
+
+    ``instance`` limits it to one instance's sessions (the daemon recovers its
+    own; shards leave each other's alone); ``exclude_sessions`` are live ones.
+    ``remove_orphans`` deletes the recovered instances' unfinished Parquet files
+    (footerless, never readable; their rows are what was just recovered).
+    ``snapshots`` must be the crashed run's ``[[book_snapshots]]`` for those
+    tables to come out the same. Raises ``OSError`` when the dataset cannot be
+    written; what was published stays, and a later recovery resumes.
+    """
+    summary = RecoverySummary()
+    sessions = _crashed_sessions(Path(capture_dir), instance, exclude_sessions or set(), summary)
+    for parts in sessions.values():
+        summary.sessions.append(
+            _recover_session(parts, Path(out), rotate_seconds, snapshots, on_publish)
+        )
+    if remove_orphans:
+        for inst in {parts[0].instance for parts in sessions.values()} | (
+            {instance} if instance else set()
+        ):
+            summary.orphans_removed += _remove_orphans(Path(out), inst)
+    return summary
+
+
+def _crashed_sessions(
+    capture_dir: Path,
+    instance: str | None,
+    exclude: set[str | None],
+    summary: RecoverySummary,
+) -> dict[str, list[_Part]]:
+    """Sessions with an ``.inprogress`` part that no live writer holds, parts in order."""
+    by_session: dict[str, list[_Part]] = {}
+    crashed: set[str] = set()
+    if not capture_dir.is_dir():
+        return {}
+    for path in list_capture_files(capture_dir):
+        try:
+            header = capture_header(path)
+        except (OSError, ValueError) as exc:
+            summary.skipped.append(f"{path}: unreadable header ({exc})")
+            continue
+        session = header.get("session")
+        inprogress = path.name.endswith(INPROGRESS_SUFFIX)
+        if not isinstance(session, str):
+            if inprogress:
+                summary.skipped.append(
+                    f"{path}: written before capture sessions existed; replay it by hand"
+                )
+            continue
+        if session in exclude or (instance is not None and header.get("instance") != instance):
+            continue
+        part = _Part(
+            path, session, int(header.get("part", 0)), header["exchange"], header["instance"]
+        )
+        by_session.setdefault(session, []).append(part)
+        if inprogress:
+            if _locked(path):
+                exclude.add(session)  # a live writer holds it
+            else:
+                crashed.add(session)
+    return {
+        s: sorted(parts, key=lambda p: p.part)
+        for s, parts in by_session.items()
+        if s in crashed and s not in exclude
+    }
+
+
+def _locked(path: Path) -> bool:
+    """Whether a running capture writer holds ``path`` (its ``flock``)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return True  # vanished: finished by its writer meanwhile
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # also releases our lock
+    return False
+
+
+def _records(parts: list[_Part]) -> Iterator[Record]:
+    for part in parts:
+        yield from read_capture(part.path)
+
+
+def _recover_session(
+    parts: list[_Part],
+    out: Path,
+    rotate_seconds: float,
+    snapshots: Sequence[tuple[int, int]],
+    on_publish: Callable[[Path], None] | None,
+) -> SessionRecovery:
+    first = parts[0]
+    result = SessionRecovery(first.session, first.exchange, [str(p.path) for p in parts])
+    published = _published(out, first.exchange, first.session)
+    result.published_before = sum(published.counts.values()) + sum(published.quality.values())
+    with ParquetSink(
+        out, instance=first.instance, rotate_seconds=rotate_seconds, on_publish=on_publish
+    ) as sink:
+        sink.sessions[first.exchange] = first.session
+        skipping = _SkipPublished(sink, published, result.recovered)
+        pipeline = Pipeline(adapters.create(first.exchange), skipping, snapshots=snapshots)
+        for record in _records(parts):
+            result.records += 1
+            pipeline.on_record(record)
+        pipeline.finish()
+        if result.recovered:
+            rows = sum(result.recovered.values())
+            pipeline.out.add_quality(
+                QualityEvent(
+                    None,
+                    pipeline.last_ts,
+                    QualityKind.RECOVERED,
+                    f"{rows} rows of crashed capture session {first.session} rebuilt from "
+                    f"{len(parts)} capture file(s) by crash recovery",
+                )
+            )
+            pipeline.flush()
+    for part in parts:
+        if part.path.name.endswith(INPROGRESS_SUFFIX):
+            _finish_leftover(part.path)
+    return result
+
+
+@dataclass
+class _Published:
+    """Rows a session already has in the dataset: counts per (table, day); quality rows."""
+
+    counts: Counter[tuple[str, int]] = field(default_factory=Counter)
+    quality: Counter[tuple] = field(default_factory=Counter)
+
+
+def _published(out: Path, exchange: str, session: str) -> _Published:
+    found = _Published()
+    for path in sorted(out.glob(f"table=*/exchange={exchange}/date=*/*.parquet")):
+        try:
+            meta = pq.read_metadata(path)
+        except (OSError, pa.ArrowInvalid) as exc:
+            log.warning("recovery: cannot read %s (%s); its rows are not counted", path, exc)
+            continue
+        if (meta.metadata or {}).get(SESSION_KEY.encode()) != session.encode():
+            continue
+        table = path.parent.parent.parent.name.removeprefix("table=")
+        day = _day(path.parent.name.removeprefix("date="))
+        if table == "quality":
+            found.quality.update(_row_keys(pq.read_table(path)))
+        else:
+            found.counts[(table, day)] += meta.num_rows
+    return found
+
+
+def _day(iso_date: str) -> int:
+    return int(np.datetime64(iso_date, "D").astype(np.int64))
+
+
+def _row_keys(table: pa.Table) -> Iterator[tuple]:
+    """Each row as a tuple of plain values (timestamps as ns integers: exact)."""
+    columns = [
+        (c.cast(pa.int64()) if pa.types.is_timestamp(c.type) else c).to_pylist()
+        for c in table.columns
+    ]
+    return zip(*columns, strict=True)
+
+
+class _SkipPublished:
+    """A sink wrapper that drops the rows a crashed run already published."""
+
+    def __init__(self, sink: ParquetSink, published: _Published, written: Counter[str]) -> None:
+        self.sink = sink
+        self.skip = Counter(published.counts)
+        self.quality = Counter(published.quality)
+        self.written = written
+
+    def write(self, table: str, exchange: str, data: pa.Table) -> None:
+        if table == "quality":
+            keep = []
+            for key in _row_keys(data):
+                if self.quality[key] > 0:
+                    self.quality[key] -= 1
+                    keep.append(False)
+                else:
+                    keep.append(True)
+        else:
+            ts = data.column("ts_recv").cast(pa.int64()).to_numpy()
+            days = ts // _NS_PER_DAY
+            keep_mask = np.ones(len(days), dtype=bool)
+            for day in np.unique(days):
+                left = self.skip[(table, int(day))]
+                if left <= 0:
+                    continue
+                rows = np.flatnonzero(days == day)[:left]
+                keep_mask[rows] = False
+                self.skip[(table, int(day))] = left - len(rows)
+            keep = keep_mask.tolist()
+        kept = data.filter(pa.array(keep, pa.bool_())) if not all(keep) else data
+        if kept.num_rows:
+            self.written[table] += kept.num_rows
+            self.sink.write(table, exchange, kept)
+
+
+def _finish_leftover(path: Path) -> None:
+    """Rewrite a crashed ``.inprogress`` capture part as a complete file, atomically.
+
+    The header and every complete record are kept byte for byte in meaning (they
+    are re-encoded from what was read); the torn tail is what is dropped.
+    """
+    final = path.with_name(path.name.removeprefix(".").removesuffix(INPROGRESS_SUFFIX))
+    header = capture_header(path)
+    encoder = msgspec.msgpack.Encoder()
+    compressor = zlib.compressobj(6, zlib.DEFLATED, 31)
+    tmp = path.with_name(path.name + ".recovering")
+    with open(tmp, "wb") as fh:
+        fh.write(compressor.compress(encoder.encode(header)))
+        buffer = bytearray()
+        for record in read_capture(path):
+            encoder.encode_into(record, buffer, -1)
+            if len(buffer) >= 1 << 16:
+                fh.write(compressor.compress(buffer))
+                buffer.clear()
+        fh.write(compressor.compress(buffer))
+        fh.write(compressor.flush(zlib.Z_FINISH))
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, final)
+    path.unlink()
+    with contextlib.suppress(OSError):
+        fd = os.open(final.parent, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _remove_orphans(out: Path, instance: str) -> int:
+    """Delete ``instance``'s unfinished Parquet files (never readable: no footer).
+
+    Matched on the whole name the sink gives them, so another instance whose
+    name merely ends the same way (``shard-0`` vs ``0``) is never touched.
+    """
+    removed = 0
+    for folder in out.glob("table=*"):
+        table = re.escape(folder.name.removeprefix("table="))
+        name = re.compile(
+            rf"\.{table}-{re.escape(instance)}-\d{{8}}T\d{{12}}Z-\d+\.parquet"
+            rf"{re.escape(_PARQUET_INPROGRESS)}"
+        )
+        for path in folder.glob("exchange=*/date=*/.*"):
+            if name.fullmatch(path.name):
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
+                    removed += 1
+    return removed
