@@ -44,8 +44,13 @@ class OutputConfig(msgspec.Struct, frozen=True):
     finished files before the daemon's budget policy applies."""
 
     dir: str = "data"
-    rotate_seconds: float = 3600.0
+    #: Minutes, not an hour: a file's rows are held in memory until it is published
+    #: (so a failed write loses nothing), and published files survive anything.
+    rotate_seconds: float = 300.0
     rotate_bytes: int = 256 * MIB
+    #: Rows held in memory while writing fails; past it the oldest rows of the
+    #: busiest table are dropped, with a ``buffer_overflow`` quality event.
+    max_buffered_bytes: int = 1 * GIB
     endpoint_url: str | None = None
     region: str | None = None
     spool_dir: str = "spool/output"
@@ -186,7 +191,13 @@ _EXCHANGE_REQUIRED = {
 _SECTIONS: dict[str, tuple[type[msgspec.Struct], dict[str, Rule]]] = {
     "output": (
         OutputConfig,
-        {"dir": _DIR, "rotate_seconds": _POSITIVE, "rotate_bytes": _BYTES, **_STORE},
+        {
+            "dir": _DIR,
+            "rotate_seconds": _POSITIVE,
+            "rotate_bytes": _BYTES,
+            "max_buffered_bytes": _BYTES,
+            **_STORE,
+        },
     ),
     "capture": (
         CaptureConfig,

@@ -18,6 +18,18 @@ Theory of operation:
   stream redraws on a rich console (``collector.status``).
 * SIGINT/SIGTERM: supervisors stop, every buffered row is flushed, the capture
   and every Parquet file are closed; this runs shielded from cancellation.
+* Write failures (full disk, EIO, EACCES, a dead store) never stop a connection
+  or the flush loop: the writers keep what they could not write and retry, and
+  ``collector.write_faults`` makes each episode loud (ERROR once, a metric,
+  ``/health`` 503 with the reason, ``write_error`` quality events). Rows wait
+  in memory up to ``[output] max_buffered_bytes``; the order of loss past that
+  is: the raw capture pauses first (its own bound), then the oldest rows of the
+  busiest table go, each drop a ``buffer_overflow`` quality event naming the
+  window. A shutdown that cannot publish every row leaves the capture
+  ``.inprogress``, and exits 1: the next start recovers those rows from it.
+* Crash recovery: at start, before connecting, leftovers of an earlier run of
+  this instance (capture sessions still ``.inprogress``) are replayed into the
+  dataset, skipping what that run had published (``collector.recover``).
 * Object storage (``dir = "s3://..."``): files are written to a local spool and
   uploaded by ``collector.spool``. Spool budget policy, chosen so that no
   normalized row is ever lost: while either spool holds more finished files than
@@ -52,12 +64,15 @@ from collector.config import CaptureConfig, Config, ExchangeConfig, OutputConfig
 from collector.metrics import Metrics
 from collector.model import QualityEvent, QualityKind
 from collector.pipeline import Pipeline
+from collector.quality.model import iso
+from collector.recover import recover_dataset
 from collector.sinks.parquet import ParquetSink
 from collector.spool import Spool
 from collector.status import run_status
 from collector.storage import is_remote, resolve
 from collector.transport.rest import RestClient
 from collector.transport.ws import WsSupervisor, loggable_url
+from collector.write_faults import WriteFaults, describe
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +87,8 @@ INSTRUMENT_ATTEMPTS = 3
 
 #: Seconds shutdown waits for spooled files to reach object storage.
 SHUTDOWN_UPLOAD_S = 20.0
+#: A table's rows dropped over the memory bound are logged at most this often.
+OVERFLOW_LOG_S = 60.0
 
 
 def destination(name: str, cfg: OutputConfig | CaptureConfig) -> tuple[Path, Spool | None]:
@@ -139,6 +156,33 @@ class ExchangeRunner:
         self._fetching: set[str] = set()
         self._resubscribed: dict[int, float] = {}  # id(supervisor) -> monotonic time
         self._tasks: set[asyncio.Task[None]] = set()
+        self._capture_errors = 0  # the writer's failed attempts already reported
+        self._capture_dropped = 0
+
+    @property
+    def session(self) -> str | None:
+        """The capture session this run's rows come from (None without capture)."""
+        return None if self.capture is None else self.capture.session
+
+    def quality(self, ts_ns: int, kind: str, detail: str) -> None:
+        """A venue-wide quality event from the daemon itself (not from a frame)."""
+        self.pipeline.out.add_quality(QualityEvent(None, ts_ns, kind, detail))
+
+    def report_capture(self, faults: WriteFaults) -> None:
+        """Tell ``faults`` how the capture writer fares (it never raises; see its doc)."""
+        capture = self.capture
+        if capture is None:
+            return
+        target = f"capture:{self.cfg.name}"
+        attempts = capture.errors - self._capture_errors
+        self._capture_errors = capture.errors
+        dropped = capture.dropped - self._capture_dropped
+        self._capture_dropped = capture.dropped
+        self.metrics.capture_dropped[self.cfg.name] += dropped
+        if capture.last_error is not None:
+            faults.failed(target, capture.last_error, str(capture.current_path), attempts)
+        else:
+            faults.succeeded(target)
 
     # -- frame handler (called by the supervisors) ---------------------------
 
@@ -327,13 +371,29 @@ class ExchangeRunner:
         self._record(Record("http", time.time_ns(), 0, f"retry after {retry_after} s", url, status))
         self.metrics.rate_limited()
 
-    async def close(self) -> None:
+    def finish(self) -> None:
+        """End of input: unsynced books say so, as a replay of the capture would."""
         for task in self._tasks:
             task.cancel()
-        self.pipeline.finish()  # as a replay of the capture ends: unsynced books say so
+        self.pipeline.finish()
+
+    async def close(self, *, published: bool = True) -> bool:
+        """Close the capture (left ``.inprogress`` unless every row was ``published``:
+        crash recovery then rebuilds them) and the REST client; False if the capture
+        could not be finished."""
+        ok = True
         if self.capture is not None:
-            self.capture.close()
+            try:
+                self.capture.close(finish=published)
+            except OSError as exc:
+                log.error(
+                    "%s: capture not finished, left in progress for recovery: %s",
+                    self.cfg.name,
+                    describe(exc, str(self.capture.current_path)),
+                )
+                ok = False
         await self.rest.close()
+        return ok
 
 
 class Daemon:
@@ -345,18 +405,25 @@ class Daemon:
         out = config.output
         root, output_spool = destination("output", out)
         capture_dir, capture_spool = destination("capture", config.capture)
+        self.root, self.capture_dir = root, capture_dir
         #: Spools uploading to object storage (none when both dirs are local).
         self.spools = [s for s in (output_spool, capture_spool) if s is not None]
+        self.faults = WriteFaults(on_episode=self._write_episode)
         self.sink = ParquetSink(
             root,
             instance=config.daemon.instance,
             rotate_seconds=out.rotate_seconds,
             rotate_bytes=out.rotate_bytes,
             on_publish=output_spool.submit if output_spool else None,
+            before_publish=self._sync_captures,
+            max_buffered_bytes=out.max_buffered_bytes,
+            on_overflow=self._overflow,
         )
         self.metrics = Metrics()
         self.metrics.files_published = lambda: len(self.sink.published)
         self.metrics.spools = self.spools
+        self.metrics.faults = self.faults
+        self.metrics.sink = self.sink
         self.runners = [
             ExchangeRunner(
                 ex,
@@ -370,7 +437,14 @@ class Daemon:
             )
             for ex in config.exchanges
         ]
+        for runner in self.runners:
+            if runner.session is not None:
+                self.sink.sessions[runner.cfg.name] = runner.session
         self._capture_paused = False
+        self._overflow_logged: dict[tuple[str, str], float] = {}
+        self._spool_failures: dict[str, int] = {}
+        #: False when shutdown could not publish every row (the exit code says so).
+        self.clean_exit = True
         for runner in self.runners:
             self.metrics.engine(runner.cfg.name, runner.pipeline, runner.book_symbols)
         self.stopping = asyncio.Event()
@@ -382,6 +456,7 @@ class Daemon:
         for spool in self.spools:
             spool.start()
         try:
+            await self._recover()
             for runner in self.runners:
                 tasks.append(asyncio.create_task(runner.run(), name=f"runner {runner.cfg.name}"))
             tasks.append(asyncio.create_task(self._flush_loop()))
@@ -397,10 +472,47 @@ class Daemon:
             await asyncio.gather(*tasks, return_exceptions=True)
             await asyncio.shield(self._close(server))
 
+    async def _recover(self) -> None:
+        """Rebuild an earlier run's unpublished rows from its leftover capture, in a thread.
+
+        Before connecting, so that the sessions being recovered are all finished
+        ones; the metrics server answers meanwhile. Local capture only: a spooled
+        capture's leftovers are in ``spool_dir`` and recovered the same way.
+        """
+        if not self.config.capture.enabled:
+            return
+        ours = {r.session for r in self.runners}
+        try:
+            summary = await asyncio.to_thread(
+                recover_dataset,
+                self.capture_dir,
+                self.sink.root,
+                instance=self.config.daemon.instance,
+                exclude_sessions=ours,
+                on_publish=self.sink.on_publish,
+            )
+        except OSError as exc:
+            log.error("crash recovery failed, leftovers kept for the next start: %s", exc)
+            return
+        if summary.sessions:
+            log.warning("crash recovery: %s", summary.line())
+
     async def _close(self, server: object | None) -> None:
         for runner in self.runners:
-            await runner.close()
-        self.sink.close()
+            runner.finish()
+        published = True
+        try:
+            self.sink.close()
+        except OSError as exc:
+            published = False
+            log.error(
+                "shutdown could not publish every row (%s); the capture stays in progress "
+                "and the next start recovers the rows from it",
+                describe(exc, str(self.sink.root)),
+            )
+        for runner in self.runners:
+            published &= await runner.close(published=published)
+        self.clean_exit = published
         # Both spools at once, in threads: the loop stays free for the metrics server.
         await asyncio.gather(
             *(asyncio.to_thread(spool.close, SHUTDOWN_UPLOAD_S) for spool in self.spools)
@@ -412,14 +524,67 @@ class Daemon:
         self.stopping.set()
 
     async def _flush_loop(self) -> None:
+        """Flush every interval, forever: no error, not even a bug, ends this loop."""
         interval = self.config.daemon.flush_interval_s
         while True:
             await asyncio.sleep(interval)
-            now = time.time_ns()
-            for runner in self.runners:
-                runner.flush(now)
+            try:
+                self.flush(time.time_ns())
+            except Exception:
+                log.exception("flush failed (a bug: please report it); retrying next interval")
+
+    def flush(self, now: int) -> None:
+        """Rows to the sink, due files published, and every writer's state accounted."""
+        for runner in self.runners:
+            runner.flush(now)
+            runner.report_capture(self.faults)
+        try:
             self.sink.tick(now)
-            self._apply_budget()
+        except OSError as exc:
+            self.faults.failed("parquet", exc, str(self.sink.root))
+        else:
+            if not self.sink.failing:
+                self.faults.succeeded("parquet")
+        self._report_spools()
+        self._apply_budget()
+
+    def _sync_captures(self) -> None:
+        """Before Parquet rows are published: their frames reach the disk first."""
+        for runner in self.runners:
+            if runner.capture is not None:
+                runner.capture.sync_to_disk()
+
+    def _report_spools(self) -> None:
+        for spool in self.spools:
+            target = f"spool:{spool.name}"
+            attempts = spool.failures - self._spool_failures.get(spool.name, 0)
+            self._spool_failures[spool.name] = spool.failures
+            if not spool.store_up and spool.last_exception is not None:
+                self.faults.failed(target, spool.last_exception, spool.target.uri, attempts)
+            elif spool.store_up:
+                self.faults.succeeded(target)
+
+    def _write_episode(self, target: str, ts_ns: int, detail: str) -> None:
+        """A write-failure episode started or ended: the dataset says so."""
+        for runner in self.runners:
+            if target.startswith("capture:") and target != f"capture:{runner.cfg.name}":
+                continue
+            runner.quality(ts_ns, QualityKind.WRITE_ERROR, detail)
+
+    def _overflow(self, table: str, exchange: str, rows: int, first_ns: int, last_ns: int) -> None:
+        """The sink dropped rows over the memory bound: name the window lost, loudly."""
+        bound = self.config.output.max_buffered_bytes
+        detail = (
+            f"dropped {rows} {table} rows received {iso(first_ns)} .. {iso(last_ns)}: "
+            f"{bound} bytes held in memory while writing failed"
+        )
+        for runner in self.runners:
+            if runner.cfg.name == exchange:
+                runner.quality(last_ns, QualityKind.BUFFER_OVERFLOW, detail)
+        now = time.monotonic()
+        if now - self._overflow_logged.get((table, exchange), -OVERFLOW_LOG_S) >= OVERFLOW_LOG_S:
+            self._overflow_logged[(table, exchange)] = now
+            log.error("%s: %s (logged at most once a minute)", exchange, detail)
 
     def _apply_budget(self) -> None:
         """Pause the raw capture while a spool is over budget (see the module docstring)."""
@@ -438,11 +603,14 @@ class Daemon:
             log.warning("spools back under budget: raw capture resumed")
 
     def health(self) -> tuple[bool, dict[str, object]]:
-        """Healthy when every connection is open and every configured book is in sync.
+        """Healthy when every connection is open, every configured book is in sync and
+        every write works.
 
         A configured book the engine has not heard of yet (no update received, e.g.
         a symbol the venue does not stream) counts as unsynced: otherwise it would
         never be checked at all and the daemon would report healthy without it.
+        A failing write (``writes``: target -> path, errno and message) is
+        unhealthy even while every stream is fine: rows are only piling up.
         """
         report: dict[str, object] = {}
         healthy = True
@@ -456,6 +624,10 @@ class Daemon:
             )
             healthy &= ok
             report[runner.cfg.name] = {"ok": ok, "connections": states, "books": synced}
+        writes = self.faults.active
+        if writes:
+            healthy = False
+            report["writes"] = writes
         if not self.runners:  # a shard with nothing assigned: alive and well, just idle
             report["idle"] = True
         return healthy, report
@@ -482,4 +654,4 @@ async def _main(config: Config, console: Console | None = None) -> int:
     names = ", ".join(r.cfg.name for r in daemon.runners) or "nothing (idle)"
     log.info("collector running: %s", names)
     await daemon.run()
-    return 0
+    return 0 if daemon.clean_exit else 1

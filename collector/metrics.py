@@ -21,7 +21,9 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 if TYPE_CHECKING:
     from collector.config import MetricsConfig
     from collector.pipeline import Pipeline
+    from collector.sinks.parquet import ParquetSink
     from collector.spool import Spool
+    from collector.write_faults import WriteFaults
 
 HealthCheck = Callable[[], tuple[bool, dict[str, object]]]
 
@@ -44,6 +46,9 @@ class Metrics:
         self.capture_dropped: Counter[str] = Counter()
         #: Spools uploading to object storage (``collector.spool.Spool``).
         self.spools: Sequence[Spool] = ()
+        #: Write-failure accounting and the Parquet sink (the daemon sets both).
+        self.faults: WriteFaults | None = None
+        self.sink: ParquetSink | None = None
         self.registry = CollectorRegistry()
         self.registry.register(_Exporter(self))
         self.port: int | None = None
@@ -205,6 +210,41 @@ class _Exporter:
             dropped.add_metric([exchange], value)
         yield dropped
         yield from _spool_families(m.spools)
+        yield from _write_families(m.faults, m.sink)
+
+
+def _write_families(faults: WriteFaults | None, sink: ParquetSink | None) -> Iterator[Metric]:
+    """Write failures (``collector.write_faults``) and what waits in memory because of them."""
+    errors = CounterMetricFamily(
+        "collector_write_errors",
+        "Failed write attempts, by target (capture, parquet, spool) and errno",
+        labels=["target", "errno"],
+    )
+    failing = GaugeMetricFamily(
+        "collector_write_failing", "1 while writing the target fails", labels=["target"]
+    )
+    if faults is not None:
+        for (target, errno), count in faults.errors.items():
+            errors.add_metric([target, errno], count)
+        for target in faults.active:
+            failing.add_metric([target], 1.0)
+    yield errors
+    yield failing
+    if sink is None:
+        return
+    yield GaugeMetricFamily(
+        "collector_buffered_bytes",
+        "Bytes of rows held in memory: buffered or in Parquet files not yet published",
+        value=sink.buffered_bytes,
+    )
+    dropped = CounterMetricFamily(
+        "collector_dropped_rows",
+        "Rows dropped because writing failed past [output] max_buffered_bytes",
+        labels=["table"],
+    )
+    for table, rows in sink.overflow_rows.items():
+        dropped.add_metric([table], rows)
+    yield dropped
 
 
 def _drift_families(pipelines: dict[str, Pipeline]) -> Iterator[Metric]:

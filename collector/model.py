@@ -187,3 +187,7 @@ class QualityKind:
     DRIFT = "drift"
     STALE = "stale"
     RATE_LIMITED = "rate_limited"
+    #: A write failure episode of the daemon began or ended (target, path, errno).
+    WRITE_ERROR = "write_error"
+    #: Rows of a crashed run were rebuilt from its capture (``collector.recover``).
+    RECOVERED = "recovered"

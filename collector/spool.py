@@ -71,6 +71,7 @@ class Spool:
         self.failures = 0
         self.store_up = True
         self.last_error: str | None = None
+        self.last_exception: Exception | None = None
         self._over_budget = False
 
     # -- state ------------------------------------------------------------------
@@ -217,6 +218,7 @@ class Spool:
 
     def _failed(self, exc: Exception) -> None:
         self.failures += 1
+        self.last_exception = exc
         # pyarrow's messages name bucket, key and endpoint, never credentials.
         self.last_error = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
         if self.store_up:

@@ -86,7 +86,7 @@ def test_minimal_config_takes_every_default() -> None:
         exchanges=[ExchangeConfig("binance-usdm", ["BTCUSDT"])],
         path="min.toml",
     )
-    assert (config.output.dir, config.output.rotate_seconds) == ("data", 3600.0)
+    assert (config.output.dir, config.output.rotate_seconds) == ("data", 300.0)
     assert config.output.rotate_bytes == 256 * 1024 * 1024
     assert (config.capture.enabled, config.capture.dir) == (True, "data/capture")
     assert config.capture.rotate_seconds == 3600.0
