@@ -443,6 +443,7 @@ class Daemon:
         self._capture_paused = False
         self._overflow_logged: dict[tuple[str, str], float] = {}
         self._spool_failures: dict[str, int] = {}
+        self._sink_errors = 0
         #: False when shutdown could not publish every row (the exit code says so).
         self.clean_exit = True
         for runner in self.runners:
@@ -538,13 +539,14 @@ class Daemon:
         for runner in self.runners:
             runner.flush(now)
             runner.report_capture(self.faults)
-        try:
+        with contextlib.suppress(OSError):  # the sink's state below says it
             self.sink.tick(now)
-        except OSError as exc:
-            self.faults.failed("parquet", exc, str(self.sink.root))
+        sink = self.sink
+        attempts, self._sink_errors = sink.errors - self._sink_errors, sink.errors
+        if sink.last_error is not None:
+            self.faults.failed("parquet", sink.last_error, str(sink.root), attempts)
         else:
-            if not self.sink.failing:
-                self.faults.succeeded("parquet")
+            self.faults.succeeded("parquet")
         self._report_spools()
         self._apply_budget()
 

@@ -258,6 +258,8 @@ class ParquetSink:
         self._error: OSError | None = None
         #: The latest unresolved I/O error, until a later publish succeeds.
         self.last_error: OSError | None = None
+        #: Failed I/O attempts so far.
+        self.errors = 0
         self._backoff = backoff or Backoff(base=1.0, cap=30.0)
         self._retry_at = 0.0  # monotonic; no I/O attempt before it while failing
         #: Rows dropped over ``max_buffered_bytes``, per table.
@@ -393,6 +395,7 @@ class ParquetSink:
         self._error = None
 
     def _failed(self, exc: OSError) -> None:
+        self.errors += 1
         if self._error is None:
             self._error = exc
         if self.last_error is None:

@@ -1,0 +1,189 @@
+"""The writers under ENOSPC, EIO and EACCES: nothing lost while the bound holds, then healed.
+
+Each test fails the disk in the middle of real writing (``failing_disk``), heals
+it, and reads back what landed with pyarrow and the capture reader: every row
+and record written before, during and after the failure must be there, once,
+in order, and no published file may be partial.
+"""
+
+from __future__ import annotations
+
+import errno
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+import pytest
+from failing_disk import ERRNOS, FailingDisk
+
+from collector import schema
+from collector.capture.reader import list_capture_files, read_capture
+from collector.capture.records import Record
+from collector.capture.writer import CaptureWriter
+from collector.sinks.parquet import SESSION_KEY, ParquetSink
+from collector.transport.retry import Backoff
+
+SECOND = 10**9
+T0 = 1_764_374_400 * SECOND + 3600 * SECOND  # 2025-11-29T01:00:00Z
+
+
+def trades(first: int, n: int, ts0: int) -> pa.Table:
+    ids = list(range(first, first + n))
+    return pa.Table.from_pydict(
+        {
+            "symbol": ["BTCUSDT"] * n,
+            "market": ["BTC-USDT"] * n,
+            "ts_exchange": [ts0 + i for i in range(n)],
+            "ts_recv": [ts0 + i * 1000 for i in range(n)],
+            "trade_id": [str(i) for i in ids],
+            "side": ["buy" if i % 2 else "sell" for i in ids],
+            "price": schema.exact_decimals("price", [f"{i}.5" for i in ids]),
+            "size": schema.exact_decimals("size", ["0.001"] * n),
+        },
+        schema=schema.table_schema("trades"),
+    )
+
+
+def trade_ids(root: Path) -> list[int]:
+    data = ds.dataset(root / "table=trades", partitioning="hive").to_table()
+    return sorted(int(t) for t in data["trade_id"].to_pylist())
+
+
+def no_retry_wait() -> Backoff:
+    """A backoff that never makes the test wait (its delays are ~1e-9 s)."""
+    return Backoff(base=1e-9, cap=1e-9)
+
+
+@pytest.mark.parametrize("name", sorted(ERRNOS))
+def test_sink_keeps_every_row_of_a_failed_file_and_publishes_after_healing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    disk = FailingDisk(monkeypatch, tmp_path)
+    sink = ParquetSink(tmp_path, rotate_seconds=10, row_group_rows=100, backoff=no_retry_wait())
+    sink.sessions["binance-usdm"] = "0-test-session"
+    sink.write("trades", "binance-usdm", trades(0, 250, T0))  # two row groups written
+    disk.fail(ERRNOS[name])
+    sink.write("trades", "binance-usdm", trades(250, 250, T0 + SECOND))  # write() never raises
+    with pytest.raises(OSError) as failure:
+        sink.flush()
+    assert failure.value.errno == ERRNOS[name]
+    assert sink.failing and disk.failures > 0
+    with pytest.raises(OSError):
+        sink.tick(T0 + 60 * SECOND)  # the window passed, but publishing fails too
+    assert not list(tmp_path.glob("**/*.parquet")), "a file was published while failing"
+
+    disk.heal()
+    sink.tick(T0 + 60 * SECOND)
+    assert not sink.failing
+    assert trade_ids(tmp_path) == list(range(500))
+    files = list(tmp_path.glob("**/*.parquet"))
+    assert len(files) == 1
+    assert pq.read_metadata(files[0]).metadata[SESSION_KEY.encode()] == b"0-test-session"
+    assert not list(tmp_path.glob("**/.*inprogress")), "the failed file was left behind"
+
+
+def test_sink_close_fails_loudly_then_publishes_on_a_later_close(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    disk = FailingDisk(monkeypatch, tmp_path)
+    sink = ParquetSink(tmp_path, backoff=no_retry_wait())
+    sink.write("trades", "binance-usdm", trades(0, 10, T0))
+    disk.fail(errno.ENOSPC)
+    with pytest.raises(OSError):
+        sink.close()
+    disk.heal()
+    sink.close()
+    assert trade_ids(tmp_path) == list(range(10))
+
+
+def test_sink_drops_the_busiest_tables_oldest_rows_past_its_bound_and_says_which(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    disk = FailingDisk(monkeypatch, tmp_path)
+    dropped: list[tuple[str, str, int, int, int]] = []
+    sink = ParquetSink(
+        tmp_path,
+        row_group_rows=1000,
+        max_buffered_bytes=200_000,
+        on_overflow=lambda *args: dropped.append(args),
+        backoff=no_retry_wait(),
+    )
+    disk.fail(errno.ENOSPC)
+    for i in range(20):
+        sink.write("trades", "binance-usdm", trades(i * 500, 500, T0 + i * SECOND))
+        with pytest.raises(OSError):
+            sink.flush()
+        assert sink.buffered_bytes <= 200_000
+    assert dropped, "nothing was dropped although the bound was exceeded"
+    lost = sum(rows for _, _, rows, _, _ in dropped)
+    assert {(t, e) for t, e, *_ in dropped} == {("trades", "binance-usdm")}
+    first_lost = min(lo for *_, lo, _ in dropped)
+    assert first_lost == T0, "the oldest rows must go first"
+
+    disk.heal()
+    sink.close()
+    kept = trade_ids(tmp_path)
+    assert sink.overflow_rows["trades"] == lost
+    assert kept == list(range(lost, 10_000)), "rows kept must be the newest, in full"
+
+
+def records(n: int, ts0: int = T0) -> list[Record]:
+    return [Record("recv", ts0 + i * 1000, 1, f'{{"i":{i},"pad":"{"x" * 200}"}}') for i in range(n)]
+
+
+@pytest.mark.parametrize("name", sorted(ERRNOS))
+def test_capture_keeps_records_through_a_failure_and_stays_one_valid_stream(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    disk = FailingDisk(monkeypatch, tmp_path)
+    writer = CaptureWriter(tmp_path, "binance-usdm", flush_every=50)
+    sent = records(3000)
+    for record in sent[:1000]:
+        writer.write(record)
+    disk.fail(ERRNOS[name])
+    for record in sent[1000:2000]:
+        writer.write(record)  # never raises
+    writer.flush()
+    assert writer.last_error is not None and writer.last_error.errno == ERRNOS[name]
+    assert str(tmp_path) in str(writer.last_error.filename)
+    assert writer.dropped == 0
+    disk.heal()
+    for record in sent[2000:]:
+        writer.write(record)
+    writer.flush()
+    assert writer.last_error is None
+    writer.close()
+    files = list_capture_files(tmp_path)
+    assert [r.data for f in files for r in read_capture(f)] == [r.data for r in sent]
+    assert all(not f.name.endswith(".inprogress") for f in files)
+
+
+def test_capture_pauses_past_its_bound_and_close_leaves_it_for_recovery(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    disk = FailingDisk(monkeypatch, tmp_path)
+    writer = CaptureWriter(tmp_path, "binance-usdm", max_unwritten=20_000)
+    writer.write(records(1)[0])
+    writer.flush()
+    disk.fail(errno.ENOSPC)
+    for record in records(5000, T0 + SECOND):
+        writer.write(record)
+    assert writer.dropped > 0, "the capture must pause once its bound is reached"
+    assert writer.unwritten <= 20_000 + 70_000  # the bound plus one batch
+    with pytest.raises(OSError):
+        writer.close()
+    disk.heal()
+    (leftover,) = list_capture_files(tmp_path)
+    assert leftover.name.endswith(".inprogress")
+    assert next(iter(read_capture(leftover))).data == records(1)[0].data
+
+
+def test_capture_close_without_finishing_keeps_the_file_in_progress(tmp_path: Path) -> None:
+    writer = CaptureWriter(tmp_path, "binance-usdm")
+    for record in records(10):
+        writer.write(record)
+    writer.close(finish=False)
+    (leftover,) = list_capture_files(tmp_path)
+    assert leftover.name.endswith(".inprogress")
+    assert len(list(read_capture(leftover))) == 10
