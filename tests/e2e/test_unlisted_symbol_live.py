@@ -40,9 +40,12 @@ async def _live(root: Path) -> dict[str, object]:
 
         async def body(daemon: Daemon) -> None:
             await wait_for(synced(daemon, "okx", [LISTED]), 30, f"{LISTED} in sync")
-            url = f"http://127.0.0.1:{daemon.metrics.port}/health"
-            async with aiohttp.ClientSession() as session, session.get(url) as resp:
-                seen["health"] = (resp.status, await resp.json())
+            base = f"http://127.0.0.1:{daemon.metrics.port}"
+            async with aiohttp.ClientSession() as session:
+                async with session.get(f"{base}/health") as resp:
+                    seen["health"] = (resp.status, await resp.json())
+                async with session.get(f"{base}/metrics") as resp:
+                    seen["metrics"] = await resp.text()
             runner = daemon.runners[0]
             seen["subscribed"] = {
                 sub.symbol for s in runner.supervisors for sub in s.plan.subscriptions
@@ -66,6 +69,8 @@ def test_an_unlisted_symbol_is_dropped_and_the_listed_one_streams(
     status, report = seen["health"]  # type: ignore[misc]
     assert status == 200, report
     assert report["okx"]["books"] == {LISTED: "synced"}
+    metrics = str(seen["metrics"])
+    assert f'symbol="{LISTED}"' in metrics and UNLISTED not in metrics  # not shown as broken
 
     data = tmp_path / "data"
     book = read_table(data, "book")
