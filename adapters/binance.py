@@ -22,7 +22,7 @@ from urllib.parse import parse_qs, urlsplit
 import msgspec
 
 from adapters.binance_symbols import BinanceSymbols
-from collector.adapter import ConnectionPlan, RestRequest, Subscription
+from collector.adapter import ConnectionPlan, Listings, RestRequest, Subscription, grammar
 from collector.book.book import OrderBook
 from collector.book.sequence import FirstLastRule, PreviousIdRule, SequenceRule
 from collector.model import (
@@ -42,6 +42,14 @@ from collector.model import (
 _MICROSECOND_EPOCH = 10**14
 URL_STREAMS = 200  # streams per combined-stream URL (see BinanceAdapter.plan)
 PriceLevel = tuple[str, str]  # [price, quantity], both decimal text
+#: ``BTCUSDT``, ``BTCUSDT_261225``, ``BTCUSD_PERP``; USD-M lists some non-ASCII symbols,
+#: so "upper-case" means "no a-z" rather than A-Z only.
+SYMBOLS = grammar(
+    r"[^\W_a-z]+(?:_[A-Z0-9]+)?",
+    "upper-case letters and digits, futures with a _PERP or _YYMMDD suffix",
+    "BTCUSDT",
+    "BTCUSD_PERP",
+)
 
 
 # --- WebSocket messages ---------------------------------------------------------
@@ -241,12 +249,17 @@ class BinanceAdapter:
         )
         self.rest_weight_per_minute: int | None = self.venue.rest_weight_per_minute
         self.symbols = BinanceSymbols(futures=self.venue.futures)
+        self.symbol_grammar = SYMBOLS
+        self.listings = Listings()
         self.book_stream = book_stream
 
     # -- describing connections --------------------------------------------------
 
     def market(self, symbol: str) -> str:
         return self.symbols.market(symbol)
+
+    def listed(self, symbol: str) -> bool | None:
+        return self.listings.listed(symbol)  # one exchangeInfo lists them all
 
     def instrument_requests(self) -> list[RestRequest]:
         """``exchangeInfo`` beside the depth endpoint (spot weight 20, futures 1)."""
@@ -347,7 +360,7 @@ class BinanceAdapter:
         path = urlsplit(url).path
         try:
             if path.endswith("/exchangeInfo"):
-                self.symbols.load_exchange_info(body)
+                self.listings.add(self.symbols.load_exchange_info(body))
                 return [Control("ignored", ts_recv, "exchangeInfo loaded")]
             if not path.endswith("/depth"):
                 return [

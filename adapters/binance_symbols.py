@@ -82,9 +82,12 @@ class BinanceSymbols:
         self.futures = futures
         self._known: dict[str, str] = {}
 
-    def load_exchange_info(self, body: str | bytes) -> None:
-        for s in _exchange_info.decode(body).symbols:
+    def load_exchange_info(self, body: str | bytes) -> list[str]:
+        """Learn the markets ``exchangeInfo`` lists; returns their symbols."""
+        symbols = _exchange_info.decode(body).symbols
+        for s in symbols:
             self._known[s.symbol] = self._name(s.baseAsset, s.quoteAsset, s.symbol)
+        return [s.symbol for s in symbols]
 
     def market(self, symbol: str) -> str:
         name = self._known.get(symbol)

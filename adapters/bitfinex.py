@@ -33,7 +33,7 @@ from collections import deque
 import msgspec
 
 from adapters import bitfinex_wire as wire
-from collector.adapter import ConnectionPlan, RestRequest, Subscription
+from collector.adapter import ConnectionPlan, Listings, RestRequest, Subscription, grammar
 from collector.book.book import OrderBook
 from collector.book.checksum import interleaved_crc32
 from collector.book.sequence import NoSequenceRule
@@ -66,6 +66,13 @@ INSTRUMENT_URLS = tuple(
     for name in ("list:pair:exchange", "list:pair:future", "list:currency", "map:currency:sym")
 )
 BOOK_LENGTHS = (25, 100, 250)
+#: Trading pairs: ``tBTCUSD``, with a colon when a code is longer than 3 (``tBTCF0:USTF0``).
+SYMBOLS = grammar(
+    r"t[A-Z0-9]+(?::[A-Z0-9]+)?",
+    "'t' then the upper-case pair, split by ':' when a code exceeds 3 letters",
+    "tBTCUSD",
+    "tBTCF0:USTF0",
+)
 CHECKSUM_LEVELS = 25
 _RECENT_TRADES = 1000
 
@@ -109,6 +116,9 @@ class BitfinexAdapter:
         self._futures: set[str] = set()
         self._aliases = dict(wire.ALIASES)
         self._markets: dict[str, str] = {}
+        self.symbol_grammar = SYMBOLS
+        #: Pairs by list: ``exchange`` (spot) and ``future`` (perpetuals, codes ending F0).
+        self.listings = Listings()
         #: Frames that carried a SEQ_ALL number, and jumps found among them.
         self.seq_checked = 0
         self.seq_gaps = 0
@@ -148,7 +158,12 @@ class BitfinexAdapter:
             elif "pub:list:currency" in url:
                 self._currencies.update(wire.string_lists.decode(body)[0])
             elif "pub:list:pair:future" in url:
-                self._futures.update(wire.string_lists.decode(body)[0])
+                futures = wire.string_lists.decode(body)[0]
+                self._futures.update(futures)
+                self.listings.add((f"t{pair}" for pair in futures), "future")
+            elif "pub:list:pair:exchange" in url:
+                pairs = wire.string_lists.decode(body)[0]
+                self.listings.add((f"t{pair}" for pair in pairs), "exchange")
             elif "pub:list:pair:" not in url:
                 return [DecodeFailed(f"unknown REST endpoint {url}", ts_recv, sample(body), True)]
         except (msgspec.DecodeError, msgspec.ValidationError, IndexError) as exc:
@@ -160,6 +175,9 @@ class BitfinexAdapter:
 
     def instrument_requests(self) -> list[RestRequest]:
         return [RestRequest(url) for url in INSTRUMENT_URLS]
+
+    def listed(self, symbol: str) -> bool | None:
+        return self.listings.listed(symbol, "future" if symbol.endswith("F0") else "exchange")
 
     def snapshot_request(self, symbol: str) -> RestRequest | None:
         return None  # snapshots come in-band on (re)subscribe

@@ -39,7 +39,7 @@ from urllib.parse import urlsplit
 import msgspec
 
 from adapters import bitmex_wire as w
-from collector.adapter import ConnectionPlan, RestRequest, Subscription
+from collector.adapter import ConnectionPlan, Listings, RestRequest, Subscription, grammar
 from collector.book.book import OrderBook
 from collector.book.sequence import NoSequenceRule, SequenceRule
 from collector.decimal_text import json_decimal, json_number
@@ -101,10 +101,15 @@ _QUOTES = ("USDT", "USDC", "USD", "EUR", "XBT")
 _FUTURE = re.compile(r"([A-Z0-9]+?)([FGHJKMNQUVXZ])(\d{2})")
 
 
+#: ``XBTUSD``, ``XBTUSDT``, ``XBTZ26``.
+SYMBOLS = grammar(r"[A-Z0-9]+(?:_[A-Z0-9]+)?", "upper-case letters and digits", "XBTUSD", "XBTZ26")
+
+
 class BitmexAdapter:
     """Decoder and connection planner for BitMEX."""
 
     slug = "bitmex"
+    symbol_grammar = SYMBOLS
     sequence_rule: SequenceRule = NoSequenceRule()
     rest_weight_per_minute: int | None = REST_PER_MINUTE
 
@@ -117,6 +122,7 @@ class BitmexAdapter:
         self.unknown_ids = 0
         self._instruments: dict[str, w.Instrument] = {}
         self._markets: dict[str, str] = {}
+        self.listings = Listings()
 
     # -- describing connections ----------------------------------------------------
 
@@ -128,6 +134,9 @@ class BitmexAdapter:
 
     def instrument_requests(self) -> list[RestRequest]:
         return [RestRequest(INSTRUMENTS_URL)]
+
+    def listed(self, symbol: str) -> bool | None:
+        return self.listings.listed(symbol)  # ``instrument/active``: every open market
 
     def snapshot_request(self, symbol: str) -> RestRequest | None:
         return None  # the partial on (re)subscribe is the snapshot
@@ -283,6 +292,7 @@ class BitmexAdapter:
                 return [DecodeFailed(str(exc), ts_recv, sample(body))]
         for row in rows:
             self._instruments[row.symbol] = row
+        self.listings.add(row.symbol for row in rows)
         self._markets.clear()
         return [Control("ignored", ts_recv, f"instruments loaded: {len(rows)}")]
 

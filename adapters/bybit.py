@@ -50,7 +50,7 @@ from adapters.bybit_wire import (
     raw_text,
     taker_side,
 )
-from collector.adapter import ConnectionPlan, RestRequest, Subscription
+from collector.adapter import ConnectionPlan, Listings, RestRequest, Subscription, grammar
 from collector.book.book import OrderBook
 from collector.book.sequence import FirstLastRule, SequenceRule
 from collector.model import (
@@ -122,10 +122,21 @@ _instruments = msgspec.json.Decoder(V5Instruments)
 _legacy_symbols = msgspec.json.Decoder(LegacySymbols)
 
 
+#: ``category:SYMBOL``: ``linear:BTCUSDT``, ``linear:BTCUSDT-26DEC25``,
+#: ``option:BTC-26DEC25-100000-C``.
+SYMBOLS = grammar(
+    rf"(?:{'|'.join(CATEGORIES)}):[A-Z0-9]+(?:-[A-Z0-9]+)*",
+    f"a category ({', '.join(CATEGORIES)}), a colon, then the upper-case symbol",
+    "linear:BTCUSDT",
+    "spot:BTCUSDT",
+)
+
+
 class BybitAdapter:
     """Decoder and connection planner for Bybit public market data (all categories)."""
 
     slug = "bybit"
+    symbol_grammar = SYMBOLS
     sequence_rule: SequenceRule = FirstLastRule()
     rest_weight_per_minute: int | None = REST_PER_MINUTE
 
@@ -136,6 +147,7 @@ class BybitAdapter:
                 raise ValueError(f"Bybit {category} book depth {depth} not in {DEPTHS[category]}")
         self._conn_category: dict[int, str | None] = {}
         self._markets: dict[str, str] = {}  # native symbol -> market, from instruments
+        self.listings = Listings()  # by category: each has its own instruments list
         # legacy v2 per native symbol: last cross_seq, and level id -> price text
         self._legacy_seq: dict[str, int] = {}
         self._legacy_prices: dict[str, dict[int | str, str]] = {}
@@ -151,6 +163,9 @@ class BybitAdapter:
 
     def instrument_requests(self) -> list[RestRequest]:
         return [RestRequest(INSTRUMENTS_URL.format(category)) for category in ("linear", "spot")]
+
+    def listed(self, symbol: str) -> bool | None:
+        return self.listings.listed(symbol, symbol.partition(":")[0])
 
     def snapshot_request(self, symbol: str) -> RestRequest | None:
         return None  # snapshots come in-band; the daemon resyncs by reconnecting
@@ -365,6 +380,7 @@ class BybitAdapter:
                 if doc.retCode != 0 or doc.result is None:
                     return [Control("error", ts_recv, f"{path}: {doc.retCode} {doc.retMsg}")]
                 category = doc.result.category
+                self.listings.add((f"{category}:{i.symbol}" for i in doc.result.items), category)
                 for ins in doc.result.items:
                     market = instrument_market(category, ins)
                     if market is not None:

@@ -54,7 +54,14 @@ from adapters.coinbase_wire import (
     TradeFilter,
     parse_rfc3339_ns,
 )
-from collector.adapter import ConnectionPlan, RestRequest, Subscription, symbols_per_connection
+from collector.adapter import (
+    ConnectionPlan,
+    Listings,
+    RestRequest,
+    Subscription,
+    grammar,
+    symbols_per_connection,
+)
 from collector.book.book import OrderBook
 from collector.book.sequence import NoSequenceRule, SequenceRule
 from collector.decimal_text import InvalidDecimalText, plain
@@ -102,10 +109,17 @@ _products = msgspec.json.Decoder(AtProducts)
 _DATED = re.compile(r"([A-Z0-9]+)-(\d\d[A-Z]{3}\d\d)-[A-Z]+")
 
 
+#: Product ids: ``BTC-USD``, futures ``BIT-27DEC24-CDE``.
+SYMBOLS = grammar(
+    r"[A-Z0-9]+(?:-[A-Z0-9]+)+", "upper-case BASE-QUOTE product id", "BTC-USD", "ETH-USDC"
+)
+
+
 class CoinbaseAdapter:
     """Decoder and connection planner for Coinbase Advanced Trade market data."""
 
     slug = "coinbase"
+    symbol_grammar = SYMBOLS
 
     def __init__(self) -> None:
         self.sequence_rule: SequenceRule = NoSequenceRule()
@@ -117,12 +131,16 @@ class CoinbaseAdapter:
         self._count: dict[str, int] = {}  # product -> book messages since its snapshot
         self._trades = TradeFilter()
         self._markets: dict[str, str] = {}
+        self.listings = Listings()
 
     # -- describing connections ---------------------------------------------------
 
     def market(self, symbol: str) -> str:
         name = self._markets.get(symbol)
         return name if name is not None else _guess_market(symbol)
+
+    def listed(self, symbol: str) -> bool | None:
+        return self.listings.listed(symbol)
 
     def instrument_requests(self) -> list[RestRequest]:
         return [RestRequest(PRODUCTS_URL)]
@@ -296,6 +314,7 @@ class CoinbaseAdapter:
             return [DecodeFailed(str(exc), ts_recv, sample(body))]
         for p in products:
             self._markets[p.product_id] = _product_market(p)
+        self.listings.add(p.product_id for p in products)
         return [Control("ignored", ts_recv, f"{len(products)} products loaded")]
 
 

@@ -38,7 +38,14 @@ from adapters.coinbase_wire import (
     TradeFilter,
     parse_rfc3339_ns,
 )
-from collector.adapter import ConnectionPlan, RestRequest, Subscription, symbols_per_connection
+from collector.adapter import (
+    ConnectionPlan,
+    Listings,
+    RestRequest,
+    Subscription,
+    grammar,
+    symbols_per_connection,
+)
 from collector.book.book import OrderBook
 from collector.book.sequence import NoSequenceRule, SequenceRule
 from collector.decimal_text import InvalidDecimalText, plain
@@ -77,10 +84,14 @@ _message = msgspec.json.Decoder(ExMessage)
 _products = msgspec.json.Decoder(list[ExProduct])
 
 
+SYMBOLS = grammar(r"[A-Z0-9]+-[A-Z0-9]+", "upper-case BASE-QUOTE product id", "BTC-USD", "ETH-EUR")
+
+
 class CoinbaseExchangeAdapter:
     """Decoder and connection planner for the legacy Coinbase Exchange ws-feed."""
 
     slug = "coinbase-exchange"
+    symbol_grammar = SYMBOLS
 
     def __init__(self) -> None:
         self.sequence_rule: SequenceRule = NoSequenceRule()
@@ -89,9 +100,13 @@ class CoinbaseExchangeAdapter:
         self._count: dict[str, int] = {}
         self._trades = TradeFilter()
         self._markets: dict[str, str] = {}
+        self.listings = Listings()
 
     def market(self, symbol: str) -> str:
         return self._markets.get(symbol, symbol)  # product ids are already BASE-QUOTE
+
+    def listed(self, symbol: str) -> bool | None:
+        return self.listings.listed(symbol)
 
     def instrument_requests(self) -> list[RestRequest]:
         return [RestRequest(PRODUCTS_URL)]
@@ -189,4 +204,5 @@ class CoinbaseExchangeAdapter:
         for prod in products:
             if prod.base_currency and prod.quote_currency:
                 self._markets[prod.id] = f"{prod.base_currency}-{prod.quote_currency}"
+        self.listings.add(prod.id for prod in products)
         return [Control("ignored", ts_recv, f"{len(products)} products loaded")]

@@ -33,12 +33,12 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import msgspec
 
 from adapters import deribit_wire as w
-from collector.adapter import ConnectionPlan, RestRequest, Subscription
+from collector.adapter import ConnectionPlan, Listings, RestRequest, Subscription, grammar
 from collector.book.book import OrderBook
 from collector.book.sequence import PreviousIdRule, SequenceRule
 from collector.decimal_text import json_decimal, json_number
@@ -58,6 +58,14 @@ from collector.model import (
 INSTRUMENTS_URL = "https://www.deribit.com/api/v2/public/get_instruments?currency={}&expired=false"
 INSTRUMENT_CURRENCIES = ("BTC", "ETH", "SOL", "USDC")
 URL = "wss://www.deribit.com/ws/api/v2"
+#: ``BTC-PERPETUAL``, ``BTC_USDC-PERPETUAL``, ``BTC-27DEC24``, ``BTC-27DEC24-60000-C``;
+#: a decimal strike writes its point as ``d`` (``XRP_USDC-27DEC24-0d5-C``).
+SYMBOLS = grammar(
+    r"[A-Z0-9_]+(?:-[A-Z0-9_]+(?:d[0-9]+)?)+",
+    "upper-case dash-separated parts (a decimal strike as 0d5)",
+    "BTC-PERPETUAL",
+    "BTC-27DEC24-60000-C",
+)
 #: ``public/set_heartbeat`` interval; the docs require at least 10 s.
 HEARTBEAT_INTERVAL_S = 30
 #: ``public/test`` app ping: three per heartbeat interval.
@@ -105,10 +113,12 @@ class DeribitAdapter:
     sequence_rule: SequenceRule = PreviousIdRule()
     #: Public REST is limited per IP without a published number; only instruments are fetched.
     rest_weight_per_minute: int | None = None
+    symbol_grammar = SYMBOLS
 
     def __init__(self, book_interval: str = "100ms") -> None:
         self.book_interval = book_interval
         self._instruments: dict[str, w.Instrument] = {}
+        self.listings = Listings()  # by the currency whose list names the instrument
         self._markets: dict[str, str] = {}
 
     # -- describing connections ----------------------------------------------------
@@ -121,6 +131,10 @@ class DeribitAdapter:
 
     def instrument_requests(self) -> list[RestRequest]:
         return [RestRequest(INSTRUMENTS_URL.format(c)) for c in INSTRUMENT_CURRENCIES]
+
+    def listed(self, symbol: str) -> bool | None:
+        """Judged by its currency's list: ``BTC-…`` by BTC's, ``BTC_USDC-…`` by USDC's."""
+        return self.listings.listed(symbol, symbol.split("-")[0].rpartition("_")[2])
 
     def snapshot_request(self, symbol: str) -> RestRequest | None:
         return None  # in-band snapshot on every (re)subscribe; see the module docstring
@@ -262,6 +276,8 @@ class DeribitAdapter:
             return [DecodeFailed(str(exc), ts_recv, sample(body))]
         for row in rows:
             self._instruments[row.instrument_name] = row
+        currency = parse_qs(urlsplit(url).query).get("currency", [""])[0]
+        self.listings.add((row.instrument_name for row in rows), currency)
         self._markets.clear()
         return [Control("ignored", ts_recv, f"instruments loaded: {len(rows)}")]
 

@@ -25,7 +25,14 @@ from urllib.parse import urlsplit
 import msgspec
 
 from adapters import kraken_wire as w
-from collector.adapter import CHANNELS, ConnectionPlan, RestRequest, Subscription
+from collector.adapter import (
+    CHANNELS,
+    ConnectionPlan,
+    Listings,
+    RestRequest,
+    Subscription,
+    grammar,
+)
 from collector.book.book import OrderBook
 from collector.book.checksum import kraken_crc32
 from collector.book.sequence import NoSequenceRule, SequenceRule
@@ -80,10 +87,20 @@ _v2_status = msgspec.json.Decoder(list[w.V2Status])
 _asset_pairs = msgspec.json.Decoder(w.RestAssetPairs)
 
 
+#: ``BASE/QUOTE``: v2 ``BTC/USD`` (planned), v1 ``XBT/USD`` (recordings); ``ETH2.S/ETH``.
+SYMBOLS = grammar(
+    r"[A-Z0-9]+(?:\.[A-Z])?/[A-Z0-9]+(?:\.[A-Z])?",
+    "upper-case BASE/QUOTE",
+    "BTC/USD",
+    "ETH/EUR",
+)
+
+
 class KrakenAdapter:
     """Decoder (v1 and v2) and v2 connection planner for Kraken spot."""
 
     slug = "kraken"
+    symbol_grammar = SYMBOLS
     sequence_rule: SequenceRule = NoSequenceRule()
     rest_weight_per_minute: int | None = REST_WEIGHT_PER_MINUTE
 
@@ -92,6 +109,7 @@ class KrakenAdapter:
             raise ValueError(f"Kraken book depth must be one of {BOOK_DEPTHS}")
         self.book_depth = book_depth
         self._markets: dict[str, str] = {}
+        self.listings = Listings()  # stays empty: see ``listed``
         #: (price decimals, qty decimals) per v2 symbol: instrument channel, else REST.
         self._precision: dict[str, tuple[int, int]] = {}
         self._rest_precision: dict[str, tuple[int, int]] = {}
@@ -111,6 +129,11 @@ class KrakenAdapter:
 
     def instrument_requests(self) -> list[RestRequest]:
         return [RestRequest(ASSET_PAIRS_URL)]
+
+    def listed(self, symbol: str) -> bool | None:
+        """Unknown: ``AssetPairs`` names pairs the v1 way (``XBT/USD``, not v2's ``BTC/USD``),
+        and v2's own ``instrument`` list only arrives on a connection, after planning."""
+        return None
 
     def snapshot_request(self, symbol: str) -> RestRequest | None:
         return None  # snapshots come in-band: a resync is a reconnect

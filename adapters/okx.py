@@ -43,7 +43,7 @@ from urllib.parse import urlsplit
 import msgspec
 
 from adapters import okx_wire as wire
-from collector.adapter import ConnectionPlan, RestRequest, Subscription
+from collector.adapter import ConnectionPlan, Listings, RestRequest, Subscription, grammar
 from collector.book.book import OrderBook
 from collector.book.checksum import interleaved_crc32
 from collector.model import (
@@ -60,6 +60,13 @@ from collector.model import (
 #: Listed instruments per type (expiries, strikes, settle currencies).
 INSTRUMENTS_URL = "https://www.okx.com/api/v5/public/instruments"
 INSTRUMENT_TYPES = ("SPOT", "SWAP", "FUTURES", "OPTION&uly=BTC-USD", "OPTION&uly=ETH-USD")
+#: ``BTC-USDT`` spot, ``BTC-USDT-SWAP``, ``BTC-USD-261225`` futures, ``BTC-USD-261225-100000-C``.
+SYMBOLS = grammar(
+    r"[A-Z0-9]+(?:-[A-Z0-9]+)+",
+    "upper-case letters and digits in dash-separated parts",
+    "BTC-USDT",
+    "BTC-USDT-SWAP",
+)
 PUBLIC_URL = "wss://ws.okx.com:8443/ws/v5/public"
 APP_PING_INTERVAL_S = 25.0  # docs: send "ping" if nothing was received for N < 30 s
 CONNECTIONS_PER_SECOND = 3  # per IP (docs); the transport paces reconnects itself
@@ -144,6 +151,9 @@ class OkxAdapter:
         self.sequence_rule = OkxSequenceRule()
         self.rest_weight_per_minute: int | None = REST_WEIGHT_PER_MINUTE
         self._markets: dict[str, str] = {}
+        self.symbol_grammar = SYMBOLS
+        #: Instruments by the ``instType`` query of the list naming them.
+        self.listings = Listings()
         #: Own per-symbol book message numbers, for pushes without seqId (pre-2022).
         self._numbers: dict[str, int] = {}
 
@@ -157,6 +167,17 @@ class OkxAdapter:
 
     def instrument_requests(self) -> list[RestRequest]:
         return [RestRequest(f"{INSTRUMENTS_URL}?instType={kind}") for kind in INSTRUMENT_TYPES]
+
+    def listed(self, symbol: str) -> bool | None:
+        """Judged by the list of the symbol's type (options: of its underlying)."""
+        parts = symbol.split("-")
+        if parts[-1] == "SWAP":
+            kind = "SWAP"
+        elif len(parts) == 5:
+            kind = f"OPTION&uly={parts[0]}-{parts[1]}"
+        else:
+            kind = "FUTURES" if len(parts) == 3 else "SPOT"
+        return self.listings.listed(symbol, kind)
 
     def snapshot_request(self, symbol: str) -> RestRequest | None:
         return None  # REST books carry no seqId: resync by resubscribing (see module doc)
@@ -307,6 +328,8 @@ class OkxAdapter:
             return [Control("error", ts_recv, f"{url}: {reply.code}: {reply.msg}")]
         for inst in reply.data:
             self._markets[inst.instId] = wire.market_of(inst)
+        kind = url.partition("instType=")[2]
+        self.listings.add((inst.instId for inst in reply.data), kind)
         return [Control("ignored", ts_recv, f"{len(reply.data)} instruments loaded")]
 
 

@@ -9,7 +9,9 @@ code the daemon runs, with no patching.
 
 from __future__ import annotations
 
-from collections.abc import Container
+import re
+from collections.abc import Container, Iterable
+from dataclasses import dataclass
 from typing import Protocol
 
 import msgspec
@@ -73,6 +75,57 @@ def symbols_per_connection(
     ]
 
 
+@dataclass(frozen=True)
+class SymbolGrammar:
+    """What a venue's native symbols look like, so the config check can refuse the rest.
+
+    Data, not code, so that every venue states its form the same way and a config
+    error can show it: ``form`` in words and ``examples`` that fit ``pattern``. It is
+    deliberately no stricter than the venue's own lists (every symbol of every
+    recorded instrument list fits): it catches typos, not unlisted markets.
+    """
+
+    pattern: re.Pattern[str]
+    form: str
+    examples: tuple[str, ...]
+
+    def accepts(self, symbol: object) -> bool:
+        return isinstance(symbol, str) and self.pattern.fullmatch(symbol) is not None
+
+    def expected(self) -> str:
+        """``form, e.g. 'A' or 'B'``: the end of a config error."""
+        return f"{self.form}, e.g. {' or '.join(repr(e) for e in self.examples)}"
+
+
+def grammar(pattern: str, form: str, *examples: str) -> SymbolGrammar:
+    """A ``SymbolGrammar`` whose ``pattern`` must match a whole symbol."""
+    return SymbolGrammar(re.compile(pattern), form, examples)
+
+
+class Listings:
+    """The native symbols each loaded instrument list names, by the list's scope.
+
+    A venue splits its instruments over several lists (per category, per currency);
+    a symbol can only be judged by the list that would name it. Until that list has
+    loaded, ``listed`` says None (unknown): an unreachable REST host must never make
+    the daemon drop a symbol.
+    """
+
+    def __init__(self) -> None:
+        self._scopes: dict[str, set[str]] = {}
+
+    def add(self, symbols: Iterable[str], scope: str = "") -> None:
+        self._scopes.setdefault(scope, set()).update(symbols)
+
+    def listed(self, symbol: str, scope: str = "") -> bool | None:
+        names = self._scopes.get(scope)
+        return None if names is None else symbol in names
+
+    def names(self) -> set[str]:
+        """Every symbol of every list loaded."""
+        return set().union(*self._scopes.values())
+
+
 class Adapter(Protocol):
     """What the engine and transport need from one exchange (or one market of it)."""
 
@@ -82,6 +135,10 @@ class Adapter(Protocol):
     sequence_rule: SequenceRule
     #: REST request weight the venue allows per minute, or None when it has no such budget.
     rest_weight_per_minute: int | None
+    #: The form of the venue's native symbols; the config check refuses others.
+    symbol_grammar: SymbolGrammar
+    #: The symbols of the instrument lists loaded so far (``decode_rest``), per list.
+    listings: Listings
 
     def book_checksum(self, symbol: str, book: OrderBook) -> int | None:
         """The checksum the venue would send for ``book``, computed from its exact wire text.
@@ -122,6 +179,15 @@ class Adapter(Protocol):
         body to ``decode_rest`` (recording it, so a replay of the capture learns
         the same instruments): market names then come from the venue's metadata
         instead of being guessed from the symbol. Empty for venues that need none.
+        """
+        ...
+
+    def listed(self, symbol: str) -> bool | None:
+        """Whether the instrument lists loaded so far name ``symbol``.
+
+        None when the list that would name it has not loaded (or the venue has none
+        to judge by): the daemon then subscribes it anyway. False makes the daemon
+        drop the symbol at start, with one ERROR, so it cannot break its connection.
         """
         ...
 

@@ -10,6 +10,7 @@ fall back to its default.
 from __future__ import annotations
 
 import difflib
+import functools
 import math
 import re
 import tomllib
@@ -170,6 +171,20 @@ _SYMBOL: Rule = (
     lambda v: isinstance(v, str) and v != "",
     "is not a symbol; use a non-empty string such as 'BTCUSDT'",
 )
+
+
+@functools.cache
+def _venue_symbol(exchange: str) -> Rule:
+    """The symbols ``exchange`` can have, in the venue's own grammar (``symbol_grammar``).
+
+    A symbol outside it (a space, lower case on an upper-case venue, a path) can never
+    be subscribed: the connection carrying it would fail forever and take the valid
+    symbols on it down too, so it is refused here, before anything starts.
+    """
+    grammar = adapters.create(exchange).symbol_grammar
+    return grammar.accepts, f"is not a {exchange} symbol; use {grammar.expected()}"
+
+
 _CHANNEL: Rule = (lambda v: v in CHANNELS, f"is not a channel; use one of: {', '.join(CHANNELS)}")
 _SCHEMES = ("ws://", "wss://", "http://", "https://")
 _SCHEMES_TEXT = "ws://, wss://, http:// or https://"
@@ -273,7 +288,8 @@ class _Checker:
             self.say(f"{path}.name", f"{name!r} is already in {first}; list each exchange once")
         symbols, channels = [], list(CHANNELS)
         if "symbols" in table:
-            symbols = self.items(table["symbols"], f"{path}.symbols", _SYMBOL, '["BTCUSDT"]')
+            rule = _venue_symbol(name) if valid_name else _SYMBOL
+            symbols = self.items(table["symbols"], f"{path}.symbols", rule, '["BTCUSDT"]')
         if "channels" in table:
             channels = self.items(table["channels"], f"{path}.channels", _CHANNEL, '["book"]')
         where = f"{path}.stale_after_s"

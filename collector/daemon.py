@@ -8,7 +8,9 @@ Theory of operation:
   capture replays to exactly the rows the live run wrote.
 * At start each runner fetches its venue's instrument lists (``instrument_requests``)
   before opening any connection, for at most ``INSTRUMENTS_TIMEOUT_S``: see
-  ``ExchangeRunner.load_instruments`` for why before, and why bounded.
+  ``ExchangeRunner.load_instruments`` for why before, and why bounded. A configured
+  symbol those lists do not name is dropped then, with one ERROR line and an
+  ``exchange_error`` quality row (``ExchangeRunner.drop_unlisted``).
 * The book engine asks for REST snapshots; the runner fetches them (the REST
   client waits out rate limits) and feeds the body through the same pipeline
   as any recorded ``http`` record. One symbol's fetch never blocks another's.
@@ -142,17 +144,13 @@ class ExchangeRunner:
             on_rate_limited=self._rate_limited,
         )
         self.metrics = metrics
-        subs = [Subscription(s, c) for s in cfg.symbols for c in cfg.channels]
+        #: The symbols subscribed: the configured ones less any the venue does not list.
+        self.symbols = list(cfg.symbols)
         #: The symbols whose order book is configured (none without the book channel).
         self.book_symbols = list(cfg.symbols) if "book" in cfg.channels else []
-        self.supervisors: list[WsSupervisor] = []
-        for plan in self.adapter.plan(subs):
-            if cfg.connection_lifetime_s is not None:
-                plan = msgspec.structs.replace(plan, lifetime_s=cfg.connection_lifetime_s)
-            stale = min(cfg.stale_after_s[s.channel] for s in plan.subscriptions)
-            self.supervisors.append(
-                WsSupervisor(plan, self, url=cfg.rewrite_url(plan.url), stale_after_s=stale)
-            )
+        #: Planned from the config; planned again in ``run`` if the instrument lists
+        #: drop a symbol (``drop_unlisted``), before any connection opens.
+        self.supervisors = self._plan()
         self._fetching: set[str] = set()
         self._resubscribed: dict[int, float] = {}  # id(supervisor) -> monotonic time
         self._tasks: set[asyncio.Task[None]] = set()
@@ -218,6 +216,20 @@ class ExchangeRunner:
 
     # -- start-up ----------------------------------------------------------------
 
+    def _plan(self) -> list[WsSupervisor]:
+        """One supervisor per connection the adapter plans for ``symbols``."""
+        cfg = self.cfg
+        subs = [Subscription(s, c) for s in self.symbols for c in cfg.channels]
+        supervisors = []
+        for plan in self.adapter.plan(subs):
+            if cfg.connection_lifetime_s is not None:
+                plan = msgspec.structs.replace(plan, lifetime_s=cfg.connection_lifetime_s)
+            stale = min(cfg.stale_after_s[s.channel] for s in plan.subscriptions)
+            supervisors.append(
+                WsSupervisor(plan, self, url=cfg.rewrite_url(plan.url), stale_after_s=stale)
+            )
+        return supervisors
+
     async def run(self) -> None:
         """Instrument lists first (bounded), then every connection and the snapshot loop.
 
@@ -225,6 +237,7 @@ class ExchangeRunner:
         own tasks never did); cancelling ``run`` cancels them all.
         """
         await self.load_instruments()
+        self.drop_unlisted()
         tasks = [supervisor.run() for supervisor in self.supervisors]
         await asyncio.gather(*tasks, self.snapshot_loop(), return_exceptions=True)
 
@@ -253,6 +266,40 @@ class ExchangeRunner:
                 self.cfg.name,
                 "; ".join(failed),
             )
+
+    def drop_unlisted(self) -> list[str]:
+        """Stop subscribing the configured symbols the venue's loaded lists do not name.
+
+        A venue refuses a subscription to a symbol it does not list, and on most
+        venues that closes the whole connection, with every valid symbol on it,
+        again on each reconnect. So such a symbol is dropped before connecting: one
+        ERROR line per venue, an ``exchange_error`` quality row per symbol (the
+        dataset then says why the symbol has no data), and it leaves the books that
+        ``/health`` and the metrics expect. A symbol whose list did not arrive is
+        kept (``listed`` is None): an unreachable REST host must not drop them all.
+        Returns the dropped symbols.
+        """
+        dropped = [s for s in self.symbols if self.adapter.listed(s) is False]
+        if not dropped:
+            return []
+        now = time.time_ns()
+        for symbol in dropped:
+            detail = f"{symbol} is not in {self.cfg.name}'s instrument lists; not subscribed"
+            self.pipeline.out.add_quality(
+                QualityEvent(symbol, now, QualityKind.EXCHANGE_ERROR, detail)
+            )
+        self.symbols = [s for s in self.symbols if s not in dropped]
+        self.book_symbols = [s for s in self.book_symbols if s not in dropped]
+        self.metrics.engine(self.cfg.name, self.pipeline, self.book_symbols)
+        self.supervisors = self._plan()
+        log.error(
+            "%s: the venue does not list %s: not subscribed (check the spelling in the "
+            "config); its other %d symbol(s) stream as usual",
+            self.cfg.name,
+            ", ".join(dropped),
+            len(self.symbols),
+        )
+        return dropped
 
     async def _fetch_instruments(self, failed: list[str]) -> None:
         for request in self.adapter.instrument_requests():

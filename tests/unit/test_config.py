@@ -293,13 +293,21 @@ def test_exchange_rule(line: str, expected: str) -> None:
     assert problems(EXCHANGE + line + "\n") == [f"c.toml: {expected}"]
 
 
-SYMBOL = "is not a symbol; use a non-empty string such as 'BTCUSDT'"
+SYMBOL = (
+    "is not a binance-usdm symbol; use upper-case letters and digits, futures with a "
+    "_PERP or _YYMMDD suffix, e.g. 'BTCUSDT' or 'BTCUSD_PERP'"
+)
 NOT_A_LIST = 'is not a non-empty list; use e.g. ["BTCUSDT"]'
 SYMBOLS_CASES = [
     ("[]", "exchange[0].symbols: [] " + NOT_A_LIST),
     ('"BTCUSDT"', "exchange[0].symbols: 'BTCUSDT' " + NOT_A_LIST),
     ('["BTCUSDT", ""]', "exchange[0].symbols[1]: '' " + SYMBOL),
     ('["BTCUSDT", 5]', "exchange[0].symbols[1]: 5 " + SYMBOL),
+    ('["BTCUSDT", "BTC USDT"]', "exchange[0].symbols[1]: 'BTC USDT' " + SYMBOL),
+    ('["BTCUSDT", "btcusdt"]', "exchange[0].symbols[1]: 'btcusdt' " + SYMBOL),
+    ('["BTCUSDT", "BTC/USDT"]', "exchange[0].symbols[1]: 'BTC/USDT' " + SYMBOL),
+    ('["BTCUSDT", "..\\\\BTC"]', "exchange[0].symbols[1]: '..\\\\BTC' " + SYMBOL),
+    ('["BTCUSDT", "BTCUSDT\\n"]', "exchange[0].symbols[1]: 'BTCUSDT\\n' " + SYMBOL),
     (
         '["BTCUSDT", "ETHUSDT", "BTCUSDT"]',
         "exchange[0].symbols[2]: 'BTCUSDT' repeats exchange[0].symbols[0]; list it once",
