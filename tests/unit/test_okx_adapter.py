@@ -14,11 +14,11 @@ from adapters.okx import (
     PUBLIC_URL,
     SUBSCRIPTIONS_PER_CONNECTION,
     OkxAdapter,
-    OkxSequenceRule,
 )
 from adapters.okx_wire import market_from_inst_id
 from collector.adapter import Subscription
 from collector.book.book import OrderBook
+from collector.book.sequence import SeqIdRule
 from collector.book.state import SyncState
 from collector.capture.records import Record
 from collector.model import (
@@ -317,8 +317,10 @@ def test_seq_gap_requests_a_resync_and_a_snapshot_resets() -> None:
     sync = p.engine.symbols[INST]
     assert sync.state is not SyncState.SYNCED
     assert (sync.stats.gaps, sync.stats.resyncs) == (1, 1)
-    assert p.engine.snapshot_requests() == [INST]  # the daemon resubscribes (no REST bridge)
-    assert p.adapter.snapshot_request(INST) is None
+    assert p.engine.snapshot_requests() == [INST]  # the daemon fetches the REST book...
+    assert p.adapter.snapshot_request(INST).url == (
+        "https://www.okx.com/api/v5/market/books?instId=BTC-USDT&sz=400"
+    )  # ...and an in-band snapshot that comes first resets the book, as it always did
     p.on_record(Record("recv", TS + 10, 1, book_frame("snapshot", B, A, seq=40, prev=-1)))
     p.on_record(
         Record("recv", TS + 11, 1, book_frame("update", [("96", "1")], [], seq=41, prev=40))
@@ -364,7 +366,7 @@ def test_checksum_mismatch_unsyncs_and_matching_ones_verify() -> None:
 
 
 def test_rule_answers_on_ids_alone() -> None:
-    rule = OkxSequenceRule()
+    rule = SeqIdRule()
 
     def d(seq: int, prev: int | None) -> BookDelta:
         return BookDelta(INST, None, TS, seq, seq, prev, [], [])
@@ -431,7 +433,7 @@ def test_rest_errors_and_unknown_endpoints() -> None:
     assert err == Control("error", TS, f"{url}: 51000: Parameter instType error")
     (bad,) = a.decode_rest(url, "{", TS)
     assert isinstance(bad, DecodeFailed) and not bad.unknown
-    (other,) = a.decode_rest("https://www.okx.com/api/v5/market/books?instId=X", "{}", TS)
+    (other,) = a.decode_rest("https://www.okx.com/api/v5/market/tickers?instId=X", "{}", TS)
     assert isinstance(other, DecodeFailed) and other.unknown
 
 
