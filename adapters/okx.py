@@ -323,6 +323,7 @@ class OkxAdapter:
             return [DecodeFailed(f"{symbol}: {exc}", ts_recv, sample(body))]
         return [snapshot]
 
+
 def _trade(t: wire.OkxTrade, ts_recv: int) -> Trade:
     if t.side not in ("buy", "sell"):
         raise ValueError(f"trade side {t.side!r}")
