@@ -69,8 +69,9 @@ class OkxBook(msgspec.Struct):
 class OkxBooksReply(msgspec.Struct):
     """``GET /api/v5/market/books?instId=..&sz=..``: ``{"code":"0","msg":"","data":[book]}``.
 
-    The one book has ``asks``/``bids``/``ts`` and ``seqId`` (the id of the last push it
-    includes), no ``prevSeqId`` or ``checksum``; an error has ``code`` != "0", no data.
+    The one book has ``asks``/``bids``/``ts`` and ``seqId`` (on the pushes' scale, so a
+    push can bridge it), no ``prevSeqId`` or ``checksum``; an error has ``code`` != "0"
+    and no data.
     """
 
     code: str
