@@ -71,13 +71,14 @@ def with_seq_ids(records: list[Record], seed: int = 16) -> list[Record]:
             out.append(record)
             continue
         symbol, book = frame["arg"]["instId"], frame["data"][0]
-        seq = last.get(symbol, 10**9) + rng.randint(1, 93)
+        previous = last.get(symbol, 10**9)
+        seq = previous + rng.randint(1, 93)
         if frame.get("action") == "snapshot":
             book["seqId"], book["prevSeqId"] = seq + 10_000, -1  # pushes missed before it
             updates[symbol] = 0
         else:
-            book["seqId"], book["prevSeqId"] = seq, last[symbol]
-            updates[symbol] += 1
+            book["seqId"], book["prevSeqId"] = seq, previous
+            updates[symbol] = updates.get(symbol, 0) + 1
         last[symbol] = book["seqId"]
         out.append(_recv(record, frame))
         if frame.get("action") == "update" and updates[symbol] == 3:
