@@ -7,7 +7,7 @@ Books: ``orderBookL2`` sends a ``partial`` (the in-band snapshot) and then
 ``insert``/``update``/``delete`` rows keyed by (symbol, id, side) with absolute
 sizes. There are no sequence ids: ``NoSequenceRule``, with the adapter numbering each
 symbol's book messages itself (partial 0, then 1, 2, ...; reset by every partial).
-Rows without a price (``update``/``delete`` before 2023-09) take it from an id -> price
+Rows without a price (``update``/``delete`` before mid-2023) take it from an id -> price
 map built from ``partial``/``insert``; the map is reset by each partial. A row whose id
 is unknown and that carries no price cannot be applied: the symbol's book is then
 declared invalid (``BookInvalid``) and resynced, and ``unknown_ids`` counts it.

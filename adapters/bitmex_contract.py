@@ -1,8 +1,10 @@
 """BitMEX contract: ``orderBookL2``/``orderBookL2_25``, ``trade``, ``quote`` tables,
 subscribe replies, the welcome frame, and ``GET /api/v1/instrument``.
 
-Since 2023-09-19 every book row carries ``price`` and ``timestamp`` (server send time);
-older recordings send ``price`` only on partial/insert, and drift with ``missing_field``.
+Every book row carries ``timestamp`` (server send time) since 2022-02-14, and ``price``
+on ``update``/``delete`` rows too since mid-2023 (2023-09-19 is the date of the later
+50 ms throttling change, not of these fields). Older recordings send ``price`` only on
+partial/insert and no ``timestamp``, and drift with ``missing_field``.
 """
 
 from __future__ import annotations
@@ -49,7 +51,7 @@ BOOK = MessageContract(
     enums={"action": _ACTIONS},
     types={"data[].size": "int", "data[].price": "number"},
     units={"data[].timestamp": "rfc3339"},
-    # price and timestamp on every action since 2023-09-19 (throttling change)
+    # timestamp on every row since 2022-02-14; price on every action since mid-2023
     required=("table", "action", "data", "data[].price", "data[].timestamp"),
 )
 TRADE = _table(

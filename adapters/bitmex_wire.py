@@ -10,9 +10,10 @@ Written from (checked 2026-11-28 against stored copies):
 * topic list ``https://www.bitmex.com/api/v1/schema/websocketHelp`` (``orderBookL2``
   full book, ``orderBookL2_25`` top 25, ``quote`` top of book, ``trade`` live trades);
 * blog.bitmex.com "Important Update: WebSocket OrderBook Throttling" (2023-09-19):
-  book rows are conflated at 50 ms, carry ``price`` on every action and a
-  ``timestamp``; before that ``update``/``delete`` rows carried no price (the 2021
-  recording), so the adapter remembers each level id's price;
+  book rows are conflated at 50 ms. The row fields changed earlier: a ``timestamp``
+  on every L2 row since 2022-02-14, ``price`` on every action (not only
+  partial/insert) since mid-2023; before that ``update``/``delete`` rows carried no
+  price (the 2021 recording), so the adapter remembers each level id's price;
 * ``GET /api/v1/instrument/active`` (REST explorer, fields as recorded in 2021).
 
 BitMEX writes prices and sizes as JSON numbers (``0.00001814``, ``1e-8``); they are
@@ -55,8 +56,8 @@ class BookRow(msgspec.Struct):
     id: int  # level id: one price level of one symbol
     side: Literal["Buy", "Sell"]
     size: Raw = Raw(b"null")  # absolute size in contracts; absent on delete
-    price: Raw = Raw(b"null")  # on partial/insert; on every action since 2023-09
-    timestamp: str | None = None  # ISO ms, since 2023-09 (server send time)
+    price: Raw = Raw(b"null")  # on partial/insert; on every action since mid-2023
+    timestamp: str | None = None  # ISO ms, server send time; on every row since 2022-02-14
 
 
 class TradeRow(msgspec.Struct):

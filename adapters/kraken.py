@@ -5,12 +5,12 @@ frame (v1 data frames are JSON arrays, v1 events objects with ``event``; v2
 messages are objects with ``channel`` or ``method``). Wire structs, with their
 documentation links, are in ``adapters.kraken_wire``. Written from (2026-11-28):
 
-* https://docs.kraken.com/api/docs/websocket-v2/book, ``trade``, ``ticker``,
+* https://docs.kraken.com/exchange/api-reference/spot-websocket-v2/book, ``trade``, ``ticker``,
   ``instrument``, ``status``, ``heartbeat``, ``ping``;
-* https://docs.kraken.com/api/docs/guides/spot-ws-book-v2 and ``spot-ws-book-v1``
+* https://docs.kraken.com/exchange/guides/websockets/book-checksum-v2 and ``book-checksum-v1``
   (book maintenance: apply the whole message, truncate to the subscribed depth,
   CRC32 over the top 10 levels; v2 re-renders numbers at the pair's precision);
-* https://docs.kraken.com/api/docs/websocket-v1/book, ``trade``, ``ticker``.
+* https://docs.kraken.com/exchange/api-reference/spot-websocket-v1/book, ``trade``, ``ticker``.
 
 Books have no update ids: snapshots come in-band and the adapter numbers each
 symbol's book messages itself (snapshot 0, then 1, 2, ...), so ``NoSequenceRule``
@@ -50,23 +50,25 @@ from collector.model import (
 
 #: Pairs with their v1 names and decimals (markets; v2 checksum precision fallback).
 ASSET_PAIRS_URL = "https://api.kraken.com/0/public/AssetPairs"
-URL_V2 = "wss://ws.kraken.com/v2"  # https://docs.kraken.com/api/docs/guides/spot-ws-intro
-BOOK_DEPTHS = (10, 25, 100, 500, 1000)  # https://docs.kraken.com/api/docs/websocket-v2/book
+URL_V2 = "wss://ws.kraken.com/v2"  # https://docs.kraken.com/exchange/api-reference/spot-websocket
+#: https://docs.kraken.com/exchange/api-reference/spot-websocket-v2/book
+BOOK_DEPTHS = (10, 25, 100, 500, 1000)
 CHECKSUM_LEVELS = 10  # top levels per side the book checksum covers (both versions)
 #: The client message rate limit is dynamic ("Exceeded msg rate") and unpublished
-#: (https://docs.kraken.com/api/docs/guides/spot-ratelimits): stay well below it.
+#: (https://docs.kraken.com/exchange/guides/general/ratelimits): stay well below it.
 MAX_MESSAGES_PER_SECOND = 2.0
 #: No per-connection subscription limit is documented; this bounds the traffic
 #: (a depth-1000 book per symbol) one connection carries. Our choice, not Kraken's.
 MAX_SYMBOLS_PER_CONNECTION = 50
 #: No connection lifetime is documented: roll over daily anyway.
 LIFETIME_S = 24 * 3600.0
-#: Optional application ping (https://docs.kraken.com/api/docs/websocket-v2/ping);
+#: Optional application ping
+#: (https://docs.kraken.com/exchange/api-reference/spot-websocket-v2/ping);
 #: heartbeats already arrive each second without traffic, the pong proves the path.
 APP_PING = '{"method":"ping"}'
 APP_PING_INTERVAL_S = 30.0
 #: Public REST: about 1 request/s per IP
-#: (https://docs.kraken.com/api/docs/guides/spot-rest-ratelimits).
+#: (https://docs.kraken.com/exchange/guides/rest/ratelimits).
 REST_WEIGHT_PER_MINUTE = 60
 #: Asset codes Kraken's v1/REST names spell differently from the rest of the world.
 ALIASES = {"XBT": "BTC", "XDG": "DOGE"}

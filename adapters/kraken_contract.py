@@ -22,7 +22,8 @@ from collector.contract.classify import rest_path, shape_name
 from collector.contract.model import Classifier, Doc, MessageContract, Rules, VenueContract
 
 CHECKED = "2026-11-28"
-_WS = "https://docs.kraken.com/api/docs/websocket-v2/"
+_WS = "https://docs.kraken.com/exchange/api-reference/spot-websocket-v2/"
+_CHECKSUM_GUIDE = "https://docs.kraken.com/exchange/guides/websockets/book-checksum-v2"
 _V1 = ("event", "status", "pair", "channelName", "errorMessage", "Error")
 _PUSH_OMIT = (*_V1, "method", "success", "result", "error", "symbol")
 _NUMBER = "number"
@@ -97,7 +98,7 @@ METHOD = MessageContract(
 )
 ASSET_PAIRS = MessageContract(
     name="rest:AssetPairs",
-    doc=Doc("https://docs.kraken.com/api/docs/rest-api/get-tradable-asset-pairs", CHECKED),
+    doc=Doc("https://docs.kraken.com/api-reference/market-data/get-tradable-asset-pairs", CHECKED),
     struct=RestAssetPairs,
 )
 IGNORED = frozenset({"ohlc", "level3", "spread"})
@@ -136,7 +137,8 @@ CONTRACT = VenueContract(
         'client may send {"method":"ping"}',
         connection_lifetime_s=None,
         subscribe_ack='{"method":"subscribe","success":true,"result":{...}} per symbol',
-        doc=Doc("https://docs.kraken.com/api/docs/guides/spot-ws-book-v2", CHECKED),
+        # Reread 2026-12-07: book maintenance and checksum steps match the rule above.
+        doc=Doc(_CHECKSUM_GUIDE, "2026-12-07"),
     ),
     classifier=_classifier,
     rest_classifier=_rest,

@@ -24,12 +24,12 @@ from collector.decimal_text import json_decimal
 class Envelope(msgspec.Struct):
     """Any JSON object Kraken sends on ws.kraken.com (v1) or ws.kraken.com/v2.
 
-    v1 events (https://docs.kraken.com/api/docs/websocket-v1/heartbeat,
+    v1 events (https://docs.kraken.com/exchange/api-reference/spot-websocket-v1/heartbeat,
     ``systemStatus``, ``subscriptionStatus``, ``pong``, ``error``) carry ``event``;
-    v2 channel messages (https://docs.kraken.com/api/docs/websocket-v2/book,
+    v2 channel messages (https://docs.kraken.com/exchange/api-reference/spot-websocket-v2/book,
     ``trade``, ``ticker``, ``instrument``, ``status``, ``heartbeat``) carry
     ``channel``; v2 method responses (``subscribe``, ``unsubscribe``, ``pong``;
-    https://docs.kraken.com/api/docs/websocket-v2/ping) carry ``method``.
+    https://docs.kraken.com/exchange/api-reference/spot-websocket-v2/ping) carry ``method``.
     """
 
     # v1
@@ -47,14 +47,14 @@ class Envelope(msgspec.Struct):
     result: msgspec.Raw = msgspec.Raw()  # method response: what was subscribed
     error: str | None = None  # method response: why it failed (success false)
     symbol: str | None = None  # method response: the symbol an error concerns
-    # "Exceeded msg rate" notices (https://docs.kraken.com/api/docs/guides/spot-ratelimits)
+    # "Exceeded msg rate" notices (https://docs.kraken.com/exchange/guides/general/ratelimits)
     Error: str | None = None
 
 
 class V2Result(msgspec.Struct):
     """``result`` of a v2 subscribe/unsubscribe ack (one per symbol).
 
-    https://docs.kraken.com/api/docs/websocket-v2/book#subscribe-request
+    https://docs.kraken.com/exchange/api-reference/spot-websocket-v2/book#subscribe-request
     """
 
     channel: str | None = None
@@ -67,7 +67,7 @@ class V2Result(msgspec.Struct):
 class V2Level(msgspec.Struct):
     """One book level: JSON numbers at full precision.
 
-    https://docs.kraken.com/api/docs/websocket-v2/book
+    https://docs.kraken.com/exchange/api-reference/spot-websocket-v2/book
     """
 
     price: msgspec.Raw
@@ -75,10 +75,11 @@ class V2Level(msgspec.Struct):
 
 
 class V2Book(msgspec.Struct):
-    """``book`` snapshot/update element (https://docs.kraken.com/api/docs/websocket-v2/book).
+    """``book`` snapshot/update element:
+    https://docs.kraken.com/exchange/api-reference/spot-websocket-v2/book.
 
     ``checksum``: CRC32 of the top 10 levels after this message, on snapshots and
-    updates (https://docs.kraken.com/api/docs/guides/spot-ws-book-v2).
+    updates (https://docs.kraken.com/exchange/guides/websockets/book-checksum-v2).
     """
 
     symbol: str  # BTC/USD
@@ -89,7 +90,7 @@ class V2Book(msgspec.Struct):
 
 
 class V2Trade(msgspec.Struct):
-    """``trade`` element (https://docs.kraken.com/api/docs/websocket-v2/trade)."""
+    """``trade`` element: https://docs.kraken.com/exchange/api-reference/spot-websocket-v2/trade."""
 
     symbol: str
     side: str  # taker side: buy | sell
@@ -101,7 +102,7 @@ class V2Trade(msgspec.Struct):
 
 
 class V2Ticker(msgspec.Struct):
-    """``ticker`` element (https://docs.kraken.com/api/docs/websocket-v2/ticker).
+    """``ticker`` element (https://docs.kraken.com/exchange/api-reference/spot-websocket-v2/ticker).
 
     Subscribed with ``event_trigger: "bbo"`` it is published on every change of
     the best bid/offer; other fields (last, volume, vwap, ...) are not stored.
@@ -116,7 +117,10 @@ class V2Ticker(msgspec.Struct):
 
 
 class V2Pair(msgspec.Struct):
-    """``instrument`` pair (https://docs.kraken.com/api/docs/websocket-v2/instrument)."""
+    """``instrument`` pair.
+
+    https://docs.kraken.com/exchange/api-reference/spot-websocket-v2/instrument
+    """
 
     symbol: str  # BTC/USD
     base: str
@@ -132,7 +136,8 @@ class V2Instruments(msgspec.Struct):
 
 
 class V2Status(msgspec.Struct):
-    """``status`` element (https://docs.kraken.com/api/docs/websocket-v2/status)."""
+    """``status`` element:
+    https://docs.kraken.com/exchange/api-reference/spot-websocket-v2/status."""
 
     system: str  # online | maintenance | cancel_only | post_only
     version: str | None = None
@@ -143,13 +148,13 @@ class V2Status(msgspec.Struct):
 
 
 class V1Book(msgspec.Struct):
-    """v1 ``book-N`` payload (https://docs.kraken.com/api/docs/websocket-v1/book).
+    """v1 ``book-N`` payload: https://docs.kraken.com/exchange/api-reference/spot-websocket-v1/book.
 
     Levels are ``[price, volume, timestamp]`` strings at the pair's fixed
     decimals, plus a 4th element ``"r"`` on a level re-published to refill the
     subscribed depth. An update may be split in an ``a`` dict and a ``b`` dict;
     ``c`` (CRC32 as a decimal string) sits in the last one and is never sent on
-    snapshots (https://docs.kraken.com/api/docs/guides/spot-ws-book-v1).
+    snapshots (https://docs.kraken.com/exchange/guides/websockets/book-checksum-v1).
     """
 
     as_: list[list[str]] | None = msgspec.field(default=None, name="as")  # snapshot asks
@@ -160,12 +165,12 @@ class V1Book(msgspec.Struct):
 
 
 #: v1 ``trade``: ``[price, volume, time, side b/s (taker), orderType m/l, misc]``
-#: (https://docs.kraken.com/api/docs/websocket-v1/trade). No trade id is sent.
+#: (https://docs.kraken.com/exchange/api-reference/spot-websocket-v1/trade). No trade id is sent.
 V1Trades = list[tuple[str, str, str, str, str, str]]
 
 
 class V1Ticker(msgspec.Struct):
-    """v1 ``ticker`` (https://docs.kraken.com/api/docs/websocket-v1/ticker).
+    """v1 ``ticker`` (https://docs.kraken.com/exchange/api-reference/spot-websocket-v1/ticker).
 
     ``a``/``b``: ``[price, wholeLotVolume, lotVolume]``; published on trades, so
     the best bid/ask it states may be older than the book.
@@ -176,7 +181,7 @@ class V1Ticker(msgspec.Struct):
 
 
 #: v1 ``spread``: ``[bid, ask, timestamp, bidVolume, askVolume]``
-#: (https://docs.kraken.com/api/docs/websocket-v1/spread).
+#: (https://docs.kraken.com/exchange/api-reference/spot-websocket-v1/spread).
 V1Spread = tuple[str, str, str, str, str]
 
 
@@ -186,7 +191,7 @@ V1Spread = tuple[str, str, str, str, str]
 class RestPair(msgspec.Struct):
     """One ``GET /0/public/AssetPairs`` entry.
 
-    https://docs.kraken.com/api/docs/rest-api/get-tradable-asset-pairs
+    https://docs.kraken.com/api-reference/market-data/get-tradable-asset-pairs
     """
 
     altname: str  # XBTUSD

@@ -19,26 +19,45 @@ Sans-I/O: describes connections and decodes frames. Written from the OKX v5 docs
   each update's ``prevSeqId`` equals the previous push's ``seqId``; a push with no
   change (sent after a long silence, empty ``asks``/``bids``) has ``seqId ==
   prevSeqId``; after maintenance the sequence may restart lower (``seqId <
-  prevSeqId``) and continue from there. ``OkxSequenceRule`` implements exactly
-  that and falls back to no checks for recordings made before the ids existed.
+  prevSeqId``) and continue from there. ``SeqIdRule`` (``collector/book/sequence``)
+  implements that, and falls back to no checks for recordings made before the ids.
 * Checksum: signed CRC32 of the first 25 bids and asks interleaved as
   ``price:size`` text (``interleaved_crc32``), on snapshots and updates of
-  ``books``/``*-l2-tbt``. Deprecated from 2026-06-23: the field stays but is 0,
-  which is treated as absent.
+  ``books``/``*-l2-tbt``. Deprecated from 2026-06-23: the field reads 0 (treated as
+  absent) and is announced to disappear (an absent key is equally "not sent").
 * Trades: ``side`` is the taker's side, as stored.
 
 Channel choice for ``book``: ``OkxAdapter(book_channel="books5")`` subscribes to
 top-5 snapshots instead of the 400-level ``books`` stream (the default).
 ``books50-l2-tbt``/``books-l2-tbt`` need a login (VIP) and are decoded but not planned.
 
-REST snapshots: ``GET /api/v5/market/books`` returns ``asks``/``bids``/``ts`` but no
-``seqId``, so it cannot be bridged to the stream: ``snapshot_request`` returns None
-and a symbol is resynced by reconnecting (the new subscription starts with a snapshot).
+Snapshots from REST. OKX's changelog (2026-02-12, "Delist initial snapshot and checksum
+field in order book channels"; production "early August 2026", not confirmed since)
+stops the in-band ``snapshot`` of ``books``/``books-l2-tbt``/``books50-l2-tbt``:
+clients seed from ``GET /api/v5/market/books?instId=..&sz=..`` (400 levels at most,
+the ``books`` depth; its body carries ``seqId``) and bridge with ``prevSeqId <=
+seqId_snapshot < seqId``. Both regimes work without configuration:
+
+* a snapshot push, whenever one comes, replaces the book at once (in-band, as before);
+* an update for a book that is not in sync (the first push after subscribing was
+  an update, or a push broke the chain) is buffered by the engine, which asks for a
+  snapshot; ``snapshot_request`` then names the REST book, and ``decode_rest`` turns
+  its body into a snapshot the engine bridges with ``SeqIdRule``.
+
+REST is used for a gap after sync too, rather than reconnecting: once the in-band
+snapshot is gone a reconnect no longer resyncs anything, and even while it exists,
+one REST request resyncs one symbol where a reconnect renews every subscription of
+the connection (up to 200). A book that gets no update at all needs no snapshot
+(nothing could bridge it); the daemon's silent-book report covers it. Reconnects
+stay for connection failures (the transport's own). REST budget: ``books`` allows
+20 requests per 2 s per IP (40 in some copies of the docs); the adapter's budget of
+``REST_WEIGHT_PER_MINUTE`` (10 a second, weight 1 each) stays under both and is
+shared with the start-up instrument lists.
 """
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import msgspec
 
@@ -46,6 +65,7 @@ from adapters import okx_wire as wire
 from collector.adapter import ConnectionPlan, Listings, RestRequest, Subscription, grammar
 from collector.book.book import OrderBook
 from collector.book.checksum import interleaved_crc32
+from collector.book.sequence import SeqIdRule
 from collector.model import (
     BestBidAsk,
     BookDelta,
@@ -76,7 +96,9 @@ ARGS_PER_FRAME = 100  # ~5 KB a frame: far below MAX_ARGS_BYTES
 SUBSCRIPTIONS_PER_CONNECTION = 200  # our choice: OKX documents no public cap
 MAX_MESSAGES_PER_SECOND = 3.0  # our pacing of subscribe frames (docs give 3/s per IP)
 LIFETIME_S = 24 * 3600.0  # our choice: OKX documents no connection lifetime
-REST_WEIGHT_PER_MINUTE = 600  # /api/v5/public/instruments: 20 requests / 2 s per IP
+#: Market books and instruments: 20 requests / 2 s per IP each; we spend 10 / s in all.
+REST_WEIGHT_PER_MINUTE = 600
+BOOKS_URL = "https://www.okx.com/api/v5/market/books"
 CHECKSUM_LEVELS = 25
 
 #: Depth the venue maintains each book channel at (levels pushed out are dropped).
@@ -103,39 +125,6 @@ _CANDLE_PREFIXES = ("candle", "mark-price-candle", "index-candle")
 _ACK_EVENTS = frozenset(("subscribe", "unsubscribe", "login"))
 
 
-class OkxSequenceRule:
-    """OKX ``seqId``/``prevSeqId``, with a fallback for pushes that carry neither.
-
-    A delta continues the book when its ``prevSeqId`` (``prev_id``) equals the
-    ``seqId`` last applied: this one test accepts normal updates, the no-change
-    push (``seqId == prevSeqId``) and the documented sequence restart (``seqId <
-    prevSeqId``), none of which an ordering test would. A delta that names another
-    predecessor but whose ``seqId`` is not past the book is already covered (a
-    lagging connection during a switch-over): ignored, not a gap. Deltas from
-    recordings without ids (``prev_id is None``, numbered by the adapter) are
-    never checked; their books rely on the checksum and the crossed-book check.
-    Only in-band snapshots exist on OKX, so ``bridges`` is the chain test again,
-    and a delta buffered before a snapshot is dropped unless its ``seqId`` is past
-    the snapshot's. Trade-off: a push lost exactly at a sequence restart makes the
-    next pushes look covered (ignored as duplicates) until the ids pass the old
-    ones, where the gap is then reported.
-    """
-
-    name = "okx-seqid"
-
-    def stale(self, delta: BookDelta, snapshot_id: int) -> bool:
-        return delta.prev_id is None or delta.last_id <= snapshot_id
-
-    def bridges(self, delta: BookDelta, snapshot_id: int) -> bool:
-        return delta.prev_id is None or delta.prev_id == snapshot_id
-
-    def continues(self, delta: BookDelta, last_id: int) -> bool:
-        return delta.prev_id is None or delta.prev_id == last_id
-
-    def outdated(self, delta: BookDelta, last_id: int) -> bool:
-        return delta.prev_id is not None and delta.prev_id != last_id and delta.last_id <= last_id
-
-
 class OkxAdapter:
     """Decoder and connection planner for OKX v5 public market data."""
 
@@ -148,7 +137,7 @@ class OkxAdapter:
         self.book_channel = book_channel
         #: Tie bbo-tbt quotes to the book by seqId (docs: one id set per instrument).
         self.bbo_seq = bbo_seq
-        self.sequence_rule = OkxSequenceRule()
+        self.sequence_rule = SeqIdRule()
         self.rest_weight_per_minute: int | None = REST_WEIGHT_PER_MINUTE
         self._markets: dict[str, str] = {}
         self.symbol_grammar = SYMBOLS
@@ -179,8 +168,10 @@ class OkxAdapter:
             kind = "FUTURES" if len(parts) == 3 else "SPOT"
         return self.listings.listed(symbol, kind)
 
-    def snapshot_request(self, symbol: str) -> RestRequest | None:
-        return None  # REST books carry no seqId: resync by resubscribing (see module doc)
+    def snapshot_request(self, symbol: str) -> RestRequest:
+        """The REST book at the planned channel's depth (``books``: 400, the REST maximum)."""
+        sz = BOOK_DEPTH[self.book_channel]
+        return RestRequest(f"{BOOKS_URL}?{urlencode({'instId': symbol, 'sz': sz})}")
 
     def plan(self, subscriptions: list[Subscription]) -> list[ConnectionPlan]:
         """Public-endpoint connections of at most ``SUBSCRIPTIONS_PER_CONNECTION`` channels.
@@ -273,7 +264,7 @@ class OkxAdapter:
             if not symbol:
                 raise ValueError("book push without instId")
             bids, asks, ts = _levels(b.bids), _levels(b.asks), _ms(b.ts)
-            checksum = b.checksum or None  # 0 = deprecated (2026-06): absent
+            checksum = b.checksum or None  # 0 (deprecated 2026-06) or no key: not sent
             if channel == "books5" or action == "snapshot" or b.prevSeqId == -1:
                 last = b.seqId if b.seqId is not None else self._number(symbol, restart=True)
                 out.append(
@@ -316,6 +307,8 @@ class OkxAdapter:
 
     def decode_rest(self, url: str, body: str | bytes, ts_recv: int) -> list[Message]:
         path = urlsplit(url).path
+        if path.endswith("/api/v5/market/books"):
+            return self._rest_book(url, body, ts_recv)
         if not path.endswith("/api/v5/public/instruments"):
             return [
                 DecodeFailed(f"unknown REST endpoint {path}", ts_recv, sample(body), unknown=True)
@@ -331,6 +324,27 @@ class OkxAdapter:
         kind = url.partition("instType=")[2]
         self.listings.add((inst.instId for inst in reply.data), kind)
         return [Control("ignored", ts_recv, f"{len(reply.data)} instruments loaded")]
+
+    def _rest_book(self, url: str, body: str | bytes, ts_recv: int) -> list[Message]:
+        """``GET /api/v5/market/books``: a snapshot at ``seqId``, bridged like Binance's."""
+        query = parse_qs(urlsplit(url).query)
+        symbol = query.get("instId", [""])[0]
+        if not symbol:
+            return [DecodeFailed("books URL without instId", ts_recv, url)]
+        try:
+            reply = wire.books_reply.decode(body)
+            if reply.code != "0":
+                return [Control("error", ts_recv, f"{symbol}: {reply.code}: {reply.msg}", symbol)]
+            if len(reply.data) != 1:
+                raise ValueError(f"books reply with {len(reply.data)} books, expected 1")
+            (b,) = reply.data
+            if b.seqId is None:  # a pre-2026 body: nothing to bridge it by
+                raise ValueError("books reply without seqId")
+            bids, asks = _levels(b.bids), _levels(b.asks)
+            snapshot = BookSnapshot(symbol, _ms(b.ts), ts_recv, b.seqId, bids, asks)
+        except (msgspec.DecodeError, msgspec.ValidationError, ValueError) as exc:
+            return [DecodeFailed(f"{symbol}: {exc}", ts_recv, sample(body))]
+        return [snapshot]
 
 
 def _trade(t: wire.OkxTrade, ts_recv: int) -> Trade:

@@ -1,14 +1,18 @@
-"""OKX contract: v5 public websocket ``books``/``books5``/``bbo-tbt``/``trades`` and instruments.
+"""OKX contract: v5 public websocket ``books``/``books5``/``bbo-tbt``/``trades``, REST books
+and instruments.
 
 The live API sends ``seqId``/``prevSeqId`` on every book push (documented since 2022);
-recordings from before that lack them and drift with ``missing_field``.
+recordings from before that lack them and drift with ``missing_field``. ``checksum`` is
+optional: deprecated (0) since 2026-06 and announced to disappear with the in-band
+snapshot (changelog "Delist initial snapshot and checksum field in order book
+channels", 2026-02-12), after which books are seeded from REST ``/api/v5/market/books``.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from adapters.okx_wire import OkxBook, OkxEnvelope, OkxInstruments, OkxTrade
+from adapters.okx_wire import OkxBook, OkxBooksReply, OkxEnvelope, OkxInstruments, OkxTrade
 from collector.contract.classify import rest_path, shape_name
 from collector.contract.model import Classifier, Doc, MessageContract, Rules, VenueContract
 
@@ -28,7 +32,7 @@ def _book(name: str, action: bool) -> MessageContract:
         payload={"data": list[OkxBook]},
         enums={"action": ("snapshot", "update")} if action else {},
         units={"data[].ts": "ms"},
-        required=("arg", "data", "data[].seqId", "data[].prevSeqId", "data[].checksum")
+        required=("arg", "data", "data[].seqId", "data[].prevSeqId")
         + (("action",) if action else ()),
     )
 
@@ -81,6 +85,14 @@ EVENT = MessageContract(
     },
     required=("event",),
 )
+REST_BOOKS = MessageContract(
+    name="rest:books",
+    # Reread 2026-12-07: the changelog's "How to manage a local order book correctly".
+    doc=Doc("https://www.okx.com/docs-v5/log_en", "2026-12-07"),
+    struct=OkxBooksReply,
+    units={"data[].ts": "ms"},
+    required=("data[].seqId",),  # what the bridge needs (changelog 2026-02-12)
+)
 INSTRUMENTS = MessageContract(
     name="rest:instruments",
     doc=Doc(_DOCS + "#public-data-rest-api-get-instruments", CHECKED),
@@ -113,17 +125,20 @@ def _classifier() -> Classifier:
 
 def _rest(url: str, value: Any) -> str:
     path = rest_path(url)
+    if path == "/api/v5/market/books":
+        return REST_BOOKS.name
     return INSTRUMENTS.name if path == "/api/v5/public/instruments" else f"rest:{path}"
 
 
 CONTRACT = VenueContract(
     venue="okx",
-    messages=(BOOKS, BOOKS5, BBO, TRADES, EVENT, INSTRUMENTS),
+    messages=(BOOKS, BOOKS5, BBO, TRADES, EVENT, REST_BOOKS, INSTRUMENTS),
     rules=Rules(
         sequence="books: snapshot has prevSeqId -1; each update's prevSeqId equals the last "
-        "seqId (ids are not +1; a documented reset may lower them)",
+        "seqId (ids are not +1; a documented reset may lower them); a REST books snapshot "
+        "is bridged by the first update with prevSeqId <= snapshot seqId < seqId",
         checksum="books: signed CRC32 of 25+25 interleaved price:size wire strings; "
-        "deprecated, 0 means not sent",
+        "deprecated: 0 or an absent key means not sent",
         heartbeat="client sends text 'ping' when idle < 30 s; server answers 'pong'",
         connection_lifetime_s=None,
         subscribe_ack='{"event":"subscribe","arg":{...}} per channel',

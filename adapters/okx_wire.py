@@ -59,10 +59,24 @@ class OkxBook(msgspec.Struct):
     asks: list[list[str]]  # best (lowest) first
     bids: list[list[str]]  # best (highest) first
     ts: str  # book generation time, ms since epoch, as text
-    checksum: int | None = None  # signed CRC32 of 25+25 levels; 0 since 2026-06 (deprecated)
+    # signed CRC32 of 25+25 levels; 0 since 2026-06 (deprecated), announced to disappear
+    checksum: int | None = None
     seqId: int | None = None  # sequence id of this push (absent before 2022-07)
     prevSeqId: int | None = None  # seqId of the previous push; -1 on snapshots (books, tbt)
     instId: str | None = None  # books5 and bbo-tbt repeat the instrument here
+
+
+class OkxBooksReply(msgspec.Struct):
+    """``GET /api/v5/market/books?instId=..&sz=..``: ``{"code":"0","msg":"","data":[book]}``.
+
+    The one book has ``asks``/``bids``/``ts`` and ``seqId`` (on the pushes' scale, so a
+    push can bridge it), no ``prevSeqId`` or ``checksum``; an error has ``code`` != "0"
+    and no data.
+    """
+
+    code: str
+    msg: str = ""
+    data: list[OkxBook] = []
 
 
 class OkxTrade(msgspec.Struct):
@@ -104,6 +118,7 @@ class OkxInstruments(msgspec.Struct):
 
 envelope = msgspec.json.Decoder(OkxEnvelope)
 books = msgspec.json.Decoder(list[OkxBook])
+books_reply = msgspec.json.Decoder(OkxBooksReply)
 trades = msgspec.json.Decoder(list[OkxTrade])
 instruments = msgspec.json.Decoder(OkxInstruments)
 

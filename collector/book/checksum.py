@@ -24,7 +24,7 @@ def kraken_crc32(bids: Iterable[Text], asks: Iterable[Text]) -> int:
     """Kraken spot (WS v1 ``c``, WS v2 ``checksum``): top 10 asks then top 10 bids, unsigned.
 
     ``bids``/``asks`` are best first, as ``BookSide.top_levels(10)`` returns them.
-    Docs: https://docs.kraken.com/api/docs/guides/spot-ws-book-v1
+    Docs: https://docs.kraken.com/exchange/guides/websockets/book-checksum-v1
     """
     parts = [_kraken_digits(p) + _kraken_digits(s) for p, s in asks]
     parts += [_kraken_digits(p) + _kraken_digits(s) for p, s in bids]

@@ -13,11 +13,11 @@ from collector.config import parse_config
 from collector.daemon import Daemon, ExchangeRunner
 
 
-def okx_runner(tmp_path: Path) -> tuple[Daemon, ExchangeRunner, list[str]]:
+def bitmex_runner(tmp_path: Path) -> tuple[Daemon, ExchangeRunner, list[str]]:
     config = parse_config(
         f'[output]\ndir = "{tmp_path}"\n[capture]\nenabled = false\n'
-        '[metrics]\nlisten = "127.0.0.1:0"\n[[exchange]]\nname = "okx"\n'
-        'symbols = ["BTC-USDT", "ETH-USDT"]\nchannels = ["book"]\n',
+        '[metrics]\nlisten = "127.0.0.1:0"\n[[exchange]]\nname = "bitmex"\n'
+        'symbols = ["XBTUSD", "ETHUSD"]\nchannels = ["book"]\n',
         "test",
     )
     daemon = Daemon(config)
@@ -32,20 +32,20 @@ def test_requests_inside_the_window_wait_and_skip_books_back_in_sync(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(daemon_module, "RESUBSCRIBE_MIN_S", 0.3)
-    daemon, runner, reasons = okx_runner(tmp_path)
-    assert runner.adapter.snapshot_request("BTC-USDT") is None  # in-band venue
+    daemon, runner, reasons = bitmex_runner(tmp_path)
+    assert runner.adapter.snapshot_request("XBTUSD") is None  # in-band venue
     engine = runner.pipeline.engine
 
     async def main() -> None:
-        await runner._fetch("BTC-USDT")
+        await runner._fetch("XBTUSD")
         assert len(reasons) == 1  # reconnected at once
         started = asyncio.get_running_loop().time()
-        await runner._fetch("ETH-USDT")  # same connection, inside the window: waits
+        await runner._fetch("ETHUSD")  # same connection, inside the window: waits
         assert len(reasons) == 2
         assert asyncio.get_running_loop().time() - started >= 0.25
-        engine.request_snapshot("BTC-USDT")
-        engine.symbols["BTC-USDT"].state = SyncState.SYNCED  # the last reconnect resynced it
-        await runner._fetch("BTC-USDT")
+        engine.request_snapshot("XBTUSD")
+        engine.symbols["XBTUSD"].state = SyncState.SYNCED  # the last reconnect resynced it
+        await runner._fetch("XBTUSD")
         assert len(reasons) == 2  # nothing to do any more
 
     try:

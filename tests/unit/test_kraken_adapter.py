@@ -1,8 +1,10 @@
 """Kraken adapter on literal frames: v1 shapes from the recordings and docs, v2 from the docs.
 
-The v2 book frames are the examples of https://docs.kraken.com/api/docs/websocket-v2/book
+The v2 book frames are the examples of
+https://docs.kraken.com/exchange/api-reference/spot-websocket-v2/book
 (MATIC/USD snapshot with checksum 2439117997, update with 2114181697); the v1
-checksum frame is the example of https://docs.kraken.com/api/docs/guides/spot-ws-book-v1.
+checksum frame is the example of
+https://docs.kraken.com/exchange/guides/websockets/book-checksum-v1.
 """
 
 from __future__ import annotations

@@ -14,11 +14,11 @@ from adapters.okx import (
     PUBLIC_URL,
     SUBSCRIPTIONS_PER_CONNECTION,
     OkxAdapter,
-    OkxSequenceRule,
 )
 from adapters.okx_wire import market_from_inst_id
 from collector.adapter import Subscription
 from collector.book.book import OrderBook
+from collector.book.sequence import SeqIdRule
 from collector.book.state import SyncState
 from collector.capture.records import Record
 from collector.model import (
@@ -317,8 +317,10 @@ def test_seq_gap_requests_a_resync_and_a_snapshot_resets() -> None:
     sync = p.engine.symbols[INST]
     assert sync.state is not SyncState.SYNCED
     assert (sync.stats.gaps, sync.stats.resyncs) == (1, 1)
-    assert p.engine.snapshot_requests() == [INST]  # the daemon resubscribes (no REST bridge)
-    assert p.adapter.snapshot_request(INST) is None
+    assert p.engine.snapshot_requests() == [INST]  # the daemon fetches the REST book...
+    assert p.adapter.snapshot_request(INST).url == (
+        "https://www.okx.com/api/v5/market/books?instId=BTC-USDT&sz=400"
+    )  # ...and an in-band snapshot that comes first resets the book, as it always did
     p.on_record(Record("recv", TS + 10, 1, book_frame("snapshot", B, A, seq=40, prev=-1)))
     p.on_record(
         Record("recv", TS + 11, 1, book_frame("update", [("96", "1")], [], seq=41, prev=40))
@@ -364,7 +366,7 @@ def test_checksum_mismatch_unsyncs_and_matching_ones_verify() -> None:
 
 
 def test_rule_answers_on_ids_alone() -> None:
-    rule = OkxSequenceRule()
+    rule = SeqIdRule()
 
     def d(seq: int, prev: int | None) -> BookDelta:
         return BookDelta(INST, None, TS, seq, seq, prev, [], [])
@@ -374,6 +376,88 @@ def test_rule_answers_on_ids_alone() -> None:
     assert rule.continues(d(7, None), 6) and not rule.outdated(d(7, None), 9)
     assert rule.outdated(d(45, 40), 50) and not rule.outdated(d(3, 15), 15)
     assert rule.stale(d(9, 8), 10) and not rule.stale(d(11, 10), 10) and rule.stale(d(1, None), 0)
+
+
+# -- REST snapshots (the in-band snapshot's successor) ---------------------------------
+
+BOOKS_URL = "https://www.okx.com/api/v5/market/books?instId=BTC-USDT&sz=400"
+NOW_MS = str(TS // 10**6)  # exchange times at the receive time: no timestamp drift
+
+
+def books_body(bids, asks, seq: int | None, ts: str = NOW_MS) -> str:
+    book: dict = {
+        "asks": [[p, s, "0", "1"] for p, s in asks],
+        "bids": [[p, s, "0", "1"] for p, s in bids],
+        "ts": ts,
+    }
+    if seq is not None:
+        book["seqId"] = seq
+    return json.dumps({"code": "0", "msg": "", "data": [book]})
+
+
+@pytest.mark.parametrize(("channel", "sz"), [("books", 400), ("books5", 5)])
+def test_snapshot_request_is_the_rest_book_at_the_channel_depth(channel: str, sz: int) -> None:
+    request = OkxAdapter(book_channel=channel).snapshot_request("BTC-USD-SWAP")
+    assert request.url == f"https://www.okx.com/api/v5/market/books?instId=BTC-USD-SWAP&sz={sz}"
+    assert request.weight == 1  # 20 requests / 2 s per IP; the adapter spends 10 / s
+
+
+def test_rest_book_decodes_to_a_snapshot_to_bridge() -> None:
+    (msg,) = OkxAdapter().decode_rest(BOOKS_URL, books_body(B, A, 123), TS)
+    assert msg == BookSnapshot(INST, TS, TS, 123, B, A)
+    assert not msg.in_band  # a delta must bridge it
+
+
+def test_rest_book_errors_are_values() -> None:
+    a = OkxAdapter()
+    error = '{"code":"51001","msg":"Instrument ID does not exist","data":[]}'
+    (err,) = a.decode_rest(BOOKS_URL, error, TS)
+    assert err == Control("error", TS, "BTC-USDT: 51001: Instrument ID does not exist", INST)
+    (no_seq,) = a.decode_rest(BOOKS_URL, books_body(B, A, None), TS)
+    assert isinstance(no_seq, DecodeFailed) and "without seqId" in no_seq.reason
+    (no_inst,) = a.decode_rest(BOOKS_URL.split("?")[0], books_body(B, A, 1), TS)
+    assert isinstance(no_inst, DecodeFailed) and "instId" in no_inst.reason
+    (bad,) = a.decode_rest(BOOKS_URL, "<html>busy</html>", TS)
+    assert isinstance(bad, DecodeFailed) and not bad.unknown
+
+
+def test_updates_without_a_snapshot_sync_from_the_rest_book() -> None:
+    """The announced regime: no snapshot push; the daemon fetches REST and records it."""
+    p = Pipeline(adapters.create("okx"), MemorySink())
+    frames = [
+        book_frame("update", [("99", "2")], [], seq=15, prev=10, ts=NOW_MS),
+        book_frame("update", [("98", "2")], [], seq=21, prev=15, ts=NOW_MS),  # REST inside
+        book_frame("update", [], [], seq=21, prev=21, ts=NOW_MS),  # no-change push
+        book_frame("update", [("97", "2")], [], seq=30, prev=21, ts=NOW_MS),
+    ]
+    p.on_record(Record("recv", TS, 1, frames[0]))
+    assert p.engine.snapshot_requests() == [INST]
+    p.on_record(Record("recv", TS + 1, 1, frames[1]))
+    # The REST book is at seqId 18: push 21 (prevSeqId 15 <= 18 < 21) bridges it.
+    body = books_body([("100", "1"), ("99", "2")], A, 18)
+    p.on_record(Record("http", TS + 2, 0, body, BOOKS_URL, 200))
+    for i, frame in enumerate(frames[2:], 3):
+        p.on_record(Record("recv", TS + i, 1, frame))
+    p.finish()
+    sync = p.engine.symbols[INST]
+    assert sync.state is SyncState.SYNCED and sync.last_id == 30
+    assert sync.book.bids.top_levels(5) == [("100", "1"), ("99", "2"), ("98", "2"), ("97", "2")]
+    assert (sync.stats.stale_dropped, sync.stats.deltas_applied, sync.stats.gaps) == (1, 3, 0)
+    assert quality_kinds(p) == [QualityKind.SYNCED] and not p.problems
+    seqs = p.sink.table("book").column("seq").to_pylist()
+    assert seqs == [18, 18, 18, 21, 30]  # the snapshot's rows, then the pushes after it
+
+
+def test_books_push_without_checksum_key_is_valid_and_unchecked() -> None:
+    frames = [
+        book_frame("snapshot", B, A, seq=10, prev=-1, ts=NOW_MS),
+        book_frame("update", [("99", "2")], [], seq=15, prev=10, ts=NOW_MS),
+    ]
+    p = run(frames)  # book_frame sends no checksum key unless asked
+    assert all('"checksum"' not in f for f in frames)
+    sync = p.engine.symbols[INST]
+    assert sync.state is SyncState.SYNCED and sync.stats.checksums_verified == 0
+    assert not p.problems and QualityKind.DRIFT not in quality_kinds(p)
 
 
 # -- markets --------------------------------------------------------------------------
@@ -431,7 +515,7 @@ def test_rest_errors_and_unknown_endpoints() -> None:
     assert err == Control("error", TS, f"{url}: 51000: Parameter instType error")
     (bad,) = a.decode_rest(url, "{", TS)
     assert isinstance(bad, DecodeFailed) and not bad.unknown
-    (other,) = a.decode_rest("https://www.okx.com/api/v5/market/books?instId=X", "{}", TS)
+    (other,) = a.decode_rest("https://www.okx.com/api/v5/market/tickers?instId=X", "{}", TS)
     assert isinstance(other, DecodeFailed) and other.unknown
 
 
