@@ -52,6 +52,7 @@ from collector.config import CaptureConfig, Config, ExchangeConfig, OutputConfig
 from collector.metrics import Metrics
 from collector.model import QualityEvent, QualityKind
 from collector.pipeline import Pipeline
+from collector.rerouter import Rerouter
 from collector.sinks.parquet import ParquetSink
 from collector.spool import Spool
 from collector.status import run_status
@@ -136,6 +137,8 @@ class ExchangeRunner:
             self.supervisors.append(
                 WsSupervisor(plan, self, url=cfg.rewrite_url(plan.url), stale_after_s=stale)
             )
+        #: Moves channels with several documented routes off a silent one (``collector.routes``).
+        self.rerouter = Rerouter(cfg, self.supervisors, self.pipeline, metrics)
         self._fetching: set[str] = set()
         self._resubscribed: dict[int, float] = {}  # id(supervisor) -> monotonic time
         self._tasks: set[asyncio.Task[None]] = set()
@@ -147,7 +150,7 @@ class ExchangeRunner:
         # frames use one URL for every connection, and only a connection of the
         # same plan carries the same events (see ``overlap``).
         plan = next((i for i, s in enumerate(self.supervisors) if s.owns(conn)), None)
-        self._record(Record("open", ts, conn, "" if plan is None else f"plan {plan}", url=url))
+        self._record(Record("open", ts, conn, self.rerouter.note(plan, conn, url), url=url))
         self.metrics.connected(self.cfg.name)
 
     def on_close(self, conn: int, ts: int, reason: str) -> None:
@@ -161,7 +164,10 @@ class ExchangeRunner:
         self._capture(Record("recv", ts_recv, conn, data))
         pipeline = self.pipeline
         notices = pipeline.shutdown_notices
+        routed = self.rerouter.before_frame(conn)
         pipeline.on_frame(data, ts_recv, conn)
+        if routed is not None:
+            self.rerouter.after_frame(conn, routed)
         self.metrics.frame(self.cfg.name, len(data))
         if pipeline.shutdown_notices != notices:
             for supervisor in self.supervisors:
@@ -182,7 +188,9 @@ class ExchangeRunner:
         """
         await self.load_instruments()
         tasks = [supervisor.run() for supervisor in self.supervisors]
-        await asyncio.gather(*tasks, self.snapshot_loop(), return_exceptions=True)
+        await asyncio.gather(
+            *tasks, self.snapshot_loop(), self.rerouter.run(), return_exceptions=True
+        )
 
     async def load_instruments(self, timeout_s: float = INSTRUMENTS_TIMEOUT_S) -> None:
         """Fetch the venue's instrument lists once and feed them to the adapter, recorded.
@@ -438,7 +446,8 @@ class Daemon:
             log.warning("spools back under budget: raw capture resumed")
 
     def health(self) -> tuple[bool, dict[str, object]]:
-        """Healthy when every connection is open and every configured book is in sync.
+        """Healthy when every connection is open, every configured book is in sync and
+        every routed channel has a route that delivers (or has not tried them all yet).
 
         A configured book the engine has not heard of yet (no update received, e.g.
         a symbol the venue does not stream) counts as unsynced: otherwise it would
@@ -454,8 +463,13 @@ class Daemon:
             ok = all(state == "open" for state in states) and all(
                 v == "synced" for v in synced.values()
             )
+            entry: dict[str, object] = {"connections": states, "books": synced}
+            if routes := runner.rerouter.chooser.state():
+                entry["routes"] = routes
+                if problems := runner.rerouter.problems():
+                    ok, entry["reason"] = False, "; ".join(problems)
             healthy &= ok
-            report[runner.cfg.name] = {"ok": ok, "connections": states, "books": synced}
+            report[runner.cfg.name] = {"ok": ok, **entry}
         if not self.runners:  # a shard with nothing assigned: alive and well, just idle
             report["idle"] = True
         return healthy, report

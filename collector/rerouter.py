@@ -1,0 +1,160 @@
+"""The daemon's side of route choice: feeds a venue's :class:`RouteChooser` and carries out moves.
+
+An ``ExchangeRunner`` owns one :class:`Rerouter` and calls it from four places:
+``note`` when a connection opens (the returned text is the ``open`` record's
+data, naming the route, so a replay derives the same ``drift`` event, see
+``collector.routes``), ``before_frame``/``after_frame`` around the pipeline
+(cheap: a truthiness test once every routed channel delivers), and ``run`` as
+one of its tasks. A move re-plans every connection of the channel onto the next
+route through ``WsSupervisor.retarget``; the books' connections are untouched.
+
+Logs: one ERROR line when a route is left ("acknowledged and silent"), one when
+a later route delivers, one when no route has delivered in a whole round (then
+``problems`` makes ``/health`` answer 503). Retry rounds after that log INFO.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import TYPE_CHECKING
+
+from collector.routes import Delivered, Move, RouteChooser, route_label, route_note
+
+if TYPE_CHECKING:
+    from collector.adapter import ConnectionPlan
+    from collector.config import ExchangeConfig
+    from collector.metrics import Metrics
+    from collector.pipeline import Pipeline
+    from collector.transport.ws import WsSupervisor
+
+log = logging.getLogger(__name__)
+
+#: How often due moves are looked for.
+TICK_S = 0.1
+
+
+class Rerouter:
+    """Route choice for the routed plans among ``supervisors`` (one slot each, index stable)."""
+
+    def __init__(
+        self,
+        cfg: ExchangeConfig,
+        supervisors: list[WsSupervisor],
+        pipeline: Pipeline,
+        metrics: Metrics,
+    ) -> None:
+        self.exchange = cfg.name
+        self.cfg = cfg
+        self.supervisors = supervisors
+        self.pipeline = pipeline
+        self.metrics = metrics
+        self.chooser = RouteChooser()
+        #: Each routed slot's routes (plans as planned) and its channel key.
+        self._routes: dict[int, list[ConnectionPlan]] = {}
+        self._channel: dict[int, str] = {}
+        for slot, supervisor in enumerate(supervisors):
+            if supervisor.plan.fallbacks:
+                self._routes[slot] = supervisor.plan.routes()
+                channels = sorted({s.channel for s in supervisor.plan.subscriptions})
+                self._channel[slot] = "+".join(channels)
+        for key in dict.fromkeys(self._channel.values()):
+            slots = self._slots(key)
+            routes = [route_label(p.url) for p in self._routes[slots[0]]]
+            deadline = min(cfg.stale_after_s[c] for c in key.split("+"))
+            alone = len(slots) == len(supervisors)
+            self.chooser.add(key, routes, deadline, alone=alone)
+            metrics.route(self.exchange, key, routes[0])
+        #: Routed connections whose channel has yet to deliver: conn -> (channel, route).
+        self._waiting: dict[int, tuple[str, str]] = {}
+        self._exhausted: set[str] = set()  # channels whose "no route delivers" was logged
+
+    def _slots(self, key: str) -> list[int]:
+        return [slot for slot, k in self._channel.items() if k == key]
+
+    # -- hooks ---------------------------------------------------------------------
+
+    def note(self, slot: int | None, conn: int, url: str) -> str:
+        """The ``open`` record data of connection ``conn`` of ``slot``, opened to ``url``."""
+        if slot is None:
+            return ""
+        key = self._channel.get(slot)
+        if key is None:
+            return f"plan {slot}"
+        urls = [self.cfg.rewrite_url(p.url) for p in self._routes[slot]]
+        index = urls.index(url) if url in urls else -1
+        active, label = self.chooser.active(key)
+        if index != active:  # opened just before a move; replaced right away
+            return f"plan {slot}"
+        self.chooser.acknowledged(key, label, time.monotonic())
+        if self.chooser.waiting(key):
+            self._waiting[conn] = (key, label)
+        return route_note(slot, key, index, len(urls), label)
+
+    def before_frame(self, conn: int) -> int | None:
+        """Data messages so far when ``conn`` still has to show that its route delivers."""
+        if not self._waiting or conn not in self._waiting:
+            return None
+        return self.pipeline.frames_by_symbol.total()
+
+    def after_frame(self, conn: int, before: int) -> None:
+        if self.pipeline.frames_by_symbol.total() == before:
+            return  # an acknowledgement or a heartbeat, not data
+        key, label = self._waiting[conn]
+        delivered = self.chooser.data(key, label, time.monotonic())
+        self._waiting = {c: w for c, w in self._waiting.items() if w[0] != key}
+        if delivered is not None:
+            self._delivered(delivered)
+
+    def problems(self) -> list[str]:
+        return self.chooser.problems()
+
+    # -- the task ------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Tell the chooser which channels the others stream beside, and carry out moves."""
+        if not self._channel:
+            return
+        while True:
+            await asyncio.sleep(TICK_S)
+            for key in dict.fromkeys(self._channel.values()):
+                slots = set(self._slots(key))
+                last = [
+                    s.last_frame_monotonic
+                    for i, s in enumerate(self.supervisors)
+                    if i not in slots and s.last_frame_monotonic is not None
+                ]
+                if last:
+                    self.chooser.others_streaming(key, max(last))
+            for move in self.chooser.tick(time.monotonic()):
+                self._move(move)
+
+    def _move(self, move: Move) -> None:
+        key = move.channel
+        self._waiting = {c: w for c, w in self._waiting.items() if w[0] != key}
+        why = (
+            f"route {move.failed} acknowledged and silent for {move.silent_s:.1f} s; "
+            f"moving {key} to route {move.route}"
+        )
+        if not move.exhausted:
+            log.error("%s %s", self.exchange, why)
+        elif key not in self._exhausted:
+            self._exhausted.add(key)
+            routes = ", ".join(self.chooser.routes(key))
+            log.error("%s %s: no route delivers (%s); trying again", self.exchange, key, routes)
+        else:
+            log.info("%s %s (retry round)", self.exchange, why)
+        self.metrics.route(self.exchange, key, move.route, moved=True)
+        for slot in self._slots(key):
+            plan = self._routes[slot][move.index]
+            self.supervisors[slot].retarget(plan, self.cfg.rewrite_url(plan.url), why)
+
+    def _delivered(self, d: Delivered) -> None:
+        log.error(
+            "%s %s: route %s delivers (after %s stayed silent); kept for the rest of the run",
+            self.exchange,
+            d.channel,
+            d.route,
+            ", ".join(d.failed),
+        )
