@@ -198,6 +198,9 @@ class WsSupervisor:
                     await self._serve(link)
                 if self._stopping:
                     break
+                if self._reconnect_reason is not None:  # asked for meanwhile: one try now
+                    self._reconnect_reason = None
+                    continue
                 delay = self._backoff.next_delay()
                 self._set_state("backoff", f"retry in {delay:.2f} s")
                 await self._wait(timeout=delay)  # reconnect_now() cuts it short
