@@ -7,14 +7,15 @@ Written from (checked 2026-11-28 against stored copies):
   and ``rest-api`` ("How to manage a local order book correctly"), CHANGELOG
   to 2026-09-18 (``serverShutdown`` event, ``@trade`` lost ``b``/``a`` 2024-06-18);
 * USD-M: https://developers.binance.com/docs/derivatives/usds-margined-futures/websocket-market-streams
-  and its "Important WebSocket Change Notice" (.../websocket-market-streams/Important-WebSocket-Change-Notice,
-  reread 2026-12-07): ``/public`` (high-frequency: ``@depth…``, ``@bookTicker``) and
-  ``/market`` (``@aggTrade``, ``@markPrice``, ``@kline…``), each as
-  ``/<route>/stream?streams=a/b`` or ``/<route>/ws/a/b``; the unrouted paths were retired
-  2026-04-23 and since receive ``/public`` data only. ``@trade`` is on neither list:
-  public reports (bmoscon/cryptofeed#1128 2026-09-03, BYTEX-TRADE/bytex#7 2026-09-18)
-  observe raw trades on ``/public``, ccxt (ccxt/ccxt#28091, 2026-03-07) routes them to
-  ``/market``; so trades try ``/public`` first, then ``/market`` (see ``Route`` below);
+  and its "Important WebSocket Change Notice" (same folder, page
+  ``Important-WebSocket-Change-Notice``, stored copy reread 2026-12-07): ``/public``
+  (high-frequency: ``@depth…``, ``@bookTicker``) and ``/market`` (``@aggTrade``,
+  ``@markPrice``, ``@kline…``), each as ``/<route>/stream?streams=a/b`` or
+  ``/<route>/ws/a/b``; the unrouted paths were retired 2026-04-23 and since receive
+  ``/public`` data only. ``@trade`` is on neither list: public reports
+  (bmoscon/cryptofeed#1128 2026-09-03, BYTEX-TRADE/bytex#7 2026-09-18) see raw
+  trades on ``/public``, ccxt (ccxt/ccxt#28091, 2026-03-07) routes them to
+  ``/market``; so trades try ``/public`` first, then ``/market`` (``BinanceVenue``);
 * COIN-M: https://developers.binance.com/docs/derivatives/coin-margined-futures/websocket-market-streams
   still shows the unrouted ``wss://dstream.binance.com/stream``, but a public report
   (Tucsky/aggr#444, 2026-05-03) says it acknowledges subscriptions and no longer

@@ -171,7 +171,9 @@ class Pipeline:
             plan = f"{record.url} {record.data}" if record.data else record.url
             self.overlap.opened(record.conn, plan, record.ts)
             self._connection_event(record, QualityKind.CONNECT, f"connection {record.conn} open")
-            if isinstance(record.data, str) and (moved := self.routes.opened(record.data, record.ts)):
+            data = record.data
+            moved = self.routes.opened(data, record.ts) if isinstance(data, str) else None
+            if moved is not None:
                 self.out.add_quality(moved)
         elif kind == "close":
             self.overlap.closed(record.conn, record.ts)

@@ -148,7 +148,8 @@ def _check(key: str, type_name: str, value: Any) -> Any:
     if key == "trade_route":
         if value is None or value in TRADE_ROUTES:
             return value
-        raise ValueError(f"unknown trade_route {value!r}; one of {', '.join(TRADE_ROUTES)}, or null")
+        known = ", ".join(TRADE_ROUTES)
+        raise ValueError(f"unknown trade_route {value!r}; one of {known}, or null")
     number = isinstance(value, int | float) and not isinstance(value, bool)
     if value is None and "None" in type_name:
         return None

@@ -65,6 +65,7 @@ MOVED_PATHS = ("ws2/stream", "ws2/public/stream", "ws2/market/stream")
 #: USD-M's are silent on ``/market``, COIN-M's on ``/public`` and the unrouted path).
 ROUTE_SPLIT_TRADES = {"binance-usdm": "public/stream", "binance-coinm": "market/stream"}
 
+
 def served_on(slug: str, path: str, stream: str) -> bool:
     """Whether ``stream`` is delivered on websocket ``path`` of ``slug`` (no drift mode on).
 

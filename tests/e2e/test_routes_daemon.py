@@ -203,5 +203,5 @@ def test_without_drift_trades_flow_on_the_first_route(
     assert run.errors == []
     assert run.route_events() == []
     for slug in SYMBOLS:
-        changes = value(run.metrics, "collector_route_changes_total", exchange=slug, channel="trades")
-        assert changes == 0
+        moves = value(run.metrics, "collector_route_changes_total", exchange=slug, channel="trades")
+        assert moves == 0
