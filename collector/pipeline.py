@@ -132,7 +132,7 @@ class Pipeline:
         self.last_ts = 0
         self._markets: dict[str, str] = {}
         self.overlap = OverlapFilter()
-        self.routes = RouteLog()  # the daemon's route moves, from its ``open`` records
+        self.route_log = RouteLog()  # the daemon's route moves, from its ``open`` records
         #: Latest ts_recv - ts_exchange of each symbol's book updates (for metrics).
         self.lag_ns: dict[str, int] = {}
         #: ``shutdown`` notices seen (a venue announcing it will close the connection).
@@ -172,7 +172,7 @@ class Pipeline:
             self.overlap.opened(record.conn, plan, record.ts)
             self._connection_event(record, QualityKind.CONNECT, f"connection {record.conn} open")
             data = record.data
-            moved = self.routes.opened(data, record.ts) if isinstance(data, str) else None
+            moved = self.route_log.opened(data, record.ts) if isinstance(data, str) else None
             if moved is not None:
                 self.out.add_quality(moved)
         elif kind == "close":

@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING
 from collector.routes import Delivered, Move, RouteChooser, route_label, route_note
 
 if TYPE_CHECKING:
-    from collector.adapter import ConnectionPlan
     from collector.config import ExchangeConfig
     from collector.metrics import Metrics
     from collector.pipeline import Pipeline
@@ -51,15 +50,17 @@ class Rerouter:
         self.pipeline = pipeline
         self.metrics = metrics
         self.chooser = RouteChooser()
-        #: Each routed slot's routes (plans as planned) and its channel key.
-        self._routes: dict[int, list[ConnectionPlan]] = {}
-        self._channel: dict[int, str] = {}
-        for slot, supervisor in enumerate(supervisors):
-            if supervisor.plan.fallbacks:
-                self._routes[slot] = supervisor.plan.routes()
-                channels = sorted({s.channel for s in supervisor.plan.subscriptions})
-                self._channel[slot] = "+".join(channels)
-        for key in dict.fromkeys(self._channel.values()):
+        #: Each slot's routes (plans as planned) and its channel key ("book+bbo").
+        self._routes = [s.plan.routes() for s in supervisors]
+        self._channel = [
+            "+".join(sorted({s.channel for s in sup.plan.subscriptions})) or "none"
+            for sup in supervisors
+        ]
+        #: The channels with routes to choose from.
+        pairs = zip(self._channel, self._routes, strict=True)
+        routed = (key for key, routes in pairs if routes[1:])
+        self.routed = list(dict.fromkeys(routed))
+        for key in self.routed:
             slots = self._slots(key)
             routes = [route_label(p.url) for p in self._routes[slots[0]]]
             deadline = min(cfg.stale_after_s[c] for c in key.split("+"))
@@ -71,18 +72,19 @@ class Rerouter:
         self._exhausted: set[str] = set()  # channels whose "no route delivers" was logged
 
     def _slots(self, key: str) -> list[int]:
-        return [slot for slot, k in self._channel.items() if k == key]
+        return [slot for slot, k in enumerate(self._channel) if k == key]
 
     # -- hooks ---------------------------------------------------------------------
 
     def note(self, slot: int | None, conn: int, url: str) -> str:
-        """The ``open`` record data of connection ``conn`` of ``slot``, opened to ``url``."""
+        """The ``open`` record data of connection ``conn`` of ``slot``, opened to ``url``:
+        the plan and the documented route it serves (one of one for most)."""
         if slot is None:
             return ""
-        key = self._channel.get(slot)
-        if key is None:
-            return f"plan {slot}"
-        urls = [self.cfg.rewrite_url(p.url) for p in self._routes[slot]]
+        key, routes = self._channel[slot], self._routes[slot]
+        if key not in self.chooser:
+            return route_note(slot, key, 0, 1, route_label(routes[0].url))
+        urls = [self.cfg.rewrite_url(p.url) for p in routes]
         index = urls.index(url) if url in urls else -1
         active, label = self.chooser.active(key)
         if index != active:  # opened just before a move; replaced right away
@@ -114,11 +116,11 @@ class Rerouter:
 
     async def run(self) -> None:
         """Tell the chooser which channels the others stream beside, and carry out moves."""
-        if not self._channel:
+        if not self.routed:
             return
         while True:
             await asyncio.sleep(TICK_S)
-            for key in dict.fromkeys(self._channel.values()):
+            for key in self.routed:
                 slots = set(self._slots(key))
                 last = [
                     s.last_frame_monotonic
