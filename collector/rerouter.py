@@ -20,6 +20,8 @@ import logging
 import time
 from typing import TYPE_CHECKING
 
+from msgspec.structs import replace
+
 from collector.routes import Delivered, Move, RouteChooser, route_label, route_note
 
 if TYPE_CHECKING:
@@ -50,8 +52,12 @@ class Rerouter:
         self.pipeline = pipeline
         self.metrics = metrics
         self.chooser = RouteChooser()
-        #: Each slot's routes (plans as planned) and its channel key ("book+bbo").
-        self._routes = [s.plan.routes() for s in supervisors]
+        #: Each slot's routes and its channel key ("book+bbo"). Fallbacks live as long
+        #: as the plan the daemon made (``connection_lifetime_s`` applies to them too).
+        self._routes = [
+            [s.plan, *(replace(f, lifetime_s=s.plan.lifetime_s) for f in s.plan.fallbacks)]
+            for s in supervisors
+        ]
         self._channel = [
             "+".join(sorted({s.channel for s in sup.plan.subscriptions})) or "none"
             for sup in supervisors

@@ -130,7 +130,8 @@ def origins(slug: str, symbols: Sequence[str], channels: Sequence[str]) -> list[
     """Every URL origin of the adapter's plans, snapshot and instrument requests."""
     adapter = adapters.create(slug)
     plans = adapter.plan([Subscription(s, c) for s in symbols for c in channels])
-    urls = [p.url for p in plans] + [r.url for r in adapter.instrument_requests()]
+    urls = [r.url for p in plans for r in p.routes()]
+    urls += [r.url for r in adapter.instrument_requests()]
     for symbol in symbols:
         request = adapter.snapshot_request(symbol)
         if request is not None:
