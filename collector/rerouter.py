@@ -8,8 +8,9 @@ data, naming the route, so a replay derives the same ``drift`` event, see
 one of its tasks. A move re-plans every connection of the channel onto the next
 route through ``WsSupervisor.retarget``; the books' connections are untouched.
 
-Logs: one ERROR line when a route is left ("acknowledged and silent"), one when
-a later route delivers, one when no route has delivered in a whole round (then
+Logs: a WARNING when a route is left, then one ERROR line per moved channel
+once a later route delivers, naming the silent route(s) and the one that
+delivers; one ERROR line when no route has delivered in a whole round (then
 ``problems`` makes ``/health`` answer 503). Retry rounds after that log INFO.
 """
 
@@ -146,7 +147,7 @@ class Rerouter:
             f"moving {key} to route {move.route}"
         )
         if not move.exhausted:
-            log.error("%s %s", self.exchange, why)
+            log.warning("%s %s", self.exchange, why)
         elif key not in self._exhausted:
             self._exhausted.add(key)
             routes = ", ".join(self.chooser.routes(key))
@@ -160,9 +161,10 @@ class Rerouter:
 
     def _delivered(self, d: Delivered) -> None:
         log.error(
-            "%s %s: route %s delivers (after %s stayed silent); kept for the rest of the run",
+            "%s %s: route %s acknowledged and silent; route %s delivers, kept for the rest "
+            "of the run",
             self.exchange,
             d.channel,
-            d.route,
             ", ".join(d.failed),
+            d.route,
         )
