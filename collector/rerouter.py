@@ -103,7 +103,7 @@ class Rerouter:
 
     def before_frame(self, conn: int) -> int | None:
         """Data messages so far when ``conn`` still has to show that its route delivers."""
-        if not self._waiting or conn not in self._waiting:
+        if conn not in self._waiting:
             return None
         return self.pipeline.frames_by_symbol.total()
 
