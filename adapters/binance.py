@@ -7,9 +7,20 @@ Written from (checked 2026-11-28 against stored copies):
   and ``rest-api`` ("How to manage a local order book correctly"), CHANGELOG
   to 2026-09-18 (``serverShutdown`` event, ``@trade`` lost ``b``/``a`` 2024-06-18);
 * USD-M: https://developers.binance.com/docs/derivatives/usds-margined-futures/websocket-market-streams
-  (``/public`` and ``/market`` split announced 2026-03-06; legacy paths retired
-  2026-04-23 and known to accept a handshake and then send nothing);
+  and its "Important WebSocket Change Notice" (same folder, page
+  ``Important-WebSocket-Change-Notice``, stored copy reread 2026-12-07): ``/public``
+  (high-frequency: ``@depth…``, ``@bookTicker``) and ``/market`` (``@aggTrade``,
+  ``@markPrice``, ``@kline…``), each as ``/<route>/stream?streams=a/b`` or
+  ``/<route>/ws/a/b``; the unrouted paths were retired 2026-04-23 and since receive
+  ``/public`` data only. ``@trade`` is on neither list: public reports
+  (bmoscon/cryptofeed#1128 2026-09-03, BYTEX-TRADE/bytex#7 2026-09-18) see raw
+  trades on ``/public``, ccxt (ccxt/ccxt#28091, 2026-03-07) routes them to
+  ``/market``; so trades try ``/public`` first, then ``/market`` (``BinanceVenue``);
 * COIN-M: https://developers.binance.com/docs/derivatives/coin-margined-futures/websocket-market-streams
+  still shows the unrouted ``wss://dstream.binance.com/stream``, but a public report
+  (Tucsky/aggr#444, 2026-05-03) says it acknowledges subscriptions and no longer
+  forwards trades, and that ``/market/ws`` restores them: COIN-M tries the routed paths
+  as USD-M splits them first and the unrouted path last.
 
 Field names stay verbatim; each carries a comment with its meaning.
 """
@@ -162,11 +173,16 @@ _IGNORED_EVENTS = (
 
 @dataclass(frozen=True)
 class BinanceVenue:
-    """One Binance market: endpoints, sequence rule and limits."""
+    """One Binance market: endpoints, sequence rule and limits.
+
+    ``ws_book`` and ``ws_trades`` are the base URLs (``<base>/stream?streams=``)
+    of depth/bookTicker and of trade streams, newest documented route first: a
+    connection plan tries the others in order when one stays silent.
+    """
 
     slug: str
-    ws_book: str  # base URL for depth and bookTicker streams
-    ws_trades: str  # base URL for trade streams (USD-M: the /market path)
+    ws_book: tuple[str, ...]  # routes for depth and bookTicker streams
+    ws_trades: tuple[str, ...]  # routes for trade streams
     rest_depth: str
     futures: bool
     depth_limit: int
@@ -182,8 +198,8 @@ VENUES = {
     for v in (
         BinanceVenue(
             "binance-spot",
-            "wss://stream.binance.com:9443",
-            "wss://stream.binance.com:9443",
+            ("wss://stream.binance.com:9443",),
+            ("wss://stream.binance.com:9443",),
             "https://api.binance.com/api/v3/depth",
             False,
             5000,
@@ -192,8 +208,8 @@ VENUES = {
         ),
         BinanceVenue(
             "binance-us",
-            "wss://stream.binance.us:9443",
-            "wss://stream.binance.us:9443",
+            ("wss://stream.binance.us:9443",),
+            ("wss://stream.binance.us:9443",),
             "https://api.binance.us/api/v3/depth",
             False,
             5000,
@@ -203,8 +219,8 @@ VENUES = {
         ),
         BinanceVenue(
             "binance-tr",
-            "wss://stream-cloud.trbinance.com",
-            "wss://stream-cloud.trbinance.com",
+            ("wss://stream-cloud.trbinance.com",),
+            ("wss://stream-cloud.trbinance.com",),
             "https://api.binance.me/api/v3/depth",
             False,
             5000,
@@ -214,8 +230,8 @@ VENUES = {
         ),
         BinanceVenue(
             "binance-usdm",
-            "wss://fstream.binance.com/public",
-            "wss://fstream.binance.com/market",
+            ("wss://fstream.binance.com/public",),
+            ("wss://fstream.binance.com/public", "wss://fstream.binance.com/market"),
             "https://fapi.binance.com/fapi/v1/depth",
             True,
             1000,
@@ -225,8 +241,12 @@ VENUES = {
         ),
         BinanceVenue(
             "binance-coinm",
-            "wss://dstream.binance.com",
-            "wss://dstream.binance.com",
+            ("wss://dstream.binance.com/public", "wss://dstream.binance.com"),
+            (
+                "wss://dstream.binance.com/public",
+                "wss://dstream.binance.com/market",
+                "wss://dstream.binance.com",
+            ),
             "https://dapi.binance.com/dapi/v1/depth",
             True,
             1000,
@@ -273,26 +293,30 @@ class BinanceAdapter:
         )
 
     def plan(self, subscriptions: list[Subscription]) -> list[ConnectionPlan]:
-        """Combined-stream connections, book and trade endpoints kept apart where they differ.
+        """Combined-stream connections, one set per list of routes.
 
         Streams go in the URL (``/stream?streams=a/b``), which needs no subscribe
         round trip and makes each connection's URL name exactly what it carries
         (the pipeline relies on that to dedupe a planned switch-over). A venue
         allows 1024 streams a connection, but URLs that long are refused by some
         proxies, so a connection carries at most ``URL_STREAMS`` of them.
+
+        Channels with the same routes share connections (spot: all of them);
+        trades with routes of their own get connections of their own, so that
+        moving them to a fallback route leaves the books where they are.
         """
         names = {"book": self.book_stream, "bbo": "bookTicker", "trades": "trade"}
-        by_base: dict[str, list[Subscription]] = {}
+        by_routes: dict[tuple[str, ...], list[Subscription]] = {}
         for sub in subscriptions:
-            base = self.venue.ws_trades if sub.channel == "trades" else self.venue.ws_book
-            by_base.setdefault(base, []).append(sub)
+            routes = self.venue.ws_trades if sub.channel == "trades" else self.venue.ws_book
+            by_routes.setdefault(routes, []).append(sub)
         plans = []
-        for base, subs in by_base.items():
-            per_connection = min(self.venue.max_streams, URL_STREAMS)
+        per_connection = min(self.venue.max_streams, URL_STREAMS)
+        for routes, subs in by_routes.items():
             for i in range(0, len(subs), per_connection):
                 chunk = subs[i : i + per_connection]
                 streams = "/".join(f"{s.symbol.lower()}@{names[s.channel]}" for s in chunk)
-                plans.append(
+                first, *others = (
                     ConnectionPlan(
                         url=f"{base}/stream?streams={streams}",
                         subscribe=[],
@@ -300,7 +324,9 @@ class BinanceAdapter:
                         max_messages_per_second=self.venue.max_messages_per_second,
                         lifetime_s=self.venue.lifetime_s,
                     )
+                    for base in routes
                 )
+                plans.append(msgspec.structs.replace(first, fallbacks=others))
         return plans
 
     # -- decoding -------------------------------------------------------------------

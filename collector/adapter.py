@@ -37,6 +37,12 @@ class ConnectionPlan(msgspec.Struct, frozen=True):
     ``subscribe`` frames are sent in order after the handshake (at most
     ``max_messages_per_second``); ``lifetime_s`` is how long the venue lets a
     connection live, so the transport can roll over before it is cut.
+
+    ``fallbacks``: other documented routes (URL path, stream names) for exactly
+    these subscriptions, next newest first. Venues move streams between paths
+    and leave the old one accepting subscriptions in silence; the daemon tries
+    them in order when this route stays silent (``collector.routes``). A plan
+    with fallbacks carries one channel, or channels that always move together.
     """
 
     url: str
@@ -46,6 +52,11 @@ class ConnectionPlan(msgspec.Struct, frozen=True):
     lifetime_s: float
     app_ping: str | None = None
     app_ping_interval_s: float | None = None
+    fallbacks: list[ConnectionPlan] = msgspec.field(default_factory=list)
+
+    def routes(self) -> list[ConnectionPlan]:
+        """This plan and its fallbacks, in the order they are tried."""
+        return [self, *self.fallbacks]
 
 
 class RestRequest(msgspec.Struct, frozen=True):

@@ -68,6 +68,7 @@ from collector.model import QualityEvent, QualityKind
 from collector.pipeline import Pipeline
 from collector.quality.model import iso
 from collector.recover import recover_dataset
+from collector.rerouter import Rerouter
 from collector.sinks.parquet import ParquetSink
 from collector.spool import Spool
 from collector.status import run_status
@@ -150,7 +151,7 @@ class ExchangeRunner:
         self.book_symbols = list(cfg.symbols) if "book" in cfg.channels else []
         #: Planned from the config; planned again in ``run`` if the instrument lists
         #: drop a symbol (``drop_unlisted``), before any connection opens.
-        self.supervisors = self._plan()
+        self._plan()
         self._fetching: set[str] = set()
         self._resubscribed: dict[int, float] = {}  # id(supervisor) -> monotonic time
         self._tasks: set[asyncio.Task[None]] = set()
@@ -189,7 +190,7 @@ class ExchangeRunner:
         # frames use one URL for every connection, and only a connection of the
         # same plan carries the same events (see ``overlap``).
         plan = next((i for i, s in enumerate(self.supervisors) if s.owns(conn)), None)
-        self._record(Record("open", ts, conn, "" if plan is None else f"plan {plan}", url=url))
+        self._record(Record("open", ts, conn, self.rerouter.note(plan, conn, url), url=url))
         self.metrics.connected(self.cfg.name)
 
     def on_close(self, conn: int, ts: int, reason: str) -> None:
@@ -203,7 +204,10 @@ class ExchangeRunner:
         self._capture(Record("recv", ts_recv, conn, data))
         pipeline = self.pipeline
         notices = pipeline.shutdown_notices
+        routed = self.rerouter.before_frame(conn)
         pipeline.on_frame(data, ts_recv, conn)
+        if routed is not None:
+            self.rerouter.after_frame(conn, routed)
         self.metrics.frame(self.cfg.name, len(data))
         if pipeline.shutdown_notices != notices:
             for supervisor in self.supervisors:
@@ -216,8 +220,9 @@ class ExchangeRunner:
 
     # -- start-up ----------------------------------------------------------------
 
-    def _plan(self) -> list[WsSupervisor]:
-        """One supervisor per connection the adapter plans for ``symbols``."""
+    def _plan(self) -> None:
+        """One supervisor per connection the adapter plans for ``symbols``, and the
+        rerouter that moves their routed channels (``collector.routes``)."""
         cfg = self.cfg
         subs = [Subscription(s, c) for s in self.symbols for c in cfg.channels]
         supervisors = []
@@ -228,7 +233,8 @@ class ExchangeRunner:
             supervisors.append(
                 WsSupervisor(plan, self, url=cfg.rewrite_url(plan.url), stale_after_s=stale)
             )
-        return supervisors
+        self.supervisors = supervisors
+        self.rerouter = Rerouter(cfg, supervisors, self.pipeline, self.metrics)
 
     async def run(self) -> None:
         """Instrument lists first (bounded), then every connection and the snapshot loop.
@@ -239,7 +245,9 @@ class ExchangeRunner:
         await self.load_instruments()
         self.drop_unlisted()
         tasks = [supervisor.run() for supervisor in self.supervisors]
-        await asyncio.gather(*tasks, self.snapshot_loop(), return_exceptions=True)
+        await asyncio.gather(
+            *tasks, self.snapshot_loop(), self.rerouter.run(), return_exceptions=True
+        )
 
     async def load_instruments(self, timeout_s: float = INSTRUMENTS_TIMEOUT_S) -> None:
         """Fetch the venue's instrument lists once and feed them to the adapter, recorded.
@@ -291,7 +299,7 @@ class ExchangeRunner:
         self.symbols = [s for s in self.symbols if s not in dropped]
         self.book_symbols = [s for s in self.book_symbols if s not in dropped]
         self.metrics.engine(self.cfg.name, self.pipeline, self.book_symbols)
-        self.supervisors = self._plan()
+        self._plan()
         log.error(
             "%s: the venue does not list %s: not subscribed (check the spelling in the "
             "config); its other %d symbol(s) stream as usual",
@@ -653,7 +661,8 @@ class Daemon:
 
     def health(self) -> tuple[bool, dict[str, object]]:
         """Healthy when every connection is open, every configured book is in sync and
-        every write works.
+        every write works and every routed channel has a route that delivers (or has not
+        tried them all yet).
 
         A configured book the engine has not heard of yet (no update received, e.g.
         a symbol the venue does not stream) counts as unsynced: otherwise it would
@@ -671,8 +680,13 @@ class Daemon:
             ok = all(state == "open" for state in states) and all(
                 v == "synced" for v in synced.values()
             )
+            entry: dict[str, object] = {"connections": states, "books": synced}
+            if routes := runner.rerouter.chooser.state():
+                entry["routes"] = routes
+                if problems := runner.rerouter.problems():
+                    ok, entry["reason"] = False, "; ".join(problems)
             healthy &= ok
-            report[runner.cfg.name] = {"ok": ok, "connections": states, "books": synced}
+            report[runner.cfg.name] = {"ok": ok, **entry}
         writes = self.faults.active
         if writes:
             healthy = False

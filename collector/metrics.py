@@ -49,6 +49,9 @@ class Metrics:
         #: Write-failure accounting and the Parquet sink (the daemon sets both).
         self.faults: WriteFaults | None = None
         self.sink: ParquetSink | None = None
+        #: Route moves and the route in use, per (exchange, routed channel).
+        self.route_changes: Counter[tuple[str, str]] = Counter()
+        self.routes: dict[tuple[str, str], str] = {}
         self.registry = CollectorRegistry()
         self.registry.register(_Exporter(self))
         self.port: int | None = None
@@ -70,6 +73,12 @@ class Metrics:
 
     def rate_limited(self) -> None:
         self.rate_limits += 1
+
+    def route(self, exchange: str, channel: str, route: str, *, moved: bool = False) -> None:
+        """``channel`` of ``exchange`` uses ``route`` now (``moved``: it left another)."""
+        self.routes[exchange, channel] = route
+        if moved:
+            self.route_changes[exchange, channel] += 1
 
     def engine(self, exchange: str, pipeline: Pipeline, books: Sequence[str] | None = None) -> None:
         """Export ``pipeline``'s figures; ``books`` (when given) are the configured books.
@@ -140,6 +149,21 @@ class _Exporter:
         yield CounterMetricFamily(
             "collector_rate_limited", "HTTP 429/418 answers", value=m.rate_limits
         )
+        moves = CounterMetricFamily(
+            "collector_route_changes",
+            "Channels moved to their next documented route after the one in use stayed silent",
+            labels=["exchange", "channel"],
+        )
+        active = GaugeMetricFamily(
+            "collector_route_info",
+            "The route (URL without streams) a routed channel uses now: always 1",
+            labels=["exchange", "channel", "route"],
+        )
+        for (exchange, channel), route in list(m.routes.items()):
+            moves.add_metric([exchange, channel], m.route_changes[exchange, channel])
+            active.add_metric([exchange, channel, route], 1)
+        yield moves
+        yield active
         per_symbol = {
             "gaps": CounterMetricFamily(
                 "collector_gaps", "Sequence gaps", labels=["exchange", "symbol"]

@@ -42,6 +42,7 @@ from collector.model import (
     Trade,
 )
 from collector.overlap import OverlapFilter
+from collector.routes import RouteLog
 from collector.tables import TableBuffers
 
 log = logging.getLogger(__name__)
@@ -131,6 +132,7 @@ class Pipeline:
         self.last_ts = 0
         self._markets: dict[str, str] = {}
         self.overlap = OverlapFilter()
+        self.route_log = RouteLog()  # the daemon's route moves, from its ``open`` records
         #: Latest ts_recv - ts_exchange of each symbol's book updates (for metrics).
         self.lag_ns: dict[str, int] = {}
         #: ``shutdown`` notices seen (a venue announcing it will close the connection).
@@ -169,6 +171,10 @@ class Pipeline:
             plan = f"{record.url} {record.data}" if record.data else record.url
             self.overlap.opened(record.conn, plan, record.ts)
             self._connection_event(record, QualityKind.CONNECT, f"connection {record.conn} open")
+            data = record.data
+            moved = self.route_log.opened(data, record.ts) if isinstance(data, str) else None
+            if moved is not None:
+                self.out.add_quality(moved)
         elif kind == "close":
             self.overlap.closed(record.conn, record.ts)
             detail = f"connection {record.conn} closed"

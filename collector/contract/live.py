@@ -11,8 +11,15 @@ every URL origin the adapter uses is rewritten to ``URL/<slug>``, as
   timestamps, sequence and checksum rules);
 * a replay through :class:`LivePipeline` for what only a session can show:
   how soon each channel delivered its first message (a silent handshake is a
-  failure), whether every book synced (the REST snapshot, or the in-band one,
-  bridged the stream) and whether trade sides agree with the rebuilt book.
+  failure), which route delivered it, whether every book synced (the REST
+  snapshot, or the in-band one, bridged the stream) and whether trade sides
+  agree with the rebuilt book.
+
+A channel with several documented routes (``ConnectionPlan.fallbacks``) is
+given half the deadline per route in the session: the daemon moves it off a
+silent route as it would in production, the check reports the route that
+delivered, and a move is drift (``first_route_delivers``): the plan's newest
+route is silent and the adapter's order wants revisiting.
 
 Those findings become ``rule_violation`` entries of the same
 :class:`~collector.contract.report.DriftReport` plus its ``live`` section.
@@ -48,6 +55,7 @@ from collector.contract.report import (
 from collector.model import BestBidAsk, BookDelta, BookSnapshot, Message, Trade
 from collector.pipeline import Pipeline
 from collector.replay import load_instruments
+from collector.routes import RouteLog, parse_route_note, route_label
 
 #: Symbols checked when none are given: each venue's most liquid pair or two, in its
 #: own spelling (as ``config/venues.toml``), so every channel has data within seconds.
@@ -122,7 +130,8 @@ def origins(slug: str, symbols: Sequence[str], channels: Sequence[str]) -> list[
     """Every URL origin of the adapter's plans, snapshot and instrument requests."""
     adapter = adapters.create(slug)
     plans = adapter.plan([Subscription(s, c) for s in symbols for c in channels])
-    urls = [p.url for p in plans] + [r.url for r in adapter.instrument_requests()]
+    urls = [r.url for p in plans for r in p.routes()]
+    urls += [r.url for r in adapter.instrument_requests()]
     for symbol in symbols:
         request = adapter.snapshot_request(symbol)
         if request is not None:
@@ -151,9 +160,13 @@ def session_config(
     channels: Sequence[str],
     work: Path,
     rewrite: dict[str, str],
+    stale_after_s: dict[str, float] | None = None,
 ) -> Config:
-    """The daemon config of one check session: capture on, metrics off, all under ``work``."""
+    """The daemon config of one check session: capture on, metrics off, all under ``work``.
+
+    ``stale_after_s``: per-channel deadlines (the routed channels' time per route)."""
     q = json.dumps  # TOML basic strings take JSON's escapes
+    stale = ", ".join(f"{c} = {s}" for c, s in (stale_after_s or {}).items())
     rules = ", ".join(f"{q(k)} = {q(v)}" for k, v in rewrite.items())
     text = "\n".join(
         [
@@ -166,6 +179,7 @@ def session_config(
             f"symbols = [{', '.join(q(s) for s in symbols)}]",
             f"channels = [{', '.join(q(c) for c in channels)}]",
             f"rewrite = {{ {rules} }}",
+            f"stale_after_s = {{ {stale} }}",
         ]
     )
     return parse_config(text, "contract-check")
@@ -245,12 +259,25 @@ class LivePipeline(Pipeline):
         self.unjudged = 0  # no synced book at the time
         self.contradiction: str | None = None  # first one, with its frame
         self.http_snapshots = 0
+        #: Each channel's last data message came on this connection (its route: ``conn_routes``).
+        self.last_conn: dict[str, int] = {}
+        self.conn_routes: dict[int, str] = {}  # conn -> the route it was opened on
+        self.moves: list[str] = []  # the daemon's route moves, as its drift events say
+        self._route_log = RouteLog()
         self._frame: str | bytes = ""
         self._from_frame = False
+        self._conn = 0
 
     def on_record(self, record: Record) -> None:
-        if record.kind == "open" and self.first_open is None:
-            self.first_open = record.ts
+        if record.kind == "open":
+            if self.first_open is None:
+                self.first_open = record.ts
+            data = record.data if isinstance(record.data, str) else ""
+            note = parse_route_note(data)
+            self.conn_routes[record.conn] = note[3] if note else route_label(record.url)
+            if (moved := self._route_log.opened(data, record.ts)) is not None:
+                self.moves.append(moved.detail)
+        self._conn = record.conn
         self._from_frame = record.kind == "recv"
         self._frame = record.data if record.kind == "recv" else ""
         super().on_record(record)
@@ -271,6 +298,7 @@ class LivePipeline(Pipeline):
             else:
                 continue
             if self._from_frame:
+                self.last_conn[channel] = self._conn
                 key = (channel, msg.symbol)  # type: ignore[union-attr]
                 self.first.setdefault(key, msg.ts_recv)  # type: ignore[union-attr]
                 self.count[key] = self.count.get(key, 0) + 1
@@ -386,6 +414,10 @@ def analyse(
             )
             detail = f"{symbol} {books[symbol]}"
             drifts.append((Drift(RULE_VIOLATION, "book", "snapshot_bridges", detail), detail))
+    routes = {c: pipeline.conn_routes.get(conn, "") for c, conn in pipeline.last_conn.items()}
+    for detail in pipeline.moves:
+        channel = detail.partition(":")[0]
+        drifts.append((Drift(RULE_VIOLATION, channel, "first_route_delivers", detail), detail))
     agreement = pipeline.agreeing / pipeline.judged if pipeline.judged else None
     if (
         agreement is not None
@@ -404,6 +436,8 @@ def analyse(
         channels=latencies,
         silent=silent,
         books=books,
+        routes={c: routes[c] for c in channels if c in routes},
+        route_moves=pipeline.moves,
         snapshots_fetched=pipeline.http_snapshots,
         trades_judged=pipeline.judged,
         trades_agreeing=pipeline.agreeing,
@@ -465,9 +499,12 @@ async def live_check_async(
     deadline = min(deadline_s or DEFAULT_DEADLINE_S, duration_s)
     connect = min(connect_timeout_s or CONNECT_TIMEOUT_S, duration_s)
     rewrite = rewrite_rules(slug, symbols, channels, url) if url else {}
+    plans = adapters.create(slug).plan([Subscription(s, c) for s in symbols for c in channels])
+    routed = {s.channel for p in plans if p.fallbacks for s in p.subscriptions}
     with tempfile.TemporaryDirectory(prefix="contract-check-") as tmp:
         work = record_dir or Path(tmp)
-        config = session_config(slug, symbols, channels, work, rewrite)
+        per_route = {c: deadline / 2 for c in sorted(routed)}
+        config = session_config(slug, symbols, channels, work, rewrite, per_route)
         session = await record_session(config, duration_s, connect)
         where = url or "the exchange"
         if not session.capture:

@@ -59,6 +59,10 @@ class LiveFindings(msgspec.Struct):
     #: Subscribed channels the venue serves from another one's stream (not timed).
     not_streamed: list[str] = msgspec.field(default_factory=list)
     books: dict[str, str] = msgspec.field(default_factory=dict)  # symbol -> bridge result
+    #: channel -> the route (URL without its stream list) that delivered it last.
+    routes: dict[str, str] = msgspec.field(default_factory=dict)
+    #: The daemon's route moves during the session (a silent route left for the next).
+    route_moves: list[str] = msgspec.field(default_factory=list)
     snapshots_fetched: int = 0  # REST snapshots that went into the books
     trades_judged: int = 0  # at or through a touch of a synced book
     trades_agreeing: int = 0
@@ -176,6 +180,10 @@ def _render_live(live: LiveFindings) -> list[str]:
         lines.append(f"  first {c.channel} {c.symbol}: {first}, {c.messages} messages{lag}{late}")
     if live.not_streamed:
         lines.append(f"  not a stream of their own here: {', '.join(live.not_streamed)}")
+    for channel, route in live.routes.items():
+        lines.append(f"  {channel} delivered by route {route}")
+    for move in live.route_moves:
+        lines.append(f"  route moved: {move}")
     for symbol, result in live.books.items():
         lines.append(f"  book {symbol}: {result}")
     if live.books and live.snapshots_fetched:

@@ -118,7 +118,7 @@ class Connection:
                 self.close_reason = "silent"
                 faults.fired["silent"] += 1
             return True
-        withheld = self._withheld_by_drift()
+        withheld = self._withheld_by_drift(stream)
         if withheld is not None:
             faults.fire_drift(withheld)
             return True
@@ -131,14 +131,18 @@ class Connection:
         self.stats.frames[f"{self.slug} {stream}"] += 1
         return not self._maybe_drop()
 
-    def _withheld_by_drift(self) -> str | None:
-        """The drift mode that keeps market data off this (Binance-family) connection now."""
+    def _withheld_by_drift(self, stream: str) -> str | None:
+        """The drift mode that keeps ``stream``'s data off this (Binance-family) connection now."""
         if self.slug not in wire.DEPTH_PATHS:
             return None  # played-back venues: only checksum_zero applies
         drift = self.faults.drift
         moved = self.path.startswith(wire.MOVED_PREFIX)
         if drift == "silent_after_handshake":
             return drift
+        if drift == "route_split" and wire.is_futures(self.slug):
+            trades = stream.lower().endswith("@trade")
+            if trades and self.path != wire.trade_path(self.slug, self.faults.faults.trade_route):
+                return drift
         if moved != (drift == "moved_endpoint"):
             return "moved_endpoint"
         return None

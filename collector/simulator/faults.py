@@ -37,11 +37,16 @@ checks and the runtime drift monitor can be tested against a live server:
 * ``moved_endpoint``: the documented stream paths stay silent and the data is
   served on the same paths under ``/ws2/`` (``/<slug>/ws2/stream``; USD-M also
   ``/ws2/public/stream`` and ``/ws2/market/stream``), which exist only while the
-  mode is on.
+  mode is on;
+* ``route_split`` (issue 16): raw ``@trade`` streams are acknowledged everywhere
+  but served on one path only: USD-M's on ``/public`` (silent on ``/market``),
+  COIN-M's on ``/market`` (silent on ``/public`` and the unrouted ``/stream``).
+  The ``trade_route`` knob (``public``, ``market`` or ``stream``) names another
+  path, for both venues, so a client's every route order can be made to move.
 
 Shape modes (the first four) and ``checksum_zero`` change frames as they are
 generated or sent, so connections already open get drifted frames at once;
-``silent_after_handshake`` and ``moved_endpoint`` gate data at send time, so
+``silent_after_handshake``, ``moved_endpoint`` and ``route_split`` gate data at send time, so
 they silence (and clearing them resumes) open connections too; a ``/ws2/``
 connection open when the mode is cleared stays open but silent.
 ``first_delta_rule`` applies to every snapshot answered while it is on.
@@ -72,7 +77,11 @@ DRIFT_MODES = (
     "checksum_zero",
     "first_delta_rule",
     "moved_endpoint",
+    "route_split",
 )
+
+#: ``trade_route`` values: the path that serves raw trades under ``route_split``.
+TRADE_ROUTES = ("public", "market", "stream")
 
 #: ``unknown_message``: one unknown frame after every this many depth events of a symbol.
 UNKNOWN_EVERY = 5
@@ -104,6 +113,7 @@ class Faults:
     server_shutdown: bool = False  # send serverShutdown on every open connection, once
     close_after_s: float | None = None  # close (with a close frame) N s after opening
     drift: str | None = None  # a protocol drift mode (DRIFT_MODES), in force until null
+    trade_route: str | None = None  # route_split: the path serving trades (TRADE_ROUTES)
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -135,6 +145,11 @@ def _check(key: str, type_name: str, value: Any) -> Any:
         if value is None or value in DRIFT_MODES:
             return value
         raise ValueError(f"unknown drift mode {value!r}; modes: {', '.join(DRIFT_MODES)}, or null")
+    if key == "trade_route":
+        if value is None or value in TRADE_ROUTES:
+            return value
+        known = ", ".join(TRADE_ROUTES)
+        raise ValueError(f"unknown trade_route {value!r}; one of {known}, or null")
     number = isinstance(value, int | float) and not isinstance(value, bool)
     if value is None and "None" in type_name:
         return None

@@ -3,11 +3,13 @@
 Routes (the first path segment is the exchange slug):
 
 * ``GET /<slug>/stream?streams=a/b`` (spot, COIN-M), ``/<slug>/public/stream``
-  and ``/<slug>/market/stream`` (USD-M): combined-stream websocket. USD-M
-  serves depth/bookTicker only on ``/public`` and other streams only on
-  ``/market``; its retired ``/stream`` accepts the handshake and stays silent,
-  as the live venue does; under the ``moved_endpoint`` drift mode the data is
-  served under ``/<slug>/ws2/...`` instead (see ``faults``);
+  and ``/<slug>/market/stream`` (USD-M, COIN-M): combined-stream websocket.
+  The routed paths serve depth/bookTicker only on ``/public``, raw trades on
+  both and other streams only on ``/market``; USD-M's retired ``/stream``
+  accepts the handshake and stays silent, as the live venue does (see
+  ``wire.served_on``); under the ``moved_endpoint`` drift mode the data is
+  served under ``/<slug>/ws2/...`` instead, under ``route_split`` trades on
+  one path only (see ``faults``);
 * ``GET /<slug>/api/v3/depth`` (spot), ``/fapi/v1/depth`` (USD-M),
   ``/dapi/v1/depth`` (COIN-M): REST snapshot;
 * ``GET /_truth/<slug>/<SYMBOL>[/<updateId>]``, ``GET /_stats``,

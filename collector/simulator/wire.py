@@ -61,12 +61,20 @@ MOVED_PREFIX = "ws2/"
 MOVED_PATHS = ("ws2/stream", "ws2/public/stream", "ws2/market/stream")
 
 
+#: ``route_split`` drift: the one path that serves raw trades, per futures venue (issue 16:
+#: USD-M's are silent on ``/market``, COIN-M's on ``/public`` and the unrouted path).
+ROUTE_SPLIT_TRADES = {"binance-usdm": "public/stream", "binance-coinm": "market/stream"}
+
+
 def served_on(slug: str, path: str, stream: str) -> bool:
-    """Whether ``stream`` is delivered on websocket ``path`` of ``slug``.
+    """Whether ``stream`` is delivered on websocket ``path`` of ``slug`` (no drift mode on).
 
     USD-M split its endpoints (announced 2026-03-06): ``/public`` carries depth
     and bookTicker, ``/market`` everything else, and the legacy ``/stream`` still
-    completes the handshake but sends nothing. Other venues serve all on ``/stream``.
+    completes the handshake but sends nothing. Raw trades are on both routed
+    paths (reports of 2026-09 see them on ``/public``, libraries route them to
+    ``/market``). COIN-M serves the same routed paths and, as documented,
+    everything on its unrouted ``/stream``. Spot serves all on ``/stream``.
     The ``moved_endpoint`` drift's paths (``ws2/...``) follow the same split, and
     its ``ws2/stream`` serves every stream on every venue.
     """
@@ -74,11 +82,21 @@ def served_on(slug: str, path: str, stream: str) -> bool:
         path = path.removeprefix(MOVED_PREFIX)
         if path == "stream":
             return True
-    if slug != "binance-usdm":
+    if not is_futures(slug) or (slug == "binance-coinm" and path == "stream"):
         return path == "stream"
     channel = stream.lower().partition("@")[2]
+    if channel == "trade":
+        return path in ("public/stream", "market/stream")
     public = channel.startswith("depth") or channel == "bookticker"
     return path == ("public/stream" if public else "market/stream")
+
+
+def trade_path(slug: str, trade_route: str | None) -> str:
+    """The one path serving ``slug``'s raw trades under ``route_split``; ``trade_route``
+    (``public``, ``market``, ``stream``) overrides the venue's own."""
+    if trade_route is None:
+        return ROUTE_SPLIT_TRADES[slug]
+    return "stream" if trade_route == "stream" else f"{trade_route}/stream"
 
 
 def combined(stream: str, data: str) -> str:

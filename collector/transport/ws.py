@@ -174,6 +174,14 @@ class WsSupervisor:
         self._reconnect_reason = reason
         self._wake.set()
 
+    def retarget(self, plan: ConnectionPlan, url: str, reason: str) -> None:
+        """Serve ``plan`` at ``url`` from now on: a channel moving to another documented
+        route (``collector.rerouter``). The current connection is replaced as by
+        :meth:`reconnect_now`; a connection attempt already under way is replaced too."""
+        parse_uri(url)
+        self.plan, self.url, self._log_url = plan, url, loggable_url(url)
+        self.reconnect_now(reason)
+
     # -- main loop -----------------------------------------------------------------
 
     async def run(self) -> None:
@@ -190,6 +198,9 @@ class WsSupervisor:
                     await self._serve(link)
                 if self._stopping:
                     break
+                if self._reconnect_reason is not None:  # asked for meanwhile: one try now
+                    self._reconnect_reason = None
+                    continue
                 delay = self._backoff.next_delay()
                 self._set_state("backoff", f"retry in {delay:.2f} s")
                 await self._wait(timeout=delay)  # reconnect_now() cuts it short
@@ -268,11 +279,12 @@ class WsSupervisor:
     async def _open(self) -> _Link | None:
         """Connect and start serving; None when the attempt failed or stop() came first."""
         conn = next(self._conn_ids)
+        url, plan = self.url, self.plan  # retarget() may change them meanwhile
         if not self._links:
             self._set_state("connecting", f"conn {conn}")
         attempt = asyncio.ensure_future(
             connect(
-                self.url,
+                url,
                 compression="deflate",
                 max_size=self._max_size,  # of the decompressed message: also the inflate bound
                 ping_interval=self._ping_interval_s,
@@ -309,12 +321,13 @@ class WsSupervisor:
         self._links.append(link)
         self.connects += 1
         self._set_state("open", f"conn {conn}")
-        self._handler.on_open(conn, self.url, time.time_ns())
-        self._reconnect_reason = None  # a fresh connection satisfies any pending request
+        self._handler.on_open(conn, url, time.time_ns())
+        if url == self.url:  # a fresh connection satisfies any pending request
+            self._reconnect_reason = None
         link.ended.add_done_callback(lambda _: self._wake.set())
         self._spawn(link, self._receive(link))
         self._spawn(link, self._watch(link))
-        self._spawn(link, self._subscribe(link))
+        self._spawn(link, self._subscribe(link, plan))
         if self.plan.app_ping and self.plan.app_ping_interval_s:
             self._spawn(link, self._app_ping(link))
         return link
@@ -359,8 +372,8 @@ class WsSupervisor:
                 return
             await asyncio.sleep(delay)
 
-    async def _subscribe(self, link: _Link) -> None:
-        for frame in self.plan.subscribe:
+    async def _subscribe(self, link: _Link, plan: ConnectionPlan) -> None:
+        for frame in plan.subscribe:
             await self._send(link, frame)
 
     async def _app_ping(self, link: _Link) -> None:

@@ -341,3 +341,31 @@ def test_checksum_zero_knob_on_played_back_kraken_is_a_checksum_violation(
     assert code == 1
     (entry,) = [e for e in report["entries"] if e["field"] == "checksum"]
     assert entry["kind"] == "rule_violation" and "the exchange says 0" in entry["detail"]
+
+
+def test_route_split_reports_the_route_that_delivered(capsys: pytest.CaptureFixture[str]) -> None:
+    """USD-M trades on their first route pass; COIN-M's move to /market: drift naming both."""
+    config = SimulatorConfig(exchanges=("binance-usdm", "binance-coinm"))
+    with simulator(config) as sim:
+        set_faults(sim, drift="route_split")
+        usdm = check(capsys, "binance-usdm", "--url", sim.url, "--duration", "4s")
+        coinm = check(capsys, "binance-coinm", "--url", sim.url, "--duration", "4s")
+    code, report, _ = usdm
+    assert code == 0, report["entries"]
+    assert report["live"]["routes"] == {
+        "book": "wss://fstream.binance.com/public/stream",
+        "bbo": "wss://fstream.binance.com/public/stream",
+        "trades": "wss://fstream.binance.com/public/stream",
+    }
+    assert report["live"]["route_moves"] == []
+    code, report, _ = coinm
+    assert code == 1
+    assert report["live"]["routes"]["trades"] == "wss://dstream.binance.com/market/stream"
+    assert report["live"]["routes"]["book"] == "wss://dstream.binance.com/public/stream"
+    (moved,) = [e for e in report["entries"] if e["field"] == "first_route_delivers"]
+    assert moved["message_type"] == "trades"
+    assert moved["detail"].startswith("trades: route wss://dstream.binance.com/public/stream ")
+    market = "wss://dstream.binance.com/market/stream"
+    assert moved["detail"].endswith(f"moved to route {market} (2 of 3)")
+    # Moved within the session's deadline: the trades themselves were not late.
+    assert not report["live"]["silent"], report["live"]["silent"]

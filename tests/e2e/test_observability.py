@@ -168,6 +168,8 @@ def test_book_never_heard_of_is_unhealthy(tmp_path: Path) -> None:
             "ok": False,
             "connections": ["open", "open"],
             "books": {SYMBOL: "synced", "ETHUSDT": "unsynced"},
+            # USD-M trades have two documented routes: the first, until it delivers.
+            "routes": {"trades": "wss://fstream.binance.com/public/stream (waiting)"},
         }
         found = samples(generate_latest(daemon.metrics.registry).decode())
         assert value(found, "collector_book_synced", exchange=SLUG, symbol=SYMBOL) == 1

@@ -148,11 +148,42 @@ def test_usdm_plan_keeps_public_and_market_paths_apart() -> None:
         Subscription("BTCUSDT", "trades"),
     ]
     plans = BinanceAdapter("binance-usdm").plan(subs)
-    urls = sorted(p.url for p in plans)
-    assert urls == [
-        "wss://fstream.binance.com/market/stream?streams=btcusdt@trade",
-        "wss://fstream.binance.com/public/stream?streams=btcusdt@depth@100ms/btcusdt@bookTicker",
+    routes = sorted([p.url for p in plan.routes()] for plan in plans)
+    assert routes == [
+        ["wss://fstream.binance.com/public/stream?streams=btcusdt@depth@100ms/btcusdt@bookTicker"],
+        [  # raw trades: seen on /public by 2026-09 reports, routed to /market by others
+            "wss://fstream.binance.com/public/stream?streams=btcusdt@trade",
+            "wss://fstream.binance.com/market/stream?streams=btcusdt@trade",
+        ],
     ]
+
+
+def test_coinm_plan_tries_the_routed_paths_before_the_unrouted_one() -> None:
+    subs = [Subscription("BTCUSD_PERP", c) for c in ("book", "trades")]
+    plans = BinanceAdapter("binance-coinm").plan(subs)
+    routes = {p.subscriptions[0].channel: [r.url for r in p.routes()] for p in plans}
+    assert routes == {
+        "book": [
+            "wss://dstream.binance.com/public/stream?streams=btcusd_perp@depth@100ms",
+            "wss://dstream.binance.com/stream?streams=btcusd_perp@depth@100ms",
+        ],
+        "trades": [
+            "wss://dstream.binance.com/public/stream?streams=btcusd_perp@trade",
+            "wss://dstream.binance.com/market/stream?streams=btcusd_perp@trade",
+            "wss://dstream.binance.com/stream?streams=btcusd_perp@trade",
+        ],
+    }
+    # Every route carries exactly the same subscriptions: a move changes the path only.
+    assert all(r.subscriptions == p.subscriptions for p in plans for r in p.routes())
+
+
+def test_spot_plan_has_one_route_and_one_connection() -> None:
+    subs = [Subscription("BTCUSDT", c) for c in ("book", "bbo", "trades")]
+    (plan,) = BinanceAdapter("binance-spot").plan(subs)
+    assert plan.fallbacks == []
+
+
+def test_snapshot_request_url() -> None:
     assert BinanceAdapter("binance-spot").snapshot_request("BTCUSDT").url == (
         "https://api.binance.com/api/v3/depth?symbol=BTCUSDT&limit=5000"
     )

@@ -63,8 +63,8 @@ def test_demo_config_points_every_binance_url_at_the_simulator() -> None:
     for exchange in demo.exchanges:
         venue = adapters.create(exchange.name).venue
         prefix = f"127.0.0.1:18080/{exchange.name}"
-        assert exchange.rewrite_url(venue.ws_book).startswith(f"ws://{prefix}")
-        assert exchange.rewrite_url(venue.ws_trades).startswith(f"ws://{prefix}")
+        for route in (*venue.ws_book, *venue.ws_trades):
+            assert exchange.rewrite_url(route).startswith(f"ws://{prefix}")
         depth = exchange.rewrite_url(venue.rest_depth)
         assert depth == f"http://{prefix}" + venue.rest_depth.split(".com", 1)[1]
     usdm = demo.exchanges[1]

@@ -278,6 +278,52 @@ def test_moved_endpoint(slug: str, documented: str, moved: str) -> None:
     run(body())
 
 
+COINM = "binance-coinm"
+PATHS = ("public/stream", "market/stream", "stream")
+
+
+async def delivers(sim: Simulator, slug: str, streams: list[str], path: str) -> bool:
+    """Whether a connection to ``path`` naming ``streams`` gets a frame within 0.5 s."""
+    async with aiohttp.ClientSession() as s, s.ws_connect(sim.ws_url(slug, streams, path)) as ws:
+        try:
+            await ws.receive(timeout=0.5)
+        except TimeoutError:
+            return False
+        return True
+
+
+@pytest.mark.parametrize(
+    ("faults", "usdm", "coinm"),
+    [
+        # Without the mode: raw trades on both routed paths (and COIN-M's unrouted one).
+        (Faults(), {"public/stream", "market/stream"}, set(PATHS)),
+        # The issue's split: USD-M's only on /public, COIN-M's only on /market.
+        (Faults(drift="route_split"), {"public/stream"}, {"market/stream"}),
+        (Faults(drift="route_split", trade_route="market"), {"market/stream"}, {"market/stream"}),
+        (Faults(drift="route_split", trade_route="stream"), set(), {"stream"}),
+    ],
+)
+def test_route_split_serves_trades_on_one_path(
+    faults: Faults, usdm: set[str], coinm: set[str]
+) -> None:
+    async def body() -> None:
+        async with Simulator(config(exchanges=(USDM, COINM), faults=faults)) as sim:
+            for slug, symbol, serving in ((USDM, "btcusdt", usdm), (COINM, "btcusd_perp", coinm)):
+                trades = [await delivers(sim, slug, [f"{symbol}@trade"], p) for p in PATHS]
+                assert {p for p, got in zip(PATHS, trades, strict=True) if got} == serving, slug
+                # Books stay where they were: /public (and COIN-M's unrouted path).
+                assert await delivers(sim, slug, [f"{symbol}@depth@100ms"], "public/stream")
+            if faults.drift:
+                assert sim.stats_json()["drift"]["fired"]["route_split"] > 0
+
+    run(body(), timeout=30)
+
+
+def test_trade_route_is_checked() -> None:
+    with pytest.raises(ValueError, match="unknown trade_route 'private'"):
+        parse_faults({"trade_route": "private"})
+
+
 # -- the bridge rule --------------------------------------------------------------------
 
 
