@@ -82,6 +82,34 @@ def main(argv: list[str] | None = None) -> int:
         help="start a new Parquet file after this much receive time",
     )
 
+    rc = sub.add_parser(
+        "recover",
+        help="rebuild the rows a killed daemon received but never published, from its capture",
+        description="Find capture sessions a daemon left in progress (killed, out of power, "
+        "or stopped while writing failed), replay each one and publish only the rows the "
+        "dataset does not hold yet, then finish the capture files. Sessions a running "
+        "daemon is writing are left alone. The daemon does this itself at every start; "
+        "this command does it on demand. Exit 0 when done (also when nothing was left), "
+        "2 on a usage or I/O error.",
+    )
+    rc.add_argument("capture", type=Path, help="the daemon's [capture] dir")
+    rc.add_argument("--out", type=Path, required=True, help="the daemon's [output] dir")
+    rc.add_argument("--instance", help="only this daemon instance's sessions (default: all)")
+    rc.add_argument(
+        "--snapshots",
+        action="append",
+        default=[],
+        type=_snapshot_spec,
+        metavar="DEPTHxMSms",
+        help="the daemon's [[book_snapshots]], e.g. 25x100ms, so those tables match too",
+    )
+    rc.add_argument(
+        "--rotate-seconds",
+        type=float,
+        default=300.0,
+        help="start a new Parquet file after this much receive time (the daemon's default)",
+    )
+
     cp = sub.add_parser(
         "compact", help="merge a day's small Parquet files into large sorted ones, atomically"
     )
@@ -148,6 +176,8 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging("text")
     if args.command == "compact":
         return _compact(args)
+    if args.command == "recover":
+        return _recover(args)
     if args.command == "demo":
         from collector.config import ConfigError
         from collector.demo import run_demo
@@ -228,6 +258,30 @@ def _replay(args: argparse.Namespace) -> int:
         print(json.dumps(doc, indent=None, sort_keys=True))
     else:
         print_summary(summary)
+    return 0
+
+
+def _recover(args: argparse.Namespace) -> int:
+    from collector.recover import recover_dataset
+
+    if not args.capture.is_dir():
+        print(f"collector recover: {args.capture}: no such capture folder", file=sys.stderr)
+        return 2
+    try:
+        summary = recover_dataset(
+            args.capture,
+            args.out,
+            instance=args.instance,
+            rotate_seconds=args.rotate_seconds,
+            snapshots=args.snapshots,
+            # Another process of the instance may be writing: its unfinished files are
+            # never deleted here (the daemon removes its own at start).
+            remove_orphans=False,
+        )
+    except OSError as exc:
+        print(f"collector recover: {exc}", file=sys.stderr)
+        return 2
+    print(f"recovered {summary.rows} rows: {summary.line()}")
     return 0
 
 

@@ -38,7 +38,7 @@ Why the pieces are shaped this way:
   it held goes back to the front of its partition's buffer. ``write`` never
   raises ``OSError``; ``flush``, ``tick`` and ``close`` raise the first one they
   met after leaving everything retryable, and further attempts wait out a
-  capped backoff so a full disk is not hammered. Memory is bounded by
+  capped backoff (at most 10 s) so a full disk is not hammered. Memory is bounded by
   ``max_buffered_bytes``: past it the oldest buffered rows of the busiest table
   are dropped and ``on_overflow`` is told which window was lost (the quality
   table is never dropped). Keeping a file's rows until it is published costs
@@ -260,7 +260,7 @@ class ParquetSink:
         self.last_error: OSError | None = None
         #: Failed I/O attempts so far.
         self.errors = 0
-        self._backoff = backoff or Backoff(base=1.0, cap=30.0)
+        self._backoff = backoff or Backoff(base=1.0, cap=10.0)
         self._retry_at = 0.0  # monotonic; no I/O attempt before it while failing
         #: Rows dropped over ``max_buffered_bytes``, per table.
         self.overflow_rows: dict[str, int] = {}
@@ -401,7 +401,9 @@ class ParquetSink:
         if self.last_error is None:
             self._backoff.reset()
         self.last_error = exc
-        self._retry_at = time.monotonic() + self._backoff.next_delay()
+        now = time.monotonic()
+        if now >= self._retry_at:  # one backoff step per attempt round, not per file
+            self._retry_at = now + self._backoff.next_delay()
 
     def _end(self, attempted: bool = True) -> None:
         """Raise the call's first I/O error; after a clean attempt, clear the failure."""
