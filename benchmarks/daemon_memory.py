@@ -20,16 +20,28 @@ It then stops the daemon with SIGTERM, as a service manager does, and prints
 the samples and a verdict: RSS growth from the end of the warm-up (books
 filled, first files rotated) to the end. Linux only (``/proc``).
 
+With ``--faults`` the run is a fault soak: the work folder is a tmpfs of
+``--tmpfs-mb`` (needs root), and every ``--fault-minutes`` the next phase of a
+four-phase cycle starts: clean; network faults from the simulator (frames lost
+in transit, malformed frames, connections closed every 20 s); clean; the disk
+full (a filler file takes every free byte for a minute, then goes). At the end
+every row is accounted for: the dataset's book, trades and bbo rows must equal,
+in number, the replay of the daemon's capture (one capture file per run:
+``--capture-rotate-seconds``), with no ``buffer_overflow`` and no capture record
+dropped.
+
 Usage::
 
     python benchmarks/daemon_memory.py [--minutes 10] [--interval-ms 1]
         [--symbols BTCUSDT,ETHUSDT,...] [--exchanges binance-usdm,binance-spot]
         [--rotate-seconds 60] [--warmup-minutes 2] [--keep DIR]
+        [--faults [--fault-minutes 3] [--tmpfs-mb 4096]]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import signal
@@ -40,6 +52,7 @@ import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import pyarrow.parquet as pq
 
@@ -82,7 +95,8 @@ def write_config(work: Path, port: int, args: argparse.Namespace) -> Path:
     symbols = [s.strip() for s in args.symbols.split(",") if s.strip()]
     parts = [
         f'[output]\ndir = "{work / "data"}"\nrotate_seconds = {args.rotate_seconds}\n',
-        f'[capture]\ndir = "{work / "capture"}"\nrotate_seconds = {args.rotate_seconds}\n',
+        f'[capture]\ndir = "{work / "capture"}"\n'
+        f"rotate_seconds = {args.capture_rotate_seconds or args.rotate_seconds}\n",
         '[metrics]\nlisten = "127.0.0.1:0"\n',
     ]
     for slug in args.exchanges.split(","):
@@ -210,8 +224,11 @@ def soak(daemon: subprocess.Popen[bytes], work: Path, args: argparse.Namespace) 
     last_t, last_cpu, last_frames, last_bytes = start, cpu_seconds(daemon.pid), None, 0
     samples: list[Sample] = []
     end = start + args.minutes * 60
+    faults = FaultCycle(work, args) if args.faults else None
     while time.monotonic() < end:
         time.sleep(args.sample_s)
+        if faults is not None:
+            faults.step(time.monotonic() - start)
         if daemon.poll() is not None:
             raise SystemExit(f"daemon exited early with {daemon.returncode}; see {work}")
         now, cpu = time.monotonic(), cpu_seconds(daemon.pid)
@@ -239,6 +256,106 @@ def soak(daemon: subprocess.Popen[bytes], work: Path, args: argparse.Namespace) 
         print(format_sample(samples[-1]), flush=True)
         last_t, last_cpu, last_frames, last_bytes = now, cpu, frames, capture
     return samples
+
+
+class FaultCycle:
+    """Clean, network faults, clean, full disk: one phase every ``--fault-minutes``.
+
+    The last phase of the run is cut short to a clean one, so the final RSS
+    window is not taken while rows pile up behind a full disk.
+    """
+
+    PHASES = ("clean", "network", "clean", "disk-full")
+    NETWORK_ON: ClassVar[dict[str, object]] = {
+        "skip_frames": 5,
+        "malformed": 3,
+        "close_after_s": 20.0,
+    }
+    NETWORK_OFF: ClassVar[dict[str, object]] = {"close_after_s": None}
+    DISK_FULL_S = 60.0
+
+    def __init__(self, work: Path, args: argparse.Namespace) -> None:
+        self.work = work
+        self.sim_port = args.sim_port
+        self.phase_s = args.fault_minutes * 60
+        self.stop_faults_at = args.minutes * 60 - 2 * args.sample_s - 60
+        self.phase = -1
+        self.filler: Path | None = None
+        self.full_since = 0.0
+        self.log: list[str] = []
+
+    def step(self, elapsed: float) -> None:
+        if self.filler is not None and elapsed - self.full_since >= self.DISK_FULL_S:
+            self.filler.unlink()
+            self.filler = None
+            self.note(elapsed, "disk space back")
+        phase = int(elapsed // self.phase_s)
+        if phase == self.phase or elapsed >= self.stop_faults_at:
+            return
+        if self.PHASES[self.phase % 4] == "network" and self.phase >= 0:
+            self.simulator(self.NETWORK_OFF)
+            self.note(elapsed, "network faults off")
+        self.phase = phase
+        kind = self.PHASES[phase % 4]
+        if kind == "network":
+            self.simulator(self.NETWORK_ON)
+            self.note(elapsed, f"network faults on: {self.NETWORK_ON}")
+        elif kind == "disk-full":
+            self.filler = self.fill()
+            self.full_since = elapsed
+            self.note(elapsed, f"disk full for {self.DISK_FULL_S:g} s")
+
+    def simulator(self, knobs: dict[str, object]) -> None:
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{self.sim_port}/_faults",
+            data=json.dumps(knobs).encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
+        urllib.request.urlopen(request, timeout=5).read()
+
+    def fill(self) -> Path:
+        filler = self.work / "filler"
+        with filler.open("wb") as out:
+            try:
+                while True:
+                    out.write(b"\0" * MIB)
+                    out.flush()
+            except OSError:
+                pass
+        return filler
+
+    def note(self, elapsed: float, what: str) -> None:
+        line = f"[{elapsed:6.0f} s] {what}"
+        self.log.append(line)
+        print(line, flush=True)
+
+
+def account(work: Path) -> str:
+    """Every row accounted for: the dataset against the replay of the daemon's capture."""
+    from collector.capture.reader import list_capture_files
+    from collector.replay import replay
+
+    replayed = work / "replayed"
+    replay(list_capture_files(work / "capture"), replayed)
+    lines, ok = [], True
+
+    def rows(root: Path, table: str) -> int:
+        return sum(pq.read_metadata(p).num_rows for p in root.glob(f"table={table}/**/*.parquet"))
+
+    for table in ("book", "trades", "bbo"):
+        live, again = rows(work / "data", table), rows(replayed, table)
+        ok &= live == again
+        lines.append(f"{table}: {live:,} rows in the dataset, {again:,} in the capture's replay")
+    quality = pq.ParquetDataset(work / "data" / "table=quality").read(columns=["kind"])
+    kinds: dict[str, int] = {}
+    for kind in quality["kind"].to_pylist():
+        kinds[str(kind)] = kinds.get(str(kind), 0) + 1
+    overflow = kinds.get("buffer_overflow", 0)
+    ok &= overflow == 0
+    lines.append(f"quality events by kind: {dict(sorted(kinds.items()))}")
+    lines.append("EVERY ROW ACCOUNTED FOR" if ok else "ROWS MISSING OR EXTRA")
+    return "\n".join(lines)
 
 
 def format_sample(s: Sample) -> str:
@@ -318,7 +435,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--exchanges", default="binance-usdm,binance-spot")
     p.add_argument("--rotate-seconds", type=float, default=60.0, help="Parquet and capture")
     p.add_argument("--keep", type=Path, help="write the dataset here and keep it")
-    return p.parse_args(argv)
+    p.add_argument(
+        "--capture-rotate-seconds",
+        type=float,
+        help="capture rotation (default: --rotate-seconds; --faults: longer than the run)",
+    )
+    p.add_argument("--faults", action="store_true", help="fault soak (see the module doc)")
+    p.add_argument("--fault-minutes", type=float, default=3.0, help="length of each phase")
+    p.add_argument("--tmpfs-mb", type=int, default=4096, help="--faults: size of the disk")
+    args = p.parse_args(argv)
+    if args.faults and args.capture_rotate_seconds is None:
+        # One capture file per run: replaying it is then exactly the live session.
+        args.capture_rotate_seconds = args.minutes * 60 + 3600
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -326,9 +455,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     work = args.keep or Path(tempfile.mkdtemp(prefix="daemon-memory-"))
     work.mkdir(parents=True, exist_ok=True)
+    if args.faults:
+        subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={args.tmpfs_mb}m", "tmpfs", str(work)],
+            check=True,
+        )
     simulator_args = ["--port", "0", "--exchanges", args.exchanges, "--symbols", args.symbols]
     simulator_args += ["--interval-ms", str(args.interval_ms)]
     sim, port = start_simulator(simulator_args, log=work / "simulator.log")
+    args.sim_port = port
     daemon: subprocess.Popen[bytes] | None = None
     try:
         config = write_config(work, port, args)
@@ -353,11 +488,17 @@ def main(argv: list[str] | None = None) -> int:
             for s in [*marks.values(), samples[-1]]:
                 print(f"RSS at {s.elapsed_s:.0f} s: {s.rss_mib:.1f} MiB")
             print(verdict(samples, args.warmup_minutes * 60))
+        if args.faults:
+            print(account(work))
         return 0 if code == 0 else 1
     finally:
         if daemon is not None:
             stop(daemon, 60.0)
         stop(sim, 10.0)
+        if args.faults:
+            if args.keep is not None:  # off the tmpfs before it goes
+                shutil.copytree(work, Path(f"{work}.kept"), dirs_exist_ok=True)
+            subprocess.run(["umount", "-l", str(work)], check=False)
         if args.keep is None:
             shutil.rmtree(work, ignore_errors=True)
 
