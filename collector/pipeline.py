@@ -40,6 +40,7 @@ from collector.model import (
     QualityEvent,
     QualityKind,
     Trade,
+    clip,
 )
 from collector.overlap import OverlapFilter
 from collector.tables import TableBuffers
@@ -285,11 +286,12 @@ class Pipeline:
     def _problem(
         self, kind: str, symbol: str | None, ts_recv: int, detail: str, sample: str
     ) -> None:
-        key = f"{kind}: {detail.split(';')[0]}"
+        event = QualityEvent(symbol, ts_recv, kind, detail)  # clips a huge detail
+        key = f"{kind}: {event.detail.split(';')[0]}"
         if not self.problems[key]:
-            log.warning("%s %s (first of its kind; sample: %.300s)", self.exchange, key, sample)
+            log.warning("%s %s (first of its kind; sample: %s)", self.exchange, key, clip(sample))
         self.problems[key] += 1
-        self.out.add_quality(QualityEvent(symbol, ts_recv, kind, detail))
+        self.out.add_quality(event)
 
     def _connection_event(self, record: Record, kind: str, detail: str) -> None:
         self.last_ts = record.ts
