@@ -66,6 +66,10 @@ def test_a_50mb_size_is_one_short_detail_and_log_line(spot, caplog) -> None:
     events = quality(pipeline)
     assert max(len(e["detail"]) for e in events) < 1000
     assert any(e["kind"] == "malformed" and "…(50000002 chars)" in e["detail"] for e in events)
+    # The summary (replay --json) counts the book rows written, not those dropped.
+    book = pipeline.sink.table("book")
+    written = book["symbol"].to_pylist().count(SYMBOL)
+    assert 0 < pipeline.summary()[SYMBOL].book_rows == written
 
 
 @pytest.mark.parametrize("text", ["-0", "-0.0", "-0.00000000"])
