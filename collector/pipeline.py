@@ -17,6 +17,7 @@ drift event of its own; ``problems`` still counts it.
 from __future__ import annotations
 
 import logging
+import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Literal, Protocol
@@ -195,12 +196,19 @@ class Pipeline:
             drift.frame(data, ts_recv, conn, self.frames, self._unknown)
             self._unknown = None
 
-    def finish(self) -> None:
-        """End of input: report unsynced books and hand every buffered row to the sink."""
+    def finish(self, ts_recv: int | None = None) -> None:
+        """End of input: report unsynced books and hand every buffered row to the sink.
+
+        The end-of-input rows carry the time the end was observed: ``ts_recv`` when
+        the caller knows it (the daemon's clock at shutdown), else the last record's
+        time (a replay). A pipeline that never received a record (a daemon that never
+        connected) has no such time, and its rows must not claim 1970: they get now.
+        """
+        end = ts_recv or self.last_ts or time.time_ns()
         if self.drift is not None:  # the remainders join the rows buffered so far
-            self.drift.finish(self.last_ts)
+            self.drift.finish(end)
         self.flush()  # may find bad text and unsync a symbol: before finish() reports states
-        self.engine.finish(self.last_ts)
+        self.engine.finish(end)
         self.flush()
 
     def flush(self) -> None:
