@@ -216,3 +216,5 @@ class QualityKind:
     DRIFT = "drift"
     STALE = "stale"
     RATE_LIMITED = "rate_limited"
+    TRUNCATED = "truncated"
+    CORRUPT_RECORD = "corrupt_record"

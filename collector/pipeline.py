@@ -211,6 +211,12 @@ class Pipeline:
         self.engine.finish(end)
         self.flush()
 
+    def input_damaged(self, kind: str, detail: str) -> None:
+        """The input broke off (a damaged recording): say so in the data, at the last
+        record's time (now if there was none). ``kind`` is ``truncated`` or
+        ``corrupt_record``; the caller reports it to the user, so nothing is logged."""
+        self.out.add_quality(QualityEvent(None, self.last_ts or time.time_ns(), kind, detail))
+
     def flush(self) -> None:
         if self.before_flush is not None:
             self.before_flush()

@@ -123,7 +123,8 @@ QUALITY = pa.schema(
             LABEL,
             "What happened: connect, disconnect, gap, resync, synced, snapshot_stale, "
             "duplicate, crossed_book, bbo_mismatch, checksum_mismatch, malformed, "
-            "buffer_overflow, unsynced_at_end, exchange_error, drift, stale, rate_limited.",
+            "buffer_overflow, unsynced_at_end, exchange_error, drift, stale, rate_limited, "
+            "truncated, corrupt_record (a damaged recording, in replay).",
         ),
         _field("detail", pa.string(), "Human-readable detail with the ids involved."),
         _field(
