@@ -3,18 +3,42 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import msgspec
+
+
+def _os_errors_in_one_line(main: Callable[[list[str] | None], int]) -> Callable[..., int]:
+    """Every command: a path it cannot read or write ends in one line and exit 2.
+
+    Caught once, here, rather than per command: any command can meet a read-only,
+    immutable, missing or full destination, and a traceback says nothing more to
+    the user than the path and the reason. Bugs (other exceptions) still trace.
+    """
+
+    @functools.wraps(main)
+    def wrapper(argv: list[str] | None = None) -> int:
+        try:
+            return main(argv)
+        except OSError as exc:
+            where = f"{exc.filename}: " if exc.filename is not None else ""
+            print(f"collector: {where}{exc.strerror or exc}", file=sys.stderr)
+            return 2
+
+    return wrapper
+
 
 #: ``collector replay`` exit status: every file replayed, but some were damaged (their
 #: rows before the damage are published, the damage is reported). 2 = nothing usable.
 REPLAY_DAMAGED = 3
 
 
+@_os_errors_in_one_line
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["simulate"]:  # its own parser: every flag belongs to it
