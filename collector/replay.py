@@ -90,11 +90,11 @@ def instruments_sidecar(path: Path) -> Path | None:
     return None
 
 
-def load_instruments(adapter: Adapter, path: Path) -> None:
+def load_instruments(adapter: Adapter, path: Path, on_damage: OnDamage | None = None) -> None:
     """Feed the recording's instrument responses to the adapter, as the live start-up did."""
     sidecar = instruments_sidecar(path)
     if sidecar is not None:
-        for rec in open_recording(sidecar)[1]:
+        for rec in open_recording(sidecar, on_damage)[1]:
             if rec.kind == "http":
                 adapter.decode_rest(rec.url, rec.data, rec.ts)
 
@@ -132,14 +132,14 @@ def replay_file(
     """Replay one recording into ``sink``; ``on_record`` gets the byte-free record count."""
     damages: list[Damage] = []
     _, records, slug, adapter = open_with_adapter(path, exchange, damages.append)
-    load_instruments(adapter, path)
+    load_instruments(adapter, path, damages.append)
     pipeline = Pipeline(adapter, sink, snapshots=snapshots)
     count = 0
     for count, record in enumerate(records, 1):
         pipeline.on_record(record)
         if on_record is not None and count % 4096 == 0:
             on_record(4096)
-    for damage in damages:  # at most one: the reader stops there
+    for damage in damages:  # the recording's, and its instrument file's if that is damaged
         pipeline.input_damaged(damage.kind, str(damage))
     pipeline.finish()
     if on_record is not None:
@@ -151,7 +151,7 @@ def replay_file(
         pipeline.frames,
         dict(pipeline.problems),
         pipeline.summary(),
-        str(damages[0]) if damages else None,
+        "; ".join(map(str, damages)) or None,
     )
 
 

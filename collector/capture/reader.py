@@ -352,14 +352,15 @@ def _corpus_records(path: Path) -> Iterator[Record]:
     line_no = 1  # number of the next whole line to decode; 1 is the header
     offset = 0  # its offset in the decompressed text
     count = 0  # records yielded
-    pending = b""  # the start of a line whose end has not been decompressed yet
+    pending: list[bytes] = []  # the start of a line not decompressed to its end yet
     try:
         for data in _chain(_gunzip(path), b"\n"):  # a last line may lack its newline
             cut = data.rfind(b"\n") + 1
             if not cut:
-                pending += data
+                pending.append(data)  # joined once: a huge line is not copied per chunk
                 continue
-            block, pending = pending + data[:cut], data[cut:]
+            block = b"".join((*pending, data[:cut]))
+            pending = [data[cut:]]
             if line_no == 1:
                 end = block.index(b"\n") + 1
                 _parse_corpus_header(block[:end], path)

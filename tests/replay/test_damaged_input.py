@@ -212,3 +212,16 @@ def test_corrupt_capture_item_is_corrupt_record(tmp_path: Path, kind: str) -> No
     assert got == records[:keep]
     (damage,) = damages
     assert damage.kind == "corrupt_record" and damage.records == keep
+
+
+def test_damaged_instrument_file_is_reported_too(tmp_path: Path) -> None:
+    sidecar = FUTURES.with_name("BINANCE_FUTURES.instruments.jsonl.gz")
+    raw = sidecar.read_bytes()
+    (tmp_path / sidecar.name).write_bytes(raw[: len(raw) // 2])
+    copy = tmp_path / FUTURES.name
+    copy.write_bytes(FUTURES.read_bytes())
+    done = run_cli("replay", str(copy), "--out", str(tmp_path / "out"))
+    assert done.returncode == REPLAY_DAMAGED and "Traceback" not in done.stderr
+    (line,) = done.stderr.splitlines()
+    assert sidecar.name in line and "truncated" in line
+    assert table(tmp_path / "out", "book").num_rows > 0  # the stream itself is intact
