@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from pathlib import Path
@@ -30,7 +29,7 @@ def offline_run(out: Path) -> tuple[int, int]:
     (runner,) = daemon.runners
     try:
         runner._report_silent_books({"BTCUSDT"})
-        asyncio.run(runner.close())
+        runner.pipeline.finish()  # what the daemon's shutdown does for each runner
     finally:
         daemon.sink.close()
     return started, time.time_ns()
