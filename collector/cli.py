@@ -3,14 +3,42 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import msgspec
 
 
+def _os_errors_in_one_line(main: Callable[[list[str] | None], int]) -> Callable[..., int]:
+    """Every command: a path it cannot read or write ends in one line and exit 2.
+
+    Caught once, here, rather than per command: any command can meet a read-only,
+    immutable, missing or full destination, and a traceback says nothing more to
+    the user than the path and the reason. Bugs (other exceptions) still trace.
+    """
+
+    @functools.wraps(main)
+    def wrapper(argv: list[str] | None = None) -> int:
+        try:
+            return main(argv)
+        except OSError as exc:
+            where = f"{exc.filename}: " if exc.filename is not None else ""
+            print(f"collector: {where}{exc.strerror or exc}", file=sys.stderr)
+            return 2
+
+    return wrapper
+
+
+#: ``collector replay`` exit status: every file replayed, but some were damaged (their
+#: rows before the damage are published, the damage is reported). 2 = nothing usable.
+REPLAY_DAMAGED = 3
+
+
+@_os_errors_in_one_line
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["simulate"]:  # its own parser: every flag belongs to it
@@ -62,7 +90,13 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--config", type=Path, default=Path("config/demo.toml"))
     demo.add_argument("--seconds", type=float, default=60.0)
 
-    rp = sub.add_parser("replay", help="replay recordings into a Parquet dataset")
+    rp = sub.add_parser(
+        "replay",
+        help="replay recordings into a Parquet dataset",
+        description="Exit codes: 0 = every file replayed to its end, 2 = bad usage or a "
+        "file that is not a recording, 3 = finished, but a file was damaged (its rows "
+        "before the damage are published; the damage is printed and in table=quality).",
+    )
     rp.add_argument("files", nargs="+", type=Path, help="capture or corpus-v1 files")
     rp.add_argument("--out", type=Path, required=True, help="dataset root directory")
     rp.add_argument("--exchange", help="adapter slug when the file does not name one")
@@ -258,7 +292,9 @@ def _replay(args: argparse.Namespace) -> int:
         print(json.dumps(doc, indent=None, sort_keys=True))
     else:
         print_summary(summary)
-    return 0
+    for f in summary.damaged:  # one line each; its rows before the damage are published
+        print(f"collector replay: damaged input: {f.damage}", file=sys.stderr)
+    return REPLAY_DAMAGED if summary.damaged else 0
 
 
 def _recover(args: argparse.Namespace) -> int:

@@ -6,12 +6,23 @@ book engine must ask of that text on its hot path (is it a storable decimal? is
 it zero?) without building a ``Decimal`` for the common case: plain ASCII digits
 with at most one point, which is what every venue sends almost all the time.
 Anything else (exponents, signs, long values) takes the exact ``Decimal`` path.
+
+Signs: prices and sizes are unsigned. Text with a minus sign is refused even
+when its value is zero (``-0``, ``-0.0``): a negative-zero price is no price at
+all, and no venue this project decodes sends a signed size (Bitfinex's signed
+amounts are made unsigned by its adapter), so a sign means the field is not what
+the adapter believes it is. Storing it as ``0`` would hide that; refusing it
+routes it through the usual bad-value path instead: a book message with it is
+dropped and its symbol resynced, a trade or quote row dropped, each with a
+``malformed`` quality event. A ``-0`` size is therefore not taken as a delete.
 """
 
 from __future__ import annotations
 
 import re
 from decimal import Decimal, InvalidOperation
+
+from collector.model import clip
 
 #: decimal128(38, 18): at most 20 digits before the point and 18 after.
 MAX_INTEGER_DIGITS = 20
@@ -27,7 +38,8 @@ class InvalidDecimalText(ValueError):
     """Text that is not a finite, non-negative decimal storable without rounding."""
 
     def __init__(self, text: str, why: str) -> None:
-        super().__init__(f"{text!r} is not a storable decimal: {why}")
+        # The message is quoted in quality details and logs: a huge value is clipped.
+        super().__init__(f"{clip(repr(text))} is not a storable decimal: {why}")
         self.text = text
         self.why = why
 
@@ -43,8 +55,8 @@ def parse_exact(text: str) -> Decimal:
         raise InvalidDecimalText(str(text), "not a number") from None
     if not value.is_finite():
         raise InvalidDecimalText(text, "not finite")
-    if value < 0:
-        raise InvalidDecimalText(text, "negative")
+    if value.is_signed():  # -0 and -0.0 too: see the module docstring
+        raise InvalidDecimalText(text, "negative" if value else "negative zero")
     _, digits, exponent = value.as_tuple()
     assert isinstance(exponent, int)
     fraction_digits = max(0, -exponent)

@@ -139,15 +139,39 @@ class DecodeFailed(msgspec.Struct, frozen=True, tag=True):
     unknown: bool = False
 
 
+#: Characters of peer-supplied text a quality ``detail`` or a log sample keeps.
+TEXT_LIMIT = 300
+#: Longest ``quality.detail``: room for the project's own words around a clipped quote.
+DETAIL_LIMIT = 1000
+
+
+def clip(text: str, limit: int = TEXT_LIMIT) -> str:
+    """``text`` cut to ``limit`` characters, stating the original length when it was cut.
+
+    Details and samples quote what a peer sent, and a peer can send anything: a
+    50 MB price must not become a 50 MB Parquet cell or log line. The stated
+    length keeps the fact that the value was huge, which is often the finding.
+    """
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}…({len(text)} chars)"
+
+
 def sample(frame: str | bytes | msgspec.Raw, limit: int = 200) -> str:
     """The start of a frame as text, for ``DecodeFailed.sample`` and error details.
 
     Frames arrive as ``str`` or ``bytes`` (and sub-frames as ``msgspec.Raw``); bytes
     that are not UTF-8 are shown with replacement characters rather than failing,
     because the frame being reported is by definition one that did not decode.
+    Only the first ``4 * limit`` bytes of a long frame are decoded: a huge one is not copied.
     """
-    text = frame if isinstance(frame, str) else bytes(frame).decode("utf-8", "replace")
-    return text[:limit]
+    if isinstance(frame, str):
+        return clip(frame, limit)
+    raw = memoryview(frame)
+    if raw.nbytes <= 4 * limit:
+        return clip(bytes(raw).decode("utf-8", "replace"), limit)
+    head = bytes(raw[: 4 * limit]).decode("utf-8", "replace")
+    return f"{head[:limit]}…({raw.nbytes} bytes)"
 
 
 Message = BookDelta | BookSnapshot | BookInvalid | Trade | BestBidAsk | Control | DecodeFailed
@@ -166,6 +190,11 @@ class QualityEvent(msgspec.Struct, frozen=True):
     detail: str
     seq: int | None = None
 
+    def __post_init__(self) -> None:
+        # The one place every detail passes: whatever a caller quoted, the cell stays small.
+        if len(self.detail) > DETAIL_LIMIT:
+            msgspec.structs.force_setattr(self, "detail", clip(self.detail, DETAIL_LIMIT))
+
 
 class QualityKind:
     """The ``quality.kind`` vocabulary."""
@@ -181,6 +210,9 @@ class QualityKind:
     BBO_MISMATCH = "bbo_mismatch"
     CHECKSUM_MISMATCH = "checksum_mismatch"
     MALFORMED = "malformed"
+    #: A recording ends inside its gzip stream / holds a bad record (replay stops there).
+    TRUNCATED = "truncated"
+    CORRUPT_RECORD = "corrupt_record"
     BUFFER_OVERFLOW = "buffer_overflow"
     UNSYNCED_AT_END = "unsynced_at_end"
     EXCHANGE_ERROR = "exchange_error"

@@ -17,6 +17,7 @@ drift event of its own; ``problems`` still counts it.
 from __future__ import annotations
 
 import logging
+import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Literal, Protocol
@@ -40,6 +41,7 @@ from collector.model import (
     QualityEvent,
     QualityKind,
     Trade,
+    clip,
 )
 from collector.overlap import OverlapFilter
 from collector.routes import RouteLog
@@ -200,13 +202,26 @@ class Pipeline:
             drift.frame(data, ts_recv, conn, self.frames, self._unknown)
             self._unknown = None
 
-    def finish(self) -> None:
-        """End of input: report unsynced books and hand every buffered row to the sink."""
+    def finish(self, ts_recv: int | None = None) -> None:
+        """End of input: report unsynced books and hand every buffered row to the sink.
+
+        The end-of-input rows carry the time the end was observed: ``ts_recv`` when
+        the caller knows it (the daemon's clock at shutdown), else the last record's
+        time (a replay). A pipeline that never received a record (a daemon that never
+        connected) has no such time, and its rows must not claim 1970: they get now.
+        """
+        end = ts_recv or self.last_ts or time.time_ns()
         if self.drift is not None:  # the remainders join the rows buffered so far
-            self.drift.finish(self.last_ts)
+            self.drift.finish(end)
         self.flush()  # may find bad text and unsync a symbol: before finish() reports states
-        self.engine.finish(self.last_ts)
+        self.engine.finish(end)
         self.flush()
+
+    def input_damaged(self, kind: str, detail: str) -> None:
+        """The input broke off (a damaged recording): say so in the data, at the last
+        record's time (now if there was none). ``kind`` is ``truncated`` or
+        ``corrupt_record``; the caller reports it to the user, so nothing is logged."""
+        self.out.add_quality(QualityEvent(None, self.last_ts or time.time_ns(), kind, detail))
 
     def flush(self) -> None:
         if self.before_flush is not None:
@@ -291,11 +306,12 @@ class Pipeline:
     def _problem(
         self, kind: str, symbol: str | None, ts_recv: int, detail: str, sample: str
     ) -> None:
-        key = f"{kind}: {detail.split(';')[0]}"
+        event = QualityEvent(symbol, ts_recv, kind, detail)  # clips a huge detail
+        key = f"{kind}: {event.detail.split(';')[0]}"
         if not self.problems[key]:
-            log.warning("%s %s (first of its kind; sample: %.300s)", self.exchange, key, sample)
+            log.warning("%s %s (first of its kind; sample: %s)", self.exchange, key, clip(sample))
         self.problems[key] += 1
-        self.out.add_quality(QualityEvent(symbol, ts_recv, kind, detail))
+        self.out.add_quality(event)
 
     def _connection_event(self, record: Record, kind: str, detail: str) -> None:
         self.last_ts = record.ts

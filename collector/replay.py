@@ -8,6 +8,13 @@ the adapter first so market names come from the exchange's own metadata.
 
 No snapshot can be fetched during a replay: a symbol that loses sync stays
 unsynced, and says so, until the recording itself holds a snapshot that bridges.
+
+A damaged file (a garbage line, a torn or truncated gzip stream) costs only what
+follows the damage: its records before it are replayed and published, the damage
+becomes a ``truncated`` or ``corrupt_record`` quality event and the file summary's
+``damage``, and the next file is replayed as usual. The reader stops at the damage
+rather than skipping it because a skipped update would leave a book silently
+wrong on a venue without sequence numbers.
 """
 
 from __future__ import annotations
@@ -19,7 +26,7 @@ import msgspec
 
 import adapters
 from collector.adapter import Adapter
-from collector.capture.reader import RecordingInfo, open_recording
+from collector.capture.reader import Damage, OnDamage, RecordingInfo, open_recording
 from collector.capture.records import CaptureFormatError, Record
 from collector.pipeline import Pipeline, Sink, SymbolSummary
 from collector.sinks.parquet import ParquetSink
@@ -36,12 +43,18 @@ class FileSummary(msgspec.Struct):
     frames: int
     problems: dict[str, int]
     symbols: dict[str, SymbolSummary]
+    damage: str | None = None
+    """What ended the file early, naming the position; None for a file read to its end."""
 
 
 class ReplaySummary(msgspec.Struct):
     out: str
     files: list[FileSummary]
     parquet_files: int
+
+    @property
+    def damaged(self) -> list[FileSummary]:
+        return [f for f in self.files if f.damage is not None]
 
     def by_exchange(self) -> dict[str, dict[str, SymbolSummary]]:
         """Per exchange and symbol, summed over files."""
@@ -77,25 +90,25 @@ def instruments_sidecar(path: Path) -> Path | None:
     return None
 
 
-def load_instruments(adapter: Adapter, path: Path) -> None:
+def load_instruments(adapter: Adapter, path: Path, on_damage: OnDamage | None = None) -> None:
     """Feed the recording's instrument responses to the adapter, as the live start-up did."""
     sidecar = instruments_sidecar(path)
     if sidecar is not None:
-        for rec in open_recording(sidecar)[1]:
+        for rec in open_recording(sidecar, on_damage)[1]:
             if rec.kind == "http":
                 adapter.decode_rest(rec.url, rec.data, rec.ts)
 
 
 def open_with_adapter(
-    path: Path, exchange: str | None = None
+    path: Path, exchange: str | None = None, on_damage: OnDamage | None = None
 ) -> tuple[RecordingInfo, Iterator[Record], str, Adapter]:
     """A recording, its exchange slug (``exchange`` overrides the header) and a fresh adapter.
 
     Raises ``ReplayError`` saying what is wrong: unreadable, no exchange named, or
-    an exchange without an adapter.
+    an exchange without an adapter. ``on_damage`` goes to the reader.
     """
     try:
-        info, records = open_recording(path)
+        info, records = open_recording(path, on_damage)
     except (CaptureFormatError, OSError) as exc:
         raise ReplayError(str(exc)) from None
     slug = exchange or info.exchange
@@ -117,19 +130,28 @@ def replay_file(
     snapshots: Sequence[tuple[int, int]] = (),
 ) -> FileSummary:
     """Replay one recording into ``sink``; ``on_record`` gets the byte-free record count."""
-    _, records, slug, adapter = open_with_adapter(path, exchange)
-    load_instruments(adapter, path)
+    damages: list[Damage] = []
+    _, records, slug, adapter = open_with_adapter(path, exchange, damages.append)
+    load_instruments(adapter, path, damages.append)
     pipeline = Pipeline(adapter, sink, snapshots=snapshots)
     count = 0
     for count, record in enumerate(records, 1):
         pipeline.on_record(record)
         if on_record is not None and count % 4096 == 0:
             on_record(4096)
+    for damage in damages:  # the recording's, and its instrument file's if that is damaged
+        pipeline.input_damaged(damage.kind, str(damage))
     pipeline.finish()
     if on_record is not None:
         on_record(count % 4096)
     return FileSummary(
-        str(path), slug, count, pipeline.frames, dict(pipeline.problems), pipeline.summary()
+        str(path),
+        slug,
+        count,
+        pipeline.frames,
+        dict(pipeline.problems),
+        pipeline.summary(),
+        "; ".join(map(str, damages)) or None,
     )
 
 

@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from collector import decimal_text
+from collector.model import clip
 
 #: Exact decimal for every price and size: 20 integer digits, 18 fractional.
 #: A value that does not fit is an error, never a rounding.
@@ -122,7 +123,8 @@ QUALITY = pa.schema(
             LABEL,
             "What happened: connect, disconnect, gap, resync, synced, snapshot_stale, "
             "duplicate, crossed_book, bbo_mismatch, checksum_mismatch, malformed, "
-            "buffer_overflow, unsynced_at_end, exchange_error, drift, stale, rate_limited.",
+            "buffer_overflow, unsynced_at_end, exchange_error, drift, stale, rate_limited, "
+            "truncated, corrupt_record (a damaged recording, in replay).",
         ),
         _field("detail", pa.string(), "Human-readable detail with the ids involved."),
         _field(
@@ -195,7 +197,7 @@ class ValueDoesNotFit(ValueError):
 
     def __init__(self, column: str, value: str) -> None:
         super().__init__(
-            f"column {column!r}: value {value!r} does not fit decimal128(38, 18) exactly "
+            f"column {column!r}: value {clip(repr(value))} does not fit decimal128(38, 18) exactly "
             "(at most 20 integer and 18 fractional digits); refusing to round it"
         )
         self.column = column

@@ -216,14 +216,16 @@ class BookEngine:
             sym.snapshot_wanted = True
             self._requests.append(sym.symbol)
 
-    def invalidate(self, symbol: str, ts_recv: int, seq: int, reason: str) -> None:
+    def invalidate(self, symbol: str, ts_recv: int, seq: int, reason: str, rows: int) -> None:
         """The book of ``symbol`` is known wrong since update ``seq``: resync it.
 
         Called when text the engine applied unchecked (sizes, for speed) turns
-        out not to be a storable decimal at flush time.
+        out not to be a storable decimal at flush time; its ``rows`` emitted rows
+        were dropped, so ``book_rows`` counts only rows that reach the sink.
         """
         sym = self.symbols[symbol]
         sym.stats.malformed_levels += 1
+        sym.stats.book_rows -= rows
         detail = f"bad level in update {seq}: {reason}; rows from there on dropped"
         if sym.state is SyncState.SYNCED:
             self._lose_sync(sym, SyncEvent.INVALID, ts_recv, QualityKind.MALFORMED, detail, seq)

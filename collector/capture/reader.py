@@ -9,19 +9,27 @@ anywhere (a ``.inprogress`` file after ``kill -9``, a partial copy) and yields
 every complete record before the cut, without raising. Only positive evidence
 that a file is something else (wrong magic, wrong header) raises
 :class:`~collector.capture.records.CaptureFormatError`.
+
+Damage after a good header (a garbage line, a torn gzip stream, a finished
+capture without its gzip trailer) is a :class:`Damage`: every record before it
+is yielded first, then the reader either calls ``on_damage`` and stops (replay
+goes on with the next file and reports it) or, without a callback, raises it as
+:class:`DamagedRecording` (a ``CaptureFormatError``). A truncated *finished*
+capture without a callback only logs a warning, as such files were always read
+up to the cut. A ``.inprogress`` capture has no trailer yet: its cut tail is
+expected and is not damage.
 """
 
 from __future__ import annotations
 
 import base64
-import binascii
 import gzip
 import logging
 import os
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO, Any, Final, Literal
+from typing import Any, Final, Literal
 
 import msgpack
 import msgspec
@@ -34,10 +42,14 @@ from collector.capture.records import (
     capture_sort_key,
     exchange_dir,
 )
+from collector.model import clip
 
 __all__ = [
     "CORPUS_FORMAT",
     "CaptureFormatError",
+    "Damage",
+    "DamagedRecording",
+    "OnDamage",
     "RecordingInfo",
     "list_capture_files",
     "open_recording",
@@ -50,8 +62,7 @@ CORPUS_FORMAT: Final = "corpus-v1"
 
 _log = logging.getLogger(__name__)
 
-_READ_CHUNK: Final = 256 * 1024  # compressed bytes per read of a capture file
-_CORPUS_BLOCK: Final = 1 << 20  # decompressed bytes per decode_lines batch
+_READ_CHUNK: Final = 256 * 1024  # compressed bytes per read of a recording
 _MAX_ITEM: Final = 1 << 30  # largest msgpack item we agree to buffer
 _GZIP_WBITS: Final = 31
 
@@ -68,23 +79,114 @@ class RecordingInfo(msgspec.Struct, frozen=True):
     """Exchange slug from the file's header, when it names one."""
 
 
+class Damage(msgspec.Struct, frozen=True):
+    """Where a recording stopped being readable before its end, and why.
+
+    ``kind`` is ``"truncated"`` (the file ends inside its gzip stream: a cut copy,
+    a finished capture without its trailer) or ``"corrupt_record"`` (bytes that
+    are not what the format allows: a garbage line, a torn gzip block, an item
+    that is not a record). ``where`` names the position in words.
+    """
+
+    path: str
+    kind: Literal["truncated", "corrupt_record"]
+    offset: int
+    """Byte offset: in the file (gzip damage) or in the decompressed stream (records)."""
+    where: str
+    detail: str
+    records: int
+    """Records read (and yielded) before the damage."""
+
+    def __str__(self) -> str:
+        return (
+            f"{self.path}: {self.kind} at {self.where}: {self.detail}; "
+            f"{self.records} records before it read"
+        )
+
+
+class DamagedRecording(CaptureFormatError):
+    """A recording is damaged after its header; its earlier records were yielded."""
+
+    def __init__(self, damage: Damage) -> None:
+        super().__init__(str(damage))
+        self.damage = damage
+
+
+#: Told about the damage that ended a read; the read then stops without raising.
+OnDamage = Callable[[Damage], None]
+
+
+class _Torn(Exception):
+    """The gzip stream of a file ends early or breaks at ``offset`` (a file offset)."""
+
+    def __init__(self, kind: Literal["truncated", "corrupt_record"], offset: int, why: str):
+        super().__init__(why)
+        self.kind = kind
+        self.offset = offset
+        self.why = why
+
+
+def _gunzip(path: Path) -> Iterator[bytes]:
+    """Yield the decompressed bytes of a gzip file; raise ``_Torn`` where it breaks.
+
+    Everything decompressible before a break is yielded first. Concatenated gzip
+    members are one stream, as ``gzip`` reads them; anything else after a member
+    is damage.
+    """
+    decompressor = zlib.decompressobj(wbits=_GZIP_WBITS)
+    offset = 0  # file offset of the start of ``chunk``
+    inside = False  # bytes of an unfinished member have been fed
+    with open(path, "rb") as fh:
+        while chunk := fh.read(_READ_CHUNK):
+            while chunk:
+                before = decompressor.copy()  # cheap (~40 KB); lets a bad chunk be salvaged
+                try:
+                    data = decompressor.decompress(chunk)
+                except zlib.error as exc:
+                    good, bad_at = _salvage(before, chunk)
+                    if good:
+                        yield good
+                    where = offset + bad_at
+                    raise _Torn("corrupt_record", where, f"bad gzip data: {exc}") from exc
+                if data:
+                    yield data
+                if decompressor.eof:  # a member ended: what follows starts a new one
+                    rest = decompressor.unused_data
+                    offset += len(chunk) - len(rest)
+                    chunk, inside = rest, False
+                    decompressor = zlib.decompressobj(wbits=_GZIP_WBITS)
+                else:
+                    offset += len(chunk)
+                    chunk, inside = b"", True
+    if inside:
+        raise _Torn("truncated", offset, "the file ends inside its gzip stream (no trailer)")
+
+
 # --------------------------------------------------------------------------- own format
 
 
-def read_capture(path: StrPath) -> Iterator[Record]:
+def read_capture(path: StrPath, on_damage: OnDamage | None = None) -> Iterator[Record]:
     """Yield the records of one own-format capture file, finished or ``.inprogress``.
 
-    Stops quietly at a truncated tail (crash, partial copy). Raises
-    :class:`CaptureFormatError` if the file is not a capture at all.
+    Raises :class:`CaptureFormatError` if the file is not a capture at all. Damage
+    after the header ends the read after every record before it: see the module
+    docstring for ``on_damage``. A ``.inprogress`` file's cut tail is not damage.
     """
     path = Path(path)
     items = _capture_items(path)
-    header = next(items, None)
-    if header is None:
-        return  # cut before the header was complete: an empty capture
-    _check_capture_header(header, path)
-    for item in items:
-        yield _to_record(item, path)
+    try:
+        header = next(items, None)
+        if header is None:
+            return  # cut before the header was complete: an empty capture
+        _check_capture_header(header, path)
+        yield from items
+    except DamagedRecording as exc:
+        if on_damage is not None:
+            on_damage(exc.damage)
+        elif exc.damage.kind == "truncated":
+            _log.warning("%s", exc.damage)
+        else:
+            raise
 
 
 def list_capture_files(directory: StrPath, exchange: str | None = None) -> list[Path]:
@@ -106,40 +208,57 @@ def list_capture_files(directory: StrPath, exchange: str | None = None) -> list[
 
 
 def _capture_items(path: Path) -> Iterator[Any]:
-    """Yield every complete msgpack item in a capture file, header first."""
-    decompressor = zlib.decompressobj(wbits=_GZIP_WBITS)
+    """Yield the header map of a capture file, then each of its records.
+
+    Raises ``DamagedRecording`` for damage after the header, except for the
+    expected cut tail of a ``.inprogress`` file (power loss can also leave
+    garbage there: warned about, not raised).
+    """
     unpacker = msgpack.Unpacker(raw=False, max_buffer_size=_MAX_ITEM)
-    seen_header = False
-    with open(path, "rb") as fh:
-        while chunk := fh.read(_READ_CHUNK):
-            before = decompressor.copy()  # cheap (~40 KB); lets a bad chunk be salvaged
-            try:
-                unpacker.feed(decompressor.decompress(chunk))
-            except zlib.error as exc:
-                unpacker.feed(_salvage(before, chunk))
-                for item in _unpack_available(unpacker, path):
-                    seen_header = True
-                    yield item
-                _on_corrupt_stream(path, exc, seen_header)
-                return
-            for item in _unpack_available(unpacker, path):
-                seen_header = True
-                yield item
-            if decompressor.eof:
-                _check_trailing(path, fh, decompressor.unused_data)
-                return
-
-
-def _unpack_available(unpacker: msgpack.Unpacker, path: Path) -> Iterator[Any]:
-    """Yield the complete items buffered in ``unpacker``; a partial one waits."""
+    count = 0
     try:
-        yield from unpacker
-    except ValueError as exc:  # msgpack's FormatError/StackError/BufferFull subclass it
-        raise CaptureFormatError(f"{path}: corrupt msgpack data in capture: {exc}") from exc
+        for data in _gunzip(path):
+            unpacker.feed(data)
+            try:
+                for item in unpacker:  # complete items only: a partial one waits
+                    if count:  # the header is checked by the caller
+                        item = _to_record(item, path, unpacker, count)
+                    count += 1
+                    yield item
+            except DamagedRecording:
+                raise
+            except ValueError as exc:  # msgpack's FormatError/StackError/BufferFull
+                if not count:
+                    raise CaptureFormatError(f"{path}: corrupt msgpack data: {exc}") from exc
+                raise _corrupt_item(path, unpacker, count, f"corrupt msgpack data: {exc}") from exc
+    except _Torn as torn:
+        if not count:
+            if torn.kind == "truncated":
+                return  # cut before the header was complete
+            raise CaptureFormatError(
+                f"{path}: not a collector capture (expected gzip-compressed msgpack "
+                f"starting with a {CAPTURE_FORMAT!r} header): {torn.why}"
+            ) from torn
+        if path.name.endswith(INPROGRESS_SUFFIX):
+            if torn.kind != "truncated":
+                _log.warning(
+                    "%s: corrupt tail ignored after the last complete record: %s", path, torn
+                )
+            return
+        where = f"byte {torn.offset} of the file"
+        damage = Damage(str(path), torn.kind, torn.offset, where, torn.why, count - 1)
+        raise DamagedRecording(damage) from torn
 
 
-def _salvage(decompressor: Any, chunk: bytes) -> bytes:
-    """Decompress ``chunk`` byte by byte up to the first bad byte.
+def _corrupt_item(path: Path, unpacker: msgpack.Unpacker, count: int, detail: str) -> Exception:
+    """The damage of a bad item after ``count`` good ones (header included)."""
+    offset = unpacker.tell()
+    where = f"byte {offset} of the decompressed stream"
+    return DamagedRecording(Damage(str(path), "corrupt_record", offset, where, detail, count - 1))
+
+
+def _salvage(decompressor: Any, chunk: bytes) -> tuple[bytes, int]:
+    """Decompress ``chunk`` byte by byte up to the first bad byte: (output, its index).
 
     zlib discards a whole call's output when it meets bad data, so the good
     records just before a torn tail would be lost with a chunk-sized call. Only
@@ -150,32 +269,8 @@ def _salvage(decompressor: Any, chunk: bytes) -> bytes:
         try:
             out += decompressor.decompress(chunk[i : i + 1])
         except zlib.error:
-            break
-    return bytes(out)
-
-
-def _on_corrupt_stream(path: Path, exc: zlib.error, seen_header: bool) -> None:
-    """Decide what a zlib error means: torn crash tail (warn) or a bad file (raise).
-
-    A finished file was fsynced before it was renamed, so damage there is real
-    corruption. An ``.inprogress`` file after a power loss can end in garbage
-    (zero-filled blocks); everything before it is still good and must stay
-    recoverable.
-    """
-    if not seen_header:
-        raise CaptureFormatError(
-            f"{path}: not a collector capture (expected gzip-compressed msgpack "
-            f"starting with a {CAPTURE_FORMAT!r} header): {exc}"
-        ) from exc
-    if path.name.endswith(INPROGRESS_SUFFIX):
-        _log.warning("%s: corrupt tail ignored after the last complete record: %s", path, exc)
-        return
-    raise CaptureFormatError(f"{path}: corrupt compressed data: {exc}") from exc
-
-
-def _check_trailing(path: Path, fh: IO[bytes], unused: bytes) -> None:
-    if unused or fh.read(1):
-        raise CaptureFormatError(f"{path}: unexpected data after the end of the gzip stream")
+            return bytes(out), i
+    return bytes(out), len(chunk)
 
 
 def _check_capture_header(header: Any, path: Path) -> dict[str, Any]:
@@ -189,13 +284,13 @@ def _check_capture_header(header: Any, path: Path) -> dict[str, Any]:
     return header
 
 
-def _to_record(item: Any, path: Path) -> Record:
+def _to_record(item: Any, path: Path, unpacker: msgpack.Unpacker, count: int) -> Record:
     if type(item) is list:
         try:
             return Record(*item)
         except TypeError:
             pass
-    raise CaptureFormatError(f"{path}: item is not a capture record: {item!r:.200}")
+    raise _corrupt_item(path, unpacker, count, f"item is not a capture record: {item!r:.200}")
 
 
 def capture_header(path: StrPath) -> dict[str, Any]:
@@ -240,29 +335,78 @@ _corpus_header_decoder: Final = msgspec.json.Decoder(_CorpusHeader)
 _corpus_line_decoder: Final = msgspec.json.Decoder(_CorpusLine)
 
 
-def read_corpus(path: StrPath) -> Iterator[Record]:
+def read_corpus(path: StrPath, on_damage: OnDamage | None = None) -> Iterator[Record]:
     """Yield the records of one corpus-v1 ``.jsonl.gz`` file.
 
     ``b64`` frames come back as ``bytes`` in ``data``; ``data`` text stays ``str``.
-    On the replay hot path: lines are decoded a megabyte at a time with
-    ``decode_lines`` rather than one ``decode`` call per line.
+    On the replay hot path: lines are decoded a block at a time with
+    ``decode_lines`` rather than one ``decode`` call per line. A bad line or a
+    torn gzip stream ends the read after every record before it: see the module
+    docstring for ``on_damage``.
     """
     path = Path(path)
-    with gzip.open(path, "rb") as fh:
-        _parse_corpus_header(_read_corpus(fh.readline, path), path)
-        while block := _read_corpus(lambda: fh.read(_CORPUS_BLOCK), path):
-            if not block.endswith(b"\n"):
-                block += _read_corpus(fh.readline, path)
-            for line in _decode_corpus_lines(block, path):
-                yield _corpus_record(line, path)
-
-
-def _read_corpus(read: Any, path: Path) -> bytes:
-    """Call a gzip read function, turning gzip/zlib failures into format errors."""
     try:
-        return read()
-    except (OSError, EOFError, zlib.error) as exc:
-        raise CaptureFormatError(f"{path}: unreadable corpus file (gzip): {exc}") from exc
+        yield from _corpus_records(path)
+    except DamagedRecording as exc:
+        if on_damage is None:
+            raise
+        on_damage(exc.damage)
+
+
+def _corpus_records(path: Path) -> Iterator[Record]:
+    line_no = 1  # number of the next whole line to decode; 1 is the header
+    offset = 0  # its offset in the decompressed text
+    count = 0  # records yielded
+    pending: list[bytes] = []  # the start of a line not decompressed to its end yet
+    try:
+        for data in _chain(_gunzip(path), b"\n"):  # a last line may lack its newline
+            cut = data.rfind(b"\n") + 1
+            if not cut:
+                pending.append(data)  # joined once: a huge line is not copied per chunk
+                continue
+            block = b"".join((*pending, data[:cut]))
+            pending = [data[cut:]]
+            if line_no == 1:
+                end = block.index(b"\n") + 1
+                _parse_corpus_header(block[:end], path)
+                line_no, offset, block = 2, end, block[end:]
+            try:
+                records = [_corpus_record(x) for x in _corpus_line_decoder.decode_lines(block)]
+            except (msgspec.DecodeError, ValueError):
+                yield from _bad_block(path, block, line_no, offset, count)
+            yield from records
+            count += len(records)
+            line_no += block.count(b"\n")
+            offset += len(block)
+    except _Torn as torn:
+        if line_no == 1:
+            raise CaptureFormatError(f"{path}: unreadable corpus file (gzip): {torn}") from torn
+        where = f"byte {torn.offset} of the file (line {line_no})"
+        damage = Damage(str(path), torn.kind, torn.offset, where, torn.why, count)
+        raise DamagedRecording(damage) from torn
+
+
+def _chain(chunks: Iterator[bytes], last: bytes) -> Iterator[bytes]:
+    yield from chunks
+    yield last
+
+
+def _bad_block(path: Path, block: bytes, line_no: int, offset: int, count: int) -> Iterator[Record]:
+    """Yield the records of ``block`` line by line up to its bad line, then raise its damage."""
+    for line in block.split(b"\n"):
+        if line.strip():
+            try:
+                record = _corpus_record(_corpus_line_decoder.decode(line))
+            except (msgspec.DecodeError, ValueError) as exc:
+                where = f"line {line_no} (byte {offset} of the decompressed text)"
+                detail = f"bad corpus line: {exc}; line: {clip(repr(line), 120)}"
+                damage = Damage(str(path), "corrupt_record", offset, where, detail, count)
+                raise DamagedRecording(damage) from exc
+            yield record
+            count += 1
+        line_no += 1
+        offset += len(line) + 1
+    raise AssertionError("a block that failed to decode has a bad line")  # pragma: no cover
 
 
 def _parse_corpus_header(line: bytes, path: Path) -> _CorpusHeader:
@@ -280,45 +424,43 @@ def _parse_corpus_header(line: bytes, path: Path) -> _CorpusHeader:
     return header
 
 
-def _decode_corpus_lines(block: bytes, path: Path) -> list[_CorpusLine]:
-    try:
-        return _corpus_line_decoder.decode_lines(block)
-    except msgspec.DecodeError as exc:
-        raise CaptureFormatError(f"{path}: bad corpus line: {exc}") from exc
-
-
-def _corpus_record(line: _CorpusLine, path: Path) -> Record:
+def _corpus_record(line: _CorpusLine) -> Record:
+    """The record of a decoded line; a bad ``b64`` raises ``binascii.Error`` (a ValueError)."""
     data: str | bytes = line.data
     if line.b64 is not None:
-        try:
-            data = base64.b64decode(line.b64, validate=True)
-        except binascii.Error as exc:
-            raise CaptureFormatError(f"{path}: bad base64 in a {line.kind} line: {exc}") from exc
+        data = base64.b64decode(line.b64, validate=True)
     return Record(line.kind, line.ts, line.conn, data, line.url, line.status)
 
 
 def _corpus_header(path: Path) -> _CorpusHeader:
-    with gzip.open(path, "rb") as fh:
-        return _parse_corpus_header(_read_corpus(fh.readline, path), path)
+    try:
+        with gzip.open(path, "rb") as fh:
+            line = fh.readline()
+    except (OSError, EOFError, zlib.error) as exc:
+        raise CaptureFormatError(f"{path}: unreadable corpus file (gzip): {exc}") from exc
+    return _parse_corpus_header(line, path)
 
 
 # --------------------------------------------------------------------------- detection
 
 
-def open_recording(path: StrPath) -> tuple[RecordingInfo, Iterator[Record]]:
+def open_recording(
+    path: StrPath, on_damage: OnDamage | None = None
+) -> tuple[RecordingInfo, Iterator[Record]]:
     """Identify a recording by its content and return its info and a record iterator.
 
     The header is read and validated now, so a wrong file fails here rather
-    than in the middle of a replay; the records are read lazily.
+    than in the middle of a replay; the records are read lazily. ``on_damage``:
+    see the module docstring.
     """
     path = Path(path)
     fmt = _sniff_format(path)
     if fmt == CORPUS_FORMAT:
         exchange = _corpus_header(path).exchange
-        records = read_corpus(path)
+        records = read_corpus(path, on_damage)
     else:
         exchange = _capture_header(path).get("exchange")
-        records = read_capture(path)
+        records = read_capture(path, on_damage)
     return RecordingInfo(path=str(path), format=fmt, exchange=exchange), records
 
 

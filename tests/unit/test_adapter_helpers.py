@@ -28,6 +28,8 @@ def test_symbols_per_connection_keeps_a_symbols_channels_together(
 
 
 def test_sample_is_the_start_of_the_frame_as_text() -> None:
-    assert sample("abc" * 100) == ("abc" * 100)[:200]
-    assert sample(b"\xff{}", 2) == "\ufffd{"
-    assert sample(b"x" * 500, 300) == "x" * 300
+    assert sample("abc" * 100) == ("abc" * 100)[:200] + "…(300 chars)"
+    assert sample("abc") == "abc"
+    assert sample(b"\xff{}", 2) == "\ufffd{…(3 chars)"
+    assert sample(b"x" * 500, 300) == "x" * 300 + "…(500 chars)"
+    assert sample(b"x" * 50_000_000) == "x" * 200 + "…(50000000 bytes)"

@@ -186,6 +186,9 @@ def test_unstorable_size_is_caught_before_anything_is_written() -> None:
     assert tables["quality"]["kind"].to_pylist() == ["synced", "synced", "malformed", "resync"]
     assert engine.symbols["X"].state.value == "unsynced"
     assert engine.symbols["Y"].state.value == "synced"
+    # The summary counts rows written: updates 3 and 4 were dropped with their symbol's book.
+    assert engine.symbols["X"].stats.book_rows == 3
+    assert engine.symbols["Y"].stats.book_rows == 2
 
 
 def test_snapshot_can_be_requested_before_any_update() -> None:

@@ -39,11 +39,26 @@ def test_check_accepts_exactly_what_arrow_stores_exactly(text: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["0.0000000000000000001", "123456789012345678901", "-1", "nan", "inf", "1.2.3", ""]
+    "text",
+    [
+        *("0.0000000000000000001", "123456789012345678901", "-1", "nan", "inf", "1.2.3", ""),
+        *("-0", "-0.0", "-0E-8", "-0.00000000"),  # negative zero: not silently stored as 0
+    ],
 )
 def test_rejected(text: str) -> None:
     with pytest.raises(InvalidDecimalText):
         decimal_text.check(text)
+    with pytest.raises(InvalidDecimalText):
+        decimal_text.size_is_zero(text)
+
+
+def test_a_huge_value_is_quoted_clipped_with_its_length() -> None:
+    with pytest.raises(InvalidDecimalText) as info:
+        decimal_text.check("9" * 5_000_000)
+    assert len(str(info.value)) < 400 and "…(5000002 chars)" in str(info.value)
+    with pytest.raises(schema.ValueDoesNotFit) as fit:
+        schema.exact_decimals("price", ["9" * 5_000_000])
+    assert len(str(fit.value)) < 500 and "…(5000002 chars)" in str(fit.value)
 
 
 @pytest.mark.parametrize(
