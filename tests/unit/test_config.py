@@ -47,7 +47,7 @@ def test_default_config_loads() -> None:
         ("binance-usdm", ["BTCUSDT", "ETHUSDT"], ["book", "bbo", "trades"]),
     ]
     assert config.output.dir == "data"
-    assert config.output.rotate_seconds == 3600.0
+    assert config.output.rotate_seconds == 300.0
     assert isinstance(config.output.rotate_seconds, float)
     assert all(e.rewrite == {} for e in config.exchanges)
 
