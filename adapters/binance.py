@@ -157,10 +157,14 @@ _book_ticker = msgspec.json.Decoder(BinanceBookTicker)
 _snapshot = msgspec.json.Decoder(BinanceDepthSnapshot)
 _error = msgspec.json.Decoder(BinanceError)
 
-#: Channels that are understood but not stored.
+#: Channels that are understood but not stored, matched as prefixes. A combined-stream
+#: frame names its channel by the *stream* (``btcusdt@ticker``, ``@miniTicker``,
+#: ``@ticker_1h``), a raw frame by its *event* (``24hrTicker``): both spellings are listed.
 _IGNORED_EVENTS = (
     "kline",
     "markPrice",
+    "ticker",
+    "miniTicker",
     "24hrTicker",
     "24hrMiniTicker",
     "forceOrder",

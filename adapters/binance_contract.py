@@ -31,8 +31,21 @@ _COINM = (
 )
 _REST_SPOT = "https://developers.binance.com/docs/binance-spot-api-docs/rest-api"
 _PUSH_OMIT = ("e", "u", "id", "result", "error", "code", "msg")
-#: Channels the adapter understands but does not store.
-IGNORED = frozenset({"kline", "markPrice", "24hrTicker", "24hrMiniTicker", "depthN", "reply"})
+#: Channels the adapter understands but does not store, as ``classify`` names them: by
+#: stream (``btcusdt@ticker`` -> ``ticker``, ``@ticker_1h`` too), or by event type where a
+#: known stream carries a new one.
+IGNORED = frozenset(
+    {
+        "kline",
+        "markPrice",
+        "ticker",
+        "miniTicker",
+        "24hrTicker",
+        "24hrMiniTicker",
+        "depthN",
+        "reply",
+    }
+)
 
 
 def _messages(market: str) -> tuple[MessageContract, ...]:

@@ -14,9 +14,11 @@ cannot be attributed and is reported as ``DecodeFailed`` rather than guessed.
 Book (``orderbook.{depth}.{symbol}``): an in-band ``snapshot`` then ``delta`` messages
 whose ``u`` grows by exactly 1 (``FirstLastRule`` with ``first = last = u``); a later
 snapshot, or a delta with ``u == 1`` (service restart), replaces the book. The venue keeps
-the book at the subscribed depth. ``bbo`` is ``orderbook.1`` (snapshot-only, its own ``u``
-series, so quotes carry ``seq=None``). Timestamps: ``cts`` (matching engine) for books,
-``T`` for trades.
+the book at the subscribed depth. ``bbo`` is ``orderbook.1`` (its own ``u`` series, so
+quotes carry ``seq=None``): documented as snapshot-only, but in 2023 Bybit sent level-1
+``delta`` messages too (linear and spot), which change the side they name; the adapter
+keeps each symbol's top of book to apply them. Timestamps: ``cts`` (matching engine) for
+books, ``T`` for trades.
 
 Legacy v2 (2021, ``/realtime_public`` = USDT perpetual, ``/realtime`` = inverse):
 ``orderBookL2_25`` levels keyed by ``id`` and ``trade``; decoded for old recordings
@@ -51,14 +53,16 @@ from adapters.bybit_wire import (
     taker_side,
 )
 from collector.adapter import ConnectionPlan, Listings, RestRequest, Subscription, grammar
-from collector.book.book import OrderBook
+from collector.book.book import OrderBook, price_key
 from collector.book.sequence import FirstLastRule, SequenceRule
+from collector.decimal_text import size_is_zero
 from collector.model import (
     BestBidAsk,
     BookDelta,
     BookSnapshot,
     Control,
     DecodeFailed,
+    Level,
     Message,
     Trade,
     sample,
@@ -151,6 +155,8 @@ class BybitAdapter:
         # legacy v2 per native symbol: last cross_seq, and level id -> price text
         self._legacy_seq: dict[str, int] = {}
         self._legacy_prices: dict[str, dict[int | str, str]] = {}
+        # orderbook.1 per native symbol: (u, best bid, best ask) its deltas apply to
+        self._tops: dict[str, tuple[int, Level | None, Level | None]] = {}
 
     # -- describing connections ------------------------------------------------------
 
@@ -291,19 +297,47 @@ class BybitAdapter:
         ts_ex = ts * 1_000_000 if ts is not None else None
         bids, asks = plain_levels(book.b), plain_levels(book.a)
         if depth == "1":
-            if env.type != "snapshot":
-                reason = f"{topic} {env.type} (documented as snapshot-only)"
-                return [DecodeFailed(reason, ts_recv, sample(frame), True)]
-            if not bids or not asks:
-                return [Control("ignored", ts_recv, f"{topic}: one-sided top of book", symbol)]
-            (bp, bs), (ap, az) = bids[0], asks[0]
-            return [BestBidAsk(symbol, ts_ex, ts_recv, None, bp, bs, ap, az)]
+            return [self._level_one(env, topic, symbol, book.u, bids, asks, ts_ex, ts_recv, frame)]
         n = int(depth)
         if env.type == "snapshot" or (env.type == "delta" and book.u == 1):
             return [BookSnapshot(symbol, ts_ex, ts_recv, book.u, bids, asks, True, depth=n)]
         if env.type == "delta":
             return [BookDelta(symbol, ts_ex, ts_recv, book.u, book.u, None, bids, asks, depth=n)]
         return [DecodeFailed(f"unknown book type {env.type!r}", ts_recv, sample(frame), True)]
+
+    def _level_one(
+        self,
+        env: Envelope,
+        topic: str,
+        symbol: str,
+        u: int,
+        bids: list[Level],
+        asks: list[Level],
+        ts_ex: int | None,
+        ts_recv: int,
+        frame: str | bytes,
+    ) -> Message:
+        """``orderbook.1``: the quote after a snapshot, or after a delta applied to the last one.
+
+        A delta only continues the quote it follows (``u`` one more than the held one);
+        otherwise the quote is unknown until the next snapshot (re-sent every 3 s), and
+        nothing is written meanwhile.
+        """
+        if env.type == "snapshot" or (env.type == "delta" and u == 1):
+            bid, ask = (bids[0] if bids else None), (asks[0] if asks else None)
+        elif env.type == "delta":
+            held = self._tops.pop(symbol, None)
+            if held is None or u != held[0] + 1:
+                after = "no snapshot" if held is None else f"u={held[0]}"
+                detail = f"{topic} delta u={u} after {after}: quote unknown until a snapshot"
+                return Control("ignored", ts_recv, detail, symbol)
+            bid, ask = _top_after(held[1], bids), _top_after(held[2], asks)
+        else:
+            return DecodeFailed(f"unknown book type {env.type!r}", ts_recv, sample(frame), True)
+        self._tops[symbol] = (u, bid, ask)
+        if bid is None or ask is None:
+            return Control("ignored", ts_recv, f"{topic}: one-sided top of book", symbol)
+        return BestBidAsk(symbol, ts_ex, ts_recv, None, bid[0], bid[1], ask[0], ask[1])
 
     def _reply(self, env: Envelope, ts_recv: int, conn: int, frame: str | bytes) -> list[Message]:
         op = env.op if env.op is not None else env.request.op if env.request else None
@@ -396,3 +430,13 @@ class BybitAdapter:
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
             return [DecodeFailed(str(exc), ts_recv, sample(body))]
         return [DecodeFailed(f"unknown REST endpoint {path}", ts_recv, sample(body), True)]
+
+
+def _top_after(level: Level | None, updates: list[Level]) -> Level | None:
+    """One side of a depth-1 book after a delta: a size sets the level, a zero deletes it."""
+    for price, size in updates:
+        if not size_is_zero(size):
+            level = (price, size)
+        elif level is not None and price_key(level[0]) == price_key(price):
+            level = None
+    return level

@@ -7,12 +7,13 @@ Books: ``book.{instrument}.{interval}`` starts with an in-band ``snapshot`` and 
 sends ``change`` messages whose ``prev_change_id`` must equal the previous
 ``change_id`` (docs.deribit.com/subscriptions/orderbook/bookinstrument_nameinterval).
 That is ``PreviousIdRule`` with ``first_id = last_id = change_id`` and ``prev_id =
-prev_change_id``. ``raw`` intervals need an authenticated connection since 2022-01-15
-(error 13778); the live plan uses the public ``100ms`` interval, the 2021 recording
-used ``raw``; both decode the same. Resync is by resubscribing (``snapshot_request``
-is ``None``): REST ``public/get_order_book`` has a ``change_id`` too, but the ``100ms``
-stream only carries the last ``change_id`` of each interval, so a REST snapshot taken
-in between can never be bridged by id.
+prev_change_id``; a ``change`` with ``prev_change_id`` 0 is a full book (some
+instruments start that way) and is taken as the snapshot. ``raw`` intervals need an
+authenticated connection since 2022-01-15 (error 13778); the live plan uses the public
+``100ms`` interval, the 2021 recording used ``raw``; both decode the same. Resync is by
+resubscribing (``snapshot_request`` is ``None``): REST ``public/get_order_book`` has a
+``change_id`` too, but the ``100ms`` stream only carries the last ``change_id`` of each
+interval, so a REST snapshot taken in between can never be bridged by id.
 
 Heartbeats (docs .../session-management/public-set_heartbeat): after
 ``public/set_heartbeat`` the server sends ``test_request`` notifications and closes the
@@ -225,7 +226,10 @@ class DeribitAdapter:
             b = w.book.decode(data)
             bids, asks = _changes(b.bids), _changes(b.asks)
             ts = _ns(b.timestamp)
-            if b.type == "snapshot" or (b.type is None and b.prev_change_id is None):
+            # A ``change`` whose ``prev_change_id`` is 0 follows nothing: Deribit sends the
+            # full book that way on some instruments, a snapshot in disguise.
+            first = b.prev_change_id == 0 or (b.type is None and b.prev_change_id is None)
+            if b.type == "snapshot" or first:
                 return [BookSnapshot(b.instrument_name, ts, ts_recv, b.change_id, bids, asks, True)]
             if b.prev_change_id is None:
                 raise ValueError("book change without prev_change_id")

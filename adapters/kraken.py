@@ -76,7 +76,7 @@ _IGNORED_CHANNELS = ("ohlc", "level3", "spread")
 
 _envelope = msgspec.json.Decoder(w.Envelope)
 _v1_frame = msgspec.json.Decoder(list[msgspec.Raw])
-_v1_book = msgspec.json.Decoder(w.V1Book)
+_v1_book = msgspec.json.Decoder(w.V1Book | None)
 _v1_trades = msgspec.json.Decoder(w.V1Trades)
 _v1_ticker = msgspec.json.Decoder(w.V1Ticker)
 _v1_spread = msgspec.json.Decoder(w.V1Spread)
@@ -240,10 +240,10 @@ class KrakenAdapter:
             ]
         if name == "ticker":
             q = _v1_ticker.decode(payloads[0])
-            return [BestBidAsk(pair, None, ts, None, q.b[0], q.b[2], q.a[0], q.a[2])]
+            return [_quote(pair, None, ts, q.b[0], q.b[2], q.a[0], q.a[2])]
         if name == "spread":
             bid, ask, t, bid_size, ask_size = _v1_spread.decode(payloads[0])
-            return [BestBidAsk(pair, w.seconds_ns(t), ts, None, bid, bid_size, ask, ask_size)]
+            return [_quote(pair, w.seconds_ns(t), ts, bid, bid_size, ask, ask_size)]
         if name.startswith("ohlc"):
             return [Control("ignored", ts, name, pair)]
         return [DecodeFailed(f"unknown v1 channel {name!r}", ts, sample(frame), unknown=True)]
@@ -255,6 +255,8 @@ class KrakenAdapter:
         snapshot = False
         for raw in payloads:
             part = _v1_book.decode(raw)
+            if part is None:  # 2019 snapshots: [id, {"as": ..., "bs": ...}, null, name, pair]
+                continue
             snapshot = snapshot or part.as_ is not None or part.bs is not None
             for side, levels in ((asks, part.as_), (bids, part.bs), (asks, part.a), (bids, part.b)):
                 side.extend(w.v1_level(level) for level in levels or ())
@@ -325,6 +327,12 @@ class KrakenAdapter:
                 for b in _v2_books.decode(env.data)
             ]
         if channel == "trade":
+            if env.type == "snapshot":
+                # History sent on subscribe (``snapshot`` not false, as in some recordings):
+                # trades from before the connection, some already stored by the previous
+                # one. Never mixed into the live tape; the plan asks for none.
+                n = len(_v2_trades.decode(env.data))
+                return [Control("ignored", ts, f"trade snapshot: {n} historical trades")]
             out: list[Message] = []
             for t in _v2_trades.decode(env.data):
                 if t.side not in ("buy", "sell"):
@@ -338,11 +346,10 @@ class KrakenAdapter:
             return out
         if channel == "ticker":
             return [
-                BestBidAsk(
+                _quote(
                     q.symbol,
                     w.rfc3339_ns(q.timestamp),
                     ts,
-                    None,
                     json_decimal(q.bid),
                     json_decimal(q.bid_qty),
                     json_decimal(q.ask),
@@ -401,6 +408,19 @@ class KrakenAdapter:
                 if pair.pair_decimals is not None and pair.lot_decimals is not None:
                     self._rest_precision[name] = (pair.pair_decimals, pair.lot_decimals)
         return [Control("ignored", ts_recv, f"AssetPairs: {len(reply.result)} pairs")]
+
+
+def _quote(
+    symbol: str, ts_ex: int | None, ts: int, bid: str, bid_size: str, ask: str, ask_size: str
+) -> Message:
+    """A best bid/ask; or, when a price is zero, an ``ignored`` control that counts it.
+
+    A pair with no book (new, halted) is published as all zeros: bid 0, ask 0, time 0
+    (1970). That is no quote, and a 0/0 ``bbo`` row would read as one.
+    """
+    if not bid.strip("0.") or not ask.strip("0."):
+        return Control("ignored", ts, f"no quote: bid {bid} / ask {ask}", symbol)
+    return BestBidAsk(symbol, ts_ex, ts, None, bid, bid_size, ask, ask_size)
 
 
 def _market(base: str, quote: str) -> str:

@@ -155,6 +155,8 @@ class V1Book(msgspec.Struct):
     subscribed depth. An update may be split in an ``a`` dict and a ``b`` dict;
     ``c`` (CRC32 as a decimal string) sits in the last one and is never sent on
     snapshots (https://docs.kraken.com/exchange/guides/websockets/book-checksum-v1).
+    A payload may also be ``null``, carrying nothing: 2019 servers sent snapshots as
+    ``[channelID, {"as": ..., "bs": ...}, null, "book-1000", pair]``.
     """
 
     as_: list[list[str]] | None = msgspec.field(default=None, name="as")  # snapshot asks

@@ -102,6 +102,7 @@ class _BookBuffer:
         its time per level); validation happens here, in bulk, before any row
         reaches a sink. A symbol with a bad level has had a wrong book since that
         message, so its rows from there on are dropped and the caller resyncs it.
+        (Snapshots arrive checked: the engine drops their bad levels alone.)
         Returns ``(symbol, ts_recv, seq, reason, rows dropped)`` for each such symbol.
         """
         bad: dict[str, tuple[str, int, int, str]] = {}

@@ -10,7 +10,8 @@ cannot (the symbol then stays unsynced until the recording holds one).
 Guarantees:
 
 * Book rows are written only while a symbol is ``SYNCED``; a message that breaks
-  the chain, crosses the book or carries a bad level writes no rows.
+  the chain, crosses the book or carries a bad level writes no rows, except that a
+  snapshot's bad levels are dropped alone (said in ``quality``) and its rest written.
 * A snapshot is written only once a delta bridges it, so every written snapshot
   is continued by the rows after it.
 * ``apply_seq`` of a message's first row is ``max(previous + 1, ts_recv)``: it
@@ -21,16 +22,18 @@ Guarantees:
 
 from __future__ import annotations
 
+import re
 from collections import deque
 from collections.abc import Callable, Sequence
 from decimal import Decimal, InvalidOperation
+from itertools import chain
 
 import msgspec
 
 from collector.book.book import BookSide, OrderBook, price_key
 from collector.book.sequence import SequenceRule
 from collector.book.state import SyncEvent, SyncState, next_state
-from collector.decimal_text import InvalidDecimalText
+from collector.decimal_text import InvalidDecimalText, check
 from collector.model import (
     BestBidAsk,
     BookDelta,
@@ -54,6 +57,12 @@ _PENDING_QUOTES = 1024
 BRIDGE_TIMEOUT_NS = 10 * 10**9
 #: book_snapshots rows emitted at most for one silence; older instants are skipped.
 _MAX_CATCH_UP = 100_000
+#: Bad snapshot levels named in one quality event (the count says how many in all).
+_SHOWN_BAD_LEVELS = 5
+#: Comma-joined decimal texts that are surely storable (digits, at most one point, within
+#: decimal128(38, 18)); anything else is checked one text at a time.
+_PLAIN = r"(?:[0-9]{1,20}(?:\.[0-9]{0,18})?|\.[0-9]{1,18})"
+_ALL_PLAIN = re.compile(rf"{_PLAIN}(?:,{_PLAIN})*")
 
 Top = tuple[tuple[int, str] | None, tuple[int, str] | None]
 #: A venue's book checksum: (native symbol, book) -> the value the venue would send,
@@ -306,18 +315,11 @@ class BookEngine:
         book = sym.book
         book.clear()
         sym.recent_tops.clear()
-        if not self._apply(sym, snapshot.bids, snapshot.asks, snapshot.ts_recv, snapshot.last_id):
+        bids, asks = self._storable_levels(sym, snapshot)
+        if not self._apply(sym, bids, asks, snapshot.ts_recv, snapshot.last_id):
             return
         sym.stats.snapshots_applied += 1
-        self._emit(
-            sym,
-            snapshot.ts_exchange,
-            snapshot.ts_recv,
-            snapshot.last_id,
-            True,
-            snapshot.bids,
-            snapshot.asks,
-        )
+        self._emit(sym, snapshot.ts_exchange, snapshot.ts_recv, snapshot.last_id, True, bids, asks)
         self._quality(
             sym,
             delta.ts_recv,
@@ -355,7 +357,7 @@ class BookEngine:
         sym.stats.stale_dropped += len(sym.buffer)
         sym.buffer.clear()
         seq = snapshot.last_id
-        bids, asks = snapshot.bids, snapshot.asks
+        bids, asks = self._storable_levels(sym, snapshot)
         if not self._apply(sym, bids, asks, snapshot.ts_recv, seq):
             return
         if snapshot.depth is not None or snapshot.checksum is not None:
@@ -409,6 +411,33 @@ class BookEngine:
         self._buffer(sym, delta)
 
     # -- applying -------------------------------------------------------------
+
+    def _storable_levels(self, sym: SymbolSync, snapshot: BookSnapshot) -> tuple[list, list]:
+        """The snapshot's levels without those whose text cannot be stored, each one said.
+
+        A bad level in a *delta* leaves the book wrong (that level's size is unknown), so
+        the symbol resyncs. In a snapshot it is one unknown level of an otherwise whole
+        book, and a venue that repeats it would break every resync (Coinbase sent
+        ``["40531.19", "0.-10000"]``): it is dropped with a ``malformed`` event and the
+        rest is kept. Dropped before applying, so the engine's book and the written rows
+        agree. Sizes are checked here although deltas leave them to the flush: snapshots
+        are rare, and a level the engine holds must be storable.
+        """
+        bids, bad_bids = _split_storable(snapshot.bids)
+        asks, bad_asks = _split_storable(snapshot.asks)
+        if bad_bids or bad_asks:
+            bad = [f"bid {level}: {why}" for level, why in bad_bids]
+            bad += [f"ask {level}: {why}" for level, why in bad_asks]
+            sym.stats.malformed_levels += len(bad)
+            self._quality(
+                sym,
+                snapshot.ts_recv,
+                QualityKind.MALFORMED,
+                f"dropped {len(bad)} bad level(s) of snapshot {snapshot.last_id}, kept the "
+                f"rest: {'; '.join(bad[:_SHOWN_BAD_LEVELS])}",
+                snapshot.last_id,
+            )
+        return bids, asks
 
     def _apply_delta(self, sym: SymbolSync, delta: BookDelta) -> None:
         bids, asks = delta.bids, delta.asks
@@ -625,6 +654,22 @@ class BookEngine:
         self, sym: SymbolSync, ts_recv: int, kind: str, detail: str, seq: int | None
     ) -> None:
         self.out.add_quality(QualityEvent(sym.symbol, ts_recv, kind, detail, seq))
+
+
+def _split_storable(levels: list) -> tuple[list, list[tuple[list[str], str]]]:
+    """(levels whose price and size are storable decimals, [(bad level, why), ...])."""
+    if not levels or _ALL_PLAIN.fullmatch(",".join(chain.from_iterable(levels))):
+        return levels, []  # the common case, checked in one regex pass: nothing to parse
+    good, bad = [], []
+    for level in levels:
+        try:
+            check(level[0])
+            check(level[1])
+        except InvalidDecimalText as exc:
+            bad.append(([*level], exc.why))
+        else:
+            good.append(level)
+    return good, bad
 
 
 def _level_equals(level: tuple[int, str] | None, price: str, size: str) -> bool:

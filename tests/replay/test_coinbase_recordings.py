@@ -10,6 +10,7 @@ derived here from the frames with ``json`` and ``Decimal``, independently of the
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter, defaultdict
 from decimal import Decimal
@@ -28,11 +29,13 @@ from support import (
     recv_json,
     rel,
     replayed_fixture,
+    run_records,
     table_rows,
     written_book_rows,
 )
 
 from adapters.coinbase_wire import parse_rfc3339_ns
+from collector.capture.records import Record
 
 pytestmark = needs_captures
 
@@ -282,3 +285,32 @@ def test_ex_taker_side_is_opposite_of_maker_side(ex) -> None:
     history = {str(m["trade_id"]) for m in recv_json(records) if m["type"] == "last_match"}
     assert len(history) == _channel_counts(path)["last_match"] == 10
     assert not history & {g[1] for g in got}
+
+
+def test_ex_bad_snapshot_level_costs_that_level_not_the_book(ex) -> None:
+    """A real Coinbase Exchange snapshot carried the level ``["40531.19", "0.-10000"]``
+    (issue 13). Put into this recording's NMR-EUR snapshot, it is dropped with a
+    ``malformed`` event and the book syncs and stays synced; before, the engine discarded
+    the whole book and every resync (a new snapshot with the same level) failed again.
+    Everything written equals the clean replay's, and the rows rebuild the engine's book.
+    """
+    _, records, clean = ex
+    edited = []
+    for rec in records:
+        if rec.kind == "recv" and rec.data.startswith('{"type":"snapshot","product_id":"NMR-EUR"'):
+            m = json.loads(rec.data)
+            m["asks"].append(["40531.19", "0.-10000"])
+            rec = Record("recv", rec.ts, rec.conn, json.dumps(m))
+        edited.append(rec)
+    assert edited != records
+    pipeline = run_records("coinbase-exchange", edited)
+    assert_every_frame_understood(pipeline, edited)
+    quality = [q for q in pipeline.sink.table("quality").to_pylist() if q["symbol"] == "NMR-EUR"]
+    assert [q["kind"] for q in quality] == ["malformed", "synced"]
+    assert "ask ['40531.19', '0.-10000']: not a number" in quality[0]["detail"]
+    stats = pipeline.engine.symbols["NMR-EUR"].stats
+    assert (stats.snapshots_applied, stats.malformed_levels, stats.resyncs) == (1, 1, 0)
+    assert written_book_rows(pipeline) == written_book_rows(clean)
+    for symbol, sync in clean.engine.symbols.items():
+        assert pipeline.engine.symbols[symbol].book.as_dict() == sync.book.as_dict(), symbol
+    assert_rows_rebuild_engine_books(pipeline)

@@ -6,6 +6,7 @@ import ast
 import pathlib
 
 import pytest
+from support import run_frames
 
 import adapters
 from adapters.binance import BinanceAdapter
@@ -81,6 +82,59 @@ def test_non_market_futures_fill_is_not_a_trade() -> None:
 def test_control_frames(frame: str, kind: str) -> None:
     msg = one(BinanceAdapter("binance-spot"), frame)
     assert isinstance(msg, Control) and msg.kind == kind
+
+
+#: Real combined-stream 24h ticker frames (2022-05-29) from crypto-crawler's parser tests,
+#: crypto-crawler/crypto-msg-parser ``tests/binance.rs`` (``mod ticker``): spot, USD-M and
+#: COIN-M. The mini ticker is the documentation's example payload in its combined envelope
+#: (https://developers.binance.com/docs/binance-spot-api-docs/web-socket-streams, "Individual
+#: Symbol Mini Ticker Stream").
+TICKERS = {
+    "binance-spot": (
+        '{"stream":"ethusdt@ticker","data":{"e":"24hrTicker","E":1653812650349,"s":"ETHUSDT",'
+        '"p":"28.23000000","P":"1.600","w":"1781.16275609","x":"1764.61000000",'
+        '"c":"1792.84000000","Q":"0.55720000","b":"1792.83000000","B":"1.62740000",'
+        '"a":"1792.84000000","A":"20.29140000","o":"1764.61000000","h":"1808.98000000",'
+        '"l":"1748.94000000","v":"471703.53110000","q":"840180761.51358100","O":1653726250344,'
+        '"C":1653812650344,"F":841094172,"L":841646650,"n":552479}}'
+    ),
+    "binance-usdm": (
+        '{"stream":"ethusdt@ticker","data":{"e":"24hrTicker","E":1653815205866,"s":"ETHUSDT",'
+        '"p":"24.69","P":"1.405","w":"1782.01","c":"1782.02","Q":"0.003","o":"1757.33",'
+        '"h":"1809.33","l":"1750.45","v":"1678290.411","q":"2990736920.72","O":1653728760000,'
+        '"C":1653815205856,"F":1689354205,"L":1691266554,"n":1912297}}'
+    ),
+    "binance-coinm": (
+        '{"stream":"btcusd_perp@ticker","data":{"e":"24hrTicker","E":1653815020148,'
+        '"s":"BTCUSD_PERP","ps":"BTCUSD","p":"238.2","P":"0.827","w":"28943.21988874",'
+        '"c":"29031.8","Q":"83","o":"28793.6","h":"29222.8","l":"28728.4","v":"12229247",'
+        '"q":"42252.54497257","O":1653728580000,"C":1653815020145,"F":442530608,'
+        '"L":442717685,"n":187078}}'
+    ),
+}
+MINI_TICKER = (
+    '{"stream":"bnbbtc@miniTicker","data":{"e":"24hrMiniTicker","E":1672515782136,'
+    '"s":"BNBBTC","c":"0.0025","o":"0.0010","h":"0.0025","l":"0.0010","v":"10000","q":"18"}}'
+)
+
+
+@pytest.mark.parametrize("slug", sorted(TICKERS))
+def test_combined_ticker_streams_are_known_and_not_stored(slug: str) -> None:
+    """Combined frames name the stream (``@ticker``), not the event (``24hrTicker``).
+
+    The adapter ignores them as a known channel, and the drift monitor (the venue's
+    contract, run by the pipeline on every frame it flags) does not call them unknown.
+    """
+    frames = [TICKERS[slug], MINI_TICKER]
+    for frame in frames:
+        msg = one(BinanceAdapter(slug), frame)
+        assert isinstance(msg, Control) and msg.kind == "ignored", msg
+    window = TICKERS[slug].replace("@ticker", "@ticker_1h", 1)  # rolling-window statistics
+    assert one(BinanceAdapter(slug), window).kind == "ignored"
+    pipeline = run_frames(BinanceAdapter(slug), [*frames, window], ts=TS)
+    assert dict(pipeline.problems) == {}
+    assert pipeline.controls["ignored"] == 3
+    assert pipeline.sink.table("quality") is None  # no drift event either
 
 
 @pytest.mark.parametrize(

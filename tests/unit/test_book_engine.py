@@ -191,6 +191,50 @@ def test_unstorable_size_is_caught_before_anything_is_written() -> None:
     assert engine.symbols["Y"].stats.book_rows == 2
 
 
+#: The malformed level of a real Coinbase Exchange snapshot (issue 13).
+BAD_LEVEL = ("40531.19", "0.-10000")
+
+
+@pytest.mark.parametrize("in_band", [True, False])
+def test_bad_snapshot_level_is_dropped_alone_and_the_book_syncs(in_band: bool) -> None:
+    """One bad level costs that level, not the book: a ``malformed`` event names it, the
+    rest is applied and written, and a venue repeating it in every snapshot still syncs."""
+    engine, out = make()
+    bids = [("40531.20", "0.5"), BAD_LEVEL, ("40531.18", "7.5.1"), ("40531.17", "1")]
+    asks = [("40531.25", "2")]
+    for last in (10, 20):  # the same bad level in the snapshot of every resync
+        engine.on_snapshot(BookSnapshot("X", None, last, last, bids, asks, in_band))
+        if not in_band:
+            engine.on_delta(delta(last + 1, last + 1))  # the bridge
+        assert engine.symbols["X"].state.value == "synced"
+        engine.on_delta(delta(last + 3, last + 3))  # a gap: resync
+    tables = out.drain(engine.invalidate)
+    kinds_written = tables["quality"]["kind"].to_pylist()
+    assert kinds_written == ["malformed", "synced", "gap", "resync"] * 2
+    detail = tables["quality"]["detail"][0].as_py()
+    assert detail.startswith("dropped 2 bad level(s) of snapshot 10, kept the rest: ")
+    assert "bid ['40531.19', '0.-10000']: not a number" in detail and "'7.5.1'" in detail
+    assert engine.symbols["X"].stats.malformed_levels == 4
+    snapshot_rows = tables["book"].filter(tables["book"]["is_snapshot"])
+    assert set(snapshot_rows["price"].to_pylist()) == {
+        Decimal("40531.20"),
+        Decimal("40531.17"),
+        Decimal("40531.25"),
+    }
+    engine.on_snapshot(BookSnapshot("X", None, 30, 30, bids, asks, True))
+    book = engine.symbols["X"].book.as_dict()  # the engine never held the bad levels
+    assert book["bids"] == {Decimal("40531.20"): Decimal("0.5"), Decimal("40531.17"): 1}
+
+
+def test_bad_delta_level_still_resyncs() -> None:
+    """A delta's bad level leaves that level's size unknown: the book is wrong, resync."""
+    engine, out = make()
+    engine.on_snapshot(snap(1))
+    engine.on_delta(delta(2, 2, bids=[BAD_LEVEL]))
+    assert engine.symbols["X"].state.value == "unsynced"
+    assert kinds(out) == ["synced", "malformed", "resync"]
+
+
 def test_snapshot_can_be_requested_before_any_update() -> None:
     engine, _ = make()
     engine.request_snapshot("X")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from support import run_frames
+from support import pylist, run_frames
 
 import adapters
 from adapters.bybit import (
@@ -130,8 +130,60 @@ def test_level_one_book_is_the_bbo_without_seq(bybit) -> None:
     )
     one_sided = frame.replace('[["1923.28","0.5"]]', "[]")
     assert one(bybit, one_sided, SPOT).kind == "ignored"
-    delta = frame.replace('"snapshot"', '"delta"')
-    assert one(bybit, delta, SPOT).unknown  # documented snapshot-only: drift if it changes
+
+
+#: A 2023-10-06 linear BTCUSDT ``orderbook.1`` session, verbatim: the snapshot, then four
+#: one-sided deltas with consecutive ``u``. Logged in the comments of a public Codon
+#: websocket client (GitHub code index, stored file id 6991562559; the index does not name
+#: its repository). Bybit documents level 1 as snapshot-only; in 2023 it sent these.
+LEVEL_ONE_2023 = [
+    '{"topic":"orderbook.1.BTCUSDT","type":"snapshot","ts":1696581023728,"data":{"s":"BTCUSDT",'
+    '"b":[["27646.80","5.317"]],"a":[["27646.90","18.740"]],"u":42452159,"seq":88215706297}}',
+    '{"topic":"orderbook.1.BTCUSDT","type":"delta","ts":1696581023748,"data":{"s":"BTCUSDT",'
+    '"b":[],"a":[["27646.90","20.396"]],"u":42452160,"seq":88215706351}}',
+    '{"topic":"orderbook.1.BTCUSDT","type":"delta","ts":1696581023767,"data":{"s":"BTCUSDT",'
+    '"b":[["27646.80","4.564"]],"a":[],"u":42452161,"seq":88215706385}}',
+    '{"topic":"orderbook.1.BTCUSDT","type":"delta","ts":1696581023798,"data":{"s":"BTCUSDT",'
+    '"b":[["27646.80","4.743"]],"a":[],"u":42452162,"seq":88215706473}}',
+    '{"topic":"orderbook.1.BTCUSDT","type":"delta","ts":1696581023807,"data":{"s":"BTCUSDT",'
+    '"b":[],"a":[["27646.90","19.615"]],"u":42452163,"seq":88215706515}}',
+]
+
+
+@pytest.mark.parametrize("conn", [LINEAR, SPOT])
+def test_level_one_deltas_of_2023_update_the_quote(bybit, conn: int) -> None:
+    quotes = [one(bybit, frame, conn) for frame in LEVEL_ONE_2023]
+    category = "linear" if conn == LINEAR else "spot"
+    assert [(q.symbol, q.bid_price, q.bid_size, q.ask_price, q.ask_size) for q in quotes] == [
+        (f"{category}:BTCUSDT", "27646.80", "5.317", "27646.90", "18.740"),
+        (f"{category}:BTCUSDT", "27646.80", "5.317", "27646.90", "20.396"),
+        (f"{category}:BTCUSDT", "27646.80", "4.564", "27646.90", "20.396"),
+        (f"{category}:BTCUSDT", "27646.80", "4.743", "27646.90", "20.396"),
+        (f"{category}:BTCUSDT", "27646.80", "4.743", "27646.90", "19.615"),
+    ]
+    assert [q.ts_exchange for q in quotes][-1] == 1696581023807 * 10**6
+
+
+def test_level_one_delta_without_its_predecessor_waits_for_a_snapshot(bybit) -> None:
+    """A delta that does not follow the held quote (missed, or no snapshot yet) writes
+    nothing until the next snapshot (re-sent every 3 s); a deletion empties a side."""
+    snap, d1, d2, d3 = LEVEL_ONE_2023[:4]
+    assert one(bybit, d1).kind == "ignored"  # no snapshot yet
+    assert isinstance(one(bybit, snap), BestBidAsk)
+    missed = one(bybit, d2)  # d1 lost
+    assert missed.kind == "ignored" and "u=42452161 after u=42452159" in missed.detail
+    assert one(bybit, d3).kind == "ignored"  # still unknown
+    assert isinstance(one(bybit, snap), BestBidAsk)
+    deleted = d1.replace('"20.396"', '"0"')
+    assert one(bybit, deleted).detail.endswith("one-sided top of book")
+    recorded = 1696581023750 * 10**6
+    pipeline = run_frames(BybitAdapter(), LEVEL_ONE_2023, ts=recorded, url=URLS[LINEAR])
+    assert dict(pipeline.problems) == {}
+    assert pipeline.sink.table("bbo").num_rows == 5
+    # The contract knows level-1 deltas; its one remark is that 2023 had no ``cts`` yet.
+    quality = pylist(pipeline.sink.table("quality"))
+    drift = {q["detail"].split(":")[0] for q in quality if q["kind"] == "drift"}
+    assert drift == {"missing_field orderbook cts"}
 
 
 # -- trades ----------------------------------------------------------------------------

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 
 import pytest
+from support import pylist, run_frames
 
 import adapters
 from adapters.deribit import (
@@ -74,6 +76,43 @@ def test_change_carries_change_ids_and_delete_means_zero() -> None:
     )
     rule = PreviousIdRule()
     assert rule.continues(msg, 33195894355) and not rule.continues(msg, 33195894354)
+
+
+def test_change_with_prev_change_id_0_is_a_full_book() -> None:
+    """Deribit starts some instruments' books with ``type: change, prev_change_id: 0``.
+
+    The issue describes the message; its content here is the 2021 recording's
+    BTC-24JUN22-15000-C snapshot (``deribit/DERIBIT.jsonl.gz``) in that form. It used
+    to be a delta that continues nothing: a gap, a resync, and a book that never synced.
+    """
+    first = note(
+        "book.BTC-24JUN22-15000-C.raw",
+        '{"type":"change","timestamp":1626993720915,"prev_change_id":0,'
+        '"instrument_name":"BTC-24JUN22-15000-C","change_id":33190041117,'
+        '"bids":[["new",0.583,9.0],["new",0.0005,1.0]],"asks":[["new",0.6235,9.0]]}',
+    )
+    assert one(first) == BookSnapshot(
+        "BTC-24JUN22-15000-C",
+        1626993720915 * 10**6,
+        TS,
+        33190041117,
+        [("0.583", "9.0"), ("0.0005", "1.0")],
+        [("0.6235", "9.0")],
+        in_band=True,
+    )
+    nxt = note(
+        "book.BTC-24JUN22-15000-C.raw",
+        '{"type":"change","timestamp":1626993721000,"prev_change_id":33190041117,'
+        '"instrument_name":"BTC-24JUN22-15000-C","change_id":33190041120,'
+        '"bids":[["delete",0.0005,0.0]],"asks":[]}',
+    )
+    pipeline = run_frames(DeribitAdapter(), [first, nxt], ts=1626993721000 * 10**6)
+    kinds = [q["kind"] for q in pylist(pipeline.sink.table("quality"))]
+    assert kinds == ["synced"]
+    stats = pipeline.engine.symbols["BTC-24JUN22-15000-C"].stats
+    assert (stats.snapshots_applied, stats.deltas_applied, stats.gaps) == (1, 1, 0)
+    book = pipeline.engine.symbols["BTC-24JUN22-15000-C"].book.as_dict()
+    assert book == {"bids": {Decimal("0.583"): 9}, "asks": {Decimal("0.6235"): 9}}
 
 
 def test_grouped_book_channel_is_a_full_snapshot_each_time() -> None:

@@ -125,6 +125,41 @@ def test_v1_book_is_cut_to_the_subscribed_depth_before_the_checksum() -> None:
     ]
 
 
+def test_v1_snapshot_with_a_null_element_syncs_the_book() -> None:
+    """2019 recordings: ``[channelID, {"as": ..., "bs": ...}, null, "book-1000", "ADA/CAD"]``.
+
+    The frame's shape as issue 13 quotes it from a 2019 recording; its ``null`` carries
+    nothing. It used to be rejected as malformed, so the book never synced.
+    """
+    body = {
+        "as": [["0.067400", "1500.00000000", "1564358311.318474"]],
+        "bs": [["0.066700", "7409.01000000", "1564358305.935117"]],
+    }
+    frame = json.dumps([342, body, None, "book-1000", "ADA/CAD"])
+    snap = one(KrakenAdapter(), frame)
+    assert snap == BookSnapshot(
+        "ADA/CAD",
+        1564358311318474000,
+        TS,
+        0,
+        [("0.066700", "7409.01000000")],
+        [("0.067400", "1500.00000000")],
+        True,
+        None,
+        1000,
+    )
+    update = json.dumps(
+        [342, {"b": [["0.066800", "20.00000000", "1564358312.100000"]]}, "book-1000", "ADA/CAD"]
+    )
+    pipeline = run(KrakenAdapter(), [frame, update])
+    assert dict(pipeline.problems) == {}
+    assert pylist(pipeline.sink.table("quality"))[0]["kind"] == "synced"
+    assert pipeline.engine.symbols["ADA/CAD"].book.as_dict()["bids"] == {
+        Decimal("0.066800"): 20,
+        Decimal("0.066700"): Decimal("7409.01"),
+    }
+
+
 @pytest.mark.parametrize("side,taker", [("b", "buy"), ("s", "sell")])
 def test_v1_trade_side_is_the_taker_and_has_no_id(side: str, taker: str) -> None:
     frame = (
@@ -296,6 +331,49 @@ def test_v2_ticker_is_best_bid_ask() -> None:
     assert one(KrakenAdapter(), frame) == BestBidAsk(
         "ALGO/USD", None, TS, None, "0.10025", "740.0", "0.10036", "1361.44813783"
     )
+
+
+#: A pair without a book, as the issue describes it: bid 0, ask 0, time 0 (1970).
+ZERO_SPREAD = '[0,["0.00000","0.00000","0.000000","0.00000000","0.00000000"],"spread","XBT/USD"]'
+ZERO_TICKER = (
+    '{"channel":"ticker","type":"snapshot","data":[{"symbol":"ALGO/USD","bid":0,'
+    '"bid_qty":0,"ask":0,"ask_qty":0,"last":0,"volume":0,"vwap":0,"low":0,"high":0,'
+    '"change":0,"change_pct":0,"timestamp":"1970-01-01T00:00:00.000000Z"}]}'
+)
+
+
+@pytest.mark.parametrize("frame", [ZERO_SPREAD, ZERO_TICKER])
+def test_all_zero_quotes_are_counted_not_written(frame: str) -> None:
+    """A 0/0 quote is no quote: no ``bbo`` row, an ``ignored`` control that says why."""
+    msg = one(KrakenAdapter(), frame)
+    assert isinstance(msg, Control) and msg.kind == "ignored" and "no quote" in msg.detail
+    pipeline = run(KrakenAdapter(), [frame])
+    assert pipeline.sink.table("bbo") is None and dict(pipeline.problems) == {}
+    assert pipeline.controls["ignored"] == 1
+
+
+#: The documentation's trade snapshot, verbatim
+#: (https://docs.kraken.com/exchange/api-reference/spot-websocket-v2/trade).
+TRADE_SNAPSHOT = (
+    '{"channel":"trade","type":"snapshot","data":[{"symbol":"MATIC/USD","side":"buy",'
+    '"price":0.5147,"qty":6423.46326,"ord_type":"limit","trade_id":4665846,'
+    '"timestamp":"2023-09-25T07:48:36.925533Z"},{"symbol":"MATIC/USD","side":"buy",'
+    '"price":0.5147,"qty":1136.19677815,"ord_type":"limit","trade_id":4665847,'
+    '"timestamp":"2023-09-25T07:49:36.925603Z"}]}'
+)
+
+
+def test_v2_trade_snapshot_is_history_and_never_joins_the_tape() -> None:
+    """Sent on subscribe unless ``snapshot`` is false (our plan sends false: see
+    ``test_plan_subscribes_v2_channels_instrument_first``); recordings made without it
+    carry one per (re)connection, partly repeating trades stored before."""
+    msg = one(KrakenAdapter(), TRADE_SNAPSHOT)
+    assert isinstance(msg, Control) and msg.kind == "ignored"
+    assert msg.detail == "trade snapshot: 2 historical trades"
+    live = TRADE_SNAPSHOT.replace('"snapshot"', '"update"')
+    pipeline = run(KrakenAdapter(), [TRADE_SNAPSHOT, live])
+    rows = pylist(pipeline.sink.table("trades"))
+    assert [r["trade_id"] for r in rows] == ["4665846", "4665847"]  # the update's, once
 
 
 # --- control, errors, bad frames ---------------------------------------------------------
