@@ -64,7 +64,12 @@ def main(argv: list[str] | None = None) -> int:
 
     rp = sub.add_parser("replay", help="replay recordings into a Parquet dataset")
     rp.add_argument("files", nargs="+", type=Path, help="capture or corpus-v1 files")
-    rp.add_argument("--out", type=Path, required=True, help="dataset root directory")
+    rp.add_argument(
+        "--out",
+        required=True,
+        help="dataset root: a directory, s3://bucket/prefix or gs://bucket/prefix "
+        "(credentials and AWS_ENDPOINT_URL from the environment, as for [output] dir)",
+    )
     rp.add_argument("--exchange", help="adapter slug when the file does not name one")
     rp.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     rp.add_argument(

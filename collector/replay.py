@@ -12,6 +12,8 @@ unsynced, and says so, until the recording itself holds a snapshot that bridges.
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
@@ -23,6 +25,11 @@ from collector.capture.reader import RecordingInfo, open_recording
 from collector.capture.records import CaptureFormatError, Record
 from collector.pipeline import Pipeline, Sink, SymbolSummary
 from collector.sinks.parquet import ParquetSink
+from collector.spool import Spool
+from collector.storage import Location, is_remote, redact, resolve
+
+#: Seconds a replay to object storage waits, at its end, for the last uploads.
+UPLOAD_TIMEOUT_S = 120.0
 
 
 class ReplayError(RuntimeError):
@@ -135,17 +142,68 @@ def replay_file(
 
 def replay(
     paths: Iterable[Path],
-    out: Path,
+    out: str | Path,
     *,
     exchange: str | None = None,
     on_record: Callable[[int], None] | None = None,
     rotate_seconds: float = 3600.0,
     snapshots: Sequence[tuple[int, int]] = (),
 ) -> ReplaySummary:
+    """Replay ``paths`` into the dataset at ``out``: a directory, ``s3://`` or ``gs://``.
+
+    Object storage is written the way the daemon writes it: Parquet files are
+    finished in a local spool folder and each is uploaded (atomically, see
+    ``collector.storage.upload``) as soon as it is published.
+    """
+    if not is_remote(str(out)):
+        return _replay_into(paths, Path(out), None, exchange, on_record, rotate_seconds, snapshots)
+    target = _remote_target(str(out))
+    spool_dir = Path(tempfile.mkdtemp(prefix="collector-replay-spool-"))
+    spool = Spool("replay", spool_dir, target, max_bytes=2**62)
+    spool.start()
+    try:
+        summary = _replay_into(
+            paths, spool_dir, spool, exchange, on_record, rotate_seconds, snapshots
+        )
+    finally:
+        left = spool.close(UPLOAD_TIMEOUT_S)
+    if left:
+        raise ReplayError(
+            f"{left} Parquet files could not be uploaded to {target.uri} "
+            f"({spool.last_error}); they are kept in {spool_dir}"
+        )
+    shutil.rmtree(spool_dir, ignore_errors=True)  # only empty partition folders are left
+    return msgspec.structs.replace(summary, out=target.uri)
+
+
+def _remote_target(uri: str) -> Location:
+    """Resolve ``uri`` (``AWS_ENDPOINT_URL`` and friends honoured) and check it answers now.
+
+    Checked before reading any recording, so a wrong bucket or an unreachable
+    store fails at once rather than after a long replay.
+    """
+    try:
+        target = resolve(uri)
+        target.fs.get_file_info(target.path)
+    except (ValueError, OSError) as exc:
+        raise ReplayError(f"cannot write to {redact(uri)}: {exc}") from None
+    return target
+
+
+def _replay_into(
+    paths: Iterable[Path],
+    root: Path,
+    spool: Spool | None,
+    exchange: str | None,
+    on_record: Callable[[int], None] | None,
+    rotate_seconds: float,
+    snapshots: Sequence[tuple[int, int]],
+) -> ReplaySummary:
     files = []
-    with ParquetSink(out, rotate_seconds=rotate_seconds) as sink:
+    on_publish = spool.submit if spool is not None else None
+    with ParquetSink(root, rotate_seconds=rotate_seconds, on_publish=on_publish) as sink:
         for path in paths:
             files.append(
                 replay_file(path, sink, exchange=exchange, on_record=on_record, snapshots=snapshots)
             )
-    return ReplaySummary(str(out), files, len(sink.published))
+    return ReplaySummary(str(root), files, len(sink.published))
