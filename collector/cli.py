@@ -71,6 +71,16 @@ def main(argv: list[str] | None = None) -> int:
         "(credentials and AWS_ENDPOINT_URL from the environment, as for [output] dir)",
     )
     rp.add_argument("--exchange", help="adapter slug when the file does not name one")
+    rp.add_argument(
+        "--format",
+        choices=["tardis", "bybit-history", "binance-vision"],
+        help="read the files as this format instead of detecting it from their content",
+    )
+    rp.add_argument(
+        "--url",
+        help="connection URL the recording was made from, for files without one "
+        "(Bybit history: wss://stream.bybit.com/v5/public/<category>)",
+    )
     rp.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     rp.add_argument(
         "--snapshots",
@@ -219,6 +229,8 @@ def _replay(args: argparse.Namespace) -> int:
                 on_record=advance,
                 rotate_seconds=args.rotate_seconds,
                 snapshots=args.snapshots,
+                fmt=args.format,
+                url=args.url,
             )
     except ReplayError as exc:
         print(f"replay failed: {exc}", file=sys.stderr)

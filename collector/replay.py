@@ -16,6 +16,7 @@ import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 import msgspec
 
@@ -23,6 +24,7 @@ import adapters
 from collector.adapter import Adapter
 from collector.capture.reader import RecordingInfo, open_recording
 from collector.capture.records import CaptureFormatError, Record
+from collector.formats import FOREIGN_FORMATS
 from collector.pipeline import Pipeline, Sink, SymbolSummary
 from collector.sinks.parquet import ParquetSink
 from collector.spool import Spool
@@ -94,18 +96,20 @@ def load_instruments(adapter: Adapter, path: Path) -> None:
 
 
 def open_with_adapter(
-    path: Path, exchange: str | None = None
+    path: Path, exchange: str | None = None, *, fmt: str | None = None, url: str | None = None
 ) -> tuple[RecordingInfo, Iterator[Record], str, Adapter]:
     """A recording, its exchange slug (``exchange`` overrides the header) and a fresh adapter.
 
-    Raises ``ReplayError`` saying what is wrong: unreadable, no exchange named, or
-    an exchange without an adapter.
+    ``fmt`` forces a foreign format, ``url`` is the connection URL for recordings
+    that lack one (see ``open_recording``). Raises ``ReplayError`` saying what is
+    wrong: unreadable, no exchange named, or an exchange without an adapter.
     """
     try:
-        info, records = open_recording(path)
+        info, records = open_recording(path, fmt=fmt, exchange=exchange, url=url)
     except (CaptureFormatError, OSError) as exc:
         raise ReplayError(str(exc)) from None
-    slug = exchange or info.exchange
+    # A foreign format has already mapped ``exchange`` (a tardis id, say) to a slug.
+    slug = info.exchange if info.format in FOREIGN_FORMATS else exchange or info.exchange
     if not slug:
         raise ReplayError(f"{path}: the recording does not name its exchange; pass --exchange")
     try:
@@ -122,9 +126,11 @@ def replay_file(
     exchange: str | None = None,
     on_record: Callable[[int], None] | None = None,
     snapshots: Sequence[tuple[int, int]] = (),
+    fmt: str | None = None,
+    url: str | None = None,
 ) -> FileSummary:
     """Replay one recording into ``sink``; ``on_record`` gets the byte-free record count."""
-    _, records, slug, adapter = open_with_adapter(path, exchange)
+    _, records, slug, adapter = open_with_adapter(path, exchange, fmt=fmt, url=url)
     load_instruments(adapter, path)
     pipeline = Pipeline(adapter, sink, snapshots=snapshots)
     count = 0
@@ -148,23 +154,26 @@ def replay(
     on_record: Callable[[int], None] | None = None,
     rotate_seconds: float = 3600.0,
     snapshots: Sequence[tuple[int, int]] = (),
+    fmt: str | None = None,
+    url: str | None = None,
 ) -> ReplaySummary:
     """Replay ``paths`` into the dataset at ``out``: a directory, ``s3://`` or ``gs://``.
+
+    ``fmt`` and ``url``: see ``open_recording`` (``--format``, ``--url``).
 
     Object storage is written the way the daemon writes it: Parquet files are
     finished in a local spool folder and each is uploaded (atomically, see
     ``collector.storage.upload``) as soon as it is published.
     """
+    options = _Options(exchange, on_record, rotate_seconds, snapshots, fmt, url)
     if not is_remote(str(out)):
-        return _replay_into(paths, Path(out), None, exchange, on_record, rotate_seconds, snapshots)
+        return _replay_into(paths, Path(out), None, options)
     target = _remote_target(str(out))
     spool_dir = Path(tempfile.mkdtemp(prefix="collector-replay-spool-"))
     spool = Spool("replay", spool_dir, target, max_bytes=2**62)
     spool.start()
     try:
-        summary = _replay_into(
-            paths, spool_dir, spool, exchange, on_record, rotate_seconds, snapshots
-        )
+        summary = _replay_into(paths, spool_dir, spool, options)
     finally:
         left = spool.close(UPLOAD_TIMEOUT_S)
     if left:
@@ -190,20 +199,31 @@ def _remote_target(uri: str) -> Location:
     return target
 
 
+class _Options(NamedTuple):
+    exchange: str | None
+    on_record: Callable[[int], None] | None
+    rotate_seconds: float
+    snapshots: Sequence[tuple[int, int]]
+    fmt: str | None
+    url: str | None
+
+
 def _replay_into(
-    paths: Iterable[Path],
-    root: Path,
-    spool: Spool | None,
-    exchange: str | None,
-    on_record: Callable[[int], None] | None,
-    rotate_seconds: float,
-    snapshots: Sequence[tuple[int, int]],
+    paths: Iterable[Path], root: Path, spool: Spool | None, o: _Options
 ) -> ReplaySummary:
     files = []
     on_publish = spool.submit if spool is not None else None
-    with ParquetSink(root, rotate_seconds=rotate_seconds, on_publish=on_publish) as sink:
+    with ParquetSink(root, rotate_seconds=o.rotate_seconds, on_publish=on_publish) as sink:
         for path in paths:
             files.append(
-                replay_file(path, sink, exchange=exchange, on_record=on_record, snapshots=snapshots)
+                replay_file(
+                    path,
+                    sink,
+                    exchange=o.exchange,
+                    on_record=o.on_record,
+                    snapshots=o.snapshots,
+                    fmt=o.fmt,
+                    url=o.url,
+                )
             )
     return ReplaySummary(str(root), files, len(sink.published))

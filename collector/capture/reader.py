@@ -26,6 +26,7 @@ from typing import IO, Any, Final, Literal
 import msgpack
 import msgspec
 
+from collector import formats
 from collector.capture.records import (
     CAPTURE_FORMAT,
     INPROGRESS_SUFFIX,
@@ -305,13 +306,32 @@ def _corpus_header(path: Path) -> _CorpusHeader:
 # --------------------------------------------------------------------------- detection
 
 
-def open_recording(path: StrPath) -> tuple[RecordingInfo, Iterator[Record]]:
+def open_recording(
+    path: StrPath,
+    *,
+    fmt: str | None = None,
+    exchange: str | None = None,
+    url: str | None = None,
+) -> tuple[RecordingInfo, Iterator[Record]]:
     """Identify a recording by its content and return its info and a record iterator.
 
     The header is read and validated now, so a wrong file fails here rather
-    than in the middle of a replay; the records are read lazily.
+    than in the middle of a replay; the records are read lazily. Other tools'
+    files (``collector.formats``) are recognised first; ``fmt`` forces one of
+    them, ``exchange`` and ``url`` tell them what their content does not (for
+    those, ``info.exchange`` is the adapter slug ``exchange`` maps to).
+    ``url`` also opens any connection of our own formats that has no ``open``.
     """
     path = Path(path)
+    foreign = fmt or formats.sniff(path)
+    if foreign is not None:
+        slug, found = formats.open_foreign(path, foreign, exchange=exchange, url=url)
+        return RecordingInfo(path=str(path), format=foreign, exchange=slug), found
+    info, records = _open_own(path)
+    return info, formats.with_url(records, url) if url else records
+
+
+def _open_own(path: Path) -> tuple[RecordingInfo, Iterator[Record]]:
     fmt = _sniff_format(path)
     if fmt == CORPUS_FORMAT:
         exchange = _corpus_header(path).exchange
