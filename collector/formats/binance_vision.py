@@ -11,7 +11,8 @@ kind). Which of them carry data we normalize, and how:
   best_ask_qty,transaction_time,event_time`` -> ``bbo``.
 
 Each row is rendered as the stream event it records (``trade``, ``aggTrade``,
-``bookTicker``) and decoded by the Binance adapter, so the semantics are the
+``bookTicker``, in the combined-stream envelope the live collector receives) and
+decoded by the Binance adapter, so the semantics are the
 live ones: ``is_buyer_maker`` true means the taker sold. The files hold no
 receive time: the event time (``event_time``, else the trade time) is used as
 ``ts_recv``. ``bookDepth`` and the other kinds (klines, metrics...) are refused
@@ -35,6 +36,7 @@ from collector.formats.source import first_line, lines
 _NAME: Final = re.compile(r"^(?P<symbol>[A-Z0-9_]+)-(?P<kind>[A-Za-z0-9]+)-")
 #: A CSV row of at least four plain fields (numbers, booleans, column names).
 _CSV: Final = re.compile(rb"^[\w.\-]+(?:,[\w.\-]+){3,}$")
+_JSON: Final = (",", ":")
 _MICROSECOND_EPOCH: Final = 10**14  # as in the Binance adapter: ms below, us above
 
 _REFUSED: Final = {
@@ -110,4 +112,5 @@ def read_binance_vision(path: Path) -> Iterator[Record]:
             ts, event = render(symbol, fields)
         except ValueError as exc:
             raise CaptureFormatError(f"{path}:{number}: bad {kind} row: {exc}") from exc
-        yield Record("recv", ts, 1, json.dumps(event, separators=(",", ":")))
+        stream = f"{symbol.lower()}@{event['e']}"  # as on the combined-stream URLs we use
+        yield Record("recv", ts, 1, json.dumps({"stream": stream, "data": event}, separators=_JSON))

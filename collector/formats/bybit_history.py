@@ -12,6 +12,7 @@ replay needs ``--url wss://stream.bybit.com/v5/public/<category>``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Final
@@ -19,7 +20,7 @@ from typing import Final
 import msgspec
 
 from collector.capture.records import CaptureFormatError, Record
-from collector.formats.source import first_line, lines
+from collector.formats.source import lines
 
 EXCHANGE: Final = "bybit"
 URL_HINT: Final = "wss://stream.bybit.com/v5/public/linear (or spot, inverse, option)"
@@ -31,14 +32,15 @@ class _Line(msgspec.Struct):
 
 
 _line: Final = msgspec.json.Decoder(_Line)
+_START: Final = re.compile(rb'\{\s*"topic"\s*:\s*"orderbook\.\d+\.')
 
 
 def sniff(head: bytes) -> bool:
-    """A first line that is a Bybit v5 ``orderbook.*`` push (a corpus header is not)."""
-    try:
-        return _line.decode(first_line(head)).topic.startswith("orderbook.")
-    except msgspec.DecodeError:
-        return False
+    """A file starting with a Bybit v5 ``orderbook.<depth>.`` push (``topic`` comes first).
+
+    Matched on the prefix: a 500-level snapshot line is far longer than the head.
+    """
+    return _START.match(head) is not None
 
 
 def read_bybit_history(path: Path) -> Iterator[Record]:
