@@ -7,6 +7,7 @@ rows a local replay writes.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -16,6 +17,7 @@ import pyarrow.dataset as ds
 from s3support import S3Server, s3, s3_env  # noqa: F401 - fixtures
 from support import CAPTURES, needs_captures
 
+from collector.dataset import book_at
 from collector.replay import replay
 from collector.storage import resolve
 
@@ -23,6 +25,7 @@ pytestmark = needs_captures
 
 FUTURES = CAPTURES / "binance-usdm" / "BINANCE_FUTURES.jsonl.gz"
 BUCKET = "replayed"
+END = "2021-07-22T22:26:11"  # inside the recording
 
 
 def _rows(dataset: ds.Dataset) -> list[dict]:
@@ -64,7 +67,22 @@ def test_replay_out_s3_equals_a_local_replay(
     keys = s3.keys(BUCKET, "d/")
     local_files = sorted(p.relative_to(local).as_posix() for p in local.rglob("*.parquet"))
     assert len(keys) == len(local_files) > 0
+    # Every reader of a dataset takes the same location: the quality report...
+    quality = [sys.executable, "-m", "collector.cli", "quality", "--json"]
+    reports = [
+        subprocess.run([*quality, where], capture_output=True, text=True, timeout=300, env=env)
+        for where in (str(local), f"s3://{BUCKET}/d")
+    ]
+    assert [r.returncode for r in reports] == [0, 0], reports[1].stderr
+    local_report, remote_report = (json.loads(r.stdout) for r in reports)
+    for report in (local_report, remote_report):
+        del report["dataset"], report["generated_at"]
+    assert remote_report == local_report
+    # ...the dataset API, and plain pyarrow.
     remote = resolve(f"s3://{BUCKET}/d", endpoint_url=s3.endpoint)
+    book = book_at(remote, "binance-usdm", "SUSHIUSDT", END)
+    assert book.bids and book.asks
+    assert book == book_at(local, "binance-usdm", "SUSHIUSDT", END)
     for table in ("book", "bbo", "trades", "quality"):
         path = remote.join(f"table={table}")
         got = _rows(ds.dataset(path, filesystem=remote.fs, partitioning="hive"))
