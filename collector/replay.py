@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 import msgspec
+from pyarrow.fs import FileType
 
 import adapters
 from collector.adapter import Adapter
@@ -193,9 +194,12 @@ def _remote_target(uri: str) -> Location:
     """
     try:
         target = resolve(uri)
-        target.fs.get_file_info(target.path)
+        bucket = target.path.partition("/")[0]
+        missing = target.fs.get_file_info(bucket).type == FileType.NotFound
     except (ValueError, OSError) as exc:
         raise ReplayError(f"cannot write to {redact(uri)}: {exc}") from None
+    if missing:
+        raise ReplayError(f"cannot write to {target.uri}: bucket {bucket!r} does not exist")
     return target
 
 

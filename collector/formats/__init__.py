@@ -58,6 +58,8 @@ def open_foreign(
         venue = tardis.venue(exchange, path)
         return venue.slug, tardis.read_tardis(path, venue, url)
     if fmt == BYBIT_HISTORY:
+        if exchange not in (None, bybit_history.EXCHANGE):
+            raise CaptureFormatError(f"{path}: a Bybit history file, not {exchange!r}")
         if url is None:
             raise CaptureFormatError(
                 f"{path}: a Bybit history file does not say its market category; "

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Final
 
 from collector.capture.records import CaptureFormatError, Record
-from collector.formats.source import first_line, lines
+from collector.formats.source import first_line, lines, text
 
 #: ``SYMBOL-kind-...`` as Binance names its files (daily and monthly).
 _NAME: Final = re.compile(r"^(?P<symbol>[A-Z0-9_]+)-(?P<kind>[A-Za-z0-9]+)-")
@@ -101,7 +101,7 @@ def read_binance_vision(path: Path) -> Iterator[Record]:
         )
     columns, render = _KINDS[kind]
     for number, line in enumerate(lines(path), 1):
-        fields = line.decode().split(",")
+        fields = text(line, path, number).split(",")
         if not line.strip() or (number == 1 and not fields[0].isdigit()):
             continue  # the header row of the newer files
         if len(fields) < columns:

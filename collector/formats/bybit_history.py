@@ -20,7 +20,7 @@ from typing import Final
 import msgspec
 
 from collector.capture.records import CaptureFormatError, Record
-from collector.formats.source import lines
+from collector.formats.source import lines, text
 
 EXCHANGE: Final = "bybit"
 URL_HINT: Final = "wss://stream.bybit.com/v5/public/linear (or spot, inverse, option)"
@@ -52,4 +52,4 @@ def read_bybit_history(path: Path) -> Iterator[Record]:
             ts = _line.decode(line).ts * 1_000_000
         except msgspec.DecodeError as exc:
             raise CaptureFormatError(f"{path}:{number}: not a Bybit history line: {exc}") from exc
-        yield Record("recv", ts, 1, line.decode())
+        yield Record("recv", ts, 1, text(line, path, number))

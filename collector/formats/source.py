@@ -84,3 +84,11 @@ def lines(path: Path) -> Iterator[bytes]:
 
 def first_line(data: bytes) -> bytes:
     return io.BytesIO(data).readline().rstrip(b"\r\n")
+
+
+def text(line: bytes, path: Path, number: int) -> str:
+    """``line`` as text (frames are UTF-8 JSON); a bad byte is a format error, not a crash."""
+    try:
+        return line.decode()
+    except UnicodeDecodeError as exc:
+        raise CaptureFormatError(f"{path}:{number}: not UTF-8 text: {exc}") from exc

@@ -35,7 +35,7 @@ from typing import Final
 import msgspec
 
 from collector.capture.records import CaptureFormatError, Record
-from collector.formats.source import lines
+from collector.formats.source import lines, text
 
 _log = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ _log = logging.getLogger(__name__)
 LINE_START: Final = re.compile(rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?Z [\[{]")
 
 
-def _bybit_category(message: bytes) -> str:
+def _bybit_category(message: bytes) -> str | None:
     """``linear`` or ``inverse`` for a message of tardis's ``bybit`` (all derivatives) feed.
 
     tardis records Bybit's linear and inverse connections into one file; the
@@ -51,7 +51,9 @@ def _bybit_category(message: bytes) -> str:
     margined ones (``BTCUSDT``, ``BTCPERP``, ``ETH-26DEC25`` are USDC/USDT) are
     linear, coin margined ones (``BTCUSD``, ``BTCUSDH25``) inverse.
     """
-    topic = _topic.decode(message).topic or ""
+    topic = _topic.decode(message).topic
+    if topic is None:
+        return None  # a reply (subscribe ack, pong): it belongs to the connection before
     symbol = topic.rpartition(".")[2]
     if "USDT" in symbol or "USDC" in symbol or symbol.endswith("PERP") or "-" in symbol:
         return "linear"
@@ -82,14 +84,19 @@ class TardisVenue:
     """Websocket URL tardis connects to (what ``connected(conn, url)`` is told)."""
     depth_url: str | None = None
     """REST depth endpoint behind generated ``<symbol>@depthSnapshot`` messages (Binance)."""
-    category: Callable[[bytes], str] | None = None
+    category: Callable[[bytes], str | None] | None = None
     """For a feed tardis records from several URLs into one file: the URL path's last
-    segment for one message (Bybit derivatives: ``linear`` or ``inverse``)."""
+    segment for one message (Bybit derivatives: ``linear`` or ``inverse``), ``None``
+    when the message does not say."""
 
-    def url_of(self, message: bytes) -> str:
+    def url_of(self, message: bytes, previous: str | None) -> str:
+        """The connection ``message`` came in on; ``previous``: the last message's."""
         if self.category is None:
             return self.url
-        return self.url.rpartition("/")[0] + "/" + self.category(message)
+        category = self.category(message)
+        if category is None:
+            return previous or self.url
+        return self.url.rpartition("/")[0] + "/" + category
 
 
 _BYBIT = "wss://stream.bybit.com/v5/public/"
@@ -167,6 +174,7 @@ def read_tardis(path: Path, where: TardisVenue, url: str | None = None) -> Itera
     """The records of a tardis raw file; ``url`` (``--url``) replaces the venue's URLs."""
     conns: dict[str, int] = {}  # open connections by URL
     opened = 0
+    target: str | None = None
     last_ts = 0
     skipped: dict[str, int] = {}
     clock = _Clock()
@@ -188,13 +196,13 @@ def read_tardis(path: Path, where: TardisVenue, url: str | None = None) -> Itera
             else:
                 yield http
             continue
-        target = url or where.url_of(message)
+        target = url or where.url_of(message, target)
         conn = conns.get(target)
         if conn is None:
             opened += 1
             conn = conns[target] = opened
             yield Record("open", ts, conn, "", target)
-        yield Record("recv", ts, conn, message.decode())
+        yield Record("recv", ts, conn, text(message, path, number))
     if skipped:
         _log.info("%s: generated messages skipped (no normalized table): %s", path, skipped)
 
@@ -211,7 +219,7 @@ def _rest_record(
     if channel != "depthSnapshot" or where.depth_url is None or not gen.data:
         return None
     url = f"{where.depth_url}?symbol={symbol.upper()}&limit=1000"
-    return Record("http", ts, 0, bytes(gen.data).decode(), url, 200)
+    return Record("http", ts, 0, text(bytes(gen.data), path, number), url, 200)
 
 
 class _Clock:

@@ -89,6 +89,29 @@ def test_replay_out_s3_equals_a_local_replay(
         assert got == _rows(ds.dataset(local / f"table={table}", partitioning="hive"))
 
 
+def test_missing_bucket_fails_before_replaying(
+    s3: S3Server,  # noqa: F811 - the fixture
+    tmp_path: Path,
+) -> None:
+    env = os.environ | {
+        "AWS_ENDPOINT_URL": s3.endpoint,
+        "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "collector.cli", "replay", str(FUTURES), "--out", "s3://nope/p"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+        env=env,
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        "replay failed: cannot write to s3://nope/p: bucket 'nope' does not exist"
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_unreachable_store_fails_before_replaying(tmp_path: Path) -> None:
     """A store nobody answers at: one clear line, exit 2, nothing written anywhere."""
     from s3support import free_port

@@ -142,13 +142,22 @@ def test_disconnect_line_closes_and_reopens(tmp_path: Path) -> None:
 def test_bybit_derivatives_connect_by_contract_kind(tmp_path: Path) -> None:
     """tardis's ``bybit`` file mixes linear and inverse: each gets its category's URL."""
     path = tmp_path / "bybit.gz"
-    topics = ["orderbook.50.BTCUSDT", "orderbook.50.BTCUSD", "publicTrade.ETHPERP"]
+    topics = ["orderbook.50.BTCUSDT", "orderbook.50.BTCUSD", None, "publicTrade.ETHPERP"]
     with gzip.open(path, "wt") as fh:
         for topic in topics:
-            fh.write(f'2024-08-08T00:00:00.0000001Z {{"topic":"{topic}","data":{{}}}}\n')
+            message = '{"success":true,"op":"pong"}' if topic is None else f'{{"topic":"{topic}"}}'
+            fh.write(f"2024-08-08T00:00:00.0000001Z {message}\n")
     _, records = open_recording(path, exchange="bybit")
-    opens = [(r.conn, r.url.rpartition("/")[2]) for r in records if r.kind == "open"]
-    assert opens == [(1, "linear"), (2, "inverse")]
+    conns = [(r.kind, r.conn, r.url.rpartition("/")[2]) for r in records]
+    # A reply names no symbol: it stays on the connection of the message before it.
+    assert conns == [
+        ("open", 1, "linear"),
+        ("recv", 1, ""),
+        ("open", 2, "inverse"),
+        ("recv", 2, ""),
+        ("recv", 2, ""),
+        ("recv", 1, ""),
+    ]
 
 
 def test_timestamps_are_exact_to_100ns(tmp_path: Path) -> None:
@@ -179,6 +188,10 @@ def test_bad_input_is_one_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ReplayError, match="no mapping from tardis exchange 'bitfinex'"):
         replay([path], tmp_path / "out", exchange="bitfinex")
     with pytest.raises(CaptureFormatError, match=r"t.gz:2: bad tardis timestamp"):
+        replay([path], tmp_path / "out", exchange="okex")
+    with gzip.open(path, "wb") as fh:
+        fh.write(b'2024-08-08T00:00:00.0000001Z {"a":"\xff"}\n')
+    with pytest.raises(CaptureFormatError, match=r"t.gz:1: not UTF-8"):
         replay([path], tmp_path / "out", exchange="okex")
 
 
