@@ -51,7 +51,10 @@ def _bybit_category(message: bytes) -> str | None:
     margined ones (``BTCUSDT``, ``BTCPERP``, ``ETH-26DEC25`` are USDC/USDT) are
     linear, coin margined ones (``BTCUSD``, ``BTCUSDH25``) inverse.
     """
-    topic = _topic.decode(message).topic
+    try:
+        topic = _topic.decode(message).topic
+    except msgspec.DecodeError:
+        return None  # malformed: the adapter reports it, on the connection before
     if topic is None:
         return None  # a reply (subscribe ack, pong): it belongs to the connection before
     symbol = topic.rpartition(".")[2]
@@ -190,9 +193,8 @@ def read_tardis(path: Path, where: TardisVenue, url: str | None = None) -> Itera
         last_ts = ts = clock.ns(stamp, path, number)
         if b'"generated":true' in message:
             http = _rest_record(message, ts, where, path, number)
-            if http is None:
-                kind = _generated.decode(message).stream.partition("@")[2] or "other"
-                skipped[kind] = skipped.get(kind, 0) + 1
+            if isinstance(http, str):
+                skipped[http] = skipped.get(http, 0) + 1
             else:
                 yield http
             continue
@@ -209,15 +211,15 @@ def read_tardis(path: Path, where: TardisVenue, url: str | None = None) -> Itera
 
 def _rest_record(
     message: bytes, ts: int, where: TardisVenue, path: Path, number: int
-) -> Record | None:
-    """The ``http`` record behind a generated snapshot message, or ``None`` for others."""
+) -> Record | str:
+    """The ``http`` record behind a generated snapshot message, else what it generated."""
     try:
         gen = _generated.decode(message)
     except msgspec.DecodeError as exc:
         raise CaptureFormatError(f"{path}:{number}: bad generated message: {exc}") from exc
     symbol, _, channel = gen.stream.partition("@")
     if channel != "depthSnapshot" or where.depth_url is None or not gen.data:
-        return None
+        return channel or "other"
     url = f"{where.depth_url}?symbol={symbol.upper()}&limit=1000"
     return Record("http", ts, 0, text(bytes(gen.data), path, number), url, 200)
 

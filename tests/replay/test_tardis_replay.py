@@ -160,6 +160,18 @@ def test_bybit_derivatives_connect_by_contract_kind(tmp_path: Path) -> None:
     ]
 
 
+def test_generated_messages_without_a_table_are_skipped(tmp_path: Path) -> None:
+    """tardis polls Binance futures open interest over REST: nothing of ours holds it."""
+    path = tmp_path / "oi.gz"
+    stamp = "2024-08-08T00:00:00.0000001Z"
+    with gzip.open(path, "wt") as fh:
+        fh.write(f'{stamp} {{"stream":"btcusdt@openInterest","generated":true,"data":{{}}}}\n')
+        fh.write(f'{stamp} {{"stream":"btcusdt@depthSnapshot","generated":true,"data":{{}}}}\n')
+    _, records = open_recording(path, exchange="binance-futures")
+    got = [(r.kind, r.url) for r in records]
+    assert got == [("http", "https://fapi.binance.com/fapi/v1/depth?symbol=BTCUSDT&limit=1000")]
+
+
 def test_timestamps_are_exact_to_100ns(tmp_path: Path) -> None:
     path = tmp_path / "t.gz"
     message = '{"arg":{"channel":"tickers","instId":"BTC-USDT"},"data":[]}'
