@@ -12,11 +12,11 @@ unsynced, and says so, until the recording itself holds a snapshot that bridges.
 
 from __future__ import annotations
 
+import functools
 import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import NamedTuple
 
 import msgspec
 from pyarrow.fs import FileType
@@ -166,15 +166,22 @@ def replay(
     finished in a local spool folder and each is uploaded (atomically, see
     ``collector.storage.upload``) as soon as it is published.
     """
-    options = _Options(exchange, on_record, rotate_seconds, snapshots, fmt, url)
+    one = functools.partial(
+        replay_file,
+        exchange=exchange,
+        on_record=on_record,
+        snapshots=snapshots,
+        fmt=fmt,
+        url=url,
+    )
     if not is_remote(str(out)):
-        return _replay_into(paths, Path(out), None, options)
+        return _replay_into(paths, Path(out), rotate_seconds, None, one)
     target = _remote_target(str(out))
     spool_dir = Path(tempfile.mkdtemp(prefix="collector-replay-spool-"))
     spool = Spool("replay", spool_dir, target, max_bytes=2**62)
     spool.start()
     try:
-        summary = _replay_into(paths, spool_dir, spool, options)
+        summary = _replay_into(paths, spool_dir, rotate_seconds, spool.submit, one)
     finally:
         left = spool.close(UPLOAD_TIMEOUT_S)
     if left:
@@ -203,31 +210,13 @@ def _remote_target(uri: str) -> Location:
     return target
 
 
-class _Options(NamedTuple):
-    exchange: str | None
-    on_record: Callable[[int], None] | None
-    rotate_seconds: float
-    snapshots: Sequence[tuple[int, int]]
-    fmt: str | None
-    url: str | None
-
-
 def _replay_into(
-    paths: Iterable[Path], root: Path, spool: Spool | None, o: _Options
+    paths: Iterable[Path],
+    root: Path,
+    rotate_seconds: float,
+    on_publish: Callable[[Path], None] | None,
+    replay_one: Callable[[Path, Sink], FileSummary],
 ) -> ReplaySummary:
-    files = []
-    on_publish = spool.submit if spool is not None else None
-    with ParquetSink(root, rotate_seconds=o.rotate_seconds, on_publish=on_publish) as sink:
-        for path in paths:
-            files.append(
-                replay_file(
-                    path,
-                    sink,
-                    exchange=o.exchange,
-                    on_record=o.on_record,
-                    snapshots=o.snapshots,
-                    fmt=o.fmt,
-                    url=o.url,
-                )
-            )
+    with ParquetSink(root, rotate_seconds=rotate_seconds, on_publish=on_publish) as sink:
+        files = [replay_one(path, sink) for path in paths]
     return ReplaySummary(str(root), files, len(sink.published))

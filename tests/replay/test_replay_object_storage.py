@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pyarrow.dataset as ds
-from s3support import S3Server, s3, s3_env  # noqa: F401 - fixtures
+import pytest
+from s3support import FaultProxy, S3Server, s3, s3_env  # noqa: F401 - fixtures
 from support import CAPTURES, needs_captures
 
+import collector.replay as replay_module
 from collector.dataset import book_at
-from collector.replay import replay
+from collector.replay import ReplayError, replay
 from collector.storage import resolve
 
 pytestmark = needs_captures
@@ -87,6 +90,26 @@ def test_replay_out_s3_equals_a_local_replay(
         path = remote.join(f"table={table}")
         got = _rows(ds.dataset(path, filesystem=remote.fs, partitioning="hive"))
         assert got == _rows(ds.dataset(local / f"table={table}", partitioning="hive"))
+
+
+def test_failed_uploads_keep_the_files_and_say_where(
+    s3: S3Server,  # noqa: F811 - the fixture
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The store refuses every upload: the error names the folder holding every file."""
+    s3.create_bucket("refusing")
+    monkeypatch.setattr(replay_module, "UPLOAD_TIMEOUT_S", 2.0)
+    with FaultProxy(s3.port) as proxy:
+        proxy.rule = lambda method, _path: "fail" if method in ("PUT", "POST") else None
+        monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.endpoint)
+        with pytest.raises(ReplayError, match=r"could not be uploaded .* kept in (\S+)") as info:
+            replay([FUTURES], "s3://refusing/d")
+    kept = Path(str(info.value).rpartition(" kept in ")[2])
+    local = replay([FUTURES], tmp_path / "local")
+    assert len(list(kept.rglob("*.parquet"))) == local.parquet_files > 0
+    assert s3.keys("refusing") == []
+    shutil.rmtree(kept)
 
 
 def test_missing_bucket_fails_before_replaying(
