@@ -62,18 +62,28 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--config", type=Path, default=Path("config/demo.toml"))
     demo.add_argument("--seconds", type=float, default=60.0)
 
+    from collector.formats import FOREIGN_FORMATS
+
     rp = sub.add_parser("replay", help="replay recordings into a Parquet dataset")
-    rp.add_argument("files", nargs="+", type=Path, help="capture or corpus-v1 files")
+    rp.add_argument(
+        "files",
+        nargs="+",
+        type=Path,
+        help="recordings: captures, corpus-v1, tardis raw, Bybit history or Binance public data",
+    )
     rp.add_argument(
         "--out",
         required=True,
         help="dataset root: a directory, s3://bucket/prefix or gs://bucket/prefix "
         "(credentials and AWS_ENDPOINT_URL from the environment, as for [output] dir)",
     )
-    rp.add_argument("--exchange", help="adapter slug when the file does not name one")
+    rp.add_argument(
+        "--exchange",
+        help="adapter slug when the file does not name one (tardis files: the tardis id)",
+    )
     rp.add_argument(
         "--format",
-        choices=["tardis", "bybit-history", "binance-vision"],
+        choices=FOREIGN_FORMATS,
         help="read the files as this format instead of detecting it from their content",
     )
     rp.add_argument(
