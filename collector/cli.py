@@ -90,6 +90,8 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--config", type=Path, default=Path("config/demo.toml"))
     demo.add_argument("--seconds", type=float, default=60.0)
 
+    from collector.formats import FOREIGN_FORMATS
+
     rp = sub.add_parser(
         "replay",
         help="replay recordings into a Parquet dataset",
@@ -97,9 +99,32 @@ def main(argv: list[str] | None = None) -> int:
         "file that is not a recording, 3 = finished, but a file was damaged (its rows "
         "before the damage are published; the damage is printed and in table=quality).",
     )
-    rp.add_argument("files", nargs="+", type=Path, help="capture or corpus-v1 files")
-    rp.add_argument("--out", type=Path, required=True, help="dataset root directory")
-    rp.add_argument("--exchange", help="adapter slug when the file does not name one")
+    rp.add_argument(
+        "files",
+        nargs="+",
+        type=Path,
+        help="recordings: captures, corpus-v1, tardis raw, Bybit history or Binance public data",
+    )
+    rp.add_argument(
+        "--out",
+        required=True,
+        help="dataset root: a directory, s3://bucket/prefix or gs://bucket/prefix "
+        "(credentials and AWS_ENDPOINT_URL from the environment, as for [output] dir)",
+    )
+    rp.add_argument(
+        "--exchange",
+        help="adapter slug when the file does not name one (tardis files: the tardis id)",
+    )
+    rp.add_argument(
+        "--format",
+        choices=FOREIGN_FORMATS,
+        help="read the files as this format instead of detecting it from their content",
+    )
+    rp.add_argument(
+        "--url",
+        help="connection URL the recording was made from, for files without one "
+        "(Bybit history: wss://stream.bybit.com/v5/public/<category>)",
+    )
     rp.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     rp.add_argument(
         "--snapshots",
@@ -278,6 +303,8 @@ def _replay(args: argparse.Namespace) -> int:
                 on_record=advance,
                 rotate_seconds=args.rotate_seconds,
                 snapshots=args.snapshots,
+                fmt=args.format,
+                url=args.url,
             )
     except ReplayError as exc:
         print(f"replay failed: {exc}", file=sys.stderr)

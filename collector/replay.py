@@ -19,17 +19,27 @@ wrong on a venue without sequence numbers.
 
 from __future__ import annotations
 
+import functools
+import shutil
+import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
 import msgspec
+from pyarrow.fs import FileType
 
 import adapters
 from collector.adapter import Adapter
 from collector.capture.reader import Damage, OnDamage, RecordingInfo, open_recording
 from collector.capture.records import CaptureFormatError, Record
+from collector.formats import FOREIGN_FORMATS
 from collector.pipeline import Pipeline, Sink, SymbolSummary
 from collector.sinks.parquet import ParquetSink
+from collector.spool import Spool
+from collector.storage import Location, is_remote, redact, resolve
+
+#: Seconds a replay to object storage waits, at its end, for the last uploads.
+UPLOAD_TIMEOUT_S = 120.0
 
 
 class ReplayError(RuntimeError):
@@ -100,18 +110,26 @@ def load_instruments(adapter: Adapter, path: Path, on_damage: OnDamage | None = 
 
 
 def open_with_adapter(
-    path: Path, exchange: str | None = None, on_damage: OnDamage | None = None
+    path: Path,
+    exchange: str | None = None,
+    on_damage: OnDamage | None = None,
+    *,
+    fmt: str | None = None,
+    url: str | None = None,
 ) -> tuple[RecordingInfo, Iterator[Record], str, Adapter]:
     """A recording, its exchange slug (``exchange`` overrides the header) and a fresh adapter.
 
-    Raises ``ReplayError`` saying what is wrong: unreadable, no exchange named, or
-    an exchange without an adapter. ``on_damage`` goes to the reader.
+    ``fmt`` forces a foreign format, ``url`` is the connection URL for recordings
+    that lack one (see ``open_recording``). Raises ``ReplayError`` saying what is
+    wrong: unreadable, no exchange named, or an exchange without an adapter.
+    ``on_damage`` goes to the reader.
     """
     try:
-        info, records = open_recording(path, on_damage)
+        info, records = open_recording(path, on_damage, fmt=fmt, exchange=exchange, url=url)
     except (CaptureFormatError, OSError) as exc:
         raise ReplayError(str(exc)) from None
-    slug = exchange or info.exchange
+    # A foreign format has already mapped ``exchange`` (a tardis id, say) to a slug.
+    slug = info.exchange if info.format in FOREIGN_FORMATS else exchange or info.exchange
     if not slug:
         raise ReplayError(f"{path}: the recording does not name its exchange; pass --exchange")
     try:
@@ -128,10 +146,12 @@ def replay_file(
     exchange: str | None = None,
     on_record: Callable[[int], None] | None = None,
     snapshots: Sequence[tuple[int, int]] = (),
+    fmt: str | None = None,
+    url: str | None = None,
 ) -> FileSummary:
     """Replay one recording into ``sink``; ``on_record`` gets the byte-free record count."""
     damages: list[Damage] = []
-    _, records, slug, adapter = open_with_adapter(path, exchange, damages.append)
+    _, records, slug, adapter = open_with_adapter(path, exchange, damages.append, fmt=fmt, url=url)
     load_instruments(adapter, path, damages.append)
     pipeline = Pipeline(adapter, sink, snapshots=snapshots)
     count = 0
@@ -157,17 +177,74 @@ def replay_file(
 
 def replay(
     paths: Iterable[Path],
-    out: Path,
+    out: str | Path,
     *,
     exchange: str | None = None,
     on_record: Callable[[int], None] | None = None,
     rotate_seconds: float = 3600.0,
     snapshots: Sequence[tuple[int, int]] = (),
+    fmt: str | None = None,
+    url: str | None = None,
 ) -> ReplaySummary:
-    files = []
-    with ParquetSink(out, rotate_seconds=rotate_seconds) as sink:
-        for path in paths:
-            files.append(
-                replay_file(path, sink, exchange=exchange, on_record=on_record, snapshots=snapshots)
-            )
-    return ReplaySummary(str(out), files, len(sink.published))
+    """Replay ``paths`` into the dataset at ``out``: a directory, ``s3://`` or ``gs://``.
+
+    ``fmt`` and ``url``: see ``open_recording`` (``--format``, ``--url``).
+
+    Object storage is written the way the daemon writes it: Parquet files are
+    finished in a local spool folder and each is uploaded (atomically, see
+    ``collector.storage.upload``) as soon as it is published.
+    """
+    one = functools.partial(
+        replay_file,
+        exchange=exchange,
+        on_record=on_record,
+        snapshots=snapshots,
+        fmt=fmt,
+        url=url,
+    )
+    if not is_remote(str(out)):
+        return _replay_into(paths, Path(out), rotate_seconds, None, one)
+    target = _remote_target(str(out))
+    spool_dir = Path(tempfile.mkdtemp(prefix="collector-replay-spool-"))
+    spool = Spool("replay", spool_dir, target, max_bytes=2**62)
+    spool.start()
+    try:
+        summary = _replay_into(paths, spool_dir, rotate_seconds, spool.submit, one)
+    finally:
+        left = spool.close(UPLOAD_TIMEOUT_S)
+    if left:
+        raise ReplayError(
+            f"{left} Parquet files could not be uploaded to {target.uri} "
+            f"({spool.last_error}); they are kept in {spool_dir}"
+        )
+    shutil.rmtree(spool_dir, ignore_errors=True)  # only empty partition folders are left
+    return msgspec.structs.replace(summary, out=target.uri)
+
+
+def _remote_target(uri: str) -> Location:
+    """Resolve ``uri`` (``AWS_ENDPOINT_URL`` and friends honoured) and check it answers now.
+
+    Checked before reading any recording, so a wrong bucket or an unreachable
+    store fails at once rather than after a long replay.
+    """
+    try:
+        target = resolve(uri)
+        bucket = target.path.partition("/")[0]
+        missing = target.fs.get_file_info(bucket).type == FileType.NotFound
+    except (ValueError, OSError) as exc:
+        raise ReplayError(f"cannot write to {redact(uri)}: {exc}") from None
+    if missing:
+        raise ReplayError(f"cannot write to {target.uri}: bucket {bucket!r} does not exist")
+    return target
+
+
+def _replay_into(
+    paths: Iterable[Path],
+    root: Path,
+    rotate_seconds: float,
+    on_publish: Callable[[Path], None] | None,
+    replay_one: Callable[[Path, Sink], FileSummary],
+) -> ReplaySummary:
+    with ParquetSink(root, rotate_seconds=rotate_seconds, on_publish=on_publish) as sink:
+        files = [replay_one(path, sink) for path in paths]
+    return ReplaySummary(str(root), files, len(sink.published))

@@ -34,6 +34,7 @@ from typing import Any, Final, Literal
 import msgpack
 import msgspec
 
+from collector import formats
 from collector.capture.records import (
     CAPTURE_FORMAT,
     INPROGRESS_SUFFIX,
@@ -445,15 +446,33 @@ def _corpus_header(path: Path) -> _CorpusHeader:
 
 
 def open_recording(
-    path: StrPath, on_damage: OnDamage | None = None
+    path: StrPath,
+    on_damage: OnDamage | None = None,
+    *,
+    fmt: str | None = None,
+    exchange: str | None = None,
+    url: str | None = None,
 ) -> tuple[RecordingInfo, Iterator[Record]]:
     """Identify a recording by its content and return its info and a record iterator.
 
     The header is read and validated now, so a wrong file fails here rather
     than in the middle of a replay; the records are read lazily. ``on_damage``:
-    see the module docstring.
+    see the module docstring. Other tools'
+    files (``collector.formats``) are recognised first; ``fmt`` forces one of
+    them, ``exchange`` and ``url`` tell them what their content does not (for
+    those, ``info.exchange`` is the adapter slug ``exchange`` maps to).
+    ``url`` also opens any connection of our own formats that has no ``open``.
     """
     path = Path(path)
+    foreign = fmt or formats.sniff(path)
+    if foreign is not None:
+        slug, found = formats.open_foreign(path, foreign, exchange=exchange, url=url)
+        return RecordingInfo(path=str(path), format=foreign, exchange=slug), found
+    info, records = _open_own(path, on_damage)
+    return info, formats.with_url(records, url) if url else records
+
+
+def _open_own(path: Path, on_damage: OnDamage | None) -> tuple[RecordingInfo, Iterator[Record]]:
     fmt = _sniff_format(path)
     if fmt == CORPUS_FORMAT:
         exchange = _corpus_header(path).exchange
