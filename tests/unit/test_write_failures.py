@@ -9,6 +9,7 @@ in order, and no published file may be partial.
 from __future__ import annotations
 
 import errno
+import time
 from pathlib import Path
 
 import pyarrow as pa
@@ -187,3 +188,51 @@ def test_capture_close_without_finishing_keeps_the_file_in_progress(tmp_path: Pa
     (leftover,) = list_capture_files(tmp_path)
     assert leftover.name.endswith(".inprogress")
     assert len(list(read_capture(leftover))) == 10
+
+
+@pytest.mark.parametrize("name", sorted(ERRNOS))
+def test_spool_keeps_every_file_while_uploads_fail_and_uploads_them_after(
+    tmp_path: Path, name: str
+) -> None:
+    """The spool's upload fails with the errno (its store, or reading the local file)."""
+    from collector.spool import Spool
+    from collector.storage import Location, resolve, upload
+
+    failing = [True]
+
+    def flaky_upload(source: Path, target: Location, key: str) -> None:
+        if failing[0]:
+            raise OSError(ERRNOS[name], "injected", str(source))
+        # A local folder stands for the bucket; unlike a bucket it needs its folders.
+        target.fs.create_dir(target.join(key).rpartition("/")[0], recursive=True)
+        upload(source, target, key)
+
+    store = resolve(tmp_path / "store")  # a local "bucket": the upload path is the same
+    (tmp_path / "store").mkdir()
+    spool = Spool(
+        "output",
+        tmp_path / "spool",
+        store,
+        max_bytes=1 << 20,
+        backoff=Backoff(0.01, cap=0.05),
+        upload_file=flaky_upload,
+    )
+    spool.start()
+    payloads = {f"table=trades/f{i}.parquet": bytes([i]) * 1000 for i in range(3)}
+    for key, data in payloads.items():
+        path = tmp_path / "spool" / key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        spool.submit(path)
+    deadline = time.monotonic() + 10
+    while spool.failures < 2:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    assert not spool.store_up and spool.pending_files == 3
+    assert isinstance(spool.last_exception, OSError)
+    assert spool.last_exception.errno == ERRNOS[name]
+    failing[0] = False
+    assert spool.drain(timeout=10)
+    assert spool.close(timeout=5) == 0 and spool.store_up
+    for key, data in payloads.items():
+        assert (tmp_path / "store" / key).read_bytes() == data
