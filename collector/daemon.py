@@ -460,7 +460,8 @@ class Daemon:
         out = config.output
         root, output_spool = destination("output", out)
         capture_dir, capture_spool = destination("capture", config.capture)
-        self.root, self.capture_dir = root, capture_dir
+        self.capture_dir, self.output_spool = capture_dir, output_spool
+        self.capture_spool = capture_spool
         #: Spools uploading to object storage (none when both dirs are local).
         self.spools = [s for s in (output_spool, capture_spool) if s is not None]
         self.faults = WriteFaults(on_episode=self._write_episode)
@@ -532,8 +533,9 @@ class Daemon:
         """Rebuild an earlier run's unpublished rows from its leftover capture, in a thread.
 
         Before connecting, so that the sessions being recovered are all finished
-        ones; the metrics server answers meanwhile. Local capture only: a spooled
-        capture's leftovers are in ``spool_dir`` and recovered the same way.
+        ones; the metrics server answers meanwhile. With object storage the
+        leftovers are in the capture's spool folder, the recovered files go out
+        through the output spool, and what was published is looked up in the store.
         """
         if not self.config.capture.enabled:
             return
@@ -545,7 +547,11 @@ class Daemon:
                 self.sink.root,
                 instance=self.config.daemon.instance,
                 exclude_sessions=ours,
+                rotate_seconds=self.config.output.rotate_seconds,
+                snapshots=[(s.depth, s.interval_ms) for s in self.config.book_snapshots],
                 on_publish=self.sink.on_publish,
+                uploaded=self.output_spool.target if self.output_spool else None,
+                on_capture=self.capture_spool.submit if self.capture_spool else None,
             )
         except OSError as exc:
             log.error("crash recovery failed, leftovers kept for the next start: %s", exc)

@@ -56,11 +56,14 @@ from collector.capture.records import INPROGRESS_SUFFIX, Record
 from collector.model import QualityEvent, QualityKind
 from collector.pipeline import Pipeline
 from collector.sinks.parquet import SESSION_KEY, ParquetSink
+from collector.storage import Location, resolve
 
 log = logging.getLogger(__name__)
 
 _NS_PER_DAY = 86_400 * 10**9
 _PARQUET_INPROGRESS = ".inprogress"
+#: A published file's key below the dataset root (hidden temporaries never match).
+_PUBLISHED = re.compile(r"table=[^/]+/exchange=[^/]+/date=[^/]+/[^./][^/]*\.parquet")
 
 
 @dataclass
@@ -117,6 +120,8 @@ def recover_dataset(
     snapshots: Sequence[tuple[int, int]] = (),
     remove_orphans: bool = True,
     on_publish: Callable[[Path], None] | None = None,
+    uploaded: Location | None = None,
+    on_capture: Callable[[Path], None] | None = None,
 ) -> RecoverySummary:
     """Recover every crashed session found under ``capture_dir`` into the dataset ``out``.
 
@@ -125,15 +130,24 @@ def recover_dataset(
     ``remove_orphans`` deletes the recovered instances' unfinished Parquet files
     (footerless, never readable; their rows are what was just recovered).
     ``snapshots`` must be the crashed run's ``[[book_snapshots]]`` for those
-    tables to come out the same. Raises ``OSError`` when the dataset cannot be
+    tables to come out the same. ``out`` is the local folder files are written
+    in; when it is a spool, ``uploaded`` is the object store it uploads to (and
+    ``on_publish`` the spool's ``submit``), where already published files may be;
+    ``on_capture`` is told each capture file recovery finishes (the capture spool).
+    Raises ``OSError`` when the dataset cannot be
     written; what was published stays, and a later recovery resumes.
     """
     summary = RecoverySummary()
     sessions = _crashed_sessions(Path(capture_dir), instance, exclude_sessions or set(), summary)
     for parts in sessions.values():
         summary.sessions.append(
-            _recover_session(parts, Path(out), rotate_seconds, snapshots, on_publish)
+            _recover_session(parts, Path(out), uploaded, rotate_seconds, snapshots, on_publish)
         )
+        for part in parts:
+            if part.path.name.endswith(INPROGRESS_SUFFIX):
+                final = _finish_leftover(part.path)
+                if on_capture is not None:
+                    on_capture(final)
     if remove_orphans:
         for inst in {parts[0].instance for parts in sessions.values()} | (
             {instance} if instance else set()
@@ -208,13 +222,14 @@ def _records(parts: list[_Part]) -> Iterator[Record]:
 def _recover_session(
     parts: list[_Part],
     out: Path,
+    uploaded: Location | None,
     rotate_seconds: float,
     snapshots: Sequence[tuple[int, int]],
     on_publish: Callable[[Path], None] | None,
 ) -> SessionRecovery:
     first = parts[0]
     result = SessionRecovery(first.session, first.exchange, [str(p.path) for p in parts])
-    published = _published(out, first.exchange, first.session)
+    published = _published(out, first.exchange, first.session, uploaded)
     result.published_before = sum(published.counts.values()) + sum(published.quality.values())
     with ParquetSink(
         out, instance=first.instance, rotate_seconds=rotate_seconds, on_publish=on_publish
@@ -238,9 +253,6 @@ def _recover_session(
                 )
             )
             pipeline.flush()
-    for part in parts:
-        if part.path.name.endswith(INPROGRESS_SUFFIX):
-            _finish_leftover(part.path)
     return result
 
 
@@ -252,23 +264,55 @@ class _Published:
     quality: Counter[tuple] = field(default_factory=Counter)
 
 
-def _published(out: Path, exchange: str, session: str) -> _Published:
+def _published(out: Path, exchange: str, session: str, uploaded: Location | None) -> _Published:
+    """The session's rows already in the dataset: in ``out``, and in ``uploaded`` (the
+    object store a spooled ``out`` uploads to; a file in both is counted once).
+
+    The spool may be uploading (and deleting) files meanwhile: a file only moves
+    from ``out`` to the store, so ``out`` is listed first and the store second, and
+    a file gone from ``out`` by the time it is read is read from the store.
+    """
     found = _Published()
-    for path in sorted(out.glob(f"table=*/exchange={exchange}/date=*/*.parquet")):
+    keys: set[str] = set()
+    sources = [resolve(out), *([uploaded] if uploaded is not None else [])]
+    for location in sources:
+        for info in location.list(recursive=True):
+            key = info.path[len(location.path) :].lstrip("/")
+            if _PUBLISHED.fullmatch(key) and f"/exchange={exchange}/" in f"/{key}":
+                keys.add(key)
+    for key in sorted(keys):
         try:
-            meta = pq.read_metadata(path)
+            meta, quality = _read_published(sources, key, session)
         except (OSError, pa.ArrowInvalid) as exc:
-            log.warning("recovery: cannot read %s (%s); its rows are not counted", path, exc)
+            log.warning("recovery: cannot read %s (%s); its rows are not counted", key, exc)
             continue
-        if (meta.metadata or {}).get(SESSION_KEY.encode()) != session.encode():
-            continue
-        table = path.parent.parent.parent.name.removeprefix("table=")
-        day = _day(path.parent.name.removeprefix("date="))
-        if table == "quality":
-            found.quality.update(_row_keys(pq.read_table(path)))
+        if meta is None:
+            continue  # another session's file
+        table, _, rest = key.removeprefix("table=").partition("/")
+        if quality is not None:
+            found.quality.update(_row_keys(quality))
         else:
+            day = _day(rest.split("/date=", 1)[1].split("/", 1)[0])
             found.counts[(table, day)] += meta.num_rows
     return found
+
+
+def _read_published(
+    sources: list[Location], key: str, session: str
+) -> tuple[pq.FileMetaData | None, pa.Table | None]:
+    """The footer of ``key`` if it belongs to ``session`` (and its rows, for quality)."""
+    for i, location in enumerate(sources):
+        try:
+            with location.fs.open_input_file(location.join(key)) as handle:
+                meta = pq.read_metadata(handle)
+                if (meta.metadata or {}).get(SESSION_KEY.encode()) != session.encode():
+                    return None, None
+                rows = pq.read_table(handle) if key.startswith("table=quality/") else None
+                return meta, rows
+        except FileNotFoundError:
+            if i == len(sources) - 1:
+                raise
+    raise FileNotFoundError(key)
 
 
 def _day(iso_date: str) -> int:
@@ -320,7 +364,7 @@ class _SkipPublished:
             self.sink.write(table, exchange, kept)
 
 
-def _finish_leftover(path: Path) -> None:
+def _finish_leftover(path: Path) -> Path:
     """Rewrite a crashed ``.inprogress`` capture part as a complete file, atomically.
 
     The header and every complete record are kept byte for byte in meaning (they
@@ -351,6 +395,7 @@ def _finish_leftover(path: Path) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
+    return final
 
 
 def _remove_orphans(out: Path, instance: str) -> int:

@@ -24,6 +24,7 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 import pytest
 from processes import (
@@ -35,12 +36,14 @@ from processes import (
     wait_until,
     write_config,
 )
+from s3support import S3Server, s3, s3_env
 
 from collector.capture.reader import capture_header, list_capture_files
 from collector.replay import replay
 from collector.sinks.parquet import SESSION_KEY
+from collector.storage import resolve
 
-__all__ = ["daemons", "sim_port"]  # fixtures, used by name
+__all__ = ["daemons", "s3", "s3_env", "sim_port"]  # fixtures, used by name
 
 
 def free_port() -> int:
@@ -178,4 +181,52 @@ def test_a_full_filesystem_is_loud_heals_and_loses_no_row(
     replay(list_capture_files(capture), small_disk / "replayed")
     for table in ("book", "trades"):
         live, again = sorted_table(data, table), sorted_table(small_disk / "replayed", table)
+        assert live.equals(again), (table, live.num_rows, again.num_rows)
+
+
+def test_kill_9_on_object_storage_recovers_without_uploading_a_row_twice(
+    sim_port: int,
+    tmp_path: Path,
+    daemons: Daemons,
+    s3: S3Server,
+) -> None:
+    """Dataset and capture in a bucket (moto on loopback): files published before the
+    kill are already uploaded and gone from the spool, so recovery must look them up
+    in the store, or it would upload their rows again."""
+    s3.create_bucket("crash")
+    config = write_config(tmp_path, sim_port, rotate_seconds=0.5)
+    text = config.read_text()
+    for name in ("data", "capture"):
+        text = text.replace(
+            f'dir = "{tmp_path / name}"',
+            f'dir = "s3://crash/{name}"\nendpoint_url = "{s3.endpoint}"\n'
+            f'spool_dir = "{tmp_path / "spool" / name}"',
+        )
+    config.write_text(text)
+    uploaded = lambda: len(s3.keys("crash", "data/table=book/")) >= 3  # noqa: E731
+    proc = daemons.start(config)
+    wait_until(uploaded, proc, "book files in the bucket", daemons)
+    time.sleep(random.uniform(0.5, 2.0))
+    daemons.kill(proc)
+    proc = daemons.start(config)
+    wait_until(lambda: "crash recovery:" in daemons.tail(), proc, "the recovery", daemons)
+    time.sleep(2.0)
+    assert daemons.terminate(proc) == 0, daemons.tail()
+
+    lake = resolve("s3://crash", endpoint_url=s3.endpoint)
+    local = {}
+    for name in ("data", "capture"):
+        local[name] = tmp_path / f"bucket-{name}"
+        pafs.copy_files(
+            lake.join(name),
+            str(local[name]),
+            source_filesystem=lake.fs,
+            destination_filesystem=pafs.LocalFileSystem(),
+        )
+    captures = list_capture_files(local["capture"])
+    assert len(captures) == 2 and not [c for c in captures if c.name.endswith("inprogress")]
+    replay(captures, tmp_path / "replayed")
+    for table in ("book", "trades"):
+        live = sorted_table(local["data"], table)
+        again = sorted_table(tmp_path / "replayed", table)
         assert live.equals(again), (table, live.num_rows, again.num_rows)
