@@ -37,6 +37,7 @@ from websockets.exceptions import ConnectionClosed, WebSocketException
 from websockets.uri import parse_uri
 
 from collector.adapter import ConnectionPlan
+from collector.model import ORDERLY_CLOSE
 from collector.transport.retry import Backoff
 
 log = logging.getLogger(__name__)
@@ -195,7 +196,7 @@ class WsSupervisor:
                 await self._wait(timeout=delay)  # reconnect_now() cuts it short
         finally:
             for link in list(self._links):
-                link.end("stopped")
+                link.end(ORDERLY_CLOSE)
                 self._retire(link)
             if self._closers:
                 await asyncio.gather(*self._closers, return_exceptions=True)
