@@ -59,8 +59,18 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("quality", help="grade a dataset's quality; collector quality --help")
 
     demo = sub.add_parser("demo", help="run the daemon offline against the simulator")
-    demo.add_argument("--config", type=Path, default=Path("config/demo.toml"))
-    demo.add_argument("--seconds", type=float, default=60.0)
+    demo.add_argument(
+        "--config",
+        type=Path,
+        help="demo config (default: the one the package ships, the same as config/demo.toml); "
+        "every run writes a fresh <output.dir>/<UTC time>/ dataset",
+    )
+    demo.add_argument(
+        "--seconds",
+        type=float,
+        default=60.0,
+        help="how long the daemon records before it is stopped (default 60)",
+    )
 
     rp = sub.add_parser("replay", help="replay recordings into a Parquet dataset")
     rp.add_argument("files", nargs="+", type=Path, help="capture or corpus-v1 files")
@@ -150,10 +160,10 @@ def main(argv: list[str] | None = None) -> int:
         return _compact(args)
     if args.command == "demo":
         from collector.config import ConfigError
-        from collector.demo import run_demo
+        from collector.demo import DEFAULT_CONFIG, run_demo
 
         try:
-            return run_demo(args.config, args.seconds)
+            return run_demo(args.config or DEFAULT_CONFIG, args.seconds)
         except ConfigError as exc:
             print(exc, file=sys.stderr)
             return 2
