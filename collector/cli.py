@@ -1,4 +1,5 @@
-"""The ``collector`` command line."""
+"""collector: record exact, normalized order books and trades from crypto exchanges to
+Parquet, replay recordings into the same tables, and grade a dataset's quality."""
 
 from __future__ import annotations
 
@@ -21,11 +22,16 @@ def main(argv: list[str] | None = None) -> int:
         from collector.quality.cli import main as quality
 
         return quality(argv[1:])
-    parser = argparse.ArgumentParser(prog="collector", description=__doc__)
+    parser = argparse.ArgumentParser(prog="collector", description=__doc__.replace("\n", " "))
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="run the collector daemon")
-    run.add_argument("--config", type=Path, required=True)
+    run.add_argument(
+        "--config",
+        type=Path,
+        required=True,
+        help="TOML config: exchanges, symbols, channels, output (e.g. config/default.toml)",
+    )
     run.add_argument(
         "--status",
         action=argparse.BooleanOptionalAction,
@@ -75,7 +81,11 @@ def main(argv: list[str] | None = None) -> int:
     rp = sub.add_parser("replay", help="replay recordings into a Parquet dataset")
     rp.add_argument("files", nargs="+", type=Path, help="capture or corpus-v1 files")
     rp.add_argument("--out", type=Path, required=True, help="dataset root directory")
-    rp.add_argument("--exchange", help="adapter slug when the file does not name one")
+    rp.add_argument(
+        "--exchange",
+        help="adapter slug; needed when the file does not name one, and it overrides the "
+        "file's own header (with a warning when they differ)",
+    )
     rp.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     rp.add_argument(
         "--snapshots",
@@ -104,7 +114,13 @@ def main(argv: list[str] | None = None) -> int:
         metavar="SIZE",
         help="about this many bytes per file, e.g. 256MB, 1GiB (default 256MiB)",
     )
-    cp.add_argument("--table", action="append", default=[], help="only this table (repeatable)")
+    cp.add_argument(
+        "--table",
+        action="append",
+        default=[],
+        metavar="TABLE",
+        help="only this table (repeatable): book, trades, bbo, quality or book_snapshots_<N>x<I>ms",
+    )
     cp.add_argument("--exchange", action="append", default=[], help="only this exchange")
     cp.add_argument("--endpoint-url", help="S3-compatible endpoint, e.g. http://127.0.0.1:9000")
     cp.add_argument("--region", help="object storage region")
@@ -215,6 +231,8 @@ def _replay(args: argparse.Namespace) -> int:
     if missing:
         print(f"no such file: {', '.join(missing)}", file=sys.stderr)
         return 2
+    if args.exchange:
+        _warn_exchange_override(args.files, args.exchange)
     try:
         with progress(args.files, enabled=not args.json and sys.stderr.isatty()) as advance:
             summary = replay(
@@ -241,6 +259,25 @@ def _replay(args: argparse.Namespace) -> int:
     return 0
 
 
+def _warn_exchange_override(files: list[Path], exchange: str) -> None:
+    """Say so when ``--exchange`` contradicts the exchange a file's header names: the
+    flag wins, which is right for a mislabelled file and wrong for a typo."""
+    from collector.capture.reader import open_recording
+    from collector.capture.records import CaptureFormatError
+
+    for path in files:
+        try:
+            named = open_recording(path)[0].exchange
+        except (CaptureFormatError, OSError):  # the replay itself says what is wrong
+            continue
+        if named and named != exchange:
+            print(
+                f"warning: {path} names its exchange {named!r}; replaying it as {exchange!r} "
+                "(--exchange overrides the header)",
+                file=sys.stderr,
+            )
+
+
 def _listen_spec(text: str) -> str:
     host, _, port = text.rpartition(":")
     if not host or not port.isdigit() or int(port) > 65535:
@@ -249,11 +286,16 @@ def _listen_spec(text: str) -> str:
 
 
 def _compact(args: argparse.Namespace) -> int:
+    import pyarrow.fs as pafs
+
     from collector.compact import CompactError, compact
     from collector.storage import redact, resolve
 
     try:
         root = resolve(args.dataset, endpoint_url=args.endpoint_url, region=args.region)
+        if root.fs.get_file_info(root.path).type == pafs.FileType.NotFound:
+            print(f"compact: no such dataset: {root.uri}", file=sys.stderr)
+            return 2
         results = compact(
             root,
             args.date,
