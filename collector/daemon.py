@@ -581,6 +581,7 @@ class Daemon:
                 self.flush(time.time_ns())
             except Exception:
                 log.exception("flush failed (a bug: please report it); retrying next interval")
+            self.metrics.flushed(interval)  # /live: the loop turns
 
     def flush(self, now: int) -> None:
         """Rows to the sink, due files published, and every writer's state accounted."""
