@@ -242,7 +242,7 @@ def markdown_reference() -> str:
         out.append(f"#### `{name}`\n\n| column | type | meaning |\n|---|---|---|")
         for f in schema:
             doc = f.metadata[b"doc"].decode() if f.metadata else ""
-            type_ = "string" if f.type == LABEL else str(f.type)
+            type_ = "dictionary<int32, string>" if f.type == LABEL else str(f.type)
             null = " (nullable)" if f.nullable else ""
             out.append(f"| `{f.name}` | {type_}{null} | {doc} |")
         out.append("")
