@@ -33,10 +33,10 @@ no rows at all [4]                                                  yes
 
 Coverage is 100% minus the union of the holes (no data, out of sync,
 disconnected) over the covered time, so one incident is never counted twice
-in it. A quality row stamped before the dataset's first data row (an unset
-clock) counts from that row on, so it opens no hole. The thresholds are
-deliberately round: a reader should be able to recompute a grade from the
-report's own table.
+in it. A quality row stamped before 2009 (an unset clock: 0 lands in a 1970
+partition) counts from the dataset's first real row on, so it opens no hole.
+The thresholds are deliberately round: a reader should be able to recompute a
+grade from the report's own table.
 """
 
 from __future__ import annotations

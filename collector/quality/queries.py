@@ -48,18 +48,19 @@ EARLIEST_NS = 1_230_940_800 * 10**9
 
 
 def start(scan: Scanner) -> int:
-    """The instant the dataset's data starts: its first book, trades or bbo row (in a
-    dataset without any, as after an offline run: its first quality row stamped after
-    ``EARLIEST_NS``).
+    """The instant the dataset starts: its first row, of any table, stamped after
+    ``EARLIEST_NS``.
 
     A quality row stamped before it is not a hole: the report moves it to this
-    instant, so it still counts as an event but stretches no span.
+    instant, so it still counts as an event but stretches no span. Rows of real
+    instants keep theirs, so a connection opened before the first data row still
+    shows the wait for that row.
     """
     (first,) = scan.rows(
         f"""
-        select coalesce((select min(epoch_ns(ts_recv)) from ({_data()})),
-                        (select min(epoch_ns(ts_recv)) from quality
-                         where epoch_ns(ts_recv) >= {EARLIEST_NS}))
+        select min(ts) from (select epoch_ns(ts_recv) ts from ({_data()})
+                             union all select epoch_ns(ts_recv) from quality)
+        where ts >= {EARLIEST_NS}
         """
     )[0]
     return EARLIEST_NS if first is None else first

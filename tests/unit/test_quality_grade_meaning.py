@@ -97,6 +97,22 @@ def test_a_row_stamped_zero_opens_no_hole(tmp_path: Path) -> None:
     assert report.grade == "A"
 
 
+def test_a_real_stamp_before_the_data_still_counts(tmp_path: Path) -> None:
+    """Only impossible stamps move: a symbol event 10 s before its first row (the
+    wait for it) keeps its time and its hole, next to a stamp of 0 that opens none."""
+    write_dataset(
+        tmp_path,
+        [(None, "AAAUSDT", "unsynced_at_end", ""), (-10, "AAAUSDT", "stale", "no frame")],
+    )
+    report, _ = build_report(tmp_path)
+    (ex,) = report.exchanges
+    aaa = next(s for s in ex.symbols if s.symbol == "AAAUSDT")
+    assert aaa.first_ns == ex.first_ns == T0 - 10 * S
+    assert [(h.start_ns, h.end_ns, h.detail) for h in aaa.holes] == [
+        (T0 - 10 * S, T0, "before the first row")
+    ]
+
+
 def test_offline_run_without_data_spans_its_own_time(tmp_path: Path) -> None:
     """An offline run writes quality rows only; one stamped 0 must not make a hole
     of 57 years (the issue saw 499,057 hours)."""
