@@ -25,8 +25,8 @@ _MAX_CHARS = 200
 
 def unresolved_host(exc: BaseException, url: str) -> str | None:
     """The host ``exc`` failed to resolve (a DNS failure while opening ``url``), else None."""
-    if isinstance(exc, aiohttp.ClientConnectorDNSError):
-        return exc.host
+    if isinstance(exc, aiohttp.ClientConnectorError):  # DNSError (aiohttp >= 3.10) included
+        return exc.host if isinstance(exc.os_error, socket.gaierror) else None
     if isinstance(exc, socket.gaierror):  # websockets lets the resolver's error through
         return urlsplit(url).hostname
     return None
