@@ -37,4 +37,4 @@ DEMO_SECONDS ?= 60
 
 .PHONY: demo
 demo: $(STAMP)
-	$(BIN)/collector demo --config config/demo.toml --seconds $(DEMO_SECONDS)
+	$(BIN)/collector demo --seconds $(DEMO_SECONDS)  # a fresh data/demo/<UTC time>/ each run

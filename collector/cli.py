@@ -1,4 +1,5 @@
-"""The ``collector`` command line."""
+"""collector: record exact, normalized order books and trades from crypto exchanges to
+Parquet, replay recordings into the same tables, and grade a dataset's quality."""
 
 from __future__ import annotations
 
@@ -49,11 +50,16 @@ def main(argv: list[str] | None = None) -> int:
         from collector.quality.cli import main as quality
 
         return quality(argv[1:])
-    parser = argparse.ArgumentParser(prog="collector", description=__doc__)
+    parser = argparse.ArgumentParser(prog="collector", description=__doc__.replace("\n", " "))
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="run the collector daemon")
-    run.add_argument("--config", type=Path, required=True)
+    run.add_argument(
+        "--config",
+        type=Path,
+        required=True,
+        help="TOML config: exchanges, symbols, channels, output (e.g. config/default.toml)",
+    )
     run.add_argument(
         "--status",
         action=argparse.BooleanOptionalAction,
@@ -87,8 +93,18 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("quality", help="grade a dataset's quality; collector quality --help")
 
     demo = sub.add_parser("demo", help="run the daemon offline against the simulator")
-    demo.add_argument("--config", type=Path, default=Path("config/demo.toml"))
-    demo.add_argument("--seconds", type=float, default=60.0)
+    demo.add_argument(
+        "--config",
+        type=Path,
+        help="demo config (default: the one the package ships, the same as config/demo.toml); "
+        "every run writes a fresh <output.dir>/<UTC time>/ dataset",
+    )
+    demo.add_argument(
+        "--seconds",
+        type=float,
+        default=60.0,
+        help="how long the daemon records before it is stopped (default 60)",
+    )
 
     from collector.formats import FOREIGN_FORMATS
 
@@ -113,7 +129,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     rp.add_argument(
         "--exchange",
-        help="adapter slug when the file does not name one (tardis files: the tardis id)",
+        help="adapter slug; needed when the file does not name one, and it overrides the "
+        "file's own header (with a warning when they differ); tardis files: the tardis id",
     )
     rp.add_argument(
         "--format",
@@ -181,7 +198,13 @@ def main(argv: list[str] | None = None) -> int:
         metavar="SIZE",
         help="about this many bytes per file, e.g. 256MB, 1GiB (default 256MiB)",
     )
-    cp.add_argument("--table", action="append", default=[], help="only this table (repeatable)")
+    cp.add_argument(
+        "--table",
+        action="append",
+        default=[],
+        metavar="TABLE",
+        help="only this table (repeatable): book, trades, bbo, quality or book_snapshots_<N>x<I>ms",
+    )
     cp.add_argument("--exchange", action="append", default=[], help="only this exchange")
     cp.add_argument("--endpoint-url", help="S3-compatible endpoint, e.g. http://127.0.0.1:9000")
     cp.add_argument("--region", help="object storage region")
@@ -239,10 +262,10 @@ def main(argv: list[str] | None = None) -> int:
         return _recover(args)
     if args.command == "demo":
         from collector.config import ConfigError
-        from collector.demo import run_demo
+        from collector.demo import DEFAULT_CONFIG, run_demo
 
         try:
-            return run_demo(args.config, args.seconds)
+            return run_demo(args.config or DEFAULT_CONFIG, args.seconds)
         except ConfigError as exc:
             print(exc, file=sys.stderr)
             return 2
@@ -294,6 +317,8 @@ def _replay(args: argparse.Namespace) -> int:
     if missing:
         print(f"no such file: {', '.join(missing)}", file=sys.stderr)
         return 2
+    if args.exchange:
+        _warn_exchange_override(args.files, args.exchange)
     try:
         with progress(args.files, enabled=not args.json and sys.stderr.isatty()) as advance:
             summary = replay(
@@ -348,6 +373,25 @@ def _recover(args: argparse.Namespace) -> int:
     return 0
 
 
+def _warn_exchange_override(files: list[Path], exchange: str) -> None:
+    """Say so when ``--exchange`` contradicts the exchange a file's header names: the
+    flag wins, which is right for a mislabelled file and wrong for a typo."""
+    from collector.capture.reader import open_recording
+    from collector.capture.records import CaptureFormatError
+
+    for path in files:
+        try:
+            named = open_recording(path)[0].exchange
+        except (CaptureFormatError, OSError):  # the replay itself says what is wrong
+            continue
+        if named and named != exchange:
+            print(
+                f"warning: {path} names its exchange {named!r}; replaying it as {exchange!r} "
+                "(--exchange overrides the header)",
+                file=sys.stderr,
+            )
+
+
 def _listen_spec(text: str) -> str:
     host, _, port = text.rpartition(":")
     if not host or not port.isdigit() or int(port) > 65535:
@@ -356,11 +400,16 @@ def _listen_spec(text: str) -> str:
 
 
 def _compact(args: argparse.Namespace) -> int:
+    import pyarrow.fs as pafs
+
     from collector.compact import CompactError, compact
     from collector.storage import redact, resolve
 
     try:
         root = resolve(args.dataset, endpoint_url=args.endpoint_url, region=args.region)
+        if root.fs.get_file_info(root.path).type == pafs.FileType.NotFound:
+            print(f"compact: no such dataset: {root.uri}", file=sys.stderr)
+            return 2
         results = compact(
             root,
             args.date,

@@ -73,6 +73,7 @@ from collector.sinks.parquet import ParquetSink
 from collector.spool import Spool
 from collector.status import run_status
 from collector.storage import is_remote, resolve
+from collector.transport.neterrors import short_error
 from collector.transport.rest import RestClient
 from collector.transport.ws import WsSupervisor, loggable_url
 from collector.write_faults import WriteFaults, describe
@@ -317,7 +318,7 @@ class ExchangeRunner:
                     url, request.weight, max_attempts=INSTRUMENT_ATTEMPTS
                 )
             except (aiohttp.ClientError, TimeoutError) as exc:
-                failed.append(f"{loggable_url(url)}: {exc!r}")
+                failed.append(f"{loggable_url(url)}: {short_error(exc, url)}")
                 continue
             if not 200 <= response.status < 300:
                 # Not recorded: an error page is no instrument list, and feeding it to
@@ -594,6 +595,7 @@ class Daemon:
                 self.flush(time.time_ns())
             except Exception:
                 log.exception("flush failed (a bug: please report it); retrying next interval")
+            self.metrics.flushed(interval)  # /live: the loop turns
 
     def flush(self, now: int) -> None:
         """Rows to the sink, due files published, and every writer's state accounted."""

@@ -106,11 +106,13 @@ def _scan(
     days: tuple,
     where: ds.Expression,
     cols: list | None = None,
+    limit: int | None = None,
 ) -> pa.Table:
     """Rows of table ``base`` matching ``where`` in the partitions of ``exchange`` and ``days``:
     only those are listed (listing costs more than reading a few files), in name order, i.e.
     by first ``ts_recv``, so ``quality`` rows come back in the order the engine wrote them.
-    A partition being compacted yields one complete set of files (``live_files``)."""
+    A partition being compacted yields one complete set of files (``live_files``). With
+    ``limit``, reading stops once that many rows matched."""
     table = base.path.rsplit("/", 1)[-1][6:]
     full = pa.unify_schemas([schema.table_schema(table), _PARTS])
     pick = [d for day, d in _dates(base, exchange) if (days[0] or "") <= day <= (days[1] or "9")]
@@ -123,6 +125,8 @@ def _scan(
         partitioning=_HIVE,
         partition_base_dir=base.path,
     )
+    if limit is not None:
+        return data.head(limit, columns=cols, filter=where)
     return data.to_table(columns=cols, filter=where)
 
 
@@ -173,7 +177,7 @@ def duckdb_relation(
 ) -> duckdb.DuckDBPyRelation:
     """The rows of ``open_table`` as a lazy DuckDB relation (on ``connection``, else DuckDB's
     default one); ``exchange`` and ``date`` are filtered so DuckDB skips other files."""
-    import duckdb  # optional: only this function needs it
+    import duckdb  # only this function needs it: keep the module's import light
 
     lo, hi = (None if t is None else to_ns(t) for t in (start, end))
     ts = "ts_recv {} make_timestamp_ns(?::BIGINT)::TIMESTAMPTZ_NS"
@@ -199,17 +203,29 @@ def duckdb_relation(
     return (connection if connection is not None else duckdb).sql(sql, params=params)
 
 
-@dataclass
+@dataclass(repr=False)
 class Book:
     """A symbol's book at an instant; ``seq``/``ts_recv`` are the last applied message's.
-    Unless ``verified``, the engine had no valid book then (none yet, or declared invalid)
-    and, like the engine's book and its ``book_snapshots`` rows, this one is empty."""
+    Unless ``verified``, the engine had no valid book then (none yet, declared invalid, or
+    the instant lies after its session or in a silence without a new snapshot) and, like
+    the engine's book and its ``book_snapshots`` rows, this one is empty."""
 
     bids: dict[Decimal, Decimal] = field(default_factory=dict)
     asks: dict[Decimal, Decimal] = field(default_factory=dict)
     seq: int | None = None
     ts_recv: int | None = None
     verified: bool = False
+
+    def __repr__(self) -> str:
+        """One short line: thousands of levels are for ``bids``/``asks``, not a prompt."""
+        if not self.verified:
+            return "Book(unverified, empty)"
+        when = "?" if self.ts_recv is None else _iso(self.ts_recv)
+        return (
+            f"Book(verified, seq={self.seq}, ts_recv={when}, "
+            f"{len(self.bids)} bids best {_level(self.best_bid())}, "
+            f"{len(self.asks)} asks best {_level(self.best_ask())})"
+        )
 
     def best_bid(self) -> Level | None:
         return max(self.bids.items()) if self.bids else None
@@ -220,6 +236,18 @@ class Book:
     def top(self, n: int) -> tuple[list[Level], list[Level]]:
         """The ``n`` best bids and asks as (price, size), best first."""
         return nlargest(n, self.bids.items()), nsmallest(n, self.asks.items())
+
+
+def _iso(ns: int) -> str:
+    seconds = (_EPOCH + dt.timedelta(seconds=ns // 10**9)).strftime("%Y-%m-%dT%H:%M:%S")
+    return f"{seconds}.{ns % 10**9:09d}Z"
+
+
+def _level(level: Level | None) -> str:
+    """``price x size`` without the storage scale's trailing zeros."""
+    if level is None:
+        return "-"
+    return " x ".join(format(d.normalize(), "f") for d in level)
 
 
 def book_at(root: Root, exchange: str, symbol: str, ts: TimeLike) -> Book:
@@ -323,11 +351,13 @@ def _states(
     where &= ds.field("kind").isin([*INVALIDATING, "synced"])
     events = _scan(quality, exchange, days, where, ["ts_recv", "kind", "seq"])
     timed = _timed(_messages(rows.sort_by("apply_seq")), events)
+    ends = _EpochEnd(root, exchange, symbol, instants[-1])
     sides: dict[str, dict[int, int]] = {"bid": {}, "ask": {}}
     seq, ts_recv, valid_until, upcoming = None, None, -math.inf, next(timed, None)
+    applied_at = -math.inf
     for t in instants:
         while upcoming is not None and upcoming[0] <= t:
-            (snap, message_ts, message_seq, levels), invalid = upcoming[1:]
+            applied_at, (snap, message_ts, message_seq, levels), invalid = upcoming
             if snap:
                 sides, valid_until = {"bid": {}, "ask": {}}, invalid
             for side, price, size in levels:
@@ -340,7 +370,84 @@ def _states(
         if t >= valid_until or (upcoming and upcoming[1][0] and upcoming[1][1] <= t):
             yield t, Book()
             continue
+        # A later delta continues the epoch in sequence; with none (a new session's snapshot
+        # next, or no more rows) the book is vouched for only while its session ran.
+        following = upcoming[1][:2] if upcoming is not None else ends.following()
+        if (following is None or following[0]) and t > ends.end(
+            int(applied_at), None if following is None else following[1]
+        ):
+            yield t, Book()
+            continue
         bids, asks = sides["bid"].items(), sides["ask"].items()
         if depth is not None:
             bids, asks = nlargest(depth, bids), nsmallest(depth, asks)
         yield t, Book(_exact(bids), _exact(asks), seq, ts_recv, True)
+
+
+class _EpochEnd:
+    """When the session that applied a book's last message ended, from the dataset alone.
+
+    Read lazily: only an instant past the last message of an epoch asks. The end is the
+    exchange's first ``disconnect`` after that message; without one (a recording, a
+    crash, a dataset still being written) the exchange's last row before the next
+    session's first ``connect``, so an instant after the data, or in the silence
+    between two sessions, is not verified.
+    """
+
+    def __init__(self, root: Location, exchange: str, symbol: str, after: int) -> None:
+        self.root, self.exchange, self.symbol, self.after = root, exchange, symbol, after
+        self.book, self.quality = root.child("table=book"), root.child("table=quality")
+        self._following: tuple[bool, int] | None = None
+        self._looked = False
+        self._ends: dict[tuple[int, int | None], int] = {}  # iter_snapshots asks per instant
+
+    def following(self) -> tuple[bool, int] | None:
+        """``(is_snapshot, ts_recv)`` of the symbol's first book row after the rows read."""
+        if not self._looked:
+            self._looked = True
+            where = _where([self.symbol], self.after + 1, None)
+            for day in sorted({d for d, _ in _dates(self.book, self.exchange)}):
+                if day < _day(self.after):
+                    continue
+                row = _scan(self.book, self.exchange, (day, day), where, _NEXT, limit=1)
+                if row.num_rows:
+                    self._following = (_list(row, "is_snapshot")[0], _list(row, "ts_recv")[0])
+                    break
+        return self._following
+
+    def end(self, last: int, upto: int | None) -> int:
+        """The end of the session whose last message for the symbol was at ``last``; the
+        next snapshot (of a later session) came at ``upto`` (None: none came)."""
+        if (last, upto) not in self._ends:
+            self._ends[last, upto] = self._end(last, upto)
+        return self._ends[last, upto]
+
+    def _end(self, last: int, upto: int | None) -> int:
+        where = _where(None, last, upto) & ds.field("symbol").is_null()
+        where &= ds.field("kind").isin(["connect", "disconnect"])
+        events = _scan(self.quality, self.exchange, _span(last, upto), where, ["ts_recv", "kind"])
+        if events.num_rows:
+            first = events.sort_by("ts_recv").slice(0, 1)
+            if _list(first, "kind")[0] == "disconnect":
+                return _list(first, "ts_recv")[0]
+            # The next session's first connection: its rows are not this session's.
+            upto = _list(first, "ts_recv")[0]
+        # No close recorded (a recording, a crash): the session ran while its rows continue.
+        latest = last
+        for table in ("book", "quality", "trades", "bbo"):
+            base = self.root.child(f"table={table}")
+            if base.fs.get_file_info(base.path).type == pafs.FileType.Directory:
+                latest = max(latest, self._max(base, _where(None, last, upto), last, upto))
+        return latest
+
+    def _max(self, base: Location, where: ds.Expression, last: int, upto: int | None) -> int:
+        rows = _scan(base, self.exchange, _span(last, upto), where, ["ts_recv"])
+        return pc.max(rows["ts_recv"]).cast(pa.int64()).as_py() if rows.num_rows else last
+
+
+def _span(lo: int, hi: int | None) -> tuple[str, str | None]:
+    """The ``date`` partitions of ``[lo, hi)`` (to the last one when ``hi`` is None)."""
+    return _day(lo), None if hi is None else _day(hi - 1)
+
+
+_NEXT = ["is_snapshot", "ts_recv"]

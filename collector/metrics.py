@@ -1,17 +1,24 @@
-"""Prometheus metrics and the ``/health`` endpoint of the daemon.
+"""Prometheus metrics and the ``/health`` and ``/live`` endpoints of the daemon.
 
 Hot-path counters (frames, bytes) are plain integers the daemon bumps; they
 are copied into Prometheus metrics only when scraped, so a busy stream pays an
 integer add per frame, not a metrics-library call. Engine figures (gaps,
 resyncs, sync state, lag) are read from the pipelines at scrape time as well.
 Bound to 127.0.0.1 by default: metrics are not for the open internet.
+
+``/health`` says whether the data is good (every connection open, every book in
+sync, every write working): a readiness signal. ``/live`` says only whether the
+process works: its event loop answers and its flush loop turns. A venue outage
+or a full disk fails the first and not the second, so a liveness probe on
+``/live`` restarts a pod only when a restart can help.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from aiohttp import web
@@ -26,6 +33,10 @@ if TYPE_CHECKING:
     from collector.write_faults import WriteFaults
 
 HealthCheck = Callable[[], tuple[bool, dict[str, object]]]
+#: ``/live`` fails once the flush loop has not turned for this many intervals ...
+LIVE_ROUNDS = 30
+#: ... and never sooner than this many seconds.
+LIVE_MIN_S = 30.0
 
 
 class Metrics:
@@ -55,6 +66,27 @@ class Metrics:
         self.registry = CollectorRegistry()
         self.registry.register(_Exporter(self))
         self.port: int | None = None
+        #: Monotonic time of the flush loop's last round, and its interval (the daemon
+        #: reports both through ``flushed``); None until the loop runs.
+        self.flushed_at: float | None = None
+        self.flush_interval_s = 1.0
+
+    # -- liveness ------------------------------------------------------------------
+
+    def flushed(self, interval_s: float) -> None:
+        """The flush loop finished a round (whatever the round's outcome)."""
+        self.flushed_at, self.flush_interval_s = time.monotonic(), interval_s
+
+    def liveness(self) -> tuple[bool, dict[str, object]]:
+        """Alive while the flush loop turns; that this answers at all shows the event loop
+        does. Before the loop starts (crash recovery at start-up runs first) only the
+        latter counts. A round may be slow (a large file, a slow disk): the loop is stuck
+        only after ``LIVE_ROUNDS`` intervals, and never less than ``LIVE_MIN_S``."""
+        if self.flushed_at is None:
+            return True, {"flush_loop": "not started"}
+        age = time.monotonic() - self.flushed_at
+        limit = max(LIVE_MIN_S, LIVE_ROUNDS * self.flush_interval_s)
+        return age < limit, {"last_flush_s": round(age, 3), "limit_s": limit}
 
     # -- hot path ----------------------------------------------------------------
 
@@ -104,16 +136,20 @@ class Metrics:
                 body=generate_latest(self.registry), content_type="text/plain", charset="utf-8"
             )
 
-        async def health_handler(_: web.Request) -> web.Response:
-            ok, report = health()
-            return web.Response(
-                text=json.dumps({"ok": ok, **report}),
-                status=200 if ok else 503,
-                content_type="application/json",
-            )
+        def answer(check: HealthCheck) -> Callable[[web.Request], Awaitable[web.Response]]:
+            async def handler(_: web.Request) -> web.Response:
+                ok, report = check()
+                return web.Response(
+                    text=json.dumps({"ok": ok, **report}),
+                    status=200 if ok else 503,
+                    content_type="application/json",
+                )
+
+            return handler
 
         app.router.add_get("/metrics", metrics_handler)
-        app.router.add_get("/health", health_handler)
+        app.router.add_get("/health", answer(health))
+        app.router.add_get("/live", answer(self.liveness))
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, host or "127.0.0.1", int(port))

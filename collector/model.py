@@ -196,6 +196,12 @@ class QualityEvent(msgspec.Struct, frozen=True):
             msgspec.structs.force_setattr(self, "detail", clip(self.detail, DETAIL_LIMIT))
 
 
+#: The close reason of a connection the collector shut down itself (a stop, not a loss):
+#: its ``disconnect`` quality event reads "connection N closed: stopped", which the quality
+#: report counts as an orderly shutdown rather than an outage.
+ORDERLY_CLOSE = "stopped"
+
+
 class QualityKind:
     """The ``quality.kind`` vocabulary."""
 

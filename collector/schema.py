@@ -124,7 +124,9 @@ QUALITY = pa.schema(
             "What happened: connect, disconnect, gap, resync, synced, snapshot_stale, "
             "duplicate, crossed_book, bbo_mismatch, checksum_mismatch, malformed, "
             "buffer_overflow, unsynced_at_end, exchange_error, drift, stale, rate_limited, "
-            "truncated, corrupt_record (a damaged recording, in replay).",
+            "truncated, corrupt_record (a damaged recording, in replay), write_error (a "
+            "write failure episode began or ended), recovered (rows rebuilt by crash "
+            "recovery).",
         ),
         _field("detail", pa.string(), "Human-readable detail with the ids involved."),
         _field(
@@ -244,7 +246,7 @@ def markdown_reference() -> str:
         out.append(f"#### `{name}`\n\n| column | type | meaning |\n|---|---|---|")
         for f in schema:
             doc = f.metadata[b"doc"].decode() if f.metadata else ""
-            type_ = "string" if f.type == LABEL else str(f.type)
+            type_ = "dictionary<int32, string>" if f.type == LABEL else str(f.type)
             null = " (nullable)" if f.nullable else ""
             out.append(f"| `{f.name}` | {type_}{null} | {doc} |")
         out.append("")

@@ -20,12 +20,14 @@ from collector.quality.model import COUNTED_KINDS, ExchangeReport, Report, Symbo
 
 
 def _counts(events: Sequence[h.Event]) -> dict[str, int]:
-    seen = Counter(ev.kind for ev in events)
+    seen = Counter(SHUTDOWN if h.orderly(ev) else ev.kind for ev in events)
     counts = {kind: seen.get(kind, 0) for kind in COUNTED_KINDS}
     counts.update({k: v for k, v in seen.items() if k not in counts and k not in _NOT_COUNTED})
     return counts
 
 
+#: How an orderly shutdown's ``disconnect`` is counted: shown, never graded.
+SHUTDOWN = "shutdown"
 #: Normal life of a connection and a book: not problems, not counted.
 _NOT_COUNTED = frozenset({"connect", "synced"})
 

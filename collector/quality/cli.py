@@ -1,9 +1,9 @@
 """``collector quality DATASET``: one command to know how good the data is.
 
 Exit status: 0 when the report was produced (whatever the grade: a bad grade
-is an answer, not an error), 2 when the dataset cannot be read or a needed
-package is missing. ``--fail-under`` turns a grade into an exit status for
-scripts and CI.
+is an answer, not an error), 2 when the dataset cannot be read. ``--fail-under``
+turns a grade into an exit status for scripts and CI. DuckDB and matplotlib are
+default dependencies: the report is the product, not an extra.
 """
 
 from __future__ import annotations
@@ -100,18 +100,6 @@ def _report(args: argparse.Namespace, dataset: Path, shown: str) -> int:
     if args.hole_seconds <= 0:
         print("--hole-seconds must be positive", file=sys.stderr)
         return 2
-    try:
-        import duckdb  # noqa: F401  (checked here for a clear message)
-    except ImportError:
-        print("collector quality needs duckdb: pip install 'duckdb>=1.0'", file=sys.stderr)
-        return 2
-    if args.out is not None:
-        try:
-            import matplotlib  # noqa: F401
-        except ImportError:
-            print("--out needs matplotlib: pip install 'collector[report]'", file=sys.stderr)
-            return 2
-
     from collector.quality.build import build_report
     from collector.quality.model import to_json_dict
     from collector.quality.scan import Scanner

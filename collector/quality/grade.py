@@ -25,14 +25,18 @@ no rows at all [4]                                                  yes
     local clock runs behind the exchange's, so every latency is understated.
 [3] rate_limited, stale, drift, exchange_error, buffer_overflow, ignored
     duplicate book updates, disconnects, and malformed frames not tied to a
-    symbol: the collector coped, but someone should look.
+    symbol: the collector coped, but someone should look. A connection the
+    collector closed itself when it stopped is an orderly ``shutdown``, listed
+    but not graded.
 [4] a symbol with quality events but no book, trades or bbo row; likewise an
     exchange with no such symbol, and a dataset (or filter) with no data.
 
 Coverage is 100% minus the union of the holes (no data, out of sync,
 disconnected) over the covered time, so one incident is never counted twice
-in it. The thresholds are deliberately round: a reader should be able to
-recompute a grade from the report's own table.
+in it. A quality row stamped before 2009 (an unset clock: 0 lands in a 1970
+partition) counts from the dataset's first real row on, so it opens no hole.
+The thresholds are deliberately round: a reader should be able to recompute a
+grade from the report's own table.
 """
 
 from __future__ import annotations

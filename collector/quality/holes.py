@@ -16,7 +16,8 @@ rule can be tested without files:
   exchange open to the next ``connect``. Connections are told apart by the
   "connection N" in the detail, because a switch-over opens the new connection
   before closing the old one and that is no downtime; a disconnect that names
-  no connection (a venue's shutdown notice) closes them all.
+  no connection (a venue's shutdown notice) closes them all. A connection the
+  collector closed itself (an orderly shutdown, see ``orderly``) is no downtime.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import re
 from collections.abc import Iterable
 from typing import NamedTuple
 
+from collector.model import ORDERLY_CLOSE
 from collector.quality.model import Hole
 
 #: Kinds that invalidate a good book (the engine writes a ``resync`` beside each).
@@ -42,6 +44,12 @@ class Event(NamedTuple):
     kind: str
     detail: str = ""
     seq: int | None = None
+
+
+def orderly(event: Event) -> bool:
+    """Whether ``event`` is a connection the collector closed itself, on its way out:
+    the end of a session, not an outage (the pipeline writes its close reason last)."""
+    return event.kind == "disconnect" and event.detail.endswith(f" closed: {ORDERLY_CLOSE}")
 
 
 def silence_holes(
@@ -125,7 +133,7 @@ def downtime_holes(events: Iterable[Event], last_ns: int) -> list[Hole]:
                 open_conns.discard(m.group(1))
             else:
                 open_conns.clear()
-            if not open_conns and down is None:
+            if not open_conns and down is None and not orderly(ev):
                 down = ev
     if down is not None and last_ns > down.ts_ns:
         detail = f"{down.detail} (no reconnect before the end)"

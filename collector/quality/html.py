@@ -14,7 +14,7 @@ from html import escape
 from pathlib import Path
 
 from collector.quality import grade as grading
-from collector.quality import plots
+from collector.quality import plots, rst
 from collector.quality.facts import ExchangeFacts
 from collector.quality.model import COUNTED_KINDS, ExchangeReport, Report, iso
 from collector.quality.terminal import seconds, short_time
@@ -34,7 +34,8 @@ th,td{border:1px solid #ddd;padding:3px 8px;text-align:right;white-space:nowrap}
 th{background:#f4f4f4}td.l,th.l{text-align:left}.detail{white-space:normal;text-align:left;
 max-width:520px}tr.bad td{background:#fff4f0}img{max-width:100%;display:block;margin:8px 0}
 ul.reasons li{margin:2px 0}nav a{margin-right:12px}.scroll{overflow-x:auto}
-pre{background:#f8f8f8;padding:8px;overflow-x:auto;font-size:12px}
+.rubric td,.rubric th{text-align:left}.rubric dt{float:left;margin-right:6px}
+.rubric dd{margin:0 0 4px 2.2em}code{background:#f4f4f4;padding:0 2px}
 """
 
 
@@ -215,7 +216,7 @@ def render(report: Report, facts: dict[str, ExchangeFacts] | None = None) -> str
         f"<nav>{nav}</nav>",
         *(_exchange(ex, facts.get(ex.exchange)) for ex in report.exchanges),
         "<h2>How the grade is computed</h2>",
-        f"<pre>{escape(grading.__doc__ or '')}</pre>",
+        f"<div class=rubric>{rst.to_html(grading.__doc__ or '')}</div>",
     ]
     if not report.exchanges:
         body.insert(2, "<p>No data found.</p>")

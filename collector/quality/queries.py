@@ -42,16 +42,42 @@ def _symbol(out: dict[str, ExchangeFacts], exchange: str, symbol: str) -> Symbol
     return None if ex is None else ex.symbols.get(symbol)
 
 
-def spans(scan: Scanner, out: dict[str, ExchangeFacts]) -> None:
-    """Row counts and first/last ``ts_recv`` per exchange, symbol and table."""
+#: No market data predates Bitcoin's genesis block (2009-01-03): an earlier stamp on a
+#: quality row is an unset clock (0 lands in a 1970 partition), never a receive time.
+EARLIEST_NS = 1_230_940_800 * 10**9
+
+
+def start(scan: Scanner) -> int:
+    """The instant the dataset starts: its first row, of any table, stamped after
+    ``EARLIEST_NS``.
+
+    A quality row stamped before it is not a hole: the report moves it to this
+    instant, so it still counts as an event but stretches no span. Rows of real
+    instants keep theirs, so a connection opened before the first data row still
+    shows the wait for that row.
+    """
+    (first,) = scan.rows(
+        f"""
+        select min(ts) from (select epoch_ns(ts_recv) ts from ({_data()})
+                             union all select epoch_ns(ts_recv) from quality)
+        where ts >= {EARLIEST_NS}
+        """
+    )[0]
+    return EARLIEST_NS if first is None else first
+
+
+def spans(scan: Scanner, out: dict[str, ExchangeFacts], floor_ns: int) -> None:
+    """Row counts and first/last ``ts_recv`` per exchange, symbol and table; quality rows
+    count from ``floor_ns`` on (see ``start``)."""
     rows = scan.rows(
         f"""
-        select exchange, symbol, tbl, count(*), min(epoch_ns(ts_recv)), max(epoch_ns(ts_recv)),
-               any_value(market)
-        from ({_data("ts_recv, market")}
-              union all select exchange, symbol, 'quality', ts_recv, null from quality)
+        select exchange, symbol, tbl, count(*), min(ts), max(ts), any_value(market)
+        from ({_data("epoch_ns(ts_recv) ts, market")}
+              union all select exchange, symbol, 'quality', greatest(epoch_ns(ts_recv), ?), null
+              from quality)
         group by all order by all
-        """
+        """,
+        [floor_ns],
     )
     for exchange, symbol, table, n, first, last, market in rows:
         ex = out.get(exchange)
@@ -70,13 +96,14 @@ def spans(scan: Scanner, out: dict[str, ExchangeFacts]) -> None:
             sym.data_last = last if sym.data_last is None else max(sym.data_last, last)
 
 
-def events(scan: Scanner, out: dict[str, ExchangeFacts]) -> None:
-    """Every quality event, in the order the engine wrote them."""
+def events(scan: Scanner, out: dict[str, ExchangeFacts], floor_ns: int) -> None:
+    """Every quality event, in the order the engine wrote them, none before ``floor_ns``."""
     rows = scan.rows(
         """
-        select exchange, symbol, epoch_ns(ts_recv), kind, detail, seq from quality
-        order by exchange, epoch_ns(ts_recv), filename, file_row_number
-        """
+        select exchange, symbol, greatest(epoch_ns(ts_recv), ?) ts, kind, detail, seq
+        from quality order by exchange, ts, filename, file_row_number
+        """,
+        [floor_ns],
     )
     for exchange, symbol, ts, kind, detail, seq in rows:
         event = Event(ts, kind, detail or "", seq)

@@ -82,9 +82,10 @@ class Scanner:
         step = on_step or (lambda _name: None)
         out: dict[str, ExchangeFacts] = {}
         step("spans")
-        queries.spans(self, out)
+        floor_ns = queries.start(self)
+        queries.spans(self, out, floor_ns)
         step("quality events")
-        queries.events(self, out)
+        queries.events(self, out, floor_ns)
         step("snapshots")
         queries.snapshots(self, out)
         step("silences")

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 import aiohttp
 import msgspec
 
+from collector.transport.neterrors import reached, report_dns, short_error
 from collector.transport.retry import Backoff, retry_after_seconds
 from collector.transport.ws import loggable_url
 
@@ -111,9 +112,12 @@ class RestClient:
                 if last:
                     raise
                 delay = backoff.next_delay()
-                log.warning("GET %s failed (%r); retry in %.2f s", loggable_url(url), exc, delay)
+                if not report_dns(log, exc, url):
+                    shown, why = loggable_url(url), short_error(exc, url)
+                    log.warning("GET %s failed (%s); retry in %.2f s", shown, why, delay)
                 await self._sleep(delay)
                 continue
+            reached(url)
             self._note_weight(host, response.headers)
             status = response.status
             if status not in (418, 429) and status < 500:

@@ -37,6 +37,8 @@ from websockets.exceptions import ConnectionClosed, WebSocketException
 from websockets.uri import parse_uri
 
 from collector.adapter import ConnectionPlan
+from collector.model import ORDERLY_CLOSE
+from collector.transport.neterrors import reached, report_dns, short_error
 from collector.transport.retry import Backoff
 
 log = logging.getLogger(__name__)
@@ -206,7 +208,7 @@ class WsSupervisor:
                 await self._wait(timeout=delay)  # reconnect_now() cuts it short
         finally:
             for link in list(self._links):
-                link.end("stopped")
+                link.end(ORDERLY_CLOSE)
                 self._retire(link)
             if self._closers:
                 await asyncio.gather(*self._closers, return_exceptions=True)
@@ -311,9 +313,12 @@ class WsSupervisor:
             if not isinstance(exc, OSError | TimeoutError | WebSocketException):
                 raise exc
             self.connect_failures += 1
-            log.warning("ws %s: conn %d: connect failed: %r", self._log_url, conn, exc)
+            if not report_dns(log, exc, self.url):
+                why = short_error(exc, self.url)
+                log.warning("ws %s: conn %d: connect failed: %s", self._log_url, conn, why)
             return None
         ws = attempt.result()
+        reached(self.url)
         if self._stopping:
             await ws.close()
             return None

@@ -37,6 +37,7 @@ import adapters
 from collector.book.state import SyncState
 from collector.capture.records import Record
 from collector.dataset import Book, book_at, duckdb_relation, iter_snapshots, open_table
+from collector.model import ORDERLY_CLOSE
 from collector.pipeline import Pipeline
 from collector.replay import replay
 from collector.sinks.parquet import ParquetSink
@@ -61,13 +62,8 @@ class Run:
     books: Books
     symbols: list[str]
     #: symbol -> [start, end): a later session had begun but had no snapshot of the symbol
-    #: yet. Nothing in the dataset says so (a session's end is not recorded), so there the
-    #: reader still sees the previous session's last book: compared separately.
+    #: yet (its first ``connect`` is at ``start``; the previous session ended before it).
     unseen: dict[str, tuple[int, int]]
-
-    def seen(self, symbol: str, instant: int) -> bool:
-        start, end = self.unseen.get(symbol, (0, 0))
-        return not start <= instant < end
 
 
 def depth_symbol(record: Record) -> str | None:
@@ -195,8 +191,6 @@ def test_book_at_equals_the_engine_book_at_that_instant(case: str, runs: Runs) -
     verified = unverified = 0
     for instant, engine in run.books.items():
         for symbol, (synced, bids, asks) in engine.items():
-            if not run.seen(symbol, instant):
-                continue
             book = book_at(run.root, run.exchange, symbol, instant)
             assert book.verified == synced, (symbol, instant)
             assert book.bids == bids, (symbol, instant)
@@ -272,18 +266,72 @@ def test_a_snapshot_bridged_by_earlier_deltas_counts_from_its_arrival(runs: Runs
 
 
 def test_a_new_session_shows_from_its_first_snapshot(runs: Runs) -> None:
+    """The first session's book holds to its last row; in the silence after it and in
+    the next session before its snapshot, nothing vouches for a book."""
     run = runs("restart")
     synced = [e for e in quality_events(run, GAP_SYMBOL) if e["kind"] == "synced"]
     assert len(synced) == 2 and synced[1]["ts_recv"] < run.unseen[GAP_SYMBOL][1]  # buffered
     for symbol, (start, snapshot) in run.unseen.items():
         last = max(t for t in run.books if t < start and symbol in run.books[t])
         synced, bids, asks = run.books[last][symbol]
-        assert synced
-        for t in (start, (start + snapshot) // 2, snapshot - 1):  # the dataset cannot tell
-            book = book_at(run.root, run.exchange, symbol, t)
-            assert book.verified and (book.bids, book.asks) == (bids, asks)
+        assert synced and last < start - 10**9  # a silence between the sessions
+        book = book_at(run.root, run.exchange, symbol, last)
+        assert book.verified and (book.bids, book.asks) == (bids, asks)
+        for t in (last + 1, start, (start + snapshot) // 2, snapshot - 1):
+            assert book_at(run.root, run.exchange, symbol, t) == Book(), t
         book = book_at(run.root, run.exchange, symbol, snapshot)  # bridged then or later
         assert (book.verified, book.bids, book.asks) == run.books[snapshot][symbol]
+
+
+def test_after_the_data_ends_the_book_is_unverified(runs: Runs) -> None:
+    """The README's question about a later year: nothing vouches for a book after the
+    data, though the last book of the data was good."""
+    run = runs("futures")
+    end = run.records[-1].ts
+    for symbol in run.symbols:
+        assert book_at(run.root, run.exchange, symbol, end).verified
+        for t in (end + 1, end + 10**9, end + 365 * 86_400 * 10**9):
+            assert book_at(run.root, run.exchange, symbol, t) == Book(), (symbol, t)
+    step = 1_000_000_000
+    samples = iter_snapshots(
+        run.root,
+        run.exchange,
+        GAP_SYMBOL,
+        depth=5,
+        interval_ms=1000,
+        start=end - 3 * step,
+        end=end + 3 * step,
+    )
+    verified = [(t <= end, s.verified) for t, s in samples]
+    assert verified == [(before, before) for before, _ in verified] and len(verified) == 6
+
+
+def test_a_recorded_close_ends_the_session(tmp_path: Path) -> None:
+    """A daemon's session ends with its connections' close records: the book is good to
+    the close (the stream was open, nothing came), not after it."""
+    exchange, records = load_records(CAPTURES / FUTURES)
+    end = records[-1].ts
+    opened = next(r for r in records if r.kind == "open")
+    closed = Record("close", end + 2 * 10**9, opened.conn, ORDERLY_CLOSE)
+    pipeline = Pipeline(adapters.create(exchange), ParquetSink(tmp_path))
+    for record in [*records, closed]:
+        pipeline.on_record(record)
+    pipeline.finish()
+    pipeline.sink.close()
+    for t in (end, end + 10**9, closed.ts):
+        assert book_at(tmp_path, exchange, GAP_SYMBOL, t).verified, t
+    assert book_at(tmp_path, exchange, GAP_SYMBOL, closed.ts + 1) == Book()
+
+
+def test_book_repr_is_one_short_line(runs: Runs) -> None:
+    run = runs("futures")
+    book = book_at(run.root, run.exchange, GAP_SYMBOL, run.records[-1].ts)
+    text = repr(book)
+    assert len(book.bids) > 100 and len(text) < 200 and "\n" not in text
+    price, size = book.best_bid()
+    assert text.startswith(f"Book(verified, seq={book.seq}, ts_recv=2021-07-22T22:2")
+    assert f"{len(book.bids)} bids best {price.normalize():f} x {size.normalize():f}" in text
+    assert repr(Book()) == "Book(unverified, empty)"
 
 
 # -- iter_snapshots -------------------------------------------------------------------
@@ -315,7 +363,7 @@ def test_iter_snapshots_equals_book_at_and_the_engine_samples(case: str, runs: R
             if symbol in (GAP_SYMBOL, "NKNUSDT") and (flips or k % 3 == 0):
                 assert sample == cut(book_at(run.root, run.exchange, symbol, t), DEPTH), t
             row = engine.get((symbol, t))
-            if row is None or not run.seen(symbol, t):
+            if row is None:
                 continue  # the engine samples an instant only once a later update arrives
             compared += 1
             assert sample.verified == row["verified"], (symbol, t)

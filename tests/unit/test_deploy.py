@@ -134,9 +134,11 @@ def test_probes_and_scrape_annotations_use_the_configured_port(
 ) -> None:
     c = container(k8s)
     port = listen_port(config)
-    for probe in ("livenessProbe", "readinessProbe"):
+    # Readiness is about the data; liveness only about the process (collector/metrics.py),
+    # so a venue outage takes a pod out of rotation without restarting it.
+    for probe, path in (("livenessProbe", "/live"), ("readinessProbe", "/health")):
         get = c[probe]["httpGet"]
-        assert (get["path"], port_of(c, get["port"])) == ("/health", port), probe
+        assert (get["path"], port_of(c, get["port"])) == (path, port), probe
     notes = pod(k8s)["metadata"]["annotations"]
     assert notes["prometheus.io/scrape"] == "true"
     assert (notes["prometheus.io/port"], notes["prometheus.io/path"]) == (str(port), "/metrics")
