@@ -168,8 +168,16 @@ def main(argv: list[str] | None = None) -> int:
         "this command does it on demand. Exit 0 when done (also when nothing was left), "
         "2 on a usage or I/O error.",
     )
-    rc.add_argument("capture", type=Path, help="the daemon's [capture] dir")
-    rc.add_argument("--out", type=Path, required=True, help="the daemon's [output] dir")
+    rc.add_argument(
+        "capture", type=Path, nargs="?", help="the daemon's [capture] dir (or use --config)"
+    )
+    rc.add_argument("--out", type=Path, help="the daemon's [output] dir (or use --config)")
+    rc.add_argument(
+        "--config",
+        type=Path,
+        help="take the capture and output dirs, instance, rotation and book_snapshots "
+        "from the daemon's config (local dirs)",
+    )
     rc.add_argument("--instance", help="only this daemon instance's sessions (default: all)")
     rc.add_argument(
         "--snapshots",
@@ -352,23 +360,35 @@ def _replay(args: argparse.Namespace) -> int:
 def _recover(args: argparse.Namespace) -> int:
     from collector.recover import recover_dataset
 
+    if args.config is not None:
+        from collector.config import ConfigError, load_config
+
+        try:
+            config = load_config(args.config)
+        except ConfigError as exc:
+            print(exc, file=sys.stderr)
+            return 2
+        args.capture = args.capture or Path(config.capture.dir)
+        args.out = args.out or Path(config.output.dir)
+        args.instance = args.instance or config.daemon.instance
+        args.rotate_seconds = config.output.rotate_seconds
+        args.snapshots = args.snapshots or [(s.depth, s.interval_ms) for s in config.book_snapshots]
+    if args.capture is None or args.out is None:
+        print("collector recover: give CAPTURE and --out, or --config", file=sys.stderr)
+        return 2
     if not args.capture.is_dir():
         print(f"collector recover: {args.capture}: no such capture folder", file=sys.stderr)
         return 2
-    try:
-        summary = recover_dataset(
-            args.capture,
-            args.out,
-            instance=args.instance,
-            rotate_seconds=args.rotate_seconds,
-            snapshots=args.snapshots,
-            # Another process of the instance may be writing: its unfinished files are
-            # never deleted here (the daemon removes its own at start).
-            remove_orphans=False,
-        )
-    except OSError as exc:
-        print(f"collector recover: {exc}", file=sys.stderr)
-        return 2
+    summary = recover_dataset(
+        args.capture,
+        args.out,
+        instance=args.instance,
+        rotate_seconds=args.rotate_seconds,
+        snapshots=args.snapshots,
+        # Another process of the instance may be writing: its unfinished files are
+        # never deleted here (the daemon removes its own at start).
+        remove_orphans=False,
+    )
     print(f"recovered {summary.rows} rows: {summary.line()}")
     return 0
 

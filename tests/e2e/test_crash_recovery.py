@@ -109,7 +109,7 @@ def test_kill_9_with_the_default_config_then_restart_loses_no_row(
 
     # Nothing is left for an on-demand recovery.
     done = subprocess.run(
-        [sys.executable, "-m", "collector.cli", "recover", str(capture), "--out", str(data)],
+        [sys.executable, "-m", "collector.cli", "recover", "--config", str(config)],
         capture_output=True,
         text=True,
         timeout=60,
