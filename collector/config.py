@@ -21,11 +21,19 @@ from typing import Any
 import msgspec
 
 import adapters
-from collector.adapter import CHANNELS
+from collector.adapter import ALL_CHANNELS, CHANNELS, DERIVATIVE_CHANNELS, derivative_channels
 from collector.storage import is_remote, redact, uri_problem
 
 MIB = 1024 * 1024
-DEFAULT_STALE_AFTER_S = {"book": 30.0, "trades": 120.0, "bbo": 30.0}  # keys: CHANNELS
+#: keys: ALL_CHANNELS. Liquidations can be rare for hours on a quiet contract.
+DEFAULT_STALE_AFTER_S = {
+    "book": 30.0,
+    "trades": 120.0,
+    "bbo": 30.0,
+    "derivative_ticker": 60.0,
+    "liquidations": 3600.0,
+    "options": 60.0,
+}
 
 
 class ConfigError(ValueError):
@@ -86,7 +94,9 @@ class ExchangeConfig(msgspec.Struct, frozen=True):
     name: str
     symbols: list[str]
     channels: list[str] = msgspec.field(default_factory=lambda: list(CHANNELS))
-    stale_after_s: dict[str, float] = msgspec.field(default_factory=DEFAULT_STALE_AFTER_S.copy)
+    stale_after_s: dict[str, float] = msgspec.field(
+        default_factory=lambda: {c: DEFAULT_STALE_AFTER_S[c] for c in CHANNELS}
+    )
     rewrite: dict[str, str] = msgspec.field(default_factory=dict)
     #: Overrides the venue's connection lifetime (planned reconnects happen before
     #: it ends); for tests and venues whose limit changed. None: the adapter's.
@@ -185,7 +195,22 @@ def _venue_symbol(exchange: str) -> Rule:
     return grammar.accepts, f"is not a {exchange} symbol; use {grammar.expected()}"
 
 
-_CHANNEL: Rule = (lambda v: v in CHANNELS, f"is not a channel; use one of: {', '.join(CHANNELS)}")
+_CHANNEL: Rule = (
+    lambda v: v in ALL_CHANNELS,
+    f"is not a channel; use one of: {', '.join(ALL_CHANNELS)}",
+)
+
+
+@functools.cache
+def _venue_channel(exchange: str) -> Rule:
+    """The channels ``exchange`` serves: every venue the market-data ones, derivatives
+    venues also the ``DERIVATIVE_CHANNELS`` their adapter lists."""
+    served = CHANNELS + derivative_channels(adapters.create(exchange))
+    unserved = [c for c in DERIVATIVE_CHANNELS if c not in served]
+    return (
+        lambda v: v in served or v not in unserved,  # other values: _CHANNEL says why
+        f"is not served by {exchange}; use one of: {', '.join(served)}",
+    )
 _SCHEMES = ("ws://", "wss://", "http://", "https://")
 _SCHEMES_TEXT = "ws://, wss://, http:// or https://"
 _URL: Rule = (
@@ -292,8 +317,14 @@ class _Checker:
             symbols = self.items(table["symbols"], f"{path}.symbols", rule, '["BTCUSDT"]')
         if "channels" in table:
             channels = self.items(table["channels"], f"{path}.channels", _CHANNEL, '["book"]')
+            if valid_name and channels:
+                for i, channel in enumerate(table["channels"]):
+                    if channel in ALL_CHANNELS:
+                        self.check(f"{path}.channels[{i}]", channel, _venue_channel(name))
         where = f"{path}.stale_after_s"
-        given = self.table(table.get("stale_after_s", {}), where, list(CHANNELS), "{ book = 30.0 }")
+        given = self.table(
+            table.get("stale_after_s", {}), where, list(ALL_CHANNELS), "{ book = 30.0 }"
+        )
         stale = DEFAULT_STALE_AFTER_S | {
             k: v for k, v in given.items() if self.check(f"{where}.{k}", v, _POSITIVE)
         }

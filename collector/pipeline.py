@@ -36,7 +36,10 @@ from collector.model import (
     BookSnapshot,
     Control,
     DecodeFailed,
+    DerivativeTicker,
+    Liquidation,
     Message,
+    OptionSummary,
     QualityEvent,
     QualityKind,
     Trade,
@@ -126,6 +129,8 @@ class Pipeline:
         self.frames_by_symbol: Counter[str] = Counter()
         self.trades_by_symbol: Counter[str] = Counter()
         self.bbo_by_symbol: Counter[str] = Counter()
+        #: Rows of the derivative tables (derivative_ticker, liquidations, option_summary).
+        self.derivatives_by_symbol: Counter[str] = Counter()
         self.problems: Counter[str] = Counter()
         self.controls: Counter[str] = Counter()
         self.last_ts = 0
@@ -228,6 +233,8 @@ class Pipeline:
                     self._check = True
                 self.frames_by_symbol[msg.symbol] += 1  # type: ignore[union-attr]
                 engine.on_snapshot(msg)  # type: ignore[arg-type]
+            elif cls is DerivativeTicker or cls is Liquidation or cls is OptionSummary:
+                self._derivative(msg)  # type: ignore[arg-type]
             elif cls is Control:
                 self._control(msg)  # type: ignore[arg-type]
             elif cls is BookInvalid:
@@ -256,6 +263,12 @@ class Pipeline:
         self.frames_by_symbol[symbol] += 1
         self.trades_by_symbol[symbol] += 1
         self.out.add_trade(trade, self._market(symbol))
+
+    def _derivative(self, msg: DerivativeTicker | Liquidation | OptionSummary) -> None:
+        symbol = msg.symbol
+        self.frames_by_symbol[symbol] += 1
+        self.derivatives_by_symbol[symbol] += 1
+        self.out.add_derivative(msg, self._market(symbol))
 
     def _control(self, msg: Control) -> None:
         self.controls[msg.kind] += 1

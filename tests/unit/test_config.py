@@ -25,7 +25,7 @@ from collector.config import (
 REPO_ROOT = Path(__file__).resolve().parents[2]
 EXCHANGE = '[[exchange]]\nname = "binance-usdm"\nsymbols = ["BTCUSDT"]\n'
 NAMES = ", ".join(sorted(adapters.REGISTRY))  # the fix lists every registered exchange
-CHANNELS = "book, trades, bbo"
+CHANNELS = "book, trades, bbo, derivative_ticker, liquidations, options"
 SCHEMES = "ws://, wss://, http:// or https://"
 
 
