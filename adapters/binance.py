@@ -10,6 +10,10 @@ Written from (checked 2026-11-28 against stored copies):
   (``/public`` and ``/market`` split announced 2026-03-06; legacy paths retired
   2026-04-23 and known to accept a handshake and then send nothing);
 * COIN-M: https://developers.binance.com/docs/derivatives/coin-margined-futures/websocket-market-streams
+* derivatives (futures only): ``<symbol>@markPrice@1s`` ("Mark Price Stream"),
+  ``<symbol>@forceOrder`` ("Liquidation Order Streams"), both on the ``/market`` path,
+  and open interest, which has no stream, by polling ``GET /fapi/v1/openInterest`` or
+  ``/dapi/v1/openInterest`` ("Open Interest", weight 1) every ``OPEN_INTEREST_INTERVAL_S``.
 
 Field names stay verbatim; each carries a comment with its meaning.
 """
@@ -22,7 +26,14 @@ from urllib.parse import parse_qs, urlsplit
 import msgspec
 
 from adapters.binance_symbols import BinanceSymbols
-from collector.adapter import ConnectionPlan, Listings, RestRequest, Subscription, grammar
+from collector.adapter import (
+    ConnectionPlan,
+    Listings,
+    PollRequest,
+    RestRequest,
+    Subscription,
+    grammar,
+)
 from collector.book.book import OrderBook
 from collector.book.sequence import FirstLastRule, PreviousIdRule, SequenceRule
 from collector.model import (
@@ -31,6 +42,8 @@ from collector.model import (
     BookSnapshot,
     Control,
     DecodeFailed,
+    DerivativeTicker,
+    Liquidation,
     Message,
     Trade,
     sample,
@@ -41,6 +54,9 @@ from collector.model import (
 # below 1e14 until the year 5138, a microsecond one is above it since 1973.
 _MICROSECOND_EPOCH = 10**14
 URL_STREAMS = 200  # streams per combined-stream URL (see BinanceAdapter.plan)
+#: Open interest poll per symbol: weight 1 each, so 100 symbols cost 100 of the
+#: 2400 weight a minute at this interval.
+OPEN_INTEREST_INTERVAL_S = 60.0
 PriceLevel = tuple[str, str]  # [price, quantity], both decimal text
 #: ``BTCUSDT``, ``BTCUSDT_261225``, ``BTCUSD_PERP``; USD-M lists some non-ASCII symbols,
 #: so "upper-case" means "no a-z" rather than A-Z only.
@@ -120,7 +136,46 @@ class BinanceBookTicker(msgspec.Struct):
     T: int | None = None  # futures only: transaction time, ms
 
 
+class BinanceMarkPrice(msgspec.Struct):
+    """``<symbol>@markPrice[@1s]`` (``e == "markPriceUpdate"``), futures only."""
+
+    E: int  # event time, ms
+    s: str  # symbol
+    p: str  # mark price
+    i: str  # index price
+    r: str  # funding rate; "" for delivery contracts
+    T: int  # next funding time, ms; 0 for delivery contracts
+    P: str | None = None  # estimated settle price (last hour before settlement only)
+
+
+class BinanceForceOrderDetail(msgspec.Struct):
+    """The liquidation order of a ``forceOrder`` event."""
+
+    s: str  # symbol
+    S: str  # side of the liquidation order: BUY or SELL
+    q: str  # original quantity
+    p: str  # price
+    T: int  # order trade time, ms
+    ap: str | None = None  # average price
+    z: str | None = None  # filled accumulated quantity
+
+
+class BinanceForceOrder(msgspec.Struct):
+    """``<symbol>@forceOrder`` (``e == "forceOrder"``): the latest liquidation of each second."""
+
+    E: int  # event time, ms
+    o: BinanceForceOrderDetail
+
+
 # --- REST responses ---------------------------------------------------------------
+
+
+class BinanceOpenInterest(msgspec.Struct):
+    """``GET /fapi/v1/openInterest`` / ``/dapi/v1/openInterest``: one symbol's open interest."""
+
+    symbol: str
+    openInterest: str  # USD-M: base asset; COIN-M: contracts
+    time: int  # ms
 
 
 class BinanceDepthSnapshot(msgspec.Struct):
@@ -145,14 +200,15 @@ _agg_trade = msgspec.json.Decoder(BinanceAggTrade)
 _book_ticker = msgspec.json.Decoder(BinanceBookTicker)
 _snapshot = msgspec.json.Decoder(BinanceDepthSnapshot)
 _error = msgspec.json.Decoder(BinanceError)
+_mark_price = msgspec.json.Decoder(BinanceMarkPrice)
+_force_order = msgspec.json.Decoder(BinanceForceOrder)
+_open_interest = msgspec.json.Decoder(BinanceOpenInterest)
 
 #: Channels that are understood but not stored.
 _IGNORED_EVENTS = (
     "kline",
-    "markPrice",
     "24hrTicker",
     "24hrMiniTicker",
-    "forceOrder",
     "indexPrice",
     "continuous_kline",
     "contractInfo",
@@ -252,6 +308,11 @@ class BinanceAdapter:
         self.symbol_grammar = SYMBOLS
         self.listings = Listings()
         self.book_stream = book_stream
+        #: Futures serve mark price, funding and liquidations; open interest is polled.
+        self.derivative_channels = (
+            ("derivative_ticker", "liquidations") if self.venue.futures else ()
+        )
+        self.open_interest_interval_s = OPEN_INTEREST_INTERVAL_S
 
     # -- describing connections --------------------------------------------------
 
@@ -272,6 +333,15 @@ class BinanceAdapter:
             f"{self.venue.rest_depth}?symbol={symbol}&limit={limit}", self.venue.depth_weight
         )
 
+    def poll_requests(self, subscriptions: list[Subscription]) -> list[PollRequest]:
+        """Open interest of each ``derivative_ticker`` symbol: Binance has no stream for it."""
+        url = self.venue.rest_depth.removesuffix("/depth") + "/openInterest"
+        return [
+            PollRequest(RestRequest(f"{url}?symbol={s.symbol}", 1), self.open_interest_interval_s)
+            for s in subscriptions
+            if s.channel == "derivative_ticker" and self.venue.futures
+        ]
+
     def plan(self, subscriptions: list[Subscription]) -> list[ConnectionPlan]:
         """Combined-stream connections, book and trade endpoints kept apart where they differ.
 
@@ -281,10 +351,21 @@ class BinanceAdapter:
         allows 1024 streams a connection, but URLs that long are refused by some
         proxies, so a connection carries at most ``URL_STREAMS`` of them.
         """
-        names = {"book": self.book_stream, "bbo": "bookTicker", "trades": "trade"}
+        names = {
+            "book": self.book_stream,
+            "bbo": "bookTicker",
+            "trades": "trade",
+            "derivative_ticker": "markPrice@1s",
+            "liquidations": "forceOrder",
+        }
         by_base: dict[str, list[Subscription]] = {}
         for sub in subscriptions:
-            base = self.venue.ws_trades if sub.channel == "trades" else self.venue.ws_book
+            if sub.channel not in names or (
+                sub.channel not in ("book", "bbo", "trades") and not self.venue.futures
+            ):
+                raise ValueError(f"{self.slug} has no {sub.channel!r} channel")
+            market = sub.channel not in ("book", "bbo")  # /market on USD-M, see protocols
+            base = self.venue.ws_trades if market else self.venue.ws_book
             by_base.setdefault(base, []).append(sub)
         plans = []
         for base, subs in by_base.items():
@@ -350,6 +431,23 @@ class BinanceAdapter:
         if channel == "aggTrade":
             g = _agg_trade.decode(raw)
             return [Trade(g.s, _ns(g.T), ts_recv, str(g.a), "sell" if g.m else "buy", g.p, g.q)]
+        if channel.startswith("markPrice"):
+            m = _mark_price.decode(raw)
+            # Delivery contracts have no funding: "r": "" and "T": 0 mean "none".
+            return [
+                DerivativeTicker(
+                    m.s,
+                    _ns(m.E),
+                    ts_recv,
+                    mark_price=m.p,
+                    index_price=m.i,
+                    funding_rate=m.r or None,
+                    funding_time=_ns(m.T) if m.T else None,
+                )
+            ]
+        if channel == "forceOrder":
+            o = _force_order.decode(raw).o
+            return [Liquidation(o.s, _ns(o.T), ts_recv, None, o.S.lower(), o.p, o.q)]
         if channel == "serverShutdown":
             return [Control("shutdown", ts_recv, "serverShutdown: reconnect now")]
         if channel.startswith(_IGNORED_EVENTS):
@@ -362,6 +460,17 @@ class BinanceAdapter:
             if path.endswith("/exchangeInfo"):
                 self.listings.add(self.symbols.load_exchange_info(body))
                 return [Control("ignored", ts_recv, "exchangeInfo loaded")]
+            if path.endswith("/openInterest"):
+                try:
+                    oi = _open_interest.decode(body)
+                except msgspec.ValidationError:
+                    err = _error.decode(body)
+                    return [Control("error", ts_recv, f"{path}: {err.code}: {err.msg}")]
+                return [
+                    DerivativeTicker(
+                        oi.symbol, _ns(oi.time), ts_recv, open_interest=oi.openInterest
+                    )
+                ]
             if not path.endswith("/depth"):
                 return [
                     DecodeFailed(

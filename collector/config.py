@@ -211,6 +211,8 @@ def _venue_channel(exchange: str) -> Rule:
         lambda v: v in served or v not in unserved,  # other values: _CHANNEL says why
         f"is not served by {exchange}; use one of: {', '.join(served)}",
     )
+
+
 _SCHEMES = ("ws://", "wss://", "http://", "https://")
 _SCHEMES_TEXT = "ws://, wss://, http:// or https://"
 _URL: Rule = (

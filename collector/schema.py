@@ -160,8 +160,7 @@ DERIVATIVE_TICKER = pa.schema(
         ),
         _number(
             "funding_rate",
-            "Funding rate of the current period (paid at funding_time) as a fraction, "
-            + _AS_SENT,
+            "Funding rate of the current period (paid at funding_time) as a fraction, " + _AS_SENT,
             signed=True,
         ),
         _number(

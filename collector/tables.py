@@ -201,9 +201,7 @@ class TableBuffers:
         self, message: DerivativeTicker | Liquidation | OptionSummary, market: str
     ) -> None:
         """One row of the table ``DERIVATIVE_TABLES`` names for the message's type."""
-        self._derivatives.setdefault(DERIVATIVE_TABLES[type(message)], []).append(
-            (message, market)
-        )
+        self._derivatives.setdefault(DERIVATIVE_TABLES[type(message)], []).append((message, market))
 
     def add_quality(self, event: QualityEvent) -> None:
         self._quality.append(event)
@@ -339,9 +337,7 @@ def _message_table(table_schema: pa.Schema, rows: list[tuple[Any, str]]) -> pa.T
         elif field.type == schema.TIMESTAMP:
             columns[field.name] = _timestamps(values)
         elif field.type == schema.DECIMAL:
-            columns[field.name] = schema.exact_decimals(
-                field.name, values, schema.is_signed(field)
-            )
+            columns[field.name] = schema.exact_decimals(field.name, values, schema.is_signed(field))
         else:
             columns[field.name] = pa.array(values, field.type)
     return pa.Table.from_pydict(columns, schema=table_schema)

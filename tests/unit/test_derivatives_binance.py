@@ -1,0 +1,154 @@
+"""Binance USD-M and COIN-M derivative data on the documentation's own examples.
+
+No recording carries these streams, so each test replays the example of the page it
+names through the pipeline and checks every written value against the example's text.
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+import pytest
+
+from adapters.binance import BinanceAdapter
+from collector.adapter import Subscription
+from collector.capture.records import Record
+from collector.pipeline import Pipeline
+from tests.support import MemorySink, pylist, run_frames
+
+TS = 1_700_000_000_000_000_000
+USDM_STREAMS = (
+    "https://developers.binance.com/docs/derivatives/usds-margined-futures/websocket-market-streams"
+)
+COINM_STREAMS = (
+    "https://developers.binance.com/docs/derivatives/coin-margined-futures/websocket-market-streams"
+)
+
+# USDM_STREAMS + "/Mark-Price-Stream"
+USDM_MARK = (
+    '{"e":"markPriceUpdate","E":1562305380000,"s":"BTCUSDT","p":"11794.15000000",'
+    '"i":"11784.62659091","P":"11784.25641265","r":"0.00038167","T":1562306400000}'
+)
+# COINM_STREAMS + "/Mark-Price-Stream": a delivery contract has no funding ("" and 0)
+COINM_MARK = (
+    '{"e":"markPriceUpdate","E":1596095725000,"s":"BTCUSD_201225","p":"10934.62615417",'
+    '"P":"10962.17178236","i":"10933.62615417","r":"","T":0}'
+)
+# USDM_STREAMS + "/Liquidation-Order-Streams"
+USDM_LIQUIDATION = (
+    '{"e":"forceOrder","E":1568014460893,"o":{"s":"BTCUSDT","S":"SELL","o":"LIMIT","f":"IOC",'
+    '"q":"0.014","p":"9910","ap":"9910","X":"FILLED","l":"0.014","z":"0.014","T":1568014460893}}'
+)
+# COINM_STREAMS + "/Liquidation-Order-Streams"
+COINM_LIQUIDATION = (
+    '{"e":"forceOrder","E":1591154240950,"o":{"s":"BTCUSD_200925","ps":"BTCUSD","S":"SELL",'
+    '"o":"LIMIT","f":"IOC","q":"1","p":"9425.5","ap":"9496.5","X":"FILLED","l":"1","z":"1",'
+    '"T":1591154240949}}'
+)
+# https://developers.binance.com/docs/derivatives/usds-margined-futures/market-data/rest-api/Open-Interest
+USDM_OPEN_INTEREST = '{"openInterest":"10659.509","symbol":"BTCUSDT","time":1589437530011}'
+# https://developers.binance.com/docs/derivatives/coin-margined-futures/market-data/rest-api/Open-Interest
+COINM_OPEN_INTEREST = (
+    '{"symbol":"BTCUSD_PERP","pair":"BTCUSD","openInterest":"517026",'
+    '"contractType":"PERPETUAL","time":1591261042378}'
+)
+
+
+def combined(stream: str, payload: str) -> str:
+    return f'{{"stream":"{stream}","data":{payload}}}'
+
+
+def written(slug: str, frames: list[str], table: str) -> list[dict]:
+    data = run_frames(BinanceAdapter(slug), frames, ts=TS).sink.table(table)
+    assert data is not None, f"no {table} rows"
+    return pylist(data)
+
+
+@pytest.mark.parametrize(
+    ("slug", "stream", "example"),
+    [
+        ("binance-usdm", "btcusdt@markPrice@1s", USDM_MARK),
+        ("binance-coinm", "btcusd_201225@markPrice@1s", COINM_MARK),
+    ],
+)
+def test_mark_price_stream_writes_the_example_exactly(slug: str, stream: str, example: str) -> None:
+    wire = json.loads(example)
+    (row,) = written(slug, [combined(stream, example)], "derivative_ticker")
+    assert row["symbol"] == wire["s"]
+    assert row["ts_exchange"] == wire["E"] * 10**6 and row["ts_recv"] == TS
+    assert row["mark_price"] == Decimal(wire["p"])
+    assert row["index_price"] == Decimal(wire["i"])
+    # "" and 0 mean "no funding" (delivery contract): null, never 0 or 1970
+    assert row["funding_rate"] == (Decimal(wire["r"]) if wire["r"] else None)
+    assert row["funding_time"] == (wire["T"] * 10**6 if wire["T"] else None)
+    assert row["last_price"] is row["open_interest"] is row["predicted_funding_rate"] is None
+
+
+@pytest.mark.parametrize(
+    ("slug", "stream", "example"),
+    [
+        ("binance-usdm", "btcusdt@forceOrder", USDM_LIQUIDATION),
+        ("binance-coinm", "btcusd_200925@forceOrder", COINM_LIQUIDATION),
+    ],
+)
+def test_force_order_writes_a_liquidation(slug: str, stream: str, example: str) -> None:
+    order = json.loads(example)["o"]
+    (row,) = written(slug, [combined(stream, example)], "liquidations")
+    assert row == {
+        "symbol": order["s"],
+        "market": row["market"],
+        "ts_exchange": order["T"] * 10**6,
+        "ts_recv": TS,
+        "liquidation_id": None,  # Binance gives liquidations no id
+        "side": "sell",  # the liquidation order sold: a long position was closed
+        "price": Decimal(order["p"]),
+        "size": Decimal(order["q"]),
+    }
+
+
+@pytest.mark.parametrize(
+    ("slug", "url", "body"),
+    [
+        (
+            "binance-usdm",
+            "https://fapi.binance.com/fapi/v1/openInterest?symbol=BTCUSDT",
+            USDM_OPEN_INTEREST,
+        ),
+        (
+            "binance-coinm",
+            "https://dapi.binance.com/dapi/v1/openInterest?symbol=BTCUSD_PERP",
+            COINM_OPEN_INTEREST,
+        ),
+    ],
+)
+def test_open_interest_poll_answer_is_a_ticker_row(slug: str, url: str, body: str) -> None:
+    pipeline = Pipeline(BinanceAdapter(slug), MemorySink())
+    pipeline.on_record(Record("http", TS, 0, body, url, 200))
+    pipeline.finish()
+    wire = json.loads(body)
+    (row,) = pylist(pipeline.sink.table("derivative_ticker"))
+    assert row["symbol"] == wire["symbol"] and row["ts_exchange"] == wire["time"] * 10**6
+    assert row["open_interest"] == Decimal(wire["openInterest"])
+    assert row["mark_price"] is row["funding_rate"] is row["funding_time"] is None
+
+
+def test_plan_puts_derivative_streams_on_the_market_path_and_polls_open_interest() -> None:
+    adapter = BinanceAdapter("binance-usdm")
+    subs = [Subscription("BTCUSDT", c) for c in ("book", "derivative_ticker", "liquidations")]
+    urls = sorted(p.url for p in adapter.plan(subs))
+    assert urls == [
+        "wss://fstream.binance.com/market/stream?streams=btcusdt@markPrice@1s/btcusdt@forceOrder",
+        "wss://fstream.binance.com/public/stream?streams=btcusdt@depth@100ms",
+    ]
+    (poll,) = adapter.poll_requests(subs)
+    assert poll.request.url == "https://fapi.binance.com/fapi/v1/openInterest?symbol=BTCUSDT"
+    assert poll.request.weight == 1 and poll.interval_s == adapter.open_interest_interval_s
+
+
+def test_spot_has_no_derivative_channels() -> None:
+    spot = BinanceAdapter("binance-spot")
+    assert spot.derivative_channels == ()
+    with pytest.raises(ValueError, match="no 'derivative_ticker' channel"):
+        spot.plan([Subscription("BTCUSDT", "derivative_ticker")])
+    assert spot.poll_requests([Subscription("BTCUSDT", "derivative_ticker")]) == []
