@@ -10,12 +10,12 @@ import json
 from decimal import Decimal
 
 import pytest
+from support import MemorySink, pylist, run_frames
 
 from adapters.binance import BinanceAdapter
 from collector.adapter import Subscription
 from collector.capture.records import Record
 from collector.pipeline import Pipeline
-from tests.support import MemorySink, pylist, run_frames
 
 TS = 1_700_000_000_000_000_000
 USDM_STREAMS = (
