@@ -76,3 +76,45 @@ def test_bybit_spot_tickers_and_quote_only_deltas_write_no_derivative_rows() -> 
         and set(f["data"]) <= {"symbol", "bid1Price", "bid1Size", "ask1Price", "ask1Size"}
     ]
     assert quote_only  # such deltas exist, and gave no row (checked by the exact list above)
+
+
+DERIBIT = CAPTURES / "deribit" / "DERIBIT.jsonl.gz"
+GREEKS = ("delta", "gamma", "vega", "theta", "rho")
+
+
+def test_deribit_option_tickers_write_every_value_of_each_frame() -> None:
+    records, pipeline = run_recording(DERIBIT)
+    expected = []
+    for record, frame in recv_frames(records, parse_float=Decimal):
+        params = frame.get("params") or {}
+        if not str(params.get("channel", "")).startswith("ticker."):
+            continue
+        d = params["data"]
+        expected.append(
+            {
+                "symbol": d["instrument_name"],
+                "ts_exchange": d["timestamp"] * MS,
+                "ts_recv": record.ts,
+                "option_type": "call" if d["instrument_name"].endswith("-C") else "put",
+                "best_bid_price": d["best_bid_price"],
+                "best_bid_size": d["best_bid_amount"],
+                "best_bid_iv": d["bid_iv"],
+                "best_ask_price": d["best_ask_price"],
+                "best_ask_size": d["best_ask_amount"],
+                "best_ask_iv": d["ask_iv"],
+                "mark_price": d["mark_price"],
+                "mark_iv": d["mark_iv"],
+                "underlying_price": d["underlying_price"],
+                "underlying_index": d["underlying_index"],
+                **{g: d["greeks"][g] for g in GREEKS},
+                "open_interest": d["open_interest"],
+            }
+        )
+    rows = pylist(pipeline.sink.table("option_summary"))
+    assert len(expected) == 89  # README: ticker.*.raw 89
+    assert [{k: r[k] for k in expected[0]} for r in rows] == expected
+    by_symbol = {r["symbol"]: r for r in rows}
+    row = by_symbol["ETH-30JUL21-2800-C"]
+    assert row["strike"] == Decimal("2800") and row["market"] == "ETH-USD-20210730-2800-C"
+    assert row["expiration"] == 1627632000 * 10**9  # the instrument list: 2021-07-30 08:00 UTC
+    assert pipeline.sink.table("derivative_ticker") is None  # options only in this recording
