@@ -11,10 +11,10 @@ import json
 from decimal import Decimal
 
 import pytest
+from support import pylist, run_frames
 
 from adapters.deribit import DeribitAdapter
 from collector.adapter import Subscription
-from support import pylist, run_frames
 
 TS = 1_700_000_000_000_000_000
 MS = 1_000_000
