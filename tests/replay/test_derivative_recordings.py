@@ -118,3 +118,26 @@ def test_deribit_option_tickers_write_every_value_of_each_frame() -> None:
     assert row["strike"] == Decimal("2800") and row["market"] == "ETH-USD-20210730-2800-C"
     assert row["expiration"] == 1627632000 * 10**9  # the instrument list: 2021-07-30 08:00 UTC
     assert pipeline.sink.table("derivative_ticker") is None  # options only in this recording
+
+
+OKX = CAPTURES / "okx" / "OKX.jsonl.gz"
+
+
+def test_okx_futures_tickers_give_their_last_price() -> None:
+    records, pipeline = run_recording(OKX)
+    expected = [
+        (row["instId"], int(row["ts"]) * MS, record.ts, Decimal(row["last"]))
+        for record, frame in recv_frames(records)
+        if isinstance(frame, dict)
+        and frame.get("arg", {}).get("channel") == "tickers"
+        and "data" in frame
+        for row in frame["data"]
+    ]
+    rows = pylist(pipeline.sink.table("derivative_ticker"))
+    assert len(expected) == 2  # README: tickers 2
+    assert [
+        (r["symbol"], r["ts_exchange"], r["ts_recv"], r["last_price"]) for r in rows
+    ] == expected
+    assert {r["market"] for r in rows} == {"BTC-USD-20220527"}
+    # a ticker states no mark, index, open interest or funding: those stay null
+    assert all(r[k] is None for r in rows for k in ("mark_price", "index_price", "funding_rate"))
