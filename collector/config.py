@@ -101,6 +101,9 @@ class ExchangeConfig(msgspec.Struct, frozen=True):
     #: Overrides the venue's connection lifetime (planned reconnects happen before
     #: it ends); for tests and venues whose limit changed. None: the adapter's.
     connection_lifetime_s: float | None = None
+    #: Interval of the REST polls the venue's data needs (Binance open interest); None:
+    #: the adapter's. Stretched if the polls would exceed a quarter of the weight budget.
+    poll_interval_s: float | None = None
 
     def rewrite_url(self, url: str) -> str:
         return rewrite_url(url, self.rewrite)
@@ -340,6 +343,9 @@ class _Checker:
         lifetime = table.get("connection_lifetime_s")
         if lifetime is not None:
             self.check(f"{path}.connection_lifetime_s", lifetime, _POSITIVE)
+        poll = table.get("poll_interval_s")
+        if poll is not None:
+            self.check(f"{path}.poll_interval_s", poll, _POSITIVE)
         if len(self.problems) > before:
             return None
         fields = {
@@ -348,6 +354,7 @@ class _Checker:
             "channels": channels,
             "rewrite": rewrite,
             "connection_lifetime_s": lifetime,
+            "poll_interval_s": poll,
         }
         stale_after_s = {c: stale[c] for c in channels}  # just this exchange's channels
         return msgspec.convert(fields | {"stale_after_s": stale_after_s}, ExchangeConfig)

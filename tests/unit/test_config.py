@@ -379,7 +379,8 @@ def test_unknown_keys_suggest_the_closest_known_key() -> None:
         "c.toml: daemon.flush_interval: unknown key; did you mean 'flush_interval_s'? "
         "use one of: instance, flush_interval_s, status, uvloop",
         "c.toml: exchange[0].symbol: unknown key; did you mean 'symbols'? "
-        "use one of: name, symbols, channels, stale_after_s, rewrite, connection_lifetime_s",
+        "use one of: name, symbols, channels, stale_after_s, rewrite, connection_lifetime_s, "
+        "poll_interval_s",
     ]
     assert problems("[[exchanges]]\nname = 'binance-usdm'\n" + EXCHANGE) == [
         "c.toml: exchanges: unknown key; did you mean 'exchange'? "
@@ -524,3 +525,40 @@ def test_venues_config_runs_every_registered_exchange() -> None:
         assert all(p.url.startswith("wss://") and p.subscriptions for p in plans), exchange.name
         planned = sorted((s.symbol, s.channel) for p in plans for s in p.subscriptions)
         assert planned == sorted((s.symbol, s.channel) for s in subs), exchange.name
+
+
+def test_derivative_channels_only_where_the_venue_serves_them() -> None:
+    usdm_text = (
+        '[[exchange]]\nname = "binance-usdm"\nsymbols = ["BTCUSDT"]\n'
+        'channels = ["book", "derivative_ticker", "liquidations"]\npoll_interval_s = 30\n'
+    )
+    text = usdm_text + (
+        '[[exchange]]\nname = "binance-spot"\nsymbols = ["BTCUSDT"]\n'
+        'channels = ["trades", "liquidations"]\n'
+    )
+    with pytest.raises(ConfigError) as err:
+        parse_config(text, "c.toml")
+    assert err.value.problems == [
+        "c.toml: exchange[1].channels[1]: 'liquidations' is not served by binance-spot; "
+        "use one of: book, trades, bbo"
+    ]
+    usdm = parse_config(usdm_text).exchanges[0]
+    assert usdm.channels == ["book", "derivative_ticker", "liquidations"]
+    assert usdm.poll_interval_s == 30.0
+    assert usdm.stale_after_s == {"book": 30.0, "derivative_ticker": 60.0, "liquidations": 3600.0}
+
+
+def test_options_channel_and_bad_poll_interval() -> None:
+    text = (
+        '[[exchange]]\nname = "binance-coinm"\nsymbols = ["BTCUSD_PERP"]\n'
+        'channels = ["options"]\npoll_interval_s = 0\n'
+    )
+    with pytest.raises(ConfigError) as err:
+        parse_config(text, "c.toml")
+    assert err.value.problems == [
+        "c.toml: exchange[0].channels[0]: 'options' is not served by binance-coinm; "
+        "use one of: book, trades, bbo, derivative_ticker, liquidations",
+        "c.toml: exchange[0].poll_interval_s: 0 is not a positive number; use a number > 0",
+    ]
+    ok = '[[exchange]]\nname = "deribit"\nsymbols = ["BTC-26DEC25-100000-C"]\nchannels = ["options"]\n'
+    assert parse_config(ok).exchanges[0].channels == ["options"]
