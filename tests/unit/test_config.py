@@ -560,5 +560,6 @@ def test_options_channel_and_bad_poll_interval() -> None:
         "use one of: book, trades, bbo, derivative_ticker, liquidations",
         "c.toml: exchange[0].poll_interval_s: 0 is not a positive number; use a number > 0",
     ]
-    ok = '[[exchange]]\nname = "deribit"\nsymbols = ["BTC-26DEC25-100000-C"]\nchannels = ["options"]\n'
+    ok = '[[exchange]]\nname = "deribit"\nsymbols = ["BTC-26DEC25-100000-C"]\n'
+    ok += 'channels = ["options"]\n'
     assert parse_config(ok).exchanges[0].channels == ["options"]
