@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from support import pylist, run_frames
+
 from adapters.bitmex import BitmexAdapter
 from collector.adapter import Subscription
-from support import pylist, run_frames
 
 TS = 1_700_000_000_000_000_000
 MS = 1_000_000
