@@ -22,6 +22,7 @@ import msgspec
 
 import adapters
 from collector.adapter import ALL_CHANNELS, CHANNELS, DERIVATIVE_CHANNELS, derivative_channels
+from collector.book.engine import SNAPSHOT_WITH
 from collector.storage import is_remote, redact, uri_problem
 
 MIB = 1024 * 1024
@@ -110,10 +111,12 @@ class ExchangeConfig(msgspec.Struct, frozen=True):
 
 
 class SnapshotConfig(msgspec.Struct, frozen=True):
-    """One ``[[book_snapshots]]`` sampling: top ``depth`` levels every ``interval_ms``."""
+    """One ``[[book_snapshots]]`` sampling: top ``depth`` levels every ``interval_ms``,
+    ``with`` the symbol's latest ``mark_price``/``funding_rate`` when asked."""
 
     depth: int = 25
     interval_ms: int = 100
+    with_: tuple[str, ...] = msgspec.field(default=(), name="with")
 
 
 class Config(msgspec.Struct, frozen=True):
@@ -198,6 +201,10 @@ def _venue_symbol(exchange: str) -> Rule:
     return grammar.accepts, f"is not a {exchange} symbol; use {grammar.expected()}"
 
 
+_SNAPSHOT_WITH: Rule = (
+    lambda v: v in SNAPSHOT_WITH,
+    f"is not a derivative_ticker column a sample can carry; use one of: {', '.join(SNAPSHOT_WITH)}",
+)
 _CHANNEL: Rule = (
     lambda v: v in ALL_CHANNELS,
     f"is not a channel; use one of: {', '.join(ALL_CHANNELS)}",
@@ -417,7 +424,7 @@ class _Checker:
         out: list[SnapshotConfig] = []
         for i, item in enumerate(raw):
             path = f"book_snapshots[{i}]"
-            table = self.table(item, path, ["depth", "interval_ms"], "{ depth = 25 }")
+            table = self.table(item, path, ["depth", "interval_ms", "with"], "{ depth = 25 }")
             good = True
             for key, low, high in (("depth", 1, 1000), ("interval_ms", 1, 3_600_000)):
                 value = table.get(key, getattr(SnapshotConfig(), key))
@@ -426,9 +433,14 @@ class _Checker:
                         f"{path}.{key}", f"{value!r} is not a whole number from {low} to {high}"
                     )
                     good = False
+            if "with" in table:
+                example = '["mark_price", "funding_rate"]'
+                before = len(self.problems)
+                table["with"] = self.items(table["with"], f"{path}.with", _SNAPSHOT_WITH, example)
+                good = good and len(self.problems) == before
             if good:
                 spec = msgspec.convert(table, SnapshotConfig)
-                if spec in out:
+                if any((s.depth, s.interval_ms) == (spec.depth, spec.interval_ms) for s in out):
                     self.say(path, "repeats an earlier [[book_snapshots]]; list each once")
                 else:
                     out.append(spec)

@@ -59,6 +59,7 @@ from rich.console import Console
 
 import adapters
 from collector.adapter import PollRequest, Subscription
+from collector.book.engine import SnapshotSpec
 from collector.book.state import SyncState
 from collector.capture.records import Record
 from collector.capture.writer import CaptureWriter
@@ -116,7 +117,7 @@ class ExchangeRunner:
         capture: CaptureConfig,
         instance: str,
         metrics: Metrics,
-        snapshots: list[tuple[int, int]],
+        snapshots: list[SnapshotSpec],
         capture_dir: Path | None = None,
         on_capture_file: Callable[[Path], None] | None = None,
     ) -> None:
@@ -534,7 +535,7 @@ class Daemon:
                 config.capture,
                 config.daemon.instance,
                 self.metrics,
-                [(s.depth, s.interval_ms) for s in config.book_snapshots],
+                [(s.depth, s.interval_ms, s.with_) for s in config.book_snapshots],
                 capture_dir,
                 capture_spool.submit if capture_spool else None,
             )

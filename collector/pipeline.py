@@ -26,7 +26,7 @@ import pyarrow as pa
 
 from collector.adapter import Adapter
 from collector.book.book import BookSide
-from collector.book.engine import BookEngine, SymbolStats, SymbolSync
+from collector.book.engine import BookEngine, SnapshotSpec, SymbolStats, SymbolSync
 from collector.capture.records import Record
 from collector.contract.monitor import CHECKED_CONTROLS, DriftMonitor, monitor_for
 from collector.model import (
@@ -102,7 +102,7 @@ class Pipeline:
         sink: Sink,
         *,
         flush_rows: int = DEFAULT_FLUSH_ROWS,
-        snapshots: Sequence[tuple[int, int]] = (),
+        snapshots: Sequence[SnapshotSpec] = (),
         before_flush: Callable[[], None] | None = None,
         drift: DriftMonitor | Literal["auto"] | None = "auto",
     ) -> None:
@@ -269,6 +269,8 @@ class Pipeline:
         self.frames_by_symbol[symbol] += 1
         self.derivatives_by_symbol[symbol] += 1
         self.out.add_derivative(msg, self._market(symbol))
+        if type(msg) is DerivativeTicker:
+            self.engine.on_derivative(msg)  # type: ignore[arg-type]
 
     def _control(self, msg: Control) -> None:
         self.controls[msg.kind] += 1

@@ -19,6 +19,7 @@ import msgspec
 
 import adapters
 from collector.adapter import Adapter
+from collector.book.engine import SnapshotSpec
 from collector.capture.reader import RecordingInfo, open_recording
 from collector.capture.records import CaptureFormatError, Record
 from collector.pipeline import Pipeline, Sink, SymbolSummary
@@ -114,7 +115,7 @@ def replay_file(
     *,
     exchange: str | None = None,
     on_record: Callable[[int], None] | None = None,
-    snapshots: Sequence[tuple[int, int]] = (),
+    snapshots: Sequence[SnapshotSpec] = (),
 ) -> FileSummary:
     """Replay one recording into ``sink``; ``on_record`` gets the byte-free record count."""
     _, records, slug, adapter = open_with_adapter(path, exchange)
@@ -140,7 +141,7 @@ def replay(
     exchange: str | None = None,
     on_record: Callable[[int], None] | None = None,
     rotate_seconds: float = 3600.0,
-    snapshots: Sequence[tuple[int, int]] = (),
+    snapshots: Sequence[SnapshotSpec] = (),
 ) -> ReplaySummary:
     files = []
     with ParquetSink(out, rotate_seconds=rotate_seconds) as sink:

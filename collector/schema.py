@@ -285,6 +285,17 @@ def book_snapshots(depth: int) -> pa.Schema:
             _field("bid_size", levels, "Bid sizes. " + side_doc),
             _field("ask_price", levels, "Ask prices. " + side_doc),
             _field("ask_size", levels, "Ask sizes. " + side_doc),
+            _number(
+                "mark_price",
+                "The symbol's latest derivative_ticker mark price received at or before the "
+                "instant, when [[book_snapshots]] with names it; else null.",
+            ),
+            _number(
+                "funding_rate",
+                "The symbol's latest funding rate received at or before the instant, when "
+                "[[book_snapshots]] with names it; else null.",
+                signed=True,
+            ),
         ]
     )
 

@@ -218,12 +218,18 @@ class TableBuffers:
         verified: bool,
         bids: list[tuple[str, str]],
         asks: list[tuple[str, str]],
+        mark_price: str | None = None,
+        funding_rate: str | None = None,
     ) -> None:
-        """One book_snapshots row; ``bids``/``asks`` hold at most ``depth`` levels, best first."""
+        """One book_snapshots row; ``bids``/``asks`` hold at most ``depth`` levels, best first.
+
+        ``mark_price``/``funding_rate``: the symbol's latest, when the sampling asks for them.
+        """
         entry = self._samples.get(table)
         if entry is None:
             entry = self._samples[table] = (depth, [])
-        entry[1].append((symbol, market, ts, ts_exchange, seq, verified, bids, asks))
+        row = (symbol, market, ts, ts_exchange, seq, verified, bids, asks, mark_price, funding_rate)
+        entry[1].append(row)
 
     def drain(self, on_bad_book: BadBookHandler | None = None) -> dict[str, pa.Table]:
         """Build the buffered tables (only non-empty ones) and start empty again.
@@ -415,6 +421,8 @@ def _samples_table(depth: int, rows: list[tuple[Any, ...]]) -> pa.Table:
             "bid_size": side_column("bid_size", 6, 1),
             "ask_price": side_column("ask_price", 7, 0),
             "ask_size": side_column("ask_size", 7, 1),
+            "mark_price": schema.exact_decimals("mark_price", [r[8] for r in rows]),
+            "funding_rate": schema.exact_decimals("funding_rate", [r[9] for r in rows], True),
         },
         schema=schema.book_snapshots(depth),
     )

@@ -509,8 +509,22 @@ def test_book_snapshots() -> None:
     assert err.value.problems == [
         "<config>: book_snapshots[0].depth: 0 is not a whole number from 1 to 1000",
         "<config>: book_snapshots[0].interval_ms: 1.5 is not a whole number from 1 to 3600000",
-        "<config>: book_snapshots[1].every: unknown key; use one of: depth, interval_ms",
+        "<config>: book_snapshots[1].every: unknown key; use one of: depth, interval_ms, with",
     ]
+
+
+def test_book_snapshots_with_derivative_columns() -> None:
+    base = '[[exchange]]\nname = "binance-usdm"\nsymbols = ["BTCUSDT"]\n[[book_snapshots]]\n'
+    config = parse_config(base + 'with = ["mark_price", "funding_rate"]\n')
+    assert config.book_snapshots[0].with_ == ("mark_price", "funding_rate")
+    with pytest.raises(ConfigError) as err:
+        parse_config(base + 'with = ["index_price"]\n[[book_snapshots]]\nwith = ["mark_price"]\n')
+    assert err.value.problems == [
+        "<config>: book_snapshots[0].with[0]: 'index_price' is not a derivative_ticker column "
+        "a sample can carry; use one of: mark_price, funding_rate",
+    ]
+    with pytest.raises(ConfigError, match="repeats an earlier"):  # same table, other columns
+        parse_config(base + '[[book_snapshots]]\nwith = ["mark_price"]\n')
 
 
 def test_venues_config_runs_every_registered_exchange() -> None:

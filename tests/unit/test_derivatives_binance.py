@@ -152,3 +152,57 @@ def test_spot_has_no_derivative_channels() -> None:
     with pytest.raises(ValueError, match="no 'derivative_ticker' channel"):
         spot.plan([Subscription("BTCUSDT", "derivative_ticker")])
     assert spot.poll_requests([Subscription("BTCUSDT", "derivative_ticker")]) == []
+
+
+def _depth(first: int, last: int, prev: int, ms: int) -> str:
+    data = (
+        f'{{"e":"depthUpdate","E":{ms},"T":{ms},"s":"BTCUSDT","U":{first},"u":{last},'
+        f'"pu":{prev},"b":[["100.0","1"]],"a":[["101.0","2"]]}}'
+    )
+    return combined("btcusdt@depth@100ms", data)
+
+
+def _mark(price: str, rate: str, ms: int) -> str:
+    data = (
+        f'{{"e":"markPriceUpdate","E":{ms},"s":"BTCUSDT","p":"{price}","i":"1","r":"{rate}",'
+        '"T":1562306400000}'
+    )
+    return combined("btcusdt@markPrice@1s", data)
+
+
+def test_book_snapshots_with_carry_the_latest_mark_and_funding_at_each_instant() -> None:
+    """``[[book_snapshots]] with``: each sample holds the latest values received at or
+    before its instant (no look-ahead), and a table without ``with`` holds nulls."""
+    ms = 10**6
+    t0 = 1_700_000_000_000 * ms  # on the 100 ms grid
+    snapshot = '{"lastUpdateId":100,"E":1,"T":1,"bids":[["99.0","1"]],"asks":[["102.0","1"]]}'
+    url = "https://fapi.binance.com/fapi/v1/depth?symbol=BTCUSDT&limit=1000"
+    records = [
+        Record("recv", t0 + 10 * ms, 1, _depth(95, 105, 90, 1)),
+        Record("http", t0 + 20 * ms, 0, snapshot, url, 200),
+        Record("recv", t0 + 50 * ms, 1, _mark("100.5", "0.0001", 2)),
+        Record("recv", t0 + 150 * ms, 1, _depth(106, 110, 105, 3)),
+        Record("recv", t0 + 180 * ms, 1, _mark("100.7", "", 4)),  # delivery-like: no rate
+        Record("recv", t0 + 250 * ms, 1, _depth(111, 115, 110, 5)),
+        Record("recv", t0 + 290 * ms, 1, _mark("100.9", "-0.0002", 6)),
+        Record("recv", t0 + 350 * ms, 1, _mark("101.1", "-0.0002", 7)),  # after instant 300
+        Record("recv", t0 + 410 * ms, 1, _depth(116, 120, 115, 8)),
+    ]
+    pipeline = Pipeline(
+        BinanceAdapter("binance-usdm"),
+        MemorySink(),
+        snapshots=[(1, 100, ("mark_price", "funding_rate")), (1, 50)],
+    )
+    for record in records:
+        pipeline.on_record(record)
+    pipeline.finish()
+    rows = pylist(pipeline.sink.table("book_snapshots_1x100ms"))
+    got = [(r["ts_recv"] - t0, r["mark_price"], r["funding_rate"]) for r in rows]
+    assert got == [
+        (100 * ms, Decimal("100.5"), Decimal("0.0001")),
+        (200 * ms, Decimal("100.7"), Decimal("0.0001")),  # the rate carried forward
+        (300 * ms, Decimal("100.9"), Decimal("-0.0002")),  # not the 350 ms mark: no look-ahead
+        (400 * ms, Decimal("101.1"), Decimal("-0.0002")),
+    ]
+    plain = pylist(pipeline.sink.table("book_snapshots_1x50ms"))
+    assert plain and all(r["mark_price"] is r["funding_rate"] is None for r in plain)
