@@ -8,8 +8,14 @@ row written: one row per frame carrying a derivative field, nulls where it is si
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
 
+import pytest
 from support import CAPTURES, needs_captures, pylist, recv_frames, run_recording
+
+from collector import schema
+from collector.dataset import duckdb_relation, open_table
+from collector.replay import replay
 
 pytestmark = needs_captures
 
@@ -141,3 +147,19 @@ def test_okx_futures_tickers_give_their_last_price() -> None:
     assert {r["market"] for r in rows} == {"BTC-USD-20220527"}
     # a ticker states no mark, index, open interest or funding: those stay null
     assert all(r[k] is None for r in rows for k in ("mark_price", "index_price", "funding_rate"))
+
+
+def test_dataset_api_reads_the_derivative_tables(tmp_path: Path) -> None:
+    """``open_table``/``duckdb_relation`` read the new tables like the others."""
+    replay([BYBIT_V5, DERIBIT], tmp_path)
+    tickers = open_table(
+        tmp_path, "derivative_ticker", exchange="bybit", symbols=["linear:BTCUSDT"]
+    )
+    assert tickers.num_rows > 0 and set(tickers["symbol"].to_pylist()) == {"linear:BTCUSDT"}
+    assert tickers.schema.field("funding_rate").type == schema.DECIMAL
+    options = open_table(tmp_path, "option_summary", exchange="deribit")
+    assert options.num_rows == 89
+    counted = duckdb_relation(tmp_path, "option_summary", symbols=["ETH-30JUL21-2800-C"])
+    assert len(counted.fetchall()) == options["symbol"].to_pylist().count("ETH-30JUL21-2800-C")
+    with pytest.raises(FileNotFoundError):  # no liquidation in either recording
+        open_table(tmp_path, "liquidations")
