@@ -141,3 +141,15 @@ def test_replay_of_the_capture_writes_the_same_tables(
         assert mine is not None and again is not None, name
         order = [("ts_recv", "ascending"), ("ts_exchange", "ascending")]
         assert mine.sort_by(order).equals(again.sort_by(order)), name
+
+
+def test_the_drift_monitor_found_nothing_new(live: tuple[str, Path]) -> None:
+    """Mark price, liquidation and open interest frames all match the venue's contract."""
+    _, root = live
+    quality = read_table(root / "data", "quality")
+    drift = [
+        d
+        for k, d in zip(quality["kind"].to_pylist(), quality["detail"].to_pylist(), strict=True)
+        if k == "drift"
+    ]
+    assert drift == []

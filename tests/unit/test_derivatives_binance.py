@@ -206,3 +206,29 @@ def test_book_snapshots_with_carry_the_latest_mark_and_funding_at_each_instant()
     ]
     plain = pylist(pipeline.sink.table("book_snapshots_1x50ms"))
     assert plain and all(r["mark_price"] is r["funding_rate"] is None for r in plain)
+
+
+def _drift(frames: list[str], slug: str = "binance-usdm") -> list[str]:
+    """Drift events of the venue's monitor, the frames received when the example was sent
+    (the monitor checks exchange times against the receive time)."""
+    sent = json.loads(frames[0])["data"]["E"] * 10**6
+    pipeline = run_frames(BinanceAdapter(slug), frames, ts=sent)
+    quality = pipeline.sink.table("quality")
+    rows = [] if quality is None else pylist(quality)
+    return [r["detail"] for r in rows if r["kind"] == "drift"]
+
+
+def test_the_drift_monitor_knows_the_documented_derivative_messages() -> None:
+    assert _drift([combined("btcusdt@markPrice@1s", USDM_MARK)] * 3) == []
+    assert _drift([combined("btcusdt@forceOrder", USDM_LIQUIDATION)] * 3) == []
+    assert _drift([combined("btcusd_201225@markPrice@1s", COINM_MARK)], "binance-coinm") == []
+    assert _drift([combined("btcusd_200925@forceOrder", COINM_LIQUIDATION)], "binance-coinm") == []
+
+
+def test_the_drift_monitor_reports_a_renamed_mark_price_field() -> None:
+    renamed = USDM_MARK.replace('"p":', '"markPrice":')
+    details = _drift([combined("btcusdt@markPrice@1s", renamed)])
+    assert sorted(d.split(": ")[0] for d in details) == [
+        "missing_field markPrice data.p",
+        "new_field markPrice data.markPrice",
+    ]
