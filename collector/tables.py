@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from functools import partial
 from itertools import chain
 from typing import Any
 
@@ -261,13 +262,9 @@ class TableBuffers:
         if bbo is not None:
             out["bbo"] = bbo
         for name, rows in self._derivatives.items():
-            table_schema = schema.TABLES[name]
-            built = self._valid_rows(
-                name,
-                lambda r, s=table_schema: _message_table(s, r),  # type: ignore[misc]
-                rows,
-                lambda m, s=table_schema: _check_message(s, m),  # type: ignore[misc]
-            )
+            shape = schema.TABLES[name]
+            build, check = partial(_message_table, shape), partial(_check_message, shape)
+            built = self._valid_rows(name, build, rows, check)
             if built is not None:
                 out[name] = built
         for table, (depth, rows) in self._samples.items():
