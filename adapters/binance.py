@@ -21,6 +21,10 @@ Written from (checked 2026-11-28 against stored copies):
   (Tucsky/aggr#444, 2026-05-03) says it acknowledges subscriptions and no longer
   forwards trades, and that ``/market/ws`` restores them: COIN-M tries the routed paths
   as USD-M splits them first and the unrouted path last.
+* derivatives (futures only): ``<symbol>@markPrice@1s`` ("Mark Price Stream"),
+  ``<symbol>@forceOrder`` ("Liquidation Order Streams"), both on the ``/market`` path,
+  and open interest, which has no stream, by polling ``GET /fapi/v1/openInterest`` or
+  ``/dapi/v1/openInterest`` ("Open Interest", weight 1) every ``OPEN_INTEREST_INTERVAL_S``.
 
 Field names stay verbatim; each carries a comment with its meaning.
 """
@@ -33,7 +37,14 @@ from urllib.parse import parse_qs, urlsplit
 import msgspec
 
 from adapters.binance_symbols import BinanceSymbols
-from collector.adapter import ConnectionPlan, Listings, RestRequest, Subscription, grammar
+from collector.adapter import (
+    ConnectionPlan,
+    Listings,
+    PollRequest,
+    RestRequest,
+    Subscription,
+    grammar,
+)
 from collector.book.book import OrderBook
 from collector.book.sequence import FirstLastRule, PreviousIdRule, SequenceRule
 from collector.model import (
@@ -42,6 +53,8 @@ from collector.model import (
     BookSnapshot,
     Control,
     DecodeFailed,
+    DerivativeTicker,
+    Liquidation,
     Message,
     Trade,
     sample,
@@ -52,6 +65,9 @@ from collector.model import (
 # below 1e14 until the year 5138, a microsecond one is above it since 1973.
 _MICROSECOND_EPOCH = 10**14
 URL_STREAMS = 200  # streams per combined-stream URL (see BinanceAdapter.plan)
+#: Open interest poll per symbol: weight 1 each, so 100 symbols cost 100 of the
+#: 2400 weight a minute at this interval.
+OPEN_INTEREST_INTERVAL_S = 60.0
 PriceLevel = tuple[str, str]  # [price, quantity], both decimal text
 #: ``BTCUSDT``, ``BTCUSDT_261225``, ``BTCUSD_PERP``; USD-M lists some non-ASCII symbols,
 #: so "upper-case" means "no a-z" rather than A-Z only.
@@ -131,7 +147,46 @@ class BinanceBookTicker(msgspec.Struct):
     T: int | None = None  # futures only: transaction time, ms
 
 
+class BinanceMarkPrice(msgspec.Struct):
+    """``<symbol>@markPrice[@1s]`` (``e == "markPriceUpdate"``), futures only."""
+
+    E: int  # event time, ms
+    s: str  # symbol
+    p: str  # mark price
+    i: str  # index price
+    r: str  # funding rate; "" for delivery contracts
+    T: int  # next funding time, ms; 0 for delivery contracts
+    P: str | None = None  # estimated settle price (last hour before settlement only)
+
+
+class BinanceForceOrderDetail(msgspec.Struct):
+    """The liquidation order of a ``forceOrder`` event."""
+
+    s: str  # symbol
+    S: str  # side of the liquidation order: BUY or SELL
+    q: str  # original quantity
+    p: str  # price
+    T: int  # order trade time, ms
+    ap: str | None = None  # average price
+    z: str | None = None  # filled accumulated quantity
+
+
+class BinanceForceOrder(msgspec.Struct):
+    """``<symbol>@forceOrder`` (``e == "forceOrder"``): the latest liquidation of each second."""
+
+    E: int  # event time, ms
+    o: BinanceForceOrderDetail
+
+
 # --- REST responses ---------------------------------------------------------------
+
+
+class BinanceOpenInterest(msgspec.Struct):
+    """``GET /fapi/v1/openInterest`` / ``/dapi/v1/openInterest``: one symbol's open interest."""
+
+    symbol: str
+    openInterest: str  # USD-M: base asset; COIN-M: contracts
+    time: int  # ms
 
 
 class BinanceDepthSnapshot(msgspec.Struct):
@@ -156,18 +211,19 @@ _agg_trade = msgspec.json.Decoder(BinanceAggTrade)
 _book_ticker = msgspec.json.Decoder(BinanceBookTicker)
 _snapshot = msgspec.json.Decoder(BinanceDepthSnapshot)
 _error = msgspec.json.Decoder(BinanceError)
+_mark_price = msgspec.json.Decoder(BinanceMarkPrice)
+_force_order = msgspec.json.Decoder(BinanceForceOrder)
+_open_interest = msgspec.json.Decoder(BinanceOpenInterest)
 
 #: Channels that are understood but not stored, matched as prefixes. A combined-stream
 #: frame names its channel by the *stream* (``btcusdt@ticker``, ``@miniTicker``,
 #: ``@ticker_1h``), a raw frame by its *event* (``24hrTicker``): both spellings are listed.
 _IGNORED_EVENTS = (
     "kline",
-    "markPrice",
     "ticker",
     "miniTicker",
     "24hrTicker",
     "24hrMiniTicker",
-    "forceOrder",
     "indexPrice",
     "continuous_kline",
     "contractInfo",
@@ -195,6 +251,8 @@ class BinanceVenue:
     rest_weight_per_minute: int = 6000  # REST budget per IP (exchangeInfo rateLimits)
     max_streams: int = 1024
     lifetime_s: float = 24 * 3600.0
+    #: Routes for mark price and liquidation streams (futures; the ``/market`` path).
+    ws_market: tuple[str, ...] = ()
 
 
 VENUES = {
@@ -242,6 +300,7 @@ VENUES = {
             20,
             10,
             2400,
+            ws_market=("wss://fstream.binance.com/market",),
         ),
         BinanceVenue(
             "binance-coinm",
@@ -257,6 +316,7 @@ VENUES = {
             20,
             10,
             2400,
+            ws_market=("wss://dstream.binance.com/market", "wss://dstream.binance.com"),
         ),
     )
 }
@@ -276,6 +336,11 @@ class BinanceAdapter:
         self.symbol_grammar = SYMBOLS
         self.listings = Listings()
         self.book_stream = book_stream
+        #: Futures serve mark price, funding and liquidations; open interest is polled.
+        self.derivative_channels = (
+            ("derivative_ticker", "liquidations") if self.venue.futures else ()
+        )
+        self.open_interest_interval_s = OPEN_INTEREST_INTERVAL_S
 
     # -- describing connections --------------------------------------------------
 
@@ -296,6 +361,15 @@ class BinanceAdapter:
             f"{self.venue.rest_depth}?symbol={symbol}&limit={limit}", self.venue.depth_weight
         )
 
+    def poll_requests(self, subscriptions: list[Subscription]) -> list[PollRequest]:
+        """Open interest of each ``derivative_ticker`` symbol: Binance has no stream for it."""
+        url = self.venue.rest_depth.removesuffix("/depth") + "/openInterest"
+        return [
+            PollRequest(RestRequest(f"{url}?symbol={s.symbol}", 1), self.open_interest_interval_s)
+            for s in subscriptions
+            if s.channel == "derivative_ticker" and self.venue.futures
+        ]
+
     def plan(self, subscriptions: list[Subscription]) -> list[ConnectionPlan]:
         """Combined-stream connections, one set per list of routes.
 
@@ -309,10 +383,25 @@ class BinanceAdapter:
         trades with routes of their own get connections of their own, so that
         moving them to a fallback route leaves the books where they are.
         """
-        names = {"book": self.book_stream, "bbo": "bookTicker", "trades": "trade"}
+        names = {
+            "book": self.book_stream,
+            "bbo": "bookTicker",
+            "trades": "trade",
+            "derivative_ticker": "markPrice@1s",
+            "liquidations": "forceOrder",
+        }
         by_routes: dict[tuple[str, ...], list[Subscription]] = {}
         for sub in subscriptions:
-            routes = self.venue.ws_trades if sub.channel == "trades" else self.venue.ws_book
+            if sub.channel not in names or (
+                sub.channel not in ("book", "bbo", "trades") and not self.venue.futures
+            ):
+                raise ValueError(f"{self.slug} has no {sub.channel!r} channel")
+            if sub.channel == "trades":
+                routes = self.venue.ws_trades
+            elif sub.channel in ("book", "bbo"):
+                routes = self.venue.ws_book
+            else:  # mark price and liquidations: the /market path (see the module doc)
+                routes = self.venue.ws_market
             by_routes.setdefault(routes, []).append(sub)
         plans = []
         per_connection = min(self.venue.max_streams, URL_STREAMS)
@@ -380,6 +469,23 @@ class BinanceAdapter:
         if channel == "aggTrade":
             g = _agg_trade.decode(raw)
             return [Trade(g.s, _ns(g.T), ts_recv, str(g.a), "sell" if g.m else "buy", g.p, g.q)]
+        if channel.startswith("markPrice"):
+            m = _mark_price.decode(raw)
+            # Delivery contracts have no funding: "r": "" and "T": 0 mean "none".
+            return [
+                DerivativeTicker(
+                    m.s,
+                    _ns(m.E),
+                    ts_recv,
+                    mark_price=m.p,
+                    index_price=m.i,
+                    funding_rate=m.r or None,
+                    funding_time=_ns(m.T) if m.T else None,
+                )
+            ]
+        if channel == "forceOrder":
+            o = _force_order.decode(raw).o
+            return [Liquidation(o.s, _ns(o.T), ts_recv, None, o.S.lower(), o.p, o.q)]
         if channel == "serverShutdown":
             return [Control("shutdown", ts_recv, "serverShutdown: reconnect now")]
         if channel.startswith(_IGNORED_EVENTS):
@@ -392,6 +498,17 @@ class BinanceAdapter:
             if path.endswith("/exchangeInfo"):
                 self.listings.add(self.symbols.load_exchange_info(body))
                 return [Control("ignored", ts_recv, "exchangeInfo loaded")]
+            if path.endswith("/openInterest"):
+                try:
+                    oi = _open_interest.decode(body)
+                except msgspec.ValidationError:
+                    err = _error.decode(body)
+                    return [Control("error", ts_recv, f"{path}: {err.code}: {err.msg}")]
+                return [
+                    DerivativeTicker(
+                        oi.symbol, _ns(oi.time), ts_recv, open_interest=oi.openInterest
+                    )
+                ]
             if not path.endswith("/depth"):
                 return [
                     DecodeFailed(

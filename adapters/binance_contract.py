@@ -14,6 +14,9 @@ from adapters.binance import (
     BinanceBookTicker,
     BinanceDepthSnapshot,
     BinanceDepthUpdate,
+    BinanceForceOrder,
+    BinanceMarkPrice,
+    BinanceOpenInterest,
     BinanceTrade,
     Envelope,
 )
@@ -37,7 +40,6 @@ _PUSH_OMIT = ("e", "u", "id", "result", "error", "code", "msg")
 IGNORED = frozenset(
     {
         "kline",
-        "markPrice",
         "ticker",
         "miniTicker",
         "24hrTicker",
@@ -117,7 +119,56 @@ def _messages(market: str) -> tuple[MessageContract, ...]:
         struct=_ExchangeInfo,
         open=("", "symbols[]"),  # dozens of documented filters and limits; we read four
     )
-    return (depth, trade, agg, ticker, depth_rest, info)
+    if not futures:
+        return (depth, trade, agg, ticker, depth_rest, info)
+    return (depth, trade, agg, ticker, depth_rest, info, *_derivatives(market, doc.url))
+
+
+def _derivatives(market: str, streams: str) -> tuple[MessageContract, ...]:
+    """Futures only: mark price and funding, liquidations, and the polled open interest."""
+    pair = {"data.o.ps": "string"} if market == "coinm" else {}
+    mark = MessageContract(
+        name="markPrice",
+        doc=Doc(streams + "/Mark-Price-Stream", CHECKED),
+        struct=Envelope,
+        omit=_PUSH_OMIT,
+        payload={"data": BinanceMarkPrice},
+        documented={"data.e": "string"},
+        enums={"data.e": ("markPriceUpdate",)},
+        units={"data.E": "ms"},  # data.T: next funding, hours ahead (0 for delivery)
+        required=("stream", "data", "data.e"),
+    )
+    force = MessageContract(
+        name="forceOrder",
+        doc=Doc(streams + "/Liquidation-Order-Streams", CHECKED),
+        struct=Envelope,
+        omit=_PUSH_OMIT,
+        payload={"data": BinanceForceOrder},
+        documented={
+            "data.e": "string",
+            "data.o.o": "string",  # order type
+            "data.o.f": "string",  # time in force
+            "data.o.X": "string",  # order status
+            "data.o.l": "string",  # last filled quantity
+            **pair,
+        },
+        enums={"data.e": ("forceOrder",), "data.o.S": ("BUY", "SELL")},
+        units={"data.E": "ms", "data.o.T": "ms"},
+        required=("stream", "data", "data.e"),
+    )
+    rest = "usds-margined-futures" if market == "usdm" else "coin-margined-futures"
+    open_interest = MessageContract(
+        name="rest:openInterest",
+        doc=Doc(
+            f"https://developers.binance.com/docs/derivatives/{rest}/market-data/rest-api/"
+            "Open-Interest",
+            CHECKED,
+        ),
+        struct=BinanceOpenInterest,
+        documented={"pair": "string", "contractType": "string"} if market == "coinm" else {},
+        units={"time": "ms"},
+    )
+    return (mark, force, open_interest)
 
 
 def _channel(stream: str) -> str:
@@ -125,7 +176,7 @@ def _channel(stream: str) -> str:
     if channel.startswith("depth"):
         name = channel.partition("@")[0]
         return "depthUpdate" if name == "depth" else "depthN"
-    return channel.partition("_")[0]  # kline_1m -> kline
+    return channel.partition("@")[0].partition("_")[0]  # kline_1m -> kline, markPrice@1s
 
 
 #: Channel -> the event types (``data.e``) its stream carries, where it names one.
@@ -134,6 +185,8 @@ _EVENTS = {
     "trade": ("trade",),
     "aggTrade": ("aggTrade",),
     "bookTicker": ("bookTicker",),
+    "markPrice": ("markPriceUpdate",),
+    "forceOrder": ("forceOrder",),
 }
 
 
@@ -159,7 +212,7 @@ def _classifier() -> Classifier:
 
 def _rest(url: str, value: Any) -> str:
     path = rest_path(url)
-    for suffix in ("/depth", "/exchangeInfo"):
+    for suffix in ("/depth", "/exchangeInfo", "/openInterest"):
         if path.endswith(suffix):
             return "rest:" + suffix[1:]
     return f"rest:{path}"

@@ -37,7 +37,7 @@ from collector.adapter import ConnectionPlan, Listings, RestRequest, Subscriptio
 from collector.book.book import OrderBook
 from collector.book.checksum import interleaved_crc32
 from collector.book.sequence import NoSequenceRule
-from collector.decimal_text import json_decimal
+from collector.decimal_text import json_decimal, json_number
 from collector.model import (
     BestBidAsk,
     BookDelta,
@@ -45,6 +45,8 @@ from collector.model import (
     BookSnapshot,
     Control,
     DecodeFailed,
+    DerivativeTicker,
+    Liquidation,
     Message,
     Trade,
     sample,
@@ -101,6 +103,7 @@ class BitfinexAdapter:
     slug = "bitfinex"
     sequence_rule = NoSequenceRule()
     rest_weight_per_minute: int | None = REST_REQUESTS_PER_MINUTE
+    derivative_channels = ("derivative_ticker", "liquidations")
 
     def __init__(self, book_len: int = 250) -> None:
         if book_len not in BOOK_LENGTHS:
@@ -186,11 +189,20 @@ class BitfinexAdapter:
         """A symbol's channels share a connection, at most 25 channels per connection."""
         books = {s.symbol for s in subscriptions if s.channel == "book"}
         per_symbol: dict[str, tuple[list[Subscription], list[dict]]] = {}
+        liquidations = False  # one global liquidation feed, on the first connection asking
         for sub in subscriptions:
             if not sub.symbol.startswith("t"):
                 continue  # funding books/trades have other shapes: not supported
             subs, frames = per_symbol.setdefault(sub.symbol, ([], []))
             subs.append(sub)
+            if sub.channel == "derivative_ticker":
+                frames.append(_status(f"deriv:{sub.symbol}"))
+                continue
+            if sub.channel == "liquidations":
+                if not liquidations:
+                    frames.append(_status(LIQUIDATION_KEY))
+                liquidations = True
+                continue
             frame: dict = {"event": "subscribe", "channel": sub.channel, "symbol": sub.symbol}
             if sub.channel == "bbo" and sub.symbol in books:
                 continue  # the symbol's full book has its top of book
@@ -260,6 +272,11 @@ class BitfinexAdapter:
                 return [Control("error", ts_recv, f"conf refused: {sample(frame)}")]
             state.seq_all = bool(ev.flags & wire.FLAG_SEQ_ALL)
             return [Control("ack", ts_recv, f"conf flags={ev.flags}")]
+        if name == "subscribed" and ev.chanId is not None and ev.channel == "status" and ev.key:
+            kind, _, symbol = ev.key.partition(":")
+            kind = kind if kind in ("deriv", "liq") else "ignored"
+            state.channels[ev.chanId] = _Channel(kind, symbol if kind == "deriv" else ev.key)
+            return [Control("ack", ts_recv, f"status {ev.key} chanId={ev.chanId}")]
         if name == "subscribed" and ev.chanId is not None and ev.channel and ev.symbol:
             kind = ev.channel if ev.channel == "trades" else "ignored"
             if ev.channel == "book" and ev.prec == "P0":
@@ -309,6 +326,10 @@ class BitfinexAdapter:
             out.append(self._bbo(channel, payload[0], ts_recv))
         elif channel.kind == "trades" and tag in (None, "te"):
             out += self._trades(channel.symbol, tag, payload[0], ts_recv)
+        elif channel.kind == "deriv" and tag is None:
+            out.append(_deriv_status(channel.symbol, payload[0], ts_recv))
+        elif channel.kind == "liq" and tag is None:
+            out += _liquidations(payload[0], ts_recv)
         else:
             reason = f"unknown {channel.kind} message {tag!r}"
             out.append(DecodeFailed(reason, ts_recv, sample(frame), unknown=True))
@@ -400,6 +421,65 @@ class BitfinexAdapter:
             price, size = json_decimal(t.price), amount.lstrip("-")
             out.append(Trade(symbol, t.mts * 1_000_000, ts_recv, str(t.id), side, price, size))
         return out or [Control("ignored", ts_recv, "no new trades", symbol)]
+
+
+#: ``status`` positions (ws-public-status, "Derivative pair status"); placeholders skipped.
+DERIV_TIME, DERIV_PRICE, SPOT_PRICE, NEXT_FUNDING_TIME = 0, 2, 3, 7
+NEXT_FUNDING_ACCRUED, CURRENT_FUNDING, MARK_PRICE, OPEN_INTEREST = 8, 11, 14, 17
+#: ``["pos", POS_ID, TIME_MS, _, SYMBOL, AMOUNT, BASE_PRICE, _, IS_MATCH, IS_MARKET_SOLD,
+#: _, LIQUIDATION_PRICE]`` of a liquidation feed row.
+LIQ_ID, LIQ_TIME, LIQ_SYMBOL, LIQ_AMOUNT, LIQ_IS_MATCH, LIQ_PRICE = 1, 2, 4, 5, 8, 11
+LIQUIDATION_KEY = "liq:global"
+
+
+def _status(key: str) -> dict:
+    return {"event": "subscribe", "channel": "status", "key": key}
+
+
+def _deriv_status(symbol: str, raw: msgspec.Raw, ts_recv: int) -> DerivativeTicker:
+    """A derivative pair's status. ``DERIV_PRICE`` (the contract's own price) is the last
+    price, ``SPOT_PRICE`` the index, ``NEXT_FUNDING_ACCRUED`` the funding accrued so far
+    for the next period: the predicted rate (the reading tardis-node gives them too)."""
+    v = wire.status_values.decode(raw)
+    if len(v) <= OPEN_INTEREST:
+        raise ValueError(f"deriv status of {symbol} with {len(v)} values")
+    funding_ms = json_number(v[NEXT_FUNDING_TIME])
+    return DerivativeTicker(
+        symbol,
+        wire.integer.decode(v[DERIV_TIME]) * 1_000_000,
+        ts_recv,
+        mark_price=json_number(v[MARK_PRICE]),
+        index_price=json_number(v[SPOT_PRICE]),
+        last_price=json_number(v[DERIV_PRICE]),
+        open_interest=json_number(v[OPEN_INTEREST]),
+        funding_rate=json_number(v[CURRENT_FUNDING]),
+        predicted_funding_rate=json_number(v[NEXT_FUNDING_ACCRUED]),
+        funding_time=int(funding_ms) * 1_000_000 if funding_ms else None,
+    )
+
+
+def _liquidations(raw: msgspec.Raw, ts_recv: int) -> list[Message]:
+    """Liquidations of every symbol. Each is sent when triggered (``IS_MATCH`` 0) and
+    again when matched (1): only the first is stored. A positive amount is a long
+    position, closed by a sell."""
+    out: list[Message] = []
+    for row in wire.status_rows.decode(raw):
+        if wire.text.decode(row[0]) != "pos" or wire.integer.decode(row[LIQ_IS_MATCH]) != 0:
+            continue
+        amount = json_decimal(row[LIQ_AMOUNT])
+        side = "buy" if amount.startswith("-") else "sell"
+        out.append(
+            Liquidation(
+                wire.text.decode(row[LIQ_SYMBOL]),
+                wire.integer.decode(row[LIQ_TIME]) * 1_000_000,
+                ts_recv,
+                str(wire.integer.decode(row[LIQ_ID])),
+                side,
+                json_decimal(row[LIQ_PRICE]),
+                amount.removeprefix("-"),
+            )
+        )
+    return out or [Control("ignored", ts_recv, "liquidation feed: no new liquidation")]
 
 
 def key(channel: _Channel) -> tuple[str, str]:

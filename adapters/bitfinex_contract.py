@@ -55,6 +55,18 @@ class _Checksum(msgspec.Struct, array_like=True):
     seq: int
 
 
+class _DerivStatus(msgspec.Struct, array_like=True):
+    chan_id: int
+    values: list[Any]  # TIME_MS, _, DERIV_PRICE, SPOT_PRICE, ... (ws-public-status)
+    seq: int
+
+
+class _LiquidationFeed(msgspec.Struct, array_like=True):
+    chan_id: int
+    rows: list[list[Any]]  # ["pos", POS_ID, TIME_MS, _, SYMBOL, AMOUNT, ...]
+    seq: int
+
+
 class _Heartbeat(msgspec.Struct, array_like=True):
     chan_id: int
     tag: str  # "hb"
@@ -90,6 +102,17 @@ TRADES_TE = MessageContract(
     types={"[2][2]": "number", "[2][3]": "number"},
     units={"[2][1]": "ms"},
 )
+_STATUS = Doc(_DOCS + "ws-public-status", CHECKED)
+DERIV_STATUS = MessageContract(
+    name="status.deriv",
+    doc=_STATUS,
+    struct=_DerivStatus,  # positional values, appended to over time: checked by the adapter
+)
+LIQUIDATION_FEED = MessageContract(
+    name="status.liq",
+    doc=_STATUS,
+    struct=_LiquidationFeed,
+)
 CHECKSUM = MessageContract(name="book.cs", doc=_BOOK, struct=_Checksum, enums={"[1]": ("cs",)})
 HEARTBEAT = MessageContract(name="hb", doc=_GENERAL, struct=_Heartbeat, enums={"[1]": ("hb",)})
 EVENT = MessageContract(
@@ -106,14 +129,13 @@ EVENT = MessageContract(
         "serverId": "string",  # info
         "pair": "string",  # subscribed: symbol without the t prefix
         "currency": "string",  # subscribed (funding)
-        "key": "string",  # subscribed (candles, status)
         "ts": "int",  # pong
     },
     units={"ts": "ms"},
     required=("event",),
 )
 #: Channels and tags the adapter understands but does not store.
-IGNORED = frozenset({"ticker", "candles", "status", "trades.tu"})
+IGNORED = frozenset({"ticker", "candles", "trades.tu"})
 
 
 def _classifier() -> Classifier:
@@ -122,7 +144,10 @@ def _classifier() -> Classifier:
     def classify(value: Any, conn: int) -> str:
         if isinstance(value, dict):
             if value.get("event") == "subscribed" and isinstance(value.get("chanId"), int):
-                channels[conn, value["chanId"]] = str(value.get("channel"))
+                channel = str(value.get("channel"))
+                if channel == "status":  # one channel, two payloads: deriv: or liq: keys
+                    channel += "." + str(value.get("key", "")).partition(":")[0]
+                channels[conn, value["chanId"]] = channel
             return "event"
         if not isinstance(value, list) or len(value) < 2 or not isinstance(value[0], int):
             return shape_name(value)
@@ -156,6 +181,8 @@ CONTRACT = VenueContract(
         BOOK_SNAPSHOT,
         TRADES_SNAPSHOT,
         TRADES_TE,
+        DERIV_STATUS,
+        LIQUIDATION_FEED,
         CHECKSUM,
         HEARTBEAT,
         EVENT,

@@ -66,6 +66,7 @@ class Event(msgspec.Struct):
     flags: int | None = None  # conf: flags in effect
     status: str | None = None  # conf/unsubscribed: "OK" or "FAILED"
     cid: int | None = None  # pong: the client id of the ping
+    key: str | None = None  # status channel: "deriv:tBTCF0:USTF0" or "liq:global"
 
 
 class BookEntry(msgspec.Struct, array_like=True):
@@ -86,6 +87,11 @@ class TradeEntry(msgspec.Struct, array_like=True):
 
 
 frame_elements = msgspec.json.Decoder(list[msgspec.Raw])
+#: ``status`` channel (https://docs.bitfinex.com/reference/ws-public-status): a deriv
+#: update is an array of ~23 positions, a liq update a list of ``["pos", ...]`` arrays;
+#: positions are decoded raw so number text stays exact (see the adapter for indexes).
+status_values = msgspec.json.Decoder(list[msgspec.Raw])
+status_rows = msgspec.json.Decoder(list[list[msgspec.Raw]])
 event = msgspec.json.Decoder(Event)
 book_entry = msgspec.json.Decoder(BookEntry)
 book_entries = msgspec.json.Decoder(list[BookEntry])

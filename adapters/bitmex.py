@@ -51,6 +51,8 @@ from collector.model import (
     BookSnapshot,
     Control,
     DecodeFailed,
+    DerivativeTicker,
+    Liquidation,
     Message,
     Trade,
     sample,
@@ -77,9 +79,7 @@ REST_PER_MINUTE = 30
 _BOOK_TABLES = frozenset({"orderBookL2", "orderBookL2_25"})
 _IGNORED_TABLES = frozenset(
     {
-        "instrument",
         "funding",
-        "liquidation",
         "settlement",
         "insurance",
         "orderBook10",
@@ -113,6 +113,8 @@ class BitmexAdapter:
     sequence_rule: SequenceRule = NoSequenceRule()
     rest_weight_per_minute: int | None = REST_PER_MINUTE
 
+    derivative_channels = ("derivative_ticker", "liquidations")
+
     def __init__(self) -> None:
         #: per symbol: (level id, side) -> price text, from partial/insert rows
         self._prices: dict[str, dict[tuple[int, str], str]] = {}
@@ -142,7 +144,13 @@ class BitmexAdapter:
         return None  # the partial on (re)subscribe is the snapshot
 
     def plan(self, subscriptions: list[Subscription]) -> list[ConnectionPlan]:
-        topics = {"book": "orderBookL2", "trades": "trade", "bbo": "quote"}
+        topics = {
+            "book": "orderBookL2",
+            "trades": "trade",
+            "bbo": "quote",
+            "derivative_ticker": "instrument",
+            "liquidations": "liquidation",
+        }
         plans = []
         for i in range(0, len(subscriptions), TOPICS_PER_CONNECTION):
             chunk = subscriptions[i : i + TOPICS_PER_CONNECTION]
@@ -220,9 +228,39 @@ class BitmexAdapter:
                     ts = rfc3339_ns(q.timestamp)
                     out.append(BestBidAsk(q.symbol, ts, ts_recv, None, bp, bs, ap, as_))
             return out or [Control("ignored", ts_recv, "one-sided quote")]
+        if table == "instrument":
+            return self._instrument(env, ts_recv)
+        if table == "liquidation":
+            return _liquidations(env, ts_recv)
         if table in _IGNORED_TABLES:
             return [Control("ignored", ts_recv, f"{table} {action}")]
         return [DecodeFailed(f"unknown table {table!r}", ts_recv, sample(frame), unknown=True)]
+
+    def _instrument(self, env: w.Envelope, ts_recv: int) -> list[Message]:
+        """``instrument`` rows as derivative tickers: an update gives only what changed.
+
+        ``indicativeSettlePrice`` is the index the mark follows (tardis names it the
+        index price too); ``indicativeFundingRate`` is the next period's predicted rate.
+        """
+        out: list[Message] = []
+        for r in w.instrument_states.decode(env.data):
+            ts = rfc3339_ns(r.timestamp) if r.timestamp else None
+            funding = rfc3339_ns(r.fundingTimestamp) if r.fundingTimestamp else None
+            ticker = DerivativeTicker(
+                r.symbol,
+                ts,
+                ts_recv,
+                mark_price=json_number(r.markPrice),
+                index_price=json_number(r.indicativeSettlePrice),
+                last_price=json_number(r.lastPrice),
+                open_interest=json_number(r.openInterest),
+                funding_rate=json_number(r.fundingRate),
+                predicted_funding_rate=json_number(r.indicativeFundingRate),
+                funding_time=funding,
+            )
+            if ticker.has_data():
+                out.append(ticker)
+        return out or [Control("ignored", ts_recv, f"instrument {env.action}: no stored field")]
 
     def _book(self, env: w.Envelope, ts_recv: int, frame: str | bytes) -> list[Message]:
         action = env.action
@@ -295,6 +333,21 @@ class BitmexAdapter:
         self.listings.add(row.symbol for row in rows)
         self._markets.clear()
         return [Control("ignored", ts_recv, f"instruments loaded: {len(rows)}")]
+
+
+def _liquidations(env: w.Envelope, ts_recv: int) -> list[Message]:
+    """New liquidation orders (``insert``); the rows carry no time, so ``ts_exchange`` is
+    null. A partial lists orders entered before subscribing and updates/deletes follow
+    their fills: none is a new liquidation."""
+    if env.action != "insert":
+        return [Control("ignored", ts_recv, f"liquidation {env.action}")]
+    out: list[Message] = []
+    for r in w.liquidation_rows.decode(env.data):
+        if r.side is None:
+            raise ValueError(f"liquidation insert {r.orderID} without side")
+        price, size = json_decimal(r.price), json_decimal(r.leavesQty)
+        out.append(Liquidation(r.symbol, None, ts_recv, r.orderID, r.side.lower(), price, size))
+    return out
 
 
 def _asset(code: str) -> str:

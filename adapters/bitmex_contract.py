@@ -11,7 +11,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from adapters.bitmex_wire import BookRow, Envelope, Instrument, QuoteRow, TradeRow
+from adapters.bitmex_wire import (
+    BookRow,
+    Envelope,
+    Instrument,
+    InstrumentState,
+    LiquidationRow,
+    QuoteRow,
+    TradeRow,
+)
 from collector.contract.classify import rest_path, shape_name
 from collector.contract.model import Classifier, Doc, MessageContract, Rules, VenueContract
 
@@ -78,6 +86,33 @@ QUOTE = _table(
     },
     units={"data[].timestamp": "rfc3339"},
 )
+_INSTRUMENT_NUMBERS = (
+    "markPrice",
+    "indicativeSettlePrice",
+    "lastPrice",
+    "openInterest",
+    "fundingRate",
+    "indicativeFundingRate",
+)
+INSTRUMENT_TOPIC = MessageContract(
+    name="instrument",
+    doc=Doc("https://www.bitmex.com/api/explorer/#!/Instrument/Instrument_get", CHECKED),
+    struct=Envelope,
+    omit=_REPLY,
+    payload={"data": list[InstrumentState]},
+    documented=_PARTIAL,
+    enums={"action": _ACTIONS},
+    types={f"data[].{k}": "number|null" for k in _INSTRUMENT_NUMBERS},
+    units={"data[].timestamp": "rfc3339", "data[].fundingTimestamp": "rfc3339"},
+    required=("table", "action", "data"),
+    open=("data[]",),  # ~90 documented fields per instrument; we store seven
+)
+LIQUIDATION = _table(
+    "liquidation",
+    LiquidationRow,
+    types={"data[].price": "number|null", "data[].leavesQty": "int|null"},
+    enums={"data[].side": ("Buy", "Sell")},
+)
 SUBSCRIBE = MessageContract(
     name="subscribe",
     doc=_WS,
@@ -129,7 +164,7 @@ INSTRUMENTS = MessageContract(
     struct=list[Instrument],
     open=("[]",),  # ~90 documented fields per instrument; we read six
 )
-IGNORED = frozenset({"instrument", "funding", "liquidation", "settlement", "orderBook10"})
+IGNORED = frozenset({"funding", "settlement", "orderBook10"})
 
 
 def _classifier() -> Classifier:
@@ -156,7 +191,17 @@ def _rest(url: str, value: Any) -> str:
 
 CONTRACT = VenueContract(
     venue="bitmex",
-    messages=(BOOK, TRADE, QUOTE, SUBSCRIBE, WELCOME, ERROR, INSTRUMENTS),
+    messages=(
+        BOOK,
+        TRADE,
+        QUOTE,
+        INSTRUMENT_TOPIC,
+        LIQUIDATION,
+        SUBSCRIBE,
+        WELCOME,
+        ERROR,
+        INSTRUMENTS,
+    ),
     rules=Rules(
         sequence="orderBookL2: 'partial' first, then insert/update/delete keyed by "
         "(symbol, id, side); no sequence numbers (gaps undetectable)",

@@ -14,7 +14,9 @@ Written from (checked 2026-11-28 against stored copies):
   on every L2 row since 2022-02-14, ``price`` on every action (not only
   partial/insert) since mid-2023; before that ``update``/``delete`` rows carried no
   price (the 2021 recording), so the adapter remembers each level id's price;
-* ``GET /api/v1/instrument/active`` (REST explorer, fields as recorded in 2021).
+* ``GET /api/v1/instrument/active`` (REST explorer, fields as recorded in 2021);
+* ``instrument`` and ``liquidation`` topics (websocketHelp; field meanings from the
+  REST explorer's Instrument and Liquidation models, https://www.bitmex.com/api/explorer/).
 
 BitMEX writes prices and sizes as JSON numbers (``0.00001814``, ``1e-8``); they are
 typed ``msgspec.Raw`` so the exact text survives (``collector.decimal_text.json_number``
@@ -82,6 +84,30 @@ class QuoteRow(msgspec.Struct):
     askSize: Raw = Raw(b"null")
 
 
+class InstrumentState(msgspec.Struct):
+    """One ``instrument`` topic row: a partial has every field, an update the changed ones."""
+
+    symbol: str
+    timestamp: str | None = None  # ISO ms of this state
+    markPrice: Raw = Raw(b"null")  # mark price
+    indicativeSettlePrice: Raw = Raw(b"null")  # the index the mark follows
+    lastPrice: Raw = Raw(b"null")
+    openInterest: Raw = Raw(b"null")  # contracts
+    fundingRate: Raw = Raw(b"null")  # rate of the current period (perpetuals)
+    indicativeFundingRate: Raw = Raw(b"null")  # predicted rate of the next period
+    fundingTimestamp: str | None = None  # ISO time of the next funding
+
+
+class LiquidationRow(msgspec.Struct):
+    """One ``liquidation`` row: a liquidation order as it enters the book."""
+
+    orderID: str
+    symbol: str
+    side: Literal["Buy", "Sell"] | None = None  # the liquidation order's side (insert)
+    price: Raw = Raw(b"null")
+    leavesQty: Raw = Raw(b"null")  # contracts left to fill
+
+
 class Instrument(msgspec.Struct):
     """One row of ``/api/v1/instrument`` (``/active``)."""
 
@@ -98,3 +124,5 @@ book_rows = msgspec.json.Decoder(list[BookRow])
 trade_rows = msgspec.json.Decoder(list[TradeRow])
 quote_rows = msgspec.json.Decoder(list[QuoteRow])
 instruments = msgspec.json.Decoder(list[Instrument])
+instrument_states = msgspec.json.Decoder(list[InstrumentState])
+liquidation_rows = msgspec.json.Decoder(list[LiquidationRow])

@@ -44,10 +44,15 @@ from adapters.bybit_wire import (
     LegacyTrade,
     V5Book,
     V5Instruments,
+    V5LegacyLiquidation,
+    V5Liquidation,
+    V5OptionTicker,
+    V5Ticker,
     V5Trade,
     guess_market,
     instrument_market,
     legacy_levels,
+    liquidation_order_side,
     plain_levels,
     raw_text,
     taker_side,
@@ -56,14 +61,18 @@ from collector.adapter import ConnectionPlan, Listings, RestRequest, Subscriptio
 from collector.book.book import OrderBook, price_key
 from collector.book.sequence import FirstLastRule, SequenceRule
 from collector.decimal_text import size_is_zero
+from collector.markets import option_terms
 from collector.model import (
     BestBidAsk,
     BookDelta,
     BookSnapshot,
     Control,
     DecodeFailed,
+    DerivativeTicker,
     Level,
+    Liquidation,
     Message,
+    OptionSummary,
     Trade,
     sample,
 )
@@ -99,10 +108,7 @@ LIFETIME_S = 24 * 3600.0
 REST_PER_MINUTE = 600 * 12
 _IGNORED = frozenset(
     (
-        "tickers",
         "kline",
-        "liquidation",
-        "allLiquidation",
         "kline_lt",
         "tickers_lt",
         "lt",
@@ -124,6 +130,16 @@ _legacy_wrapped = msgspec.json.Decoder(LegacySnapshotWrapped)
 _legacy_trades = msgspec.json.Decoder(list[LegacyTrade])
 _instruments = msgspec.json.Decoder(V5Instruments)
 _legacy_symbols = msgspec.json.Decoder(LegacySymbols)
+_ticker = msgspec.json.Decoder(V5Ticker)
+_option_ticker = msgspec.json.Decoder(V5OptionTicker)
+_liquidations = msgspec.json.Decoder(list[V5Liquidation])
+_legacy_liquidation = msgspec.json.Decoder(V5LegacyLiquidation)
+#: Our derivatives channel -> (Bybit topic prefix, the categories that serve it).
+DERIVATIVE_TOPICS = {
+    "derivative_ticker": ("tickers", ("linear", "inverse")),
+    "liquidations": ("allLiquidation", ("linear", "inverse")),
+    "options": ("tickers", ("option",)),
+}
 
 
 #: ``category:SYMBOL``: ``linear:BTCUSDT``, ``linear:BTCUSDT-26DEC25``,
@@ -143,6 +159,7 @@ class BybitAdapter:
     symbol_grammar = SYMBOLS
     sequence_rule: SequenceRule = FirstLastRule()
     rest_weight_per_minute: int | None = REST_PER_MINUTE
+    derivative_channels = tuple(DERIVATIVE_TOPICS)
 
     def __init__(self, book_depth: dict[str, int] | None = None) -> None:
         self.book_depth = {**DEFAULT_DEPTH, **(book_depth or {})}
@@ -218,6 +235,14 @@ class BybitAdapter:
             return f"orderbook.1.{raw}"
         if sub.channel == "trades":
             return f"publicTrade.{raw}"
+        if sub.channel in DERIVATIVE_TOPICS:
+            prefix, categories = DERIVATIVE_TOPICS[sub.channel]
+            if category not in categories:
+                raise ValueError(
+                    f"Bybit {category} has no {sub.channel!r} channel "
+                    f"(served for: {', '.join(categories)})"
+                )
+            return f"{prefix}.{raw}"
         raise ValueError(f"unknown channel {sub.channel!r}")
 
     def _connection(self, category: str, chunk: list[tuple[str, Subscription]]) -> ConnectionPlan:
@@ -286,6 +311,31 @@ class BybitAdapter:
                 Trade(f"{category}:{t.s}", t.T * 1_000_000, ts_recv, t.i, taker_side(t.S), t.p, t.v)
                 for t in _trades.decode(env.data)
             ]
+        if channel == "tickers":
+            return self._ticker(env, category, ts_recv)
+        if channel == "allLiquidation":
+            rows = _liquidations.decode(env.data)
+            if not rows:
+                return [Control("ignored", ts_recv, f"{topic}: no liquidation")]
+            return [
+                Liquidation(
+                    f"{category}:{x.s}",
+                    x.T * 1_000_000,
+                    ts_recv,
+                    None,
+                    liquidation_order_side(x.S),
+                    x.p,
+                    x.v,
+                )
+                for x in rows
+            ]
+        if channel == "liquidation":
+            x = _legacy_liquidation.decode(env.data)
+            side = liquidation_order_side(x.side)
+            ts_ex = x.updatedTime * 1_000_000
+            return [
+                Liquidation(f"{category}:{x.symbol}", ts_ex, ts_recv, None, side, x.price, x.size)
+            ]
         if channel != "orderbook":
             return [DecodeFailed(f"unknown topic {topic!r}", ts_recv, sample(frame), True)]
         depth, _, _ = rest.partition(".")
@@ -338,6 +388,63 @@ class BybitAdapter:
         if bid is None or ask is None:
             return Control("ignored", ts_recv, f"{topic}: one-sided top of book", symbol)
         return BestBidAsk(symbol, ts_ex, ts_recv, None, bid[0], bid[1], ask[0], ask[1])
+
+    def _ticker(self, env: Envelope, category: str, ts_recv: int) -> list[Message]:
+        """``tickers``: option summaries on the option URL, derivative tickers on futures.
+
+        Spot tickers carry no derivative field and are not stored. A futures delta
+        that changed none of the stored fields (only the best bid/ask) gives no row.
+        """
+        ts_ex = env.ts * 1_000_000 if env.ts is not None else None
+        if category == "spot":
+            return [Control("ignored", ts_recv, "spot tickers")]
+        if category == "option":
+            o = _option_ticker.decode(env.data)
+            terms = option_terms(o.symbol)
+            if terms is None:
+                raise ValueError(f"option symbol {o.symbol!r} names no type, strike and expiry")
+            option_type, strike, expiration = terms
+            return [
+                OptionSummary(
+                    f"option:{o.symbol}",
+                    ts_ex,
+                    ts_recv,
+                    option_type,
+                    strike,
+                    expiration,
+                    best_bid_price=_text(o.bidPrice),
+                    best_bid_size=_text(o.bidSize),
+                    best_bid_iv=_text(o.bidIv),
+                    best_ask_price=_text(o.askPrice),
+                    best_ask_size=_text(o.askSize),
+                    best_ask_iv=_text(o.askIv),
+                    mark_price=_text(o.markPrice),
+                    mark_iv=_text(o.markPriceIv),
+                    underlying_price=_text(o.underlyingPrice),
+                    delta=_text(o.delta),
+                    gamma=_text(o.gamma),
+                    vega=_text(o.vega),
+                    theta=_text(o.theta),
+                    open_interest=_text(o.openInterest),
+                )
+            ]
+        t = _ticker.decode(env.data)
+        funding_time = _text(t.nextFundingTime)
+        ticker = DerivativeTicker(
+            f"{category}:{t.symbol}",
+            ts_ex,
+            ts_recv,
+            mark_price=_text(t.markPrice),
+            index_price=_text(t.indexPrice),
+            last_price=_text(t.lastPrice),
+            open_interest=_text(t.openInterest),
+            funding_rate=_text(t.fundingRate),
+            # "0" is what a dated future sends: it has no funding
+            funding_time=int(funding_time) * 1_000_000 if funding_time not in (None, "0") else None,
+        )
+        if not ticker.has_data():
+            return [Control("ignored", ts_recv, "tickers delta without derivative fields")]
+        return [ticker]
 
     def _reply(self, env: Envelope, ts_recv: int, conn: int, frame: str | bytes) -> list[Message]:
         op = env.op if env.op is not None else env.request.op if env.request else None
@@ -440,3 +547,8 @@ def _top_after(level: Level | None, updates: list[Level]) -> Level | None:
         elif level is not None and price_key(level[0]) == price_key(price):
             level = None
     return level
+
+
+def _text(value: str | None) -> str | None:
+    """Bybit writes an absent value as ``""``: that is a null, not a number."""
+    return value or None

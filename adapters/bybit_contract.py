@@ -9,9 +9,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from adapters.bybit_wire import Envelope, V5Book, V5Instruments, V5Trade
+from adapters.bybit_wire import (
+    Envelope,
+    V5Book,
+    V5Instruments,
+    V5LegacyLiquidation,
+    V5Liquidation,
+    V5OptionTicker,
+    V5Ticker,
+    V5Trade,
+)
 from collector.contract.classify import rest_path, shape_name
 from collector.contract.model import Classifier, Doc, MessageContract, Rules, VenueContract
+from collector.markets import option_terms
 
 CHECKED = "2026-11-28"
 _DOCS = "https://bybit-exchange.github.io/docs/v5"
@@ -47,6 +57,51 @@ PUBLIC_TRADE = MessageContract(
         "data[].iv": "string",  # options: trade IV
     },
 )
+TICKERS = MessageContract(
+    name="tickers",
+    doc=Doc(f"{_DOCS}/websocket/public/ticker", CHECKED),
+    struct=Envelope,
+    omit=_PUSH_OMIT,
+    payload={"data": V5Ticker},
+    enums={"type": ("snapshot", "delta")},
+    units={"ts": "ms", "cts": "ms"},
+    required=("topic", "type", "ts", "data"),
+    documented={"cs": "int"},  # cross sequence
+    # ~30 documented fields (24 h statistics, pre-listing state...); we store six
+    open=("data",),
+)
+OPTION_TICKERS = MessageContract(
+    name="tickers.option",
+    doc=Doc(f"{_DOCS}/websocket/public/ticker", CHECKED),
+    struct=Envelope,
+    omit=(*_PUSH_OMIT, "cts"),
+    payload={"data": V5OptionTicker},
+    enums={"type": ("snapshot",)},
+    units={"ts": "ms"},
+    required=("topic", "type", "ts", "data"),
+    documented={"id": "string"},
+    open=("data",),  # 24 h statistics, predictedDeliveryPrice, change24h...
+)
+ALL_LIQUIDATION = MessageContract(
+    name="allLiquidation",
+    doc=Doc(f"{_DOCS}/websocket/public/all-liquidation", CHECKED),
+    struct=Envelope,
+    omit=(*_PUSH_OMIT, "cts"),
+    payload={"data": list[V5Liquidation]},
+    enums={"type": ("snapshot",), "data[].S": ("Buy", "Sell")},
+    units={"ts": "ms", "data[].T": "ms"},
+    required=("topic", "type", "ts", "data"),
+)
+LIQUIDATION = MessageContract(
+    name="liquidation",
+    doc=Doc(f"{_DOCS}/websocket/public/liquidation", CHECKED),
+    struct=Envelope,
+    omit=(*_PUSH_OMIT, "cts"),
+    payload={"data": V5LegacyLiquidation},
+    enums={"type": ("snapshot",), "data.side": ("Buy", "Sell")},
+    units={"ts": "ms", "data.updatedTime": "ms"},
+    required=("topic", "type", "ts", "data"),
+)
 REPLY = MessageContract(
     name="reply",
     doc=Doc(f"{_DOCS}/ws/connect", CHECKED),
@@ -65,7 +120,7 @@ INSTRUMENTS = MessageContract(
     documented={"retExtInfo": "object", "time": "int"},
 )
 #: Topics documented on v5 that the adapter deliberately does not consume.
-IGNORED = frozenset({"tickers", "kline", "liquidation", "allLiquidation", "insurance"})
+IGNORED = frozenset({"kline", "insurance"})
 
 
 def _classifier() -> Classifier:
@@ -73,7 +128,10 @@ def _classifier() -> Classifier:
         if isinstance(value, dict):
             topic = value.get("topic")
             if isinstance(topic, str):
-                return topic.split(".", 1)[0]
+                channel, _, symbol = topic.partition(".")
+                if channel == "tickers" and option_terms(symbol) is not None:
+                    return OPTION_TICKERS.name  # same topic, another payload
+                return channel
             if "op" in value:
                 return "reply"
             if "request" in value:
@@ -90,7 +148,16 @@ def _rest(url: str, value: Any) -> str:
 
 CONTRACT = VenueContract(
     venue="bybit",
-    messages=(ORDERBOOK, PUBLIC_TRADE, REPLY, INSTRUMENTS),
+    messages=(
+        ORDERBOOK,
+        PUBLIC_TRADE,
+        TICKERS,
+        OPTION_TICKERS,
+        ALL_LIQUIDATION,
+        LIQUIDATION,
+        REPLY,
+        INSTRUMENTS,
+    ),
     rules=Rules(
         sequence="orderbook: snapshot then deltas whose u grows by exactly 1; "
         "a later snapshot or u == 1 resets the book",

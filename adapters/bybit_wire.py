@@ -6,6 +6,10 @@ Written from (stored copies checked 2026-11-28):
 * v5 order book: https://bybit-exchange.github.io/docs/v5/websocket/public/orderbook
 * v5 trades: https://bybit-exchange.github.io/docs/v5/websocket/public/trade
 * v5 instruments: https://bybit-exchange.github.io/docs/v5/market/instrument
+* v5 tickers: https://bybit-exchange.github.io/docs/v5/websocket/public/ticker
+* v5 all liquidation: https://bybit-exchange.github.io/docs/v5/websocket/public/all-liquidation
+* v5 liquidation (deprecated 2025, carried by 2023 recordings):
+  https://bybit-exchange.github.io/docs/v5/websocket/public/liquidation
 * legacy v2 (retired; decode only): https://bybit-exchange.github.io/docs/inverse/#t-websocket
   and https://bybit-exchange.github.io/docs/linear/#t-websocket (``orderBookL2_25``, ``trade``),
   ``GET /v2/public/symbols``.
@@ -77,6 +81,65 @@ class V5Trade(msgspec.Struct):
     i: str  # trade id (UUID on derivatives, digits on spot)
     BT: bool = False  # block trade
     seq: int | None = None  # cross sequence
+
+
+class V5Ticker(msgspec.Struct):
+    """``tickers.{symbol}`` on linear and inverse: a snapshot, then deltas of changed fields.
+
+    Only the derivative fields are declared; a delta omits every field that did not change.
+    """
+
+    symbol: str
+    lastPrice: str | None = None  # last traded price
+    markPrice: str | None = None  # mark price
+    indexPrice: str | None = None  # index price
+    openInterest: str | None = None  # open interest, contracts (linear: base coin)
+    fundingRate: str | None = None  # funding rate of the current period
+    nextFundingTime: str | None = None  # next funding time, ms as text
+    bid1Price: str | None = None  # best bid (the bbo channel's business, not stored here)
+    ask1Price: str | None = None  # best ask
+
+
+class V5OptionTicker(msgspec.Struct):
+    """``tickers.{symbol}`` on the option URL: always a full snapshot."""
+
+    symbol: str
+    bidPrice: str | None = None  # best bid price
+    bidSize: str | None = None  # best bid size
+    bidIv: str | None = None  # best bid implied volatility (fraction)
+    askPrice: str | None = None  # best ask price
+    askSize: str | None = None  # best ask size
+    askIv: str | None = None  # best ask implied volatility (fraction)
+    markPrice: str | None = None  # mark price
+    markPriceIv: str | None = None  # mark price implied volatility (fraction)
+    underlyingPrice: str | None = None  # price of the underlying
+    openInterest: str | None = None  # open interest, contracts
+    delta: str | None = None
+    gamma: str | None = None
+    vega: str | None = None
+    theta: str | None = None
+    indexPrice: str | None = None  # index price
+    lastPrice: str | None = None  # last traded price
+
+
+class V5Liquidation(msgspec.Struct):
+    """One ``allLiquidation.{symbol}`` row (the payload is a list of them)."""
+
+    T: int  # liquidation time, ms
+    s: str  # symbol
+    S: str  # side of the liquidated *position*: "Buy" = a long was liquidated
+    v: str  # size
+    p: str  # bankruptcy price
+
+
+class V5LegacyLiquidation(msgspec.Struct):
+    """``liquidation.{symbol}`` payload (one object), the topic before ``allLiquidation``."""
+
+    updatedTime: int  # ms
+    symbol: str
+    side: str  # side of the liquidated position, as in ``allLiquidation``
+    size: str
+    price: str  # bankruptcy price
 
 
 class LegacyLevel(msgspec.Struct):
@@ -167,6 +230,20 @@ def taker_side(side: str) -> str:
     if side == "Sell":
         return "sell"
     raise ValueError(f"unknown taker side {side!r}")
+
+
+def liquidation_order_side(position_side: str) -> str:
+    """The side of the order that liquidated a position Bybit names by the position's side.
+
+    Bybit's ``S``/``side`` is the liquidated position's ("Buy" = a long was closed, as
+    the docs say after their correction; protocols.md quirk 19, tardis-node's mapper), so
+    the liquidation order sold it.
+    """
+    if position_side == "Buy":
+        return "sell"
+    if position_side == "Sell":
+        return "buy"
+    raise ValueError(f"unknown liquidation side {position_side!r}")
 
 
 def raw_text(raw: msgspec.Raw) -> str:

@@ -43,14 +43,17 @@ from collector.adapter import ConnectionPlan, Listings, RestRequest, Subscriptio
 from collector.book.book import OrderBook
 from collector.book.sequence import PreviousIdRule, SequenceRule
 from collector.decimal_text import json_decimal, json_number
-from collector.markets import ddmmmyy
+from collector.markets import ddmmmyy, option_terms
 from collector.model import (
     BestBidAsk,
     BookDelta,
     BookSnapshot,
     Control,
     DecodeFailed,
+    DerivativeTicker,
+    Liquidation,
     Message,
+    OptionSummary,
     Trade,
     sample,
 )
@@ -91,7 +94,6 @@ APP_PING = json.dumps(
 #: Channels understood but not stored.
 _IGNORED = frozenset(
     {
-        "ticker",
         "incremental_ticker",
         "deribit_price_index",
         "deribit_price_ranking",
@@ -115,6 +117,7 @@ class DeribitAdapter:
     #: Public REST is limited per IP without a published number; only instruments are fetched.
     rest_weight_per_minute: int | None = None
     symbol_grammar = SYMBOLS
+    derivative_channels = ("derivative_ticker", "liquidations", "options")
 
     def __init__(self, book_interval: str = "100ms") -> None:
         self.book_interval = book_interval
@@ -146,6 +149,10 @@ class DeribitAdapter:
             "book": f"book.{{}}.{self.book_interval}",
             "trades": "trades.{}.100ms",
             "bbo": "quote.{}",
+            # one ticker serves both (options carry greeks); liquidations are flagged trades
+            "derivative_ticker": "ticker.{}.100ms",
+            "options": "ticker.{}.100ms",
+            "liquidations": "trades.{}.100ms",
         }
         heartbeat = json.dumps(
             {
@@ -157,9 +164,13 @@ class DeribitAdapter:
             separators=(",", ":"),
         )
         plans = []
-        for i in range(0, len(subscriptions), CHANNELS_PER_CONNECTION):
-            chunk = subscriptions[i : i + CHANNELS_PER_CONNECTION]
-            channels = [names[s.channel].format(s.symbol) for s in chunk]
+        by_channel: dict[str, list[Subscription]] = {}  # a channel is subscribed once
+        for sub in subscriptions:
+            by_channel.setdefault(names[sub.channel].format(sub.symbol), []).append(sub)
+        unique = list(by_channel)
+        for i in range(0, len(unique), CHANNELS_PER_CONNECTION):
+            channels = unique[i : i + CHANNELS_PER_CONNECTION]
+            chunk = [sub for c in channels for sub in by_channel[c]]
             frames = [heartbeat]
             for j in range(0, len(channels), CHANNELS_PER_REQUEST):
                 request = {
@@ -238,19 +249,21 @@ class DeribitAdapter:
                 BookDelta(b.instrument_name, ts, ts_recv, cid, cid, b.prev_change_id, bids, asks)
             ]
         if kind == "trades":
-            return [
+            out: list[Message] = []
+            for t in w.trades.decode(data):
+                price, amount = json_decimal(t.price), json_decimal(t.amount)
                 # ``direction`` is the taker's side (docs: trades.{instrument}.{interval}).
-                Trade(
-                    t.instrument_name,
-                    _ns(t.timestamp),
-                    ts_recv,
-                    t.trade_id,
-                    t.direction,
-                    json_decimal(t.price),
-                    json_decimal(t.amount),
+                ts = _ns(t.timestamp)
+                out.append(
+                    Trade(t.instrument_name, ts, ts_recv, t.trade_id, t.direction, price, amount)
                 )
-                for t in w.trades.decode(data)
-            ]
+                out.extend(
+                    Liquidation(t.instrument_name, ts, ts_recv, t.trade_id, side, price, amount)
+                    for side in _liquidation_sides(t.liquidation, t.direction)
+                )
+            return out
+        if kind == "ticker":
+            return [self._ticker(w.ticker.decode(data), ts_recv)]
         if kind == "quote":
             q = w.quote.decode(data)
             texts = [
@@ -265,6 +278,58 @@ class DeribitAdapter:
         if kind in _IGNORED:
             return [Control("ignored", ts_recv, channel)]
         return [DecodeFailed(f"unknown channel {channel!r}", ts_recv, sample(frame), unknown=True)]
+
+    def _ticker(self, t: w.Ticker, ts_recv: int) -> DerivativeTicker | OptionSummary:
+        """An option's ticker is an option summary; a future's or perpetual's a derivative ticker.
+
+        Deribit funds perpetuals continuously, so there is no next funding time; the
+        stored rate is ``funding_8h`` (funding over the last 8 hours, comparable with the
+        8-hourly rates of other venues), ``current_funding`` is not stored.
+        """
+        name, ts = t.instrument_name, _ns(t.timestamp)
+        if t.greeks is None:
+            return DerivativeTicker(
+                name,
+                ts,
+                ts_recv,
+                mark_price=json_number(t.mark_price),
+                index_price=json_number(t.index_price),
+                last_price=json_number(t.last_price),
+                open_interest=json_number(t.open_interest),
+                funding_rate=json_number(t.funding_8h),
+            )
+        terms = option_terms(name)
+        if terms is None:
+            raise ValueError(f"option ticker {name!r}: no type, strike and expiry in its name")
+        option_type, strike, expiration = terms
+        info = self._instruments.get(name)
+        if info is not None and info.expiration_timestamp is not None:
+            expiration = _ns(info.expiration_timestamp)
+        g = t.greeks
+        return OptionSummary(
+            name,
+            ts,
+            ts_recv,
+            option_type,
+            strike,
+            expiration,
+            best_bid_price=json_number(t.best_bid_price),
+            best_bid_size=json_number(t.best_bid_amount),
+            best_bid_iv=json_number(t.bid_iv),
+            best_ask_price=json_number(t.best_ask_price),
+            best_ask_size=json_number(t.best_ask_amount),
+            best_ask_iv=json_number(t.ask_iv),
+            mark_price=json_number(t.mark_price),
+            mark_iv=json_number(t.mark_iv),
+            underlying_price=json_number(t.underlying_price),
+            underlying_index=t.underlying_index,
+            delta=json_number(g.delta),
+            gamma=json_number(g.gamma),
+            vega=json_number(g.vega),
+            theta=json_number(g.theta),
+            rho=json_number(g.rho),
+            open_interest=json_number(t.open_interest),
+        )
 
     def decode_rest(self, url: str, body: str | bytes, ts_recv: int) -> list[Message]:
         path = urlsplit(url).path
@@ -293,6 +358,21 @@ def _reply(request_id: int | str | None, result: bytes, ts_recv: int) -> Control
         channels = msgspec.json.decode(result, type=list[str])
         return Control("ack", ts_recv, f"id={request_id}: {len(channels)} channels subscribed")
     return Control("ack", ts_recv, f"id={request_id}: {result[:80].decode(errors='replace')}")
+
+
+def _liquidation_sides(flag: str | None, taker: str) -> list[str]:
+    """Sides of the liquidation orders in a trade flagged ``liquidation``.
+
+    ``T``: the taker was liquidated, so the liquidation order is the taker's; ``M``: the
+    maker's, on the other side; ``MT``: both (two liquidation orders, one trade).
+    """
+    if not flag:
+        return []
+    maker = "sell" if taker == "buy" else "buy"
+    sides = {"T": [taker], "M": [maker], "MT": [maker, taker]}.get(flag)
+    if sides is None:
+        raise ValueError(f"unknown liquidation flag {flag!r}")
+    return sides
 
 
 def _changes(levels: list[w.Change]) -> list[tuple[str, str]]:

@@ -14,6 +14,7 @@ from adapters.deribit_wire import (
     Quote,
     RpcError,
     Subscription,
+    Ticker,
     TradeRow,
 )
 from collector.contract.classify import rest_path, shape_name
@@ -90,6 +91,48 @@ QUOTE = _notification(
     },
     units={"params.data.timestamp": "ms"},
 )
+_TICKER_NUMBERS = (
+    "mark_price",
+    "index_price",
+    "open_interest",
+    "best_bid_price",
+    "best_bid_amount",
+    "best_ask_price",
+    "best_ask_amount",
+)
+TICKER = _notification(
+    "ticker",
+    "subscriptions/market-data/tickerinstrument_nameinterval",
+    Ticker,
+    types={
+        **{f"params.data.{k}": _NUMBERS for k in _TICKER_NUMBERS},
+        **{
+            f"params.data.{k}": "number|null"
+            for k in (
+                "last_price",
+                "funding_8h",
+                "current_funding",
+                "bid_iv",
+                "ask_iv",
+                "mark_iv",
+                "underlying_price",
+            )
+        },
+        **{f"params.data.greeks.{k}": _NUMBERS for k in ("delta", "gamma", "vega", "theta", "rho")},
+    },
+    units={"params.data.timestamp": "ms"},
+    documented={
+        "params.data.stats": "object",
+        "params.data.state": "string",
+        "params.data.settlement_price": _NUMBERS,
+        "params.data.delivery_price": _NUMBERS,
+        "params.data.min_price": _NUMBERS,
+        "params.data.max_price": _NUMBERS,
+        "params.data.interest_rate": _NUMBERS,
+        "params.data.interest_value": _NUMBERS,
+        "params.data.estimated_delivery_price": _NUMBERS,
+    },
+)
 HEARTBEAT = MessageContract(
     name="heartbeat",
     doc=Doc(_DOCS + "api-reference/session-management/public-set_heartbeat", CHECKED),
@@ -118,7 +161,6 @@ INSTRUMENTS = MessageContract(
 )
 IGNORED = frozenset(
     {
-        "ticker",
         "incremental_ticker",
         "deribit_price_index",
         "deribit_price_ranking",
@@ -154,7 +196,7 @@ def _rest(url: str, value: Any) -> str:
 
 CONTRACT = VenueContract(
     venue="deribit",
-    messages=(BOOK, GROUPED_BOOK, TRADES, QUOTE, HEARTBEAT, REPLY, INSTRUMENTS),
+    messages=(BOOK, GROUPED_BOOK, TRADES, QUOTE, TICKER, HEARTBEAT, REPLY, INSTRUMENTS),
     rules=Rules(
         sequence="book: snapshot first, then each change's prev_change_id equals the "
         "previous change_id; else resubscribe",

@@ -10,6 +10,8 @@ Written from (checked 2026-11-28 against stored copies of docs.deribit.com):
   perpetuals, coin contracts for options);
 * grouped book: ``book.{instrument}.{group}.{depth}.{interval}`` (full top-N each message,
   ``[price, amount]``, no ``type``);
+* ticker: https://docs.deribit.com/subscriptions/market-data/tickerinstrument_nameinterval
+  (futures, perpetuals and options; options add implied volatilities and greeks);
 * heartbeat: https://docs.deribit.com/api-reference/session-management/public-set_heartbeat
 * instruments: ``public/get_instruments`` (docs.deribit.com API reference; fields checked
   against the recorded 2021 responses and the 2022 SOL/USDC ones in the sidecar).
@@ -112,6 +114,46 @@ class Quote(msgspec.Struct):
     best_ask_amount: Raw = Raw(b"null")
 
 
+_NULL = Raw(b"null")
+
+
+class Greeks(msgspec.Struct):
+    """``greeks`` of an option ticker (JSON numbers)."""
+
+    delta: Raw = _NULL
+    gamma: Raw = _NULL
+    vega: Raw = _NULL
+    theta: Raw = _NULL
+    rho: Raw = _NULL
+
+
+class Ticker(msgspec.Struct):
+    """``ticker.{instrument}.{interval}``: one instrument's state (numbers are JSON numbers).
+
+    Only the stored fields are declared; ``stats``, ``min_price``, ``state`` and the rest
+    are documented and not read.
+    """
+
+    timestamp: int  # ms
+    instrument_name: str
+    mark_price: Raw = _NULL
+    index_price: Raw = _NULL
+    last_price: Raw = _NULL  # null before the first trade
+    open_interest: Raw = _NULL  # USD for futures and perpetuals, contracts for options
+    best_bid_price: Raw = _NULL  # 0 with amount 0 when the side is empty
+    best_bid_amount: Raw = _NULL
+    best_ask_price: Raw = _NULL
+    best_ask_amount: Raw = _NULL
+    funding_8h: Raw = _NULL  # perpetual only: funding over the last 8 hours
+    current_funding: Raw = _NULL  # perpetual only: the current funding
+    bid_iv: Raw = _NULL  # options: implied volatility of the best bid, percent
+    ask_iv: Raw = _NULL  # options: of the best ask, percent
+    mark_iv: Raw = _NULL  # options: of the mark price, percent
+    underlying_price: Raw = _NULL  # options: price of the underlying
+    underlying_index: str | None = None  # options: the underlying future or index
+    greeks: Greeks | None = None  # options only
+
+
 class Instrument(msgspec.Struct):
     """One row of ``public/get_instruments``."""
 
@@ -137,3 +179,4 @@ grouped_book = msgspec.json.Decoder(GroupedBook)
 trades = msgspec.json.Decoder(list[TradeRow])
 quote = msgspec.json.Decoder(Quote)
 instruments = msgspec.json.Decoder(Instruments)
+ticker = msgspec.json.Decoder(Ticker)

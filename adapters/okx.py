@@ -66,13 +66,17 @@ from collector.adapter import ConnectionPlan, Listings, RestRequest, Subscriptio
 from collector.book.book import OrderBook
 from collector.book.checksum import interleaved_crc32
 from collector.book.sequence import SeqIdRule
+from collector.markets import option_terms
 from collector.model import (
     BestBidAsk,
     BookDelta,
     BookSnapshot,
     Control,
     DecodeFailed,
+    DerivativeTicker,
+    Liquidation,
     Message,
+    OptionSummary,
     Trade,
     sample,
 )
@@ -107,21 +111,16 @@ PLANNED_BOOK_CHANNELS = ("books", "books5")
 #: Public channels that are understood but not stored.
 IGNORED_CHANNELS = frozenset(
     [
-        "tickers",
-        "index-tickers",
-        "mark-price",
         "price-limit",
-        "funding-rate",
-        "open-interest",
         "estimated-price",
-        "opt-summary",
-        "liquidation-orders",
         "instruments",
         "status",
         "call-auction-details",
     ]
 )
 _CANDLE_PREFIXES = ("candle", "mark-price-candle", "index-candle")
+#: Instrument types whose channels feed ``derivative_ticker`` and ``liquidations``.
+_CONTRACT_TYPES = ("SWAP", "FUTURES")
 _ACK_EVENTS = frozenset(("subscribe", "unsubscribe", "login"))
 
 
@@ -141,6 +140,7 @@ class OkxAdapter:
         self.rest_weight_per_minute: int | None = REST_WEIGHT_PER_MINUTE
         self._markets: dict[str, str] = {}
         self.symbol_grammar = SYMBOLS
+        self.derivative_channels = ("derivative_ticker", "liquidations", "options")
         #: Instruments by the ``instType`` query of the list naming them.
         self.listings = Listings()
         #: Own per-symbol book message numbers, for pushes without seqId (pre-2022).
@@ -179,17 +179,26 @@ class OkxAdapter:
         Each connection subscribes with ceil(n / ``ARGS_PER_FRAME``) requests, a
         tiny share of the 480 an hour a connection may send.
         """
-        names = {"book": self.book_channel, "bbo": "bbo-tbt", "trades": "trades"}
+        # Some channels are per instrument type or family, so one arg can serve several
+        # subscriptions: each arg is sent once, on the connection of the first to ask.
+        args: dict[bytes, dict[str, str]] = {}
+        owners: dict[bytes, list[Subscription]] = {}
         for sub in subscriptions:
-            if sub.channel not in names:
-                raise ValueError(f"okx has no channel {sub.channel!r}")
+            keys = []
+            for arg in self._args(sub):
+                key = msgspec.json.encode(arg)
+                args.setdefault(key, arg)
+                keys.append(key)
+            owners.setdefault(keys[0], []).append(sub)
+        unique = list(args)
         plans = []
-        for i in range(0, len(subscriptions), SUBSCRIPTIONS_PER_CONNECTION):
-            chunk = subscriptions[i : i + SUBSCRIPTIONS_PER_CONNECTION]
-            args = [{"channel": names[s.channel], "instId": s.symbol} for s in chunk]
+        for i in range(0, len(unique), SUBSCRIPTIONS_PER_CONNECTION):
+            keys = unique[i : i + SUBSCRIPTIONS_PER_CONNECTION]
+            chunk = [sub for key in keys for sub in owners.get(key, ())]
+            args_ = [args[key] for key in keys]
             frames = [
-                msgspec.json.encode({"op": "subscribe", "args": args[j : j + ARGS_PER_FRAME]})
-                for j in range(0, len(args), ARGS_PER_FRAME)
+                msgspec.json.encode({"op": "subscribe", "args": args_[j : j + ARGS_PER_FRAME]})
+                for j in range(0, len(args_), ARGS_PER_FRAME)
             ]
             plans.append(
                 ConnectionPlan(
@@ -203,6 +212,26 @@ class OkxAdapter:
                 )
             )
         return plans
+
+    def _args(self, sub: Subscription) -> list[dict[str, str]]:
+        """The subscribe args one subscription needs (derivatives: several channels)."""
+        names = {"book": self.book_channel, "bbo": "bbo-tbt", "trades": "trades"}
+        if sub.channel in names:
+            return [{"channel": names[sub.channel], "instId": sub.symbol}]
+        parts = sub.symbol.split("-")
+        kind = "SWAP" if parts[-1] == "SWAP" else {3: "FUTURES", 5: "OPTION"}.get(len(parts))
+        family = "-".join(parts[:2])  # BTC-USD-SWAP -> BTC-USD: the index and family
+        if sub.channel == "derivative_ticker" and kind in _CONTRACT_TYPES:
+            channels = ["tickers", "mark-price", "open-interest"]
+            if kind == "SWAP":
+                channels.append("funding-rate")
+            args = [{"channel": c, "instId": sub.symbol} for c in channels]
+            return [*args, {"channel": "index-tickers", "instId": family}]
+        if sub.channel == "liquidations" and kind in _CONTRACT_TYPES:
+            return [{"channel": "liquidation-orders", "instType": kind}]
+        if sub.channel == "options" and kind == "OPTION":
+            return [{"channel": "opt-summary", "instFamily": family}]
+        raise ValueError(f"okx has no channel {sub.channel!r} for {sub.symbol}")
 
     # -- decoding -------------------------------------------------------------------
 
@@ -232,6 +261,8 @@ class OkxAdapter:
                         _trade(t, ts_recv)
                         for t in wire.trades.decode(env.data)  # one push may hold several
                     ]
+                if channel in _DERIVATIVE_DECODERS:
+                    return _DERIVATIVE_DECODERS[channel](env.data, ts_recv)
                 if channel in IGNORED_CHANNELS or channel.startswith(_CANDLE_PREFIXES):
                     return [Control("ignored", ts_recv, channel, env.arg.instId)]
                 return [DecodeFailed(f"unknown channel {channel!r}", ts_recv, sample(frame), True)]
@@ -351,6 +382,109 @@ def _trade(t: wire.OkxTrade, ts_recv: int) -> Trade:
     if t.side not in ("buy", "sell"):
         raise ValueError(f"trade side {t.side!r}")
     return Trade(t.instId, _ms(t.ts), ts_recv, t.tradeId, t.side, t.px, t.sz)
+
+
+def _ts(text: str) -> int | None:
+    """An exchange time that may be absent (``""``): None, never a made-up instant."""
+    return _ms(text) if text else None
+
+
+def _tickers(raw: msgspec.Raw, ts_recv: int) -> list[Message]:
+    """Swap and futures tickers give their last price; spot and option tickers nothing."""
+    out: list[Message] = []
+    for t in wire.tickers.decode(raw):
+        if t.instType in _CONTRACT_TYPES and t.last:
+            out.append(DerivativeTicker(t.instId, _ts(t.ts), ts_recv, last_price=t.last))
+    return out or [Control("ignored", ts_recv, "tickers without a contract's last price")]
+
+
+def _mark_price(raw: msgspec.Raw, ts_recv: int) -> list[Message]:
+    return [
+        DerivativeTicker(m.instId, _ts(m.ts), ts_recv, mark_price=m.markPx)
+        for m in wire.mark_price.decode(raw)
+    ]
+
+
+def _index_tickers(raw: msgspec.Raw, ts_recv: int) -> list[Message]:
+    """Rows of the index itself (symbol ``BTC-USDT``): OKX prices indexes, not contracts."""
+    return [
+        DerivativeTicker(i.instId, _ts(i.ts), ts_recv, index_price=i.idxPx)
+        for i in wire.index_tickers.decode(raw)
+    ]
+
+
+def _funding_rate(raw: msgspec.Raw, ts_recv: int) -> list[Message]:
+    return [
+        DerivativeTicker(
+            f.instId,
+            _ts(f.ts),
+            ts_recv,
+            funding_rate=f.fundingRate or None,
+            predicted_funding_rate=f.nextFundingRate or None,
+            funding_time=_ts(f.fundingTime),
+        )
+        for f in wire.funding_rate.decode(raw)
+    ]
+
+
+def _open_interest(raw: msgspec.Raw, ts_recv: int) -> list[Message]:
+    return [
+        DerivativeTicker(o.instId, _ts(o.ts), ts_recv, open_interest=o.oi)
+        for o in wire.open_interest.decode(raw)
+    ]
+
+
+def _liquidations(raw: msgspec.Raw, ts_recv: int) -> list[Message]:
+    """Every liquidation of the instrument type, not only the configured symbols'."""
+    out: list[Message] = []
+    for row in wire.liquidations.decode(raw):
+        for d in row.details:
+            if d.side not in ("buy", "sell"):
+                raise ValueError(f"liquidation side {d.side!r}")
+            out.append(Liquidation(row.instId, _ts(d.ts), ts_recv, None, d.side, d.bkPx, d.sz))
+    return out
+
+
+def _option_summaries(raw: msgspec.Raw, ts_recv: int) -> list[Message]:
+    """Every option of the family. Greeks are OKX's Black-Scholes ones (``deltaBS``...),
+    the convention Deribit and Bybit publish; OKX sends no quotes or mark price here."""
+    out: list[Message] = []
+    for o in wire.option_summaries.decode(raw):
+        terms = option_terms(o.instId)
+        if terms is None:
+            raise ValueError(f"option {o.instId!r}: no type, strike and expiry in its name")
+        option_type, strike, expiration = terms
+        out.append(
+            OptionSummary(
+                o.instId,
+                _ts(o.ts),
+                ts_recv,
+                option_type,
+                strike,
+                expiration,
+                best_bid_iv=o.bidVol or None,
+                best_ask_iv=o.askVol or None,
+                mark_iv=o.markVol or None,
+                underlying_price=o.fwdPx or None,
+                underlying_index=o.uly,
+                delta=o.deltaBS or None,
+                gamma=o.gammaBS or None,
+                vega=o.vegaBS or None,
+                theta=o.thetaBS or None,
+            )
+        )
+    return out
+
+
+_DERIVATIVE_DECODERS = {
+    "tickers": _tickers,
+    "mark-price": _mark_price,
+    "index-tickers": _index_tickers,
+    "funding-rate": _funding_rate,
+    "open-interest": _open_interest,
+    "liquidation-orders": _liquidations,
+    "opt-summary": _option_summaries,
+}
 
 
 def _levels(rows: list[list[str]]) -> list[tuple[str, str]]:

@@ -12,7 +12,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from adapters.okx_wire import OkxBook, OkxBooksReply, OkxEnvelope, OkxInstruments, OkxTrade
+from adapters.okx_wire import (
+    OkxBook,
+    OkxBooksReply,
+    OkxEnvelope,
+    OkxFundingRate,
+    OkxIndexTicker,
+    OkxInstruments,
+    OkxLiquidation,
+    OkxMarkPrice,
+    OkxOpenInterest,
+    OkxOptionSummary,
+    OkxTicker,
+    OkxTrade,
+)
 from collector.contract.classify import rest_path, shape_name
 from collector.contract.model import Classifier, Doc, MessageContract, Rules, VenueContract
 
@@ -100,11 +113,62 @@ INSTRUMENTS = MessageContract(
     enums={"data[].instType": ("SPOT", "MARGIN", "SWAP", "FUTURES", "OPTION")},
     open=("data[]",),  # ~40 documented fields per instrument; we read eleven
 )
+
+
+def _public(name: str, anchor: str, row: Any, units: dict[str, str]) -> MessageContract:
+    """A derivative channel push: ``arg`` + ``data`` rows of ``row``; the rows carry
+    documented fields the adapter does not store (24 h statistics, USD values...)."""
+    return MessageContract(
+        name=name,
+        doc=Doc(_DOCS + anchor, CHECKED),
+        struct=OkxEnvelope,
+        omit=(*_PUSH_OMIT, "action"),
+        payload={"data": list[row]},
+        units={f"data[].{k}": v for k, v in units.items()},
+        required=("arg", "data"),
+        open=("data[]",),
+    )
+
+
+TICKERS = _public(
+    "tickers", "#order-book-trading-market-data-ws-tickers-channel", OkxTicker, {"ts": "ms"}
+)
+MARK_PRICE = _public(
+    "mark-price", "#public-data-websocket-mark-price-channel", OkxMarkPrice, {"ts": "ms"}
+)
+INDEX_TICKERS = _public(
+    "index-tickers",
+    "#public-data-websocket-index-tickers-channel",
+    OkxIndexTicker,
+    {"ts": "ms"},
+)
+FUNDING_RATE = _public(
+    "funding-rate",
+    "#public-data-websocket-funding-rate-channel",
+    OkxFundingRate,
+    {"ts": "ms", "fundingTime": "ms", "nextFundingTime": "ms"},
+)
+OPEN_INTEREST = _public(
+    "open-interest",
+    "#public-data-websocket-open-interest-channel",
+    OkxOpenInterest,
+    {"ts": "ms"},
+)
+LIQUIDATION_ORDERS = _public(
+    "liquidation-orders",
+    "#public-data-websocket-liquidation-orders-channel",
+    OkxLiquidation,
+    {"details[].ts": "ms"},
+)
+OPT_SUMMARY = _public(
+    "opt-summary",
+    "#public-data-websocket-option-summary-channel",
+    OkxOptionSummary,
+    {"ts": "ms"},
+)
 _BOOK_CHANNELS = {"books": "books", "books-l2-tbt": "books", "books50-l2-tbt": "books"}
 #: Channels the adapter understands but does not store, and the text heartbeat reply.
-IGNORED = frozenset(
-    {"tickers", "mark-price", "funding-rate", "open-interest", "index-tickers", "pong"}
-)
+IGNORED = frozenset({"pong"})
 
 
 def _classifier() -> Classifier:
@@ -132,7 +196,22 @@ def _rest(url: str, value: Any) -> str:
 
 CONTRACT = VenueContract(
     venue="okx",
-    messages=(BOOKS, BOOKS5, BBO, TRADES, EVENT, REST_BOOKS, INSTRUMENTS),
+    messages=(
+        BOOKS,
+        BOOKS5,
+        BBO,
+        TRADES,
+        TICKERS,
+        MARK_PRICE,
+        INDEX_TICKERS,
+        FUNDING_RATE,
+        OPEN_INTEREST,
+        LIQUIDATION_ORDERS,
+        OPT_SUMMARY,
+        EVENT,
+        REST_BOOKS,
+        INSTRUMENTS,
+    ),
     rules=Rules(
         sequence="books: snapshot has prevSeqId -1; each update's prevSeqId equals the last "
         "seqId (ids are not +1; a documented reset may lower them); a REST books snapshot "

@@ -4,7 +4,8 @@ Written from the OKX v5 API docs (https://www.okx.com/docs-v5/en/), sections
 "WebSocket / Overview" (connect, ping/pong, limits, ``notice``), "Order book
 channel" (``books``, ``books5``, ``bbo-tbt``, ``books50-l2-tbt``,
 ``books-l2-tbt``: https://www.okx.com/docs-v5/en/#order-book-trading-market-data-ws-order-book-channel),
-"Trades channel" (https://www.okx.com/docs-v5/en/#order-book-trading-market-data-ws-trades-channel)
+"Trades channel" (https://www.okx.com/docs-v5/en/#order-book-trading-market-data-ws-trades-channel),
+the derivative channels of "Public data / WebSocket" (each struct names its anchor)
 and "Get instruments" (https://www.okx.com/docs-v5/en/#public-data-rest-api-get-instruments),
 cross-checked against the 2022-05 capture in ``captures/okx`` and the checksum
 deprecation notice of 21 May 2026 (see ``shared/reference/checksums.md``).
@@ -92,6 +93,90 @@ class OkxTrade(msgspec.Struct):
     seqId: int | None = None  # trade sequence id (newer API)
 
 
+# --- derivative channels ("Public data" WebSocket section of the v5 docs) -----------
+
+
+class OkxTicker(msgspec.Struct):
+    """``tickers`` (#order-book-trading-market-data-ws-tickers-channel): 24 h ticker."""
+
+    instType: str  # SPOT, SWAP, FUTURES, OPTION...
+    instId: str
+    last: str  # last traded price ("" before the first trade)
+    ts: str  # ms, as text
+
+
+class OkxMarkPrice(msgspec.Struct):
+    """``mark-price`` (#public-data-websocket-mark-price-channel)."""
+
+    instId: str
+    markPx: str  # mark price
+    ts: str  # ms, as text
+
+
+class OkxIndexTicker(msgspec.Struct):
+    """``index-tickers`` (#public-data-websocket-index-tickers-channel); instId is the index."""
+
+    instId: str  # the index, e.g. BTC-USDT
+    idxPx: str  # index price
+    ts: str  # ms, as text
+
+
+class OkxFundingRate(msgspec.Struct):
+    """``funding-rate`` (#public-data-websocket-funding-rate-channel), perpetual swaps."""
+
+    instId: str
+    fundingRate: str  # rate of the current period, settled at fundingTime
+    fundingTime: str  # settlement time of the current period, ms as text
+    ts: str  # ms, as text ("" in recordings before the field was added)
+    nextFundingRate: str | None = None  # forecast of the following period ("" if none)
+    nextFundingTime: str | None = None  # settlement time of the following period
+
+
+class OkxOpenInterest(msgspec.Struct):
+    """``open-interest`` (#public-data-websocket-open-interest-channel)."""
+
+    instId: str
+    oi: str  # open interest, contracts
+    ts: str  # ms, as text
+    oiCcy: str | None = None  # in coin
+
+
+class OkxLiquidationDetail(msgspec.Struct):
+    """One liquidation of a ``liquidation-orders`` row."""
+
+    side: str  # side of the liquidation order: "buy" closes a short
+    sz: str  # size, contracts
+    bkPx: str  # bankruptcy price
+    ts: str  # ms, as text
+    posSide: str | None = None  # side of the liquidated position
+
+
+class OkxLiquidation(msgspec.Struct):
+    """``liquidation-orders`` (#public-data-websocket-liquidation-orders-channel), per instType."""
+
+    instId: str
+    details: list[OkxLiquidationDetail]
+
+
+class OkxOptionSummary(msgspec.Struct):
+    """``opt-summary`` (#public-data-websocket-option-summary-channel), per instFamily.
+
+    No quotes and no mark price: volatilities, Black-Scholes greeks and the forward.
+    """
+
+    instId: str
+    uly: str  # underlying, e.g. BTC-USD
+    ts: str  # ms, as text
+    markVol: str | None = None  # mark volatility (fraction)
+    bidVol: str | None = None  # bid volatility ("" when no bid)
+    askVol: str | None = None  # ask volatility
+    deltaBS: str | None = None  # Black-Scholes greeks, in the underlying's terms
+    gammaBS: str | None = None
+    vegaBS: str | None = None
+    thetaBS: str | None = None
+    fwdPx: str | None = None  # forward price of the underlying
+
+
 class OkxInstrument(msgspec.Struct):
     """One instrument of ``GET /api/v5/public/instruments?instType=...``."""
 
@@ -121,6 +206,13 @@ books = msgspec.json.Decoder(list[OkxBook])
 books_reply = msgspec.json.Decoder(OkxBooksReply)
 trades = msgspec.json.Decoder(list[OkxTrade])
 instruments = msgspec.json.Decoder(OkxInstruments)
+tickers = msgspec.json.Decoder(list[OkxTicker])
+mark_price = msgspec.json.Decoder(list[OkxMarkPrice])
+index_tickers = msgspec.json.Decoder(list[OkxIndexTicker])
+funding_rate = msgspec.json.Decoder(list[OkxFundingRate])
+open_interest = msgspec.json.Decoder(list[OkxOpenInterest])
+liquidations = msgspec.json.Decoder(list[OkxLiquidation])
+option_summaries = msgspec.json.Decoder(list[OkxOptionSummary])
 
 
 # --- instrument names -------------------------------------------------------------

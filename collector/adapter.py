@@ -20,8 +20,17 @@ from collector.book.book import OrderBook
 from collector.book.sequence import SequenceRule
 from collector.model import Message
 
-#: Channels a user can ask for, per symbol.
+#: Channels a user can ask for, per symbol, on every venue (the default set).
 CHANNELS = ("book", "trades", "bbo")
+#: Derivatives channels (tables ``derivative_ticker``, ``liquidations``, ``option_summary``):
+#: only on the venues whose adapter lists them in ``derivative_channels``.
+DERIVATIVE_CHANNELS = ("derivative_ticker", "liquidations", "options")
+ALL_CHANNELS = CHANNELS + DERIVATIVE_CHANNELS
+
+
+def derivative_channels(adapter: object) -> tuple[str, ...]:
+    """The derivatives channels ``adapter`` serves (none for a spot-only venue)."""
+    return tuple(getattr(adapter, "derivative_channels", ()))
 
 
 class Subscription(msgspec.Struct, frozen=True):
@@ -64,6 +73,18 @@ class RestRequest(msgspec.Struct, frozen=True):
 
     url: str
     weight: int = 1
+
+
+class PollRequest(msgspec.Struct, frozen=True):
+    """A REST request the daemon repeats every ``interval_s`` (open interest, ...).
+
+    Declared by an adapter (``poll_requests``) for data a venue serves only over
+    REST; the daemon polls it within the venue's weight budget and records each
+    body, which then goes through ``decode_rest`` like any other.
+    """
+
+    request: RestRequest
+    interval_s: float
 
 
 def symbols_per_connection(

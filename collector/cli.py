@@ -149,7 +149,8 @@ def main(argv: list[str] | None = None) -> int:
         default=[],
         type=_snapshot_spec,
         metavar="DEPTHxMSms",
-        help="also write book_snapshots, e.g. 25x100ms (top 25 levels every 100 ms); repeatable",
+        help="also write book_snapshots, e.g. 25x100ms (top 25 levels every 100 ms), "
+        "25x100ms+mark_price+funding_rate to carry the latest of those; repeatable",
     )
     rp.add_argument(
         "--rotate-seconds",
@@ -517,11 +518,19 @@ def _seconds(text: str) -> float:
     return float(match[1]) * scale
 
 
-def _snapshot_spec(text: str) -> tuple[int, int]:
-    match = re.fullmatch(r"(\d+)x(\d+)ms", text)
-    if match is None or int(match[1]) < 1 or int(match[2]) < 1:
-        raise argparse.ArgumentTypeError(f"{text!r}: use DEPTHxINTERVALms, e.g. 25x100ms")
-    return int(match[1]), int(match[2])
+def _snapshot_spec(text: str) -> tuple[int, int, tuple[str, ...]]:
+    """``25x100ms``, or ``25x100ms+mark_price+funding_rate`` as ``[[book_snapshots]] with``."""
+    from collector.book.engine import SNAPSHOT_WITH
+
+    spec, *extra = text.split("+")
+    match = re.fullmatch(r"(\d+)x(\d+)ms", spec)
+    bad = [e for e in extra if e not in SNAPSHOT_WITH]
+    if match is None or int(match[1]) < 1 or int(match[2]) < 1 or bad:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: use DEPTHxINTERVALms, e.g. 25x100ms, optionally with "
+            f"+{'+'.join(SNAPSHOT_WITH)}"
+        )
+    return int(match[1]), int(match[2]), tuple(extra)
 
 
 if __name__ == "__main__":

@@ -21,11 +21,20 @@ from typing import Any
 import msgspec
 
 import adapters
-from collector.adapter import CHANNELS
+from collector.adapter import ALL_CHANNELS, CHANNELS, DERIVATIVE_CHANNELS, derivative_channels
+from collector.book.engine import SNAPSHOT_WITH
 from collector.storage import is_remote, redact, uri_problem
 
 MIB = 1024 * 1024
-DEFAULT_STALE_AFTER_S = {"book": 30.0, "trades": 120.0, "bbo": 30.0}  # keys: CHANNELS
+#: keys: ALL_CHANNELS. Liquidations can be rare for hours on a quiet contract.
+DEFAULT_STALE_AFTER_S = {
+    "book": 30.0,
+    "trades": 120.0,
+    "bbo": 30.0,
+    "derivative_ticker": 60.0,
+    "liquidations": 3600.0,
+    "options": 60.0,
+}
 
 
 class ConfigError(ValueError):
@@ -86,21 +95,28 @@ class ExchangeConfig(msgspec.Struct, frozen=True):
     name: str
     symbols: list[str]
     channels: list[str] = msgspec.field(default_factory=lambda: list(CHANNELS))
-    stale_after_s: dict[str, float] = msgspec.field(default_factory=DEFAULT_STALE_AFTER_S.copy)
+    stale_after_s: dict[str, float] = msgspec.field(
+        default_factory=lambda: {c: DEFAULT_STALE_AFTER_S[c] for c in CHANNELS}
+    )
     rewrite: dict[str, str] = msgspec.field(default_factory=dict)
     #: Overrides the venue's connection lifetime (planned reconnects happen before
     #: it ends); for tests and venues whose limit changed. None: the adapter's.
     connection_lifetime_s: float | None = None
+    #: Interval of the REST polls the venue's data needs (Binance open interest); None:
+    #: the adapter's. Stretched if the polls would exceed a quarter of the weight budget.
+    poll_interval_s: float | None = None
 
     def rewrite_url(self, url: str) -> str:
         return rewrite_url(url, self.rewrite)
 
 
 class SnapshotConfig(msgspec.Struct, frozen=True):
-    """One ``[[book_snapshots]]`` sampling: top ``depth`` levels every ``interval_ms``."""
+    """One ``[[book_snapshots]]`` sampling: top ``depth`` levels every ``interval_ms``,
+    ``with`` the symbol's latest ``mark_price``/``funding_rate`` when asked."""
 
     depth: int = 25
     interval_ms: int = 100
+    with_: tuple[str, ...] = msgspec.field(default=(), name="with")
 
 
 class Config(msgspec.Struct, frozen=True):
@@ -185,7 +201,28 @@ def _venue_symbol(exchange: str) -> Rule:
     return grammar.accepts, f"is not a {exchange} symbol; use {grammar.expected()}"
 
 
-_CHANNEL: Rule = (lambda v: v in CHANNELS, f"is not a channel; use one of: {', '.join(CHANNELS)}")
+_SNAPSHOT_WITH: Rule = (
+    lambda v: v in SNAPSHOT_WITH,
+    f"is not a derivative_ticker column a sample can carry; use one of: {', '.join(SNAPSHOT_WITH)}",
+)
+_CHANNEL: Rule = (
+    lambda v: v in ALL_CHANNELS,
+    f"is not a channel; use one of: {', '.join(ALL_CHANNELS)}",
+)
+
+
+@functools.cache
+def _venue_channel(exchange: str) -> Rule:
+    """The channels ``exchange`` serves: every venue the market-data ones, derivatives
+    venues also the ``DERIVATIVE_CHANNELS`` their adapter lists."""
+    served = CHANNELS + derivative_channels(adapters.create(exchange))
+    unserved = [c for c in DERIVATIVE_CHANNELS if c not in served]
+    return (
+        lambda v: v in served or v not in unserved,  # other values: _CHANNEL says why
+        f"is not served by {exchange}; use one of: {', '.join(served)}",
+    )
+
+
 _SCHEMES = ("ws://", "wss://", "http://", "https://")
 _SCHEMES_TEXT = "ws://, wss://, http:// or https://"
 _URL: Rule = (
@@ -292,8 +329,14 @@ class _Checker:
             symbols = self.items(table["symbols"], f"{path}.symbols", rule, '["BTCUSDT"]')
         if "channels" in table:
             channels = self.items(table["channels"], f"{path}.channels", _CHANNEL, '["book"]')
+            if valid_name and channels:
+                for i, channel in enumerate(table["channels"]):
+                    if channel in ALL_CHANNELS:
+                        self.check(f"{path}.channels[{i}]", channel, _venue_channel(name))
         where = f"{path}.stale_after_s"
-        given = self.table(table.get("stale_after_s", {}), where, list(CHANNELS), "{ book = 30.0 }")
+        given = self.table(
+            table.get("stale_after_s", {}), where, list(ALL_CHANNELS), "{ book = 30.0 }"
+        )
         stale = DEFAULT_STALE_AFTER_S | {
             k: v for k, v in given.items() if self.check(f"{where}.{k}", v, _POSITIVE)
         }
@@ -307,6 +350,9 @@ class _Checker:
         lifetime = table.get("connection_lifetime_s")
         if lifetime is not None:
             self.check(f"{path}.connection_lifetime_s", lifetime, _POSITIVE)
+        poll = table.get("poll_interval_s")
+        if poll is not None:
+            self.check(f"{path}.poll_interval_s", poll, _POSITIVE)
         if len(self.problems) > before:
             return None
         fields = {
@@ -315,6 +361,7 @@ class _Checker:
             "channels": channels,
             "rewrite": rewrite,
             "connection_lifetime_s": lifetime,
+            "poll_interval_s": poll,
         }
         stale_after_s = {c: stale[c] for c in channels}  # just this exchange's channels
         return msgspec.convert(fields | {"stale_after_s": stale_after_s}, ExchangeConfig)
@@ -377,7 +424,7 @@ class _Checker:
         out: list[SnapshotConfig] = []
         for i, item in enumerate(raw):
             path = f"book_snapshots[{i}]"
-            table = self.table(item, path, ["depth", "interval_ms"], "{ depth = 25 }")
+            table = self.table(item, path, ["depth", "interval_ms", "with"], "{ depth = 25 }")
             good = True
             for key, low, high in (("depth", 1, 1000), ("interval_ms", 1, 3_600_000)):
                 value = table.get(key, getattr(SnapshotConfig(), key))
@@ -386,9 +433,14 @@ class _Checker:
                         f"{path}.{key}", f"{value!r} is not a whole number from {low} to {high}"
                     )
                     good = False
+            if "with" in table:
+                example = '["mark_price", "funding_rate"]'
+                before = len(self.problems)
+                table["with"] = self.items(table["with"], f"{path}.with", _SNAPSHOT_WITH, example)
+                good = good and len(self.problems) == before
             if good:
                 spec = msgspec.convert(table, SnapshotConfig)
-                if spec in out:
+                if any((s.depth, s.interval_ms) == (spec.depth, spec.interval_ms) for s in out):
                     self.say(path, "repeats an earlier [[book_snapshots]]; list each once")
                 else:
                     out.append(spec)

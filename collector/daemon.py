@@ -58,7 +58,8 @@ import msgspec
 from rich.console import Console
 
 import adapters
-from collector.adapter import Subscription
+from collector.adapter import PollRequest, Subscription
+from collector.book.engine import SnapshotSpec
 from collector.book.state import SyncState
 from collector.capture.records import Record
 from collector.capture.writer import CaptureWriter
@@ -86,6 +87,9 @@ SNAPSHOT_POLL_S = 0.05
 RESUBSCRIBE_MIN_S = 5.0
 #: How long a venue's connections wait for its instrument lists at start.
 INSTRUMENTS_TIMEOUT_S = 15.0
+#: Share of a venue's REST weight budget that polled data (open interest) may use:
+#: book snapshots, which resync books, must always find weight left.
+POLL_BUDGET_SHARE = 0.25
 #: Tries per instrument list (network errors, 5xx and rate limits are retried).
 INSTRUMENT_ATTEMPTS = 3
 
@@ -115,7 +119,7 @@ class ExchangeRunner:
         capture: CaptureConfig,
         instance: str,
         metrics: Metrics,
-        snapshots: list[tuple[int, int]],
+        snapshots: list[SnapshotSpec],
         capture_dir: Path | None = None,
         on_capture_file: Callable[[Path], None] | None = None,
     ) -> None:
@@ -246,6 +250,7 @@ class ExchangeRunner:
         await self.load_instruments()
         self.drop_unlisted()
         tasks = [supervisor.run() for supervisor in self.supervisors]
+        tasks.append(self.poll_loop())
         await asyncio.gather(
             *tasks, self.snapshot_loop(), self.rerouter.run(), return_exceptions=True
         )
@@ -334,6 +339,58 @@ class ExchangeRunner:
                 self.capture.write(record)
             else:
                 self.metrics.capture_dropped[self.cfg.name] += 1
+
+    # -- polled REST data (open interest) -----------------------------------------
+
+    def poll_requests(self) -> list[PollRequest]:
+        """The adapter's periodic REST requests (``poll_requests``) for the subscribed symbols.
+
+        ``poll_interval_s`` in the config replaces the adapter's interval; intervals are
+        then stretched, with a warning, until the polls use at most
+        ``POLL_BUDGET_SHARE`` of the venue's weight budget.
+        """
+        declare = getattr(self.adapter, "poll_requests", None)
+        if declare is None:
+            return []
+        subs = [Subscription(s, c) for s in self.symbols for c in self.cfg.channels]
+        polls: list[PollRequest] = declare(subs)
+        if self.cfg.poll_interval_s is not None:
+            polls = [msgspec.structs.replace(p, interval_s=self.cfg.poll_interval_s) for p in polls]
+        budget = self.adapter.rest_weight_per_minute
+        per_minute = sum(p.request.weight * 60 / p.interval_s for p in polls)
+        if budget and per_minute > budget * POLL_BUDGET_SHARE:
+            stretch = per_minute / (budget * POLL_BUDGET_SHARE)
+            log.warning(
+                "%s: %d polls every %g s would use %.0f of %d REST weight a minute; "
+                "polling %.1f times less often",
+                self.cfg.name,
+                len(polls),
+                polls[0].interval_s,
+                per_minute,
+                budget,
+                stretch,
+            )
+            polls = [msgspec.structs.replace(p, interval_s=p.interval_s * stretch) for p in polls]
+        return polls
+
+    async def poll_loop(self) -> None:
+        """Poll each request forever, spread over its interval; each body is recorded
+        and decoded like any other (so a replay of the capture writes the same rows)."""
+        polls = self.poll_requests()
+        await asyncio.gather(*(self._poll(p, i / len(polls)) for i, p in enumerate(polls)))
+
+    async def _poll(self, poll: PollRequest, phase: float) -> None:
+        url = self.cfg.rewrite_url(poll.request.url)
+        await asyncio.sleep(poll.interval_s * phase)
+        while True:
+            try:
+                response = await self.rest.get(url, poll.request.weight, max_attempts=1)
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                log.warning("%s: poll of %s failed: %r", self.cfg.name, loggable_url(url), exc)
+            else:
+                body = response.body.decode("utf-8", "replace")
+                self._record(Record("http", response.ts_recv, 0, body, url, response.status))
+            await asyncio.sleep(poll.interval_s)
 
     # -- snapshots -------------------------------------------------------------
 
@@ -488,7 +545,7 @@ class Daemon:
                 config.capture,
                 config.daemon.instance,
                 self.metrics,
-                [(s.depth, s.interval_ms) for s in config.book_snapshots],
+                [(s.depth, s.interval_ms, s.with_) for s in config.book_snapshots],
                 capture_dir,
                 capture_spool.submit if capture_spool else None,
             )

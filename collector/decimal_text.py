@@ -44,8 +44,12 @@ class InvalidDecimalText(ValueError):
         self.why = why
 
 
-def parse_exact(text: str) -> Decimal:
-    """Parse and check ``text``; raise ``InvalidDecimalText`` if it cannot be stored exactly."""
+def parse_exact(text: str, signed: bool = False) -> Decimal:
+    """Parse and check ``text``; raise ``InvalidDecimalText`` if it cannot be stored exactly.
+
+    Prices and sizes are never negative, so a sign is an error unless ``signed``
+    (funding rates, greeks).
+    """
     if not isinstance(text, str) or not text.isascii() or "_" in text or text != text.strip():
         # Decimal() tolerates spaces, underscores and non-ASCII digits; Arrow does not.
         raise InvalidDecimalText(str(text), "not plain decimal text")
@@ -55,7 +59,7 @@ def parse_exact(text: str) -> Decimal:
         raise InvalidDecimalText(str(text), "not a number") from None
     if not value.is_finite():
         raise InvalidDecimalText(text, "not finite")
-    if value.is_signed():  # -0 and -0.0 too: see the module docstring
+    if value.is_signed() and not signed:  # -0 and -0.0 too: see the module docstring
         raise InvalidDecimalText(text, "negative" if value else "negative zero")
     _, digits, exponent = value.as_tuple()
     assert isinstance(exponent, int)
@@ -82,10 +86,10 @@ def size_is_zero(text: str) -> bool:
     return parse_exact(text) == 0
 
 
-def check(text: str) -> None:
+def check(text: str, signed: bool = False) -> None:
     """Raise ``InvalidDecimalText`` unless ``text`` is storable exactly."""
     if not is_plain(text):
-        parse_exact(text)
+        parse_exact(text, signed)
 
 
 def plain(text: str) -> str:

@@ -52,6 +52,37 @@ def ms_date(ms: int | str) -> str:
     return (_EPOCH + timedelta(milliseconds=int(ms))).strftime("%Y%m%d")
 
 
+#: Deribit, Bybit and OKX options all expire at 08:00 UTC of their expiry date.
+OPTION_EXPIRY_HOUR_UTC = 8
+_OPTION = re.compile(
+    r"[A-Z0-9_]+-(?:(?P<dmy>\d{1,2}[A-Z]{3}\d{2})|[A-Z]+-(?P<ymd>\d{6}))"
+    r"-(?P<strike>[0-9]+(?:[.d][0-9]+)?)-(?P<kind>[CP])(?:-[A-Z]+)?"
+)
+
+
+def option_terms(symbol: str) -> tuple[str, str, int] | None:
+    """``(option_type, strike text, expiration ns)`` of an option's native symbol.
+
+    Deribit and Bybit write ``BTC-26DEC25-100000-C`` (Bybit may add ``-USDT``;
+    Deribit writes a decimal strike with ``d``: ``XRP_USDC-30JUN23-0d625-C``), OKX
+    ``BTC-USD-251226-100000-C``. None for anything else (the adapter then reports
+    the frame rather than guess).
+    """
+    m = _OPTION.fullmatch(symbol)
+    if m is None:
+        return None
+    date = ddmmmyy(m["dmy"]) if m["dmy"] else f"20{m['ymd']}"
+    if date is None:
+        return None
+    try:
+        day = datetime.strptime(date, "%Y%m%d").replace(tzinfo=UTC)
+    except ValueError:
+        return None
+    expiry = day + timedelta(hours=OPTION_EXPIRY_HOUR_UTC) - _EPOCH
+    ns = (expiry.days * 86_400 + expiry.seconds) * 1_000_000_000
+    return ("call" if m["kind"] == "C" else "put"), m["strike"].replace("d", "."), ns
+
+
 def split_quote(pair: str, quotes: Iterable[str]) -> tuple[str, str] | None:
     """``BTCUSDT`` -> (``BTC``, ``USDT``) by the first of ``quotes`` the pair ends with.
 

@@ -98,6 +98,86 @@ class BestBidAsk(msgspec.Struct, frozen=True, tag=True):
     ask_size: str
 
 
+class DerivativeTicker(msgspec.Struct, frozen=True, tag=True):
+    """A derivative contract's state as one message states it: mark, index, funding...
+
+    Every field the message does not carry is ``None``; nothing is carried over
+    from an earlier message (the venue's deltas stay deltas, the reader can
+    forward-fill). Numbers are the exchange's decimal text; ``funding_time`` (the
+    next funding) is ns since the epoch.
+    """
+
+    symbol: str
+    ts_exchange: int | None
+    ts_recv: int
+    mark_price: str | None = None
+    index_price: str | None = None
+    last_price: str | None = None
+    open_interest: str | None = None
+    funding_rate: str | None = None
+    predicted_funding_rate: str | None = None
+    funding_time: int | None = None
+
+    def has_data(self) -> bool:
+        """Whether any value is set: a message with none of them gives no row."""
+        return any(
+            v is not None
+            for v in (
+                self.mark_price,
+                self.index_price,
+                self.last_price,
+                self.open_interest,
+                self.funding_rate,
+                self.predicted_funding_rate,
+                self.funding_time,
+            )
+        )
+
+
+class Liquidation(msgspec.Struct, frozen=True, tag=True):
+    """A forced order. ``side`` is that order's side: ``"buy"`` closes a short position."""
+
+    symbol: str
+    ts_exchange: int | None
+    ts_recv: int
+    liquidation_id: str | None
+    side: str
+    price: str
+    size: str
+
+
+class OptionSummary(msgspec.Struct, frozen=True, tag=True):
+    """One option ticker message: quotes, implied volatilities and greeks as sent.
+
+    ``option_type`` is ``"call"`` or ``"put"``; ``expiration`` is ns since the
+    epoch; every number is the exchange's decimal text, ``None`` where the venue
+    does not send it (implied volatilities in the venue's own unit, see the README).
+    """
+
+    symbol: str
+    ts_exchange: int | None
+    ts_recv: int
+    option_type: str
+    strike: str
+    expiration: int
+    best_bid_price: str | None = None
+    best_bid_size: str | None = None
+    best_bid_iv: str | None = None
+    best_ask_price: str | None = None
+    best_ask_size: str | None = None
+    best_ask_iv: str | None = None
+    mark_price: str | None = None
+    mark_iv: str | None = None
+    underlying_price: str | None = None
+    underlying_index: str | None = None
+    delta: str | None = None
+    gamma: str | None = None
+    vega: str | None = None
+    theta: str | None = None
+    rho: str | None = None
+    open_interest: str | None = None
+
+
 class BookInvalid(msgspec.Struct, frozen=True, tag=True):
     """The adapter knows a symbol's book missed data the engine cannot see.
 
@@ -174,7 +254,18 @@ def sample(frame: str | bytes | msgspec.Raw, limit: int = 200) -> str:
     return f"{head[:limit]}…({raw.nbytes} bytes)"
 
 
-Message = BookDelta | BookSnapshot | BookInvalid | Trade | BestBidAsk | Control | DecodeFailed
+Message = (
+    BookDelta
+    | BookSnapshot
+    | BookInvalid
+    | Trade
+    | BestBidAsk
+    | DerivativeTicker
+    | Liquidation
+    | OptionSummary
+    | Control
+    | DecodeFailed
+)
 
 
 class QualityEvent(msgspec.Struct, frozen=True):

@@ -27,7 +27,7 @@ import pyarrow as pa
 
 from collector.adapter import Adapter
 from collector.book.book import BookSide
-from collector.book.engine import BookEngine, SymbolStats, SymbolSync
+from collector.book.engine import BookEngine, SnapshotSpec, SymbolStats, SymbolSync
 from collector.capture.records import Record
 from collector.contract.monitor import CHECKED_CONTROLS, DriftMonitor, monitor_for
 from collector.model import (
@@ -37,7 +37,10 @@ from collector.model import (
     BookSnapshot,
     Control,
     DecodeFailed,
+    DerivativeTicker,
+    Liquidation,
     Message,
+    OptionSummary,
     QualityEvent,
     QualityKind,
     Trade,
@@ -102,7 +105,7 @@ class Pipeline:
         sink: Sink,
         *,
         flush_rows: int = DEFAULT_FLUSH_ROWS,
-        snapshots: Sequence[tuple[int, int]] = (),
+        snapshots: Sequence[SnapshotSpec] = (),
         before_flush: Callable[[], None] | None = None,
         drift: DriftMonitor | Literal["auto"] | None = "auto",
     ) -> None:
@@ -129,6 +132,8 @@ class Pipeline:
         self.frames_by_symbol: Counter[str] = Counter()
         self.trades_by_symbol: Counter[str] = Counter()
         self.bbo_by_symbol: Counter[str] = Counter()
+        #: Rows of the derivative tables (derivative_ticker, liquidations, option_summary).
+        self.derivatives_by_symbol: Counter[str] = Counter()
         self.problems: Counter[str] = Counter()
         self.controls: Counter[str] = Counter()
         self.last_ts = 0
@@ -249,6 +254,8 @@ class Pipeline:
                     self._check = True
                 self.frames_by_symbol[msg.symbol] += 1  # type: ignore[union-attr]
                 engine.on_snapshot(msg)  # type: ignore[arg-type]
+            elif cls is DerivativeTicker or cls is Liquidation or cls is OptionSummary:
+                self._derivative(msg)  # type: ignore[arg-type]
             elif cls is Control:
                 self._control(msg)  # type: ignore[arg-type]
             elif cls is BookInvalid:
@@ -277,6 +284,14 @@ class Pipeline:
         self.frames_by_symbol[symbol] += 1
         self.trades_by_symbol[symbol] += 1
         self.out.add_trade(trade, self._market(symbol))
+
+    def _derivative(self, msg: DerivativeTicker | Liquidation | OptionSummary) -> None:
+        symbol = msg.symbol
+        self.frames_by_symbol[symbol] += 1
+        self.derivatives_by_symbol[symbol] += 1
+        self.out.add_derivative(msg, self._market(symbol))
+        if type(msg) is DerivativeTicker:
+            self.engine.on_derivative(msg)  # type: ignore[arg-type]
 
     def _control(self, msg: Control) -> None:
         self.controls[msg.kind] += 1

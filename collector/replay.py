@@ -30,6 +30,7 @@ from pyarrow.fs import FileType
 
 import adapters
 from collector.adapter import Adapter
+from collector.book.engine import SnapshotSpec
 from collector.capture.reader import Damage, OnDamage, RecordingInfo, open_recording
 from collector.capture.records import CaptureFormatError, Record
 from collector.formats import FOREIGN_FORMATS
@@ -145,7 +146,7 @@ def replay_file(
     *,
     exchange: str | None = None,
     on_record: Callable[[int], None] | None = None,
-    snapshots: Sequence[tuple[int, int]] = (),
+    snapshots: Sequence[SnapshotSpec] = (),
     fmt: str | None = None,
     url: str | None = None,
 ) -> FileSummary:
@@ -182,7 +183,7 @@ def replay(
     exchange: str | None = None,
     on_record: Callable[[int], None] | None = None,
     rotate_seconds: float = 3600.0,
-    snapshots: Sequence[tuple[int, int]] = (),
+    snapshots: Sequence[SnapshotSpec] = (),
     fmt: str | None = None,
     url: str | None = None,
 ) -> ReplaySummary:

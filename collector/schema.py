@@ -33,6 +33,17 @@ def _field(name: str, type_: pa.DataType, doc: str, nullable: bool = False) -> p
     return pa.field(name, type_, nullable=nullable, metadata={"doc": doc})
 
 
+def _number(name: str, doc: str, signed: bool = False) -> pa.Field:
+    """A nullable exact decimal; ``signed`` ones (rates, greeks) may be negative."""
+    field = _field(name, DECIMAL, doc + (" May be negative." if signed else ""), nullable=True)
+    return field.with_metadata({**field.metadata, b"signed": b"1"}) if signed else field
+
+
+def is_signed(field: pa.Field) -> bool:
+    """Whether a decimal column accepts negative values (``_number(..., signed=True)``)."""
+    return bool(field.metadata) and field.metadata.get(b"signed") == b"1"
+
+
 _SYMBOL = _field(
     "symbol",
     LABEL,
@@ -135,7 +146,106 @@ QUALITY = pa.schema(
     ]
 )
 
-TABLES: dict[str, pa.Schema] = {"book": BOOK, "trades": TRADES, "bbo": BBO, "quality": QUALITY}
+_AS_SENT = "exact as sent; null when the message does not carry it (no merging across messages)."
+
+DERIVATIVE_TICKER = pa.schema(
+    [
+        _SYMBOL,
+        _MARKET,
+        _TS_EXCHANGE,
+        _TS_RECV,
+        _number("mark_price", "Mark price, " + _AS_SENT),
+        _number("index_price", "Index (spot reference) price, " + _AS_SENT),
+        _number("last_price", "Last traded price, " + _AS_SENT),
+        _number(
+            "open_interest",
+            "Open interest in the venue's unit (contracts or base currency, see the README), "
+            + _AS_SENT,
+        ),
+        _number(
+            "funding_rate",
+            "Funding rate of the current period (paid at funding_time) as a fraction, " + _AS_SENT,
+            signed=True,
+        ),
+        _number(
+            "predicted_funding_rate",
+            "The venue's estimate of the following period's rate, " + _AS_SENT,
+            signed=True,
+        ),
+        _field(
+            "funding_time",
+            TIMESTAMP,
+            "Time of the next funding, UTC; null when the message does not carry it.",
+            nullable=True,
+        ),
+    ]
+)
+
+LIQUIDATIONS = pa.schema(
+    [
+        _SYMBOL,
+        _MARKET,
+        _TS_EXCHANGE,
+        _TS_RECV,
+        _field(
+            "liquidation_id",
+            pa.string(),
+            "Exchange id of the liquidation (order or trade id), null where the venue has none.",
+            nullable=True,
+        ),
+        _field(
+            "side",
+            LABEL,
+            "Side of the liquidation order: buy closes a short position, sell a long one.",
+        ),
+        _field("price", DECIMAL, "Price of the liquidation order, exact as sent."),
+        _field("size", DECIMAL, "Quantity in the venue's size unit, exact as sent."),
+    ]
+)
+
+_IV = "implied volatility in the venue's unit (Deribit: percent; Bybit, OKX: fraction), "
+OPTION_SUMMARY = pa.schema(
+    [
+        _SYMBOL,
+        _MARKET,
+        _TS_EXCHANGE,
+        _TS_RECV,
+        _field("option_type", LABEL, "call or put."),
+        _field("strike", DECIMAL, "Strike price, exact as the venue states it."),
+        _field("expiration", TIMESTAMP, "Expiry time of the option, UTC."),
+        _number("best_bid_price", "Best bid price, " + _AS_SENT),
+        _number("best_bid_size", "Size at the best bid, " + _AS_SENT),
+        _number("best_bid_iv", "Best bid " + _IV + _AS_SENT),
+        _number("best_ask_price", "Best ask price, " + _AS_SENT),
+        _number("best_ask_size", "Size at the best ask, " + _AS_SENT),
+        _number("best_ask_iv", "Best ask " + _IV + _AS_SENT),
+        _number("mark_price", "Mark price (in the venue's premium currency), " + _AS_SENT),
+        _number("mark_iv", "Mark " + _IV + _AS_SENT),
+        _number("underlying_price", "Price of the underlying, " + _AS_SENT),
+        _field(
+            "underlying_index",
+            LABEL,
+            "Name of the underlying (index or future), null when not sent.",
+            nullable=True,
+        ),
+        _number("delta", "Delta, " + _AS_SENT, signed=True),
+        _number("gamma", "Gamma, " + _AS_SENT, signed=True),
+        _number("vega", "Vega, " + _AS_SENT, signed=True),
+        _number("theta", "Theta, " + _AS_SENT, signed=True),
+        _number("rho", "Rho, " + _AS_SENT, signed=True),
+        _number("open_interest", "Open interest in contracts, " + _AS_SENT),
+    ]
+)
+
+TABLES: dict[str, pa.Schema] = {
+    "book": BOOK,
+    "trades": TRADES,
+    "bbo": BBO,
+    "quality": QUALITY,
+    "derivative_ticker": DERIVATIVE_TICKER,
+    "liquidations": LIQUIDATIONS,
+    "option_summary": OPTION_SUMMARY,
+}
 
 _SNAPSHOT_TABLE = re.compile(r"book_snapshots_(\d+)x(\d+)ms")
 
@@ -179,6 +289,17 @@ def book_snapshots(depth: int) -> pa.Schema:
             _field("bid_size", levels, "Bid sizes. " + side_doc),
             _field("ask_price", levels, "Ask prices. " + side_doc),
             _field("ask_size", levels, "Ask sizes. " + side_doc),
+            _number(
+                "mark_price",
+                "The symbol's latest derivative_ticker mark price received at or before the "
+                "instant, when [[book_snapshots]] with names it; else null.",
+            ),
+            _number(
+                "funding_rate",
+                "The symbol's latest funding rate received at or before the instant, when "
+                "[[book_snapshots]] with names it; else null.",
+                signed=True,
+            ),
         ]
     )
 
@@ -208,9 +329,12 @@ class ValueDoesNotFit(ValueError):
 
 #: Text Arrow's cast handles exactly: ASCII digits within decimal128(38, 18)'s range.
 _PLAIN_DECIMAL = r"^(?:[0-9]{1,20}(?:\.[0-9]{0,18})?|\.[0-9]{1,18})$"
+_PLAIN_SIGNED = r"^-?(?:[0-9]{1,20}(?:\.[0-9]{0,18})?|\.[0-9]{1,18})$"
 
 
-def exact_decimals(column: str, texts: pa.Array | list[str]) -> pa.Array:
+def exact_decimals(
+    column: str, texts: pa.Array | list[str | None], signed: bool = False
+) -> pa.Array:
     """Convert decimal text to ``decimal128(38, 18)`` with no rounding and no overflow.
 
     Arrow's string cast refuses values that lose fractional digits, but silently
@@ -220,13 +344,13 @@ def exact_decimals(column: str, texts: pa.Array | list[str]) -> pa.Array:
     checked exactly in Python and their cast result compared with the exact value.
     """
     strings = texts if isinstance(texts, pa.Array) else pa.array(texts, pa.string())
-    plain = pc.match_substring_regex(strings, _PLAIN_DECIMAL)
+    plain = pc.match_substring_regex(strings, _PLAIN_SIGNED if signed else _PLAIN_DECIMAL)
     others = pc.indices_nonzero(pc.invert(plain.fill_null(True))).to_pylist()  # nulls stay null
     expected = {}
     for i in others:
         text = strings[i].as_py()
         try:
-            expected[i] = decimal_text.parse_exact(text)
+            expected[i] = decimal_text.parse_exact(text, signed)
         except decimal_text.InvalidDecimalText:
             raise ValueDoesNotFit(column, text) from None
     try:

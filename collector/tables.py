@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from functools import partial
 from itertools import chain
 from typing import Any
 
@@ -19,7 +20,16 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from collector import decimal_text, schema
-from collector.model import BestBidAsk, Level, QualityEvent, QualityKind, Trade
+from collector.model import (
+    BestBidAsk,
+    DerivativeTicker,
+    Level,
+    Liquidation,
+    OptionSummary,
+    QualityEvent,
+    QualityKind,
+    Trade,
+)
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +40,13 @@ BadBookHandler = Callable[[str, int, int, str, int], None]
 _SIDES = pa.array(["bid", "ask"], pa.string())
 _LEVEL_LISTS = pa.list_(pa.list_(pa.string(), 2))
 _TRADE_SIDES = pa.array(["buy", "sell"], pa.string())
+
+#: Message type -> the table whose columns are named like its fields.
+DERIVATIVE_TABLES: dict[type, str] = {
+    DerivativeTicker: "derivative_ticker",
+    Liquidation: "liquidations",
+    OptionSummary: "option_summary",
+}
 
 
 def _labels(values: list[str]) -> pa.DictionaryArray:
@@ -138,13 +155,23 @@ class TableBuffers:
         self._trades: list[tuple[Trade, str]] = []
         self._bbo: list[tuple[BestBidAsk, str]] = []
         self._quality: list[QualityEvent] = []
+        #: derivative_ticker, liquidations, option_summary -> (message, market) rows
+        self._derivatives: dict[str, list[tuple[Any, str]]] = {}
         #: book_snapshots table name -> (depth, rows)
         self._samples: dict[str, tuple[int, list[tuple[Any, ...]]]] = {}
 
     @property
     def pending_rows(self) -> int:
         samples = sum(len(rows) for _, rows in self._samples.values())
-        return self._book.rows + len(self._trades) + len(self._bbo) + len(self._quality) + samples
+        derived = sum(map(len, self._derivatives.values()))
+        return (
+            self._book.rows
+            + len(self._trades)
+            + len(self._bbo)
+            + len(self._quality)
+            + samples
+            + derived
+        )
 
     def add_book(
         self,
@@ -177,6 +204,12 @@ class TableBuffers:
     def add_bbo(self, quote: BestBidAsk, market: str) -> None:
         self._bbo.append((quote, market))
 
+    def add_derivative(
+        self, message: DerivativeTicker | Liquidation | OptionSummary, market: str
+    ) -> None:
+        """One row of the table ``DERIVATIVE_TABLES`` names for the message's type."""
+        self._derivatives.setdefault(DERIVATIVE_TABLES[type(message)], []).append((message, market))
+
     def add_quality(self, event: QualityEvent) -> None:
         self._quality.append(event)
 
@@ -192,12 +225,18 @@ class TableBuffers:
         verified: bool,
         bids: list[tuple[str, str]],
         asks: list[tuple[str, str]],
+        mark_price: str | None = None,
+        funding_rate: str | None = None,
     ) -> None:
-        """One book_snapshots row; ``bids``/``asks`` hold at most ``depth`` levels, best first."""
+        """One book_snapshots row; ``bids``/``asks`` hold at most ``depth`` levels, best first.
+
+        ``mark_price``/``funding_rate``: the symbol's latest, when the sampling asks for them.
+        """
         entry = self._samples.get(table)
         if entry is None:
             entry = self._samples[table] = (depth, [])
-        entry[1].append((symbol, market, ts, ts_exchange, seq, verified, bids, asks))
+        row = (symbol, market, ts, ts_exchange, seq, verified, bids, asks, mark_price, funding_rate)
+        entry[1].append(row)
 
     def drain(self, on_bad_book: BadBookHandler | None = None) -> dict[str, pa.Table]:
         """Build the buffered tables (only non-empty ones) and start empty again.
@@ -222,12 +261,18 @@ class TableBuffers:
                         on_bad_book(*bad)
                 if self._book.rows:
                     out["book"] = self._book.table()
-        trades = self._valid_rows("trades", _trades_table, self._trades, _trade_texts)
+        trades = self._valid_rows("trades", _trades_table, self._trades, _check_trade)
         if trades is not None:
             out["trades"] = trades
-        bbo = self._valid_rows("bbo", _bbo_table, self._bbo, _quote_texts)
+        bbo = self._valid_rows("bbo", _bbo_table, self._bbo, _check_quote)
         if bbo is not None:
             out["bbo"] = bbo
+        for name, rows in self._derivatives.items():
+            shape = schema.TABLES[name]
+            build, check = partial(_message_table, shape), partial(_check_message, shape)
+            built = self._valid_rows(name, build, rows, check)
+            if built is not None:
+                out[name] = built
         for table, (depth, rows) in self._samples.items():
             out[table] = _samples_table(depth, rows)
         if self._quality:
@@ -240,7 +285,7 @@ class TableBuffers:
         name: str,
         build: Callable[[list[tuple[Any, str]]], pa.Table],
         rows: list[tuple[Any, str]],
-        texts: Callable[[Any], tuple[str, ...]],
+        check: Callable[[Any], None],
     ) -> pa.Table | None:
         if not rows:
             return None
@@ -252,8 +297,7 @@ class TableBuffers:
         for row in rows:
             msg = row[0]
             try:
-                for text in texts(msg):
-                    decimal_text.check(text)
+                check(msg)
             except decimal_text.InvalidDecimalText as exc:
                 log.warning("dropped a %s row of %s: %s", name, msg.symbol, exc)
                 self._quality.append(
@@ -266,12 +310,46 @@ class TableBuffers:
         return build(good) if good else None
 
 
-def _trade_texts(trade: Trade) -> tuple[str, ...]:
-    return trade.price, trade.size
+def _check_trade(trade: Trade) -> None:
+    for text in (trade.price, trade.size):
+        decimal_text.check(text)
 
 
-def _quote_texts(quote: BestBidAsk) -> tuple[str, ...]:
-    return quote.bid_price, quote.bid_size, quote.ask_price, quote.ask_size
+def _check_quote(quote: BestBidAsk) -> None:
+    for text in (quote.bid_price, quote.bid_size, quote.ask_price, quote.ask_size):
+        decimal_text.check(text)
+
+
+def _check_message(table_schema: pa.Schema, message: Any) -> None:
+    """Raise ``InvalidDecimalText`` if a decimal field of ``message`` cannot be stored."""
+    for field in table_schema:
+        if field.type == schema.DECIMAL:
+            text = getattr(message, field.name)
+            if text is not None:
+                decimal_text.check(text, schema.is_signed(field))
+
+
+def _message_table(table_schema: pa.Schema, rows: list[tuple[Any, str]]) -> pa.Table:
+    """A table whose columns are the like-named fields of the messages (plus ``market``).
+
+    Used for the derivative tables, whose messages mirror their schema field for
+    field: adding a column is a schema line and a message field, nothing here.
+    """
+    columns: dict[str, pa.Array] = {}
+    for field in table_schema:
+        if field.name == "market":
+            values: list[Any] = [market for _, market in rows]
+        else:
+            values = [getattr(message, field.name) for message, _ in rows]
+        if field.type == schema.LABEL:
+            columns[field.name] = _labels(values)
+        elif field.type == schema.TIMESTAMP:
+            columns[field.name] = _timestamps(values)
+        elif field.type == schema.DECIMAL:
+            columns[field.name] = schema.exact_decimals(field.name, values, schema.is_signed(field))
+        else:
+            columns[field.name] = pa.array(values, field.type)
+    return pa.Table.from_pydict(columns, schema=table_schema)
 
 
 def _trades_table(rows: list[tuple[Trade, str]]) -> pa.Table:
@@ -346,6 +424,8 @@ def _samples_table(depth: int, rows: list[tuple[Any, ...]]) -> pa.Table:
             "bid_size": side_column("bid_size", 6, 1),
             "ask_price": side_column("ask_price", 7, 0),
             "ask_size": side_column("ask_size", 7, 1),
+            "mark_price": schema.exact_decimals("mark_price", [r[8] for r in rows]),
+            "funding_rate": schema.exact_decimals("funding_rate", [r[9] for r in rows], True),
         },
         schema=schema.book_snapshots(depth),
     )

@@ -39,6 +39,7 @@ from collector.model import (
     BookDelta,
     BookInvalid,
     BookSnapshot,
+    DerivativeTicker,
     QualityEvent,
     QualityKind,
 )
@@ -63,6 +64,13 @@ _SHOWN_BAD_LEVELS = 5
 #: decimal128(38, 18)); anything else is checked one text at a time.
 _PLAIN = r"(?:[0-9]{1,20}(?:\.[0-9]{0,18})?|\.[0-9]{1,18})"
 _ALL_PLAIN = re.compile(rf"{_PLAIN}(?:,{_PLAIN})*")
+#: Derivative values a symbol keeps for book_snapshots ``with``: enough to look back
+#: from a book update to the sample instants it closes (tickers come about once a second).
+_DERIVATIVE_HISTORY = 256
+#: What ``[[book_snapshots]] with`` may name: ``derivative_ticker`` columns.
+SNAPSHOT_WITH = ("mark_price", "funding_rate")
+#: A book_snapshots spec: (depth, interval ms), optionally with ``SNAPSHOT_WITH`` names.
+SnapshotSpec = tuple[int, int] | tuple[int, int, Sequence[str]]
 
 Top = tuple[tuple[int, str] | None, tuple[int, str] | None]
 #: A venue's book checksum: (native symbol, book) -> the value the venue would send,
@@ -142,7 +150,7 @@ class BookEngine:
         market_of: Callable[[str], str],
         *,
         buffer_limit: int = DEFAULT_BUFFER_LIMIT,
-        snapshots: Sequence[tuple[int, int]] = (),
+        snapshots: Sequence[SnapshotSpec] = (),
         checksum: Checksum | None = None,
     ) -> None:
         self.rule = rule
@@ -150,15 +158,49 @@ class BookEngine:
         self.out = out
         self.market_of = market_of
         self.buffer_limit = buffer_limit
-        #: book_snapshots specs: (table name, depth, interval in ns).
+        #: book_snapshots specs: (table name, depth, interval in ns, (mark?, funding?)).
         self.sampling = [
-            (snapshot_table(depth, interval_ms), depth, interval_ms * 1_000_000)
-            for depth, interval_ms in snapshots
+            (
+                snapshot_table(spec[0], spec[1]),
+                spec[0],
+                spec[1] * 1_000_000,
+                tuple(name in (spec[2] if len(spec) > 2 else ()) for name in SNAPSHOT_WITH),
+            )
+            for spec in snapshots
         ]
+        #: symbol -> (ts_recv, mark price, funding rate), forward-filled, for ``with``.
+        self._derivatives: dict[str, deque[tuple[int, str | None, str | None]]] = {}
+        self._with = any(any(wanted) for *_, wanted in self.sampling)
         self.symbols: dict[str, SymbolSync] = {}
         self._requests: list[str] = []
 
     # -- inputs -------------------------------------------------------------
+
+    def on_derivative(self, ticker: DerivativeTicker) -> None:
+        """Remember a symbol's latest mark price and funding rate for book_snapshots ``with``.
+
+        Each value is carried forward until a message states it again: a sample row
+        holds the latest of each received at or before its instant.
+        """
+        if not self._with or (ticker.mark_price is None and ticker.funding_rate is None):
+            return
+        history = self._derivatives.get(ticker.symbol)
+        if history is None:
+            history = self._derivatives[ticker.symbol] = deque(maxlen=_DERIVATIVE_HISTORY)
+        _, mark, funding = history[-1] if history else (0, None, None)
+        history.append(
+            (
+                ticker.ts_recv,
+                ticker.mark_price if ticker.mark_price is not None else mark,
+                ticker.funding_rate if ticker.funding_rate is not None else funding,
+            )
+        )
+
+    def _derivative_at(self, symbol: str, instant: int) -> tuple[str | None, str | None]:
+        for ts, mark, funding in reversed(self._derivatives.get(symbol, ())):
+            if ts <= instant:
+                return mark, funding
+        return None, None
 
     def on_delta(self, delta: BookDelta) -> None:
         sym = self.symbols.get(delta.symbol) or self._add(delta.symbol)
@@ -574,10 +616,10 @@ class BookEngine:
         receive times, so a replay samples exactly what the live run did.
         """
         if not sym.next_sample:
-            sym.next_sample = [-(-ts_recv // step) * step for _, _, step in self.sampling]
+            sym.next_sample = [-(-ts_recv // step) * step for _, _, step, _ in self.sampling]
             return
         synced = sym.state is SyncState.SYNCED
-        for i, (table, depth, step) in enumerate(self.sampling):
+        for i, (table, depth, step, (with_mark, with_funding)) in enumerate(self.sampling):
             instant = sym.next_sample[i]
             if instant >= ts_recv:
                 continue
@@ -588,6 +630,11 @@ class BookEngine:
             seq = sym.last_id if synced else None
             ts_exchange = sym.last_ts_exchange if synced else None
             while instant < ts_recv:
+                mark, funding = (
+                    self._derivative_at(sym.symbol, instant)
+                    if with_mark or with_funding
+                    else (None, None)
+                )
                 self.out.add_sample(
                     table,
                     depth,
@@ -599,6 +646,8 @@ class BookEngine:
                     synced,
                     bids,
                     asks,
+                    mark if with_mark else None,
+                    funding if with_funding else None,
                 )
                 instant += step
             sym.next_sample[i] = instant

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from collector.quality import holes as h
-from collector.quality.facts import ExchangeFacts, SymbolFacts
+from collector.quality.facts import DATA_TABLES, ExchangeFacts, SymbolFacts
 from collector.quality.grade import grade_report
 from collector.quality.model import COUNTED_KINDS, ExchangeReport, Report, SymbolReport
 
@@ -51,7 +51,7 @@ def build_symbol(
         market=facts.market,
         first_ns=first,
         last_ns=last,
-        rows={t: facts.rows.get(t, 0) for t in ("book", "trades", "bbo", "quality")},
+        rows={t: facts.rows.get(t, 0) for t in (*DATA_TABLES, "quality")},
         holes=holes,
         holes_s=h.union_ns(holes) / 1e9,
         coverage_pct=h.coverage_pct(holes, first, last),
@@ -61,9 +61,7 @@ def build_symbol(
         checksum_pass_rate=None,
         latency=facts.latency,
         latency_by_table={
-            t: facts.latency_by_table[t]
-            for t in ("book", "trades", "bbo")
-            if t in facts.latency_by_table
+            t: facts.latency_by_table[t] for t in DATA_TABLES if t in facts.latency_by_table
         },
         duplicate_trades=facts.duplicate_trades,
         duplicate_trade_ids=facts.duplicate_trade_ids,

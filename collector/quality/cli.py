@@ -39,7 +39,7 @@ def parser() -> argparse.ArgumentParser:
         "--hole-seconds",
         type=float,
         default=5.0,
-        help="a symbol with no book/trades/bbo row for longer than this has a hole (default 5)",
+        help="a symbol with no data row for longer than this has a hole (default 5)",
     )
     p.add_argument(
         "--fail-under",

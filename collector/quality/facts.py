@@ -11,7 +11,11 @@ from dataclasses import dataclass, field
 from collector.quality.holes import Event
 from collector.quality.model import Latency, Series, Spread
 
-DATA_TABLES = ("book", "trades", "bbo")
+#: Every table of market data rows (counts, rates, latency).
+DATA_TABLES = ("book", "trades", "bbo", "derivative_ticker", "liquidations", "option_summary")
+#: The tables whose rows arrive steadily while a stream is alive: a silence in them is a
+#: hole. Liquidations come when they happen; hours without one say nothing.
+STEADY_TABLES = tuple(t for t in DATA_TABLES if t != "liquidations")
 #: Time buckets of the rate and spread series: the smallest giving at most this many.
 MAX_BUCKETS = 240
 _NICE_S = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 21600, 86400)
@@ -24,7 +28,7 @@ class SymbolFacts:
     rows: dict[str, int] = field(default_factory=dict)
     first_ns: int | None = None  # over every table, quality included
     last_ns: int | None = None
-    data_first: int | None = None  # over book, trades and bbo only
+    data_first: int | None = None  # over the data tables only (not quality)
     data_last: int | None = None
     silences: list[tuple[int, int]] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)

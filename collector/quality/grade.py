@@ -28,7 +28,7 @@ no rows at all [4]                                                  yes
     symbol: the collector coped, but someone should look. A connection the
     collector closed itself when it stopped is an orderly ``shutdown``, listed
     but not graded.
-[4] a symbol with quality events but no book, trades or bbo row; likewise an
+[4] a symbol with quality events but no data row (any table but quality); likewise an
     exchange with no such symbol, and a dataset (or filter) with no data.
 
 Coverage is 100% minus the union of the holes (no data, out of sync,
@@ -43,6 +43,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from collector.quality.facts import DATA_TABLES
 from collector.quality.model import ExchangeReport, Report, SymbolReport
 
 GRADES = "ABCDF"
@@ -168,8 +169,8 @@ def grade_symbol(sym: SymbolReport) -> None:
         duplicate_trades(sym.duplicate_trades, sym.rows.get("trades", 0)),
         operational({k: v for k, v in sym.counts.items() if k != "disconnect"}),
     ]
-    if not any(sym.rows.get(t) for t in ("book", "trades", "bbo")):
-        findings.append(Finding("F", "no book, trades or bbo rows"))
+    if not any(sym.rows.get(t) for t in DATA_TABLES):
+        findings.append(Finding("F", "no data rows"))
     sym.grade, sym.reasons = _apply(findings)
 
 

@@ -3,7 +3,8 @@
 Pure functions over facts the scan already pulled out of the dataset, so each
 rule can be tested without files:
 
-* **no_data**: two consecutive rows of a symbol (book, trades and bbo together)
+* **no_data**: two consecutive rows of a symbol's steady streams (book, trades, bbo,
+  derivative_ticker and option_summary together; liquidations come when they happen)
   further apart than the threshold; also the stretch before a symbol's first row
   or after its last one, inside its covered time (which quality events extend).
 * **out_of_sync**: a ``gap``/``resync``/``crossed_book``/``bbo_mismatch``/
@@ -64,11 +65,11 @@ def silence_holes(
     holes = []
     if data_first is None or data_last is None:  # only quality events: nothing was recorded
         if last_ns > first_ns:
-            holes.append(Hole(first_ns, last_ns, "no_data", "no book, trades or bbo rows at all"))
+            holes.append(Hole(first_ns, last_ns, "no_data", "no data rows at all"))
         return holes
     if data_first - first_ns > threshold_ns:
         holes.append(Hole(first_ns, data_first, "no_data", "before the first row"))
-    holes.extend(Hole(a, b, "no_data", "no book, trades or bbo row") for a, b in gaps)
+    holes.extend(Hole(a, b, "no_data", "no data row") for a, b in gaps)
     if last_ns - data_last > threshold_ns:
         holes.append(Hole(data_last, last_ns, "no_data", "after the last row"))
     return holes

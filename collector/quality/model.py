@@ -42,7 +42,7 @@ def iso(ns: int | None) -> str | None:
 class Hole(msgspec.Struct):
     """An interval the data cannot be trusted or does not exist, and why.
 
-    ``cause`` is one of ``no_data`` (no book/trades/bbo row for longer than the
+    ``cause`` is one of ``no_data`` (no steady data row for longer than the
     threshold), ``out_of_sync`` (book invalid: from ``trigger`` to the next
     ``synced``) or ``disconnected`` (no open connection).
     """

@@ -9,7 +9,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from collector.quality.facts import LATENCY_SAMPLE, ExchangeFacts, SymbolFacts, bucket_seconds
+from collector.quality.facts import (
+    DATA_TABLES,
+    LATENCY_SAMPLE,
+    STEADY_TABLES,
+    ExchangeFacts,
+    SymbolFacts,
+    bucket_seconds,
+)
 from collector.quality.holes import Event
 from collector.quality.model import Latency, Series, Spread
 
@@ -18,9 +25,9 @@ if TYPE_CHECKING:
 
 
 def _data(columns: str = "ts_recv") -> str:
-    """The rows of book, trades and bbo as one relation, tagged with their table."""
+    """The rows of every data table as one relation, tagged with their table."""
     return " union all ".join(
-        f"select exchange, symbol, '{t}' tbl, {columns} from {t}" for t in ("book", "trades", "bbo")
+        f"select exchange, symbol, '{t}' tbl, {columns} from {t}" for t in DATA_TABLES
     )
 
 
@@ -34,7 +41,13 @@ _MESSAGES = """
     union all
     select exchange, symbol, 'bbo', epoch_ns(ts_recv) - epoch_ns(ts_exchange)
     from bbo where ts_exchange is not null
+""" + "".join(
+    f"""    union all
+    select exchange, symbol, '{t}', epoch_ns(ts_recv) - epoch_ns(ts_exchange)
+    from {t} where ts_exchange is not null
 """
+    for t in DATA_TABLES[3:]
+)
 
 
 def _symbol(out: dict[str, ExchangeFacts], exchange: str, symbol: str) -> SymbolFacts | None:
@@ -124,9 +137,9 @@ def snapshots(scan: Scanner, out: dict[str, ExchangeFacts]) -> None:
 
 
 def silences(scan: Scanner, out: dict[str, ExchangeFacts], threshold_ns: int) -> None:
-    """Consecutive data rows of a symbol further apart than the threshold."""
+    """Consecutive rows of a symbol's steady streams further apart than the threshold."""
     data = " union ".join(
-        f"select exchange, symbol, epoch_ns(ts_recv) ts from {t}" for t in ("book", "trades", "bbo")
+        f"select exchange, symbol, epoch_ns(ts_recv) ts from {t}" for t in STEADY_TABLES
     )
     rows = scan.rows(
         f"""

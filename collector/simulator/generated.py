@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from collector.simulator import wire
-from collector.simulator.book import GeneratedBook, spec_for
+from collector.simulator.book import BookEvent, GeneratedBook, spec_for
 from collector.simulator.connection import Connection
 from collector.simulator.faults import SNAPSHOT_SKIP, UNKNOWN_EVERY, FaultState
 
@@ -58,6 +58,10 @@ class GeneratedSource:
         self._duplicates = dict.fromkeys(self.books, 0)
         # Depth events per symbol while ``unknown_message`` is on.
         self._unknown_count = dict.fromkeys(self.books, 0)
+        self.futures = futures
+        # Second of the last markPrice per symbol; trades per symbol (for liquidations).
+        self._mark_second = dict.fromkeys(self.books, -1)
+        self._trades = dict.fromkeys(self.books, 0)
 
     # -- clock ----------------------------------------------------------------------
 
@@ -95,6 +99,19 @@ class GeneratedSource:
                 self._publish(key, "aggTrade", agg)
                 if drift == "number_as_string":
                     self.faults.fire_drift(drift, self._subscribed(key, "trade", "aggTrade"))
+            if self.futures:
+                self._derivatives(symbol, ev, now_ms)
+
+    def _derivatives(self, symbol: str, ev: BookEvent, now_ms: int) -> None:
+        """Futures only: a markPrice each new second, a forceOrder every n-th trade."""
+        key = symbol.lower()
+        if now_ms // 1000 != self._mark_second[symbol]:
+            self._mark_second[symbol] = now_ms // 1000
+            self._publish(key, "markPrice", wire.mark_price_data(symbol, ev, now_ms))
+        for t in ev.trades:
+            self._trades[symbol] += 1
+            if self._trades[symbol] % wire.LIQUIDATION_EVERY == 0:
+                self._publish(key, "forceOrder", wire.force_order_data(symbol, t, now_ms))
 
     def _publish(self, symbol: str, kind: str, data: str) -> int:
         """Queue ``data`` for every subscriber of it; return how many frames were queued."""
@@ -129,6 +146,13 @@ class GeneratedSource:
             last_id += SNAPSHOT_SKIP
             self.faults.fire_drift("first_delta_rule")
         return 200, wire.snapshot_body(self.slug, last_id, bids, asks, now_ms)
+
+    def open_interest(self, symbol: str, now_ms: int) -> tuple[int, str]:
+        """Open interest: the trades generated so far (a growing count, exact text)."""
+        if symbol.upper() not in self.books or not self.futures:
+            return 400, wire.error_body(-1121, "Invalid symbol.")
+        count = self._trades[symbol.upper()]
+        return 200, wire.open_interest_body(symbol.upper(), f"{count}.000", now_ms)
 
     def truth(self, symbol: str, at: int | None) -> dict[str, Any] | None:
         book = self.books.get(symbol.upper())

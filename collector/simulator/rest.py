@@ -65,6 +65,17 @@ async def depth(request: web.Request, sim: Simulator) -> web.Response:
     return _answer(sim, status, body, weight)
 
 
+async def open_interest(request: web.Request, sim: Simulator) -> web.Response:
+    """Futures ``GET /fapi/v1/openInterest`` and ``/dapi/v1/openInterest`` (weight 1)."""
+    slug = request.match_info["slug"]
+    source = sim.generated.get(slug)  # a recording has no open interest to serve
+    if source is None or not wire.is_futures(slug):
+        raise web.HTTPNotFound(text=f"no open interest endpoint {request.path} here")
+    weight = _use_weight(sim, slug, 1)
+    status, body = source.open_interest(request.query.get("symbol", ""), _now_ms())
+    return _answer(sim, status, body, weight)
+
+
 def _use_weight(sim: Simulator, slug: str, weight: int) -> int:
     minute = int(time.time() // 60)
     seen_minute, used = sim.weights.get(slug, (minute, 0))

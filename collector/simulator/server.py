@@ -188,6 +188,8 @@ class Simulator:
             app.router.add_get(f"/{{slug}}/{path}", bind(websocket.handle, sim=self, path=path))
         for path in sorted(set(wire.DEPTH_PATHS.values())):
             app.router.add_get(f"/{{slug}}{path}", bind(rest.depth, sim=self))
+        for path in ("/fapi/v1/openInterest", "/dapi/v1/openInterest"):
+            app.router.add_get(f"/{{slug}}{path}", bind(rest.open_interest, sim=self))
         playback = bind(websocket.handle_playback, sim=self)
         app.router.add_get("/{slug}", playback)
         app.router.add_get("/{slug}/{tail:.*}", playback)

@@ -8,13 +8,16 @@ side by side, field for field, as ``adapters/binance.py`` decodes them:
   with ``m`` and ``M``; REST snapshot without ``E``/``T``;
 * futures (``binance-usdm``, ``binance-coinm``): ``depthUpdate`` with
   ``E``/``T``/``U``/``u``/``pu``; ``bookTicker`` with ``e``/``E``/``T``;
-  ``trade`` with ``X: "MARKET"``; REST snapshot with ``E`` and ``T``.
+  ``trade`` with ``X: "MARKET"``; REST snapshot with ``E`` and ``T``; and the
+  derivative streams ``markPrice`` (once a second), ``forceOrder`` (every
+  ``LIQUIDATION_EVERY``-th trade is also a liquidation) and REST ``openInterest``.
 
 Key order follows the live frames in the corpus recordings.
 """
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import msgspec
@@ -25,7 +28,12 @@ from collector.simulator.book import BookEvent, TradeEvent
 _encode = msgspec.json.Encoder().encode
 
 #: Stream kinds the generated source produces.
-KINDS = ("depth", "bookTicker", "trade", "aggTrade")
+KINDS = ("depth", "bookTicker", "trade", "aggTrade", "markPrice", "forceOrder")
+#: Funding every 8 hours (Binance's default interval), at 00:00, 08:00, 16:00 UTC.
+FUNDING_INTERVAL_MS = 8 * 3600 * 1000
+FUNDING_RATE = "0.00010000"
+#: Every n-th generated trade of a futures symbol is also reported as a liquidation.
+LIQUIDATION_EVERY = 5
 
 #: REST depth path (after the slug) per venue.
 DEPTH_PATHS = {
@@ -51,6 +59,10 @@ def parse_stream(name: str) -> tuple[str, str] | None:
         return symbol, "depth"
     if channel in ("bookticker", "trade", "aggtrade"):
         return symbol, {"bookticker": "bookTicker", "trade": "trade"}.get(channel, "aggTrade")
+    if channel in ("markprice", "markprice@1s"):
+        return symbol, "markPrice"
+    if channel == "forceorder":
+        return symbol, "forceOrder"
     return None
 
 
@@ -203,6 +215,46 @@ def agg_trade_data(
     if not is_futures(slug):
         body["M"] = True
     return _encode(body).decode()
+
+
+def mark_price_data(symbol: str, ev: BookEvent, now_ms: int) -> str:
+    """``markPriceUpdate``: mark = the book's mid, index = the best bid (exact decimal text)."""
+    mid = (Decimal(ev.best_bid[0]) + Decimal(ev.best_ask[0])) / 2
+    next_funding = (now_ms // FUNDING_INTERVAL_MS + 1) * FUNDING_INTERVAL_MS
+    body = {
+        "e": "markPriceUpdate",
+        "E": now_ms,
+        "s": symbol,
+        "p": format(mid, "f"),
+        "i": ev.best_bid[0],
+        "P": ev.best_bid[0],
+        "r": FUNDING_RATE,
+        "T": next_funding,
+    }
+    return _encode(body).decode()
+
+
+def force_order_data(symbol: str, t: TradeEvent, now_ms: int) -> str:
+    """``forceOrder``: the trade as a filled liquidation order on the taker's side."""
+    order = {
+        "s": symbol,
+        "S": "SELL" if t.buyer_is_maker else "BUY",
+        "o": "LIMIT",
+        "f": "IOC",
+        "q": t.size,
+        "p": t.price,
+        "ap": t.price,
+        "X": "FILLED",
+        "l": t.size,
+        "z": t.size,
+        "T": now_ms,
+    }
+    return _encode({"e": "forceOrder", "E": now_ms, "o": order}).decode()
+
+
+def open_interest_body(symbol: str, open_interest: str, now_ms: int) -> str:
+    """``GET /fapi/v1/openInterest`` answer (COIN-M adds pair and contractType; not needed)."""
+    return _encode({"openInterest": open_interest, "symbol": symbol, "time": now_ms}).decode()
 
 
 def snapshot_body(

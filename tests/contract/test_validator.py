@@ -120,8 +120,8 @@ def test_unknown_message_type() -> None:
 
 
 def test_ignored_documented_type_is_not_drift() -> None:
-    frame = {"topic": "tickers.BTCUSDT", "type": "snapshot", "ts": 1, "data": {}}
-    assert _check(frame) == ("tickers", set())
+    frame = {"topic": "kline.1.BTCUSDT", "type": "snapshot", "ts": 1, "data": []}
+    assert _check(frame) == ("kline", set())
 
 
 def test_enum_values() -> None:

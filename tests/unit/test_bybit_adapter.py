@@ -244,7 +244,10 @@ def test_unknown_taker_side_is_malformed(bybit) -> None:
             '"args":null}}',
             "heartbeat",
         ),
-        ('{"topic":"tickers.BTCUSDT","type":"delta","data":{},"cs":1,"ts":1}', "ignored"),
+        (
+            '{"topic":"tickers.BTCUSDT","type":"delta","data":{"symbol":"BTCUSDT"},"cs":1,"ts":1}',
+            "ignored",
+        ),
         ('{"topic":"kline.1.BTCUSDT","data":[],"ts":1,"type":"snapshot"}', "ignored"),
         ('{"topic":"allLiquidation.BTCUSDT","data":[],"ts":1,"type":"snapshot"}', "ignored"),
         ('{"topic":"orderbook.full.BTCUSDT","data":{},"ts":1,"type":"delta"}', "ignored"),

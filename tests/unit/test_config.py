@@ -25,7 +25,7 @@ from collector.config import (
 REPO_ROOT = Path(__file__).resolve().parents[2]
 EXCHANGE = '[[exchange]]\nname = "binance-usdm"\nsymbols = ["BTCUSDT"]\n'
 NAMES = ", ".join(sorted(adapters.REGISTRY))  # the fix lists every registered exchange
-CHANNELS = "book, trades, bbo"
+CHANNELS = "book, trades, bbo, derivative_ticker, liquidations, options"
 SCHEMES = "ws://, wss://, http:// or https://"
 
 
@@ -379,7 +379,8 @@ def test_unknown_keys_suggest_the_closest_known_key() -> None:
         "c.toml: daemon.flush_interval: unknown key; did you mean 'flush_interval_s'? "
         "use one of: instance, flush_interval_s, status, uvloop",
         "c.toml: exchange[0].symbol: unknown key; did you mean 'symbols'? "
-        "use one of: name, symbols, channels, stale_after_s, rewrite, connection_lifetime_s",
+        "use one of: name, symbols, channels, stale_after_s, rewrite, connection_lifetime_s, "
+        "poll_interval_s",
     ]
     assert problems("[[exchanges]]\nname = 'binance-usdm'\n" + EXCHANGE) == [
         "c.toml: exchanges: unknown key; did you mean 'exchange'? "
@@ -508,8 +509,22 @@ def test_book_snapshots() -> None:
     assert err.value.problems == [
         "<config>: book_snapshots[0].depth: 0 is not a whole number from 1 to 1000",
         "<config>: book_snapshots[0].interval_ms: 1.5 is not a whole number from 1 to 3600000",
-        "<config>: book_snapshots[1].every: unknown key; use one of: depth, interval_ms",
+        "<config>: book_snapshots[1].every: unknown key; use one of: depth, interval_ms, with",
     ]
+
+
+def test_book_snapshots_with_derivative_columns() -> None:
+    base = '[[exchange]]\nname = "binance-usdm"\nsymbols = ["BTCUSDT"]\n[[book_snapshots]]\n'
+    config = parse_config(base + 'with = ["mark_price", "funding_rate"]\n')
+    assert config.book_snapshots[0].with_ == ("mark_price", "funding_rate")
+    with pytest.raises(ConfigError) as err:
+        parse_config(base + 'with = ["index_price"]\n[[book_snapshots]]\nwith = ["mark_price"]\n')
+    assert err.value.problems == [
+        "<config>: book_snapshots[0].with[0]: 'index_price' is not a derivative_ticker column "
+        "a sample can carry; use one of: mark_price, funding_rate",
+    ]
+    with pytest.raises(ConfigError, match="repeats an earlier"):  # same table, other columns
+        parse_config(base + '[[book_snapshots]]\nwith = ["mark_price"]\n')
 
 
 def test_venues_config_runs_every_registered_exchange() -> None:
@@ -524,3 +539,41 @@ def test_venues_config_runs_every_registered_exchange() -> None:
         assert all(p.url.startswith("wss://") and p.subscriptions for p in plans), exchange.name
         planned = sorted((s.symbol, s.channel) for p in plans for s in p.subscriptions)
         assert planned == sorted((s.symbol, s.channel) for s in subs), exchange.name
+
+
+def test_derivative_channels_only_where_the_venue_serves_them() -> None:
+    usdm_text = (
+        '[[exchange]]\nname = "binance-usdm"\nsymbols = ["BTCUSDT"]\n'
+        'channels = ["book", "derivative_ticker", "liquidations"]\npoll_interval_s = 30\n'
+    )
+    text = usdm_text + (
+        '[[exchange]]\nname = "binance-spot"\nsymbols = ["BTCUSDT"]\n'
+        'channels = ["trades", "liquidations"]\n'
+    )
+    with pytest.raises(ConfigError) as err:
+        parse_config(text, "c.toml")
+    assert err.value.problems == [
+        "c.toml: exchange[1].channels[1]: 'liquidations' is not served by binance-spot; "
+        "use one of: book, trades, bbo"
+    ]
+    usdm = parse_config(usdm_text).exchanges[0]
+    assert usdm.channels == ["book", "derivative_ticker", "liquidations"]
+    assert usdm.poll_interval_s == 30.0
+    assert usdm.stale_after_s == {"book": 30.0, "derivative_ticker": 60.0, "liquidations": 3600.0}
+
+
+def test_options_channel_and_bad_poll_interval() -> None:
+    text = (
+        '[[exchange]]\nname = "binance-coinm"\nsymbols = ["BTCUSD_PERP"]\n'
+        'channels = ["options"]\npoll_interval_s = 0\n'
+    )
+    with pytest.raises(ConfigError) as err:
+        parse_config(text, "c.toml")
+    assert err.value.problems == [
+        "c.toml: exchange[0].channels[0]: 'options' is not served by binance-coinm; "
+        "use one of: book, trades, bbo, derivative_ticker, liquidations",
+        "c.toml: exchange[0].poll_interval_s: 0 is not a positive number; use a number > 0",
+    ]
+    ok = '[[exchange]]\nname = "deribit"\nsymbols = ["BTC-26DEC25-100000-C"]\n'
+    ok += 'channels = ["options"]\n'
+    assert parse_config(ok).exchanges[0].channels == ["options"]

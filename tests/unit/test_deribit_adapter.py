@@ -168,7 +168,7 @@ def test_quote_is_bbo_without_seq_and_one_sided_quotes_are_skipped() -> None:
             '"message":"raw_subscriptions_not_available_for_unauthorized"}}',
             "error",
         ),
-        (note("ticker.BTC-PERPETUAL.raw", '{"timestamp":1}'), "ignored"),
+        (note("incremental_ticker.BTC-PERPETUAL", '{"timestamp":1}'), "ignored"),
         (note("deribit_price_index.btc_usd", '{"price":1}'), "ignored"),
     ],
 )

@@ -193,7 +193,7 @@ def test_trades_keep_the_taker_side_and_every_trade_of_a_push(side: str) -> None
             "shutdown",
         ),
         (
-            '{"arg":{"channel":"tickers","instId":"BTC-USDT"},"data":[{"instId":"BTC-USDT"}]}',
+            '{"arg":{"channel":"tickers","instId":"BTC-USDT"},"data":[{"instType":"SPOT","instId":"BTC-USDT","last":"1","ts":"1"}]}',
             "ignored",
         ),
         ('{"arg":{"channel":"candle1m","instId":"BTC-USDT"},"data":[["1","2"]]}', "ignored"),

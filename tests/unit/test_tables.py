@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from collector import schema
-from collector.model import BestBidAsk, QualityEvent, Trade
+from collector.model import BestBidAsk, DerivativeTicker, OptionSummary, QualityEvent, Trade
 from collector.tables import TableBuffers
 
 
@@ -36,3 +36,28 @@ def test_unstorable_trade_and_quote_rows_are_dropped_and_reported() -> None:
     quality = tables["quality"]
     assert quality["kind"].to_pylist() == ["gap", "malformed", "malformed"]
     assert "1111111111111111111111111" in quality["detail"][1].as_py()
+
+
+def test_derivative_rows_keep_signs_only_where_a_sign_means_something() -> None:
+    """Funding rates and greeks may be negative; prices and sizes may not. A row that
+    cannot be stored exactly is dropped with a ``malformed`` event, its neighbours kept."""
+    out = TableBuffers()
+    out.add_derivative(DerivativeTicker("A", None, 1, funding_rate="-0.000125"), "A-PERP")
+    out.add_derivative(DerivativeTicker("A", None, 2, mark_price="-1"), "A-PERP")
+    out.add_derivative(DerivativeTicker("A", 3, 3, mark_price="1e-19"), "A-PERP")
+    out.add_derivative(
+        OptionSummary("O", None, 4, "put", "100", 5, theta="-33.70089006", delta="-1e-5"), "O"
+    )
+    tables = out.drain()
+    tickers = tables["derivative_ticker"]
+    assert tickers["funding_rate"].to_pylist() == [Decimal("-0.000125")]
+    assert tickers["ts_exchange"].null_count == 1  # never filled from ts_recv
+    option = tables["option_summary"]
+    assert option["theta"].to_pylist() == [Decimal("-33.70089006")]
+    assert option["delta"].to_pylist() == [Decimal("-0.00001")]
+    assert option["best_bid_price"].to_pylist() == [None]
+    assert tables["quality"]["detail"].to_pylist() == [
+        "dropped derivative_ticker row: '-1' is not a storable decimal: negative",
+        "dropped derivative_ticker row: '1e-19' is not a storable decimal: "
+        "more than 18 fractional digits",
+    ]
