@@ -162,41 +162,67 @@ def _crashed_sessions(
     exclude: set[str | None],
     summary: RecoverySummary,
 ) -> dict[str, list[_Part]]:
-    """Sessions with an ``.inprogress`` part that no live writer holds, parts in order."""
-    by_session: dict[str, list[_Part]] = {}
-    crashed: set[str] = set()
+    """Sessions with an ``.inprogress`` part that no live writer holds, parts in order.
+
+    Only ``.inprogress`` files and, for a crashed session, the files before its
+    last part in the same folder are opened (back to its part 0), so a start over
+    months of finished captures reads a handful of headers, not all of them.
+    """
     if not capture_dir.is_dir():
         return {}
-    for path in list_capture_files(capture_dir):
-        try:
-            header = capture_header(path)
-        except (OSError, ValueError) as exc:
-            summary.skipped.append(f"{path}: unreadable header ({exc})")
+    files = list_capture_files(capture_dir)
+    crashed: dict[str, tuple[int, _Part]] = {}  # session -> (index in files, latest part)
+    for index, path in enumerate(files):
+        if not path.name.endswith(INPROGRESS_SUFFIX):
             continue
-        session = header.get("session")
-        inprogress = path.name.endswith(INPROGRESS_SUFFIX)
-        if not isinstance(session, str):
-            if inprogress:
-                summary.skipped.append(
-                    f"{path}: written before capture sessions existed; replay it by hand"
-                )
+        part = _part(path, summary)
+        if part is None:
             continue
-        if session in exclude or (instance is not None and header.get("instance") != instance):
+        if part.session in exclude or (instance is not None and part.instance != instance):
             continue
-        part = _Part(
-            path, session, int(header.get("part", 0)), header["exchange"], header["instance"]
-        )
-        by_session.setdefault(session, []).append(part)
-        if inprogress:
-            if _locked(path):
-                exclude.add(session)  # a live writer holds it
-            else:
-                crashed.add(session)
-    return {
-        s: sorted(parts, key=lambda p: p.part)
-        for s, parts in by_session.items()
-        if s in crashed and s not in exclude
-    }
+        if _locked(path):
+            exclude.add(part.session)  # a live writer holds it
+            crashed.pop(part.session, None)
+        elif part.session not in crashed or part.part > crashed[part.session][1].part:
+            crashed[part.session] = (index, part)
+    sessions: dict[str, list[_Part]] = {}
+    for session, (index, last) in crashed.items():
+        if session in exclude:
+            continue
+        parts = {last.part: last}
+        for path in reversed(files[:index]):
+            if 0 in parts:
+                break
+            if path.parent != last.path.parent:
+                continue
+            earlier = _part(path, summary)
+            if earlier is not None and earlier.session == session:
+                parts.setdefault(earlier.part, earlier)
+        missing = sorted(set(range(last.part + 1)) - set(parts))
+        if missing:
+            summary.skipped.append(
+                f"session {session}: capture parts {missing} are missing; books recovered "
+                "from the parts that are left sync at their first snapshot"
+            )
+        sessions[session] = [parts[k] for k in sorted(parts)]
+    return sessions
+
+
+def _part(path: Path, summary: RecoverySummary) -> _Part | None:
+    """What a capture file's header says of its session; None (noted) when it cannot."""
+    try:
+        header = capture_header(path)
+    except (OSError, ValueError) as exc:
+        summary.skipped.append(f"{path}: unreadable header ({exc})")
+        return None
+    session = header.get("session")
+    if not isinstance(session, str):
+        if path.name.endswith(INPROGRESS_SUFFIX):
+            summary.skipped.append(
+                f"{path}: written before capture sessions existed; replay it by hand"
+            )
+        return None
+    return _Part(path, session, int(header.get("part", 0)), header["exchange"], header["instance"])
 
 
 def _locked(path: Path) -> bool:
