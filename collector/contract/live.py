@@ -480,7 +480,8 @@ def analyse(
     for channel in channels:
         for symbol in symbols:
             first = pipeline.first.get((channel, symbol))
-            after = None if first is None or start is None else (first - start) / 1e9
+            # A REST poll may answer before the first connection opens: that is at once.
+            after = None if first is None or start is None else max(0.0, (first - start) / 1e9)
             n = pipeline.count.get((channel, symbol), 0)
             lags = sorted(pipeline.lags.get((channel, symbol), ()))
             lag = lags[len(lags) // 2] / 1e9 if lags else None
@@ -622,6 +623,7 @@ async def live_check_async(
             report.live = LiveFindings(
                 capture="", deadline_s=deadline, unreachable=True, url=where,
                 duration_s=duration_s, symbols=symbols, stopped_early=session.stopped_early,
+                not_checked=left_out,
             )  # fmt: skip
             return report
         capture = session.capture[-1]
