@@ -224,7 +224,9 @@ def main(argv: list[str] | None = None) -> int:
         help="check an exchange (live, or a recording) against its contract "
         "(exit 0 pass, 1 drift, 2 error, 3 unreachable)",
         description="Without --capture: connect to the exchange (or --url), subscribe to "
-        "every contracted channel (book, bbo, trades) for --symbols, record the session "
+        "every contracted channel (book, bbo, trades, and the derivative channels the "
+        "venue serves for --symbols: derivative_ticker, liquidations, options; "
+        "--channels narrows it) for --symbols, record the session "
         "as a capture and check it: every channel delivers data within --deadline, every "
         "frame matches the contract, sequence/checksum rules hold, each book syncs from "
         "its snapshot, timestamps are sane and trade sides agree with the book. With "
@@ -247,6 +249,12 @@ def main(argv: list[str] | None = None) -> int:
         type=_seconds,
         metavar="T",
         help="a channel without data this long after connecting fails (15s, at most --duration)",
+    )
+    cc.add_argument(
+        "--channels",
+        nargs="+",
+        metavar="C",
+        help="check only these channels (default: every one the venue serves for --symbols)",
     )
     cc.add_argument(
         "--url",
@@ -502,6 +510,7 @@ def _contract_check_live(args: argparse.Namespace) -> int:
             url=args.url,
             record_dir=args.record,
             deadline_s=args.deadline,
+            channels=args.channels,
         )
     except (LiveCheckError, CheckError) as exc:
         print(f"contract-check: {exc}", file=sys.stderr)

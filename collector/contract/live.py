@@ -21,6 +21,18 @@ silent route as it would in production, the check reports the route that
 delivered, and a move is drift (``first_route_delivers``): the plan's newest
 route is silent and the adapter's order wants revisiting.
 
+Derivative channels (``derivative_ticker``, ``liquidations``, ``options``) are
+checked where the adapter serves them for every symbol of the session (the
+daemon subscribes each symbol to each channel): ``options`` only for option
+symbols (Deribit's ``ticker`` would accept a perpetual and send no option
+summary), none for spot markets. ``derivative_ticker`` and ``options`` must
+deliver within the deadline like the book; ``liquidations`` arrive only when
+someone is liquidated, so their silence is reported, not judged
+(:data:`EVENT_DRIVEN`). A venue that polls REST for part of a channel (Binance
+open interest, ``poll_requests``) is polled every half deadline in the session,
+so its answers are timed as ``derivative_ticker (poll)`` and validated like any
+REST body. ``--channels`` narrows the check.
+
 Those findings become ``rule_violation`` entries of the same
 :class:`~collector.contract.report.DriftReport` plus its ``live`` section.
 Exit codes (:func:`exit_code`): 0 pass, 1 drift, 3 unreachable (no connection
@@ -40,7 +52,7 @@ from typing import Final
 from urllib.parse import urlsplit
 
 import adapters
-from collector.adapter import CHANNELS, Subscription
+from collector.adapter import ALL_CHANNELS, CHANNELS, Subscription, derivative_channels
 from collector.capture.records import Record
 from collector.config import Config, parse_config
 from collector.contract.check import check_recording
@@ -52,7 +64,17 @@ from collector.contract.report import (
     Entry,
     LiveFindings,
 )
-from collector.model import BestBidAsk, BookDelta, BookSnapshot, Message, Trade
+from collector.markets import option_terms
+from collector.model import (
+    BestBidAsk,
+    BookDelta,
+    BookSnapshot,
+    DerivativeTicker,
+    Liquidation,
+    Message,
+    OptionSummary,
+    Trade,
+)
 from collector.pipeline import Pipeline
 from collector.replay import load_instruments
 from collector.routes import RouteLog, parse_route_note, route_label
@@ -94,6 +116,22 @@ SIDE_MIN_TRADES: Final = 10
 #: judged only when their price is at or through a touch, see :class:`LivePipeline`).
 SIDE_AGREEMENT_MIN: Final = 0.9
 
+#: Channels whose messages follow events, not time: silence is reported, never drift.
+EVENT_DRIVEN: Final = frozenset({"liquidations"})
+#: The channel name under which REST-polled derivative state is timed.
+POLLED: Final = "derivative_ticker (poll)"
+
+#: The session's channel per normalized message type (what a message proves delivered).
+CHANNEL_OF: Final[dict[type, str]] = {
+    Trade: "trades",
+    BestBidAsk: "bbo",
+    BookDelta: "book",
+    BookSnapshot: "book",
+    DerivativeTicker: "derivative_ticker",
+    Liquidation: "liquidations",
+    OptionSummary: "options",
+}
+
 PASS: Final = 0
 DRIFT: Final = 1
 USAGE: Final = 2
@@ -108,6 +146,66 @@ def channels_of(slug: str, symbol: str) -> list[str]:
     """The channels the adapter can subscribe ``symbol`` to (its contracted streams)."""
     adapter = adapters.create(slug)
     return [c for c in CHANNELS if adapter.plan([Subscription(symbol, c)])]
+
+
+def _serves(adapter: object, symbol: str, channel: str) -> bool:
+    """Whether a derivative ``channel`` can deliver anything for ``symbol``.
+
+    The adapter's ``plan`` refuses what it does not serve; beyond that, a spot market
+    has no derivative state (its market id has no ``-PERP`` or expiry part) and only
+    an option has an option summary.
+    """
+    try:
+        adapter.plan([Subscription(symbol, channel)])  # type: ignore[attr-defined]
+    except ValueError:
+        return False
+    if channel == "options":
+        return option_terms(symbol.rpartition(":")[2]) is not None
+    return adapter.market(symbol).count("-") >= 2  # type: ignore[attr-defined]
+
+
+def session_channels(
+    slug: str, symbols: Sequence[str], wanted: Sequence[str] | None = None
+) -> tuple[list[str], dict[str, str]]:
+    """The channels to check for ``symbols`` (all the venue serves, or ``wanted``), and
+    why each derivative channel the venue lists is left out (channel -> reason).
+
+    One session subscribes every symbol to every channel, so a channel is checked
+    only when every symbol has it. Raises :class:`LiveCheckError` for a symbol the
+    adapter refuses, or a ``wanted`` channel that is unknown or not served here.
+    """
+    adapter = adapters.create(slug)
+    derivative = derivative_channels(adapter)
+    served = CHANNELS + derivative
+    for channel in wanted or ():
+        if channel not in ALL_CHANNELS:
+            raise LiveCheckError(f"{channel!r} is not a channel: {', '.join(ALL_CHANNELS)}")
+        if channel not in served:
+            raise LiveCheckError(f"{slug} does not serve {channel!r}: {', '.join(served)}")
+    try:  # the adapter refuses symbols it cannot subscribe (e.g. Bybit's without category)
+        base = [c for c in CHANNELS if all(c in channels_of(slug, s) for s in symbols)]
+    except ValueError as exc:
+        raise LiveCheckError(str(exc)) from None
+    channels, left_out = list(base), {}
+    for channel in derivative:
+        serving = [s for s in symbols if _serves(adapter, s, channel)]
+        if len(serving) == len(symbols):
+            channels.append(channel)
+        elif serving:
+            only = " ".join(serving)
+            left_out[channel] = f"served for {only} only (check it with --symbols {only})"
+        else:
+            left_out[channel] = f"not served for {', '.join(symbols)}"
+    if wanted:
+        for channel in wanted:
+            if channel not in channels:
+                raise LiveCheckError(
+                    f"{slug}: {channel} cannot be checked with {', '.join(symbols)}: "
+                    + left_out.get(channel, "no stream for these symbols")
+                )
+        channels = [c for c in channels if c in wanted]
+        left_out = {c: r for c, r in left_out.items() if c in wanted}
+    return channels, left_out
 
 
 def streamed_channels(slug: str, symbols: Sequence[str], channels: Sequence[str]) -> list[str]:
@@ -161,10 +259,12 @@ def session_config(
     work: Path,
     rewrite: dict[str, str],
     stale_after_s: dict[str, float] | None = None,
+    poll_interval_s: float | None = None,
 ) -> Config:
     """The daemon config of one check session: capture on, metrics off, all under ``work``.
 
-    ``stale_after_s``: per-channel deadlines (the routed channels' time per route)."""
+    ``stale_after_s``: per-channel deadlines (the routed channels' time per route);
+    ``poll_interval_s``: how often the daemon polls REST derivative state."""
     q = json.dumps  # TOML basic strings take JSON's escapes
     stale = ", ".join(f"{c} = {s}" for c, s in (stale_after_s or {}).items())
     rules = ", ".join(f"{q(k)} = {q(v)}" for k, v in rewrite.items())
@@ -181,6 +281,7 @@ def session_config(
             f"rewrite = {{ {rules} }}",
             f"stale_after_s = {{ {stale} }}",
         ]
+        + ([f"poll_interval_s = {poll_interval_s}"] if poll_interval_s else [])
     )
     return parse_config(text, "contract-check")
 
@@ -266,6 +367,7 @@ class LivePipeline(Pipeline):
         self._route_log = RouteLog()
         self._frame: str | bytes = ""
         self._from_frame = False
+        self._from_http = False
         self._conn = 0
 
     def on_record(self, record: Record) -> None:
@@ -279,25 +381,26 @@ class LivePipeline(Pipeline):
                 self.moves.append(moved.detail)
         self._conn = record.conn
         self._from_frame = record.kind == "recv"
+        self._from_http = record.kind == "http"
         self._frame = record.data if record.kind == "recv" else ""
         super().on_record(record)
 
     def _dispatch(self, messages: list[Message]) -> None:
         for msg in messages:
             cls = type(msg)
-            if cls is Trade:
-                channel = "trades"
-                self._judge(msg)  # type: ignore[arg-type]
-            elif cls is BestBidAsk:
-                channel = "bbo"
-            elif cls is BookDelta or cls is BookSnapshot:
-                channel = "book"
-                if not self._from_frame and cls is BookSnapshot:
-                    self.http_snapshots += 1
-                    continue
-            else:
+            channel = CHANNEL_OF.get(cls)
+            if channel is None:
                 continue
-            if self._from_frame:
+            if cls is Trade:
+                self._judge(msg)  # type: ignore[arg-type]
+            elif cls is BookSnapshot and not self._from_frame:
+                self.http_snapshots += 1
+                continue
+            if self._from_http and cls is DerivativeTicker:
+                key = (POLLED, msg.symbol)  # type: ignore[union-attr]
+                self.first.setdefault(key, msg.ts_recv)  # type: ignore[union-attr]
+                self.count[key] = self.count.get(key, 0) + 1
+            elif self._from_frame:
                 self.last_conn[channel] = self._conn
                 key = (channel, msg.symbol)  # type: ignore[union-attr]
                 self.first.setdefault(key, msg.ts_recv)  # type: ignore[union-attr]
@@ -377,7 +480,8 @@ def analyse(
     for channel in channels:
         for symbol in symbols:
             first = pipeline.first.get((channel, symbol))
-            after = None if first is None or start is None else (first - start) / 1e9
+            # A REST poll may answer before the first connection opens: that is at once.
+            after = None if first is None or start is None else max(0.0, (first - start) / 1e9)
             n = pipeline.count.get((channel, symbol), 0)
             lags = sorted(pipeline.lags.get((channel, symbol), ()))
             lag = lags[len(lags) // 2] / 1e9 if lags else None
@@ -390,6 +494,8 @@ def analyse(
                 drifts.append(
                     (Drift(RULE_VIOLATION, channel, "timestamps_near_receipt", detail), detail)
                 )
+            if channel in EVENT_DRIVEN:
+                continue  # data whenever someone is liquidated: no deadline
             if after is None or after > deadline_s:
                 what = f"no data on {channel} for {symbol} within {deadline_s:g} s of connecting"
                 if after is not None:
@@ -435,6 +541,7 @@ def analyse(
         deadline_s=deadline_s,
         channels=latencies,
         silent=silent,
+        event_driven=[c for c in channels if c in EVENT_DRIVEN],
         books=books,
         routes={c: routes[c] for c in channels if c in routes},
         route_moves=pipeline.moves,
@@ -458,6 +565,7 @@ def live_check(
     record_dir: Path | None = None,
     deadline_s: float | None = None,
     connect_timeout_s: float | None = None,
+    channels: Sequence[str] | None = None,
 ) -> DriftReport:
     """Record a session of ``slug`` and check it; see the module docstring."""
     return asyncio.run(
@@ -469,6 +577,7 @@ def live_check(
             record_dir=record_dir,
             deadline_s=deadline_s,
             connect_timeout_s=connect_timeout_s,
+            channels=channels,
         )
     )
 
@@ -482,6 +591,7 @@ async def live_check_async(
     record_dir: Path | None = None,
     deadline_s: float | None = None,
     connect_timeout_s: float | None = None,
+    channels: Sequence[str] | None = None,
 ) -> DriftReport:
     """:func:`live_check` inside a running event loop (tests run the simulator beside it)."""
     if slug not in adapters.REGISTRY:
@@ -489,22 +599,23 @@ async def live_check_async(
     symbols = list(symbols or DEFAULT_SYMBOLS.get(slug, ()))
     if not symbols:
         raise LiveCheckError(f"no default symbols for {slug}; pass --symbols")
-    try:  # the adapter refuses symbols it cannot subscribe (e.g. Bybit's without category)
-        channels = [c for c in CHANNELS if all(c in channels_of(slug, s) for s in symbols)]
-    except ValueError as exc:
-        raise LiveCheckError(str(exc)) from None
+    channels, left_out = session_channels(slug, symbols, channels)
     if not channels:
         raise LiveCheckError(f"{slug}: no channel can subscribe {', '.join(symbols)}")
-    streamed = streamed_channels(slug, symbols, channels)
+    timed = streamed_channels(slug, symbols, channels)
     deadline = min(deadline_s or DEFAULT_DEADLINE_S, duration_s)
     connect = min(connect_timeout_s or CONNECT_TIMEOUT_S, duration_s)
     rewrite = rewrite_rules(slug, symbols, channels, url) if url else {}
-    plans = adapters.create(slug).plan([Subscription(s, c) for s in symbols for c in channels])
-    routed = {s.channel for p in plans if p.fallbacks for s in p.subscriptions}
+    adapter = adapters.create(slug)
+    subs = [Subscription(s, c) for s in symbols for c in channels]
+    routed = {s.channel for p in adapter.plan(subs) if p.fallbacks for s in p.subscriptions}
+    # Polled state (Binance open interest): every symbol's first poll within half the deadline.
+    polls = getattr(adapter, "poll_requests", lambda subs: [])(subs)
+    poll_interval = deadline / 2 if polls else None
     with tempfile.TemporaryDirectory(prefix="contract-check-") as tmp:
         work = record_dir or Path(tmp)
         per_route = {c: deadline / 2 for c in sorted(routed)}
-        config = session_config(slug, symbols, channels, work, rewrite, per_route)
+        config = session_config(slug, symbols, channels, work, rewrite, per_route, poll_interval)
         session = await record_session(config, duration_s, connect)
         where = url or "the exchange"
         if not session.capture:
@@ -512,18 +623,20 @@ async def live_check_async(
             report.live = LiveFindings(
                 capture="", deadline_s=deadline, unreachable=True, url=where,
                 duration_s=duration_s, symbols=symbols, stopped_early=session.stopped_early,
+                not_checked=left_out,
             )  # fmt: skip
             return report
         capture = session.capture[-1]
         report = await asyncio.to_thread(check_recording, capture, slug)
         findings, drifts = await asyncio.to_thread(
-            analyse, capture, slug, symbols, streamed, deadline
+            analyse, capture, slug, symbols, timed + ([POLLED] if polls else []), deadline
         )
     findings.url = where
     findings.duration_s = duration_s
     findings.symbols = symbols
     findings.connections = session.opened
-    findings.not_streamed = [c for c in channels if c not in streamed]
+    findings.not_streamed = [c for c in channels if c not in timed]
+    findings.not_checked = left_out
     findings.stopped_early = session.stopped_early
     findings.unreachable = not session.opened and not session.http_ok
     if record_dir is None:

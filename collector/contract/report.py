@@ -56,6 +56,10 @@ class LiveFindings(msgspec.Struct):
     connections: int = 0  # connections opened during the session
     channels: list[ChannelLatency] = msgspec.field(default_factory=list)
     silent: list[str] = msgspec.field(default_factory=list)  # "channel symbol"
+    #: Channels with data only on events (liquidations): timed, never judged silent.
+    event_driven: list[str] = msgspec.field(default_factory=list)
+    #: Derivative channels the venue lists but the session could not check -> why.
+    not_checked: dict[str, str] = msgspec.field(default_factory=dict)
     #: Subscribed channels the venue serves from another one's stream (not timed).
     not_streamed: list[str] = msgspec.field(default_factory=list)
     books: dict[str, str] = msgspec.field(default_factory=dict)  # symbol -> bridge result
@@ -176,8 +180,12 @@ def _render_live(live: LiveFindings) -> list[str]:
     for c in live.channels:
         first = "never" if c.first_data_s is None else f"after {c.first_data_s:.2f} s"
         late = "  SILENT" if c.first_data_s is None or c.first_data_s > live.deadline_s else ""
+        if c.channel in live.event_driven:
+            late = "  no data (expected: event-driven)" if c.first_data_s is None else ""
         lag = "" if c.lag_s is None else f", lag {c.lag_s * 1000:.0f} ms after exchange time"
         lines.append(f"  first {c.channel} {c.symbol}: {first}, {c.messages} messages{lag}{late}")
+    for channel, why in live.not_checked.items():
+        lines.append(f"  not checked: {channel}, {why}")
     if live.not_streamed:
         lines.append(f"  not a stream of their own here: {', '.join(live.not_streamed)}")
     for channel, route in live.routes.items():

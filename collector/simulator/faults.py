@@ -21,7 +21,8 @@ null), is a state: the venue "changed" from the moment it is set until it is
 set back to null. It makes the simulator speak a drifted protocol, so contract
 checks and the runtime drift monitor can be tested against a live server:
 
-* ``renamed_field``: depthUpdate ``b``/``a`` are sent as ``bids``/``asks``;
+* ``renamed_field``: depthUpdate ``b``/``a`` are sent as ``bids``/``asks`` (and
+  futures' markPriceUpdate ``p`` as ``markPrice``);
 * ``number_as_string``: depthUpdate ``E`` is sent as a JSON string, and the
   ``p`` of trade and aggTrade as a JSON number;
 * ``new_field``: depthUpdate gains ``"X": "new"``;

@@ -107,7 +107,11 @@ class GeneratedSource:
         key = symbol.lower()
         if now_ms // 1000 != self._mark_second[symbol]:
             self._mark_second[symbol] = now_ms // 1000
-            self._publish(key, "markPrice", wire.mark_price_data(symbol, ev, now_ms))
+            drift = self.faults.drift
+            mark = wire.mark_price_data(symbol, ev, now_ms, drift)
+            n = self._publish(key, "markPrice", mark)
+            if drift == "renamed_field":
+                self.faults.fire_drift(drift, n)
         for t in ev.trades:
             self._trades[symbol] += 1
             if self._trades[symbol] % wire.LIQUIDATION_EVERY == 0:

@@ -217,8 +217,11 @@ def agg_trade_data(
     return _encode(body).decode()
 
 
-def mark_price_data(symbol: str, ev: BookEvent, now_ms: int) -> str:
-    """``markPriceUpdate``: mark = the book's mid, index = the best bid (exact decimal text)."""
+def mark_price_data(symbol: str, ev: BookEvent, now_ms: int, drift: str | None = None) -> str:
+    """``markPriceUpdate``: mark = the book's mid, index = the best bid (exact decimal text).
+
+    ``renamed_field`` drift sends the mark price ``p`` as ``markPrice``, so a
+    derivative frame can drift as the depth frames do."""
     mid = (Decimal(ev.best_bid[0]) + Decimal(ev.best_ask[0])) / 2
     next_funding = (now_ms // FUNDING_INTERVAL_MS + 1) * FUNDING_INTERVAL_MS
     body = {
@@ -231,6 +234,8 @@ def mark_price_data(symbol: str, ev: BookEvent, now_ms: int) -> str:
         "r": FUNDING_RATE,
         "T": next_funding,
     }
+    if drift == "renamed_field":
+        body = {("markPrice" if k == "p" else k): v for k, v in body.items()}
     return _encode(body).decode()
 
 

@@ -23,6 +23,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import msgspec
 import pytest
 from support import CAPTURES, needs_captures
 
@@ -30,12 +31,15 @@ import adapters
 from collector.cli import main
 from collector.contract.live import (
     DEFAULT_SYMBOLS,
+    POLLED,
     channels_of,
     origins,
     rewrite_rules,
+    session_channels,
     streamed_channels,
 )
-from collector.simulator import Faults, Simulator, SimulatorConfig
+from collector.contract.report import DriftReport, render_text
+from collector.simulator import Faults, Simulator, SimulatorConfig, wire
 
 #: id(simulator) -> the event loop it runs on.
 LOOPS: dict[int, asyncio.AbstractEventLoop] = {}
@@ -250,6 +254,95 @@ def test_other_drift_modes_are_classified(mode: str, capsys: pytest.CaptureFixtu
     assert KNOB_MODES[mode] in fields, fields
 
 
+def test_derivative_channels_pass_on_the_clean_futures_simulator(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """markPrice, forceOrder and the polled openInterest: subscribed, timed, validated."""
+    with simulator(SimulatorConfig(exchanges=("binance-usdm",))) as sim:
+        code, report, _ = check(capsys, "binance-usdm", "--url", sim.url, "--duration", "4s")
+    assert code == 0, report["entries"]
+    live = report["live"]
+    timed = {c["channel"]: c for c in live["channels"] if c["symbol"] == "BTCUSDT"}
+    assert set(timed) == {"book", "trades", "bbo", "derivative_ticker", "liquidations", POLLED}
+    assert live["event_driven"] == ["liquidations"] and live["not_checked"] == {}
+    # markPrice each second, a liquidation every 5th trade, a poll every half deadline (2 s).
+    for channel in ("derivative_ticker", "liquidations", POLLED):
+        assert timed[channel]["messages"] > 0 and timed[channel]["first_data_s"] < 2.5, channel
+    assert abs(timed["derivative_ticker"]["lag_s"]) < 1
+    # Every derivative frame and REST body went through the contract check.
+    types = report["message_types"]
+    assert types["markPrice"] > 0 and types["forceOrder"] > 0 and types["rest:openInterest"] >= 2
+    text = render_text(msgspec.convert(report, DriftReport))
+    assert "first derivative_ticker BTCUSDT: after" in text
+    assert f"first {POLLED} ETHUSDT: after" in text and "PASS" in text
+
+
+def test_renamed_field_in_mark_price_is_drift(capsys: pytest.CaptureFixture[str]) -> None:
+    """``--channels derivative_ticker``: only markPrice is subscribed, and its rename is seen."""
+    with simulator(SimulatorConfig(exchanges=("binance-usdm",))) as sim:
+        set_faults(sim, drift="renamed_field")
+        args = ["binance-usdm", "--url", sim.url, "--duration", "3s"]
+        code, report, _ = check(capsys, *args, "--channels", "derivative_ticker")
+    assert code == 1
+    assert {
+        ("missing_field", "markPrice", "data.p"),
+        ("new_field", "markPrice", "data.markPrice"),
+    } <= keys(report)
+    assert not any(e["message_type"] == "depthUpdate" for e in report["entries"])
+    assert {c["channel"] for c in report["live"]["channels"]} == {"derivative_ticker", POLLED}
+
+
+def test_silent_liquidations_are_not_drift(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Nobody liquidated (the simulator emits no forceOrder): reported as such, exit 0."""
+    monkeypatch.setattr(wire, "LIQUIDATION_EVERY", 10**12)
+    with simulator(SimulatorConfig(exchanges=("binance-usdm",))) as sim:
+        args = ["binance-usdm", "--url", sim.url, "--duration", "3s"]
+        code, report, _ = check(capsys, *args, "--channels", "liquidations", "trades")
+    assert code == 0, report["entries"]
+    live = report["live"]
+    quiet = [c for c in live["channels"] if c["channel"] == "liquidations"]
+    assert len(quiet) == 2 and all(c["first_data_s"] is None for c in quiet)
+    assert live["silent"] == [] and "forceOrder" not in report["message_types"]
+    text = render_text(msgspec.convert(report, DriftReport))
+    assert "first liquidations BTCUSDT: never, 0 messages  no data (expected: event-driven)" in text
+
+
+def test_session_channels_follow_what_each_symbol_serves() -> None:
+    """One session subscribes every symbol to every channel: only shared ones are checked."""
+    assert session_channels("binance-spot", ["BTCUSDT"]) == (["book", "trades", "bbo"], {})
+    usdm = ["book", "trades", "bbo", "derivative_ticker", "liquidations"]
+    assert session_channels("binance-usdm", ["BTCUSDT"]) == (usdm, {})
+    channels, left_out = session_channels("okx", ["BTC-USDT", "BTC-USDT-SWAP"])
+    assert channels == ["book", "trades", "bbo"]
+    assert left_out["derivative_ticker"].startswith("served for BTC-USDT-SWAP only")
+    assert left_out["options"] == "not served for BTC-USDT, BTC-USDT-SWAP"
+    # Deribit's ticker would take a perpetual for options, but sends no option summary.
+    channels, left_out = session_channels("deribit", ["BTC-PERPETUAL"])
+    assert "derivative_ticker" in channels and "options" in left_out
+    assert "options" in session_channels("deribit", ["BTC-27DEC30-100000-C"])[0]
+    # Bitfinex plans status/liq for a spot pair, which never carries derivative state.
+    assert session_channels("bitfinex", ["tBTCUSD"])[0] == ["book", "trades", "bbo"]
+    assert session_channels("bitfinex", ["tBTCF0:USTF0"])[0][3:] == usdm[3:]
+    assert session_channels("binance-usdm", ["BTCUSDT"], ["liquidations"]) == (
+        ["liquidations"],
+        {},
+    )
+
+
+def test_channels_that_cannot_be_checked_are_usage_errors(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    base = ["--duration", "1s", "--url", "http://127.0.0.1:9", "--channels"]
+    assert main(["contract-check", "binance-spot", *base, "derivative_ticker"]) == 2
+    assert "does not serve 'derivative_ticker'" in capsys.readouterr().err
+    assert main(["contract-check", "okx", *base, "liquidations"]) == 2
+    assert "served for BTC-USDT-SWAP only" in capsys.readouterr().err
+    assert main(["contract-check", "okx", *base, "funding"]) == 2
+    assert "'funding' is not a channel" in capsys.readouterr().err
+
+
 def test_unreachable_url_exits_3_quickly(capsys: pytest.CaptureFixture[str]) -> None:
     with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))
@@ -356,6 +449,8 @@ def test_route_split_reports_the_route_that_delivered(capsys: pytest.CaptureFixt
         "book": "wss://fstream.binance.com/public/stream",
         "bbo": "wss://fstream.binance.com/public/stream",
         "trades": "wss://fstream.binance.com/public/stream",
+        "derivative_ticker": "wss://fstream.binance.com/market/stream",
+        "liquidations": "wss://fstream.binance.com/market/stream",
     }
     assert report["live"]["route_moves"] == []
     code, report, _ = coinm
