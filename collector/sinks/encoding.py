@@ -1,9 +1,9 @@
 """Parquet writer options per table: which encoding each column gets, and why.
 
 Measured on ``binance-usdm/btcusdt_20240808`` (``benchmarks/dataset_size.py``,
-figures in ``benchmarks/README.md``); every choice here is something DuckDB,
-Polars, pyarrow and Spark read (all are Parquet format 1.0/2.x encodings that
-parquet-mr has read for years):
+figures in ``benchmarks/README.md``). pyarrow, DuckDB and Polars read all of
+it (``tests/unit/test_parquet_encodings.py``); Spark's vectorized reader reads the
+DELTA encodings from Spark 3.3 (older Spark: ``enableVectorizedReader=false``).
 
 * **Timestamps and integer ids: DELTA_BINARY_PACKED, no dictionary.** They are
   nearly all distinct and nearly sorted, so a dictionary only stores every value
@@ -11,7 +11,7 @@ parquet-mr has read for years):
   deltas of a sequence pack into a few bits. The exception is a timestamp that
   labels rather than counts (an option's ``expiration``): few values, dictionary.
 * **Text ids (trade_id, liquidation_id): DELTA_BYTE_ARRAY.** Consecutive ids share
-  their leading digits; prefix coding shrinks ``trade_id`` 25-fold.
+  their leading digits; prefix coding shrinks ``trade_id`` 24-fold.
 * **Decimals: dictionary (the default).** decimal128(38,18) is stored as a 16-byte
   FIXED_LEN_BYTE_ARRAY; with 18 fractional digits every byte of it looks random,
   so BYTE_STREAM_SPLIT came out three times larger and DELTA_BYTE_ARRAY twice as
