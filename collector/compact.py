@@ -60,6 +60,7 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from collector import schema
+from collector.sinks import encoding
 from collector.storage import Location, upload
 
 __all__ = ["CompactError", "PartitionResult", "compact", "live_files"]
@@ -340,15 +341,7 @@ class _Output:
         self.path, self.name = path, name
         self._file = open(path, "wb")  # noqa: SIM115 - closed in close()
         self._writer = pq.ParquetWriter(
-            self._file,
-            table_schema,
-            compression="zstd",
-            write_statistics=[
-                f.name
-                for f in table_schema
-                if not pa.types.is_decimal(f.type) and not pa.types.is_fixed_size_list(f.type)
-            ],
-            store_schema=True,
+            self._file, table_schema, **encoding.writer_options(table_schema)
         )
         self._groups = 0
 

@@ -65,13 +65,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from collector import schema
+from collector.sinks import encoding
 from collector.transport.retry import Backoff
 
 __all__ = ["SESSION_KEY", "ParquetSink"]
@@ -84,15 +85,9 @@ OverflowHandler = Callable[[str, str, int, int, int], None]
 _NS_PER_DAY = 86_400 * 10**9
 
 
-# Column statistics serve predicate pushdown on time, ids and labels. Decimal
-# min/max statistics cost a fifth of the write time and serve almost no query.
 @functools.cache
-def _statistics(table: str) -> list[str]:
-    return [
-        f.name
-        for f in schema.table_schema(table)
-        if not pa.types.is_decimal(f.type) and not pa.types.is_fixed_size_list(f.type)
-    ]
+def _writer_options(table: str, compression: str) -> dict[str, Any]:
+    return encoding.writer_options(schema.table_schema(table), compression)
 
 
 @functools.cache
@@ -735,9 +730,7 @@ class ParquetSink:
             writer = pq.ParquetWriter(
                 file,
                 schema.table_schema(segment.table),
-                compression=self._compression,
-                write_statistics=_statistics(segment.table),
-                store_schema=True,
+                **_writer_options(segment.table, self._compression),
             )
             session = self.sessions.get(segment.exchange)
             if session is not None:
