@@ -55,6 +55,7 @@ from pathlib import Path
 
 import aiohttp
 import msgspec
+import pyarrow as pa
 from rich.console import Console
 
 import adapters
@@ -665,8 +666,12 @@ class Daemon:
         attempts, self._sink_errors = sink.errors - self._sink_errors, sink.errors
         if sink.last_error is not None:
             self.faults.failed("parquet", sink.last_error, str(sink.root), attempts)
-        else:
-            self.faults.succeeded("parquet")
+        elif self.faults.succeeded("parquet"):
+            # The rows held through the outage are written and freed, but Arrow's
+            # allocator (mimalloc) keeps the pages: measured, RSS stayed 400 MiB up
+            # after a short outage until this call. Without it every outage would
+            # leave the daemon's footprint at its peak.
+            pa.default_memory_pool().release_unused()
         self._report_spools()
         self._apply_budget()
 

@@ -92,11 +92,11 @@ class WriteFaults:
             )
             episode.reminded_at = now
 
-    def succeeded(self, target: str) -> None:
-        """Writing ``target`` worked: end its episode, if one was open."""
+    def succeeded(self, target: str) -> bool:
+        """Writing ``target`` worked: end its episode, if one was open (then True)."""
         episode = self._open.pop(target, None)
         if episode is None:
-            return
+            return False
         seconds = (time.time_ns() - episode.started_ns) / 1e9
         log.warning(
             "writing %s works again after %.1f s (%d failed attempts)",
@@ -110,6 +110,7 @@ class WriteFaults:
             f"writing {target} works again after {seconds:.1f} s "
             f"({episode.failures} failed attempts; last: {episode.detail})",
         )
+        return True
 
     def _tell(self, target: str, ts_ns: int, detail: str) -> None:
         if self._on_episode is not None:
