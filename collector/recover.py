@@ -27,7 +27,12 @@ does not hold yet:
 
 What cannot be recovered: records the capture never received (after its last
 flush; with the default settings at most a second of frames), records dropped
-while the capture was paused, and a session recorded without capture. Files
+while the capture was paused, and a session recorded without capture. Where the
+replay cannot be the live run's exact twin, the prefix count can be off by a few
+rows (a row missed or written twice): a capture that paused, ``snapshots``
+different from the crashed run's ``[[book_snapshots]]``, and a bad level text in
+a book *delta*, whose later rows are dropped up to the next flush (the flush
+instants of a live run and of a replay differ). Files
 from before sessions existed (no ``session`` in the header) are reported and
 left alone.
 """
