@@ -381,7 +381,7 @@ def _recover(args: argparse.Namespace) -> int:
         args.out = args.out or Path(config.output.dir)
         args.instance = args.instance or config.daemon.instance
         args.rotate_seconds = config.output.rotate_seconds
-        args.snapshots = args.snapshots or [(s.depth, s.interval_ms) for s in config.book_snapshots]
+        args.snapshots = args.snapshots or config.snapshot_specs
     if args.capture is None or args.out is None:
         print("collector recover: give CAPTURE and --out, or --config", file=sys.stderr)
         return 2

@@ -128,6 +128,12 @@ class Config(msgspec.Struct, frozen=True):
     path: str  # where it was read from, for messages
     book_snapshots: list[SnapshotConfig] = msgspec.field(default_factory=list)
 
+    @property
+    def snapshot_specs(self) -> list[tuple[int, int, tuple[str, ...]]]:
+        """``[[book_snapshots]]`` as the pipeline takes them; the daemon and crash
+        recovery must pass the same, or recovered sample tables would differ."""
+        return [(s.depth, s.interval_ms, s.with_) for s in self.book_snapshots]
+
 
 def rewrite_url(url: str, rules: dict[str, str]) -> str:
     """``url`` with its longest matching prefix replaced; unchanged when none matches.

@@ -546,7 +546,7 @@ class Daemon:
                 config.capture,
                 config.daemon.instance,
                 self.metrics,
-                [(s.depth, s.interval_ms, s.with_) for s in config.book_snapshots],
+                config.snapshot_specs,
                 capture_dir,
                 capture_spool.submit if capture_spool else None,
             )
@@ -607,7 +607,7 @@ class Daemon:
                 instance=self.config.daemon.instance,
                 exclude_sessions=ours,
                 rotate_seconds=self.config.output.rotate_seconds,
-                snapshots=[(s.depth, s.interval_ms) for s in self.config.book_snapshots],
+                snapshots=self.config.snapshot_specs,
                 on_publish=self.sink.on_publish,
                 uploaded=self.output_spool.target if self.output_spool else None,
                 on_capture=self.capture_spool.submit if self.capture_spool else None,
