@@ -380,12 +380,6 @@ def at(samples: list[Sample], seconds: float) -> Sample:
     return before[-1] if before else samples[0]
 
 
-def median(values: list[float]) -> float:
-    ordered = sorted(values)
-    mid = len(ordered) // 2
-    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
-
-
 def slope_per_hour(points: list[tuple[float, float]]) -> float:
     """Least-squares slope of (seconds, MiB) points, in MiB per hour."""
     n = len(points)
@@ -397,29 +391,55 @@ def slope_per_hour(points: list[tuple[float, float]]) -> float:
     return 0.0 if var == 0 else 3600 * sum((x - mx) * (y - my) for x, y in points) / var
 
 
-def verdict(samples: list[Sample], warmup_s: float, window_s: float = 60.0) -> str:
-    """Growth after warm-up, judged on medians of the first and last ``window_s``.
+def windows(samples: list[Sample], width_s: float) -> list[tuple[float, list[float]]]:
+    """RSS samples grouped into consecutive windows of ``width_s`` seconds, by start time."""
+    grouped: dict[int, list[float]] = {}
+    for s in samples:
+        grouped.setdefault(int(s.elapsed_s // width_s), []).append(s.rss_mib)
+    return [(k * width_s, v) for k, v in sorted(grouped.items())]
 
-    Single samples swing by tens of MiB as row groups fill and are written
-    (262,144 rows per partition), so two lone samples say little; the medians
-    of a minute just after warm-up and of the last minute, and the fitted
-    slope, say whether memory keeps climbing. Both point values are printed too.
+
+def window_table(samples: list[Sample], width_s: float = 300.0) -> str:
+    rows = ["| minutes | RSS mean MiB | min | max |", "|---|---:|---:|---:|"]
+    for start, rss in windows(samples, width_s):
+        a, b = start / 60, (start + width_s) / 60
+        rows.append(
+            f"| {a:g}–{b:g} | {sum(rss) / len(rss):.1f} | {min(rss):.1f} | {max(rss):.1f} |"
+        )
+    return "\n".join(rows)
+
+
+def verdict(samples: list[Sample], warmup_s: float, window_s: float = 300.0) -> str:
+    """Growth after warm-up: the first full window after warm-up against the last.
+
+    RSS is a sawtooth of about +-60 MiB here: each partition's row group
+    (262,144 rows) fills and is written, and a disk-full phase holds a minute of
+    rows. A minute holds a handful of samples on that saw, so one-minute medians
+    swing by tens of MiB between runs of the same code. Five-minute windows span
+    several teeth; their mean says where memory sits and their minimum (the
+    floor, what is held between row groups) says whether something is retained.
+    Both must stay within 5% (or 5 MiB) for FLAT. The fitted slope is printed too.
     """
-    warm, last = at(samples, warmup_s), samples[-1]
-    after = [s for s in samples if s.elapsed_s >= warm.elapsed_s]
-    early = median([s.rss_mib for s in after if s.elapsed_s <= warm.elapsed_s + window_s])
-    late = median([s.rss_mib for s in after if s.elapsed_s >= last.elapsed_s - window_s])
-    grown = late - early
+    after = [s for s in samples if s.elapsed_s >= warmup_s]
+    groups = [rss for start, rss in windows(after, window_s) if start >= warmup_s]
+    if len(groups) < 2:
+        return f"fewer than two {window_s:g} s windows after warm-up: no verdict"
+    first, last = groups[0], groups[-1]
+    mean_a, mean_b = sum(first) / len(first), sum(last) / len(last)
+    floor_a, floor_b = min(first), min(last)
     slope = slope_per_hour([(s.elapsed_s, s.rss_mib) for s in after])
     rates = [s.frames_per_s for s in after if s.frames_per_s is not None]
     rate = f"{sum(rates) / len(rates):,.0f} frames/s" if rates else "frames/s unknown"
-    flat = abs(grown) <= max(5.0, 0.03 * early)
-    word = "FLAT (within 5 MiB or 3%)" if flat else "GROWING" if grown > 0 else "SHRINKING"
+
+    def within(a: float, b: float) -> bool:
+        return b - a <= max(5.0, 0.05 * a)
+
+    flat = within(mean_a, mean_b) and within(floor_a, floor_b)
+    word = "FLAT (mean and floor within 5% or 5 MiB)" if flat else "GROWING"
     return (
-        f"RSS {warm.rss_mib:.1f} MiB at {warm.elapsed_s:.0f} s (end of warm-up), "
-        f"{last.rss_mib:.1f} MiB at {last.elapsed_s:.0f} s; median of the first "
-        f"{window_s:g} s after warm-up {early:.1f} MiB, of the last {window_s:g} s {late:.1f} MiB: "
-        f"{grown:+.1f} MiB ({100 * grown / early:+.1f}%); fitted slope {slope:+.1f} MiB/h; "
+        f"{window_s:g} s windows after warm-up: mean {mean_a:.1f} -> {mean_b:.1f} MiB "
+        f"({100 * (mean_b - mean_a) / mean_a:+.1f}%), floor {floor_a:.1f} -> {floor_b:.1f} MiB "
+        f"({100 * (floor_b - floor_a) / floor_a:+.1f}%); fitted slope {slope:+.1f} MiB/h; "
         f"range after warm-up {min(s.rss_mib for s in after):.1f}-"
         f"{max(s.rss_mib for s in after):.1f} MiB; mean {rate} after warm-up. {word}"
     )
@@ -487,6 +507,7 @@ def main(argv: list[str] | None = None) -> int:
             marks = {id(at(samples, m)): at(samples, m) for m in (args.warmup_minutes * 60, 300)}
             for s in [*marks.values(), samples[-1]]:
                 print(f"RSS at {s.elapsed_s:.0f} s: {s.rss_mib:.1f} MiB")
+            print(window_table(samples))
             print(verdict(samples, args.warmup_minutes * 60))
         if args.faults:
             print(account(work))
