@@ -1,7 +1,11 @@
 """Per-exchange adapters (sans-I/O) and the static registry of them.
 
-A new venue is one module here plus one line in ``REGISTRY``: the slug is the
-dataset's ``exchange`` partition and the name recordings carry in their header.
+Each venue is a package, ``adapters/<venue>/``: ``adapter.py`` (the sans-I/O
+adapter), ``wire.py`` (its msgspec structs, one doc URL each), ``contract.py`` (what
+the documentation promises, checked by ``collector contract-check``), and a
+``symbols.py`` or similar only where the venue needs one. A new venue is one such
+folder plus one line in ``REGISTRY`` (and one in ``adapters.contracts``): the slug
+is the dataset's ``exchange`` partition and the name recordings carry in their header.
 """
 
 from __future__ import annotations

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from adapters import (
-    REGISTRY,
-    binance_contract,
-    bitfinex_contract,
-    bitmex_contract,
-    bybit_contract,
-    coinbase_contract,
-    coinbase_exchange_contract,
-    deribit_contract,
-    kraken_contract,
-    okx_contract,
-)
+from adapters import REGISTRY
+from adapters.binance import contract as binance_contract
+from adapters.bitfinex import contract as bitfinex_contract
+from adapters.bitmex import contract as bitmex_contract
+from adapters.bybit import contract as bybit_contract
+from adapters.coinbase import contract as coinbase_contract
+from adapters.coinbase_exchange import contract as coinbase_exchange_contract
+from adapters.deribit import contract as deribit_contract
+from adapters.kraken import contract as kraken_contract
+from adapters.okx import contract as okx_contract
 from collector.contract.model import VenueContract
 
 CONTRACTS: dict[str, VenueContract] = {

@@ -23,7 +23,7 @@ import random
 from decimal import Decimal
 from pathlib import Path
 
-from adapters.okx import BOOK_DEPTH, OkxAdapter
+from adapters.okx.adapter import BOOK_DEPTH, OkxAdapter
 from collector.capture.records import Record
 
 #: The push after which the REST book is taken, and how many pushes later it arrives.

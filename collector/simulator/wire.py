@@ -1,7 +1,7 @@
 """Binance wire shapes the simulator speaks: stream names, frames and REST bodies.
 
 Kept apart from the generator so the two dialects (spot and futures) are visible
-side by side, field for field, as ``adapters/binance.py`` decodes them:
+side by side, field for field, as ``adapters/binance/adapter.py`` decodes them:
 
 * spot (``binance-spot``, ``binance-us``, ``binance-tr``): ``depthUpdate`` with
   ``U``/``u`` and no ``pu``; ``bookTicker`` without ``e``/``E``/``T``; ``trade``
@@ -22,7 +22,7 @@ from typing import Any
 
 import msgspec
 
-from adapters.binance import VENUES
+from adapters.binance.adapter import VENUES
 from collector.simulator.book import BookEvent, TradeEvent
 
 _encode = msgspec.json.Encoder().encode

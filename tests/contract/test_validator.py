@@ -14,8 +14,9 @@ from typing import Any, Literal
 import msgspec
 import pytest
 
-from adapters import bitfinex_contract, bybit_contract
-from adapters.binance_contract import USDM
+from adapters.binance.contract import USDM
+from adapters.bitfinex import contract as bitfinex_contract
+from adapters.bybit import contract as bybit_contract
 from adapters.contracts import CONTRACTS
 from collector.contract.model import (
     ENUM_VALUE,

@@ -29,7 +29,7 @@ from support import (
     written_book_rows,
 )
 
-from adapters.bitmex import BitmexAdapter
+from adapters.bitmex.adapter import BitmexAdapter
 
 pytestmark = needs_captures
 

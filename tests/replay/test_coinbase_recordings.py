@@ -34,7 +34,7 @@ from support import (
     written_book_rows,
 )
 
-from adapters.coinbase_wire import parse_rfc3339_ns
+from adapters.coinbase.wire import parse_rfc3339_ns
 from collector.capture.records import Record
 
 pytestmark = needs_captures

@@ -26,7 +26,7 @@ from support import (
     written_book_rows,
 )
 
-from adapters.deribit import DeribitAdapter
+from adapters.deribit.adapter import DeribitAdapter
 
 pytestmark = needs_captures
 

@@ -27,7 +27,7 @@ from support import (
     written_book_rows,
 )
 
-from adapters.kraken import KrakenAdapter
+from adapters.kraken.adapter import KrakenAdapter
 
 pytestmark = needs_captures
 

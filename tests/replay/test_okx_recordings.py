@@ -26,8 +26,8 @@ from support import (
     written_book_rows,
 )
 
-from adapters.okx import OkxAdapter
-from adapters.okx_wire import market_from_inst_id
+from adapters.okx.adapter import OkxAdapter
+from adapters.okx.wire import market_from_inst_id
 from collector.replay import instruments_sidecar, replay_file
 
 pytestmark = needs_captures

@@ -9,8 +9,8 @@ import pytest
 from support import run_frames
 
 import adapters
-from adapters import bitfinex_wire as wire
-from adapters.bitfinex import INSTRUMENT_URLS, MAX_CHANNELS_PER_CONNECTION, BitfinexAdapter
+from adapters.bitfinex import wire as wire
+from adapters.bitfinex.adapter import INSTRUMENT_URLS, MAX_CHANNELS_PER_CONNECTION, BitfinexAdapter
 from collector.adapter import Subscription
 from collector.book.book import OrderBook
 from collector.model import (

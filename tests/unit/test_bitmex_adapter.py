@@ -7,7 +7,7 @@ import json
 import pytest
 
 import adapters
-from adapters.bitmex import (
+from adapters.bitmex.adapter import (
     APP_PING,
     TOPICS_PER_CONNECTION,
     TOPICS_PER_REQUEST,

@@ -8,7 +8,7 @@ import pytest
 from support import pylist, run_frames
 
 import adapters
-from adapters.bybit import (
+from adapters.bybit.adapter import (
     MAX_ARGS_CHARS,
     PING,
     SPOT_ARGS_PER_REQUEST,

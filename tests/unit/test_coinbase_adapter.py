@@ -7,9 +7,9 @@ import json
 import pytest
 
 import adapters
-from adapters.coinbase import PRODUCTS_PER_CONNECTION, CoinbaseAdapter
-from adapters.coinbase_exchange import CoinbaseExchangeAdapter
-from adapters.coinbase_wire import TradeFilter, parse_rfc3339_ns
+from adapters.coinbase.adapter import PRODUCTS_PER_CONNECTION, CoinbaseAdapter
+from adapters.coinbase.wire import TradeFilter, parse_rfc3339_ns
+from adapters.coinbase_exchange.adapter import CoinbaseExchangeAdapter
 from collector.adapter import Subscription
 from collector.book.sequence import NoSequenceRule
 from collector.model import (

@@ -9,7 +9,7 @@ import pytest
 from support import pylist, run_frames
 
 import adapters
-from adapters.deribit import (
+from adapters.deribit.adapter import (
     APP_PING,
     CHANNELS_PER_CONNECTION,
     CHANNELS_PER_REQUEST,

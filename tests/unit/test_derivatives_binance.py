@@ -12,7 +12,7 @@ from decimal import Decimal
 import pytest
 from support import MemorySink, pylist, run_frames
 
-from adapters.binance import BinanceAdapter
+from adapters.binance.adapter import BinanceAdapter
 from collector.adapter import Subscription
 from collector.capture.records import Record
 from collector.pipeline import Pipeline

@@ -12,7 +12,7 @@ from decimal import Decimal
 
 from support import pylist, run_frames
 
-from adapters.bitfinex import BitfinexAdapter
+from adapters.bitfinex.adapter import BitfinexAdapter
 from collector.adapter import Subscription
 
 TS = 1_700_000_000_000_000_000

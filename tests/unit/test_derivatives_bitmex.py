@@ -12,7 +12,7 @@ from decimal import Decimal
 
 from support import pylist, run_frames
 
-from adapters.bitmex import BitmexAdapter
+from adapters.bitmex.adapter import BitmexAdapter
 from collector.adapter import Subscription
 
 TS = 1_700_000_000_000_000_000

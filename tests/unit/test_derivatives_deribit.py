@@ -13,7 +13,7 @@ from decimal import Decimal
 import pytest
 from support import pylist, run_frames
 
-from adapters.deribit import DeribitAdapter
+from adapters.deribit.adapter import DeribitAdapter
 from collector.adapter import Subscription
 
 TS = 1_700_000_000_000_000_000

@@ -12,7 +12,7 @@ from decimal import Decimal
 
 from support import pylist, run_frames
 
-from adapters.okx import OkxAdapter
+from adapters.okx.adapter import OkxAdapter
 from collector.adapter import Subscription
 
 TS = 1_700_000_000_000_000_000

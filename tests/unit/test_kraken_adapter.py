@@ -16,7 +16,7 @@ import pytest
 from support import pylist, run_frames
 
 import adapters
-from adapters.kraken import (
+from adapters.kraken.adapter import (
     APP_PING,
     MAX_SYMBOLS_PER_CONNECTION,
     URL_V2,

@@ -8,14 +8,14 @@ import pytest
 from support import MemorySink, run_frames
 
 import adapters
-from adapters.okx import (
+from adapters.okx.adapter import (
     APP_PING_INTERVAL_S,
     ARGS_PER_FRAME,
     PUBLIC_URL,
     SUBSCRIPTIONS_PER_CONNECTION,
     OkxAdapter,
 )
-from adapters.okx_wire import market_from_inst_id
+from adapters.okx.wire import market_from_inst_id
 from collector.adapter import Subscription
 from collector.book.book import OrderBook
 from collector.book.sequence import SeqIdRule

@@ -21,7 +21,7 @@ import pytest
 from support import CAPTURES, needs_captures, run_frames, run_recording
 from test_derivatives_binance import USDM_LIQUIDATION, USDM_MARK, combined
 
-from adapters.binance import BinanceAdapter
+from adapters.binance.adapter import BinanceAdapter
 from collector import schema
 from collector.replay import replay
 from collector.sinks.encoding import column_encodings

@@ -3,7 +3,7 @@
 Sans-I/O: plans v2 connections and decodes frames of either protocol, chosen per
 frame (v1 data frames are JSON arrays, v1 events objects with ``event``; v2
 messages are objects with ``channel`` or ``method``). Wire structs, with their
-documentation links, are in ``adapters.kraken_wire``. Written from (2026-11-28):
+documentation links, are in ``adapters.kraken.wire``. Written from (2026-11-28):
 
 * https://docs.kraken.com/exchange/api-reference/spot-websocket-v2/book, ``trade``, ``ticker``,
   ``instrument``, ``status``, ``heartbeat``, ``ping``;
@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 
 import msgspec
 
-from adapters import kraken_wire as w
+from adapters.kraken import wire as w
 from collector.adapter import (
     CHANNELS,
     ConnectionPlan,

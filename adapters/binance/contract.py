@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from adapters.binance import (
+from adapters.binance.adapter import (
     BinanceAggTrade,
     BinanceBookTicker,
     BinanceDepthSnapshot,
@@ -20,7 +20,7 @@ from adapters.binance import (
     BinanceTrade,
     Envelope,
 )
-from adapters.binance_symbols import _ExchangeInfo
+from adapters.binance.symbols import _ExchangeInfo
 from collector.contract.classify import rest_path, shape_name
 from collector.contract.model import Classifier, Doc, MessageContract, Rules, VenueContract
 

@@ -42,7 +42,7 @@ import re
 
 import msgspec
 
-from adapters.coinbase_wire import (
+from adapters.coinbase.wire import (
     AtEnvelope,
     AtHeartbeat,
     AtL2Event,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from adapters.okx_wire import (
+from adapters.okx.wire import (
     OkxBook,
     OkxBooksReply,
     OkxEnvelope,

@@ -10,7 +10,7 @@ from typing import Any
 
 import msgspec
 
-from adapters.coinbase_wire import ExMessage, ExProduct
+from adapters.coinbase.wire import ExMessage, ExProduct
 from collector.contract.classify import rest_path, shape_name
 from collector.contract.model import Classifier, Doc, MessageContract, Rules, VenueContract
 

@@ -1,7 +1,7 @@
 """BitMEX derivatives (and spot): the ``/realtime`` websocket's table-diff protocol.
 
 Sans-I/O: describes connections and decodes frames; the wire contract is in
-``adapters.bitmex_wire`` (each struct names the documentation it follows).
+``adapters.bitmex.wire`` (each struct names the documentation it follows).
 
 Books: ``orderBookL2`` sends a ``partial`` (the in-band snapshot) and then
 ``insert``/``update``/``delete`` rows keyed by (symbol, id, side) with absolute
@@ -38,7 +38,7 @@ from urllib.parse import urlsplit
 
 import msgspec
 
-from adapters import bitmex_wire as w
+from adapters.bitmex import wire as w
 from collector.adapter import ConnectionPlan, Listings, RestRequest, Subscription, grammar
 from collector.book.book import OrderBook
 from collector.book.sequence import NoSequenceRule, SequenceRule

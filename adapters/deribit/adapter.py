@@ -1,7 +1,7 @@
 """Deribit (API v2, JSON-RPC 2.0 over websocket): options, futures, perpetuals, spot.
 
 Sans-I/O: describes connections and decodes frames; the wire contract is in
-``adapters.deribit_wire`` (each struct names the documentation page it follows).
+``adapters.deribit.wire`` (each struct names the documentation page it follows).
 
 Books: ``book.{instrument}.{interval}`` starts with an in-band ``snapshot`` and then
 sends ``change`` messages whose ``prev_change_id`` must equal the previous
@@ -38,7 +38,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import msgspec
 
-from adapters import deribit_wire as w
+from adapters.deribit import wire as w
 from collector.adapter import ConnectionPlan, Listings, RestRequest, Subscription, grammar
 from collector.book.book import OrderBook
 from collector.book.sequence import PreviousIdRule, SequenceRule

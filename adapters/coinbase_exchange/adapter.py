@@ -32,7 +32,7 @@ import math
 
 import msgspec
 
-from adapters.coinbase_wire import (
+from adapters.coinbase.wire import (
     ExMessage,
     ExProduct,
     TradeFilter,

@@ -36,7 +36,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import msgspec
 
-from adapters.binance_symbols import BinanceSymbols
+from adapters.binance.symbols import BinanceSymbols
 from collector.adapter import (
     ConnectionPlan,
     Listings,

@@ -7,7 +7,7 @@ from typing import Any
 
 import msgspec
 
-from adapters.coinbase_wire import (
+from adapters.coinbase.wire import (
     AtEnvelope,
     AtHeartbeat,
     AtL2Event,

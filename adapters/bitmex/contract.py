@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from adapters.bitmex_wire import (
+from adapters.bitmex.wire import (
     BookRow,
     Envelope,
     Instrument,

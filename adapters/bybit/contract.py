@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from adapters.bybit_wire import (
+from adapters.bybit.wire import (
     Envelope,
     V5Book,
     V5Instruments,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from adapters.kraken_wire import (
+from adapters.kraken.wire import (
     Envelope,
     RestAssetPairs,
     V2Book,

@@ -1,6 +1,6 @@
 """Bybit v5 public market data (spot, linear, inverse, option), plus legacy v2 decoding.
 
-Sans-I/O. Wire contract and doc URLs: ``adapters/bybit_wire.py``.
+Sans-I/O. Wire contract and doc URLs: ``adapters/bybit/wire.py``.
 
 **Native symbols name their category**: ``linear:BTCUSDT``, ``spot:BTCUSDT``,
 ``inverse:BTCUSD``, ``option:BTC-26DEC25-100000-C``. Bybit serves each category on its
@@ -34,7 +34,7 @@ from urllib.parse import urlsplit
 
 import msgspec
 
-from adapters.bybit_wire import (
+from adapters.bybit.wire import (
     CATEGORIES,
     Envelope,
     LegacyDelta,

@@ -1,7 +1,7 @@
 """OKX v5 public market data: ``books`` (or ``books5``), ``bbo-tbt`` and ``trades``.
 
 Sans-I/O: describes connections and decodes frames. Written from the OKX v5 docs
-(https://www.okx.com/docs-v5/en/, wire structs in ``adapters/okx_wire.py``):
+(https://www.okx.com/docs-v5/en/, wire structs in ``adapters/okx/wire.py``):
 
 * Connect to ``wss://ws.okx.com:8443/ws/v5/public`` and send
   ``{"op":"subscribe","args":[{"channel":"books","instId":"BTC-USDT"}]}``. The
@@ -61,7 +61,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import msgspec
 
-from adapters import okx_wire as wire
+from adapters.okx import wire as wire
 from collector.adapter import ConnectionPlan, Listings, RestRequest, Subscription, grammar
 from collector.book.book import OrderBook
 from collector.book.checksum import interleaved_crc32

@@ -1,7 +1,7 @@
 """Bitfinex WebSocket API v2: P0 books, trades and a top-of-book stream.
 
 Sans-I/O; the wire contract and its documentation URLs are in
-``adapters.bitfinex_wire``. What this module relies on:
+``adapters.bitfinex.wire``. What this module relies on:
 
 * Channel ids are per connection: ``subscribed`` maps ``chanId`` to channel and
   symbol on the ``conn`` it arrived on (``connected`` forgets a reused ``conn``).
@@ -32,7 +32,7 @@ from collections import deque
 
 import msgspec
 
-from adapters import bitfinex_wire as wire
+from adapters.bitfinex import wire as wire
 from collector.adapter import ConnectionPlan, Listings, RestRequest, Subscription, grammar
 from collector.book.book import OrderBook
 from collector.book.checksum import interleaved_crc32

@@ -12,7 +12,7 @@ from typing import Any
 
 import msgspec
 
-from adapters.bitfinex_wire import BookEntry, Event, TradeEntry
+from adapters.bitfinex.wire import BookEntry, Event, TradeEntry
 from collector.contract.classify import shape_name
 from collector.contract.model import Classifier, Doc, MessageContract, Rules, VenueContract
 

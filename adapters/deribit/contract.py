@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from adapters.deribit_wire import (
+from adapters.deribit.wire import (
     Book,
     Envelope,
     GroupedBook,

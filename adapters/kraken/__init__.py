@@ -1,0 +1,11 @@
+"""Kraken spot, WebSocket v2 and v1.
+
+``adapter`` is the sans-I/O adapter, ``wire`` its structs, ``contract`` the docs' terms.
+
+Only the adapter is imported here: the contract machinery loads on demand
+(``adapters.contracts``), so that importing a venue stays cheap.
+"""
+
+from adapters.kraken.adapter import KrakenAdapter
+
+__all__ = ["KrakenAdapter"]
