@@ -37,6 +37,19 @@ from urllib.parse import parse_qs, urlsplit
 import msgspec
 
 from adapters.binance.symbols import BinanceSymbols
+from adapters.binance.wire import (
+    BinanceAggTrade,
+    BinanceBookTicker,
+    BinanceDepthSnapshot,
+    BinanceDepthUpdate,
+    BinanceError,
+    BinanceForceOrder,
+    BinanceMarkPrice,
+    BinanceOpenInterest,
+    BinanceTrade,
+    Envelope,
+    ExchangeInfo,
+)
 from collector.adapter import (
     ConnectionPlan,
     Listings,
@@ -68,7 +81,6 @@ URL_STREAMS = 200  # streams per combined-stream URL (see BinanceAdapter.plan)
 #: Open interest poll per symbol: weight 1 each, so 100 symbols cost 100 of the
 #: 2400 weight a minute at this interval.
 OPEN_INTEREST_INTERVAL_S = 60.0
-PriceLevel = tuple[str, str]  # [price, quantity], both decimal text
 #: ``BTCUSDT``, ``BTCUSDT_261225``, ``BTCUSD_PERP``; USD-M lists some non-ASCII symbols,
 #: so "upper-case" means "no a-z" rather than A-Z only.
 SYMBOLS = grammar(
@@ -77,131 +89,6 @@ SYMBOLS = grammar(
     "BTCUSDT",
     "BTCUSD_PERP",
 )
-
-
-# --- WebSocket messages ---------------------------------------------------------
-
-
-class Envelope(msgspec.Struct):
-    """Combined-stream wrapper ``{"stream": "btcusdt@depth", "data": {...}}``, or a reply."""
-
-    stream: str | None = None  # "<symbol>@<channel>", lowercase symbol
-    data: msgspec.Raw = msgspec.Raw()  # the payload, decoded once the channel is known
-    e: str | None = None  # event type of a raw (non-combined) frame
-    u: int | None = None  # bookTicker update id on a raw frame (spot has no "e")
-    id: int | str | None = None  # request id of a reply to SUBSCRIBE
-    result: msgspec.Raw = msgspec.Raw()  # reply payload (null on success)
-    error: msgspec.Raw = msgspec.Raw()  # {"code","msg"} of a failed request
-    code: int | None = None  # error code of a close/error notice
-    msg: str | None = None  # error text
-
-
-class BinanceDepthUpdate(msgspec.Struct):
-    """``<symbol>@depth[@100ms|@0ms]`` diff-depth event (``e == "depthUpdate"``)."""
-
-    E: int  # event time, ms
-    s: str  # symbol
-    U: int  # first update id in event
-    u: int  # final update id in event
-    b: list[PriceLevel]  # bids to update (absolute quantity, 0 removes)
-    a: list[PriceLevel]  # asks to update
-    T: int | None = None  # futures only: matching-engine transaction time, ms
-    pu: int | None = None  # futures only: final update id of the previous event
-
-
-class BinanceTrade(msgspec.Struct):
-    """``<symbol>@trade`` (``e == "trade"``)."""
-
-    s: str  # symbol
-    t: int  # trade id
-    p: str  # price
-    q: str  # quantity
-    T: int  # trade time, ms
-    m: bool  # buyer is the maker: the taker sold
-    X: str | None = None  # futures only: order type, MARKET for regular fills
-
-
-class BinanceAggTrade(msgspec.Struct):
-    """``<symbol>@aggTrade`` (``e == "aggTrade"``): fills of one taker order at one price."""
-
-    s: str  # symbol
-    a: int  # aggregate trade id
-    p: str  # price
-    q: str  # quantity
-    T: int  # trade time, ms
-    m: bool  # buyer is the maker: the taker sold
-
-
-class BinanceBookTicker(msgspec.Struct):
-    """``<symbol>@bookTicker``: best bid/ask at book update ``u``.
-
-    Spot sends no ``e``, ``E`` or ``T``.
-    """
-
-    u: int  # order book update id
-    s: str  # symbol
-    b: str  # best bid price
-    B: str  # best bid quantity
-    a: str  # best ask price
-    A: str  # best ask quantity
-    T: int | None = None  # futures only: transaction time, ms
-
-
-class BinanceMarkPrice(msgspec.Struct):
-    """``<symbol>@markPrice[@1s]`` (``e == "markPriceUpdate"``), futures only."""
-
-    E: int  # event time, ms
-    s: str  # symbol
-    p: str  # mark price
-    i: str  # index price
-    r: str  # funding rate; "" for delivery contracts
-    T: int  # next funding time, ms; 0 for delivery contracts
-    P: str | None = None  # estimated settle price (last hour before settlement only)
-
-
-class BinanceForceOrderDetail(msgspec.Struct):
-    """The liquidation order of a ``forceOrder`` event."""
-
-    s: str  # symbol
-    S: str  # side of the liquidation order: BUY or SELL
-    q: str  # original quantity
-    p: str  # price
-    T: int  # order trade time, ms
-    ap: str | None = None  # average price
-    z: str | None = None  # filled accumulated quantity
-
-
-class BinanceForceOrder(msgspec.Struct):
-    """``<symbol>@forceOrder`` (``e == "forceOrder"``): the latest liquidation of each second."""
-
-    E: int  # event time, ms
-    o: BinanceForceOrderDetail
-
-
-# --- REST responses ---------------------------------------------------------------
-
-
-class BinanceOpenInterest(msgspec.Struct):
-    """``GET /fapi/v1/openInterest`` / ``/dapi/v1/openInterest``: one symbol's open interest."""
-
-    symbol: str
-    openInterest: str  # USD-M: base asset; COIN-M: contracts
-    time: int  # ms
-
-
-class BinanceDepthSnapshot(msgspec.Struct):
-    """``GET /api/v3/depth`` (spot), ``/fapi/v1/depth``, ``/dapi/v1/depth``."""
-
-    lastUpdateId: int  # book update id the snapshot is valid at
-    bids: list[PriceLevel]
-    asks: list[PriceLevel]
-    T: int | None = None  # futures only: transaction time, ms
-    E: int | None = None  # futures only: message output time, ms
-
-
-class BinanceError(msgspec.Struct):
-    code: int
-    msg: str
 
 
 _envelope = msgspec.json.Decoder(Envelope)
@@ -214,6 +101,7 @@ _error = msgspec.json.Decoder(BinanceError)
 _mark_price = msgspec.json.Decoder(BinanceMarkPrice)
 _force_order = msgspec.json.Decoder(BinanceForceOrder)
 _open_interest = msgspec.json.Decoder(BinanceOpenInterest)
+_exchange_info = msgspec.json.Decoder(ExchangeInfo)
 
 #: Channels that are understood but not stored, matched as prefixes. A combined-stream
 #: frame names its channel by the *stream* (``btcusdt@ticker``, ``@miniTicker``,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from adapters.binance.adapter import (
+from adapters.binance.wire import (
     BinanceAggTrade,
     BinanceBookTicker,
     BinanceDepthSnapshot,
@@ -19,8 +19,8 @@ from adapters.binance.adapter import (
     BinanceOpenInterest,
     BinanceTrade,
     Envelope,
+    ExchangeInfo,
 )
-from adapters.binance.symbols import _ExchangeInfo
 from collector.contract.classify import rest_path, shape_name
 from collector.contract.model import Classifier, Doc, MessageContract, Rules, VenueContract
 
@@ -116,7 +116,7 @@ def _messages(market: str) -> tuple[MessageContract, ...]:
     info = MessageContract(
         name="rest:exchangeInfo",
         doc=Doc(_REST_SPOT if not futures else doc.url, CHECKED),
-        struct=_ExchangeInfo,
+        struct=ExchangeInfo,
         open=("", "symbols[]"),  # dozens of documented filters and limits; we read four
     )
     if not futures:

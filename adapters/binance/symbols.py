@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import msgspec
 
+from adapters.binance.wire import ExchangeInfo
+
 _QUOTES = sorted(
     (
         "USDT",
@@ -63,18 +65,7 @@ _QUOTES = sorted(
 )
 
 
-class _Symbol(msgspec.Struct):
-    symbol: str
-    baseAsset: str
-    quoteAsset: str
-    contractType: str | None = None
-
-
-class _ExchangeInfo(msgspec.Struct):
-    symbols: list[_Symbol]
-
-
-_exchange_info = msgspec.json.Decoder(_ExchangeInfo)
+_exchange_info = msgspec.json.Decoder(ExchangeInfo)
 
 
 class BinanceSymbols:
