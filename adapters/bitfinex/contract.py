@@ -10,9 +10,17 @@ from __future__ import annotations
 
 from typing import Any
 
-import msgspec
-
-from adapters.bitfinex.wire import BookEntry, Event, TradeEntry
+from adapters.bitfinex.wire import (
+    BookSnapshotFrame,
+    BookUpdateFrame,
+    ChecksumFrame,
+    DerivStatusFrame,
+    Event,
+    HeartbeatFrame,
+    LiquidationFeedFrame,
+    TradeSnapshotFrame,
+    TradeTaggedFrame,
+)
 from collector.contract.classify import shape_name
 from collector.contract.model import Classifier, Doc, MessageContract, Rules, VenueContract
 
@@ -23,73 +31,23 @@ _TRADES = Doc(_DOCS + "ws-public-trades", CHECKED)
 _GENERAL = Doc("https://docs.bitfinex.com/docs/ws-general", CHECKED)
 
 
-class _BookUpdate(msgspec.Struct, array_like=True):
-    chan_id: int
-    entry: BookEntry
-    seq: int  # SEQ_ALL: +1 per frame on the connection
-
-
-class _BookSnapshot(msgspec.Struct, array_like=True):
-    chan_id: int
-    entries: list[BookEntry]
-    seq: int
-
-
-class _TradeSnapshot(msgspec.Struct, array_like=True):
-    chan_id: int
-    trades: list[TradeEntry]
-    seq: int
-
-
-class _TradeTagged(msgspec.Struct, array_like=True):
-    chan_id: int
-    tag: str  # "te" (fast, trade sequence) or "tu" (database id, 1-2 s later)
-    trade: TradeEntry
-    seq: int
-
-
-class _Checksum(msgspec.Struct, array_like=True):
-    chan_id: int
-    tag: str  # "cs"
-    checksum: int  # signed CRC32 of the top 25 levels per side
-    seq: int
-
-
-class _DerivStatus(msgspec.Struct, array_like=True):
-    chan_id: int
-    values: list[Any]  # TIME_MS, _, DERIV_PRICE, SPOT_PRICE, ... (ws-public-status)
-    seq: int
-
-
-class _LiquidationFeed(msgspec.Struct, array_like=True):
-    chan_id: int
-    rows: list[list[Any]]  # ["pos", POS_ID, TIME_MS, _, SYMBOL, AMOUNT, ...]
-    seq: int
-
-
-class _Heartbeat(msgspec.Struct, array_like=True):
-    chan_id: int
-    tag: str  # "hb"
-    seq: int
-
-
 _LEVEL = {"price": "number", "amount": "number"}
 BOOK_UPDATE = MessageContract(
     name="book.update",
     doc=_BOOK,
-    struct=_BookUpdate,
+    struct=BookUpdateFrame,
     types={"[1][0]": "number", "[1][2]": "number"},
 )
 BOOK_SNAPSHOT = MessageContract(
     name="book.snapshot",
     doc=_BOOK,
-    struct=_BookSnapshot,
+    struct=BookSnapshotFrame,
     types={"[1][][0]": "number", "[1][][2]": "number"},
 )
 TRADES_SNAPSHOT = MessageContract(
     name="trades.snapshot",
     doc=_TRADES,
-    struct=_TradeSnapshot,
+    struct=TradeSnapshotFrame,
     types={"[1][][2]": "number", "[1][][3]": "number"},
     units={"[1][][1]": "ms"},
     historic=("[1][][1]",),  # the last trades, hours old on quiet pairs
@@ -97,7 +55,7 @@ TRADES_SNAPSHOT = MessageContract(
 TRADES_TE = MessageContract(
     name="trades.te",
     doc=_TRADES,
-    struct=_TradeTagged,
+    struct=TradeTaggedFrame,
     enums={"[1]": ("te",)},
     types={"[2][2]": "number", "[2][3]": "number"},
     units={"[2][1]": "ms"},
@@ -106,15 +64,15 @@ _STATUS = Doc(_DOCS + "ws-public-status", CHECKED)
 DERIV_STATUS = MessageContract(
     name="status.deriv",
     doc=_STATUS,
-    struct=_DerivStatus,  # positional values, appended to over time: checked by the adapter
+    struct=DerivStatusFrame,  # positional values, appended to over time: checked by the adapter
 )
 LIQUIDATION_FEED = MessageContract(
     name="status.liq",
     doc=_STATUS,
-    struct=_LiquidationFeed,
+    struct=LiquidationFeedFrame,
 )
-CHECKSUM = MessageContract(name="book.cs", doc=_BOOK, struct=_Checksum, enums={"[1]": ("cs",)})
-HEARTBEAT = MessageContract(name="hb", doc=_GENERAL, struct=_Heartbeat, enums={"[1]": ("hb",)})
+CHECKSUM = MessageContract(name="book.cs", doc=_BOOK, struct=ChecksumFrame, enums={"[1]": ("cs",)})
+HEARTBEAT = MessageContract(name="hb", doc=_GENERAL, struct=HeartbeatFrame, enums={"[1]": ("hb",)})
 EVENT = MessageContract(
     name="event",
     doc=_GENERAL,

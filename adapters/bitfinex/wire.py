@@ -25,6 +25,7 @@ with an exponent (``1e-7``, seen in BITFINEX.jsonl.gz) is stored as plain decima
 from __future__ import annotations
 
 from decimal import Context, Decimal
+from typing import Any
 
 import msgspec
 
@@ -84,6 +85,62 @@ class TradeEntry(msgspec.Struct, array_like=True):
     mts: int  # millisecond time of the trade
     amount: msgspec.Raw  # > 0 the taker bought, < 0 the taker sold
     price: msgspec.Raw
+
+
+# --- Whole channel frames -------------------------------------------------------
+# With SEQ_ALL on, every channel frame is ``[CHAN_ID, ..., SEQ]``. The adapter reads
+# frames element by element (``frame_elements``); these whole-frame shapes are what the
+# contract validates a frame against.
+
+
+class BookUpdateFrame(msgspec.Struct, array_like=True):
+    chan_id: int
+    entry: BookEntry
+    seq: int  # SEQ_ALL: +1 per frame on the connection
+
+
+class BookSnapshotFrame(msgspec.Struct, array_like=True):
+    chan_id: int
+    entries: list[BookEntry]
+    seq: int
+
+
+class TradeSnapshotFrame(msgspec.Struct, array_like=True):
+    chan_id: int
+    trades: list[TradeEntry]
+    seq: int
+
+
+class TradeTaggedFrame(msgspec.Struct, array_like=True):
+    chan_id: int
+    tag: str  # "te" (fast, trade sequence) or "tu" (database id, 1-2 s later)
+    trade: TradeEntry
+    seq: int
+
+
+class ChecksumFrame(msgspec.Struct, array_like=True):
+    chan_id: int
+    tag: str  # "cs"
+    checksum: int  # signed CRC32 of the top 25 levels per side
+    seq: int
+
+
+class DerivStatusFrame(msgspec.Struct, array_like=True):
+    chan_id: int
+    values: list[Any]  # TIME_MS, _, DERIV_PRICE, SPOT_PRICE, ... (ws-public-status)
+    seq: int
+
+
+class LiquidationFeedFrame(msgspec.Struct, array_like=True):
+    chan_id: int
+    rows: list[list[Any]]  # ["pos", POS_ID, TIME_MS, _, SYMBOL, AMOUNT, ...]
+    seq: int
+
+
+class HeartbeatFrame(msgspec.Struct, array_like=True):
+    chan_id: int
+    tag: str  # "hb"
+    seq: int
 
 
 frame_elements = msgspec.json.Decoder(list[msgspec.Raw])
