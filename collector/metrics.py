@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from collector.config import MetricsConfig
     from collector.pipeline import Pipeline
     from collector.sinks.parquet import ParquetSink
+    from collector.sinks.threaded import ThreadedSink
     from collector.spool import Spool
     from collector.write_faults import WriteFaults
 
@@ -59,7 +60,9 @@ class Metrics:
         self.spools: Sequence[Spool] = ()
         #: Write-failure accounting and the Parquet sink (the daemon sets both).
         self.faults: WriteFaults | None = None
-        self.sink: ParquetSink | None = None
+        self.sink: ParquetSink | ThreadedSink | None = None
+        #: The Parquet writer thread, when the sink runs on one: its queue is exported.
+        self.writer: ThreadedSink | None = None
         #: Route moves and the route in use, per (exchange, routed channel).
         self.route_changes: Counter[tuple[str, str]] = Counter()
         self.routes: dict[tuple[str, str], str] = {}
@@ -271,9 +274,13 @@ class _Exporter:
         yield dropped
         yield from _spool_families(m.spools)
         yield from _write_families(m.faults, m.sink)
+        if m.writer is not None:
+            yield from _writer_families(m.writer)
 
 
-def _write_families(faults: WriteFaults | None, sink: ParquetSink | None) -> Iterator[Metric]:
+def _write_families(
+    faults: WriteFaults | None, sink: ParquetSink | ThreadedSink | None
+) -> Iterator[Metric]:
     """Write failures (``collector.write_faults``) and what waits in memory because of them."""
     errors = CounterMetricFamily(
         "collector_write_errors",
@@ -305,6 +312,39 @@ def _write_families(faults: WriteFaults | None, sink: ParquetSink | None) -> Ite
     for table, rows in sink.overflow_rows.items():
         dropped.add_metric([table], rows)
     yield dropped
+
+
+def _writer_families(writer: ThreadedSink) -> Iterator[Metric]:
+    """The hand-off queue of the Parquet writer thread (``collector.sinks.threaded``)."""
+    queued = GaugeMetricFamily(
+        "collector_writer_queue",
+        "Handed to the Parquet writer thread and not yet through the sink",
+        labels=["unit"],
+    )
+    queued.add_metric(["batches"], writer.queued_batches)
+    queued.add_metric(["rows"], writer.queued_rows)
+    queued.add_metric(["bytes"], writer.queued_bytes)
+    yield queued
+    yield GaugeMetricFamily(
+        "collector_writer_queue_max_bytes",
+        "Bound of the writer queue; a hand-off past it waits",
+        value=writer.max_queued_bytes,
+    )
+    yield CounterMetricFamily(
+        "collector_writer_queue_full_waits",
+        "Hand-offs that waited for room in the writer queue (the stream waited)",
+        value=writer.full_waits,
+    )
+    yield CounterMetricFamily(
+        "collector_writer_queue_full_wait_seconds",
+        "Seconds hand-offs waited for room in the writer queue",
+        value=writer.full_wait_s,
+    )
+    yield CounterMetricFamily(
+        "collector_writer_thread_errors",
+        "Unexpected exceptions in the writer thread (bugs; logged with a traceback)",
+        value=writer.bugs,
+    )
 
 
 def _drift_families(pipelines: dict[str, Pipeline]) -> Iterator[Metric]:
