@@ -44,12 +44,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--interval-ms", type=float, default=100.0, help="depth event interval")
     p.add_argument("--symbols", help="comma-separated symbols for every generated exchange")
     p.add_argument(
-        "--trade-probability",
-        type=float,
-        default=0.5,
-        help="chance of a taker trade with each depth event",
-    )
-    p.add_argument(
         "--send-stamps",
         action="store_true",
         help='start every market-data frame with {"sent":<ns>, (latency benchmarks)',
@@ -87,7 +81,6 @@ def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
         loop=args.loop,
         seed=args.seed,
         interval_ms=args.interval_ms,
-        trade_probability=args.trade_probability,
         send_stamps=args.send_stamps,
         faults=faults,
     )
