@@ -108,6 +108,8 @@ SHUTDOWN_UPLOAD_S = 20.0
 OVERFLOW_LOG_S = 60.0
 #: Share of ``[output] max_buffered_bytes`` the writer thread's queue may hold.
 WRITER_QUEUE_SHARE = 0.25
+#: The event loop's lag is sampled this often (``collector_event_loop_lag_seconds``).
+LAG_SAMPLE_S = 0.1
 #: With the writer thread, buffered rows are handed over once this many are pending
 #: (besides every flush interval): building a flush's Arrow tables still runs on the
 #: event loop, in time proportional to its rows, so small hand-offs keep each pause
@@ -601,6 +603,7 @@ class Daemon:
             for runner in self.runners:
                 tasks.append(asyncio.create_task(runner.run(), name=f"runner {runner.cfg.name}"))
             tasks.append(asyncio.create_task(self._flush_loop()))
+            tasks.append(asyncio.create_task(self._lag_loop(), name="loop lag"))
             if self.config.daemon.status:
                 console = self.console or Console(stderr=True)
                 tasks.append(asyncio.create_task(run_status(self, console), name="status"))
@@ -689,6 +692,14 @@ class Daemon:
             except Exception:
                 log.exception("flush failed (a bug: please report it); retrying next interval")
             self.metrics.flushed(interval)  # /live: the loop turns
+
+    async def _lag_loop(self) -> None:
+        """Sample how late the event loop runs a timer: the wait of a frame that arrives
+        while the loop is busy (the writer thread exists to keep this small)."""
+        while True:
+            asked = time.perf_counter()
+            await asyncio.sleep(LAG_SAMPLE_S)
+            self.metrics.loop_lag(max(0.0, time.perf_counter() - asked - LAG_SAMPLE_S))
 
     def flush(self, now: int) -> None:
         """Rows to the sink, due files published, and every writer's state accounted."""

@@ -6,7 +6,8 @@ half second, so the thread writes and publishes while frames keep arriving.
 Checked as an operator and a reader of the dataset would see it:
 
 * files are published while the daemon runs, not only at shutdown;
-* the writer queue's depth is exported on ``/metrics`` and shown in ``/health``;
+* the writer queue's depth is exported on ``/metrics`` and shown in ``/health``,
+  beside the event loop's lag;
 * every frame the daemon counted is in the capture, each received after the
   simulator sent it;
 * the dataset equals, row for row, the replay of the capture, and the shutdown
@@ -92,6 +93,9 @@ def test_daemon_with_the_writer_thread_publishes_every_row_it_receives(tmp_path:
     for unit in ("batches", "rows", "bytes"):
         assert value(found, "collector_writer_queue", unit=unit) >= 0  # type: ignore[arg-type]
     assert value(found, "collector_writer_queue_max_bytes") == sink.max_queued_bytes  # type: ignore[arg-type]
+    sampled = value(found, "collector_event_loop_lag_seconds_count")  # type: ignore[arg-type]
+    assert sampled >= 5, "the loop's lag is sampled every 100 ms"
+    assert value(found, "collector_event_loop_lag_seconds_bucket", le="+Inf") == sampled  # type: ignore[arg-type]
     status, text = seen["health"]  # type: ignore[misc]
     assert status == 200 and '"writer"' in text and '"queued_bytes"' in text, text
 
