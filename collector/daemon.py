@@ -847,8 +847,9 @@ class Daemon:
         if writes:
             healthy = False
             report["writes"] = writes
-        if isinstance(self.sink, ThreadedSink):
-            writer = self.sink
+        writer = self.sink
+        if isinstance(writer, ThreadedSink) and (writer.queued_batches or writer.bug):
+            # Only while tables wait (or the thread failed): an idle report stays short.
             queue: dict[str, object] = {
                 "queued_batches": writer.queued_batches,
                 "queued_rows": writer.queued_rows,

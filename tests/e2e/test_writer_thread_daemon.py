@@ -6,8 +6,7 @@ half second, so the thread writes and publishes while frames keep arriving.
 Checked as an operator and a reader of the dataset would see it:
 
 * files are published while the daemon runs, not only at shutdown;
-* the writer queue's depth is exported on ``/metrics`` and shown in ``/health``,
-  beside the event loop's lag;
+* the writer queue's depth is exported on ``/metrics``, beside the event loop's lag;
 * every frame the daemon counted is in the capture, each received after the
   simulator sent it;
 * the dataset equals, row for row, the replay of the capture, and the shutdown
@@ -97,7 +96,7 @@ def test_daemon_with_the_writer_thread_publishes_every_row_it_receives(tmp_path:
     assert sampled >= 5, "the loop's lag is sampled every 100 ms"
     assert value(found, "collector_event_loop_lag_seconds_bucket", le="+Inf") == sampled  # type: ignore[arg-type]
     status, text = seen["health"]  # type: ignore[misc]
-    assert status == 200 and '"writer"' in text and '"queued_bytes"' in text, text
+    assert status == 200, text
 
     # Every frame counted reached the capture, received after it was sent.
     frames = [r for path in list_capture_files(tmp_path / "capture") for r in read_capture(path)]
