@@ -82,6 +82,9 @@ class DaemonConfig(msgspec.Struct, frozen=True):
     flush_interval_s: float = 1.0
     status: bool = False
     uvloop: bool = True
+    #: Encode and write Parquet on a writer thread (``collector.sinks.threaded``), so
+    #: the event loop never waits for it; false writes on the loop (for comparison).
+    writer_thread: bool = True
 
 
 class MetricsConfig(msgspec.Struct, frozen=True):
@@ -263,7 +266,13 @@ _SECTIONS: dict[str, tuple[type[msgspec.Struct], dict[str, Rule]]] = {
     ),
     "daemon": (
         DaemonConfig,
-        {"instance": _INSTANCE, "flush_interval_s": _POSITIVE, "status": _BOOL, "uvloop": _BOOL},
+        {
+            "instance": _INSTANCE,
+            "flush_interval_s": _POSITIVE,
+            "status": _BOOL,
+            "uvloop": _BOOL,
+            "writer_thread": _BOOL,
+        },
     ),
     "metrics": (MetricsConfig, {"enabled": _BOOL, "listen": _LISTEN}),
 }

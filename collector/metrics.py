@@ -15,6 +15,7 @@ or a full disk fails the first and not the second, so a liveness probe on
 
 from __future__ import annotations
 
+import bisect
 import json
 import time
 from collections import Counter
@@ -23,12 +24,18 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 
 if TYPE_CHECKING:
     from collector.config import MetricsConfig
     from collector.pipeline import Pipeline
     from collector.sinks.parquet import ParquetSink
+    from collector.sinks.threaded import ThreadedSink
     from collector.spool import Spool
     from collector.write_faults import WriteFaults
 
@@ -37,6 +44,8 @@ HealthCheck = Callable[[], tuple[bool, dict[str, object]]]
 LIVE_ROUNDS = 30
 #: ... and never sooner than this many seconds.
 LIVE_MIN_S = 30.0
+#: Upper bounds (s) of the event-loop lag histogram's buckets (``+Inf`` follows).
+LAG_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
 
 class Metrics:
@@ -59,7 +68,9 @@ class Metrics:
         self.spools: Sequence[Spool] = ()
         #: Write-failure accounting and the Parquet sink (the daemon sets both).
         self.faults: WriteFaults | None = None
-        self.sink: ParquetSink | None = None
+        self.sink: ParquetSink | ThreadedSink | None = None
+        #: The Parquet writer thread, when the sink runs on one: its queue is exported.
+        self.writer: ThreadedSink | None = None
         #: Route moves and the route in use, per (exchange, routed channel).
         self.route_changes: Counter[tuple[str, str]] = Counter()
         self.routes: dict[tuple[str, str], str] = {}
@@ -70,6 +81,10 @@ class Metrics:
         #: reports both through ``flushed``); None until the loop runs.
         self.flushed_at: float | None = None
         self.flush_interval_s = 1.0
+        #: Event-loop lag samples (``loop_lag``): count per bucket (last: +Inf), sum, max.
+        self.lag_counts = [0] * (len(LAG_BUCKETS) + 1)
+        self.lag_sum = 0.0
+        self.lag_max = 0.0
 
     # -- liveness ------------------------------------------------------------------
 
@@ -87,6 +102,12 @@ class Metrics:
         age = time.monotonic() - self.flushed_at
         limit = max(LIVE_MIN_S, LIVE_ROUNDS * self.flush_interval_s)
         return age < limit, {"last_flush_s": round(age, 3), "limit_s": limit}
+
+    def loop_lag(self, seconds: float) -> None:
+        """A timer of the event loop fired ``seconds`` late (``Daemon`` samples it)."""
+        self.lag_counts[bisect.bisect_left(LAG_BUCKETS, seconds)] += 1
+        self.lag_sum += seconds
+        self.lag_max = max(self.lag_max, seconds)
 
     # -- hot path ----------------------------------------------------------------
 
@@ -271,9 +292,19 @@ class _Exporter:
         yield dropped
         yield from _spool_families(m.spools)
         yield from _write_families(m.faults, m.sink)
+        yield _lag_family(m)
+        yield GaugeMetricFamily(
+            "collector_event_loop_lag_max_seconds",
+            "Largest event-loop lag sampled since start",
+            value=m.lag_max,
+        )
+        if m.writer is not None:
+            yield from _writer_families(m.writer)
 
 
-def _write_families(faults: WriteFaults | None, sink: ParquetSink | None) -> Iterator[Metric]:
+def _write_families(
+    faults: WriteFaults | None, sink: ParquetSink | ThreadedSink | None
+) -> Iterator[Metric]:
     """Write failures (``collector.write_faults``) and what waits in memory because of them."""
     errors = CounterMetricFamily(
         "collector_write_errors",
@@ -305,6 +336,53 @@ def _write_families(faults: WriteFaults | None, sink: ParquetSink | None) -> Ite
     for table, rows in sink.overflow_rows.items():
         dropped.add_metric([table], rows)
     yield dropped
+
+
+def _lag_family(m: Metrics) -> Metric:
+    """How late the event loop runs a timer: how long a frame that arrives waits."""
+    buckets, total = [], 0
+    for bound, count in zip((*LAG_BUCKETS, float("inf")), m.lag_counts, strict=True):
+        total += count
+        buckets.append(("+Inf" if bound == float("inf") else repr(bound), total))
+    return HistogramMetricFamily(
+        "collector_event_loop_lag_seconds",
+        "How late the event loop ran a 100 ms timer, sampled every 100 ms",
+        buckets=buckets,
+        sum_value=m.lag_sum,
+    )
+
+
+def _writer_families(writer: ThreadedSink) -> Iterator[Metric]:
+    """The hand-off queue of the Parquet writer thread (``collector.sinks.threaded``)."""
+    queued = GaugeMetricFamily(
+        "collector_writer_queue",
+        "Handed to the Parquet writer thread and not yet through the sink",
+        labels=["unit"],
+    )
+    queued.add_metric(["batches"], writer.queued_batches)
+    queued.add_metric(["rows"], writer.queued_rows)
+    queued.add_metric(["bytes"], writer.queued_bytes)
+    yield queued
+    yield GaugeMetricFamily(
+        "collector_writer_queue_max_bytes",
+        "Bound of the writer queue; a hand-off past it waits",
+        value=writer.max_queued_bytes,
+    )
+    yield CounterMetricFamily(
+        "collector_writer_queue_full_waits",
+        "Hand-offs that waited for room in the writer queue (the stream waited)",
+        value=writer.full_waits,
+    )
+    yield CounterMetricFamily(
+        "collector_writer_queue_full_wait_seconds",
+        "Seconds hand-offs waited for room in the writer queue",
+        value=writer.full_wait_s,
+    )
+    yield CounterMetricFamily(
+        "collector_writer_thread_errors",
+        "Unexpected exceptions in the writer thread (bugs; logged with a traceback)",
+        value=writer.bugs,
+    )
 
 
 def _drift_families(pipelines: dict[str, Pipeline]) -> Iterator[Metric]:

@@ -44,6 +44,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--interval-ms", type=float, default=100.0, help="depth event interval")
     p.add_argument("--symbols", help="comma-separated symbols for every generated exchange")
     p.add_argument(
+        "--send-stamps",
+        action="store_true",
+        help='start every market-data frame with {"sent":<ns>, (latency benchmarks)',
+    )
+    p.add_argument(
         "--exchanges",
         help=f"comma-separated generated exchanges (default: all of {', '.join(ALL_EXCHANGES)}, "
         "or none when --recording is given)",
@@ -76,6 +81,7 @@ def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
         loop=args.loop,
         seed=args.seed,
         interval_ms=args.interval_ms,
+        send_stamps=args.send_stamps,
         faults=faults,
     )
     config.check()

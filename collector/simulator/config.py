@@ -29,6 +29,10 @@ class SimulatorConfig:
     interval_ms: float = 100.0  # one depth event per symbol this often
     history: int = 2000  # depth events per symbol kept for /_truth/<slug>/<symbol>/<id>
     trade_probability: float = 0.5  # chance of a taker trade with each depth event
+    #: Put the send time (ns, ``time.time_ns``) first in every market-data frame, as
+    #: ``{"sent":<ns>,...}``: latency benchmarks subtract it from ``ts_recv``. Off by
+    #: default, since no venue sends such a field.
+    send_stamps: bool = False
     faults: Faults = field(default_factory=Faults)
 
     def generated_exchanges(self) -> tuple[str, ...]:

@@ -47,6 +47,8 @@ class Connection:
         transport: asyncio.BaseTransport | None,
         faults: FaultState,
         stats: Stats,
+        *,
+        send_stamps: bool = False,
     ) -> None:
         self.id = cid
         self.slug = slug
@@ -55,6 +57,7 @@ class Connection:
         self.transport = transport
         self.faults = faults
         self.stats = stats
+        self.send_stamps = send_stamps
         self.streams: list[str] = []  # as subscribed, for LIST_SUBSCRIPTIONS
         self.active: set[str] = set()  # lowercased names this path delivers
         self.wanted: dict[tuple[str, str], list[str]] = {}  # (symbol, kind) -> names
@@ -126,6 +129,8 @@ class Connection:
             return True  # lost in transit: never sent, not counted
         while faults.take_malformed():
             await self.send(_garble(frame))
+        if self.send_stamps and isinstance(frame, str) and frame.startswith("{"):
+            frame = f'{{"sent":{time.time_ns()},{frame[1:]}'  # see SimulatorConfig.send_stamps
         await self.send(frame)
         self.frames_sent += 1
         self.stats.frames[f"{self.slug} {stream}"] += 1

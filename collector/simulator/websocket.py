@@ -77,7 +77,16 @@ async def _serve(
     # A client that stops reading must not hold a close (or the simulator's stop) for long.
     ws = web.WebSocketResponse(compress=False, max_msg_size=1 << 20, timeout=_CLOSE_TIMEOUT_S)
     await ws.prepare(request)
-    conn = Connection(sim.next_id(), slug, path, ws, request.transport, sim.faults, sim.stats)
+    conn = Connection(
+        sim.next_id(),
+        slug,
+        path,
+        ws,
+        request.transport,
+        sim.faults,
+        sim.stats,
+        send_stamps=sim.config.send_stamps,
+    )
     conn.subscribe(streams)
     sim.connections.add(conn)
     sim.stats.connections_opened += 1

@@ -49,8 +49,8 @@ Why the pieces are shaped this way:
   (``collector.session``), which is how crash recovery tells which of a
   crashed run's rows were already published (``collector.recover``).
 
-The sink is not thread-safe; one owner (the daemon's storage task, or a replay)
-calls it.
+The sink is not thread-safe; one owner calls it: a replay, or in the daemon the
+writer thread of ``collector.sinks.threaded``.
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ from collector import schema
 from collector.sinks import encoding
 from collector.transport.retry import Backoff
 
-__all__ = ["SESSION_KEY", "ParquetSink"]
+__all__ = ["SESSION_KEY", "ParquetSink", "check_exchange", "conform"]
 
 #: Footer key naming the capture session a file's rows come from.
 SESSION_KEY = "collector.session"
@@ -152,6 +152,74 @@ def _fsync_dir(directory: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def conform(table: str, data: pa.Table | pa.RecordBatch) -> pa.Table:
+    """Return ``data`` with exactly the canonical schema (field docs included).
+
+    The fast path is one schema comparison. Plain vs dictionary strings and
+    nullability flags are reconciled by a cast; anything else is an error
+    naming the table and every differing column, because writing it would
+    either fail later, far from the cause, or silently change the dataset.
+    """
+    try:
+        expected = schema.table_schema(table)
+    except KeyError:
+        raise ValueError(
+            f"unknown table {table!r}; expected one of {sorted(schema.TABLES)} "
+            "or book_snapshots_<depth>x<interval>ms"
+        ) from None
+    if isinstance(data, pa.RecordBatch):
+        data = pa.Table.from_batches([data])
+    elif not isinstance(data, pa.Table):
+        raise TypeError(f"table {table!r}: expected a pyarrow Table, got {type(data).__name__}")
+    got = data.schema
+    if not got.equals(expected, check_metadata=True):
+        data = _reconcile(table, expected, data)
+    # One C++ call checks every non-nullable column: drop_null returns its
+    # input untouched when nothing is null (a per-column Python loop costs
+    # ~1 µs a column). The Parquet writer would refuse nulls too, but only
+    # at row-group time, far from the write that caused them.
+    required = data.select(_required(table))
+    if pc.drop_null(required).num_rows != required.num_rows:
+        nulls = {
+            name: column.null_count
+            for name, column in zip(required.column_names, required.columns, strict=True)
+            if column.null_count
+        }
+        raise ValueError(f"table {table!r}: nulls in non-nullable columns {nulls}")
+    return data
+
+
+def _reconcile(table: str, expected: pa.Schema, data: pa.Table) -> pa.Table:
+    got = data.schema
+    missing = [n for n in expected.names if n not in got.names]
+    extra = [n for n in got.names if n not in expected.names]
+    problems = []
+    if missing:
+        problems.append(f"missing columns {missing}")
+    if extra:
+        problems.append(f"unexpected columns {extra}")
+    if len(set(got.names)) != len(got.names):
+        dupes = sorted({n for n in got.names if got.names.count(n) > 1})
+        problems.append(f"duplicate columns {dupes}")
+    for f in expected:
+        if f.name in missing or f.name not in got.names or got.names.count(f.name) > 1:
+            continue
+        have = got.field(f.name).type
+        if have != f.type and not (_is_text(have) and _is_text(f.type)):
+            problems.append(f"column {f.name!r} is {have}, expected {f.type}")
+    if problems:
+        raise ValueError(f"table {table!r}: schema differs: " + "; ".join(problems))
+    if got.names != expected.names:
+        data = data.select(expected.names)
+    return data.cast(expected)
+
+
+def check_exchange(exchange: str) -> None:
+    """Refuse an exchange name that would be an unsafe path component."""
+    if not _SLUG.fullmatch(exchange):
+        raise ValueError(f"exchange {exchange!r} must match {_SLUG.pattern}")
 
 
 @dataclass(eq=False)
@@ -271,10 +339,9 @@ class ParquetSink:
         """
         if self._closed:
             raise RuntimeError("ParquetSink is closed")
-        data = self._conform(table, data)
+        data = conform(table, data)
         if exchange not in self._exchanges:
-            if not _SLUG.fullmatch(exchange):
-                raise ValueError(f"exchange {exchange!r} must match {_SLUG.pattern}")
+            check_exchange(exchange)
             self._exchanges.add(exchange)
         if data.num_rows == 0:
             return
@@ -494,67 +561,6 @@ class ParquetSink:
         if not segment.rows and segment in self._sealed:
             self._sealed.remove(segment)
         return freed
-
-    def _conform(self, table: str, data: pa.Table | pa.RecordBatch) -> pa.Table:
-        """Return ``data`` with exactly the canonical schema (field docs included).
-
-        The fast path is one schema comparison. Plain vs dictionary strings and
-        nullability flags are reconciled by a cast; anything else is an error
-        naming the table and every differing column, because writing it would
-        either fail later, far from the cause, or silently change the dataset.
-        """
-        try:
-            expected = schema.table_schema(table)
-        except KeyError:
-            raise ValueError(
-                f"unknown table {table!r}; expected one of {sorted(schema.TABLES)} "
-                "or book_snapshots_<depth>x<interval>ms"
-            ) from None
-        if isinstance(data, pa.RecordBatch):
-            data = pa.Table.from_batches([data])
-        elif not isinstance(data, pa.Table):
-            raise TypeError(f"table {table!r}: expected a pyarrow Table, got {type(data).__name__}")
-        got = data.schema
-        if not got.equals(expected, check_metadata=True):
-            data = self._reconcile(table, expected, data)
-        # One C++ call checks every non-nullable column: drop_null returns its
-        # input untouched when nothing is null (a per-column Python loop costs
-        # ~1 µs a column). The Parquet writer would refuse nulls too, but only
-        # at row-group time, far from the write that caused them.
-        required = data.select(_required(table))
-        if pc.drop_null(required).num_rows != required.num_rows:
-            nulls = {
-                name: column.null_count
-                for name, column in zip(required.column_names, required.columns, strict=True)
-                if column.null_count
-            }
-            raise ValueError(f"table {table!r}: nulls in non-nullable columns {nulls}")
-        return data
-
-    @staticmethod
-    def _reconcile(table: str, expected: pa.Schema, data: pa.Table) -> pa.Table:
-        got = data.schema
-        missing = [n for n in expected.names if n not in got.names]
-        extra = [n for n in got.names if n not in expected.names]
-        problems = []
-        if missing:
-            problems.append(f"missing columns {missing}")
-        if extra:
-            problems.append(f"unexpected columns {extra}")
-        if len(set(got.names)) != len(got.names):
-            dupes = sorted({n for n in got.names if got.names.count(n) > 1})
-            problems.append(f"duplicate columns {dupes}")
-        for f in expected:
-            if f.name in missing or f.name not in got.names or got.names.count(f.name) > 1:
-                continue
-            have = got.field(f.name).type
-            if have != f.type and not (_is_text(have) and _is_text(f.type)):
-                problems.append(f"column {f.name!r} is {have}, expected {f.type}")
-        if problems:
-            raise ValueError(f"table {table!r}: schema differs: " + "; ".join(problems))
-        if got.names != expected.names:
-            data = data.select(expected.names)
-        return data.cast(expected)
 
     def _route(self, table: str, exchange: str, day: int, data: pa.Table, hi: int) -> None:
         """Append one date's rows to that partition, rotating by data time."""

@@ -377,7 +377,7 @@ def test_unknown_keys_suggest_the_closest_known_key() -> None:
     text = "[daemon]\nflush_interval = 2\n" + EXCHANGE + "symbol = ['ETHUSDT']\n"
     assert problems(text) == [
         "c.toml: daemon.flush_interval: unknown key; did you mean 'flush_interval_s'? "
-        "use one of: instance, flush_interval_s, status, uvloop",
+        "use one of: instance, flush_interval_s, status, uvloop, writer_thread",
         "c.toml: exchange[0].symbol: unknown key; did you mean 'symbols'? "
         "use one of: name, symbols, channels, stale_after_s, rewrite, connection_lifetime_s, "
         "poll_interval_s",
@@ -413,7 +413,7 @@ def test_every_problem_is_reported_at_once() -> None:
         "config/x.toml: output.rotate_bytes: 1 is below 1 MiB or not whole; "
         "use an integer >= 1048576",
         "config/x.toml: daemon.uvlop: unknown key; did you mean 'uvloop'? "
-        "use one of: instance, flush_interval_s, status, uvloop",
+        "use one of: instance, flush_interval_s, status, uvloop, writer_thread",
         "config/x.toml: daemon.instance: '.x' is not an instance name; "
         "use letters, digits, '.', '_' or '-', not starting with '.'",
         """config/x.toml: exchange[0].symbols: [] is not a non-empty list; use e.g. ["BTCUSDT"]""",

@@ -32,6 +32,7 @@ from collector.capture.writer import CaptureWriter
 from collector.model import BestBidAsk, BookDelta, BookSnapshot, Control, DecodeFailed, Trade
 from collector.simulator import Simulator, SimulatorConfig, wire
 from collector.simulator.book import GeneratedBook, spec_for
+from collector.simulator.cli import build_parser, config_from_args
 from collector.simulator.faults import Faults
 from collector.tables import TableBuffers
 
@@ -506,3 +507,33 @@ def test_cli_rejects_unknown_fault_and_missing_recording(tmp_path: Path) -> None
     with pytest.raises(SystemExit):
         main(["--port", "0", "--faults", '{"nope": 1}'])
     assert main(["--port", "0", "--recording", str(tmp_path / "missing.jsonl.gz")]) == 2
+
+
+def test_send_stamps_lead_each_frame_and_decode_like_the_plain_frame() -> None:
+    """``--send-stamps``: every frame starts with its send time, which precedes its
+    receipt, and the adapter makes the same messages of it as of the frame without it."""
+
+    async def main() -> list[tuple[int, str]]:
+        slug, symbol = "binance-usdm", "btcusdt"
+        streams = [f"{symbol}@depth@100ms", f"{symbol}@bookTicker"]
+        got = []
+        async with (
+            Simulator(sim_config(exchanges=(slug,), send_stamps=True)) as sim,
+            connect(sim.ws_url(slug, streams, book_path(slug))) as ws,
+        ):
+            while len(got) < 20:
+                frame = await ws.recv()
+                got.append((time.time_ns(), frame))
+        return got
+
+    frames = run(main())
+    adapter = adapters.create("binance-usdm")
+    for received, frame in frames:
+        head, sep, rest = frame.partition(",")
+        assert head.startswith('{"sent":') and sep, frame
+        sent = int(head.removeprefix('{"sent":'))
+        assert sent <= received < sent + 5 * 10**9
+        plain = "{" + rest
+        assert adapter.decode(frame, received, 1) == adapter.decode(plain, received, 1)
+    assert build_parser().parse_args(["--send-stamps"]).send_stamps
+    assert not config_from_args(build_parser().parse_args([])).send_stamps
