@@ -421,7 +421,14 @@ def verdict(samples: list[Sample], warmup_s: float, window_s: float = 300.0) -> 
     Both must stay within 5% (or 5 MiB) for FLAT. The fitted slope is printed too.
     """
     after = [s for s in samples if s.elapsed_s >= warmup_s]
-    groups = [rss for start, rss in windows(after, window_s) if start >= warmup_s]
+    end = samples[-1].elapsed_s
+    # Whole windows only: a last window holding a sample or two (the run's final
+    # seconds) would judge the run on one point of the saw.
+    groups = [
+        rss
+        for start, rss in windows(after, window_s)
+        if start >= warmup_s and start + window_s <= end
+    ]
     if len(groups) < 2:
         return f"fewer than two {window_s:g} s windows after warm-up: no verdict"
     first, last = groups[0], groups[-1]
