@@ -171,11 +171,8 @@ class KrakenFuturesAdapter:
             return [BookDelta(u.product_id, _ns(u.timestamp), ts, u.seq, u.seq, None, bids, asks)]
         if feed == "book_snapshot":
             s = w.book_snapshot.decode(frame)
-            return [
-                BookSnapshot(
-                    s.product_id, _ns(s.timestamp), ts, s.seq, _levels(s.bids), _levels(s.asks), True
-                )
-            ]
+            bids, asks = _levels(s.bids), _levels(s.asks)
+            return [BookSnapshot(s.product_id, _ns(s.timestamp), ts, s.seq, bids, asks, True)]
         if feed == "trade":
             return _trade(w.trade.decode(frame), ts)
         if feed == "trade_snapshot":
