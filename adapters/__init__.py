@@ -19,6 +19,7 @@ from adapters.bybit import BybitAdapter
 from adapters.coinbase import CoinbaseAdapter
 from adapters.coinbase_exchange import CoinbaseExchangeAdapter
 from adapters.deribit import DeribitAdapter
+from adapters.hyperliquid import HyperliquidAdapter
 from adapters.kraken import KrakenAdapter
 from adapters.kraken_futures import KrakenFuturesAdapter
 from adapters.okx import OkxAdapter
@@ -36,6 +37,7 @@ REGISTRY: dict[str, Callable[[], Adapter]] = {
     "coinbase-exchange": CoinbaseExchangeAdapter,
     "bitmex": BitmexAdapter,
     "deribit": DeribitAdapter,
+    "hyperliquid": HyperliquidAdapter,
     "kraken": KrakenAdapter,
     "kraken-futures": KrakenFuturesAdapter,
     "okx": OkxAdapter,
