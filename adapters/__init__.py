@@ -19,6 +19,7 @@ from adapters.bybit import BybitAdapter
 from adapters.coinbase import CoinbaseAdapter
 from adapters.coinbase_exchange import CoinbaseExchangeAdapter
 from adapters.deribit import DeribitAdapter
+from adapters.gemini import GeminiAdapter
 from adapters.hyperliquid import HyperliquidAdapter
 from adapters.kraken import KrakenAdapter
 from adapters.kraken_futures import KrakenFuturesAdapter
@@ -37,6 +38,7 @@ REGISTRY: dict[str, Callable[[], Adapter]] = {
     "coinbase-exchange": CoinbaseExchangeAdapter,
     "bitmex": BitmexAdapter,
     "deribit": DeribitAdapter,
+    "gemini": GeminiAdapter,
     "hyperliquid": HyperliquidAdapter,
     "kraken": KrakenAdapter,
     "kraken-futures": KrakenFuturesAdapter,
