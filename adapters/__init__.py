@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 from adapters.binance import BinanceAdapter
 from adapters.bitfinex import BitfinexAdapter
+from adapters.bitflyer import BitflyerAdapter
 from adapters.bitmex import BitmexAdapter
 from adapters.bybit import BybitAdapter
 from adapters.coinbase import CoinbaseAdapter
@@ -33,6 +34,7 @@ REGISTRY: dict[str, Callable[[], Adapter]] = {
     "binance-usdm": lambda: BinanceAdapter("binance-usdm"),
     "binance-coinm": lambda: BinanceAdapter("binance-coinm"),
     "bitfinex": BitfinexAdapter,
+    "bitflyer": BitflyerAdapter,
     "bybit": BybitAdapter,
     "coinbase": CoinbaseAdapter,
     "coinbase-exchange": CoinbaseExchangeAdapter,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from adapters import REGISTRY
 from adapters.binance import contract as binance_contract
 from adapters.bitfinex import contract as bitfinex_contract
+from adapters.bitflyer import contract as bitflyer_contract
 from adapters.bitmex import contract as bitmex_contract
 from adapters.bybit import contract as bybit_contract
 from adapters.coinbase import contract as coinbase_contract
@@ -24,6 +25,7 @@ CONTRACTS: dict[str, VenueContract] = {
     "binance-usdm": binance_contract.USDM,
     "binance-coinm": binance_contract.COINM,
     "bitfinex": bitfinex_contract.CONTRACT,
+    "bitflyer": bitflyer_contract.CONTRACT,
     "bitmex": bitmex_contract.CONTRACT,
     "bybit": bybit_contract.CONTRACT,
     "coinbase": coinbase_contract.CONTRACT,
