@@ -43,8 +43,8 @@ def test_every_kraken_futures_recording_is_covered() -> None:
 
 
 def test_seq_chain_matches_readme(replayed) -> None:
-    """"Book `seq` per product (N products, M deltas): **0 gaps**": every product's book
-    starts at its book_snapshot and every delta continues it."""
+    """The README's "Book `seq` per product (N products, M deltas): **0 gaps**": every
+    product's book starts at its book_snapshot and every delta continues it."""
     path, _, pipeline = replayed
     section = readme_section(path)
     m = re.search(r"\((\d+) products, (\d+) deltas\): \*\*(\d+) gaps\*\*", section)
