@@ -12,7 +12,11 @@ connection instead (1, 2, ...; a new connection starts over, with a new full boo
 that number is the ``seq`` column.
 
 Trades: ``trades`` rows carry ``tid`` (the trade id) and ``side``, the aggressor's:
-``B`` (the taker bought) is ``buy``, ``A`` (sold) is ``sell``. ``bbo``
+``B`` (the taker bought) is ``buy``, ``A`` (sold) is ``sell``. The first push after
+subscribing repeats recent trades (in the recording 30 trades from the 49 s before):
+real trades, stored, but after a reconnect they would be stored twice. The adapter
+remembers the last ``SEEN_TRADES`` (``tid``, ``time``) per coin (``tid`` is unique only
+with its time) and drops repeats, so a resubscription adds no duplicate. ``bbo``
 gives the best bid/offer; ``activeAssetCtx`` a perpetual's mark, oracle (index) price,
 open interest and hourly funding rate, with no exchange time.
 
@@ -77,6 +81,9 @@ _TYPES = {
     "derivative_ticker": "activeAssetCtx",
 }
 _SIDES = {"B": "buy", "A": "sell"}
+#: Trades remembered per coin to recognise a resubscription's repeats (a few seconds' worth
+#: on the busiest coins is more than the repeat, which is the venue's last trades).
+SEEN_TRADES = 2000
 
 
 class HyperliquidAdapter:
@@ -91,6 +98,7 @@ class HyperliquidAdapter:
     def __init__(self) -> None:
         self.listings = Listings()  # stays empty: the lists are POST-only
         self._count: dict[tuple[int, str], int] = {}  # (conn, coin) -> books received
+        self._seen: dict[str, dict[tuple[int, int], None]] = {}  # coin -> (tid, time), in order
 
     # -- describing connections ----------------------------------------------------
 
@@ -152,20 +160,33 @@ class HyperliquidAdapter:
                 n = self._count[conn, b.coin] = self._count.get((conn, b.coin), 0) + 1
                 bids, asks = ([(x.px, x.sz) for x in side] for side in b.levels)
                 return [BookSnapshot(b.coin, _ns(b.time), ts_recv, n, bids, asks, True)]
+            if env.channel == "trades":
+                return self._trades(w.trades.decode(env.data), ts_recv)
             return _push(env.channel, env.data, ts_recv, frame)
         except (msgspec.DecodeError, msgspec.ValidationError, ValueError) as exc:
             return [DecodeFailed(str(exc), ts_recv, sample(frame))]
+
+    def _trades(self, rows: list[w.TradeRow], ts: int) -> list[Message]:
+        out: list[Message] = []
+        repeated = 0
+        for t in rows:
+            seen = self._seen.setdefault(t.coin, {})
+            if (t.tid, t.time) in seen:
+                repeated += 1
+                continue
+            seen[t.tid, t.time] = None
+            if len(seen) > SEEN_TRADES:
+                del seen[next(iter(seen))]
+            out.append(Trade(t.coin, _ns(t.time), ts, str(t.tid), _SIDES[t.side], t.px, t.sz))
+        if repeated:
+            out.append(Control("ignored", ts, f"{repeated} trades already received"))
+        return out
 
     def decode_rest(self, url: str, body: str | bytes, ts_recv: int) -> list[Message]:
         return [DecodeFailed(f"unknown REST endpoint {url}", ts_recv, sample(body), True)]
 
 
 def _push(channel: str, data: msgspec.Raw, ts: int, frame: str | bytes) -> list[Message]:
-    if channel == "trades":
-        return [
-            Trade(t.coin, _ns(t.time), ts, str(t.tid), _SIDES[t.side], t.px, t.sz)
-            for t in w.trades.decode(data)
-        ]
     if channel == "bbo":
         q = w.bbo.decode(data)
         bid, ask = q.bbo

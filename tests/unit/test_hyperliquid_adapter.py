@@ -179,3 +179,24 @@ def test_markets() -> None:
     assert a.market("PURR/USDC") == "PURR-USDC"
     assert a.market("@107") == "@107" and a.market("xyz:HOOD") == "xyz:HOOD"
     assert a.instrument_requests() == [] and a.listed("BTC") is None
+
+
+def test_a_resubscriptions_repeated_trades_are_not_stored_twice() -> None:
+    """The first ``trades`` push after subscribing repeats recent trades (the recording's
+    first push spans 49 s): after a reconnect, those already stored are dropped."""
+    row = {"coin": "BTC", "side": "B", "px": "1", "sz": "1", "hash": "0x0", "users": []}
+    first = [{**row, "tid": 1, "time": 10}, {**row, "tid": 2, "time": 11}]
+    again = [*first, {**row, "tid": 3, "time": 12}]
+    a = HyperliquidAdapter()
+
+    def push(rows: list[dict], conn: int = 1) -> list:
+        return a.decode(json.dumps({"channel": "trades", "data": rows}), TS, conn=conn)
+
+    assert [t.trade_id for t in push(first)] == ["1", "2"]
+    a.connected(2, "wss://api.hyperliquid.xyz/ws")
+    new, note = push(again, conn=2)
+    assert new.trade_id == "3"
+    assert note == Control("ignored", TS, "2 trades already received")
+    # ``tid`` is unique only with its time: the same tid at another time is another trade.
+    (other,) = push([{**row, "tid": 1, "time": 99}], conn=2)
+    assert other.trade_id == "1"
