@@ -37,6 +37,7 @@ from adapters.bitflyer import wire as w
 from collector.adapter import (
     ConnectionPlan,
     Listings,
+    MessageCounts,
     RestRequest,
     Subscription,
     grammar,
@@ -113,7 +114,7 @@ class BitflyerAdapter:
 
     def __init__(self) -> None:
         self.listings = Listings()  # by region: "" (Japan), "usa", "eu"
-        self._count: dict[tuple[int, str], int] = {}  # (conn, product) -> board messages
+        self._boards = MessageCounts()
 
     # -- describing connections ----------------------------------------------------
 
@@ -167,8 +168,7 @@ class BitflyerAdapter:
         return None  # bitFlyer sends no checksum
 
     def connected(self, conn: int, url: str) -> None:
-        for key in [k for k in self._count if k[0] == conn]:
-            del self._count[key]
+        self._boards.forget(conn)
 
     # -- decoding ---------------------------------------------------------------------
 
@@ -197,13 +197,12 @@ class BitflyerAdapter:
         if prefix == "lightning_board_snapshot_" or prefix == "lightning_board_":
             b = w.board.decode(data)
             bids, asks = _levels(b.bids), _levels(b.asks)
-            key = (conn, product)
             if prefix == "lightning_board_snapshot_":
-                n = self._count[key] = self._count.get(key, 0) + 1
+                n = self._boards.next(conn, product)
                 return [BookSnapshot(product, None, ts, n, bids, asks, True)]
-            if key not in self._count:
+            if not self._boards.started(conn, product):
                 return [Control("ignored", ts, "board diff before the first snapshot", product)]
-            n = self._count[key] = self._count[key] + 1
+            n = self._boards.next(conn, product)
             return [BookDelta(product, None, ts, n, n, None, bids, asks)]
         if prefix == "lightning_executions_":
             return [_trade(product, e, ts) for e in w.executions.decode(data)]

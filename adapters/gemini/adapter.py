@@ -7,7 +7,7 @@ Books: one ``l2`` subscription per connection lists its symbols. The first
 ``l2_updates`` of a symbol on a connection is its whole book (alignment case 2, an
 in-band snapshot), every later one the changed levels. Nothing carries an id, so the
 adapter tells the two apart by counting per (connection, symbol), numbers the book
-messages itself (snapshot 0, then 1, 2, ...) and ``NoSequenceRule`` applies: the
+messages itself (snapshot 1, then 2, 3, ...) and ``NoSequenceRule`` applies: the
 crossed-book check is the only check Gemini allows, and a reconnect (the resync) starts
 over with a new whole book.
 
@@ -31,6 +31,7 @@ from adapters.gemini import wire as w
 from collector.adapter import (
     ConnectionPlan,
     Listings,
+    MessageCounts,
     RestRequest,
     Subscription,
     grammar,
@@ -79,7 +80,7 @@ class GeminiAdapter:
     def __init__(self) -> None:
         self.listings = Listings()
         self._markets: dict[str, str] = {}
-        self._count: dict[tuple[int, str], int] = {}  # (conn, symbol) -> book messages - 1
+        self._books = MessageCounts()
 
     # -- describing connections ----------------------------------------------------
 
@@ -121,8 +122,7 @@ class GeminiAdapter:
         return None  # Gemini sends no checksum
 
     def connected(self, conn: int, url: str) -> None:
-        for key in [k for k in self._count if k[0] == conn]:
-            del self._count[key]
+        self._books.forget(conn)
 
     # -- decoding ---------------------------------------------------------------------
 
@@ -148,12 +148,9 @@ class GeminiAdapter:
     def _book(self, u: w.L2Updates, ts: int, conn: int) -> Message:
         bids = [(p, q) for side, p, q in u.changes if side == "buy"]
         asks = [(p, q) for side, p, q in u.changes if side == "sell"]
-        key = (conn, u.symbol)
-        n = self._count.get(key)
-        if n is None:  # the first on this connection: the whole book (no exchange time)
-            self._count[key] = 0
-            return BookSnapshot(u.symbol, None, ts, 0, bids, asks, True)
-        n = self._count[key] = n + 1
+        n = self._books.next(conn, u.symbol)
+        if n == 1:  # the first on this connection: the whole book (no exchange time)
+            return BookSnapshot(u.symbol, None, ts, n, bids, asks, True)
         return BookDelta(u.symbol, None, ts, n, n, None, bids, asks)
 
     def decode_rest(self, url: str, body: str | bytes, ts_recv: int) -> list[Message]:

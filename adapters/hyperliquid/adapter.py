@@ -38,6 +38,7 @@ from adapters.hyperliquid import wire as w
 from collector.adapter import (
     ConnectionPlan,
     Listings,
+    MessageCounts,
     RestRequest,
     Subscription,
     grammar,
@@ -97,7 +98,7 @@ class HyperliquidAdapter:
 
     def __init__(self) -> None:
         self.listings = Listings()  # stays empty: the lists are POST-only
-        self._count: dict[tuple[int, str], int] = {}  # (conn, coin) -> books received
+        self._books = MessageCounts()
         self._seen: dict[str, dict[tuple[int, int], None]] = {}  # coin -> (tid, time), in order
 
     # -- describing connections ----------------------------------------------------
@@ -147,8 +148,7 @@ class HyperliquidAdapter:
         return None  # full books: nothing to verify against
 
     def connected(self, conn: int, url: str) -> None:
-        for key in [k for k in self._count if k[0] == conn]:
-            del self._count[key]
+        self._books.forget(conn)
 
     # -- decoding ---------------------------------------------------------------------
 
@@ -157,7 +157,7 @@ class HyperliquidAdapter:
             env = w.envelope.decode(frame)
             if env.channel == "l2Book":
                 b = w.book.decode(env.data)
-                n = self._count[conn, b.coin] = self._count.get((conn, b.coin), 0) + 1
+                n = self._books.next(conn, b.coin)
                 bids, asks = ([(x.px, x.sz) for x in side] for side in b.levels)
                 return [BookSnapshot(b.coin, _ns(b.time), ts_recv, n, bids, asks, True)]
             if env.channel == "trades":

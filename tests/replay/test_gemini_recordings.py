@@ -75,7 +75,7 @@ def test_rows_equal_the_wire_text(replayed) -> None:
     for msg in recv_json(records):
         if msg["type"] != "l2_updates":
             continue
-        n = seen[msg["symbol"]] = seen.get(msg["symbol"], -1) + 1
+        n = seen[msg["symbol"]] = seen.get(msg["symbol"], 0) + 1
         levels = [
             (side, Decimal(p), Decimal(q))
             for side, wire in (("bid", "buy"), ("ask", "sell"))
@@ -83,7 +83,7 @@ def test_rows_equal_the_wire_text(replayed) -> None:
             if s == wire
         ]
         if levels:
-            sent[(msg["symbol"], n, n == 0)] = levels
+            sent[(msg["symbol"], n, n == 1)] = levels
     assert written_book_rows(pipeline) == sent
 
 

@@ -46,10 +46,10 @@ def test_the_first_update_is_the_book_and_later_ones_change_it() -> None:
     a = GeminiAdapter()
     (snap,) = a.decode(FIRST, TS, conn=1)
     assert snap == BookSnapshot(
-        "BTCUSD", None, TS, 0, [("9122.04", "0.00121425")], [("9122.07", "0.98942292")], True
+        "BTCUSD", None, TS, 1, [("9122.04", "0.00121425")], [("9122.07", "0.98942292")], True
     )
     (delta,) = a.decode(LATER, TS, conn=1)
-    assert delta == BookDelta("BTCUSD", None, TS, 1, 1, None, [], [("9122.07", "0")])
+    assert delta == BookDelta("BTCUSD", None, TS, 2, 2, None, [], [("9122.07", "0")])
     assert isinstance(GeminiAdapter.sequence_rule, NoSequenceRule)
 
 
@@ -62,7 +62,7 @@ def test_a_new_connection_starts_with_a_new_book() -> None:
     (again,) = a.decode(FIRST, TS, conn=2)
     assert isinstance(again, BookSnapshot)
     (still,) = a.decode(LATER, TS, conn=1)  # the old connection, until it closes
-    assert still == BookDelta("BTCUSD", None, TS, 2, 2, None, [], [("9122.07", "0")])
+    assert still == BookDelta("BTCUSD", None, TS, 3, 3, None, [], [("9122.07", "0")])
 
 
 def test_trades_sent_with_the_book_are_not_stored() -> None:
