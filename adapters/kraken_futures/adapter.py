@@ -66,8 +66,6 @@ MAX_SYMBOLS_PER_CONNECTION = 50
 MAX_MESSAGES_PER_SECOND = 2.0
 #: No documented connection lifetime: roll over daily like the other venues.
 LIFETIME_S = 24 * 3600.0
-#: Kraken Futures REST: a budget of 500 per 10 s for public endpoints; one list is fetched.
-REST_WEIGHT_PER_MINUTE = 600
 #: Asset codes Kraken spells differently from the rest of the world.
 ALIASES = {"XBT": "BTC"}
 QUOTES = ("USDC", "USDT", "USD", "EUR", "GBP")
@@ -87,7 +85,8 @@ class KrakenFuturesAdapter:
 
     slug = "kraken-futures"
     sequence_rule: SequenceRule = FirstLastRule()
-    rest_weight_per_minute: int | None = REST_WEIGHT_PER_MINUTE
+    #: Public REST has no published budget; only the instrument list is fetched.
+    rest_weight_per_minute: int | None = None
     symbol_grammar = SYMBOLS
     derivative_channels = ("derivative_ticker", "liquidations")
 
