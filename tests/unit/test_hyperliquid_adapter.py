@@ -20,7 +20,6 @@ from collector.model import (
     BookSnapshot,
     Control,
     DecodeFailed,
-    DerivativeTicker,
     Trade,
 )
 
@@ -112,31 +111,6 @@ def test_bbo_and_a_one_sided_bbo() -> None:
     frame["data"]["bbo"] = [bid, None]
     (msg,) = HyperliquidAdapter().decode(json.dumps(frame), TS)
     assert msg == Control("ignored", TS, "one-sided bbo", "BTC")
-
-
-def test_active_asset_ctx_is_a_derivative_ticker_without_time() -> None:
-    """Subscriptions page, ``WsActiveAssetCtx`` with ``PerpsAssetCtx``: mark, oracle
-    (index), open interest and the hourly funding rate, as sent; no exchange time."""
-    ctx = {
-        "dayNtlVlm": "1169046.29406",
-        "prevDayPx": "15.322",
-        "markPx": "14.3161",
-        "midPx": "14.314",
-        "funding": "0.0000125",
-        "openInterest": "688.11",
-        "oraclePx": "14.32",
-    }
-    frame = {"channel": "activeAssetCtx", "data": {"coin": "SOL", "ctx": ctx}}
-    (ticker,) = HyperliquidAdapter().decode(json.dumps(frame), TS)
-    assert ticker == DerivativeTicker(
-        "SOL",
-        None,
-        TS,
-        mark_price="14.3161",
-        index_price="14.32",
-        open_interest="688.11",
-        funding_rate="0.0000125",
-    )
 
 
 def test_control_frames() -> None:

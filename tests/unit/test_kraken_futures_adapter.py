@@ -15,13 +15,10 @@ from adapters.kraken_futures.adapter import URL, KrakenFuturesAdapter
 from collector.adapter import Subscription
 from collector.book.sequence import FirstLastRule
 from collector.model import (
-    BestBidAsk,
     BookDelta,
     BookSnapshot,
     Control,
     DecodeFailed,
-    DerivativeTicker,
-    Liquidation,
     Trade,
 )
 
@@ -83,8 +80,8 @@ def test_the_seq_chain_is_checked_per_product() -> None:
     assert "gap" in [k for (k,) in table_rows(pipeline, "quality", "kind")]
 
 
-def test_trades_are_the_takers_and_liquidations_are_flagged() -> None:
-    """DOCS + "trade": the example fill; a ``liquidation`` trade is a liquidation too."""
+def test_trades_are_the_takers() -> None:
+    """DOCS + "trade": the example fill (liquidations: test_derivatives_kraken_futures)."""
     fill = (
         '{"feed":"trade","product_id":"PI_XBTUSD","uid":"05af78ac-a774-478c-a50c-8b9c234e071e",'
         '"side":"sell","type":"fill","seq":653355,"time":1612266317519,"qty":15000,'
@@ -95,9 +92,6 @@ def test_trades_are_the_takers_and_liquidations_are_flagged() -> None:
     ts_ex = 1_612_266_317_519_000_000
     uid = "05af78ac-a774-478c-a50c-8b9c234e071e"
     assert trade == Trade("PI_XBTUSD", ts_ex, TS, uid, "sell", "34969.5", "15000")
-    liquidation = fill.replace('"fill"', '"liquidation"')
-    trade, liq = a.decode(liquidation, TS)
-    assert liq == Liquidation("PI_XBTUSD", ts_ex, TS, uid, "sell", "34969.5", "15000")
 
 
 def test_the_trade_snapshot_is_history_and_not_stored() -> None:
@@ -121,51 +115,6 @@ def test_the_trade_snapshot_is_history_and_not_stored() -> None:
     }
     (msg,) = KrakenFuturesAdapter().decode(json.dumps(frame), TS)
     assert msg == Control("ignored", TS, "trade snapshot: 1 trades", "PI_XBTUSD")
-
-
-#: DOCS + "ticker": the example of a perpetual's ticker.
-TICKER = (
-    '{"time":1612270825253,"feed":"ticker","product_id":"PI_XBTUSD","bid":34832.5,'
-    '"ask":34847.5,"bid_size":42864,"ask_size":2300,"volume":6461962,"dtm":0,"leverage":"50x",'
-    '"index":34828.0,"premium":0.1,"last":34852,"change":2.995109121267192,'
-    '"funding_rate":3.891007752e-9,"funding_rate_prediction":4.2233756e-9,"suspended":false,'
-    '"tag":"perpetual","pair":"XBT:USD","openInterest":9865520,"markPrice":34844.5,'
-    '"maturityTime":0,"relative_funding_rate":0.000135484,'
-    '"relative_funding_rate_prediction":0.000147077,"next_funding_rate_time":1612281600000,'
-    '"post_only":false}'
-)
-
-
-def test_the_ticker_is_a_quote_and_a_derivative_ticker() -> None:
-    """DOCS + "ticker": best bid/ask with sizes, and mark, index, last, open interest and
-    the relative funding rates with the next funding time, each the example's text."""
-    ts_ex = 1_612_270_825_253_000_000
-    quote, ticker = KrakenFuturesAdapter().decode(TICKER, TS)
-    assert quote == BestBidAsk("PI_XBTUSD", ts_ex, TS, None, "34832.5", "42864", "34847.5", "2300")
-    assert ticker == DerivativeTicker(
-        "PI_XBTUSD",
-        ts_ex,
-        TS,
-        mark_price="34844.5",
-        index_price="34828.0",
-        last_price="34852",
-        open_interest="9865520",
-        funding_rate="0.000135484",
-        predicted_funding_rate="0.000147077",
-        funding_time=1_612_281_600_000_000_000,
-    )
-
-
-def test_a_dated_futures_ticker_has_no_funding() -> None:
-    """DOCS + "ticker": fields absent on a dated future stay None, never carried over."""
-    frame = json.loads(TICKER)
-    for key in ("relative_funding_rate", "relative_funding_rate_prediction"):
-        del frame[key]
-    del frame["next_funding_rate_time"]
-    frame["product_id"] = "FI_XBTUSD_210625"
-    _, ticker = KrakenFuturesAdapter().decode(json.dumps(frame), TS)
-    assert ticker.funding_rate is None and ticker.funding_time is None
-    assert ticker.mark_price == "34844.5"
 
 
 def test_events_heartbeats_and_ticker_lite() -> None:
