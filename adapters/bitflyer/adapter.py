@@ -88,13 +88,8 @@ _CHANNELS = {
     "trades": ("lightning_executions_",),
     "bbo": ("lightning_ticker_",),
 }
-#: Channel prefixes, the longer ``board_snapshot`` before ``board``.
-_PREFIXES = (
-    "lightning_board_snapshot_",
-    "lightning_board_",
-    "lightning_executions_",
-    "lightning_ticker_",
-)
+#: Every channel prefix, the longer ``board_snapshot`` before ``board``.
+_PREFIXES = tuple(prefix for prefixes in _CHANNELS.values() for prefix in prefixes)
 #: Market list paths -> region (``Listings`` scope); ``getmarkets`` is the old alias.
 _REGIONS = {
     f"/v1/{name}{suffix}": region
