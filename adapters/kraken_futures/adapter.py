@@ -31,7 +31,14 @@ from urllib.parse import urlsplit
 import msgspec
 
 from adapters.kraken_futures import wire as w
-from collector.adapter import ConnectionPlan, Listings, RestRequest, Subscription, grammar
+from collector.adapter import (
+    ConnectionPlan,
+    Listings,
+    RestRequest,
+    Subscription,
+    grammar,
+    symbols_per_connection,
+)
 from collector.book.book import OrderBook
 from collector.book.sequence import FirstLastRule, SequenceRule
 from collector.decimal_text import json_decimal, json_number
@@ -117,11 +124,8 @@ class KrakenFuturesAdapter:
         The heartbeat feed keeps an idle connection's silence distinguishable from a
         dead one; websocket-level pings (sent by the transport) keep it open.
         """
-        symbols = list(dict.fromkeys(s.symbol for s in subscriptions))
         plans = []
-        for i in range(0, len(symbols), MAX_SYMBOLS_PER_CONNECTION):
-            chunk = set(symbols[i : i + MAX_SYMBOLS_PER_CONNECTION])
-            subs = [s for s in subscriptions if s.symbol in chunk]
+        for subs in symbols_per_connection(subscriptions, MAX_SYMBOLS_PER_CONNECTION, _FEEDS):
             by_feed: dict[str, list[str]] = {}
             for sub in subs:
                 products = by_feed.setdefault(_FEEDS[sub.channel], [])
