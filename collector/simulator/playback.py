@@ -10,13 +10,13 @@ answer a question it was not asked, and the frames already are the venue's
 answers to the recorder's own subscriptions. A reconnecting client therefore
 starts over with the venue's snapshots, which is how in-band venues resync.
 
-A recording without ``open`` records (hftbacktest's) has one connection per ``conn``
-number, opened at its first frame and matching no path. A client connection is
-matched to a recorded one by URL path (Bybit's spot and
+A client connection is matched to a recorded one by URL path (Bybit's spot and
 linear endpoints differ only there); when no recorded path matches (the adapter
 now speaks a newer protocol than the recording, e.g. Kraken v2 vs v1), the
-recorded connections are handed out in turn. HTTP requests get the recorded
-response of the same path and query, else of the same path.
+recorded connections are handed out in turn. A recording without ``open`` records
+(hftbacktest's) has one connection per ``conn`` number, opened at its first frame and
+matching no path. HTTP requests get the recorded response of the same path and query,
+else of the same path.
 """
 
 from __future__ import annotations
