@@ -14,12 +14,16 @@ from collections.abc import Callable
 
 from adapters.binance import BinanceAdapter
 from adapters.bitfinex import BitfinexAdapter
+from adapters.bitflyer import BitflyerAdapter
 from adapters.bitmex import BitmexAdapter
 from adapters.bybit import BybitAdapter
 from adapters.coinbase import CoinbaseAdapter
 from adapters.coinbase_exchange import CoinbaseExchangeAdapter
 from adapters.deribit import DeribitAdapter
+from adapters.gemini import GeminiAdapter
+from adapters.hyperliquid import HyperliquidAdapter
 from adapters.kraken import KrakenAdapter
+from adapters.kraken_futures import KrakenFuturesAdapter
 from adapters.okx import OkxAdapter
 from collector.adapter import Adapter
 
@@ -30,12 +34,16 @@ REGISTRY: dict[str, Callable[[], Adapter]] = {
     "binance-usdm": lambda: BinanceAdapter("binance-usdm"),
     "binance-coinm": lambda: BinanceAdapter("binance-coinm"),
     "bitfinex": BitfinexAdapter,
+    "bitflyer": BitflyerAdapter,
     "bybit": BybitAdapter,
     "coinbase": CoinbaseAdapter,
     "coinbase-exchange": CoinbaseExchangeAdapter,
     "bitmex": BitmexAdapter,
     "deribit": DeribitAdapter,
+    "gemini": GeminiAdapter,
+    "hyperliquid": HyperliquidAdapter,
     "kraken": KrakenAdapter,
+    "kraken-futures": KrakenFuturesAdapter,
     "okx": OkxAdapter,
 }
 

@@ -5,12 +5,16 @@ from __future__ import annotations
 from adapters import REGISTRY
 from adapters.binance import contract as binance_contract
 from adapters.bitfinex import contract as bitfinex_contract
+from adapters.bitflyer import contract as bitflyer_contract
 from adapters.bitmex import contract as bitmex_contract
 from adapters.bybit import contract as bybit_contract
 from adapters.coinbase import contract as coinbase_contract
 from adapters.coinbase_exchange import contract as coinbase_exchange_contract
 from adapters.deribit import contract as deribit_contract
+from adapters.gemini import contract as gemini_contract
+from adapters.hyperliquid import contract as hyperliquid_contract
 from adapters.kraken import contract as kraken_contract
+from adapters.kraken_futures import contract as kraken_futures_contract
 from adapters.okx import contract as okx_contract
 from collector.contract.model import VenueContract
 
@@ -21,12 +25,16 @@ CONTRACTS: dict[str, VenueContract] = {
     "binance-usdm": binance_contract.USDM,
     "binance-coinm": binance_contract.COINM,
     "bitfinex": bitfinex_contract.CONTRACT,
+    "bitflyer": bitflyer_contract.CONTRACT,
     "bitmex": bitmex_contract.CONTRACT,
     "bybit": bybit_contract.CONTRACT,
     "coinbase": coinbase_contract.CONTRACT,
     "coinbase-exchange": coinbase_exchange_contract.CONTRACT,
     "deribit": deribit_contract.CONTRACT,
+    "gemini": gemini_contract.CONTRACT,
+    "hyperliquid": hyperliquid_contract.CONTRACT,
     "kraken": kraken_contract.CONTRACT,
+    "kraken-futures": kraken_futures_contract.CONTRACT,
     "okx": okx_contract.CONTRACT,
 }
 

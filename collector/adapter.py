@@ -234,3 +234,30 @@ class Adapter(Protocol):
     def plan(self, subscriptions: list[Subscription]) -> list[ConnectionPlan]:
         """Split subscriptions into connections within the venue's limits."""
         ...
+
+
+class MessageCounts:
+    """Book messages numbered per (connection, symbol), for venues that send no update ids.
+
+    The number is what orders a symbol's book messages in the ``seq`` column. It is per
+    connection because a new connection starts with a new whole book (the venues' resync):
+    ``forget`` it when the connection opens (the adapter's ``connected``), and it starts
+    over, in the live run and in its replay alike.
+    """
+
+    def __init__(self) -> None:
+        self._counts: dict[tuple[int, str], int] = {}
+
+    def next(self, conn: int, symbol: str) -> int:
+        """The next number of ``symbol`` on ``conn``: 1 for its first message."""
+        n = self._counts[conn, symbol] = self._counts.get((conn, symbol), 0) + 1
+        return n
+
+    def started(self, conn: int, symbol: str) -> bool:
+        """Whether ``symbol`` has had a message numbered on ``conn``."""
+        return (conn, symbol) in self._counts
+
+    def forget(self, conn: int) -> None:
+        """Start ``conn``'s numbers over (it is a new connection)."""
+        for key in [k for k in self._counts if k[0] == conn]:
+            del self._counts[key]

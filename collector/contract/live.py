@@ -94,6 +94,10 @@ DEFAULT_SYMBOLS: Final[dict[str, tuple[str, ...]]] = {
     "coinbase-exchange": ("BTC-USD", "ETH-USD"),
     "deribit": ("BTC-PERPETUAL", "ETH-PERPETUAL"),
     "kraken": ("BTC/USD", "ETH/USD"),
+    "kraken-futures": ("PF_XBTUSD", "PF_ETHUSD"),
+    "gemini": ("BTCUSD", "ETHUSD"),
+    "hyperliquid": ("BTC", "ETH"),
+    "bitflyer": ("BTC_JPY", "FX_BTC_JPY"),
     "okx": ("BTC-USDT", "BTC-USDT-SWAP"),
 }
 

@@ -13,8 +13,10 @@ starts over with the venue's snapshots, which is how in-band venues resync.
 A client connection is matched to a recorded one by URL path (Bybit's spot and
 linear endpoints differ only there); when no recorded path matches (the adapter
 now speaks a newer protocol than the recording, e.g. Kraken v2 vs v1), the
-recorded connections are handed out in turn. HTTP requests get the recorded
-response of the same path and query, else of the same path.
+recorded connections are handed out in turn. A recording without ``open`` records
+(hftbacktest's) has one connection per ``conn`` number, opened at its first frame and
+matching no path. HTTP requests get the recorded response of the same path and query,
+else of the same path.
 """
 
 from __future__ import annotations
@@ -116,7 +118,10 @@ class PlaybackSource:
                     conn = RecordedConnection(_path(rec.url))
                     opened[rec.conn] = (rec.ts, conn)
                     source.connections.append(conn)
-                elif rec.kind == "recv" and rec.conn in opened:
+                elif rec.kind == "recv":
+                    if rec.conn not in opened:  # a source without connection events
+                        opened[rec.conn] = (rec.ts, RecordedConnection(""))
+                        source.connections.append(opened[rec.conn][1])
                     start, conn = opened[rec.conn]
                     conn.frames.append((rec.ts - start, rec.data))
                 elif rec.kind == "http" and isinstance(rec.data, str):

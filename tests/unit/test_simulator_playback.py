@@ -58,3 +58,21 @@ def test_http_answers_with_the_recorded_body_or_404() -> None:
                 assert response.status == 404  # nothing recorded there
 
     asyncio.run(main())
+
+
+HYPERLIQUID = CAPTURES / "hyperliquid" / "btcusd_20250126.jsonl.gz"
+
+
+def test_a_recording_without_open_records_is_played_on_any_path() -> None:
+    """hftbacktest recorded no connection events: its frames are one connection, from the
+    first frame on, served whatever path the client asks for."""
+    _, records = load_records(HYPERLIQUID)
+    assert not any(r.kind == "open" for r in records)
+    expected = [r.data for r in records if r.kind == "recv"]
+
+    async def main() -> None:
+        async with Simulator(SimulatorConfig(recordings=(HYPERLIQUID,), speed=0)) as sim:
+            got = await _receive(f"ws://127.0.0.1:{sim.port}/hyperliquid/ws", len(expected))
+            assert got == expected
+
+    asyncio.run(main())

@@ -44,6 +44,10 @@ VALID = {
         "XRP_USDC-27DEC24-0d5-P",
     ],
     "kraken": ["BTC/USD", "XBT/USD", "ETH2.S/ETH"],
+    "kraken-futures": ["PI_XBTUSD", "PF_ETHUSD", "FI_XBTUSD_210730", "FF_XBTUSD_260925"],
+    "gemini": ["BTCUSD", "ETHUSDCPERP", "2ZGUSD", "1INCHUSD"],
+    "hyperliquid": ["BTC", "kPEPE", "@107", "PURR/USDC", "xyz:HOOD"],
+    "bitflyer": ["BTC_JPY", "FX_BTC_JPY", "BTCJPY24DEC2021", "ETH_BTC"],
     "okx": ["BTC-USDT", "BTC-USDT-SWAP", "BTC-USD-261225", "BTC-USD-261225-100000-C"],
 }
 #: What a person gets wrong: per venue, a lower-cased symbol and one with a separator.
@@ -60,6 +64,10 @@ TYPOS = {
     "coinbase-exchange": ["btc-usd", "BTC-USD-PERP"],
     "deribit": ["btc-perpetual", "BTC"],
     "kraken": ["btc/usd", "BTCUSD", "BTC/USD/EUR", "../USD"],
+    "kraken-futures": ["pi_xbtusd", "XBTUSD", "PI-XBTUSD", "PF_XBTUSD_"],
+    "gemini": ["btcusd", "BTC-USD", "BTC/USD"],
+    "hyperliquid": ["btc", "BTC-PERP", "BTC-USD", "@"],
+    "bitflyer": ["btc_jpy", "BTC-JPY", "BTCJPY", "BTC_"],
     "okx": ["btc-usdt", "BTCUSDT", "BTC--USDT"],
 }
 
