@@ -28,6 +28,12 @@ DERIVATIVE_CHANNELS = ("derivative_ticker", "liquidations", "options")
 ALL_CHANNELS = CHANNELS + DERIVATIVE_CHANNELS
 
 
+def market_channels(adapter: object) -> tuple[str, ...]:
+    """The ``CHANNELS`` ``adapter`` serves: all of them unless it lists fewer in
+    ``market_channels`` (Gemini's market data v2 has no best bid/offer stream)."""
+    return tuple(getattr(adapter, "market_channels", CHANNELS))
+
+
 def derivative_channels(adapter: object) -> tuple[str, ...]:
     """The derivatives channels ``adapter`` serves (none for a spot-only venue)."""
     return tuple(getattr(adapter, "derivative_channels", ()))

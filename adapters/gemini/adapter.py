@@ -76,6 +76,9 @@ class GeminiAdapter:
     sequence_rule: SequenceRule = NoSequenceRule()
     rest_weight_per_minute: int | None = REST_WEIGHT_PER_MINUTE
     symbol_grammar = SYMBOLS
+    #: Market data v2 has no best bid/offer stream (v1's top-of-book feed is another
+    #: protocol): the config refuses ``bbo`` here rather than watch a silent stream.
+    market_channels = ("book", "trades")
 
     def __init__(self) -> None:
         self.listings = Listings()

@@ -577,3 +577,19 @@ def test_options_channel_and_bad_poll_interval() -> None:
     ok = '[[exchange]]\nname = "deribit"\nsymbols = ["BTC-26DEC25-100000-C"]\n'
     ok += 'channels = ["options"]\n'
     assert parse_config(ok).exchanges[0].channels == ["options"]
+
+
+def test_a_venue_without_a_market_channel_refuses_it_and_leaves_it_out_by_default() -> None:
+    """Gemini's market data v2 has no best bid/offer stream: asking for ``bbo`` is a
+    config error naming the key, and a table without ``channels`` asks for book and trades."""
+    with pytest.raises(ConfigError) as err:
+        parse_config(
+            '[[exchange]]\nname = "gemini"\nsymbols = ["BTCUSD"]\nchannels = ["book", "bbo"]\n',
+            "c.toml",
+        )
+    assert err.value.problems == [
+        "c.toml: exchange[0].channels[1]: 'bbo' is not served by gemini; use one of: book, trades"
+    ]
+    gemini = parse_config('[[exchange]]\nname = "gemini"\nsymbols = ["BTCUSD"]\n').exchanges[0]
+    assert gemini.channels == ["book", "trades"]
+    assert set(gemini.stale_after_s) == {"book", "trades"}
