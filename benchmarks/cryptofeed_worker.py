@@ -1,0 +1,156 @@
+"""cryptofeed's side of ``cryptofeed_side_by_side.py``: its feed handler driven offline.
+
+Runs under the throwaway venv's interpreter (cryptofeed 2.4.1 and the standard
+library only: nothing of this project is importable there). It reads one
+recording, then answers the harness on stdin/stdout, one JSON line each way:
+``{"records": [i, ...]}`` replays those records (indices into the recording)
+through a fresh feed and replies with the seconds it took, the snapshots fetched,
+the book resets, and each symbol's final book (best levels, depth per side).
+
+How the feed is driven, as cryptofeed's own connection handler would:
+
+* every ``recv`` frame goes to ``Feed.message_handler(text, conn, ts)`` with a
+  stand-in connection (Binance's handler does not use it) and the receive time
+  as float seconds (converted before the clock starts);
+* REST depth snapshots are not fed as frames: cryptofeed fetches one itself when
+  a symbol's first depth frame arrives, through ``feed.http_conn.read(url)``,
+  which is replaced by a lookup of the recorded response for that URL;
+* the symbol list, which cryptofeed would download at construction, is set from
+  the symbols the frames name (identity mapping: the names only key dicts);
+* no callbacks are registered: cryptofeed's default no-op ``Callback(None)`` is
+  awaited for every book, ticker and trade, so it builds its objects and writes
+  nothing.
+
+Binance's raw ``trade`` stream (the hftbacktest recordings) is not one cryptofeed
+subscribes to; its handler logs and drops such frames. They are rewritten, before
+timing, to the ``aggTrade`` shape it does handle (``"e":"trade"`` ->
+``"e":"aggTrade"``, trade id ``"t"`` -> ``"a"``; same length and fields), so a
+trade costs cryptofeed what a trade costs it live.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import json
+import logging
+import sys
+import time
+from typing import Any
+
+from cryptofeed.defines import L2_BOOK, TICKER, TRADES
+from cryptofeed.exchanges.binance import Binance
+from cryptofeed.exchanges.binance_futures import BinanceFutures
+from cryptofeed.symbols import Symbols
+
+#: The project's exchange slug -> the cryptofeed feed class that speaks it.
+FEEDS = {"binance-usdm": BinanceFutures, "binance-spot": Binance}
+
+
+class RecordedHTTP:
+    """Stands in for ``feed.http_conn``: answers with the recorded body for a URL."""
+
+    def __init__(self, bodies: dict[str, str]) -> None:
+        self.bodies = bodies
+        self.requests = 0
+
+    async def read(self, url: str, **_: Any) -> str:
+        self.requests += 1
+        return self.bodies[url]
+
+    async def close(self) -> None:
+        pass
+
+
+def load(path: str) -> tuple[str, list[dict]]:
+    with gzip.open(path, "rt", encoding="utf-8") as f:
+        header = json.loads(f.readline())
+        return header["exchange"], [json.loads(line) for line in f]
+
+
+def as_cryptofeed_trade(text: str) -> str:
+    if '"e":"trade"' not in text:
+        return text
+    return text.replace('"e":"trade"', '"e":"aggTrade"').replace('"t":', '"a":')
+
+
+def symbols_of(records: list[dict]) -> list[str]:
+    names = set()
+    for r in records:
+        if r["kind"] == "recv" and "data" in r:
+            stream = json.loads(r["data"]).get("stream", "")
+            if "@" in stream:
+                names.add(stream.split("@", 1)[0].upper())
+    return sorted(names)
+
+
+class Driver:
+    """One recording, replayed on request through a fresh cryptofeed feed."""
+
+    def __init__(self, path: str) -> None:
+        exchange, self.records = load(path)
+        if exchange not in FEEDS:
+            raise SystemExit(f"cryptofeed_worker: no cryptofeed feed for {exchange!r}")
+        self.feed_class = FEEDS[exchange]
+        self.symbols = symbols_of(self.records)
+        self.bodies = {r["url"]: r["data"] for r in self.records if r["kind"] == "http"}
+        Symbols.set(self.feed_class.id, {s: s for s in self.symbols}, {})
+        self.loop = asyncio.new_event_loop()
+
+    def run(self, indices: list[int]) -> dict:
+        frames = [
+            (as_cryptofeed_trade(r["data"]), r["ts"] / 1e9)
+            for r in (self.records[i] for i in indices)
+            if r["kind"] == "recv" and "data" in r
+        ]
+        feed = self.feed_class(symbols=self.symbols, channels=[L2_BOOK, TRADES, TICKER])
+        http = RecordedHTTP(self.bodies)
+        feed.http_conn = http
+        resets = 0
+        reset = feed._reset
+
+        def counting_reset() -> None:
+            nonlocal resets
+            resets += 1
+            reset()
+
+        feed._reset = counting_reset
+        conn = object()
+        handler = feed.message_handler
+
+        async def replay() -> float:
+            start = time.perf_counter()
+            for text, ts in frames:
+                await handler(text, conn, ts)
+            return time.perf_counter() - start
+
+        seconds = self.loop.run_until_complete(replay())
+        return {
+            "seconds": seconds,
+            "frames": len(frames),
+            "snapshots": http.requests,
+            "resets": resets,
+            "books": {symbol: final_book(book) for symbol, book in feed._l2_book.items()},
+        }
+
+
+def final_book(book: Any) -> dict:
+    """Best levels as text and depth per side, to check against the project's final book."""
+    sides = {"bid": book.book.bids, "ask": book.book.asks}
+    out: dict = {f"{name}_levels": len(side) for name, side in sides.items()}
+    for name, side in sides.items():
+        out[name] = [str(v) for v in side.index(0)] if len(side) else None
+    return out
+
+
+def main() -> None:
+    logging.disable(logging.CRITICAL)  # a dropped frame must not cost a log line
+    driver = Driver(sys.argv[1])
+    print(json.dumps({"ready": True, "records": len(driver.records)}), flush=True)
+    for line in sys.stdin:
+        request = json.loads(line)
+        print(json.dumps(driver.run(request["records"])), flush=True)
+
+
+if __name__ == "__main__":
+    main()
