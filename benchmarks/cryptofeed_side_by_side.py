@@ -24,7 +24,7 @@ count is the numerator of levels/s for both. Each figure is the best of
 ratios ``ratio_all_frames`` and ``ratio_depth_levels`` (project / cryptofeed).
 
 Venues: those where cryptofeed's decoder runs offline from a recording
-(``cryptofeed_worker.FEEDS``: Binance USD-M and spot). Exits 2, saying why,
+(``cryptofeed_worker.FEEDS``: Binance USD-M and spot, Kraken, BitMEX). Exits 2, saying why,
 when cryptofeed cannot be installed (no registry, no pip).
 
 Usage::
@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -59,11 +60,13 @@ from collector.pipeline import Pipeline  # noqa: E402
 
 CRYPTOFEED = "cryptofeed==2.4.1"
 #: Venues the worker can drive (kept in step with ``cryptofeed_worker.FEEDS``).
-VENUES = ("binance-usdm", "binance-spot")
+VENUES = ("binance-usdm", "binance-spot", "kraken", "bitmex")
 DEFAULT_CAPTURES = (
     CAPTURES / "binance-usdm" / "btcusdt_20240808.jsonl.gz",
     CAPTURES / "binance-usdm" / "BINANCE_FUTURES.jsonl.gz",
     CAPTURES / "binance-spot" / "btcusdt_20240808.jsonl.gz",
+    CAPTURES / "kraken" / "KRAKEN.ws.50.jsonl.gz",
+    CAPTURES / "bitmex" / "BITMEX.jsonl.gz",
 )
 
 
@@ -238,6 +241,7 @@ def main() -> int:
     if not paths:
         print(f"no recordings given and none found under {CAPTURES}", file=sys.stderr)
         return 2
+    logging.disable(logging.WARNING)  # the drift monitor's per-venue notes are not results
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
     pa.set_cpu_count(1)

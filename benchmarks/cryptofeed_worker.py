@@ -36,15 +36,26 @@ import json
 import logging
 import sys
 import time
+from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from cryptofeed.defines import L2_BOOK, TICKER, TRADES
 from cryptofeed.exchanges.binance import Binance
 from cryptofeed.exchanges.binance_futures import BinanceFutures
+from cryptofeed.exchanges.bitmex import Bitmex
+from cryptofeed.exchanges.kraken import Kraken
 from cryptofeed.symbols import Symbols
 
-#: The project's exchange slug -> the cryptofeed feed class that speaks it.
-FEEDS = {"binance-usdm": BinanceFutures, "binance-spot": Binance}
+#: The project's exchange slug -> the cryptofeed feed class that speaks it, and the
+#: options that make it do the project's work: Kraken's CRC32 check of the top of
+#: the book on every message (off by default in cryptofeed, always on here).
+FEEDS: dict[str, tuple[type, dict]] = {
+    "binance-usdm": (BinanceFutures, {}),
+    "binance-spot": (Binance, {}),
+    "kraken": (Kraken, {"checksum_validation": True}),
+    "bitmex": (Bitmex, {}),
+}
 
 
 class RecordedHTTP:
@@ -74,14 +85,35 @@ def as_cryptofeed_trade(text: str) -> str:
     return text.replace('"e":"trade"', '"e":"aggTrade"').replace('"t":', '"a":')
 
 
-def symbols_of(records: list[dict]) -> list[str]:
+def symbol_mapping(feed_class: type, path: Path, records: list[dict]) -> dict[str, str]:
+    """cryptofeed's normalized -> exchange symbol map, as it would download it at start.
+
+    From the recording's instrument list (``<NAME>.instruments.jsonl.gz`` beside it)
+    through the feed's own parser. Without one (the hftbacktest Binance files), or
+    when cryptofeed 2.4.1 cannot parse it (BitMEX's 2021 list: it rejects the expiry
+    format), an identity map of the symbols the frames name: Binance's
+    combined-stream names, BitMEX's subscription topics. The names only key dicts,
+    so the map's content does not change the cost.
+    """
+    instruments = path.with_name(path.name.split(".")[0] + ".instruments.jsonl.gz")
+    if instruments.exists():
+        _, found = load(str(instruments))
+        bodies = [json.loads(r["data"]) for r in found if r["kind"] == "http"]
+        try:
+            return feed_class._parse_symbol_data(bodies if len(bodies) > 1 else bodies[0])[0]
+        except ValueError:
+            pass
     names = set()
     for r in records:
         if r["kind"] == "recv" and "data" in r:
             stream = json.loads(r["data"]).get("stream", "")
             if "@" in stream:
                 names.add(stream.split("@", 1)[0].upper())
-    return sorted(names)
+        elif r["kind"] == "send":
+            sent = json.loads(r["data"])
+            args = sent.get("args", []) if isinstance(sent, dict) else []
+            names.update(a.split(":", 1)[1] for a in args if isinstance(a, str) and ":" in a)
+    return {name: name for name in names}
 
 
 class Driver:
@@ -91,10 +123,11 @@ class Driver:
         exchange, self.records = load(path)
         if exchange not in FEEDS:
             raise SystemExit(f"cryptofeed_worker: no cryptofeed feed for {exchange!r}")
-        self.feed_class = FEEDS[exchange]
-        self.symbols = symbols_of(self.records)
+        self.feed_class, self.options = FEEDS[exchange]
+        mapping = symbol_mapping(self.feed_class, Path(path), self.records)
+        self.symbols = sorted(mapping)  # BitMEX makes a book for each at (re)connection
         self.bodies = {r["url"]: r["data"] for r in self.records if r["kind"] == "http"}
-        Symbols.set(self.feed_class.id, {s: s for s in self.symbols}, {})
+        Symbols.set(self.feed_class.id, mapping, {})
         self.loop = asyncio.new_event_loop()
 
     def run(self, indices: list[int]) -> dict:
@@ -103,25 +136,33 @@ class Driver:
             for r in (self.records[i] for i in indices)
             if r["kind"] == "recv" and "data" in r
         ]
-        feed = self.feed_class(symbols=self.symbols, channels=[L2_BOOK, TRADES, TICKER])
+        feed = self.feed_class(
+            symbols=self.symbols, channels=[L2_BOOK, TRADES, TICKER], **self.options
+        )
         http = RecordedHTTP(self.bodies)
         feed.http_conn = http
-        resets = 0
-        reset = feed._reset
+        resets = -1  # the first is the one its subscribe() makes on connecting
+        reset = getattr(feed, "_reset", None)
+        if reset is not None:
 
-        def counting_reset() -> None:
-            nonlocal resets
-            resets += 1
-            reset()
+            def counting_reset() -> None:
+                nonlocal resets
+                resets += 1
+                reset()
 
-        feed._reset = counting_reset
-        conn = object()
+            feed._reset = counting_reset
+            feed._reset()
+        conn = SimpleNamespace(uuid="replay")  # BitMEX's handler logs conn.uuid
         handler = feed.message_handler
+        errors: list[str] = []
 
         async def replay() -> float:
             start = time.perf_counter()
             for text, ts in frames:
-                await handler(text, conn, ts)
+                try:
+                    await handler(text, conn, ts)
+                except Exception as e:  # counted and reported: a bad checksum raises
+                    errors.append(f"{type(e).__name__}: {e}")
             return time.perf_counter() - start
 
         seconds = self.loop.run_until_complete(replay())
@@ -129,8 +170,13 @@ class Driver:
             "seconds": seconds,
             "frames": len(frames),
             "snapshots": http.requests,
-            "resets": resets,
-            "books": {symbol: final_book(book) for symbol, book in feed._l2_book.items()},
+            "resets": max(resets, 0),
+            "errors": len(errors),
+            "first_error": errors[0] if errors else None,
+            "books": {  # keyed by the exchange's symbol, as the project's tables are
+                feed.std_symbol_to_exchange_symbol(symbol): final_book(book)
+                for symbol, book in feed._l2_book.items()
+            },
         }
 
 
