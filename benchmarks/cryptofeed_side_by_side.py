@@ -36,6 +36,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import logging
 import os
@@ -84,11 +85,15 @@ def ensure_cryptofeed(root: Path) -> Path:
     if python.exists() and _has_cryptofeed(python):
         return python
     print(f"installing {CRYPTOFEED} into {root} ...", file=sys.stderr, flush=True)
-    venv.create(root, with_pip=True, clear=True)
+    # Our own pip installs into the new venv (``--python``) when we have one: seeding
+    # the venv with its own pip (ensurepip) takes longer than the install itself.
+    own_pip = importlib.util.find_spec("pip") is not None
+    venv.create(root, with_pip=not own_pip, clear=True)
+    pip = (
+        [sys.executable, "-m", "pip", "--python", str(python)] if own_pip else [python, "-m", "pip"]
+    )
     done = subprocess.run(
-        [str(python), "-m", "pip", "install", "--quiet", CRYPTOFEED],
-        capture_output=True,
-        text=True,
+        [*map(str, pip), "install", "--quiet", CRYPTOFEED], capture_output=True, text=True
     )
     if done.returncode != 0 or not _has_cryptofeed(python):
         tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-15:])
