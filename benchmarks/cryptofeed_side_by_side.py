@@ -17,7 +17,12 @@ parent's affinity) and never run at the same time. Workloads as in
 ``replay_throughput.py``: ``all`` = every record; ``depth`` = the records this
 project's adapter decodes to book messages (plus control frames), whose level
 count is the numerator of levels/s for both. Each figure is the best of
-``--repeat`` rounds, after one untimed warm-up round. Output fields keep
+``--repeat`` rounds, after one untimed warm-up round; the ratios are printed of
+those bests and as the median of each round's pair of back-to-back runs
+(``*_paired_median``), the steadier of the two when the load changes. With
+``--clock cpu`` both sides count CPU seconds of their own process instead of
+wall seconds: on a machine shared with other work, wall time includes the time
+the scheduler gave to others. Output fields keep
 ``replay_throughput.py --json``'s names for the project
 (``all_e2e_frames_per_s``, ``depth_e2e_levels_per_s``) and add
 ``cryptofeed_all_frames_per_s``, ``cryptofeed_depth_levels_per_s`` and the
@@ -40,9 +45,11 @@ import importlib.util
 import json
 import logging
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
+import time
 import venv
 from decimal import Decimal
 from pathlib import Path
@@ -60,6 +67,9 @@ from collector.capture.records import Record  # noqa: E402
 from collector.pipeline import Pipeline  # noqa: E402
 
 CRYPTOFEED = "cryptofeed==2.4.1"
+#: ``--clock``: wall seconds (as ``replay_throughput.py``), or CPU seconds of the
+#: measuring process, which leave out the time a loaded machine gives to others.
+CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
 #: Venues the worker can drive (kept in step with ``cryptofeed_worker.FEEDS``).
 VENUES = ("binance-usdm", "binance-spot", "kraken", "bitmex")
 DEFAULT_CAPTURES = (
@@ -138,9 +148,9 @@ class Worker:
             raise RuntimeError(f"cryptofeed worker exited with {self.proc.wait()}")
         return json.loads(line)
 
-    def run(self, indices: list[int]) -> dict:
+    def run(self, indices: list[int], clock: str) -> dict:
         assert self.proc.stdin is not None
-        self.proc.stdin.write(json.dumps({"records": indices}) + "\n")
+        self.proc.stdin.write(json.dumps({"records": indices, "clock": clock}) + "\n")
         self.proc.stdin.flush()
         return self._reply()
 
@@ -174,7 +184,7 @@ def books_agree(exchange: str, records: list[Record], theirs: dict[str, dict]) -
     return differ
 
 
-def side_by_side(python: Path, path: Path, repeat: int) -> dict:
+def side_by_side(python: Path, path: Path, repeat: int, clock: str = "wall") -> dict:
     path = path.resolve()
     info, it = open_recording(path)
     records = list(it)
@@ -197,9 +207,9 @@ def side_by_side(python: Path, path: Path, repeat: int) -> dict:
                 sides = ("theirs", "ours") if i % 2 else ("ours", "theirs")
                 for side in sides:
                     if side == "ours":
-                        seconds = time_pipeline(exchange, recs, True)
+                        seconds = time_pipeline(exchange, recs, True, clock=CLOCKS[clock])
                     else:
-                        seen[name] = worker.run(indices)
+                        seen[name] = worker.run(indices, clock)
                         seconds = seen[name]["seconds"]
                     if i >= 0:
                         (ours if side == "ours" else theirs)[name].append(seconds)
@@ -230,6 +240,10 @@ def side_by_side(python: Path, path: Path, repeat: int) -> dict:
     result["ratio_depth_levels"] = round(
         result["depth_e2e_levels_per_s"] / result["cryptofeed_depth_levels_per_s"], 3
     )
+    for name, key in (("all", "ratio_all_frames"), ("depth", "ratio_depth_levels")):
+        paired = [t / o for o, t in zip(ours[name], theirs[name], strict=True)]
+        result[f"{key}_paired_median"] = round(statistics.median(paired), 3)
+    result["clock"] = clock
     return result
 
 
@@ -238,6 +252,12 @@ def main() -> int:
     parser.add_argument("captures", nargs="*", type=Path)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument(
+        "--clock",
+        choices=sorted(CLOCKS),
+        default="wall",
+        help="wall seconds, or CPU seconds (a shared, loaded machine)",
+    )
     parser.add_argument(
         "--venv", type=Path, help="keep the cryptofeed venv here and reuse it (default: a temp dir)"
     )
@@ -257,7 +277,7 @@ def main() -> int:
         except InstallFailed as e:
             print(e, file=sys.stderr)
             return 2
-        results = [side_by_side(python, p, args.repeat) for p in paths]
+        results = [side_by_side(python, p, args.repeat, args.clock) for p in paths]
     if args.json:
         print(json.dumps(results, indent=2))
         return 0
@@ -283,6 +303,10 @@ def main() -> int:
             f"{r['cryptofeed_depth_levels_per_s']:>16,}"
         )
         print(f"  {'ratio':<12}{r['ratio_all_frames']:>13.2f}x{r['ratio_depth_levels']:>15.2f}x")
+        print(
+            f"  {'paired med.':<12}{r['ratio_all_frames_paired_median']:>13.2f}x"
+            f"{r['ratio_depth_levels_paired_median']:>15.2f}x"
+        )
     return 0
 
 

@@ -3,8 +3,8 @@
 Runs under the throwaway venv's interpreter (cryptofeed 2.4.1 and the standard
 library only: nothing of this project is importable there). It reads one
 recording, then answers the harness on stdin/stdout, one JSON line each way:
-``{"records": [i, ...]}`` replays those records (indices into the recording)
-through a fresh feed and replies with the seconds it took, the snapshots fetched,
+``{"records": [i, ...], "clock": "wall"}`` replays those records (indices into
+the recording) through a fresh feed and replies with the seconds it took, the snapshots fetched,
 the book resets, and each symbol's final book (best levels, depth per side).
 
 How the feed is driven, as cryptofeed's own connection handler would:
@@ -56,6 +56,10 @@ FEEDS: dict[str, tuple[type, dict]] = {
     "kraken": (Kraken, {"checksum_validation": True}),
     "bitmex": (Bitmex, {}),
 }
+
+
+#: As the harness's ``--clock``: wall seconds or this process's CPU seconds.
+CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
 
 
 class RecordedHTTP:
@@ -130,7 +134,7 @@ class Driver:
         Symbols.set(self.feed_class.id, mapping, {})
         self.loop = asyncio.new_event_loop()
 
-    def run(self, indices: list[int]) -> dict:
+    def run(self, indices: list[int], clock: str = "wall") -> dict:
         frames = [
             (as_cryptofeed_trade(r["data"]), r["ts"] / 1e9)
             for r in (self.records[i] for i in indices)
@@ -156,14 +160,16 @@ class Driver:
         handler = feed.message_handler
         errors: list[str] = []
 
+        now = CLOCKS[clock]
+
         async def replay() -> float:
-            start = time.perf_counter()
+            start = now()
             for text, ts in frames:
                 try:
                     await handler(text, conn, ts)
                 except Exception as e:  # counted and reported: a bad checksum raises
                     errors.append(f"{type(e).__name__}: {e}")
-            return time.perf_counter() - start
+            return now() - start
 
         seconds = self.loop.run_until_complete(replay())
         return {
@@ -195,7 +201,7 @@ def main() -> None:
     print(json.dumps({"ready": True, "records": len(driver.records)}), flush=True)
     for line in sys.stdin:
         request = json.loads(line)
-        print(json.dumps(driver.run(request["records"])), flush=True)
+        print(json.dumps(driver.run(request["records"], request["clock"])), flush=True)
 
 
 if __name__ == "__main__":

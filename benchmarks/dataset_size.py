@@ -16,9 +16,14 @@ The "gzip'd raw capture" is given three ways, all printed:
 * ``capture-gz``: the daemon's own ``.capture.gz`` (``CaptureWriter``, at its
   default zlib level) holding the same records.
 
+``--variants`` also rewrites the dataset with each candidate layout of
+``VARIANTS`` (encodings, zstd level, row-group size) and prints the bytes per
+table, the ratio to ``corpus`` and the seconds spent writing (one core, best of
+``--repeat``; the tables are in memory, so this is encoding and compression alone).
+
 Usage::
 
-    python benchmarks/dataset_size.py [CAPTURE] [--json]
+    python benchmarks/dataset_size.py [CAPTURE] [--json] [--variants [--repeat 3]]
 """
 
 from __future__ import annotations
@@ -29,8 +34,12 @@ import json
 import os
 import sys
 import tempfile
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -89,10 +98,120 @@ def rewrite_before(root: Path, out: Path) -> None:
                 writer.write_table(source.read_row_group(i))
 
 
+def _current(table_schema: pa.Schema) -> dict[str, Any]:
+    return encoding.writer_options(table_schema)
+
+
+def _zstd(level: int) -> Callable[[pa.Schema], dict[str, Any]]:
+    return lambda s: {**encoding.writer_options(s), "compression_level": level}
+
+
+def _codec(name: str, level: int) -> Callable[[pa.Schema], dict[str, Any]]:
+    return lambda s: {**encoding.writer_options(s, name), "compression_level": level}
+
+
+def _recode(kinds: Callable[[pa.Field], bool], how: str) -> Callable[[pa.Schema], dict[str, Any]]:
+    """The sink's options with the columns ``kinds`` selects encoded ``how`` instead."""
+
+    def options(table_schema: pa.Schema) -> dict[str, Any]:
+        opts = encoding.writer_options(table_schema)
+        chosen = {f.name for f in table_schema if kinds(f)}
+        if how == "DICTIONARY":
+            opts["column_encoding"] = {
+                k: v for k, v in opts["column_encoding"].items() if k not in chosen
+            }
+            opts["use_dictionary"] = sorted(set(opts["use_dictionary"]) | chosen)
+        else:
+            opts["column_encoding"] = {**opts["column_encoding"], **dict.fromkeys(chosen, how)}
+            opts["use_dictionary"] = [c for c in opts["use_dictionary"] if c not in chosen]
+        return opts
+
+    return options
+
+
+def _is_decimal(f: pa.Field) -> bool:
+    return pa.types.is_decimal(f.type)
+
+
+def _is_time(f: pa.Field) -> bool:
+    return pa.types.is_timestamp(f.type) and f.name != "expiration"
+
+
+def _is_int(f: pa.Field) -> bool:
+    return pa.types.is_integer(f.type)
+
+
+#: name -> (writer options for a table schema, rows per row group; None = as the sink wrote).
+VARIANTS: dict[str, tuple[Callable[[pa.Schema], dict[str, Any]], int | None]] = {
+    "current": (_current, None),
+    "zstd-1": (_zstd(1), None),
+    "zstd-6": (_zstd(6), None),
+    "zstd-9": (_zstd(9), None),
+    "zstd-19": (_zstd(19), None),
+    "brotli-11": (_codec("brotli", 11), None),
+    "gzip-9": (_codec("gzip", 9), None),
+    "decimals-BYTE_STREAM_SPLIT": (_recode(_is_decimal, "BYTE_STREAM_SPLIT"), None),
+    "decimals-PLAIN": (_recode(_is_decimal, "PLAIN"), None),
+    "times-BYTE_STREAM_SPLIT": (_recode(_is_time, "BYTE_STREAM_SPLIT"), None),
+    "times-DICTIONARY": (_recode(_is_time, "DICTIONARY"), None),
+    "ints-BYTE_STREAM_SPLIT": (_recode(_is_int, "BYTE_STREAM_SPLIT"), None),
+    "row-groups-64Ki": (_current, 1 << 16),
+    "row-groups-1Mi": (_current, 1 << 20),
+    "row-groups-1Mi-zstd-19": (_zstd(19), 1 << 20),
+}
+
+
+def rewrite(
+    root: Path, out: Path, options: Callable[[pa.Schema], dict[str, Any]], rows: int | None
+) -> float:
+    """Each file of ``root`` again under ``out`` with ``options``; seconds spent writing."""
+    spent = 0.0
+    for f in sorted(root.rglob("*.parquet")):
+        source = pq.ParquetFile(f)
+        groups = [source.read_row_group(i) for i in range(source.num_row_groups)]
+        target = out / f.relative_to(root)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        start = time.perf_counter()
+        with pq.ParquetWriter(target, source.schema_arrow, **options(source.schema_arrow)) as w:
+            if rows is None:
+                for group in groups:
+                    w.write_table(group)
+            else:
+                w.write_table(pa.concat_tables(groups), row_group_size=rows)
+        spent += time.perf_counter() - start
+    return spent
+
+
+def variants(root: Path, scratch: Path, corpus: int, repeat: int) -> list[dict[str, Any]]:
+    """Bytes per table, total, ratio to ``corpus`` and write seconds (best of ``repeat``)."""
+    pa.set_cpu_count(1)
+    results = []
+    for name, (options, rows) in VARIANTS.items():
+        seconds = min(rewrite(root, scratch / name, options, rows) for _ in range(repeat))
+        sizes = table_bytes(scratch / name)
+        total = sum(sizes.values())
+        results.append(
+            {
+                "variant": name,
+                **sizes,
+                "total": total,
+                "ratio_corpus": round(total / corpus, 3),
+                "write_s": round(seconds, 3),
+            }
+        )
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("capture", nargs="?", type=Path, default=DEFAULT)
     parser.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    parser.add_argument(
+        "--variants", action="store_true", help="also measure every layout in VARIANTS"
+    )
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="writes per variant; the fastest is reported"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="dataset-size-") as tmp:
         scratch = Path(tmp)
@@ -100,6 +219,11 @@ def main() -> None:
         replay([args.capture], scratch / "after")
         rewrite_before(scratch / "after", scratch / "before")
         after, before = table_bytes(scratch / "after"), table_bytes(scratch / "before")
+        tried = (
+            variants(scratch / "after", scratch / "variants", raw["corpus"], args.repeat)
+            if args.variants
+            else []
+        )
     result = {
         "capture": str(args.capture),
         "raw_bytes": raw,
@@ -111,6 +235,8 @@ def main() -> None:
     for name, size in raw.items():
         result[f"before_ratio_{name}"] = round(result["before_total"] / size, 3)
         result[f"after_ratio_{name}"] = round(result["after_total"] / size, 3)
+    if tried:
+        result["variants"] = tried
     if args.json:
         print(json.dumps(result, indent=2))
         return
@@ -127,6 +253,15 @@ def main() -> None:
             f"dataset / {name:<11} before {result[f'before_ratio_{name}']:.3f}"
             f"  after {result[f'after_ratio_{name}']:.3f}"
         )
+    if tried:
+        heads = ("book", 11), ("bbo", 10), ("trades", 9), ("total", 11), ("/corpus", 9)
+        print(f"\n{'variant':<28}" + "".join(f"{h:>{w}}" for h, w in heads) + f"{'write s':>9}")
+        for v in tried:
+            print(
+                f"{v['variant']:<28}{v.get('book', 0):>11,}{v.get('bbo', 0):>10,}"
+                f"{v.get('trades', 0):>9,}{v['total']:>11,}{v['ratio_corpus']:>9.3f}"
+                f"{v['write_s']:>9.3f}"
+            )
 
 
 if __name__ == "__main__":
