@@ -231,6 +231,8 @@ def side_by_side(python: Path, path: Path, repeat: int, clock: str = "wall") -> 
         "cryptofeed_depth_levels_per_s": round(levels / min(theirs["depth"])),
         "cryptofeed_snapshots_fetched": seen["all"]["snapshots"],
         "cryptofeed_book_resets": seen["all"]["resets"],
+        "cryptofeed_errors": seen["all"]["errors"],
+        "cryptofeed_first_error": seen["all"]["first_error"],
         "books_compared": len(cf_books),
         "books_differing": books_agree(exchange, records, cf_books),
     }
@@ -287,6 +289,10 @@ def main() -> int:
             f"{r['levels']:,} levels); cryptofeed fetched {r['cryptofeed_snapshots_fetched']} "
             f"snapshot(s), reset its book {r['cryptofeed_book_resets']} time(s)"
         )
+        if r["cryptofeed_errors"]:
+            print(
+                f"  cryptofeed raised {r['cryptofeed_errors']} times: {r['cryptofeed_first_error']}"
+            )
         equal = r["books_compared"] - len(r["books_differing"])
         differ = ", ".join(r["books_differing"])
         print(
