@@ -23,7 +23,7 @@ table, the ratio to ``corpus`` and the seconds spent writing (one core, best of
 
 Usage::
 
-    python benchmarks/dataset_size.py [CAPTURE] [--json] [--variants [--repeat 3]]
+    python benchmarks/dataset_size.py [CAPTURE] [--json] [--variants [--repeat 3] [--only A,B]]
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -141,53 +141,104 @@ def _is_int(f: pa.Field) -> bool:
     return pa.types.is_integer(f.type)
 
 
-#: name -> (writer options for a table schema, rows per row group; None = as the sink wrote).
-VARIANTS: dict[str, tuple[Callable[[pa.Schema], dict[str, Any]], int | None]] = {
-    "current": (_current, None),
-    "zstd-1": (_zstd(1), None),
-    "zstd-6": (_zstd(6), None),
-    "zstd-9": (_zstd(9), None),
-    "zstd-19": (_zstd(19), None),
-    "brotli-11": (_codec("brotli", 11), None),
-    "gzip-9": (_codec("gzip", 9), None),
-    "decimals-BYTE_STREAM_SPLIT": (_recode(_is_decimal, "BYTE_STREAM_SPLIT"), None),
-    "decimals-PLAIN": (_recode(_is_decimal, "PLAIN"), None),
-    "times-BYTE_STREAM_SPLIT": (_recode(_is_time, "BYTE_STREAM_SPLIT"), None),
-    "times-DICTIONARY": (_recode(_is_time, "DICTIONARY"), None),
-    "ints-BYTE_STREAM_SPLIT": (_recode(_is_int, "BYTE_STREAM_SPLIT"), None),
-    "row-groups-64Ki": (_current, 1 << 16),
-    "row-groups-1Mi": (_current, 1 << 20),
-    "row-groups-1Mi-zstd-19": (_zstd(19), 1 << 20),
+class Variant(NamedTuple):
+    """A layout to measure: writer options, rows per row group (None: as the sink wrote)."""
+
+    options: Callable[[pa.Schema], dict[str, Any]]
+    rows: int | None = None
+    narrow: bool = False
+    """Decimals at their smallest exact scale (``narrowed``): changes the column types."""
+
+
+def _narrow(level: int) -> Callable[[pa.Schema], dict[str, Any]]:
+    """Narrowed decimals stored as INT64 and byte-stream split, at zstd ``level``."""
+
+    def options(table_schema: pa.Schema) -> dict[str, Any]:
+        opts = _recode(_is_decimal, "BYTE_STREAM_SPLIT")(table_schema)
+        return {**opts, "store_decimal_as_integer": True, "compression_level": level}
+
+    return options
+
+
+def narrowed(data: pa.Table) -> pa.Table:
+    """Each decimal column cast to ``decimal(18, s)``, ``s`` the smallest exact scale.
+
+    The values are unchanged (the cast is safe: it fails rather than round), the
+    type is not: ``decimal128(38, 18)`` is the schema's, so this measures what
+    the fixed scale costs rather than a layout the sink may write. With 18
+    fractional digits a price of 61659.7 is stored as 616597 * 10**17, whose
+    low bytes look random; at scale 1 it is 616597, and byte-stream split then
+    leaves its high bytes as runs of zeros.
+    """
+    for i, f in enumerate(data.schema):
+        if not pa.types.is_decimal(f.type):
+            continue
+        for scale in range(19):
+            try:
+                column = data.column(i).cast(pa.decimal128(18, scale))
+            except pa.ArrowInvalid:
+                continue
+            data = data.set_column(i, pa.field(f.name, column.type, f.nullable), column)
+            break
+    return data
+
+
+VARIANTS: dict[str, Variant] = {
+    "current": Variant(_current),
+    "zstd-1": Variant(_zstd(1)),
+    "zstd-6": Variant(_zstd(6)),
+    "zstd-9": Variant(_zstd(9)),
+    "zstd-19": Variant(_zstd(19)),
+    "brotli-11": Variant(_codec("brotli", 11)),
+    "gzip-9": Variant(_codec("gzip", 9)),
+    "decimals-BYTE_STREAM_SPLIT": Variant(_recode(_is_decimal, "BYTE_STREAM_SPLIT")),
+    "decimals-PLAIN": Variant(_recode(_is_decimal, "PLAIN")),
+    "times-BYTE_STREAM_SPLIT": Variant(_recode(_is_time, "BYTE_STREAM_SPLIT")),
+    "times-DICTIONARY": Variant(_recode(_is_time, "DICTIONARY")),
+    "ints-BYTE_STREAM_SPLIT": Variant(_recode(_is_int, "BYTE_STREAM_SPLIT")),
+    "row-groups-64Ki": Variant(_current, 1 << 16),
+    "row-groups-1Mi": Variant(_current, 1 << 20),
+    "row-groups-1Mi-zstd-19": Variant(_zstd(19), 1 << 20),
+    # Not allowed by the schema (they change the decimal types): what the scale costs.
+    "narrow-decimals-INT64-BSS": Variant(_narrow(encoding.ZSTD_LEVEL), narrow=True),
+    "narrow-decimals-INT64-BSS-zstd-9": Variant(_narrow(9), narrow=True),
+    "narrow-decimals-INT64-BSS-1Mi-zstd-9": Variant(_narrow(9), 1 << 20, narrow=True),
+    "narrow-decimals-INT64-BSS-zstd-15": Variant(_narrow(15), narrow=True),
 }
 
 
-def rewrite(
-    root: Path, out: Path, options: Callable[[pa.Schema], dict[str, Any]], rows: int | None
-) -> float:
-    """Each file of ``root`` again under ``out`` with ``options``; seconds spent writing."""
+def rewrite(root: Path, out: Path, variant: Variant) -> float:
+    """Each file of ``root`` again under ``out`` as ``variant``; seconds spent writing."""
     spent = 0.0
     for f in sorted(root.rglob("*.parquet")):
         source = pq.ParquetFile(f)
         groups = [source.read_row_group(i) for i in range(source.num_row_groups)]
+        if variant.narrow:
+            whole = narrowed(pa.concat_tables(groups))  # one scale per column and file
+            starts = [sum(len(g) for g in groups[:i]) for i in range(len(groups))]
+            groups = [whole.slice(at, len(g)) for at, g in zip(starts, groups, strict=True)]
         target = out / f.relative_to(root)
         target.parent.mkdir(parents=True, exist_ok=True)
+        table_schema = groups[0].schema
         start = time.perf_counter()
-        with pq.ParquetWriter(target, source.schema_arrow, **options(source.schema_arrow)) as w:
-            if rows is None:
+        with pq.ParquetWriter(target, table_schema, **variant.options(table_schema)) as w:
+            if variant.rows is None:
                 for group in groups:
                     w.write_table(group)
             else:
-                w.write_table(pa.concat_tables(groups), row_group_size=rows)
+                w.write_table(pa.concat_tables(groups), row_group_size=variant.rows)
         spent += time.perf_counter() - start
     return spent
 
 
-def variants(root: Path, scratch: Path, corpus: int, repeat: int) -> list[dict[str, Any]]:
+def variants(
+    root: Path, scratch: Path, corpus: int, repeat: int, only: list[str] | None = None
+) -> list[dict[str, Any]]:
     """Bytes per table, total, ratio to ``corpus`` and write seconds (best of ``repeat``)."""
     pa.set_cpu_count(1)
     results = []
-    for name, (options, rows) in VARIANTS.items():
-        seconds = min(rewrite(root, scratch / name, options, rows) for _ in range(repeat))
+    for name in only or list(VARIANTS):
+        seconds = min(rewrite(root, scratch / name, VARIANTS[name]) for _ in range(repeat))
         sizes = table_bytes(scratch / name)
         total = sum(sizes.values())
         results.append(
@@ -212,7 +263,14 @@ def main() -> None:
     parser.add_argument(
         "--repeat", type=int, default=3, help="writes per variant; the fastest is reported"
     )
+    parser.add_argument(
+        "--only", help="comma-separated VARIANTS to measure (default: all)", default=""
+    )
     args = parser.parse_args()
+    only = [v for v in args.only.split(",") if v]
+    unknown = sorted(set(only) - set(VARIANTS))
+    if unknown:
+        parser.error(f"unknown variants {unknown}; known: {', '.join(VARIANTS)}")
     with tempfile.TemporaryDirectory(prefix="dataset-size-") as tmp:
         scratch = Path(tmp)
         raw = raw_sizes(args.capture, scratch)
@@ -220,7 +278,7 @@ def main() -> None:
         rewrite_before(scratch / "after", scratch / "before")
         after, before = table_bytes(scratch / "after"), table_bytes(scratch / "before")
         tried = (
-            variants(scratch / "after", scratch / "variants", raw["corpus"], args.repeat)
+            variants(scratch / "after", scratch / "variants", raw["corpus"], args.repeat, only)
             if args.variants
             else []
         )
