@@ -85,13 +85,9 @@ class InstallFailed(Exception):
     """cryptofeed could not be installed; the message says why and what pip said."""
 
 
-def venv_python(root: Path) -> Path:
-    return root / "bin" / "python"
-
-
 def ensure_cryptofeed(root: Path) -> Path:
     """A venv at ``root`` with cryptofeed 2.4.1 (reused when already there); its python."""
-    python = venv_python(root)
+    python = root / "bin" / "python"
     if python.exists() and _has_cryptofeed(python):
         return python
     print(f"installing {CRYPTOFEED} into {root} ...", file=sys.stderr, flush=True)

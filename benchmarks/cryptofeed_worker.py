@@ -4,19 +4,20 @@ Runs under the throwaway venv's interpreter (cryptofeed 2.4.1 and the standard
 library only: nothing of this project is importable there). It reads one
 recording, then answers the harness on stdin/stdout, one JSON line each way:
 ``{"records": [i, ...], "clock": "wall"}`` replays those records (indices into
-the recording) through a fresh feed and replies with the seconds it took, the snapshots fetched,
-the book resets, and each symbol's final book (best levels, depth per side).
+the recording) through a fresh feed and replies with the seconds it took, the
+snapshots fetched, the book resets, what it raised, and each symbol's final
+book (best levels, depth per side).
 
 How the feed is driven, as cryptofeed's own connection handler would:
 
 * every ``recv`` frame goes to ``Feed.message_handler(text, conn, ts)`` with a
-  stand-in connection (Binance's handler does not use it) and the receive time
-  as float seconds (converted before the clock starts);
+  stand-in connection and the receive time as float seconds (converted before
+  the clock starts); the feed is reset once first, as its ``subscribe`` does;
 * REST depth snapshots are not fed as frames: cryptofeed fetches one itself when
   a symbol's first depth frame arrives, through ``feed.http_conn.read(url)``,
   which is replaced by a lookup of the recorded response for that URL;
-* the symbol list, which cryptofeed would download at construction, is set from
-  the symbols the frames name (identity mapping: the names only key dicts);
+* the symbol map, which cryptofeed would download at construction, is set
+  beforehand (``symbol_mapping``);
 * no callbacks are registered: cryptofeed's default no-op ``Callback(None)`` is
   awaited for every book, ticker and trade, so it builds its objects and writes
   nothing.
