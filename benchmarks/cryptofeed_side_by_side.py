@@ -29,7 +29,8 @@ the scheduler gave to others. Output fields keep
 ratios ``ratio_all_frames`` and ``ratio_depth_levels`` (project / cryptofeed).
 
 Venues: those where cryptofeed's decoder runs offline from a recording
-(``cryptofeed_worker.FEEDS``: Binance USD-M and spot, Kraken, BitMEX). Exits 2, saying why,
+(``cryptofeed_worker.FEEDS``: Binance USD-M and spot, Kraken, BitMEX, Bitfinex,
+OKX; why not Coinbase and Bybit is noted there). Exits 2, saying why,
 when cryptofeed cannot be installed (no registry, no pip).
 
 Usage::
@@ -71,13 +72,15 @@ CRYPTOFEED = "cryptofeed==2.4.1"
 #: measuring process, which leave out the time a loaded machine gives to others.
 CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
 #: Venues the worker can drive (kept in step with ``cryptofeed_worker.FEEDS``).
-VENUES = ("binance-usdm", "binance-spot", "kraken", "bitmex")
+VENUES = ("binance-usdm", "binance-spot", "kraken", "bitmex", "bitfinex", "okx")
 DEFAULT_CAPTURES = (
     CAPTURES / "binance-usdm" / "btcusdt_20240808.jsonl.gz",
     CAPTURES / "binance-usdm" / "BINANCE_FUTURES.jsonl.gz",
     CAPTURES / "binance-spot" / "btcusdt_20240808.jsonl.gz",
     CAPTURES / "kraken" / "KRAKEN.ws.50.jsonl.gz",
     CAPTURES / "bitmex" / "BITMEX.jsonl.gz",
+    CAPTURES / "bitfinex" / "BITFINEX.jsonl.gz",
+    CAPTURES / "okx" / "OKX.jsonl.gz",
 )
 
 
