@@ -20,6 +20,7 @@ from adapters.coinbase import CoinbaseAdapter
 from adapters.coinbase_exchange import CoinbaseExchangeAdapter
 from adapters.deribit import DeribitAdapter
 from adapters.kraken import KrakenAdapter
+from adapters.kucoin import KucoinAdapter
 from adapters.okx import OkxAdapter
 from collector.adapter import Adapter
 
@@ -36,6 +37,7 @@ REGISTRY: dict[str, Callable[[], Adapter]] = {
     "bitmex": BitmexAdapter,
     "deribit": DeribitAdapter,
     "kraken": KrakenAdapter,
+    "kucoin": KucoinAdapter,
     "okx": OkxAdapter,
 }
 

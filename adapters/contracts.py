@@ -11,6 +11,7 @@ from adapters.coinbase import contract as coinbase_contract
 from adapters.coinbase_exchange import contract as coinbase_exchange_contract
 from adapters.deribit import contract as deribit_contract
 from adapters.kraken import contract as kraken_contract
+from adapters.kucoin import contract as kucoin_contract
 from adapters.okx import contract as okx_contract
 from collector.contract.model import VenueContract
 
@@ -27,6 +28,7 @@ CONTRACTS: dict[str, VenueContract] = {
     "coinbase-exchange": coinbase_exchange_contract.CONTRACT,
     "deribit": deribit_contract.CONTRACT,
     "kraken": kraken_contract.CONTRACT,
+    "kucoin": kucoin_contract.CONTRACT,
     "okx": okx_contract.CONTRACT,
 }
 

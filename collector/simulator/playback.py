@@ -14,7 +14,8 @@ A client connection is matched to a recorded one by URL path (Bybit's spot and
 linear endpoints differ only there); when no recorded path matches (the adapter
 now speaks a newer protocol than the recording, e.g. Kraken v2 vs v1), the
 recorded connections are handed out in turn. HTTP requests get the recorded
-response of the same path and query, else of the same path; a venue's call for
+response of the same path and query (or of the path ``RECORDED_AS`` names), else
+of the same path; a venue's call for
 its websocket address (KuCoin's token) is answered with the simulator's own
 address instead, so a client that asks for it before each connect comes back here.
 """
@@ -73,6 +74,10 @@ def kucoin_bullet(endpoint: str) -> str:
 
 #: Calls that yield a websocket address, by path: the answer for a given endpoint.
 BOOTSTRAP_ANSWERS = {"/api/v1/bullet-public": kucoin_bullet}
+#: Public paths whose answer a recording holds under another path, same query: KuCoin's
+#: top-100 book (public) has the shape and ``sequence`` of the full book, which the 2021
+#: recording fetched signed; the full body answers the smaller request.
+RECORDED_AS = {"/api/v1/market/orderbook/level2_100": "/api/v3/market/orderbook/level2"}
 
 
 @dataclass
@@ -177,4 +182,7 @@ class PlaybackSource:
         bootstrap = BOOTSTRAP_ANSWERS.get(path)
         if bootstrap is not None and self.connections:
             return 200, bootstrap(ws_base + self.connections[0].path)
+        alias = RECORDED_AS.get(path)
+        if alias is not None and f"{alias}?{query}" in self.http:
+            return self.http[f"{alias}?{query}"]
         return self.http.get(f"{path}?{query}") or self.http.get(path)
