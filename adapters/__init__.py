@@ -19,6 +19,7 @@ from adapters.bybit import BybitAdapter
 from adapters.coinbase import CoinbaseAdapter
 from adapters.coinbase_exchange import CoinbaseExchangeAdapter
 from adapters.deribit import DeribitAdapter
+from adapters.gateio import GateioAdapter
 from adapters.kraken import KrakenAdapter
 from adapters.kucoin import KucoinAdapter
 from adapters.okx import OkxAdapter
@@ -36,6 +37,8 @@ REGISTRY: dict[str, Callable[[], Adapter]] = {
     "coinbase-exchange": CoinbaseExchangeAdapter,
     "bitmex": BitmexAdapter,
     "deribit": DeribitAdapter,
+    "gateio": lambda: GateioAdapter("gateio"),
+    "gateio-futures": lambda: GateioAdapter("gateio-futures"),
     "kraken": KrakenAdapter,
     "kucoin": KucoinAdapter,
     "okx": OkxAdapter,

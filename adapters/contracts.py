@@ -10,6 +10,7 @@ from adapters.bybit import contract as bybit_contract
 from adapters.coinbase import contract as coinbase_contract
 from adapters.coinbase_exchange import contract as coinbase_exchange_contract
 from adapters.deribit import contract as deribit_contract
+from adapters.gateio import contract as gateio_contract
 from adapters.kraken import contract as kraken_contract
 from adapters.kucoin import contract as kucoin_contract
 from adapters.okx import contract as okx_contract
@@ -27,6 +28,8 @@ CONTRACTS: dict[str, VenueContract] = {
     "coinbase": coinbase_contract.CONTRACT,
     "coinbase-exchange": coinbase_exchange_contract.CONTRACT,
     "deribit": deribit_contract.CONTRACT,
+    "gateio": gateio_contract.SPOT,
+    "gateio-futures": gateio_contract.FUTURES,
     "kraken": kraken_contract.CONTRACT,
     "kucoin": kucoin_contract.CONTRACT,
     "okx": okx_contract.CONTRACT,

@@ -110,6 +110,12 @@ def stated_checksums(section: str) -> tuple[int, int] | None:
     return (int(found[1]), int(found[2])) if found else None
 
 
+def stated_unbridged(section: str) -> set[str]:
+    """Books the file's facts say no update bridges (``SYM bridge=n/a``: the recording
+    ends before an update newer than the REST snapshot), so they never get in sync."""
+    return set(re.findall(r"([A-Za-z0-9_.:/-]+) bridge=n/a", section))
+
+
 def stated_gaps(section: str) -> int | None:
     """Total of every "N gaps" the file's facts state, if any."""
     counts = [int(n) for n in re.findall(r"(\d+) gaps\b", section.replace("**", ""))]

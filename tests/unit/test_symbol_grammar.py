@@ -43,7 +43,10 @@ VALID = {
         "BTC-27DEC24-60000-C",
         "XRP_USDC-27DEC24-0d5-P",
     ],
+    "gateio": ["BTC_USDT", "QTUM3S_USDT", "1INCH_USDT"],
+    "gateio-futures": ["BTC_USDT", "1000PEPE_USDT"],
     "kraken": ["BTC/USD", "XBT/USD", "ETH2.S/ETH"],
+    "kucoin": ["BTC-USDT", "BCHSV-USDT", "1INCH-USDT"],
     "okx": ["BTC-USDT", "BTC-USDT-SWAP", "BTC-USD-261225", "BTC-USD-261225-100000-C"],
 }
 #: What a person gets wrong: per venue, a lower-cased symbol and one with a separator.
@@ -59,7 +62,10 @@ TYPOS = {
     "coinbase": ["btc-usd", "BTCUSD", "BTC_USD"],
     "coinbase-exchange": ["btc-usd", "BTC-USD-PERP"],
     "deribit": ["btc-perpetual", "BTC"],
+    "gateio": ["btc_usdt", "BTC-USDT", "BTCUSDT", "BTC__USDT"],
+    "gateio-futures": ["btc_usdt", "BTC-USDT", "BTCUSDT"],
     "kraken": ["btc/usd", "BTCUSD", "BTC/USD/EUR", "../USD"],
+    "kucoin": ["btc-usdt", "BTCUSDT", "BTC_USDT", "BTC-USDT-"],
     "okx": ["btc-usdt", "BTCUSDT", "BTC--USDT"],
 }
 
