@@ -14,9 +14,11 @@ implemented:
 * ``trade.l2update``: changes ``[price, size, sequence]`` covering
   ``sequenceStart..sequenceEnd``; sizes absolute, 0 deletes, price "0" only moves the
   sequence. Docs' calibration: fetch the REST book, drop updates with ``sequenceEnd <=
-  sequence``, then apply in order with no hole: exactly ``FirstLastRule``. Applying the
-  whole bridging message (changes at or below the REST sequence included) is exact,
-  since sizes are absolute and the message keeps their order.
+  sequence``, then require ``sequenceStart <= previous sequenceEnd + 1``: exactly
+  ``FirstLastRule``. The docs skip a bridging message's changes at or below the REST
+  sequence; applying them is as exact, because a message names each price once, with
+  its last change up to ``sequenceEnd``, which the REST book already shows when it is
+  that old (the docs' calibration example is a unit test).
 * REST book: the full book (``/api/v3/market/orderbook/level2``, what the 2021 recording
   fetched) needs a signed request today; the daemon signs nothing, so the plan uses the
   public ``level2_100`` (top 100 a side, same shape, same ``sequence``). The
@@ -83,8 +85,8 @@ MESSAGES_PER_SECOND = 10.0
 #: Default ping interval when the token answer is not at hand (it says 18000 ms).
 PING_INTERVAL_S = 18.0
 PING = '{"id":"ping","type":"ping"}'
-#: Public REST: 4000 weight per 30 s for the public pool; level2_100 costs 4.
-REST_WEIGHT_PER_MINUTE = 8000
+#: Public REST pool: 2000 weight per 30 s (rate-limit page, VIP 0); level2_100 weighs 4.
+REST_WEIGHT_PER_MINUTE = 4000
 BOOK_WEIGHT = 4
 TOPICS = {"book": "/market/level2", "trades": "/market/match", "bbo": "/market/ticker"}
 _IGNORED_TOPICS = ("/market/candles", "/market/snapshot", "/spotMarket/")

@@ -15,9 +15,9 @@ linear endpoints differ only there); when no recorded path matches (the adapter
 now speaks a newer protocol than the recording, e.g. Kraken v2 vs v1), the
 recorded connections are handed out in turn. HTTP requests get the recorded
 response of the same path and query (or of the path ``RECORDED_AS`` names), else
-of the same path; a venue's call for
-its websocket address (KuCoin's token) is answered with the simulator's own
-address instead, so a client that asks for it before each connect comes back here.
+of the same path. A venue's call for its websocket address (KuCoin's token) is
+answered with the simulator's own address, so a client that asks for it before
+each connect comes back here.
 """
 
 from __future__ import annotations
