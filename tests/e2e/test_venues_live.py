@@ -56,10 +56,13 @@ def _synced_books(slug: str, path: Path) -> tuple[list[str], float, float]:
     _, records = load_records(path)
     pipeline = run_records(slug, records)
     symbols = sorted(s for s, sym in pipeline.engine.symbols.items() if sym.stats.book_rows)
-    book = pa.concat_tables(pipeline.sink.tables.get("book", [])) if symbols else None
-    first_rows = [] if book is None else book.group_by("symbol").aggregate([("ts_recv", "min")])
-    last_sync = max((t.value for t in first_rows["ts_recv_min"]), default=records[0].ts)
-    return symbols, (records[-1].ts - records[0].ts) / 1e9, (records[-1].ts - last_sync) / 1e9
+    duration = (records[-1].ts - records[0].ts) / 1e9
+    if not symbols:
+        return symbols, duration, duration
+    book = pa.concat_tables(pipeline.sink.tables["book"])
+    first_rows = book.group_by("symbol").aggregate([("ts_recv", "min")])
+    last_sync = max(t.value for t in first_rows["ts_recv_min"])
+    return symbols, duration, (records[-1].ts - last_sync) / 1e9
 
 
 async def _live(slug: str, path: Path, root: Path, symbols: list[str], speed: float, cut: bool):
