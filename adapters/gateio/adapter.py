@@ -17,8 +17,10 @@ implemented (spot and futures alike, names prefixed ``spot.`` or ``futures.``):
 * Trades: spot ``side`` is the taker's; futures ``size`` is signed, negative when the
   taker sold. Futures sizes (book, trades, tickers) are integers of contracts, stored
   as sent: the schema keeps the venue's size unit, so no quanto multiplier is applied.
-* ``book_ticker``: best bid/ask with sizes (``bbo``). The spot ``tickers`` channel of
-  the 2021 recording has no sizes and is not stored.
+* ``book_ticker``: best bid/ask with sizes (``bbo``); its ``u`` is the order book update
+  id, so the engine checks it against the rebuilt book at that id (the futures
+  recording: 16 agree, none differ). The spot ``tickers`` channel of the 2021
+  recording has no sizes and is not stored.
 * Market names come from the instrument lists (``base``/``quote``; futures contracts
   ``BASE_USDT`` are perpetual swaps: ``BASE-USDT-PERP``).
 """
@@ -228,10 +230,10 @@ class GateioAdapter:
         if self.futures:
             f = msgspec.json.decode(raw, type=FuturesBookTicker)
             quote = (plain(f.b), _text(f.B), plain(f.a), _text(f.A))
-            return [BestBidAsk(f.s, f.t * 1_000_000, ts_recv, None, *quote)]
+            return [BestBidAsk(f.s, f.t * 1_000_000, ts_recv, f.u, *quote)]
         t = msgspec.json.decode(raw, type=SpotBookTicker)
         quote = (plain(t.b), plain(t.B), plain(t.a), plain(t.A))
-        return [BestBidAsk(t.s, t.t * 1_000_000, ts_recv, None, *quote)]
+        return [BestBidAsk(t.s, t.t * 1_000_000, ts_recv, t.u, *quote)]
 
     def decode_rest(self, url: str, body: str | bytes, ts_recv: int) -> list[Message]:
         parts = urlsplit(url)

@@ -75,6 +75,8 @@ def test_futures_book_sizes_are_whole_contracts_and_tickers_are_bbo_rows(replaye
     ]
     rows = table_rows(pipeline, "bbo", "symbol", "bid_price", "bid_size", "ask_price", "ask_size")
     assert len(rows) == len(tickers) == 75
+    stats = [s.stats for s in pipeline.engine.symbols.values()]  # u: the book's update id
+    assert (sum(s.bbo_matched for s in stats), sum(s.bbo_mismatched for s in stats)) == (16, 0)
     for row, t in zip(rows, tickers, strict=True):
         expected = (t["s"], Decimal(t["b"]), Decimal(t["B"]), Decimal(t["a"]), Decimal(t["A"]))
         assert row == expected

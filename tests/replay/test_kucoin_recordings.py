@@ -1,8 +1,8 @@
 """The KuCoin recording replays to the facts its README section documents.
 
 REST ``sequence`` bridged by ``sequenceStart``/``sequenceEnd`` for every book, no gaps,
-unique trade ids, one best bid/ask row per ticker frame, and the written rows rebuild the
-engine's books.
+unique trade ids, one best bid/ask row per ticker frame (each agreeing with the rebuilt
+book at its sequence), and the written rows rebuild the engine's books.
 """
 
 from __future__ import annotations
@@ -59,8 +59,13 @@ def test_trades_are_the_match_frames_with_unique_ids(replayed) -> None:
         assert ts == int(m["time"])  # ns, exactly
 
 
-def test_every_ticker_is_a_best_bid_ask_row(replayed) -> None:
+def test_every_ticker_is_a_best_bid_ask_row_that_agrees_with_the_book(replayed) -> None:
+    """The ticker's ``sequence`` is the book's: every ticker at a sequence the synced
+    book reached has the rebuilt book's best bid and ask, with their sizes."""
     _, records, pipeline = replayed
+    stats = [s.stats for s in pipeline.engine.symbols.values()]
+    assert sum(s.bbo_matched for s in stats) == 810
+    assert sum(s.bbo_mismatched for s in stats) == 0
     tickers = [m for m in recv_json(records) if m.get("subject") == "trade.ticker"]
     rows = table_rows(pipeline, "bbo", "symbol", "bid_price", "ask_price")
     assert len(rows) == len(tickers) == 830

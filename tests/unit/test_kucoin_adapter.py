@@ -130,7 +130,7 @@ def test_ticker_doc_example_is_a_best_bid_ask() -> None:
         '"time":1704873323416}}'
     )
     assert one(frame) == BestBidAsk(
-        "BTC-USDT", 1704873323416 * 10**6, TS, None, "0.049", "0.036", "0.08", "0.18"
+        "BTC-USDT", 1704873323416 * 10**6, TS, 1545896668986, "0.049", "0.036", "0.08", "0.18"
     )
     empty = frame.replace('"bestBid":"0.049"', '"bestBid":null')
     assert isinstance(one(empty), Control)
