@@ -93,6 +93,12 @@ REST_PER_MINUTE = 1200
 _TAKER = {"buy", "sell"}
 
 _envelope = msgspec.json.Decoder(Envelope)
+_spot_update = msgspec.json.Decoder(SpotBookUpdate)
+_futures_update = msgspec.json.Decoder(FuturesBookUpdate)
+_spot_trade = msgspec.json.Decoder(SpotTrade)
+_futures_trades = msgspec.json.Decoder(list[FuturesTrade])
+_spot_ticker = msgspec.json.Decoder(SpotBookTicker)
+_futures_ticker = msgspec.json.Decoder(FuturesBookTicker)
 _error = msgspec.json.Decoder(RestError)
 _spot_book = msgspec.json.Decoder(SpotBook)
 _futures_book = msgspec.json.Decoder(FuturesBook)
@@ -199,26 +205,26 @@ class GateioAdapter:
 
     def _book(self, raw: msgspec.Raw, ts_recv: int) -> list[Message]:
         if self.futures:
-            f = msgspec.json.decode(raw, type=FuturesBookUpdate)
+            f = _futures_update.decode(raw)
             bids, asks = _levels(f.b), _levels(f.a)
             return [BookDelta(f.s, f.t * 1_000_000, ts_recv, f.U, f.u, None, bids, asks)]
-        u = msgspec.json.decode(raw, type=SpotBookUpdate)
+        u = _spot_update.decode(raw)
         bids = [(plain(p), plain(s)) for p, s in u.b]
         asks = [(plain(p), plain(s)) for p, s in u.a]
         return [BookDelta(u.s, u.t * 1_000_000, ts_recv, u.U, u.u, None, bids, asks)]
 
     def _trades(self, raw: msgspec.Raw, ts_recv: int) -> list[Message]:
         if not self.futures:
-            t = msgspec.json.decode(raw, type=SpotTrade)
+            t = _spot_trade.decode(raw)
             if t.side not in _TAKER:
                 return [DecodeFailed(f"trade side {t.side!r}", ts_recv, sample(raw))]
-            ts = _ms_text_ns(t.create_time_ms)
+            ts = _fraction_ns(t.create_time_ms, 6)
             trade = Trade(
                 t.currency_pair, ts, ts_recv, str(t.id), t.side, plain(t.price), plain(t.amount)
             )
             return [trade]
         out: list[Message] = []
-        for f in msgspec.json.decode(raw, type=list[FuturesTrade]):
+        for f in _futures_trades.decode(raw):
             size = bytes(f.size).decode()
             side = "sell" if size.startswith("-") else "buy"
             ms = f.create_time_ms if f.create_time_ms is not None else f.create_time * 1000
@@ -228,10 +234,10 @@ class GateioAdapter:
 
     def _ticker(self, raw: msgspec.Raw, ts_recv: int) -> list[Message]:
         if self.futures:
-            f = msgspec.json.decode(raw, type=FuturesBookTicker)
+            f = _futures_ticker.decode(raw)
             quote = (plain(f.b), _text(f.B), plain(f.a), _text(f.A))
             return [BestBidAsk(f.s, f.t * 1_000_000, ts_recv, f.u, *quote)]
-        t = msgspec.json.decode(raw, type=SpotBookTicker)
+        t = _spot_ticker.decode(raw)
         quote = (plain(t.b), plain(t.B), plain(t.a), plain(t.A))
         return [BestBidAsk(t.s, t.t * 1_000_000, ts_recv, t.u, *quote)]
 
@@ -256,7 +262,7 @@ class GateioAdapter:
             if self.futures:
                 f = _futures_book.decode(body)
                 book_id, bids, asks = f.id, _levels(f.bids), _levels(f.asks)
-                ts = round(f.update * 1e9) if f.update is not None else None
+                ts = _fraction_ns(bytes(f.update).decode(), 9) if f.update else None
             else:
                 s = _spot_book.decode(body)
                 book_id = s.id
@@ -294,9 +300,10 @@ def _levels(levels: list[FuturesLevel]) -> list[tuple[str, str]]:
     return [(plain(level.p), _text(level.s)) for level in levels]
 
 
-def _ms_text_ns(text: str) -> int | None:
-    """``"1619093543708.2642"`` (ms with a fraction) -> ns, exactly."""
+def _fraction_ns(text: str, digits: int) -> int | None:
+    """A time with a decimal fraction -> ns, exactly (no float): ``digits`` is 6 for ms
+    (``"1619093543708.2642"``), 9 for seconds (``1684930166.35``); None if not one."""
     whole, _, frac = text.partition(".")
     if not whole.isdigit() or (frac and not frac.isdigit()):
         return None
-    return int(whole) * 1_000_000 + int((frac + "000000")[:6])
+    return int(whole) * 10**digits + int((frac + "0" * digits)[:digits])

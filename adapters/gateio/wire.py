@@ -135,8 +135,9 @@ class FuturesBook(msgspec.Struct):
     asks: list[FuturesLevel]
     bids: list[FuturesLevel]
     id: int | None = None
-    current: float | None = None  # s, with ms fraction
-    update: float | None = None
+    #: s with an ms fraction, JSON numbers (kept as text: no float); empty when absent.
+    current: msgspec.Raw = msgspec.field(default_factory=msgspec.Raw)
+    update: msgspec.Raw = msgspec.field(default_factory=msgspec.Raw)
 
 
 class RestError(msgspec.Struct):

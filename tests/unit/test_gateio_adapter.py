@@ -152,6 +152,17 @@ def test_rest_books_bridge_by_id_and_a_book_without_id_is_refused() -> None:
     assert snap == BookSnapshot("BTC_USDT", 10**6, TS, 100, [("1", "1")], [("2", "1")])
     (missing,) = spot().decode_rest(url, '{"asks":[],"bids":[]}', TS)
     assert missing == Control("error", TS, "BTC_USDT: order book without id", "BTC_USDT")
+    futures_url = (
+        "https://api.gateio.ws/api/v4/futures/usdt/order_book?contract=A_USDT&with_id=true"
+    )
+    futures_body = (
+        '{"current":1684930166.384,"update":1684930166.35,"asks":[{"s":803,"p":"0.2974"}],'
+    )
+    futures_body += '"bids":[{"s":12,"p":"0.2972"}],"id":203083287}'
+    (contracts,) = futures().decode_rest(futures_url, futures_body, TS)
+    assert contracts == BookSnapshot(  # the time exactly, no float on the way
+        "A_USDT", 1684930166350000000, TS, 203083287, [("0.2972", "12")], [("0.2974", "803")]
+    )
     (refused,) = spot().decode_rest(url, '{"label":"INVALID_CURRENCY","message":"x"}', TS)
     assert refused == Control("error", TS, "BTC_USDT: INVALID_CURRENCY: x", "BTC_USDT")
 
