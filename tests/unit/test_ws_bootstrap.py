@@ -13,14 +13,19 @@ import contextlib
 import json
 import math
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import aiohttp
 import pytest
+from aiohttp import web
 from support import CAPTURES, load_records, needs_captures
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
 from collector.adapter import ConnectionPlan, Endpoint, RestRequest
+from collector.capture.records import Record
+from collector.config import parse_config
+from collector.daemon import Daemon
 from collector.simulator import Simulator, SimulatorConfig
 from collector.transport import Backoff, WsSupervisor
 
@@ -143,5 +148,71 @@ def test_the_simulator_answers_the_token_call_with_its_own_address() -> None:
             url = f"{server['endpoint']}?token={answer['data']['token']}&connectId=x"
             async with session.ws_connect(url) as ws:
                 assert (await ws.receive(timeout=10)).data == first
+
+    asyncio.run(main())
+
+
+def test_the_daemon_makes_the_call_rewritten_records_it_and_counts_failures(
+    tmp_path: Path,
+) -> None:
+    """``ExchangeRunner.endpoint``: the token call goes where ``rewrite`` points, every
+    answer is recorded as an ``http`` record, a refused or unreadable answer is a counted
+    failure, and the URL the venue answers with is rewritten too."""
+    answers = [
+        web.Response(status=500, text="busy"),
+        web.Response(text='{"code":"200000","data":{"token":"t","instanceServers":[]}}'),
+        web.Response(
+            text='{"code":"200000","data":{"token":"t3","instanceServers":[{"endpoint":'
+            '"wss://ws-api-spot.kucoin.com/","encrypt":true,"protocol":"websocket",'
+            '"pingInterval":18000,"pingTimeout":10000}]}}'
+        ),
+    ]
+    methods: list[str] = []
+
+    async def token(request: web.Request) -> web.Response:
+        methods.append(request.method)
+        return answers[len(methods) - 1]
+
+    async def main() -> None:
+        app = web.Application()
+        app.router.add_post("/api/v1/bullet-public", token)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = runner.addresses[0][1]
+        config = parse_config(
+            f'[output]\ndir = "{tmp_path}"\n[capture]\nenabled = false\n'
+            '[metrics]\nlisten = "127.0.0.1:0"\n[[exchange]]\nname = "kucoin"\n'
+            'symbols = ["BTC-USDT"]\nchannels = ["book"]\n'
+            f'rewrite = {{ "https://api.kucoin.com" = "http://127.0.0.1:{port}", '
+            '"wss://ws-api-spot.kucoin.com" = "ws://127.0.0.1:9/kucoin" }\n',
+            "test",
+        )
+        daemon = Daemon(config)
+        venue = daemon.runners[0]
+        recorded: list[Record] = []
+        venue._record = recorded.append  # type: ignore[method-assign]
+        try:
+            (supervisor,) = venue.supervisors
+            plan = supervisor.plan
+            assert await venue.endpoint(plan) is None  # HTTP 500
+            assert await venue.endpoint(plan) is None  # names no server
+            endpoint = await venue.endpoint(plan)
+        finally:
+            await venue.rest.close()
+            daemon.sink.close()
+            await runner.cleanup()
+        assert endpoint is not None
+        assert endpoint.url.startswith("ws://127.0.0.1:9/kucoin/?token=t3&connectId=")
+        assert endpoint.ping_interval_s == 18.0
+        assert daemon.metrics.endpoint_failures["kucoin"] == 2
+        assert methods == ["POST"] * 3
+        assert [(r.kind, r.status) for r in recorded] == [
+            ("http", 500),
+            ("http", 200),
+            ("http", 200),
+        ]
+        assert {r.url for r in recorded} == {f"http://127.0.0.1:{port}/api/v1/bullet-public"}
 
     asyncio.run(main())
