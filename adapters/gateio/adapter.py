@@ -6,14 +6,15 @@ implemented (spot and futures alike, names prefixed ``spot.`` or ``futures.``):
 * One subscribe frame per book (``payload [symbol, "100ms"]``), one for all trades and
   one for all book tickers (``payload [symbols..]``), each
   ``{"time":..,"channel":..,"event":"subscribe","payload":..}``. ``time`` is documented as
-  the request's time in seconds; an adapter reads no clock, so it is left out (the
-  public channels answer without it; signed requests would need it).
+  the request's time in seconds; an adapter reads no clock, so it is left out. Whether
+  the venue refuses a public subscription without it could not be checked from here
+  (no network): ``collector contract-check gateio`` shows it as an ``error`` answer.
 * ``order_book_update``: changes ``U``..``u``, sizes absolute, 0 deletes. The docs'
   "maintain a local order book": fetch ``order_book?with_id=true``, drop updates with
   ``u < id + 1``, the first kept has ``U <= id + 1 <= u``, then each ``U`` is the
   previous ``u + 1``: exactly ``FirstLastRule``. The REST book asked is the top 100 a
-  side (the largest ``limit`` both markets take); levels deeper than its 100th price
-  are known only from the changes since.
+  side (``limit=100``, as the recordings asked); levels deeper than its 100th price
+  are known only from the changes since (a known limit, see the README).
 * Trades: spot ``side`` is the taker's; futures ``size`` is signed, negative when the
   taker sold. Futures sizes (book, trades, tickers) are integers of contracts, stored
   as sent: the schema keeps the venue's size unit, so no quanto multiplier is applied.
