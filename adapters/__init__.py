@@ -20,10 +20,12 @@ from adapters.bybit import BybitAdapter
 from adapters.coinbase import CoinbaseAdapter
 from adapters.coinbase_exchange import CoinbaseExchangeAdapter
 from adapters.deribit import DeribitAdapter
+from adapters.gateio import GateioAdapter
 from adapters.gemini import GeminiAdapter
 from adapters.hyperliquid import HyperliquidAdapter
 from adapters.kraken import KrakenAdapter
 from adapters.kraken_futures import KrakenFuturesAdapter
+from adapters.kucoin import KucoinAdapter
 from adapters.okx import OkxAdapter
 from collector.adapter import Adapter
 
@@ -40,10 +42,13 @@ REGISTRY: dict[str, Callable[[], Adapter]] = {
     "coinbase-exchange": CoinbaseExchangeAdapter,
     "bitmex": BitmexAdapter,
     "deribit": DeribitAdapter,
+    "gateio": lambda: GateioAdapter("gateio"),
+    "gateio-futures": lambda: GateioAdapter("gateio-futures"),
     "gemini": GeminiAdapter,
     "hyperliquid": HyperliquidAdapter,
     "kraken": KrakenAdapter,
     "kraken-futures": KrakenFuturesAdapter,
+    "kucoin": KucoinAdapter,
     "okx": OkxAdapter,
 }
 

@@ -11,10 +11,12 @@ from adapters.bybit import contract as bybit_contract
 from adapters.coinbase import contract as coinbase_contract
 from adapters.coinbase_exchange import contract as coinbase_exchange_contract
 from adapters.deribit import contract as deribit_contract
+from adapters.gateio import contract as gateio_contract
 from adapters.gemini import contract as gemini_contract
 from adapters.hyperliquid import contract as hyperliquid_contract
 from adapters.kraken import contract as kraken_contract
 from adapters.kraken_futures import contract as kraken_futures_contract
+from adapters.kucoin import contract as kucoin_contract
 from adapters.okx import contract as okx_contract
 from collector.contract.model import VenueContract
 
@@ -31,10 +33,13 @@ CONTRACTS: dict[str, VenueContract] = {
     "coinbase": coinbase_contract.CONTRACT,
     "coinbase-exchange": coinbase_exchange_contract.CONTRACT,
     "deribit": deribit_contract.CONTRACT,
+    "gateio": gateio_contract.SPOT,
+    "gateio-futures": gateio_contract.FUTURES,
     "gemini": gemini_contract.CONTRACT,
     "hyperliquid": hyperliquid_contract.CONTRACT,
     "kraken": kraken_contract.CONTRACT,
     "kraken-futures": kraken_futures_contract.CONTRACT,
+    "kucoin": kucoin_contract.CONTRACT,
     "okx": okx_contract.CONTRACT,
 }
 

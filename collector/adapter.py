@@ -68,6 +68,11 @@ class ConnectionPlan(msgspec.Struct, frozen=True):
     app_ping: str | None = None
     app_ping_interval_s: float | None = None
     fallbacks: list[ConnectionPlan] = msgspec.field(default_factory=list)
+    #: A REST call whose answer says where to connect (KuCoin's token call). The
+    #: transport makes it before every connect, recorded, and connects where the
+    #: adapter's ``endpoint`` says; ``url`` is then only the documented default,
+    #: for logs and for pointing a config's ``rewrite`` at.
+    bootstrap: RestRequest | None = None
 
     def routes(self) -> list[ConnectionPlan]:
         """This plan and its fallbacks, in the order they are tried."""
@@ -75,10 +80,42 @@ class ConnectionPlan(msgspec.Struct, frozen=True):
 
 
 class RestRequest(msgspec.Struct, frozen=True):
-    """An HTTP GET the transport performs; the body goes back to ``decode_rest``."""
+    """An HTTP request the transport performs; the body goes back to ``decode_rest``.
+
+    ``method`` is GET but for the rare call a venue takes only as POST (KuCoin's
+    token call, sent with an empty body).
+    """
 
     url: str
     weight: int = 1
+    method: str = "GET"
+
+
+class Endpoint(msgspec.Struct, frozen=True):
+    """Where a connection goes, as a venue's bootstrap answer gives it.
+
+    ``ping_interval_s`` replaces the plan's ``app_ping_interval_s`` when the
+    venue states it in the same answer (KuCoin's ``pingInterval``).
+    """
+
+    url: str
+    ping_interval_s: float | None = None
+
+
+class Bootstrapped(Protocol):
+    """An adapter whose plans carry a ``bootstrap`` request (besides ``Adapter``).
+
+    Sans-I/O like the rest: the daemon makes the call, and passes the answer here.
+    """
+
+    def endpoint(self, body: str | bytes, connect_id: str) -> Endpoint:
+        """The URL to connect to, from the bootstrap answer ``body``.
+
+        ``connect_id`` is unique per connection attempt (venues that take one, like
+        KuCoin, echo it in their welcome). Raises ``ValueError`` for an answer that
+        names no endpoint: the attempt then counts as a failed connect.
+        """
+        ...
 
 
 class PollRequest(msgspec.Struct, frozen=True):

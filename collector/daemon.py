@@ -11,6 +11,10 @@ Theory of operation:
   ``ExchangeRunner.load_instruments`` for why before, and why bounded. A configured
   symbol those lists do not name is dropped then, with one ERROR line and an
   ``exchange_error`` quality row (``ExchangeRunner.drop_unlisted``).
+* A venue whose websocket address comes from a REST call (KuCoin's token) gets
+  that call before every connect (``ExchangeRunner.endpoint``): recorded as an
+  ``http`` record like any other body, its failures counted, retried with the
+  connection's backoff; ``rewrite`` applies to the call and to the URL it gives.
 * The book engine asks for REST snapshots; the runner fetches them (the REST
   client waits out rate limits) and feeds the body through the same pipeline
   as any recorded ``http`` record. One symbol's fetch never blocks another's.
@@ -57,6 +61,7 @@ import logging
 import os
 import signal
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -66,7 +71,7 @@ import pyarrow as pa
 from rich.console import Console
 
 import adapters
-from collector.adapter import PollRequest, Subscription
+from collector.adapter import Bootstrapped, ConnectionPlan, Endpoint, PollRequest, Subscription
 from collector.book.engine import SnapshotSpec
 from collector.book.state import SyncState
 from collector.capture.records import Record
@@ -254,8 +259,10 @@ class ExchangeRunner:
             if cfg.connection_lifetime_s is not None:
                 plan = msgspec.structs.replace(plan, lifetime_s=cfg.connection_lifetime_s)
             stale = min(cfg.stale_after_s[s.channel] for s in plan.subscriptions)
+            resolve = self.endpoint if plan.bootstrap is not None else None
+            url = cfg.rewrite_url(plan.url)
             supervisors.append(
-                WsSupervisor(plan, self, url=cfg.rewrite_url(plan.url), stale_after_s=stale)
+                WsSupervisor(plan, self, url=url, stale_after_s=stale, resolve=resolve)
             )
         self.supervisors = supervisors
         self.rerouter = Rerouter(cfg, supervisors, self.pipeline, self.metrics)
@@ -358,6 +365,39 @@ class ExchangeRunner:
                 self.capture.write(record)
             else:
                 self.metrics.capture_dropped[self.cfg.name] += 1
+
+    # -- websocket addresses from a REST call (KuCoin) -------------------------------
+
+    async def endpoint(self, plan: ConnectionPlan) -> Endpoint | None:
+        """Where ``plan`` connects now: its ``bootstrap`` call, answered, recorded, decoded.
+
+        One attempt: the supervisor's backoff paces the retries, as for a failed
+        handshake. The answer is recorded whatever its status (a replay then sees
+        the same calls), and ``rewrite`` applies both to the call and to the URL
+        the venue answers with, so a config can point the whole venue elsewhere.
+        """
+        request = plan.bootstrap
+        assert request is not None
+        url = self.cfg.rewrite_url(request.url)
+        shown = f"{request.method} {loggable_url(url)}"
+        try:
+            response = await self.rest.request(request.method, url, request.weight, max_attempts=1)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            return self._endpoint_failed(f"{shown}: {short_error(exc, url)}")
+        body = response.body.decode("utf-8", "replace")
+        self._record(Record("http", response.ts_recv, 0, body, url, response.status))
+        if not 200 <= response.status < 300:
+            return self._endpoint_failed(f"{shown}: HTTP {response.status} {body:.200}")
+        adapter: Bootstrapped = self.adapter  # type: ignore[assignment]
+        try:
+            endpoint = adapter.endpoint(body, uuid.uuid4().hex)
+        except ValueError as exc:
+            return self._endpoint_failed(f"{shown}: {exc}")
+        return msgspec.structs.replace(endpoint, url=self.cfg.rewrite_url(endpoint.url))
+
+    def _endpoint_failed(self, why: str) -> None:
+        log.warning("%s: no websocket address: %s", self.cfg.name, why)
+        self.metrics.endpoint_failed(self.cfg.name)
 
     # -- polled REST data (open interest) -----------------------------------------
 

@@ -57,6 +57,8 @@ class Metrics:
         self.connects: Counter[str] = Counter()
         self.disconnects: Counter[str] = Counter()
         self.snapshots: Counter[str] = Counter()
+        #: Failed calls for a websocket address (KuCoin's token), per exchange.
+        self.endpoint_failures: Counter[str] = Counter()
         self.rate_limits = 0
         self.pipelines: dict[str, Pipeline] = {}
         #: Configured books per exchange: exported as unsynced until the engine has them.
@@ -123,6 +125,9 @@ class Metrics:
 
     def snapshot(self, exchange: str) -> None:
         self.snapshots[exchange] += 1
+
+    def endpoint_failed(self, exchange: str) -> None:
+        self.endpoint_failures[exchange] += 1
 
     def rate_limited(self) -> None:
         self.rate_limits += 1
@@ -198,6 +203,11 @@ class _Exporter:
             ("collector_connects", "Connections opened", m.connects),
             ("collector_disconnects", "Connections closed", m.disconnects),
             ("collector_snapshots", "REST book snapshots fetched", m.snapshots),
+            (
+                "collector_endpoint_failures",
+                "Failed REST calls for a websocket address (KuCoin's token)",
+                m.endpoint_failures,
+            ),
         ):
             family = CounterMetricFamily(name, doc, labels=["exchange"])
             for exchange, value in values.items():

@@ -7,7 +7,7 @@ import heapq
 import json
 import os
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -20,7 +20,7 @@ import adapters
 from collector.adapter import Adapter
 from collector.capture.reader import open_recording
 from collector.capture.records import Record
-from collector.model import DecodeFailed
+from collector.model import BookDelta, DecodeFailed
 from collector.pipeline import Pipeline
 from collector.replay import load_instruments
 
@@ -108,6 +108,50 @@ def stated_checksums(section: str) -> tuple[int, int] | None:
     """(verified, total) from the file's "**N/M verify**" fact, if it states one."""
     found = re.search(r"\*\*(\d+)/(\d+) verify\*\*", section)
     return (int(found[1]), int(found[2])) if found else None
+
+
+def stated_unbridged(section: str) -> set[str]:
+    """Books the file's facts say no update bridges (``SYM bridge=n/a``: the recording
+    ends before an update newer than the REST snapshot), so they never get in sync."""
+    return set(re.findall(r"([A-Za-z0-9_.:/-]+) bridge=n/a", section))
+
+
+def stated_bridges(section: str) -> dict[str, tuple[bool, int, int | None]]:
+    """REST-bridged venues' per-book facts (KuCoin, Gate): ``SYM bridge=ok|n/a ..
+    gaps=N [(M updates)]`` -> symbol: (bridged, gaps, updates or None when not stated)."""
+    pattern = r"([A-Za-z0-9_.:/-]+) bridge=(ok|n/a)[^;]*?gaps=(\d+)(?: \((\d+) updates\))?"
+    return {
+        m[1]: (m[2] == "ok", int(m[3]), int(m[4]) if m[4] else None)
+        for m in re.finditer(pattern, section)
+    }
+
+
+def assert_bridges_as_stated(path: Path, records: list[Record], pipeline: Pipeline) -> int:
+    """Each book of the recording bridges its REST snapshot (or, ``bridge=n/a``, never
+    does and writes nothing) with the README's gaps and update count; returns the books."""
+    facts = stated_bridges(readme_section(path))
+    assert facts, f"no bridge facts for {rel(path)} in the README"
+    engine = pipeline.engine.symbols
+    assert set(engine) == set(facts)
+    updates: Counter[str] = Counter()
+    adapter = adapters.create(pipeline.exchange)
+    for rec in records:
+        if rec.kind == "recv":
+            for msg in adapter.decode(rec.data, rec.ts, rec.conn):
+                if isinstance(msg, BookDelta):
+                    updates[msg.symbol] += 1
+    quality = table_rows(pipeline, "quality", "symbol", "kind", "detail")
+    synced = {symbol: detail for symbol, kind, detail in quality if kind == "synced"}
+    for symbol, (bridged, gaps, count) in facts.items():
+        stats = engine[symbol].stats
+        assert stats.gaps == gaps and stats.resyncs == 0, symbol
+        assert count is None or updates[symbol] == count, (symbol, updates[symbol])
+        if bridged:
+            assert stats.snapshots_applied == 1, symbol
+            assert "bridged by update" in synced[symbol], symbol
+        else:
+            assert stats.snapshots_applied == 0 and stats.book_rows == 0, symbol
+    return len(facts)
 
 
 def stated_gaps(section: str) -> int | None:

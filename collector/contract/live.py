@@ -93,11 +93,14 @@ DEFAULT_SYMBOLS: Final[dict[str, tuple[str, ...]]] = {
     "coinbase": ("BTC-USD", "ETH-USD"),
     "coinbase-exchange": ("BTC-USD", "ETH-USD"),
     "deribit": ("BTC-PERPETUAL", "ETH-PERPETUAL"),
+    "gateio": ("BTC_USDT", "ETH_USDT"),
+    "gateio-futures": ("BTC_USDT", "ETH_USDT"),
     "kraken": ("BTC/USD", "ETH/USD"),
     "kraken-futures": ("PF_XBTUSD", "PF_ETHUSD"),
     "gemini": ("BTCUSD", "ETHUSD"),
     "hyperliquid": ("BTC", "ETH"),
     "bitflyer": ("BTC_JPY", "FX_BTC_JPY"),
+    "kucoin": ("BTC-USDT", "ETH-USDT"),
     "okx": ("BTC-USDT", "BTC-USDT-SWAP"),
 }
 

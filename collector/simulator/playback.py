@@ -15,12 +15,15 @@ linear endpoints differ only there); when no recorded path matches (the adapter
 now speaks a newer protocol than the recording, e.g. Kraken v2 vs v1), the
 recorded connections are handed out in turn. A recording without ``open`` records
 (hftbacktest's) has one connection per ``conn`` number, opened at its first frame and
-matching no path. HTTP requests get the recorded response of the same path and query,
-else of the same path.
+matching no path. HTTP requests get the recorded response of the same path and query
+(or of the path ``RECORDED_AS`` names), else of the same path. A venue's call for its
+websocket address (KuCoin's token) is answered with the simulator's own address, so a
+client that asks for it before each connect comes back here.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
@@ -51,6 +54,31 @@ def zero_checksums(slug: str, frame: str) -> tuple[str, int]:
         frame, m = _KRAKEN_V2.subn(r"\g<1>0", frame)
         return frame, n + m
     return frame, 0
+
+
+def kucoin_bullet(endpoint: str) -> str:
+    """KuCoin's ``POST /api/v1/bullet-public`` answer, naming ``endpoint`` as its server.
+
+    Shape and values as documented (https://www.kucoin.com/docs/websocket/basic-info/
+    apply-connect-token/public-token-no-authentication-required-), times in ms.
+    """
+    server = {
+        "endpoint": endpoint,
+        "encrypt": True,
+        "protocol": "websocket",
+        "pingInterval": 18000,
+        "pingTimeout": 10000,
+    }
+    data = {"token": "simulator", "instanceServers": [server]}
+    return json.dumps({"code": "200000", "data": data}, separators=(",", ":"))
+
+
+#: Calls that yield a websocket address, by path: the answer for a given endpoint.
+BOOTSTRAP_ANSWERS = {"/api/v1/bullet-public": kucoin_bullet}
+#: Public paths whose answer a recording holds under another path, same query: KuCoin's
+#: top-100 book (public) has the shape and ``sequence`` of the full book, which the 2021
+#: recording fetched signed; the full body answers the smaller request.
+RECORDED_AS = {"/api/v1/market/orderbook/level2_100": "/api/v3/market/orderbook/level2"}
 
 
 @dataclass
@@ -150,6 +178,15 @@ class PlaybackSource:
                     faults.fire_drift("checksum_zero")
             yield "playback", frame
 
-    def answer(self, path: str, query: str) -> tuple[int, str] | None:
+    def answer(self, path: str, query: str, ws_base: str = "") -> tuple[int, str] | None:
+        """The recorded answer to ``path?query``; for an address call (``BOOTSTRAP_ANSWERS``),
+        the address of a recorded connection under ``ws_base`` (the simulator's own
+        ``ws://host:port/slug``), since a recorded token would send the client away."""
         path = path.rstrip("/")
+        bootstrap = BOOTSTRAP_ANSWERS.get(path)
+        if bootstrap is not None and self.connections:
+            return 200, bootstrap(ws_base + self.connections[0].path)
+        alias = RECORDED_AS.get(path)
+        if alias is not None and f"{alias}?{query}" in self.http:
+            return self.http[f"{alias}?{query}"]
         return self.http.get(f"{path}?{query}") or self.http.get(path)

@@ -16,7 +16,8 @@ Routes (the first path segment is the exchange slug):
   ``GET|POST /_faults``: control plane for tests;
 * ``GET /<slug>[/<path>]`` for every other venue (Kraken, OKX, Bybit, ...): a
   websocket plays back a recorded connection of that path, plain HTTP answers
-  with a recorded response (see ``playback``).
+  with a recorded response (see ``playback``); ``POST`` only for a venue's
+  websocket-address call (KuCoin's ``/api/v1/bullet-public``).
 
 Tests use it in-process (``async with Simulator(config) as sim``); the CLI runs
 the same object until a signal.
@@ -193,6 +194,7 @@ class Simulator:
         playback = bind(websocket.handle_playback, sim=self)
         app.router.add_get("/{slug}", playback)
         app.router.add_get("/{slug}/{tail:.*}", playback)
+        app.router.add_post("/{slug}/{tail:.*}", playback)  # KuCoin's token call
         return app
 
 

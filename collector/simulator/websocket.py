@@ -53,7 +53,7 @@ async def handle_playback(
     if source is None:
         raise web.HTTPNotFound(text=f"exchange {slug!r} is not simulated here")
     if request.headers.get("Upgrade", "").lower() != "websocket":
-        answer = source.answer(path, request.query_string)
+        answer = source.answer(path, request.query_string, f"ws://{request.host}/{slug}")
         if answer is None:
             raise web.HTTPNotFound(text=f"no recorded answer for {path}")
         return web.Response(status=answer[0], text=answer[1], content_type="application/json")

@@ -1,4 +1,4 @@
-"""REST GETs that survive rate limits, bans, outages and timeouts.
+"""REST requests that survive rate limits, bans, outages and timeouts.
 
 Book snapshots come over REST, and a venue that is rate-limiting us is exactly
 the moment a careless client gets banned. So :class:`RestClient` keeps to the
@@ -97,6 +97,12 @@ class RestClient:
         (default: unlimited) the last answer is returned, or the last network
         error raised, once the attempts are used up.
         """
+        return await self.request("GET", url, weight, max_attempts=max_attempts)
+
+    async def request(
+        self, method: str, url: str, weight: int = 1, *, max_attempts: int | None = None
+    ) -> RestResponse:
+        """``method`` (GET, or a body-less POST such as KuCoin's token call) as ``get``."""
         if max_attempts is not None and max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
         host = urlsplit(url).netloc
@@ -107,14 +113,14 @@ class RestClient:
             last = max_attempts is not None and attempt >= max_attempts
             await self._respect_limits(host, weight)
             try:
-                response = await self._fetch(url)
+                response = await self._fetch(method, url)
             except (aiohttp.ClientError, TimeoutError) as exc:
                 if last:
                     raise
                 delay = backoff.next_delay()
                 if not report_dns(log, exc, url):
                     shown, why = loggable_url(url), short_error(exc, url)
-                    log.warning("GET %s failed (%s); retry in %.2f s", shown, why, delay)
+                    log.warning("%s %s failed (%s); retry in %.2f s", method, shown, why, delay)
                 await self._sleep(delay)
                 continue
             reached(url)
@@ -134,14 +140,14 @@ class RestClient:
                     self._on_rate_limited(url, status, retry_after)
             if last:
                 return response
-            log.warning("GET %s: HTTP %d; retry in %.2f s", loggable_url(url), status, delay)
+            log.warning("%s %s: HTTP %d; retry in %.2f s", method, loggable_url(url), status, delay)
             if status >= 500:
                 await self._sleep(delay)  # rate limits wait in _respect_limits instead
 
-    async def _fetch(self, url: str) -> RestResponse:
+    async def _fetch(self, method: str, url: str) -> RestResponse:
         if self._session is None:
             self._session = aiohttp.ClientSession(timeout=self._timeout)
-        async with self._session.get(url) as resp:
+        async with self._session.request(method, url) as resp:
             body = await resp.read()
             ts_recv = time.time_ns()
             headers = {k.lower(): v for k, v in resp.headers.items()}

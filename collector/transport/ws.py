@@ -19,6 +19,13 @@ Everything the handler hears is in call order on the event loop: ``on_open``
 before that connection's frames and sends, ``on_close`` after its last frame.
 An exception raised by the handler is a bug in the consumer, not a network
 condition: it stops the supervisor and is re-raised from :meth:`run`.
+
+A plan with a ``bootstrap`` request (KuCoin) does not know its URL in advance:
+before every connect, first or again, the supervisor asks its ``resolve``
+callable (the daemon makes the venue's REST call, records it and lets the
+adapter read the URL out of the answer). A failed call is a failed connect,
+retried with the same backoff, so a token that expired with the old connection
+is never reused.
 """
 
 from __future__ import annotations
@@ -29,14 +36,14 @@ import itertools
 import logging
 import math
 import time
-from collections.abc import Coroutine, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from typing import Any, Protocol
 
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, WebSocketException
+from websockets.exceptions import ConnectionClosed, InvalidURI, WebSocketException
 from websockets.uri import parse_uri
 
-from collector.adapter import ConnectionPlan
+from collector.adapter import ConnectionPlan, Endpoint
 from collector.model import ORDERLY_CLOSE
 from collector.transport.neterrors import reached, report_dns, short_error
 from collector.transport.retry import Backoff
@@ -46,6 +53,10 @@ log = logging.getLogger(__name__)
 #: Connection ids shared by every supervisor of the process, so capture records
 #: from different connections (and successive ones) never share an id.
 CONN_IDS: Iterator[int] = itertools.count(1)
+
+#: Where a plan with a ``bootstrap`` request connects now; None when the call failed
+#: (the resolver has said why in the log).
+Resolver = Callable[[ConnectionPlan], Awaitable[Endpoint | None]]
 
 
 class FrameHandler(Protocol):
@@ -75,10 +86,13 @@ def loggable_url(url: str) -> str:
 class _Link:
     """One physical connection and the tasks that serve it."""
 
-    def __init__(self, conn: int, ws: ClientConnection, opened: float) -> None:
+    def __init__(
+        self, conn: int, ws: ClientConnection, opened: float, ping_interval_s: float | None
+    ) -> None:
         loop = asyncio.get_running_loop()
         self.conn = conn
         self.ws = ws
+        self.ping_interval_s = ping_interval_s  # the app ping's, as the plan or venue says
         self.opened = opened  # monotonic
         self.last_frame = opened  # monotonic; the watchdog counts from the open
         self.first_frame: asyncio.Future[None] = loop.create_future()
@@ -102,9 +116,9 @@ class WsSupervisor:
     (also before :meth:`run`). Counters: ``connects`` (handshakes that
     succeeded), ``reconnects`` (of those, the ones that replaced a connection
     that was lost), ``rollovers`` (make-before-break replacements),
-    ``connect_failures``, ``frames``, ``bytes`` (``len`` of each payload: bytes
-    for binary frames, characters for text, equal for ASCII JSON) and
-    ``last_frame_monotonic``.
+    ``connect_failures`` (``endpoint_failures`` of them: a failed bootstrap call),
+    ``frames``, ``bytes`` (``len`` of each payload: bytes for binary frames,
+    characters for text, equal for ASCII JSON) and ``last_frame_monotonic``.
 
     Not thread-safe: call :meth:`stop` and :meth:`reconnect_now` on the loop.
     """
@@ -124,6 +138,7 @@ class WsSupervisor:
         open_timeout_s: float = 10.0,
         close_timeout_s: float = 5.0,
         conn_ids: Iterator[int] | None = None,
+        resolve: Resolver | None = None,
     ) -> None:
         self.plan = plan
         self.url = url or plan.url
@@ -138,6 +153,9 @@ class WsSupervisor:
         self._open_timeout_s = open_timeout_s
         self._close_timeout_s = close_timeout_s
         self._conn_ids = conn_ids if conn_ids is not None else CONN_IDS
+        if plan.bootstrap is not None and resolve is None:
+            raise ValueError(f"{plan.url}: the plan needs a bootstrap call; give a resolver")
+        self._resolve = resolve
         self._log_url = loggable_url(self.url)
 
         self.state = "stopped"
@@ -145,6 +163,7 @@ class WsSupervisor:
         self.reconnects = 0
         self.rollovers = 0
         self.connect_failures = 0
+        self.endpoint_failures = 0
         self.frames = 0
         self.bytes = 0
         self.last_frame_monotonic: float | None = None
@@ -281,9 +300,15 @@ class WsSupervisor:
     async def _open(self) -> _Link | None:
         """Connect and start serving; None when the attempt failed or stop() came first."""
         conn = next(self._conn_ids)
-        url, plan = self.url, self.plan  # retarget() may change them meanwhile
+        target, plan = self.url, self.plan  # retarget() may change them meanwhile
         if not self._links:
             self._set_state("connecting", f"conn {conn}")
+        url, ping_s = target, plan.app_ping_interval_s
+        if plan.bootstrap is not None:
+            endpoint = await self._endpoint(plan, conn)
+            if endpoint is None:
+                return None
+            url, ping_s = endpoint.url, endpoint.ping_interval_s or ping_s
         attempt = asyncio.ensure_future(
             connect(
                 url,
@@ -313,29 +338,57 @@ class WsSupervisor:
             if not isinstance(exc, OSError | TimeoutError | WebSocketException):
                 raise exc
             self.connect_failures += 1
-            if not report_dns(log, exc, self.url):
-                why = short_error(exc, self.url)
+            if not report_dns(log, exc, url):
+                why = short_error(exc, url)
                 log.warning("ws %s: conn %d: connect failed: %s", self._log_url, conn, why)
             return None
         ws = attempt.result()
-        reached(self.url)
+        reached(url)
         if self._stopping:
             await ws.close()
             return None
-        link = _Link(conn, ws, time.monotonic())
+        link = _Link(conn, ws, time.monotonic(), ping_s)
         self._links.append(link)
         self.connects += 1
         self._set_state("open", f"conn {conn}")
         self._handler.on_open(conn, url, time.time_ns())
-        if url == self.url:  # a fresh connection satisfies any pending request
+        if target == self.url:  # a fresh connection satisfies any pending request
             self._reconnect_reason = None
         link.ended.add_done_callback(lambda _: self._wake.set())
         self._spawn(link, self._receive(link))
         self._spawn(link, self._watch(link))
         self._spawn(link, self._subscribe(link, plan))
-        if self.plan.app_ping and self.plan.app_ping_interval_s:
-            self._spawn(link, self._app_ping(link))
+        if plan.app_ping and link.ping_interval_s:
+            self._spawn(link, self._app_ping(link, plan.app_ping))
         return link
+
+    async def _endpoint(self, plan: ConnectionPlan, conn: int) -> Endpoint | None:
+        """The bootstrap call's answer (``resolve``); None when it failed or stop() came first."""
+        assert self._resolve is not None
+        call = asyncio.ensure_future(self._resolve(plan))
+        try:
+            while not call.done() and not self._stopping:
+                await self._wait(call)
+        except BaseException:  # cancelled, or a handler failure elsewhere
+            call.cancel()
+            await asyncio.wait([call])
+            raise
+        if not call.done():  # stop() came first
+            call.cancel()
+            await asyncio.wait([call])
+            return None
+        endpoint = call.result()  # a resolver that raises has a bug: it stops run()
+        if endpoint is not None:
+            try:
+                parse_uri(endpoint.url)
+            except InvalidURI as exc:
+                why = f"bootstrap gave a bad URL: {exc}"
+                log.warning("ws %s: conn %d: %s", self._log_url, conn, why)
+                endpoint = None
+        if endpoint is None:
+            self.connect_failures += 1
+            self.endpoint_failures += 1
+        return endpoint
 
     def _spawn(self, link: _Link, body: Coroutine[Any, Any, None]) -> None:
         """Run one of a link's tasks; an unexpected exception (a handler bug) stops run()."""
@@ -381,11 +434,11 @@ class WsSupervisor:
         for frame in plan.subscribe:
             await self._send(link, frame)
 
-    async def _app_ping(self, link: _Link) -> None:
-        assert self.plan.app_ping is not None and self.plan.app_ping_interval_s is not None
+    async def _app_ping(self, link: _Link, frame: str) -> None:
+        assert link.ping_interval_s is not None
         while True:
-            await asyncio.sleep(self.plan.app_ping_interval_s)
-            await self._send(link, self.plan.app_ping)
+            await asyncio.sleep(link.ping_interval_s)
+            await self._send(link, frame)
 
     async def _send(self, link: _Link, frame: str) -> None:
         """Send no faster than the plan's message rate (per connection, as venues count)."""

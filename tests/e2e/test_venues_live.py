@@ -30,6 +30,9 @@ pytestmark = needs_captures
 CONTENT = ["symbol", "seq", "is_snapshot", "side", "price", "size"]
 #: Wall time a recording may take to play back; longer ones are sped up.
 PLAY_S = 3.0
+#: ...but no faster than leaves this much wall time of frames after the last book
+#: syncs, for the cut to fall on (a REST-bridged book can sync near the end).
+TAIL_S = 1.0
 #: Recordings of endpoints the venue has retired, which the live path cannot be
 #: pointed at any more; they are covered by replay (tests/replay) only.
 RETIRED = {
@@ -47,12 +50,19 @@ def _cases() -> list[tuple[str, Path]]:
     return cases
 
 
-def _synced_books(slug: str, path: Path) -> tuple[list[str], float]:
-    """Symbols whose book the source recording syncs, and the recording's duration (s)."""
+def _synced_books(slug: str, path: Path) -> tuple[list[str], float, float]:
+    """Symbols whose book the source recording syncs, the recording's duration (s), and
+    how long it runs on after the last of those books synced (s)."""
     _, records = load_records(path)
     pipeline = run_records(slug, records)
     symbols = sorted(s for s, sym in pipeline.engine.symbols.items() if sym.stats.book_rows)
-    return symbols, (records[-1].ts - records[0].ts) / 1e9
+    duration = (records[-1].ts - records[0].ts) / 1e9
+    if not symbols:
+        return symbols, duration, duration
+    book = pa.concat_tables(pipeline.sink.tables["book"])
+    first_rows = book.group_by("symbol").aggregate([("ts_recv", "min")])
+    last_sync = max(t.value for t in first_rows["ts_recv_min"])
+    return symbols, duration, (records[-1].ts - last_sync) / 1e9
 
 
 async def _live(slug: str, path: Path, root: Path, symbols: list[str], speed: float, cut: bool):
@@ -102,10 +112,10 @@ def test_live_run_writes_what_the_recording_replays(
 ) -> None:
     if path.name in RETIRED:
         pytest.skip(RETIRED[path.name])
-    symbols, duration = _synced_books(slug, path)
+    symbols, duration, tail = _synced_books(slug, path)
     if not symbols:
         pytest.skip(f"{path.name} holds no book for {slug}")
-    speed = max(1.0, duration / PLAY_S)
+    speed = max(1.0, min(duration / PLAY_S, tail / TAIL_S))
     asyncio.run(_live(slug, path, tmp_path / "live", symbols, speed, cut))
 
     # 1. The live dataset is what replaying the daemon's own capture gives.
@@ -148,7 +158,7 @@ def test_a_lost_update_resyncs_the_book_by_reconnecting(path: Path, tmp_path: Pa
     reconnects that connection (Bybit has no REST bridge), the venue's snapshot
     resyncs the book, and nothing wrong is written in between."""
     slug = "bybit"
-    symbols, duration = _synced_books(slug, path)
+    symbols, duration, _ = _synced_books(slug, path)
     root = tmp_path / "live"
     gaps: list[int] = []
 

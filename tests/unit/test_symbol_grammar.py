@@ -43,11 +43,14 @@ VALID = {
         "BTC-27DEC24-60000-C",
         "XRP_USDC-27DEC24-0d5-P",
     ],
+    "gateio": ["BTC_USDT", "QTUM3S_USDT", "1INCH_USDT"],
+    "gateio-futures": ["BTC_USDT", "1000PEPE_USDT"],
     "kraken": ["BTC/USD", "XBT/USD", "ETH2.S/ETH"],
     "kraken-futures": ["PI_XBTUSD", "PF_ETHUSD", "FI_XBTUSD_210730", "FF_XBTUSD_260925"],
     "gemini": ["BTCUSD", "ETHUSDCPERP", "2ZGUSD", "1INCHUSD"],
     "hyperliquid": ["BTC", "kPEPE", "@107", "PURR/USDC", "xyz:HOOD"],
     "bitflyer": ["BTC_JPY", "FX_BTC_JPY", "BTCJPY24DEC2021", "ETH_BTC"],
+    "kucoin": ["BTC-USDT", "BCHSV-USDT", "1INCH-USDT"],
     "okx": ["BTC-USDT", "BTC-USDT-SWAP", "BTC-USD-261225", "BTC-USD-261225-100000-C"],
 }
 #: What a person gets wrong: per venue, a lower-cased symbol and one with a separator.
@@ -63,11 +66,14 @@ TYPOS = {
     "coinbase": ["btc-usd", "BTCUSD", "BTC_USD"],
     "coinbase-exchange": ["btc-usd", "BTC-USD-PERP"],
     "deribit": ["btc-perpetual", "BTC"],
+    "gateio": ["btc_usdt", "BTC-USDT", "BTCUSDT", "BTC__USDT"],
+    "gateio-futures": ["btc_usdt", "BTC-USDT", "BTCUSDT"],
     "kraken": ["btc/usd", "BTCUSD", "BTC/USD/EUR", "../USD"],
     "kraken-futures": ["pi_xbtusd", "XBTUSD", "PI-XBTUSD", "PF_XBTUSD_"],
     "gemini": ["btcusd", "BTC-USD", "BTC/USD"],
     "hyperliquid": ["btc", "BTC-PERP", "BTC-USD", "@"],
     "bitflyer": ["btc_jpy", "BTC-JPY", "BTCJPY", "BTC_"],
+    "kucoin": ["btc-usdt", "BTCUSDT", "BTC_USDT", "BTC-USDT-"],
     "okx": ["btc-usdt", "BTCUSDT", "BTC--USDT"],
 }
 
