@@ -20,6 +20,7 @@ from adapters.coinbase import CoinbaseAdapter
 from adapters.coinbase_exchange import CoinbaseExchangeAdapter
 from adapters.deribit import DeribitAdapter
 from adapters.kraken import KrakenAdapter
+from adapters.okcoin import OkcoinAdapter
 from adapters.okx import OkxAdapter
 from collector.adapter import Adapter
 
@@ -37,6 +38,7 @@ REGISTRY: dict[str, Callable[[], Adapter]] = {
     "deribit": DeribitAdapter,
     "kraken": KrakenAdapter,
     "okx": OkxAdapter,
+    "okcoin": OkcoinAdapter,
 }
 
 

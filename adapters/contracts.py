@@ -11,6 +11,7 @@ from adapters.coinbase import contract as coinbase_contract
 from adapters.coinbase_exchange import contract as coinbase_exchange_contract
 from adapters.deribit import contract as deribit_contract
 from adapters.kraken import contract as kraken_contract
+from adapters.okcoin import contract as okcoin_contract
 from adapters.okx import contract as okx_contract
 from collector.contract.model import VenueContract
 
@@ -28,6 +29,7 @@ CONTRACTS: dict[str, VenueContract] = {
     "deribit": deribit_contract.CONTRACT,
     "kraken": kraken_contract.CONTRACT,
     "okx": okx_contract.CONTRACT,
+    "okcoin": okcoin_contract.CONTRACT,
 }
 
 

@@ -95,6 +95,7 @@ DEFAULT_SYMBOLS: Final[dict[str, tuple[str, ...]]] = {
     "deribit": ("BTC-PERPETUAL", "ETH-PERPETUAL"),
     "kraken": ("BTC/USD", "ETH/USD"),
     "okx": ("BTC-USDT", "BTC-USDT-SWAP"),
+    "okcoin": ("BTC-USD", "ETH-USD"),
 }
 
 #: A channel whose first message comes later than this after connecting is silent

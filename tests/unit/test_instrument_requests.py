@@ -33,6 +33,7 @@ SIDECARS = {
     "deribit": "deribit/DERIBIT.instruments.jsonl.gz",
     "kraken": "kraken/KRAKEN.instruments.jsonl.gz",
     "okx": "okx/OKX.instruments.jsonl.gz",
+    "okcoin": "okcoin/OKCOIN.instruments.jsonl.gz",
 }
 #: Lists fetched beyond the sidecar's: Bitfinex's currency alias map, which
 #: ``decode_rest`` reads too (the corpus did not record it).

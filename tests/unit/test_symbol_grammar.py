@@ -45,6 +45,7 @@ VALID = {
     ],
     "kraken": ["BTC/USD", "XBT/USD", "ETH2.S/ETH"],
     "okx": ["BTC-USDT", "BTC-USDT-SWAP", "BTC-USD-261225", "BTC-USD-261225-100000-C"],
+    "okcoin": ["BTC-USD", "USDC-USDT"],
 }
 #: What a person gets wrong: per venue, a lower-cased symbol and one with a separator.
 TYPOS = {
@@ -61,6 +62,7 @@ TYPOS = {
     "deribit": ["btc-perpetual", "BTC"],
     "kraken": ["btc/usd", "BTCUSD", "BTC/USD/EUR", "../USD"],
     "okx": ["btc-usdt", "BTCUSDT", "BTC--USDT"],
+    "okcoin": ["btc-usd", "BTCUSD", "BTC-USD-SWAP"],
 }
 
 
