@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 from adapters.binance import BinanceAdapter
 from adapters.bitfinex import BitfinexAdapter
+from adapters.bitget import BitgetAdapter
 from adapters.bitmex import BitmexAdapter
 from adapters.bybit import BybitAdapter
 from adapters.coinbase import CoinbaseAdapter
@@ -39,6 +40,7 @@ REGISTRY: dict[str, Callable[[], Adapter]] = {
     "kraken": KrakenAdapter,
     "okx": OkxAdapter,
     "okcoin": OkcoinAdapter,
+    "bitget": BitgetAdapter,
 }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from adapters import REGISTRY
 from adapters.binance import contract as binance_contract
 from adapters.bitfinex import contract as bitfinex_contract
+from adapters.bitget import contract as bitget_contract
 from adapters.bitmex import contract as bitmex_contract
 from adapters.bybit import contract as bybit_contract
 from adapters.coinbase import contract as coinbase_contract
@@ -30,6 +31,7 @@ CONTRACTS: dict[str, VenueContract] = {
     "kraken": kraken_contract.CONTRACT,
     "okx": okx_contract.CONTRACT,
     "okcoin": okcoin_contract.CONTRACT,
+    "bitget": bitget_contract.CONTRACT,
 }
 
 

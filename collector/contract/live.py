@@ -96,6 +96,7 @@ DEFAULT_SYMBOLS: Final[dict[str, tuple[str, ...]]] = {
     "kraken": ("BTC/USD", "ETH/USD"),
     "okx": ("BTC-USDT", "BTC-USDT-SWAP"),
     "okcoin": ("BTC-USD", "ETH-USD"),
+    "bitget": ("SPOT:BTCUSDT", "USDT-FUTURES:BTCUSDT"),
 }
 
 #: A channel whose first message comes later than this after connecting is silent

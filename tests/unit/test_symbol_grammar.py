@@ -46,6 +46,7 @@ VALID = {
     "kraken": ["BTC/USD", "XBT/USD", "ETH2.S/ETH"],
     "okx": ["BTC-USDT", "BTC-USDT-SWAP", "BTC-USD-261225", "BTC-USD-261225-100000-C"],
     "okcoin": ["BTC-USD", "USDC-USDT"],
+    "bitget": ["SPOT:BTCUSDT", "USDT-FUTURES:BTCUSDT", "COIN-FUTURES:BTCUSD", "SPOT:1INCHUSDT"],
 }
 #: What a person gets wrong: per venue, a lower-cased symbol and one with a separator.
 TYPOS = {
@@ -63,6 +64,7 @@ TYPOS = {
     "kraken": ["btc/usd", "BTCUSD", "BTC/USD/EUR", "../USD"],
     "okx": ["btc-usdt", "BTCUSDT", "BTC--USDT"],
     "okcoin": ["btc-usd", "BTCUSD", "BTC-USD-SWAP"],
+    "bitget": ["BTCUSDT", "spot:BTCUSDT", "SPOT:btcusdt", "MIX:BTCUSDT", "SPOT:"],
 }
 
 
