@@ -19,6 +19,7 @@ from adapters.bitmex import BitmexAdapter
 from adapters.bybit import BybitAdapter
 from adapters.coinbase import CoinbaseAdapter
 from adapters.coinbase_exchange import CoinbaseExchangeAdapter
+from adapters.crypto_com import CryptoComAdapter
 from adapters.deribit import DeribitAdapter
 from adapters.kraken import KrakenAdapter
 from adapters.okcoin import OkcoinAdapter
@@ -41,6 +42,7 @@ REGISTRY: dict[str, Callable[[], Adapter]] = {
     "okx": OkxAdapter,
     "okcoin": OkcoinAdapter,
     "bitget": BitgetAdapter,
+    "crypto-com": CryptoComAdapter,
 }
 
 

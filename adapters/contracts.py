@@ -10,6 +10,7 @@ from adapters.bitmex import contract as bitmex_contract
 from adapters.bybit import contract as bybit_contract
 from adapters.coinbase import contract as coinbase_contract
 from adapters.coinbase_exchange import contract as coinbase_exchange_contract
+from adapters.crypto_com import contract as crypto_com_contract
 from adapters.deribit import contract as deribit_contract
 from adapters.kraken import contract as kraken_contract
 from adapters.okcoin import contract as okcoin_contract
@@ -32,6 +33,7 @@ CONTRACTS: dict[str, VenueContract] = {
     "okx": okx_contract.CONTRACT,
     "okcoin": okcoin_contract.CONTRACT,
     "bitget": bitget_contract.CONTRACT,
+    "crypto-com": crypto_com_contract.CONTRACT,
 }
 
 

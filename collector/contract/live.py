@@ -97,6 +97,7 @@ DEFAULT_SYMBOLS: Final[dict[str, tuple[str, ...]]] = {
     "okx": ("BTC-USDT", "BTC-USDT-SWAP"),
     "okcoin": ("BTC-USD", "ETH-USD"),
     "bitget": ("SPOT:BTCUSDT", "USDT-FUTURES:BTCUSDT"),
+    "crypto-com": ("BTC_USDT", "BTCUSD-PERP"),
 }
 
 #: A channel whose first message comes later than this after connecting is silent

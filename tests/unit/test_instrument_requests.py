@@ -35,6 +35,7 @@ SIDECARS = {
     "okx": "okx/OKX.instruments.jsonl.gz",
     "okcoin": "okcoin/OKCOIN.instruments.jsonl.gz",
     "bitget": "bitget/BITGET.instruments.jsonl.gz",  # API v1: see SUPERSEDED
+    "crypto-com": "crypto-com/CRYPTO.COM.instruments.jsonl.gz",  # API v2: see SUPERSEDED
 }
 #: Lists fetched beyond the sidecar's: Bitfinex's currency alias map, which
 #: ``decode_rest`` reads too (the corpus did not record it).
@@ -43,7 +44,8 @@ EXTRA = {
     "bitget": {"https://api.bitget.com/api/v2/mix/market/contracts?productType=USDC-FUTURES"},
 }
 #: Lists the venue moved to a new API version since the recording: the live request ->
-#: the one the sidecar recorded (Bitget v2 -> v1; the adapter decodes both bodies).
+#: the one the sidecar recorded (Bitget v2 -> v1, Crypto.com Exchange v1 -> the retired
+#: v2; the adapters decode both bodies).
 SUPERSEDED = {
     "bitget": {
         "https://api.bitget.com/api/v2/spot/public/symbols": (
@@ -55,7 +57,12 @@ SUPERSEDED = {
         "https://api.bitget.com/api/v2/mix/market/contracts?productType=COIN-FUTURES": (
             "https://api.bitget.com/api/mix/v1/market/contracts?productType=dmcbl"
         ),
-    }
+    },
+    "crypto-com": {
+        "https://api.crypto.com/exchange/v1/public/get-instruments": (
+            "https://api.crypto.com/v2/public/get-instruments"
+        ),
+    },
 }
 #: Hosts the venue has retired since the recording: the path is compared.
 MOVED = {"coinbase-exchange"}
