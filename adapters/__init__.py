@@ -15,10 +15,12 @@ from collections.abc import Callable
 from adapters.binance import BinanceAdapter
 from adapters.bitfinex import BitfinexAdapter
 from adapters.bitflyer import BitflyerAdapter
+from adapters.bitget import BitgetAdapter
 from adapters.bitmex import BitmexAdapter
 from adapters.bybit import BybitAdapter
 from adapters.coinbase import CoinbaseAdapter
 from adapters.coinbase_exchange import CoinbaseExchangeAdapter
+from adapters.crypto_com import CryptoComAdapter
 from adapters.deribit import DeribitAdapter
 from adapters.gateio import GateioAdapter
 from adapters.gemini import GeminiAdapter
@@ -26,6 +28,7 @@ from adapters.hyperliquid import HyperliquidAdapter
 from adapters.kraken import KrakenAdapter
 from adapters.kraken_futures import KrakenFuturesAdapter
 from adapters.kucoin import KucoinAdapter
+from adapters.okcoin import OkcoinAdapter
 from adapters.okx import OkxAdapter
 from collector.adapter import Adapter
 
@@ -50,6 +53,9 @@ REGISTRY: dict[str, Callable[[], Adapter]] = {
     "kraken-futures": KrakenFuturesAdapter,
     "kucoin": KucoinAdapter,
     "okx": OkxAdapter,
+    "okcoin": OkcoinAdapter,
+    "bitget": BitgetAdapter,
+    "crypto-com": CryptoComAdapter,
 }
 
 

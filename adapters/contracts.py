@@ -6,10 +6,12 @@ from adapters import REGISTRY
 from adapters.binance import contract as binance_contract
 from adapters.bitfinex import contract as bitfinex_contract
 from adapters.bitflyer import contract as bitflyer_contract
+from adapters.bitget import contract as bitget_contract
 from adapters.bitmex import contract as bitmex_contract
 from adapters.bybit import contract as bybit_contract
 from adapters.coinbase import contract as coinbase_contract
 from adapters.coinbase_exchange import contract as coinbase_exchange_contract
+from adapters.crypto_com import contract as crypto_com_contract
 from adapters.deribit import contract as deribit_contract
 from adapters.gateio import contract as gateio_contract
 from adapters.gemini import contract as gemini_contract
@@ -17,6 +19,7 @@ from adapters.hyperliquid import contract as hyperliquid_contract
 from adapters.kraken import contract as kraken_contract
 from adapters.kraken_futures import contract as kraken_futures_contract
 from adapters.kucoin import contract as kucoin_contract
+from adapters.okcoin import contract as okcoin_contract
 from adapters.okx import contract as okx_contract
 from collector.contract.model import VenueContract
 
@@ -41,6 +44,9 @@ CONTRACTS: dict[str, VenueContract] = {
     "kraken-futures": kraken_futures_contract.CONTRACT,
     "kucoin": kucoin_contract.CONTRACT,
     "okx": okx_contract.CONTRACT,
+    "okcoin": okcoin_contract.CONTRACT,
+    "bitget": bitget_contract.CONTRACT,
+    "crypto-com": crypto_com_contract.CONTRACT,
 }
 
 

@@ -125,7 +125,16 @@ _ACK_EVENTS = frozenset(("subscribe", "unsubscribe", "login"))
 
 
 class OkxAdapter:
-    """Decoder and connection planner for OKX v5 public market data."""
+    """Decoder and connection planner for OKX v5 public market data.
+
+    The endpoints are class attributes so that a venue of the same protocol family
+    (OKCoin, ``adapters/okcoin``) is this class with its own hosts, not a copy.
+    """
+
+    public_url = PUBLIC_URL
+    instruments_url = INSTRUMENTS_URL
+    instrument_types: tuple[str, ...] = INSTRUMENT_TYPES
+    books_url = BOOKS_URL
 
     def __init__(
         self, slug: str = "okx", *, book_channel: str = "books", bbo_seq: bool = True
@@ -155,7 +164,9 @@ class OkxAdapter:
         return name
 
     def instrument_requests(self) -> list[RestRequest]:
-        return [RestRequest(f"{INSTRUMENTS_URL}?instType={kind}") for kind in INSTRUMENT_TYPES]
+        return [
+            RestRequest(f"{self.instruments_url}?instType={kind}") for kind in self.instrument_types
+        ]
 
     def listed(self, symbol: str) -> bool | None:
         """Judged by the list of the symbol's type (options: of its underlying)."""
@@ -171,7 +182,7 @@ class OkxAdapter:
     def snapshot_request(self, symbol: str) -> RestRequest:
         """The REST book at the planned channel's depth (``books``: 400, the REST maximum)."""
         sz = BOOK_DEPTH[self.book_channel]
-        return RestRequest(f"{BOOKS_URL}?{urlencode({'instId': symbol, 'sz': sz})}")
+        return RestRequest(f"{self.books_url}?{urlencode({'instId': symbol, 'sz': sz})}")
 
     def plan(self, subscriptions: list[Subscription]) -> list[ConnectionPlan]:
         """Public-endpoint connections of at most ``SUBSCRIPTIONS_PER_CONNECTION`` channels.
@@ -202,7 +213,7 @@ class OkxAdapter:
             ]
             plans.append(
                 ConnectionPlan(
-                    url=PUBLIC_URL,
+                    url=self.public_url,
                     subscribe=[f.decode() for f in frames],
                     subscriptions=chunk,
                     max_messages_per_second=MAX_MESSAGES_PER_SECOND,
@@ -231,7 +242,7 @@ class OkxAdapter:
             return [{"channel": "liquidation-orders", "instType": kind}]
         if sub.channel == "options" and kind == "OPTION":
             return [{"channel": "opt-summary", "instFamily": family}]
-        raise ValueError(f"okx has no channel {sub.channel!r} for {sub.symbol}")
+        raise ValueError(f"{self.slug} has no channel {sub.channel!r} for {sub.symbol}")
 
     # -- decoding -------------------------------------------------------------------
 
@@ -257,10 +268,7 @@ class OkxAdapter:
                 if channel == "bbo-tbt":
                     return self._bbo(env.arg.instId, env.data, ts_recv)
                 if channel == "trades":
-                    return [
-                        _trade(t, ts_recv)
-                        for t in wire.trades.decode(env.data)  # one push may hold several
-                    ]
+                    return self._trades(env.data, ts_recv, conn)
                 if channel in _DERIVATIVE_DECODERS:
                     return _DERIVATIVE_DECODERS[channel](env.data, ts_recv)
                 if channel in IGNORED_CHANNELS or channel.startswith(_CANDLE_PREFIXES):
@@ -314,6 +322,10 @@ class OkxAdapter:
             else:
                 raise ValueError(f"{channel} push with action {action!r}")
         return out
+
+    def _trades(self, raw: msgspec.Raw, ts_recv: int, conn: int) -> list[Message]:
+        """Every trade of a ``trades`` push (one push may hold several)."""
+        return [_trade(t, ts_recv) for t in wire.trades.decode(raw)]
 
     def _number(self, symbol: str, *, restart: bool) -> int:
         n = 0 if restart else self._numbers.get(symbol, 0) + 1

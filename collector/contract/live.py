@@ -102,6 +102,9 @@ DEFAULT_SYMBOLS: Final[dict[str, tuple[str, ...]]] = {
     "bitflyer": ("BTC_JPY", "FX_BTC_JPY"),
     "kucoin": ("BTC-USDT", "ETH-USDT"),
     "okx": ("BTC-USDT", "BTC-USDT-SWAP"),
+    "okcoin": ("BTC-USD", "ETH-USD"),
+    "bitget": ("SPOT:BTCUSDT", "USDT-FUTURES:BTCUSDT"),
+    "crypto-com": ("BTC_USDT", "BTCUSD-PERP"),
 }
 
 #: A channel whose first message comes later than this after connecting is silent

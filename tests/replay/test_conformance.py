@@ -123,7 +123,9 @@ def _assert_parquet_round_trip(table: pa.Table, name: str) -> None:
     buffer = io.BytesIO()
     pq.write_table(table, buffer)
     again = pq.read_table(io.BytesIO(buffer.getvalue()))
-    assert again.equals(table), name
+    # Parts flushed apart may order a dictionary column's values differently; Arrow calls
+    # such arrays unequal although every value is. Parquet reads them back unified.
+    assert again.equals(table.unify_dictionaries()), name
 
 
 def test_readme_fact_parsers() -> None:

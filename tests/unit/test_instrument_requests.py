@@ -39,10 +39,38 @@ SIDECARS = {
     "bitflyer": "bitflyer/BITFLYER.instruments.jsonl.gz",
     "kucoin": "kucoin/KUCOIN.instruments.jsonl.gz",
     "okx": "okx/OKX.instruments.jsonl.gz",
+    "okcoin": "okcoin/OKCOIN.instruments.jsonl.gz",
+    "bitget": "bitget/BITGET.instruments.jsonl.gz",  # API v1: see SUPERSEDED
+    "crypto-com": "crypto-com/CRYPTO.COM.instruments.jsonl.gz",  # API v2: see SUPERSEDED
 }
 #: Lists fetched beyond the sidecar's: Bitfinex's currency alias map, which
 #: ``decode_rest`` reads too (the corpus did not record it).
-EXTRA = {"bitfinex": {"https://api-pub.bitfinex.com/v2/conf/pub:map:currency:sym"}}
+EXTRA = {
+    "bitfinex": {"https://api-pub.bitfinex.com/v2/conf/pub:map:currency:sym"},
+    "bitget": {"https://api.bitget.com/api/v2/mix/market/contracts?productType=USDC-FUTURES"},
+}
+#: Lists the venue moved to a new API version since the recording: the live request ->
+#: the one the sidecar recorded (Bitget v2 -> v1, Crypto.com Exchange v1 -> the retired
+#: v2, KuCoin v2 -> v1; the adapters decode both bodies).
+SUPERSEDED = {
+    "bitget": {
+        "https://api.bitget.com/api/v2/spot/public/symbols": (
+            "https://api.bitget.com/api/spot/v1/public/products"
+        ),
+        "https://api.bitget.com/api/v2/mix/market/contracts?productType=USDT-FUTURES": (
+            "https://api.bitget.com/api/mix/v1/market/contracts?productType=umcbl"
+        ),
+        "https://api.bitget.com/api/v2/mix/market/contracts?productType=COIN-FUTURES": (
+            "https://api.bitget.com/api/mix/v1/market/contracts?productType=dmcbl"
+        ),
+    },
+    "crypto-com": {
+        "https://api.crypto.com/exchange/v1/public/get-instruments": (
+            "https://api.crypto.com/v2/public/get-instruments"
+        ),
+    },
+    "kucoin": {"https://api.kucoin.com/api/v2/symbols": "https://api.kucoin.com/api/v1/symbols"},
+}
 #: Hosts the venue has retired since the recording: the path is compared.
 MOVED = {"coinbase-exchange"}
 #: Recorded lists the adapter does not ask for, by path prefix: Gemini's one-request-per-
@@ -52,10 +80,6 @@ NOT_ASKED = {"gemini": "/v1/symbols/details/", "bitflyer": "/v1/getmarkets"}
 #: Venues whose instrument lists are served by POST only (a ``RestRequest`` is a GET):
 #: they ask for none, and no sidecar was recorded.
 POST_ONLY = {"hyperliquid"}
-#: Lists whose endpoint has a newer version than the recording's: asked -> recorded.
-VERSIONED = {
-    "kucoin": {"https://api.kucoin.com/api/v2/symbols": "https://api.kucoin.com/api/v1/symbols"},
-}
 
 
 def _recorded(slug: str) -> list[tuple[str, str]]:
@@ -82,7 +106,7 @@ def test_instrument_requests_are_the_sidecar_endpoints(slug: str) -> None:
     if slug in NOT_ASKED:
         recorded = [u for u in recorded if not urlsplit(u).path.startswith(NOT_ASKED[slug])]
     assert len(asked) == len(set(asked)), asked
-    asked = [VERSIONED.get(slug, {}).get(u, u) for u in asked]
+    asked = [SUPERSEDED.get(slug, {}).get(url, url) for url in asked]
     if slug in MOVED:
         asked = [urlsplit(u).path + urlsplit(u).query for u in asked]
         recorded = [urlsplit(u).path + urlsplit(u).query for u in recorded]

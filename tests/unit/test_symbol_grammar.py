@@ -52,6 +52,9 @@ VALID = {
     "bitflyer": ["BTC_JPY", "FX_BTC_JPY", "BTCJPY24DEC2021", "ETH_BTC"],
     "kucoin": ["BTC-USDT", "BCHSV-USDT", "1INCH-USDT"],
     "okx": ["BTC-USDT", "BTC-USDT-SWAP", "BTC-USD-261225", "BTC-USD-261225-100000-C"],
+    "okcoin": ["BTC-USD", "USDC-USDT"],
+    "bitget": ["SPOT:BTCUSDT", "USDT-FUTURES:BTCUSDT", "COIN-FUTURES:BTCUSD", "SPOT:1INCHUSDT"],
+    "crypto-com": ["BTC_USDT", "1INCH_USD", "BTCUSD-PERP", "BTCUSD-261225"],
 }
 #: What a person gets wrong: per venue, a lower-cased symbol and one with a separator.
 TYPOS = {
@@ -75,6 +78,9 @@ TYPOS = {
     "bitflyer": ["btc_jpy", "BTC-JPY", "BTCJPY", "BTC_"],
     "kucoin": ["btc-usdt", "BTCUSDT", "BTC_USDT", "BTC-USDT-"],
     "okx": ["btc-usdt", "BTCUSDT", "BTC--USDT"],
+    "okcoin": ["btc-usd", "BTCUSD", "BTC-USD-SWAP"],
+    "bitget": ["BTCUSDT", "spot:BTCUSDT", "SPOT:btcusdt", "MIX:BTCUSDT", "SPOT:"],
+    "crypto-com": ["btc_usdt", "BTC-USDT-PERP", "BTC_", "BTC/USDT"],
 }
 
 
