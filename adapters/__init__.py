@@ -21,6 +21,7 @@ from adapters.coinbase_exchange import CoinbaseExchangeAdapter
 from adapters.deribit import DeribitAdapter
 from adapters.kraken import KrakenAdapter
 from adapters.okx import OkxAdapter
+from adapters.phemex import PhemexAdapter
 from collector.adapter import Adapter
 
 REGISTRY: dict[str, Callable[[], Adapter]] = {
@@ -37,6 +38,7 @@ REGISTRY: dict[str, Callable[[], Adapter]] = {
     "deribit": DeribitAdapter,
     "kraken": KrakenAdapter,
     "okx": OkxAdapter,
+    "phemex": PhemexAdapter,
 }
 
 

@@ -12,6 +12,7 @@ from adapters.coinbase_exchange import contract as coinbase_exchange_contract
 from adapters.deribit import contract as deribit_contract
 from adapters.kraken import contract as kraken_contract
 from adapters.okx import contract as okx_contract
+from adapters.phemex import contract as phemex_contract
 from collector.contract.model import VenueContract
 
 CONTRACTS: dict[str, VenueContract] = {
@@ -28,6 +29,7 @@ CONTRACTS: dict[str, VenueContract] = {
     "deribit": deribit_contract.CONTRACT,
     "kraken": kraken_contract.CONTRACT,
     "okx": okx_contract.CONTRACT,
+    "phemex": phemex_contract.CONTRACT,
 }
 
 
