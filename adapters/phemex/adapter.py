@@ -6,7 +6,7 @@ github.com/phemex/phemex-api-docs, read 2026-12-07).
 Numbers: COIN-M contracts and spot send **scaled integers**. A contract's ``priceEp``
 is the price times ``10**priceScale`` and its size is whole contracts; a spot
 ``priceEp`` is scaled by the quote currency's ``valueScale`` and its size (``Ev``)
-by the base currency's. The scales come from the product list
+by the base currency's. The scales come from the product lists
 (``instrument_requests``) and are applied by ``collector.decimal_text.scaled_text``:
 integer arithmetic, never a float. USDT-M perpetuals (``orderbook_p``/``trades_p``,
 the ``perpProductsV2`` list) send real-valued text and need no scale.
@@ -62,10 +62,15 @@ from collector.markets import split_quote
 from collector.model import BookDelta, BookSnapshot, Control, DecodeFailed, Message, Trade, sample
 
 URL = "wss://phemex.com/ws"
-#: Today's product list (contracts, spot, ``perpProductsV2``), Public-Contract-API-en.md
-#: "Query Product Information"; the 2021 recording fetched ``/exchange/public/cfg/v2/products``.
-PRODUCTS_URL = "https://api.phemex.com/public/products"
-PRODUCTS_PATHS = ("/public/products", "/exchange/public/cfg/v2/products")
+#: The product lists: today's documented one (contracts, spot, ``perpProductsV2``;
+#: Public-Contract-API-en.md "Query Product Information") and the configuration list the
+#: 2021 recording (and cryptofeed) fetched, same ``products``/``currencies``. Both are
+#: asked for, so that either one answering gives the scales.
+PRODUCTS_URLS = (
+    "https://api.phemex.com/public/products",
+    "https://api.phemex.com/exchange/public/cfg/v2/products",
+)
+PRODUCTS_PATHS = tuple(urlsplit(u).path for u in PRODUCTS_URLS)
 #: Refetch of the product list: retries a failed start-up fetch, learns new listings.
 PRODUCTS_POLL_S = 600.0
 #: Frames held while no product list has loaded (about a minute of a busy symbol set).
@@ -117,11 +122,11 @@ class PhemexAdapter:
         return f"{pair[0]}-{pair[1]}-PERP" if pair else symbol
 
     def instrument_requests(self) -> list[RestRequest]:
-        return [RestRequest(PRODUCTS_URL)]
+        return [RestRequest(url) for url in PRODUCTS_URLS]
 
     def poll_requests(self, subscriptions: list[Subscription]) -> list[PollRequest]:
-        """The product list again every ``PRODUCTS_POLL_S``: see the module docstring."""
-        return [PollRequest(RestRequest(PRODUCTS_URL), PRODUCTS_POLL_S)]
+        """The product lists again every ``PRODUCTS_POLL_S``: see the module docstring."""
+        return [PollRequest(r, PRODUCTS_POLL_S) for r in self.instrument_requests()]
 
     def listed(self, symbol: str) -> bool | None:
         return self.listings.listed(symbol)
@@ -249,7 +254,7 @@ class PhemexAdapter:
 
     def decode_rest(self, url: str, body: str | bytes, ts_recv: int) -> list[Message]:
         path = urlsplit(url).path.rstrip("/")
-        if path not in PRODUCTS_PATHS:
+        if not path.endswith(PRODUCTS_PATHS):
             return [DecodeFailed(f"unknown REST endpoint {path}", ts_recv, sample(body), True)]
         try:
             reply = w.products.decode(body)

@@ -18,7 +18,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 from harness import playback_config, read_table, run_daemon, synced, wait_for
-from support import BINANCE_FAMILY, load_records, needs_captures, recordings, run_records
+from support import BINANCE_FAMILY, needs_captures, recordings, run_recording
 
 import adapters
 from collector.capture.reader import list_capture_files
@@ -49,8 +49,7 @@ def _cases() -> list[tuple[str, Path]]:
 
 def _synced_books(slug: str, path: Path) -> tuple[list[str], float]:
     """Symbols whose book the source recording syncs, and the recording's duration (s)."""
-    _, records = load_records(path)
-    pipeline = run_records(slug, records)
+    records, pipeline = run_recording(path, slug)  # its instruments sidecar first, as live
     symbols = sorted(s for s, sym in pipeline.engine.symbols.items() if sym.stats.book_rows)
     return symbols, (records[-1].ts - records[0].ts) / 1e9
 
