@@ -23,7 +23,7 @@ where they arrived, so a replay decodes every frame exactly as the live run did.
 Books: ``orderbook.subscribe`` sends a 30-level ``snapshot`` then ``incremental``
 updates (absolute sizes, 0 deletes), each with ``sequence``: one engine-wide counter
 that increases but skips values (``IncreasingIdRule``), so only the in-band snapshot
-and the crossed-book check guard the book; Phemex re-sends a snapshot now and then.
+and the crossed-book check guard the book; Phemex re-sends a snapshot every 60 s.
 ``depth`` (30) is the depth the venue keeps. Resync is by reconnecting.
 
 Trades: ``trade.subscribe`` sends the recent history first (``snapshot``: not stored,
@@ -61,7 +61,9 @@ from collector.decimal_text import scaled_text
 from collector.markets import split_quote
 from collector.model import BookDelta, BookSnapshot, Control, DecodeFailed, Message, Trade, sample
 
-URL = "wss://phemex.com/ws"
+#: Today's documented endpoint, one socket for every family (the channel picks it); the
+#: 2021 recording used ``wss://phemex.com/ws``.
+URL = "wss://ws.phemex.com"
 #: The product lists: today's documented one (contracts, spot, ``perpProductsV2``;
 #: Public-Contract-API-en.md "Query Product Information") and the configuration list the
 #: 2021 recording (and cryptofeed) fetched, same ``products``/``currencies``. Both are

@@ -20,7 +20,7 @@ from collector.contract.model import Classifier, Doc, MessageContract, Rules, Ve
 CHECKED = "2026-12-07"
 _PUSH = ("symbol", "type", "sequence")
 _FIELDS = ("id", "result", "error", *_PUSH, "book", "orderbook_p", "trades", "trades_p")
-_FIELDS += ("kline", "kline_p", "depth", "timestamp")
+_FIELDS += ("kline", "kline_p", "depth", "timestamp", "dts", "mts")
 
 
 def _omit(*keep: str) -> tuple[str, ...]:
@@ -41,10 +41,10 @@ BOOK_P = MessageContract(
     name="orderbook_p",
     doc=Doc(HEDGED_DOC + "#subscribe-orderbook", CHECKED),
     struct=Envelope,
-    omit=_omit(*_PUSH, "orderbook_p", "depth", "timestamp"),
+    omit=_omit(*_PUSH, "orderbook_p", "depth", "timestamp", "dts", "mts"),
     payload={"orderbook_p": Sides},
     enums={"type": ("snapshot", "incremental")},
-    units={"timestamp": "ns"},
+    units={"timestamp": "ns", "dts": "ns", "mts": "ns"},
     required=(*_PUSH, "orderbook_p", "depth", "timestamp"),
 )
 TRADES = MessageContract(

@@ -48,7 +48,9 @@ class Envelope(msgspec.Struct, frozen=True):
     kline: msgspec.Raw = msgspec.Raw()  # kline push (not stored)
     kline_p: msgspec.Raw = msgspec.Raw()  # USDT-M kline push (not stored)
     depth: int | None = None  # orderbook push: levels the venue maintains (30)
-    timestamp: int | None = None  # orderbook push: ns
+    timestamp: int | None = None  # orderbook push: ns, the book's last change
+    dts: int | None = None  # today's pushes: ns, gateway send time (not in 2021)
+    mts: int | None = None  # today's pushes: ns, matching-engine time (not in 2021)
 
 
 class Sides(msgspec.Struct, frozen=True):
