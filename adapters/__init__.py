@@ -22,6 +22,7 @@ from adapters.deribit import DeribitAdapter
 from adapters.kraken import KrakenAdapter
 from adapters.okx import OkxAdapter
 from adapters.phemex import PhemexAdapter
+from adapters.poloniex import PoloniexAdapter
 from collector.adapter import Adapter
 
 REGISTRY: dict[str, Callable[[], Adapter]] = {
@@ -39,6 +40,7 @@ REGISTRY: dict[str, Callable[[], Adapter]] = {
     "kraken": KrakenAdapter,
     "okx": OkxAdapter,
     "phemex": PhemexAdapter,
+    "poloniex": PoloniexAdapter,
 }
 
 

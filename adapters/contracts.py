@@ -13,6 +13,7 @@ from adapters.deribit import contract as deribit_contract
 from adapters.kraken import contract as kraken_contract
 from adapters.okx import contract as okx_contract
 from adapters.phemex import contract as phemex_contract
+from adapters.poloniex import contract as poloniex_contract
 from collector.contract.model import VenueContract
 
 CONTRACTS: dict[str, VenueContract] = {
@@ -30,6 +31,7 @@ CONTRACTS: dict[str, VenueContract] = {
     "kraken": kraken_contract.CONTRACT,
     "okx": okx_contract.CONTRACT,
     "phemex": phemex_contract.CONTRACT,
+    "poloniex": poloniex_contract.CONTRACT,
 }
 
 
