@@ -15,6 +15,7 @@ from collections.abc import Callable
 from adapters.binance import BinanceAdapter
 from adapters.bitfinex import BitfinexAdapter
 from adapters.bitmex import BitmexAdapter
+from adapters.bitstamp import BitstampAdapter
 from adapters.bybit import BybitAdapter
 from adapters.coinbase import CoinbaseAdapter
 from adapters.coinbase_exchange import CoinbaseExchangeAdapter
@@ -36,6 +37,7 @@ REGISTRY: dict[str, Callable[[], Adapter]] = {
     "coinbase": CoinbaseAdapter,
     "coinbase-exchange": CoinbaseExchangeAdapter,
     "bitmex": BitmexAdapter,
+    "bitstamp": BitstampAdapter,
     "deribit": DeribitAdapter,
     "kraken": KrakenAdapter,
     "okx": OkxAdapter,

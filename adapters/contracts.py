@@ -6,6 +6,7 @@ from adapters import REGISTRY
 from adapters.binance import contract as binance_contract
 from adapters.bitfinex import contract as bitfinex_contract
 from adapters.bitmex import contract as bitmex_contract
+from adapters.bitstamp import contract as bitstamp_contract
 from adapters.bybit import contract as bybit_contract
 from adapters.coinbase import contract as coinbase_contract
 from adapters.coinbase_exchange import contract as coinbase_exchange_contract
@@ -24,6 +25,7 @@ CONTRACTS: dict[str, VenueContract] = {
     "binance-coinm": binance_contract.COINM,
     "bitfinex": bitfinex_contract.CONTRACT,
     "bitmex": bitmex_contract.CONTRACT,
+    "bitstamp": bitstamp_contract.CONTRACT,
     "bybit": bybit_contract.CONTRACT,
     "coinbase": coinbase_contract.CONTRACT,
     "coinbase-exchange": coinbase_exchange_contract.CONTRACT,
