@@ -28,6 +28,13 @@ DERIVATIVE_CHANNELS = ("derivative_ticker", "liquidations", "options")
 ALL_CHANNELS = CHANNELS + DERIVATIVE_CHANNELS
 
 
+def market_channels(adapter: object) -> tuple[str, ...]:
+    """The ``CHANNELS`` ``adapter`` serves: all of them, unless it lists fewer in
+    ``market_channels`` (a venue with no best-bid/ask stream, Phemex). The config then
+    defaults to these and refuses the others, rather than subscribing nothing in silence."""
+    return tuple(getattr(adapter, "market_channels", CHANNELS))
+
+
 def derivative_channels(adapter: object) -> tuple[str, ...]:
     """The derivatives channels ``adapter`` serves (none for a spot-only venue)."""
     return tuple(getattr(adapter, "derivative_channels", ()))

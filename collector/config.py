@@ -21,7 +21,12 @@ from typing import Any
 import msgspec
 
 import adapters
-from collector.adapter import ALL_CHANNELS, CHANNELS, DERIVATIVE_CHANNELS, derivative_channels
+from collector.adapter import (
+    ALL_CHANNELS,
+    CHANNELS,
+    derivative_channels,
+    market_channels,
+)
 from collector.book.engine import SNAPSHOT_WITH
 from collector.storage import is_remote, redact, uri_problem
 
@@ -219,10 +224,11 @@ _CHANNEL: Rule = (
 
 @functools.cache
 def _venue_channel(exchange: str) -> Rule:
-    """The channels ``exchange`` serves: every venue the market-data ones, derivatives
-    venues also the ``DERIVATIVE_CHANNELS`` their adapter lists."""
-    served = CHANNELS + derivative_channels(adapters.create(exchange))
-    unserved = [c for c in DERIVATIVE_CHANNELS if c not in served]
+    """The channels ``exchange`` serves: the market-data ones its adapter serves (all,
+    on most venues), derivatives venues also the ``DERIVATIVE_CHANNELS`` it lists."""
+    adapter = adapters.create(exchange)
+    served = market_channels(adapter) + derivative_channels(adapter)
+    unserved = [c for c in ALL_CHANNELS if c not in served]
     return (
         lambda v: v in served or v not in unserved,  # other values: _CHANNEL says why
         f"is not served by {exchange}; use one of: {', '.join(served)}",
@@ -329,7 +335,8 @@ class _Checker:
         valid_name = "name" in table and self.check(f"{path}.name", name, _EXCHANGE)
         if valid_name and (first := self.exchange_at.setdefault(name, path)) != path:
             self.say(f"{path}.name", f"{name!r} is already in {first}; list each exchange once")
-        symbols, channels = [], list(CHANNELS)
+        symbols = []
+        channels = list(market_channels(adapters.create(name)) if valid_name else CHANNELS)
         if "symbols" in table:
             rule = _venue_symbol(name) if valid_name else _SYMBOL
             symbols = self.items(table["symbols"], f"{path}.symbols", rule, '["BTCUSDT"]')
