@@ -29,8 +29,9 @@ and the crossed-book check guard the book; Phemex re-sends a snapshot every 60 s
 Trades: ``trade.subscribe`` sends the recent history first (``snapshot``: not stored,
 as elsewhere, it repeats trades a previous connection stored) then ``incremental``
 rows ``[timestamp ns, side, price, size]``; ``side`` is the taker's. Phemex sends no
-trade id: ``trade_id`` stays empty. Phemex has no best-bid/ask channel: ``bbo`` is
-not subscribed.
+trade id: ``trade_id`` stays empty. Phemex has no best-bid/ask channel (its tickers
+carry no sizes): ``market_channels`` leaves ``bbo`` out, so the config refuses it (and
+``plan`` raises for it) rather than subscribing nothing in silence.
 
 Markets: ``sBTCUSDT`` -> ``BTC-USDT`` (spot), ``BTCUSD`` -> ``BTC-USD-PERP``,
 ``BTCUSDT`` (USDT-M) -> ``BTC-USDT-PERP``; from the product list, else from the
@@ -87,9 +88,12 @@ MAX_MESSAGES_PER_SECOND = 20.0
 LIFETIME_S = 24 * 3600.0
 #: Market-data REST: "100 requests per minute" per IP (Public-Contract-API-en.md).
 REST_WEIGHT_PER_MINUTE = 100
-#: Spot ``sBTCUSDT``; contracts ``BTCUSD``, ``BTCUSDT``, ``u1000PEPEUSDT``.
+#: Spot ``sBTCUSDT``; contracts ``BTCUSD``, ``BTCUSDT``, ``u1000PEPEUSDT``, ``cETHUSD``.
 SYMBOLS = grammar(
-    r"[a-z0-9]?[A-Z0-9]+", "upper-case letters and digits, spot prefixed 's'", "BTCUSD", "sBTCUSDT"
+    r"[scu]?[A-Z0-9]+",
+    "upper-case letters and digits; spot prefixed 's', some contracts 'u' or 'c'",
+    "BTCUSD",
+    "sBTCUSDT",
 )
 _QUOTES = ("USDT", "USDC", "USD", "BTC", "ETH")
 #: Scaled-integer channels: (price scale, size scale) needed to read them.
@@ -103,6 +107,8 @@ class PhemexAdapter:
     sequence_rule: SequenceRule = IncreasingIdRule()
     rest_weight_per_minute: int | None = REST_WEIGHT_PER_MINUTE
     symbol_grammar = SYMBOLS
+    #: No best-bid/ask stream (module docstring): the config refuses ``bbo`` here.
+    market_channels = ("book", "trades")
 
     def __init__(self) -> None:
         self.listings = Listings()
@@ -138,6 +144,9 @@ class PhemexAdapter:
 
     def plan(self, subscriptions: list[Subscription]) -> list[ConnectionPlan]:
         """One request per symbol and channel (the API takes one symbol per request)."""
+        refused = sorted({s.channel for s in subscriptions} - {"book", "trades"})
+        if refused:
+            raise ValueError(f"Phemex has no {', '.join(refused)} channel (book and trades only)")
         plans = []
         for chunk in symbols_per_connection(
             subscriptions, MAX_SYMBOLS_PER_CONNECTION, ("book", "trades")

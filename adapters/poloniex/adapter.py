@@ -16,8 +16,9 @@ lost connection with the server and must resubscribe". That is ``PreviousIdRule`
 venue keeps the book at 20 levels (``depth``).
 
 Trades: ``trades`` rows with a string ``id``; ``takerSide`` is the taker's side.
-Poloniex has no best-bid/ask channel on the public spot socket besides ``ticker``
-(no sizes): ``bbo`` is not subscribed.
+Best bid/ask: the ``book`` channel (top 5 levels, a whole snapshot at most every 100 ms),
+of which the first level per side is kept. No recording carries it: it is tested on the
+documentation's shape.
 
 Heartbeat: the client sends ``{"event":"ping"}`` (answer ``{"event":"pong"}``); the
 server closes a connection idle for 30 s.
@@ -41,7 +42,16 @@ from collector.adapter import (
 )
 from collector.book.book import OrderBook
 from collector.book.sequence import PreviousIdRule, SequenceRule
-from collector.model import BookDelta, BookSnapshot, Control, DecodeFailed, Message, Trade, sample
+from collector.model import (
+    BestBidAsk,
+    BookDelta,
+    BookSnapshot,
+    Control,
+    DecodeFailed,
+    Message,
+    Trade,
+    sample,
+)
 
 URL = "wss://ws.poloniex.com/ws/public"
 MARKETS_URL = "https://api.poloniex.com/markets"
@@ -58,7 +68,7 @@ LIFETIME_S = 24 * 3600.0
 #: Public REST: 200 requests per second per IP for market data (rate limits page).
 REST_WEIGHT_PER_MINUTE = 12_000
 SYMBOLS = grammar(r"[A-Z0-9]+_[A-Z0-9]+", "BASE_QUOTE in upper case", "BTC_USDT", "ETH_BTC")
-_CHANNELS = {"book": "book_lv2", "trades": "trades"}
+_CHANNELS = {"book": "book_lv2", "trades": "trades", "bbo": "book"}
 
 
 class PoloniexAdapter:
@@ -129,6 +139,8 @@ class PoloniexAdapter:
                 if env.action is None:
                     raise ValueError("book_lv2 push without action")
                 return [_book(b, env.action, ts_recv) for b in w.books.decode(env.data)]
+            if env.channel == "book" and env.data:
+                return [_top(t, ts_recv) for t in w.tops.decode(env.data)]
             if env.channel == "trades" and env.data:
                 return [
                     Trade(
@@ -168,6 +180,13 @@ def _book(b: w.Book, action: str, ts_recv: int) -> BookSnapshot | BookDelta:
         return BookSnapshot(b.symbol, ts, ts_recv, b.id, b.bids, b.asks, True, depth=BOOK_DEPTH)
     ts = _ns(b.createTime)
     return BookDelta(b.symbol, ts, ts_recv, b.id, b.id, b.lastId, b.bids, b.asks, depth=BOOK_DEPTH)
+
+
+def _top(t: w.BookTop, ts_recv: int) -> Message:
+    if not t.bids or not t.asks:
+        return Control("ignored", ts_recv, f"one-sided book of {t.symbol}", t.symbol)
+    (bp, bs), (ap, as_) = t.bids[0], t.asks[0]
+    return BestBidAsk(t.symbol, _ns(t.createTime), ts_recv, None, bp, bs, ap, as_)
 
 
 def _ns(ms: int) -> int:

@@ -9,6 +9,7 @@ from adapters.poloniex.wire import (
     MARKETS_DOC,
     WS_DOC,
     Book,
+    BookTop,
     Envelope,
     Market,
     Trade,
@@ -29,6 +30,15 @@ BOOK = MessageContract(
     units={"data[].createTime": "ms", "data[].ts": "ms"},
     required=("channel", "data", "action"),
     historic=("data[].createTime",),
+)
+BOOK_TOP = MessageContract(
+    name="book",
+    doc=Doc(MARKET_DATA_DOC + "#book", CHECKED),
+    struct=Envelope,
+    omit=(*_EVENT, "action"),
+    payload={"data": list[BookTop]},
+    units={"data[].createTime": "ms", "data[].ts": "ms"},
+    required=("channel", "data"),
 )
 TRADES = MessageContract(
     name="trades",
@@ -57,7 +67,7 @@ MARKETS = MessageContract(
 def _classifier() -> Classifier:
     def classify(value: Any, conn: int) -> str:
         if isinstance(value, dict):
-            if value.get("channel") in ("book_lv2", "trades") and "data" in value:
+            if value.get("channel") in ("book_lv2", "book", "trades") and "data" in value:
                 return value["channel"]
             if isinstance(value.get("event"), str):
                 return "event"
@@ -73,7 +83,7 @@ def _rest(url: str, value: Any) -> str:
 
 CONTRACT = VenueContract(
     venue="poloniex",
-    messages=(BOOK, TRADES, EVENT, MARKETS),
+    messages=(BOOK, BOOK_TOP, TRADES, EVENT, MARKETS),
     rules=Rules(
         sequence="previous-id: each book_lv2 update's lastId equals the previous id",
         checksum=None,

@@ -27,7 +27,7 @@ Level = tuple[str, str]  # [price, quantity]; quantity "0" removes the level
 class Envelope(msgspec.Struct, frozen=True):
     """Every frame: a push (``channel`` + ``data``) or an event (subscribe, pong, error)."""
 
-    channel: str | None = None  # "book_lv2", "trades"
+    channel: str | None = None  # "book_lv2", "book", "trades"
     data: msgspec.Raw = msgspec.Raw()  # push payload: a list of rows
     action: Literal["snapshot", "update"] | None = None  # book_lv2 only
     event: str | None = None  # "subscribe", "unsubscribe", "pong", "error"
@@ -44,6 +44,17 @@ class Book(msgspec.Struct, frozen=True):
     bids: list[Level]
     lastId: int  # id of the previous message of this symbol
     id: int  # id of this message
+    ts: int  # ms, push time
+
+
+class BookTop(msgspec.Struct, frozen=True):
+    """``book`` row: the top 5 levels (``depth`` 5, 10 or 20), a whole snapshot each push."""
+
+    symbol: str
+    createTime: int  # ms, time of the book
+    asks: list[Level]
+    bids: list[Level]
+    id: int  # id of this book version
     ts: int  # ms, push time
 
 
@@ -87,5 +98,6 @@ class Market(msgspec.Struct, frozen=True):
 
 envelope = msgspec.json.Decoder(Envelope)
 books = msgspec.json.Decoder(list[Book])
+tops = msgspec.json.Decoder(list[BookTop])
 trades = msgspec.json.Decoder(list[Trade])
 markets = msgspec.json.Decoder(list[Market])

@@ -27,16 +27,23 @@ SIDECARS = {
     "binance-coinm": "binance-coinm/BINANCE_DELIVERY.instruments.jsonl.gz",
     "bitfinex": "bitfinex/BITFINEX.instruments.jsonl.gz",
     "bitmex": "bitmex/BITMEX.instruments.jsonl.gz",
+    "bitstamp": "bitstamp/BITSTAMP.instruments.jsonl.gz",
     "bybit": "bybit/BYBIT_2026.instruments.jsonl.gz",  # BYBIT.* is the retired v2 API
     "coinbase": "coinbase/COINBASE_2026.instruments.jsonl.gz",
     "coinbase-exchange": "coinbase-exchange/COINBASE.instruments.jsonl.gz",
     "deribit": "deribit/DERIBIT.instruments.jsonl.gz",
     "kraken": "kraken/KRAKEN.instruments.jsonl.gz",
     "okx": "okx/OKX.instruments.jsonl.gz",
+    "phemex": "phemex/PHEMEX.instruments.jsonl.gz",
+    "poloniex": "poloniex/POLONIEX.instruments.jsonl.gz",
 }
 #: Lists fetched beyond the sidecar's: Bitfinex's currency alias map, which
-#: ``decode_rest`` reads too (the corpus did not record it).
-EXTRA = {"bitfinex": {"https://api-pub.bitfinex.com/v2/conf/pub:map:currency:sym"}}
+#: ``decode_rest`` reads too (the corpus did not record it); Phemex's documented
+#: product list, beside the configuration list the 2021 recording fetched.
+EXTRA = {
+    "bitfinex": {"https://api-pub.bitfinex.com/v2/conf/pub:map:currency:sym"},
+    "phemex": {"https://api.phemex.com/public/products"},
+}
 #: Hosts the venue has retired since the recording: the path is compared.
 MOVED = {"coinbase-exchange"}
 
