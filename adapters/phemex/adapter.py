@@ -15,10 +15,11 @@ Before the product list has loaded a scaled frame cannot be read. The daemon fet
 the list before connecting, so live this is the exception (the REST host failed);
 then the adapter **holds** such frames (up to ``HOLD_LIMIT``, oldest dropped first,
 each drop a counted ``malformed`` decode failure) and decodes them, in order, when a
-list arrives: ``poll_requests`` refetches it every ``PRODUCTS_POLL_S``, so a failed
-start-up fetch is retried, and each fetched body is recorded. A replay feeds the
-recording's instrument sidecar first, and a daemon capture holds the polled bodies
-where they arrived, so a replay decodes every frame exactly as the live run did.
+list arrives. ``poll_requests`` (asked once the start-up fetch is over) then refetches
+the lists every ``PRODUCTS_POLL_S``, and only then: a failed start is retried, a good
+one costs nothing more. Each fetched body is recorded. A replay feeds the recording's
+instrument sidecar first, and a daemon capture holds the polled bodies where they
+arrived, so a replay decodes every frame exactly as the live run did.
 
 Books: ``orderbook.subscribe`` sends a 30-level ``snapshot`` then ``incremental``
 updates (absolute sizes, 0 deletes), each with ``sequence``: one engine-wide counter
@@ -74,8 +75,8 @@ PRODUCTS_URLS = (
     "https://api.phemex.com/exchange/public/cfg/v2/products",
 )
 PRODUCTS_PATHS = tuple(urlsplit(u).path for u in PRODUCTS_URLS)
-#: Refetch of the product list: retries a failed start-up fetch, learns new listings.
-PRODUCTS_POLL_S = 600.0
+#: Refetch of the product lists after a failed start-up fetch (module docstring).
+PRODUCTS_POLL_S = 60.0
 #: Frames held while no product list has loaded (about a minute of a busy symbol set).
 HOLD_LIMIT = 10_000
 #: "Each client ... send heartbeat ... every 5 seconds" ("Heartbeat", all three pages);
@@ -133,7 +134,12 @@ class PhemexAdapter:
         return [RestRequest(url) for url in PRODUCTS_URLS]
 
     def poll_requests(self, subscriptions: list[Subscription]) -> list[PollRequest]:
-        """The product lists again every ``PRODUCTS_POLL_S``: see the module docstring."""
+        """The product lists every ``PRODUCTS_POLL_S`` while none has loaded, else nothing.
+
+        The daemon asks after its start-up fetch: a list that arrived then needs no poll.
+        """
+        if self._scales or self._real:
+            return []
         return [PollRequest(r, PRODUCTS_POLL_S) for r in self.instrument_requests()]
 
     def listed(self, symbol: str) -> bool | None:

@@ -170,6 +170,15 @@ def test_frames_before_the_product_list_are_held_then_decoded_in_order() -> None
     assert out[1:] == [*loaded().decode(SPOT_BOOK, TS), *loaded().decode(XTZ_BOOK, TS + 1)]
 
 
+def test_the_lists_are_polled_only_while_none_has_loaded() -> None:
+    """A failed start-up fetch is retried by the daemon's poll; a good one needs none."""
+    subs = [Subscription("BTCUSD", "book")]
+    polls = PhemexAdapter().poll_requests(subs)
+    assert [p.request.url for p in polls] == [r.url for r in PhemexAdapter().instrument_requests()]
+    assert {p.interval_s for p in polls} == {60.0}
+    assert loaded().poll_requests(subs) == []
+
+
 def test_a_symbol_the_list_does_not_scale_stays_held() -> None:
     adapter = PhemexAdapter()
     unknown = SPOT_BOOK.replace("sGRTUSDT", "sNEWUSDT")
