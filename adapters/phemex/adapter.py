@@ -97,8 +97,6 @@ SYMBOLS = grammar(
     "sBTCUSDT",
 )
 _QUOTES = ("USDT", "USDC", "USD", "BTC", "ETH")
-#: Scaled-integer channels: (price scale, size scale) needed to read them.
-_SCALED = ("book", "trades")
 
 
 class PhemexAdapter:
@@ -228,13 +226,10 @@ class PhemexAdapter:
         ts_recv: int,
     ) -> BookSnapshot | BookDelta:
         bids, asks = _levels(book.bids, scales), _levels(book.asks, scales)
+        depth = env.depth or None  # 0: the full book ("true" subscriptions), nothing to cut
         if env.type == "snapshot":
-            return BookSnapshot(
-                symbol, env.timestamp, ts_recv, seq, bids, asks, True, depth=env.depth
-            )
-        return BookDelta(
-            symbol, env.timestamp, ts_recv, seq, seq, None, bids, asks, depth=env.depth
-        )
+            return BookSnapshot(symbol, env.timestamp, ts_recv, seq, bids, asks, True, depth=depth)
+        return BookDelta(symbol, env.timestamp, ts_recv, seq, seq, None, bids, asks, depth=depth)
 
     def _trades(
         self,
@@ -277,7 +272,7 @@ class PhemexAdapter:
             reply = w.products.decode(body)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
             return [DecodeFailed(str(exc), ts_recv, sample(body))]
-        if reply.code != 0:
+        if reply.code != 0 or reply.data is None:
             return [Control("error", ts_recv, f"{path}: {reply.code} {reply.msg}")]
         self._load(reply.data)
         out: list[Message] = [

@@ -117,9 +117,9 @@ class ProductData(msgspec.Struct, frozen=True):
 class Products(msgspec.Struct, frozen=True):
     """``GET /public/products`` (today) or ``/exchange/public/cfg/v2/products`` (2021)."""
 
-    code: int
+    code: int  # 0: success
     msg: str
-    data: ProductData
+    data: ProductData | None = None  # null when refused
 
 
 envelope = msgspec.json.Decoder(Envelope)
