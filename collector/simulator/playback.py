@@ -14,8 +14,7 @@ A client connection is matched to a recorded one by URL path (Bybit's spot and
 linear endpoints differ only there); when no recorded path matches (the adapter
 now speaks a newer protocol than the recording, e.g. Kraken v2 vs v1), the
 recorded connections are handed out in turn. HTTP requests get the recorded
-response of the same path and query, else of the same path; the recording's
-instruments sidecar answers too.
+response of the same path and query, else of the same path.
 """
 
 from __future__ import annotations
@@ -27,7 +26,6 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from collector.capture.reader import open_recording
-from collector.replay import instruments_sidecar
 from collector.simulator import wire
 from collector.simulator.faults import FaultState
 from collector.simulator.recording import paced
@@ -122,22 +120,11 @@ class PlaybackSource:
                     start, conn = opened[rec.conn]
                     conn.frames.append((rec.ts - start, rec.data))
                 elif rec.kind == "http" and isinstance(rec.data, str):
-                    source.add_http(rec.url, rec.status, rec.data)
-            # The instrument lists fetched at start-up live in the sidecar: served too, so a
-            # venue whose frames need them (Phemex's price scales) reads them as it did live.
-            sidecar = instruments_sidecar(Path(path))
-            if sidecar is not None:
-                for rec in open_recording(sidecar)[1]:
-                    if rec.kind == "http" and isinstance(rec.data, str):
-                        source.add_http(rec.url, rec.status, rec.data)
+                    url = urlsplit(rec.url)
+                    answer = (rec.status or 200, rec.data)
+                    source.http.setdefault(f"{url.path.rstrip('/')}?{url.query}", answer)
+                    source.http.setdefault(url.path.rstrip("/"), answer)
         return sources
-
-    def add_http(self, url: str, status: int | None, body: str) -> None:
-        """Answer GETs of ``url`` (same path and query, else same path) with ``body``."""
-        parts = urlsplit(url)
-        answer = (status or 200, body)
-        self.http.setdefault(f"{parts.path.rstrip('/')}?{parts.query}", answer)
-        self.http.setdefault(parts.path.rstrip("/"), answer)
 
     def pick(self, path: str) -> RecordedConnection | None:
         """The recorded connection for a client connecting to ``path``."""

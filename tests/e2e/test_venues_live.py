@@ -22,7 +22,7 @@ from support import BINANCE_FAMILY, needs_captures, recordings, run_recording
 
 import adapters
 from collector.capture.reader import list_capture_files
-from collector.replay import replay
+from collector.replay import instruments_sidecar, replay
 from collector.simulator import Simulator, SimulatorConfig
 
 pytestmark = needs_captures
@@ -55,7 +55,10 @@ def _synced_books(slug: str, path: Path) -> tuple[list[str], float]:
 
 
 async def _live(slug: str, path: Path, root: Path, symbols: list[str], speed: float, cut: bool):
-    config = SimulatorConfig(recordings=(path,), speed=speed)
+    # The instrument lists are served too: a venue whose frames need them (Phemex's price
+    # scales) reads them as it did live.
+    sidecar = instruments_sidecar(path)
+    config = SimulatorConfig(recordings=(path, *([sidecar] if sidecar else [])), speed=speed)
     async with Simulator(config) as sim:
         cfg = playback_config(root, sim.port, slug, symbols)
 
