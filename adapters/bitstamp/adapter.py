@@ -5,9 +5,9 @@ Sans-I/O; the wire contract is ``adapters.bitstamp.wire``.
 Books (alignment case 1): ``diff_order_book_{pair}`` sends the changed levels of the
 whole book, each message stamped with ``microtimestamp`` and nothing else: no update
 id, no chain. The book is seeded from ``GET /api/v2/order_book/{pair}/``, and the
-websocket docs give the bridge: "buffer the events ... fetch the order book from the
-REST API ... discard the events with microtimestamp <= the snapshot's microtimestamp,
-apply the rest". That is ``IncreasingIdRule`` on ``first_id = last_id =
+websocket docs give the bridge (paraphrased): buffer the events, fetch the REST
+book, drop the buffered events whose ``microtimestamp`` is not after the book's, apply
+the rest. That is ``IncreasingIdRule`` on ``first_id = last_id =
 microtimestamp`` with the REST ``microtimestamp`` as the snapshot id (the REST body
 sometimes lacks it; then ``timestamp`` in seconds, scaled to microseconds, stands in:
 a bridge that is at most one second early rather than none). A lost event cannot be
@@ -18,7 +18,8 @@ Trades: ``live_trades_{pair}``, event ``trade``: ``id``, exact ``price_str`` and
 took liquidity). Best bid/ask: ``order_book_{pair}`` (top 100, on every change), of
 which the first level per side is kept.
 
-Session: ``bts:request_reconnect`` ("the server will disconnect ... reconnect") becomes
+Session: ``bts:request_reconnect`` (the server's notice that it will close the
+connection, documented as a request to reconnect) becomes
 a ``shutdown`` control, so the transport reconnects at once; ``bts:heartbeat`` is the
 client's liveness probe, sent as the application ping. A reconnect resyncs the books
 that move to the new connection (``BookInvalid``, then a new REST snapshot): without
@@ -58,8 +59,8 @@ from collector.model import (
 URL = "wss://ws.bitstamp.net"
 ORDER_BOOK_URL = "https://www.bitstamp.net/api/v2/order_book/{}/"
 PAIRS_URL = "https://www.bitstamp.net/api/v2/trading-pairs-info/"
-#: "Do not make more than 8000 requests per 10 minutes" (api docs, "Request limits").
-REST_WEIGHT_PER_MINUTE = 800
+#: The API page's default threshold: 10,000 requests per 10 minutes (and 400 a second).
+REST_WEIGHT_PER_MINUTE = 1000
 #: Bitstamp states no cap on channels per connection; this is our bound (three a symbol).
 MAX_SYMBOLS_PER_CONNECTION = 30
 MAX_MESSAGES_PER_SECOND = 10.0

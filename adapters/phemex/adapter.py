@@ -79,15 +79,16 @@ PRODUCTS_PATHS = tuple(urlsplit(u).path for u in PRODUCTS_URLS)
 PRODUCTS_POLL_S = 60.0
 #: Frames held while no product list has loaded (about a minute of a busy symbol set).
 HOLD_LIMIT = 10_000
-#: "Each client ... send heartbeat ... every 5 seconds" ("Heartbeat", all three pages);
-#: the server closes a connection silent for 30 s.
+#: Heartbeat (all three pages): a client ping at intervals under 30 s, every 5 s
+#: recommended; the server closes a connection without one for 30 s.
 APP_PING_INTERVAL_S = 5.0
 APP_PING = json.dumps({"id": 0, "method": "server.ping", "params": []}, separators=(",", ":"))
 #: "API Rate Limits": 20 subscriptions per connection, 20 requests per second.
 MAX_SYMBOLS_PER_CONNECTION = 10  # two subscriptions (book, trades) per symbol
 MAX_MESSAGES_PER_SECOND = 20.0
 LIFETIME_S = 24 * 3600.0
-#: Market-data REST: "100 requests per minute" per IP (Public-Contract-API-en.md).
+#: Our REST budget: the adapter fetches only the product lists (the venue's public limits
+#: are far above this; not re-checked here).
 REST_WEIGHT_PER_MINUTE = 100
 #: Spot ``sBTCUSDT``; contracts ``BTCUSD``, ``BTCUSDT``, ``u1000PEPEUSDT``, ``cETHUSD``.
 SYMBOLS = grammar(

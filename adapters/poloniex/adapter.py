@@ -9,9 +9,9 @@ field for field), so the plan is today's and one decoder serves both. (Poloniex
 *futures* v3 moved to ``lid``/``s``/``cT`` names; that is another market, not this slug.)
 
 Books: ``book_lv2`` sends a top-20 ``snapshot`` on subscribe, then ``update``s whose
-``lastId`` must equal the previous message's ``id`` (ids skip values), docs: "if the
-lastId of the current message does not match the id of the last message, the client has
-lost connection with the server and must resubscribe". That is ``PreviousIdRule`` with
+``lastId`` must equal the previous message's ``id`` (ids skip values); the docs say
+that an update whose ``lastId`` is not the last message's ``id`` means the client lost
+data and must resubscribe. That is ``PreviousIdRule`` with
 ``first_id = last_id = id`` and ``prev_id = lastId``; resync is by reconnecting. The
 venue keeps the book at 20 levels (``depth``).
 
@@ -57,16 +57,17 @@ URL = "wss://ws.poloniex.com/ws/public"
 MARKETS_URL = "https://api.poloniex.com/markets"
 #: Levels ``book_lv2`` keeps per side (docs: "snapshot of the full 20 level order book").
 BOOK_DEPTH = 20
-#: "Ping ... at least every 30 seconds" (websocket basics); a third of that, to be safe.
+#: The server drops a connection without a client ping for 30 s (websocket basics).
 APP_PING_INTERVAL_S = 10.0
 APP_PING = json.dumps({"event": "ping"}, separators=(",", ":"))
-#: Poloniex states no symbols-per-connection cap; this is our bound. Subscriptions go in
-#: one request per channel; "500 requests per second" per connection is far above that.
+#: Poloniex states no symbols-per-connection cap that we rely on; this is our bound.
+#: Subscriptions go in one request per channel, so a connection sends very few.
 MAX_SYMBOLS_PER_CONNECTION = 50
 MAX_MESSAGES_PER_SECOND = 10.0
 LIFETIME_S = 24 * 3600.0
-#: Public REST: 200 requests per second per IP for market data (rate limits page).
-REST_WEIGHT_PER_MINUTE = 12_000
+#: Our REST budget: the adapter fetches only the markets list (Poloniex's public
+#: market-data limits are far above this; not re-checked here).
+REST_WEIGHT_PER_MINUTE = 600
 SYMBOLS = grammar(r"[A-Z0-9]+_[A-Z0-9]+", "BASE_QUOTE in upper case", "BTC_USDT", "ETH_BTC")
 _CHANNELS = {"book": "book_lv2", "trades": "trades", "bbo": "book"}
 

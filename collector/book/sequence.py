@@ -162,10 +162,10 @@ class SeqIdRule:
 class IncreasingIdRule:
     """Ids that only increase and skip values: an engine-wide ``sequence`` or a timestamp.
 
-    Phemex ``sequence`` is shared by every symbol (docs: "sequence: the latest sequence
-    number", github.com/phemex/phemex-api-docs Public-Contract-API-en.md, "Subscribe
-    OrderBook"); Bitstamp's diff book has only ``microtimestamp`` (docs: "discard events
-    with microtimestamp <= the snapshot's", www.bitstamp.net/websocket/v2/). Neither
+    Phemex ``sequence`` ("Latest message sequence", github.com/phemex/phemex-api-docs,
+    "Subscribe OrderBook") is shared by groups of symbols; Bitstamp's diff book has only
+    ``microtimestamp``, and its docs (www.bitstamp.net/websocket/v2/) bridge the REST
+    book by dropping the events whose ``microtimestamp`` is not after it. Neither
     says what a gap looks like, so nothing is one: a delta older than the book is a
     repeat (a switch-over) and ignored, an equal id is applied (sizes are absolute, so a
     repeat changes nothing, and two Bitstamp events may share a microsecond). REST
