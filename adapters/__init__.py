@@ -17,6 +17,7 @@ from adapters.bitfinex import BitfinexAdapter
 from adapters.bitflyer import BitflyerAdapter
 from adapters.bitget import BitgetAdapter
 from adapters.bitmex import BitmexAdapter
+from adapters.bitstamp import BitstampAdapter
 from adapters.bybit import BybitAdapter
 from adapters.coinbase import CoinbaseAdapter
 from adapters.coinbase_exchange import CoinbaseExchangeAdapter
@@ -30,6 +31,8 @@ from adapters.kraken_futures import KrakenFuturesAdapter
 from adapters.kucoin import KucoinAdapter
 from adapters.okcoin import OkcoinAdapter
 from adapters.okx import OkxAdapter
+from adapters.phemex import PhemexAdapter
+from adapters.poloniex import PoloniexAdapter
 from collector.adapter import Adapter
 
 REGISTRY: dict[str, Callable[[], Adapter]] = {
@@ -44,6 +47,7 @@ REGISTRY: dict[str, Callable[[], Adapter]] = {
     "coinbase": CoinbaseAdapter,
     "coinbase-exchange": CoinbaseExchangeAdapter,
     "bitmex": BitmexAdapter,
+    "bitstamp": BitstampAdapter,
     "deribit": DeribitAdapter,
     "gateio": lambda: GateioAdapter("gateio"),
     "gateio-futures": lambda: GateioAdapter("gateio-futures"),
@@ -53,9 +57,11 @@ REGISTRY: dict[str, Callable[[], Adapter]] = {
     "kraken-futures": KrakenFuturesAdapter,
     "kucoin": KucoinAdapter,
     "okx": OkxAdapter,
-    "okcoin": OkcoinAdapter,
     "bitget": BitgetAdapter,
     "crypto-com": CryptoComAdapter,
+    "okcoin": OkcoinAdapter,
+    "phemex": PhemexAdapter,
+    "poloniex": PoloniexAdapter,
 }
 
 

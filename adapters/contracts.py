@@ -8,6 +8,7 @@ from adapters.bitfinex import contract as bitfinex_contract
 from adapters.bitflyer import contract as bitflyer_contract
 from adapters.bitget import contract as bitget_contract
 from adapters.bitmex import contract as bitmex_contract
+from adapters.bitstamp import contract as bitstamp_contract
 from adapters.bybit import contract as bybit_contract
 from adapters.coinbase import contract as coinbase_contract
 from adapters.coinbase_exchange import contract as coinbase_exchange_contract
@@ -21,6 +22,8 @@ from adapters.kraken_futures import contract as kraken_futures_contract
 from adapters.kucoin import contract as kucoin_contract
 from adapters.okcoin import contract as okcoin_contract
 from adapters.okx import contract as okx_contract
+from adapters.phemex import contract as phemex_contract
+from adapters.poloniex import contract as poloniex_contract
 from collector.contract.model import VenueContract
 
 CONTRACTS: dict[str, VenueContract] = {
@@ -32,6 +35,7 @@ CONTRACTS: dict[str, VenueContract] = {
     "bitfinex": bitfinex_contract.CONTRACT,
     "bitflyer": bitflyer_contract.CONTRACT,
     "bitmex": bitmex_contract.CONTRACT,
+    "bitstamp": bitstamp_contract.CONTRACT,
     "bybit": bybit_contract.CONTRACT,
     "coinbase": coinbase_contract.CONTRACT,
     "coinbase-exchange": coinbase_exchange_contract.CONTRACT,
@@ -44,9 +48,11 @@ CONTRACTS: dict[str, VenueContract] = {
     "kraken-futures": kraken_futures_contract.CONTRACT,
     "kucoin": kucoin_contract.CONTRACT,
     "okx": okx_contract.CONTRACT,
-    "okcoin": okcoin_contract.CONTRACT,
     "bitget": bitget_contract.CONTRACT,
     "crypto-com": crypto_com_contract.CONTRACT,
+    "okcoin": okcoin_contract.CONTRACT,
+    "phemex": phemex_contract.CONTRACT,
+    "poloniex": poloniex_contract.CONTRACT,
 }
 
 

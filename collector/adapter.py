@@ -29,8 +29,9 @@ ALL_CHANNELS = CHANNELS + DERIVATIVE_CHANNELS
 
 
 def market_channels(adapter: object) -> tuple[str, ...]:
-    """The ``CHANNELS`` ``adapter`` serves: all of them unless it lists fewer in
-    ``market_channels`` (Gemini's market data v2 has no best bid/offer stream)."""
+    """The ``CHANNELS`` ``adapter`` serves: all of them, unless it lists fewer in
+    ``market_channels`` (a venue with no best-bid/ask stream: Gemini, Phemex). The config
+    then defaults to these and refuses the others, rather than subscribing nothing in silence."""
     return tuple(getattr(adapter, "market_channels", CHANNELS))
 
 

@@ -135,3 +135,23 @@ def json_decimal(raw: bytes | str) -> str:
     if text is None:
         raise InvalidDecimalText("null", "null where a number is required")
     return text
+
+
+def scaled_text(value: int, scale: int) -> str:
+    """Exact decimal text of ``value / 10**scale``, by integer arithmetic only.
+
+    Venues that send prices and sizes as scaled integers (Phemex ``priceEp`` with the
+    product's ``priceScale``, ``baseQtyEv`` with the currency's ``valueScale``) state
+    the exact value in two integers; a float division would round it. The text has no
+    exponent and no trailing fractional zeros (``329915000, 4`` -> ``32991.5``,
+    ``30000, 4`` -> ``3``); a negative ``value`` keeps its sign (funding rates).
+    Raises ``ValueError`` for a negative ``scale`` or a non-integer (``bool`` included).
+    """
+    if type(value) is not int or type(scale) is not int or scale < 0:
+        raise ValueError(f"scaled integer {value!r} with scale {scale!r}: not integers")
+    sign = "-" if value < 0 else ""
+    whole, fraction = divmod(abs(value), 10**scale)
+    if not fraction:
+        return f"{sign}{whole}"
+    digits = str(fraction).rjust(scale, "0").rstrip("0")
+    return f"{sign}{whole}.{digits}"

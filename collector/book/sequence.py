@@ -157,3 +157,32 @@ class SeqIdRule:
 
     def outdated(self, delta: BookDelta, last_id: int) -> bool:
         return delta.prev_id is not None and delta.prev_id != last_id and delta.last_id <= last_id
+
+
+class IncreasingIdRule:
+    """Ids that only increase and skip values: an engine-wide ``sequence`` or a timestamp.
+
+    Phemex ``sequence`` ("Latest message sequence", github.com/phemex/phemex-api-docs,
+    "Subscribe OrderBook") is shared by groups of symbols; Bitstamp's diff book has only
+    ``microtimestamp``, and its docs (www.bitstamp.net/websocket/v2/) bridge the REST
+    book by dropping the events whose ``microtimestamp`` is not after it. Neither
+    says what a gap looks like, so nothing is one: a delta older than the book is a
+    repeat (a switch-over) and ignored, an equal id is applied (sizes are absolute, so a
+    repeat changes nothing, and two Bitstamp events may share a microsecond). REST
+    snapshot: drop deltas with id <= the snapshot's; the first newer one bridges.
+    Integrity then rests on the crossed-book check and the venue's in-band snapshots.
+    """
+
+    name = "increasing"
+
+    def stale(self, delta: BookDelta, snapshot_id: int) -> bool:
+        return delta.last_id <= snapshot_id
+
+    def bridges(self, delta: BookDelta, snapshot_id: int) -> bool:
+        return delta.last_id > snapshot_id
+
+    def continues(self, delta: BookDelta, last_id: int) -> bool:
+        return True
+
+    def outdated(self, delta: BookDelta, last_id: int) -> bool:
+        return delta.last_id < last_id

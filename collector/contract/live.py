@@ -52,7 +52,7 @@ from typing import Final
 from urllib.parse import urlsplit
 
 import adapters
-from collector.adapter import ALL_CHANNELS, CHANNELS, Subscription, derivative_channels
+from collector.adapter import ALL_CHANNELS, Subscription, derivative_channels, market_channels
 from collector.capture.records import Record
 from collector.config import Config, parse_config
 from collector.contract.check import check_recording
@@ -89,6 +89,7 @@ DEFAULT_SYMBOLS: Final[dict[str, tuple[str, ...]]] = {
     "binance-coinm": ("BTCUSD_PERP", "ETHUSD_PERP"),
     "bitfinex": ("tBTCUSD", "tETHUSD"),
     "bitmex": ("XBTUSD", "ETHUSD"),
+    "bitstamp": ("btcusd", "ethusd"),
     "bybit": ("linear:BTCUSDT", "spot:BTCUSDT"),
     "coinbase": ("BTC-USD", "ETH-USD"),
     "coinbase-exchange": ("BTC-USD", "ETH-USD"),
@@ -105,6 +106,8 @@ DEFAULT_SYMBOLS: Final[dict[str, tuple[str, ...]]] = {
     "okcoin": ("BTC-USD", "ETH-USD"),
     "bitget": ("SPOT:BTCUSDT", "USDT-FUTURES:BTCUSDT"),
     "crypto-com": ("BTC_USDT", "BTCUSD-PERP"),
+    "phemex": ("BTCUSD", "sBTCUSDT"),
+    "poloniex": ("BTC_USDT", "ETH_USDT"),
 }
 
 #: A channel whose first message comes later than this after connecting is silent
@@ -155,7 +158,7 @@ class LiveCheckError(ValueError):
 def channels_of(slug: str, symbol: str) -> list[str]:
     """The channels the adapter can subscribe ``symbol`` to (its contracted streams)."""
     adapter = adapters.create(slug)
-    return [c for c in CHANNELS if adapter.plan([Subscription(symbol, c)])]
+    return [c for c in market_channels(adapter) if adapter.plan([Subscription(symbol, c)])]
 
 
 def _serves(adapter: object, symbol: str, channel: str) -> bool:
@@ -186,14 +189,16 @@ def session_channels(
     """
     adapter = adapters.create(slug)
     derivative = derivative_channels(adapter)
-    served = CHANNELS + derivative
+    served = market_channels(adapter) + derivative
     for channel in wanted or ():
         if channel not in ALL_CHANNELS:
             raise LiveCheckError(f"{channel!r} is not a channel: {', '.join(ALL_CHANNELS)}")
         if channel not in served:
             raise LiveCheckError(f"{slug} does not serve {channel!r}: {', '.join(served)}")
     try:  # the adapter refuses symbols it cannot subscribe (e.g. Bybit's without category)
-        base = [c for c in CHANNELS if all(c in channels_of(slug, s) for s in symbols)]
+        base = [
+            c for c in market_channels(adapter) if all(c in channels_of(slug, s) for s in symbols)
+        ]
     except ValueError as exc:
         raise LiveCheckError(str(exc)) from None
     channels, left_out = list(base), {}

@@ -28,6 +28,7 @@ import pytest
 from support import CAPTURES, needs_captures
 
 import adapters
+from collector.adapter import market_channels
 from collector.cli import main
 from collector.contract.live import (
     DEFAULT_SYMBOLS,
@@ -94,19 +95,18 @@ def keys(report: dict) -> set[tuple[str, str, str]]:
 # -- pieces ------------------------------------------------------------------------------
 
 
-#: Venues that do not stream all three market-data channels, and what they serve: Gemini's
-#: market data v2 has no best bid/offer stream, and its one ``l2`` subscription carries the
-#: book and the trades together (neither is a stream of its own).
-SERVES = {"gemini": ["book", "trades"]}
+#: Venues whose one subscription carries the book and the trades together (neither is a
+#: stream of its own): Gemini's market data v2 ``l2``.
 ONE_STREAM = {"gemini"}
 
 
 def test_every_venue_has_default_symbols_with_streams() -> None:
     assert set(DEFAULT_SYMBOLS) == set(adapters.REGISTRY)
     for slug, symbols in DEFAULT_SYMBOLS.items():
+        served = list(market_channels(adapters.create(slug)))  # all three but on Gemini and Phemex
+        assert {"book", "trades"} <= set(served), slug
         for symbol in symbols:
-            expected = SERVES.get(slug, ["book", "trades", "bbo"])
-            assert channels_of(slug, symbol) == expected, (slug, symbol)
+            assert channels_of(slug, symbol) == served, (slug, symbol)
         streamed = set(streamed_channels(slug, symbols, ["book", "trades"]))
         assert {"book", "trades"} <= streamed or (slug in ONE_STREAM and not streamed), slug
 

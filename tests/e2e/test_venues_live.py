@@ -18,11 +18,11 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 from harness import playback_config, read_table, run_daemon, synced, wait_for
-from support import BINANCE_FAMILY, load_records, needs_captures, recordings, run_records
+from support import BINANCE_FAMILY, needs_captures, recordings, run_recording
 
 import adapters
 from collector.capture.reader import list_capture_files
-from collector.replay import replay
+from collector.replay import instruments_sidecar, replay
 from collector.simulator import Simulator, SimulatorConfig
 
 pytestmark = needs_captures
@@ -53,8 +53,7 @@ def _cases() -> list[tuple[str, Path]]:
 def _synced_books(slug: str, path: Path) -> tuple[list[str], float, float]:
     """Symbols whose book the source recording syncs, the recording's duration (s), and
     how long it runs on after the last of those books synced (s)."""
-    _, records = load_records(path)
-    pipeline = run_records(slug, records)
+    records, pipeline = run_recording(path, slug)  # its instruments sidecar first, as live
     symbols = sorted(s for s, sym in pipeline.engine.symbols.items() if sym.stats.book_rows)
     duration = (records[-1].ts - records[0].ts) / 1e9
     if not symbols:
@@ -66,7 +65,10 @@ def _synced_books(slug: str, path: Path) -> tuple[list[str], float, float]:
 
 
 async def _live(slug: str, path: Path, root: Path, symbols: list[str], speed: float, cut: bool):
-    config = SimulatorConfig(recordings=(path,), speed=speed)
+    # The instrument lists are served too: a venue whose frames need them (Phemex's price
+    # scales) reads them as it did live.
+    sidecar = instruments_sidecar(path)
+    config = SimulatorConfig(recordings=(path, *([sidecar] if sidecar else [])), speed=speed)
     async with Simulator(config) as sim:
         cfg = playback_config(root, sim.port, slug, symbols)
 

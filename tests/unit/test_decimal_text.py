@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import Context, Decimal, localcontext
 
 import pyarrow as pa
 import pytest
@@ -164,3 +164,32 @@ def test_json_number_null_and_non_numbers() -> None:
     for raw in (b'"1.5"', b"true", b"", b"[1]", b"01", b"1.", b".5", b"NaN"):
         with pytest.raises(ValueError):
             decimal_text.json_number(raw)
+
+
+@given(st.integers(min_value=-(10**40), max_value=10**40), st.integers(min_value=0, max_value=30))
+def test_scaled_text_is_the_exact_quotient(value: int, scale: int) -> None:
+    text = decimal_text.scaled_text(value, scale)
+    with localcontext(Context(prec=100)):  # wide enough that Decimal itself cannot round
+        assert Decimal(text) == Decimal(value).scaleb(-scale)
+        assert int(Decimal(text).scaleb(scale)) == value  # and back, exactly
+    assert "e" not in text.lower() and not ("." in text and text.endswith("0"))
+
+
+@pytest.mark.parametrize(
+    ("value", "scale", "text"),
+    [
+        (329915000, 4, "32991.5"),
+        (30000, 4, "3"),
+        (0, 8, "0"),
+        (1, 8, "0.00000001"),
+        (-5, 1, "-0.5"),
+    ],
+)
+def test_scaled_text_examples(value: int, scale: int, text: str) -> None:
+    assert decimal_text.scaled_text(value, scale) == text
+
+
+@pytest.mark.parametrize(("value", "scale"), [(1.5, 2), (True, 2), (10, -1), ("10", 2)])
+def test_scaled_text_refuses_what_is_not_two_integers(value: object, scale: object) -> None:
+    with pytest.raises(ValueError):
+        decimal_text.scaled_text(value, scale)  # type: ignore[arg-type]

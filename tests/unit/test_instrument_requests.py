@@ -27,6 +27,7 @@ SIDECARS = {
     "binance-coinm": "binance-coinm/BINANCE_DELIVERY.instruments.jsonl.gz",
     "bitfinex": "bitfinex/BITFINEX.instruments.jsonl.gz",
     "bitmex": "bitmex/BITMEX.instruments.jsonl.gz",
+    "bitstamp": "bitstamp/BITSTAMP.instruments.jsonl.gz",
     "bybit": "bybit/BYBIT_2026.instruments.jsonl.gz",  # BYBIT.* is the retired v2 API
     "coinbase": "coinbase/COINBASE_2026.instruments.jsonl.gz",
     "coinbase-exchange": "coinbase-exchange/COINBASE.instruments.jsonl.gz",
@@ -42,12 +43,17 @@ SIDECARS = {
     "okcoin": "okcoin/OKCOIN.instruments.jsonl.gz",
     "bitget": "bitget/BITGET.instruments.jsonl.gz",  # API v1: see SUPERSEDED
     "crypto-com": "crypto-com/CRYPTO.COM.instruments.jsonl.gz",  # API v2: see SUPERSEDED
+    "phemex": "phemex/PHEMEX.instruments.jsonl.gz",
+    "poloniex": "poloniex/POLONIEX.instruments.jsonl.gz",
 }
 #: Lists fetched beyond the sidecar's: Bitfinex's currency alias map, which
-#: ``decode_rest`` reads too (the corpus did not record it).
+#: ``decode_rest`` reads too (the corpus did not record it); Bitget's USDC futures list;
+#: Phemex's documented product list, beside the configuration list the 2021 recording
+#: fetched.
 EXTRA = {
     "bitfinex": {"https://api-pub.bitfinex.com/v2/conf/pub:map:currency:sym"},
     "bitget": {"https://api.bitget.com/api/v2/mix/market/contracts?productType=USDC-FUTURES"},
+    "phemex": {"https://api.phemex.com/public/products"},
 }
 #: Lists the venue moved to a new API version since the recording: the live request ->
 #: the one the sidecar recorded (Bitget v2 -> v1, Crypto.com Exchange v1 -> the retired

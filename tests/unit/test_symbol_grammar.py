@@ -33,6 +33,7 @@ VALID = {
     "binance-coinm": ["BTCUSD_PERP", "ETHUSD_261225"],
     "bitfinex": ["tBTCUSD", "tBTCF0:USTF0", "tAVAX:USD"],
     "bitmex": ["XBTUSD", "XBTUSDT", "XBTZ26"],
+    "bitstamp": ["btcusd", "etheur", "usdtusd"],
     "bybit": ["linear:BTCUSDT", "spot:BTCUSDT", "inverse:BTCUSD", "option:BTC-26DEC25-100000-C"],
     "coinbase": ["BTC-USD", "ETH-USDC", "BIT-27DEC24-CDE"],
     "coinbase-exchange": ["BTC-USD", "ETH-EUR"],
@@ -55,6 +56,8 @@ VALID = {
     "okcoin": ["BTC-USD", "USDC-USDT"],
     "bitget": ["SPOT:BTCUSDT", "USDT-FUTURES:BTCUSDT", "COIN-FUTURES:BTCUSD", "SPOT:1INCHUSDT"],
     "crypto-com": ["BTC_USDT", "1INCH_USD", "BTCUSD-PERP", "BTCUSD-261225"],
+    "phemex": ["BTCUSD", "sBTCUSDT", "BTCUSDT", "u1000PEPEUSDT", "cETHUSD"],
+    "poloniex": ["BTC_USDT", "ETH_BTC", "1INCH_USDT"],
 }
 #: What a person gets wrong: per venue, a lower-cased symbol and one with a separator.
 TYPOS = {
@@ -65,6 +68,7 @@ TYPOS = {
     "binance-coinm": ["btcusd_perp"],
     "bitfinex": ["BTCUSD", "tbtcusd", "fUSD"],
     "bitmex": ["xbtusd", "XBT/USD"],
+    "bitstamp": ["BTCUSD", "btc/usd", "btc-usd", "btc_usd"],
     "bybit": ["BTCUSDT", "linear:btcusdt", "futures:BTCUSDT", "linear:"],
     "coinbase": ["btc-usd", "BTCUSD", "BTC_USD"],
     "coinbase-exchange": ["btc-usd", "BTC-USD-PERP"],
@@ -81,7 +85,13 @@ TYPOS = {
     "okcoin": ["btc-usd", "BTCUSD", "BTC-USD-SWAP"],
     "bitget": ["BTCUSDT", "spot:BTCUSDT", "SPOT:btcusdt", "MIX:BTCUSDT", "SPOT:"],
     "crypto-com": ["btc_usdt", "BTC-USDT-PERP", "BTC_", "BTC/USDT"],
+    "phemex": ["btcusd", "sbtcusdt", "BTC-USD", "BTC_USDT"],
+    "poloniex": ["btc_usdt", "BTC-USDT", "BTCUSDT", "BTC__USDT"],
 }
+
+
+#: Venues whose native symbols are lower case (Bitstamp's ``btcusd``, as in its URLs).
+LOWER_CASE = {"bitstamp"}
 
 
 def test_every_venue_has_cases() -> None:
@@ -107,10 +117,13 @@ def test_no_symbol_with_a_space_a_path_or_lower_case_ascii_fits(
 ) -> None:
     """Wherever one of these lands in any text, the result is no symbol of any venue.
 
-    (``a`` is lower case on every venue but for Bitfinex's leading ``t`` and Deribit's
-    ``d`` inside a decimal strike, which are not ``a``; ``..`` makes a path, even on
-    Kraken, whose symbols may hold one dot.)
+    (``a`` is lower case on every venue but for Bitfinex's leading ``t``, Deribit's
+    ``d`` inside a decimal strike and Phemex's ``s``/``u``/``c`` prefixes, which are not
+    ``a``; on the venues whose symbols are lower case (``LOWER_CASE``) the letter is
+    upper case instead. ``..`` makes a path, even on Kraken, whose symbols may hold one dot.)
     """
+    if slug in LOWER_CASE and bad in ("a", "z"):
+        bad = bad.upper()
     assert not GRAMMARS[slug].accepts(symbol[:where] + bad + symbol[where:])
 
 
