@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -353,6 +354,13 @@ def exact_decimals(
             expected[i] = decimal_text.parse_exact(text, signed)
         except decimal_text.InvalidDecimalText:
             raise ValueDoesNotFit(column, text) from None
+    if expected:
+        # The rare rows go to Arrow as plain digits of their exact value: its parser
+        # refuses some exact text it could store ("0E40" is zero).
+        mask = np.zeros(len(strings), dtype=bool)
+        mask[others] = True
+        values = pa.array([format(expected[i], "f") for i in others], pa.string())
+        strings = pc.replace_with_mask(strings, pa.array(mask), values)
     try:
         result = strings.cast(DECIMAL)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
