@@ -19,6 +19,7 @@ from adapters.bybit import BybitAdapter
 from adapters.coinbase import CoinbaseAdapter
 from adapters.coinbase_exchange import CoinbaseExchangeAdapter
 from adapters.deribit import DeribitAdapter
+from adapters.htx import HtxAdapter
 from adapters.kraken import KrakenAdapter
 from adapters.okx import OkxAdapter
 from collector.adapter import Adapter
@@ -35,9 +36,25 @@ REGISTRY: dict[str, Callable[[], Adapter]] = {
     "coinbase-exchange": CoinbaseExchangeAdapter,
     "bitmex": BitmexAdapter,
     "deribit": DeribitAdapter,
+    "htx": lambda: HtxAdapter("htx"),
+    "htx-swap": lambda: HtxAdapter("htx-swap"),
     "kraken": KrakenAdapter,
     "okx": OkxAdapter,
 }
+
+
+#: Names a venue's recordings (their header ``exchange``, their captures folder) carried
+#: before it was renamed: Huobi became HTX in 2023, and its 2021-22 recordings say ``huobi``.
+#: Every place that turns a recording's name into an adapter goes through ``canonical``.
+FORMER_NAMES: dict[str, str] = {
+    "huobi": "htx",
+    "huobi-swap": "htx-swap",
+}
+
+
+def canonical(name: str) -> str:
+    """The registered slug of ``name``: itself, or the slug a former name now goes by."""
+    return FORMER_NAMES.get(name, name)
 
 
 class UnknownExchange(KeyError):
@@ -50,9 +67,10 @@ class UnknownExchange(KeyError):
 
 
 def create(slug: str) -> Adapter:
-    """A fresh adapter for ``slug`` (adapters hold per-session symbol metadata)."""
+    """A fresh adapter for ``slug`` or a former name of it (adapters hold per-session
+    symbol metadata)."""
     try:
-        factory = REGISTRY[slug]
+        factory = REGISTRY[canonical(slug)]
     except KeyError:
         raise UnknownExchange(slug) from None
     return factory()

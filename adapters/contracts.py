@@ -10,6 +10,7 @@ from adapters.bybit import contract as bybit_contract
 from adapters.coinbase import contract as coinbase_contract
 from adapters.coinbase_exchange import contract as coinbase_exchange_contract
 from adapters.deribit import contract as deribit_contract
+from adapters.htx import contract as htx_contract
 from adapters.kraken import contract as kraken_contract
 from adapters.okx import contract as okx_contract
 from collector.contract.model import VenueContract
@@ -26,6 +27,8 @@ CONTRACTS: dict[str, VenueContract] = {
     "coinbase": coinbase_contract.CONTRACT,
     "coinbase-exchange": coinbase_exchange_contract.CONTRACT,
     "deribit": deribit_contract.CONTRACT,
+    "htx": htx_contract.CONTRACT,
+    "htx-swap": htx_contract.CONTRACT,
     "kraken": kraken_contract.CONTRACT,
     "okx": okx_contract.CONTRACT,
 }

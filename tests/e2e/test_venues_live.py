@@ -18,7 +18,14 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 from harness import playback_config, read_table, run_daemon, synced, wait_for
-from support import BINANCE_FAMILY, load_records, needs_captures, recordings, run_records
+from support import (
+    BINANCE_FAMILY,
+    load_records,
+    needs_captures,
+    recordings,
+    run_records,
+    slug_recordings,
+)
 
 import adapters
 from collector.capture.reader import list_capture_files
@@ -43,7 +50,7 @@ def _cases() -> list[tuple[str, Path]]:
     for slug in sorted(adapters.REGISTRY):
         if slug in BINANCE_FAMILY:
             continue  # simulated in depth by the generated source: tests/e2e/test_faults.py
-        cases += [(slug, path) for path in recordings((slug,))]
+        cases += [(slug, path) for path in slug_recordings(slug)]
     return cases
 
 
