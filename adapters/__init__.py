@@ -22,6 +22,7 @@ from adapters.deribit import DeribitAdapter
 from adapters.htx import HtxAdapter
 from adapters.kraken import KrakenAdapter
 from adapters.okx import OkxAdapter
+from adapters.upbit import UpbitAdapter
 from collector.adapter import Adapter
 
 REGISTRY: dict[str, Callable[[], Adapter]] = {
@@ -40,6 +41,7 @@ REGISTRY: dict[str, Callable[[], Adapter]] = {
     "htx-swap": lambda: HtxAdapter("htx-swap"),
     "kraken": KrakenAdapter,
     "okx": OkxAdapter,
+    "upbit": UpbitAdapter,
 }
 
 

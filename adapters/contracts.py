@@ -13,6 +13,7 @@ from adapters.deribit import contract as deribit_contract
 from adapters.htx import contract as htx_contract
 from adapters.kraken import contract as kraken_contract
 from adapters.okx import contract as okx_contract
+from adapters.upbit import contract as upbit_contract
 from collector.contract.model import VenueContract
 
 CONTRACTS: dict[str, VenueContract] = {
@@ -31,6 +32,7 @@ CONTRACTS: dict[str, VenueContract] = {
     "htx-swap": htx_contract.CONTRACT,
     "kraken": kraken_contract.CONTRACT,
     "okx": okx_contract.CONTRACT,
+    "upbit": upbit_contract.CONTRACT,
 }
 
 

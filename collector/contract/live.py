@@ -95,6 +95,9 @@ DEFAULT_SYMBOLS: Final[dict[str, tuple[str, ...]]] = {
     "deribit": ("BTC-PERPETUAL", "ETH-PERPETUAL"),
     "kraken": ("BTC/USD", "ETH/USD"),
     "okx": ("BTC-USDT", "BTC-USDT-SWAP"),
+    "htx": ("btcusdt", "ethusdt"),
+    "htx-swap": ("BTC-USDT", "BTC-USD"),
+    "upbit": ("KRW-BTC", "KRW-ETH"),
 }
 
 #: A channel whose first message comes later than this after connecting is silent

@@ -2,8 +2,9 @@
 
 Nothing here names a venue. A new adapter is covered by registering it (one
 line in ``adapters.REGISTRY``) and putting its recordings in the captures
-folder of the same name (or of a former name, ``adapters.FORMER_NAMES``); the file's facts in the captures README (checksums
-verified, sequence gaps) become assertions automatically.
+folder of the same name (or of a former name, ``adapters.FORMER_NAMES``); the
+file's facts in the captures README (checksums verified, sequence gaps) become
+assertions automatically.
 
 For each recording it asserts that:
 

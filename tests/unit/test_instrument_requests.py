@@ -33,6 +33,9 @@ SIDECARS = {
     "deribit": "deribit/DERIBIT.instruments.jsonl.gz",
     "kraken": "kraken/KRAKEN.instruments.jsonl.gz",
     "okx": "okx/OKX.instruments.jsonl.gz",
+    "htx": "huobi/HUOBI.instruments.jsonl.gz",  # recorded before Huobi became HTX
+    "htx-swap": "huobi-swap/HUOBI_SWAP.instruments.jsonl.gz",
+    "upbit": "upbit/UPBIT.instruments.jsonl.gz",
 }
 #: Lists fetched beyond the sidecar's: Bitfinex's currency alias map, which
 #: ``decode_rest`` reads too (the corpus did not record it).
@@ -43,7 +46,7 @@ MOVED = {"coinbase-exchange"}
 
 def _recorded(slug: str) -> list[tuple[str, str]]:
     info, records = open_recording(CAPTURES / SIDECARS[slug])
-    assert info.exchange == slug
+    assert info.exchange is not None and adapters.canonical(info.exchange) == slug
     return [(r.url, r.data) for r in records if r.kind == "http"]
 
 

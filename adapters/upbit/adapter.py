@@ -1,0 +1,160 @@
+"""Upbit spot: ``orderbook`` (the whole book in every message) and ``trade``.
+
+Sans-I/O. Written from Upbit's global docs (https://global-docs.upbit.com/reference/,
+read 2026-12-07), wire structs in ``adapters/upbit/wire.py``:
+
+* Connect to ``wss://api.upbit.com/websocket/v1`` and send one request, a JSON array:
+  a ``ticket`` (any name of the client's), one object per data type with its ``codes``,
+  and the ``format``. The plan asks for ``DEFAULT`` (full field names); the 2021
+  recording asked for ``SIMPLE`` (abbreviations). Both are decoded.
+* Every answer arrives in a **binary** websocket frame holding plain JSON: nothing to
+  inflate (``frame_encoding`` is ``text``), the adapter decodes the bytes as they are.
+* The server closes a connection idle for 120 s; a client keeps it up by sending the text
+  ``PING`` (answered ``{"status":"UP"}``): the plan sends one every 60 s.
+* ``orderbook``: the whole book, 15 level pairs (``orderbook_units``: ask and bid
+  at each rank), in every message: engine case 3, no ids to check (the adapter numbers
+  each symbol's messages itself).
+* ``trade``: ``ask_bid`` is the taker's side (``BID`` bought, ``ASK`` sold);
+  ``sequential_id`` is the trade's unique id (the docs warn it is not ordered).
+* Limits ("WebSocket" rate limits): 5 connections a second and 5 requests a second
+  (100 a minute) per IP; no cap on codes per request is documented: the 100 below is
+  this project's choice, as is the day-long connection lifetime.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+from adapters.upbit import wire
+from collector.adapter import (
+    ConnectionPlan,
+    Listings,
+    RestRequest,
+    Subscription,
+    grammar,
+    symbols_per_connection,
+)
+from collector.book.book import OrderBook
+from collector.book.sequence import NoSequenceRule, SequenceRule
+from collector.decimal_text import InvalidDecimalText, json_decimal
+from collector.model import BookSnapshot, Control, DecodeFailed, Message, Trade, sample
+
+WS_URL = "wss://api.upbit.com/websocket/v1"
+MARKETS_URL = "https://api.upbit.com/v1/market/all"
+TICKET = "collector"  # names the client's request; Upbit asks only that it be set
+APP_PING = "PING"
+APP_PING_INTERVAL_S = 60.0  # the server closes after 120 s idle
+SYMBOLS_PER_CONNECTION = 100  # our choice: no documented cap
+MAX_MESSAGES_PER_SECOND = 5.0  # docs: 5 websocket requests a second per IP
+LIFETIME_S = 24 * 3600.0  # our choice: no documented lifetime
+#: Quotation REST: 10 requests a second per IP (docs "Rate Limits"); we spend half.
+REST_WEIGHT_PER_MINUTE = 300
+#: ``KRW-BTC``, ``BTC-ETH``, ``USDT-BTC``: quote currency first.
+SYMBOLS = grammar(r"[A-Z]+-[A-Z0-9]+", "QUOTE-BASE in capitals", "KRW-BTC", "BTC-ETH")
+_TYPES = {"book": "orderbook", "trades": "trade"}
+_SIDES = {"BID": "buy", "ASK": "sell"}
+_errors = (msgspec.DecodeError, msgspec.ValidationError, InvalidDecimalText)
+
+
+class UpbitAdapter:
+    """Planner and decoder for Upbit's public websocket."""
+
+    slug = "upbit"
+    frame_encoding = "text"  # binary frames of plain JSON
+    rest_weight_per_minute: int | None = REST_WEIGHT_PER_MINUTE
+    symbol_grammar = SYMBOLS
+
+    def __init__(self) -> None:
+        self.sequence_rule: SequenceRule = NoSequenceRule()
+        self.listings = Listings()
+        self._numbers: dict[str, int] = {}  # per symbol: its last orderbook's number
+
+    def market(self, symbol: str) -> str:
+        quote, _, base = symbol.partition("-")
+        return f"{base}-{quote}" if base else symbol
+
+    def instrument_requests(self) -> list[RestRequest]:
+        return [RestRequest(MARKETS_URL)]
+
+    def listed(self, symbol: str) -> bool | None:
+        return self.listings.listed(symbol)
+
+    def snapshot_request(self, symbol: str) -> RestRequest | None:
+        return None  # every orderbook message is the whole book
+
+    def plan(self, subscriptions: list[Subscription]) -> list[ConnectionPlan]:
+        plans = []
+        for chunk in symbols_per_connection(subscriptions, SYMBOLS_PER_CONNECTION, _TYPES):
+            request: list[dict[str, object]] = [{"ticket": TICKET}]
+            for channel, kind in _TYPES.items():
+                codes = [s.symbol for s in chunk if s.channel == channel]
+                if codes:
+                    request.append({"type": kind, "codes": codes})
+            request.append({"format": "DEFAULT"})
+            plans.append(
+                ConnectionPlan(
+                    url=WS_URL,
+                    subscribe=[msgspec.json.encode(request).decode()],
+                    subscriptions=chunk,
+                    max_messages_per_second=MAX_MESSAGES_PER_SECOND,
+                    lifetime_s=LIFETIME_S,
+                    app_ping=APP_PING,
+                    app_ping_interval_s=APP_PING_INTERVAL_S,
+                )
+            )
+        return plans
+
+    def book_checksum(self, symbol: str, book: OrderBook) -> int | None:
+        return None  # Upbit sends no checksum
+
+    def connected(self, conn: int, url: str) -> None:
+        pass  # every message names its market
+
+    def decode(self, frame: str | bytes, ts_recv: int, conn: int = 0) -> list[Message]:
+        try:
+            env = wire.envelope.decode(frame)
+            if env.type == "orderbook":
+                return [self._book(wire.orderbook.decode(frame), ts_recv)]
+            if env.ty == "orderbook":
+                return [self._book(wire.simple_orderbook.decode(frame), ts_recv)]
+            if env.type == "trade":
+                return [_trade(wire.trade.decode(frame), ts_recv)]
+            if env.ty == "trade":
+                return [_trade(wire.simple_trade.decode(frame), ts_recv)]
+            if env.status == "UP":
+                return [Control("heartbeat", ts_recv, "UP")]
+            if env.error:
+                return [Control("error", ts_recv, bytes(env.error).decode())]
+        except _errors as exc:
+            return [DecodeFailed(str(exc), ts_recv, sample(frame))]
+        return [DecodeFailed("unknown message", ts_recv, sample(frame), unknown=True)]
+
+    def _book(self, book: wire.Orderbook, ts_recv: int) -> BookSnapshot:
+        number = self._numbers.get(book.code, 0) + 1
+        self._numbers[book.code] = number
+        bids, asks = [], []
+        for unit in book.orderbook_units:
+            bids.append((json_decimal(unit.bid_price), json_decimal(unit.bid_size)))
+            asks.append((json_decimal(unit.ask_price), json_decimal(unit.ask_size)))
+        ts = book.timestamp * 1_000_000
+        return BookSnapshot(book.code, ts, ts_recv, number, bids, asks, in_band=True)
+
+    def decode_rest(self, url: str, body: str | bytes, ts_recv: int) -> list[Message]:
+        """``/v1/market/all``: which markets Upbit lists."""
+        if not url.split("?")[0].endswith("/v1/market/all"):
+            return [DecodeFailed(f"unknown REST endpoint {url}", ts_recv, sample(body), True)]
+        try:
+            markets = wire.markets.decode(body)
+        except _errors as exc:
+            return [DecodeFailed(str(exc), ts_recv, sample(body))]
+        self.listings.add(m.market for m in markets)
+        return [Control("ignored", ts_recv, f"markets: {len(markets)}")]
+
+
+def _trade(t: wire.Trade, ts_recv: int) -> Message:
+    side = _SIDES.get(t.ask_bid)
+    if side is None:
+        raise msgspec.ValidationError(f"ask_bid {t.ask_bid!r}")
+    price, size = json_decimal(t.trade_price), json_decimal(t.trade_volume)
+    ts = t.trade_timestamp * 1_000_000
+    return Trade(t.code, ts, ts_recv, str(t.sequential_id), side, price, size)
