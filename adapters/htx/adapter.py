@@ -17,8 +17,9 @@ in ``adapters/htx/wire.py``:
   lives on ``wss://api.huobi.pro/ws``; swaps on ``wss://api.hbdm.com/linear-swap-ws``
   (``BTC-USDT``) and ``wss://api.hbdm.com/swap-ws`` (``BTC-USD``).
 * **Books, by default** ``market.$symbol.depth.step0``: the full book (150 levels per side)
-  in every push (engine case 3: every message a snapshot; no ids to check, so the adapter
-  numbers each symbol's pushes itself, as the recordings of 2021/2022 need).
+  in every push (engine case 3: every message a snapshot). No update id comes with it
+  (``version`` is opaque): ``seq`` numbers a symbol's books on their connection
+  (``collector.book.numbers``).
 * **Books, incremental** (spot, ``HtxAdapter("htx", book_channel="mbp")``):
   ``market.$symbol.mbp.150`` on ``wss://api.huobi.pro/feed`` (the docs serve MBP
   incremental only there), every 100 ms, each push naming the previous push's ``seqNum``
@@ -46,6 +47,7 @@ import msgspec
 from adapters.htx import wire
 from collector.adapter import ConnectionPlan, Listings, RestRequest, Subscription, grammar
 from collector.book.book import OrderBook
+from collector.book.numbers import BookNumbers
 from collector.book.sequence import NoSequenceRule, PreviousIdRule, SequenceRule
 from collector.decimal_text import InvalidDecimalText, json_decimal
 from collector.markets import split_quote
@@ -103,7 +105,7 @@ class HtxAdapter:
         self.symbol_grammar = SPOT_SYMBOLS if self.spot else SWAP_SYMBOLS
         self.listings = Listings()
         self._markets: dict[str, str] = {}
-        self._numbers: dict[str, int] = {}  # per symbol: its last depth push's number
+        self._numbers = BookNumbers()
         self._traded: set[tuple[int, str]] = set()  # (conn, symbol) with a trade push seen
 
     # -- describing connections --------------------------------------------------
@@ -199,14 +201,12 @@ class HtxAdapter:
         symbol = parts[1] if kind else ""
         if kind == "depth":
             book = wire.depth_tick.decode(tick)
-            number = self._numbers.get(symbol, 0) + 1
-            self._numbers[symbol] = number
             return [
                 BookSnapshot(
                     symbol,
                     _ns(book.ts or ts),
                     ts_recv,
-                    number,
+                    self._numbers.next(conn, symbol),
                     _levels(book.bids),
                     _levels(book.asks),
                     in_band=True,

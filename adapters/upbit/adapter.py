@@ -12,8 +12,8 @@ read 2026-12-07), wire structs in ``adapters/upbit/wire.py``:
 * The server closes a connection idle for 120 s; a client keeps it up by sending the text
   ``PING`` (answered ``{"status":"UP"}``): the plan sends one every 60 s.
 * ``orderbook``: the whole book, 15 level pairs (``orderbook_units``: ask and bid
-  at each rank), in every message: engine case 3, no ids to check (the adapter numbers
-  each symbol's messages itself).
+  at each rank), in every message: engine case 3. No update id comes with it: ``seq``
+  numbers a symbol's books on their connection (``collector.book.numbers``).
 * ``trade``: ``ask_bid`` is the taker's side (``BID`` bought, ``ASK`` sold);
   ``sequential_id`` is the trade's unique id (the docs warn it is not ordered).
 * Limits ("WebSocket" rate limits): 5 connections a second and 5 requests a second
@@ -35,6 +35,7 @@ from collector.adapter import (
     symbols_per_connection,
 )
 from collector.book.book import OrderBook
+from collector.book.numbers import BookNumbers
 from collector.book.sequence import NoSequenceRule, SequenceRule
 from collector.decimal_text import InvalidDecimalText, json_decimal
 from collector.model import BookSnapshot, Control, DecodeFailed, Message, Trade, sample
@@ -67,7 +68,7 @@ class UpbitAdapter:
     def __init__(self) -> None:
         self.sequence_rule: SequenceRule = NoSequenceRule()
         self.listings = Listings()
-        self._numbers: dict[str, int] = {}  # per symbol: its last orderbook's number
+        self._numbers = BookNumbers()
 
     def market(self, symbol: str) -> str:
         quote, _, base = symbol.partition("-")
@@ -114,9 +115,9 @@ class UpbitAdapter:
         try:
             env = wire.envelope.decode(frame)
             if env.type == "orderbook":
-                return [self._book(wire.orderbook.decode(frame), ts_recv)]
+                return [self._book(wire.orderbook.decode(frame), ts_recv, conn)]
             if env.ty == "orderbook":
-                return [self._book(wire.simple_orderbook.decode(frame), ts_recv)]
+                return [self._book(wire.simple_orderbook.decode(frame), ts_recv, conn)]
             if env.type == "trade":
                 return [_trade(wire.trade.decode(frame), ts_recv)]
             if env.ty == "trade":
@@ -129,14 +130,13 @@ class UpbitAdapter:
             return [DecodeFailed(str(exc), ts_recv, sample(frame))]
         return [DecodeFailed("unknown message", ts_recv, sample(frame), unknown=True)]
 
-    def _book(self, book: wire.Orderbook, ts_recv: int) -> BookSnapshot:
-        number = self._numbers.get(book.code, 0) + 1
-        self._numbers[book.code] = number
+    def _book(self, book: wire.Orderbook, ts_recv: int, conn: int) -> BookSnapshot:
         bids, asks = [], []
         for unit in book.orderbook_units:
             bids.append((json_decimal(unit.bid_price), json_decimal(unit.bid_size)))
             asks.append((json_decimal(unit.ask_price), json_decimal(unit.ask_size)))
         ts = book.timestamp * 1_000_000
+        number = self._numbers.next(conn, book.code)
         return BookSnapshot(book.code, ts, ts_recv, number, bids, asks, in_band=True)
 
     def decode_rest(self, url: str, body: str | bytes, ts_recv: int) -> list[Message]:
