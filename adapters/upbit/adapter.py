@@ -15,7 +15,10 @@ read 2026-12-07), wire structs in ``adapters/upbit/wire.py``:
   at each rank), in every message: engine case 3. No update id comes with it: ``seq``
   numbers a symbol's books on their connection (``collector.book.numbers``).
 * ``trade``: ``ask_bid`` is the taker's side (``BID`` bought, ``ASK`` sold);
-  ``sequential_id`` is the trade's unique id (the docs warn it is not ordered).
+  ``sequential_id`` is the trade's unique id (the docs warn it is not ordered). Trades
+  are asked for ``is_only_realtime``: the ``SNAPSHOT`` trade a subscription otherwise
+  starts with is the last one already published (a duplicate after every reconnect),
+  and is ignored if it comes anyway.
 * Limits ("WebSocket" rate limits): 5 connections a second and 5 requests a second
   (100 a minute) per IP; no cap on codes per request is documented: the 100 below is
   this project's choice, as is the day-long connection lifetime.
@@ -54,6 +57,8 @@ REST_WEIGHT_PER_MINUTE = 300
 SYMBOLS = grammar(r"[A-Z]+-[A-Z0-9]+", "QUOTE-BASE in capitals", "KRW-BTC", "BTC-ETH")
 _TYPES = {"book": "orderbook", "trades": "trade"}
 _SIDES = {"BID": "buy", "ASK": "sell"}
+#: Trades only as they happen: the ``SNAPSHOT`` trade is the last one already published.
+_ONLY: dict[str, dict[str, object]] = {"trade": {"is_only_realtime": True}}
 _errors = (msgspec.DecodeError, msgspec.ValidationError, InvalidDecimalText)
 
 
@@ -90,7 +95,7 @@ class UpbitAdapter:
             for channel, kind in _TYPES.items():
                 codes = [s.symbol for s in chunk if s.channel == channel]
                 if codes:
-                    request.append({"type": kind, "codes": codes})
+                    request.append({"type": kind, "codes": codes, **_ONLY.get(kind, {})})
             request.append({"format": "DEFAULT"})
             plans.append(
                 ConnectionPlan(
@@ -152,6 +157,8 @@ class UpbitAdapter:
 
 
 def _trade(t: wire.Trade, ts_recv: int) -> Message:
+    if t.stream_type == "SNAPSHOT":  # the last trade again, sent on subscribe
+        return Control("ignored", ts_recv, f"{t.code}: the last trade, repeated on subscribe")
     side = _SIDES.get(t.ask_bid)
     if side is None:
         raise msgspec.ValidationError(f"ask_bid {t.ask_bid!r}")

@@ -51,6 +51,8 @@ def test_a_trade_takes_its_side_and_id_from_ask_bid_and_sequential_id() -> None:
     )
     (bought,) = UpbitAdapter().decode(TRADE.replace('"ASK"', '"BID"'), 9)
     assert bought.side == "buy"
+    (again,) = UpbitAdapter().decode(TRADE.replace('"REALTIME"', '"SNAPSHOT"'), 9)
+    assert again == Control("ignored", 9, "KRW-BTC: the last trade, repeated on subscribe")
 
 
 def test_the_simple_format_decodes_to_the_same_messages() -> None:
@@ -69,7 +71,7 @@ def test_the_plan_is_one_request_in_the_default_format_with_a_keepalive_ping() -
     assert json.loads(plan.subscribe[0]) == [
         {"ticket": "collector"},
         {"type": "orderbook", "codes": ["KRW-BTC", "BTC-ETH"]},
-        {"type": "trade", "codes": ["KRW-BTC", "BTC-ETH"]},
+        {"type": "trade", "codes": ["KRW-BTC", "BTC-ETH"], "is_only_realtime": True},
         {"format": "DEFAULT"},
     ]
     assert (plan.app_ping, plan.app_ping_interval_s) == ("PING", 60.0)
