@@ -30,6 +30,8 @@ in ``adapters/htx/wire.py``:
   answer (``rep``) is a snapshot the engine bridges. HTX has no REST book on that
   sequence, so a resync is a reconnect (``snapshot_request`` is None), which sends the
   ``req`` again.
+* **Best bid/offer** ``market.$symbol.bbo``: spot sends ``bid``/``bidSize``/``ask``/
+  ``askSize`` numbers and ``quoteTime``, swaps ``[price, size]`` pairs and ``ts``.
 * **Trades** ``market.$symbol.trade.detail``: ``direction`` is the taker's side; the
   unique id is ``tradeId`` on spot and ``id`` on swaps. The first push of a symbol on a
   connection repeats the last trade HTX already published (tardis-node's mapper drops it
@@ -52,6 +54,7 @@ from collector.book.sequence import NoSequenceRule, PreviousIdRule, SequenceRule
 from collector.decimal_text import InvalidDecimalText, json_decimal
 from collector.markets import split_quote
 from collector.model import (
+    BestBidAsk,
     BookDelta,
     BookSnapshot,
     Control,
@@ -160,6 +163,8 @@ class HtxAdapter:
         url = SPOT_WS if self.spot else (LINEAR_WS if symbol.endswith("-USDT") else INVERSE_WS)
         if sub.channel == "trades":
             return url, [{"sub": f"market.{symbol}.trade.detail"}]
+        if sub.channel == "bbo":
+            return url, [{"sub": f"market.{symbol}.bbo"}]
         if sub.channel == "book" and self.book_channel == "mbp":
             topic = f"market.{symbol}.mbp.{MBP_LEVELS}"
             return SPOT_FEED, [{"sub": topic}, {"req": topic}]
@@ -197,7 +202,7 @@ class HtxAdapter:
         self, ch: str, tick: msgspec.Raw, ts: int | None, ts_recv: int, conn: int, frame: object
     ) -> list[Message]:
         parts = ch.split(".")
-        kind = parts[2] if len(parts) >= 4 and parts[0] == "market" else ""
+        kind = parts[2] if len(parts) >= 3 and parts[0] == "market" else ""
         symbol = parts[1] if kind else ""
         if kind == "depth":
             book = wire.depth_tick.decode(tick)
@@ -230,6 +235,8 @@ class HtxAdapter:
             ]
         if kind == "trade":
             return self._trades(symbol, wire.trade_tick.decode(tick), ts_recv, conn)
+        if kind == "bbo":
+            return [_bbo(symbol, wire.bbo.decode(tick), ts, ts_recv)]
         return [DecodeFailed(f"unknown topic {ch}", ts_recv, sample(frame), unknown=True)]
 
     def _rep(
@@ -283,6 +290,23 @@ class HtxAdapter:
         except _decode_errors as exc:
             return [DecodeFailed(str(exc), ts_recv, sample(body))]
         return [DecodeFailed(f"unknown REST endpoint {path}", ts_recv, sample(body), True)]
+
+
+def _bbo(symbol: str, tick: wire.Bbo, ts: int | None, ts_recv: int) -> Message:
+    """Spot: ``bid``/``bidSize`` numbers; swaps: ``bid: [price, size]``. A side without a
+    quote (an empty book side) gives no row."""
+    if bytes(tick.bidSize) != b"null" or bytes(tick.askSize) != b"null":  # spot
+        sides = [(tick.bid, tick.bidSize), (tick.ask, tick.askSize)]
+    else:
+        pairs = [wire.pair.decode(tick.bid), wire.pair.decode(tick.ask)]
+        if any(p is None for p in pairs):
+            return Control("ignored", ts_recv, f"{symbol}: bbo with an empty side", symbol)
+        if any(len(p) != 2 for p in pairs):  # type: ignore[arg-type]
+            raise msgspec.ValidationError("a bbo side that is not [price, size]")
+        sides = [(p[0], p[1]) for p in pairs]  # type: ignore[index]
+    (bid, bid_size), (ask, ask_size) = [(json_decimal(p), json_decimal(q)) for p, q in sides]
+    ts_exchange = _ns(tick.quoteTime or tick.ts or ts)
+    return BestBidAsk(symbol, ts_exchange, ts_recv, None, bid, bid_size, ask, ask_size)
 
 
 def _scope(symbol: str, spot: bool) -> str:

@@ -13,6 +13,7 @@ from adapters.htx.wire import (
     INVERSE_DOCS,
     LINEAR_DOCS,
     SPOT_DOCS,
+    Bbo,
     Contracts,
     DepthTick,
     Envelope,
@@ -69,6 +70,14 @@ TRADE = _push(
     units={"tick.ts": "ms", "tick.data[].ts": "ms"},
     historic=("tick.ts", "tick.data[].ts"),  # the first push repeats the last trade
 )
+BBO = _push(
+    "bbo",
+    "#best-bid-offer",
+    Bbo,
+    # spot: numbers; swaps (LINEAR_DOCS#subscribe-market-bbo-data-push): [price, size]
+    types={f"tick.{k}": "number|array|null" for k in ("bid", "ask", "bidSize", "askSize")},
+    units={"tick.quoteTime": "ms", "tick.ts": "ms"},
+)
 PING = MessageContract(
     name="ping",
     doc=Doc(SPOT_DOCS + "#heartbeat-and-connection", CHECKED),
@@ -120,7 +129,7 @@ SWAP_CONTRACTS = MessageContract(
     open=("data[]",),  # coin-M (INVERSE_DOCS) and USDT-M lists differ in fields we skip
     documented={"ts": "int"},
 )
-_TOPIC_KINDS = {"depth": DEPTH.name, "mbp": MBP.name, "trade": TRADE.name}
+_TOPIC_KINDS = {"depth": DEPTH.name, "mbp": MBP.name, "trade": TRADE.name, "bbo": BBO.name}
 
 
 def _classifier() -> Classifier:
@@ -131,7 +140,7 @@ def _classifier() -> Classifier:
             ch = value.get("ch")
             if isinstance(ch, str):
                 parts = ch.split(".")
-                kind = parts[2] if len(parts) >= 4 else ""
+                kind = parts[2] if len(parts) >= 3 else ""
                 return _TOPIC_KINDS.get(kind, f"topic:{kind or ch}")
             if value.get("status") == "error":
                 return ERROR.name
@@ -155,7 +164,7 @@ def _rest(url: str, value: Any) -> str:
 
 CONTRACT = VenueContract(
     venue="htx",
-    messages=(DEPTH, MBP, TRADE, PING, SUBBED, REP, ERROR, SPOT_SYMBOLS, SWAP_CONTRACTS),
+    messages=(DEPTH, MBP, TRADE, BBO, PING, SUBBED, REP, ERROR, SPOT_SYMBOLS, SWAP_CONTRACTS),
     rules=Rules(
         sequence="depth.step0: none, every push the full book; mbp: prevSeqNum = the "
         "previous push's seqNum, bridged to the req answer's seqNum",

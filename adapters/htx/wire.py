@@ -103,6 +103,27 @@ class TradeTick(msgspec.Struct, frozen=True):
     ts: int | None = None
 
 
+class Bbo(msgspec.Struct, frozen=True):
+    """``market.$symbol.bbo``: the best bid and offer. Spot sends numbers with their sizes
+    (``bid``, ``bidSize``, ``quoteTime``); swaps send ``[price, size]`` pairs.
+
+    Doc: SPOT_DOCS#best-bid-offer; LINEAR_DOCS#subscribe-market-bbo-data-push
+    """
+
+    bid: msgspec.Raw = msgspec.Raw(b"null")
+    ask: msgspec.Raw = msgspec.Raw(b"null")
+    bidSize: msgspec.Raw = msgspec.Raw(b"null")  # spot
+    askSize: msgspec.Raw = msgspec.Raw(b"null")  # spot
+    quoteTime: int | None = None  # spot, ms
+    seqId: int | None = None  # spot
+    symbol: str | None = None  # spot
+    ts: int | None = None  # swaps, ms
+    mrid: int | None = None  # swaps
+    id: int | None = None  # swaps
+    version: int | None = None  # swaps
+    ch: str | None = None  # swaps
+
+
 class SpotSymbol(msgspec.Struct, frozen=True, rename="kebab"):
     """One entry of ``GET /v1/common/symbols``. Doc: SPOT_DOCS#get-all-supported-trading-symbol"""
 
@@ -140,5 +161,7 @@ envelope = msgspec.json.Decoder(Envelope)
 depth_tick = msgspec.json.Decoder(DepthTick)
 mbp_tick = msgspec.json.Decoder(MbpTick)
 trade_tick = msgspec.json.Decoder(TradeTick)
+bbo = msgspec.json.Decoder(Bbo)
+pair = msgspec.json.Decoder(list[msgspec.Raw] | None)
 spot_symbols = msgspec.json.Decoder(SpotSymbols)
 contracts = msgspec.json.Decoder(Contracts)

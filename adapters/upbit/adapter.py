@@ -14,6 +14,9 @@ read 2026-12-07), wire structs in ``adapters/upbit/wire.py``:
 * ``orderbook``: the whole book, 15 level pairs (``orderbook_units``: ask and bid
   at each rank), in every message: engine case 3. No update id comes with it: ``seq``
   numbers a symbol's books on their connection (``collector.book.numbers``).
+* ``bbo``: Upbit has no best bid/offer stream; the first unit of each ``orderbook``
+  message is the best bid and ask it states, so ``bbo`` subscribes the orderbook and
+  every orderbook message also gives a ``BestBidAsk``.
 * ``trade``: ``ask_bid`` is the taker's side (``BID`` bought, ``ASK`` sold);
   ``sequential_id`` is the trade's unique id (the docs warn it is not ordered). Trades
   are asked for ``is_only_realtime``: the ``SNAPSHOT`` trade a subscription otherwise
@@ -41,7 +44,15 @@ from collector.book.book import OrderBook
 from collector.book.numbers import BookNumbers
 from collector.book.sequence import NoSequenceRule, SequenceRule
 from collector.decimal_text import InvalidDecimalText, json_decimal
-from collector.model import BookSnapshot, Control, DecodeFailed, Message, Trade, sample
+from collector.model import (
+    BestBidAsk,
+    BookSnapshot,
+    Control,
+    DecodeFailed,
+    Message,
+    Trade,
+    sample,
+)
 
 WS_URL = "wss://api.upbit.com/websocket/v1"
 MARKETS_URL = "https://api.upbit.com/v1/market/all"
@@ -55,7 +66,8 @@ LIFETIME_S = 24 * 3600.0  # our choice: no documented lifetime
 REST_WEIGHT_PER_MINUTE = 300
 #: ``KRW-BTC``, ``BTC-ETH``, ``USDT-BTC``: quote currency first.
 SYMBOLS = grammar(r"[A-Z]+-[A-Z0-9]+", "QUOTE-BASE in capitals", "KRW-BTC", "BTC-ETH")
-_TYPES = {"book": "orderbook", "trades": "trade"}
+#: Upbit's data type for each channel: ``bbo`` rides on the orderbook (its first unit).
+_TYPES = {"book": "orderbook", "bbo": "orderbook", "trades": "trade"}
 _SIDES = {"BID": "buy", "ASK": "sell"}
 #: Trades only as they happen: the ``SNAPSHOT`` trade is the last one already published.
 _ONLY: dict[str, dict[str, object]] = {"trade": {"is_only_realtime": True}}
@@ -92,8 +104,8 @@ class UpbitAdapter:
         plans = []
         for chunk in symbols_per_connection(subscriptions, SYMBOLS_PER_CONNECTION, _TYPES):
             request: list[dict[str, object]] = [{"ticket": TICKET}]
-            for channel, kind in _TYPES.items():
-                codes = [s.symbol for s in chunk if s.channel == channel]
+            for kind in dict.fromkeys(_TYPES.values()):
+                codes = list(dict.fromkeys(s.symbol for s in chunk if _TYPES[s.channel] == kind))
                 if codes:
                     request.append({"type": kind, "codes": codes, **_ONLY.get(kind, {})})
             request.append({"format": "DEFAULT"})
@@ -120,9 +132,9 @@ class UpbitAdapter:
         try:
             env = wire.envelope.decode(frame)
             if env.type == "orderbook":
-                return [self._book(wire.orderbook.decode(frame), ts_recv, conn)]
+                return self._book(wire.orderbook.decode(frame), ts_recv, conn)
             if env.ty == "orderbook":
-                return [self._book(wire.simple_orderbook.decode(frame), ts_recv, conn)]
+                return self._book(wire.simple_orderbook.decode(frame), ts_recv, conn)
             if env.type == "trade":
                 return [_trade(wire.trade.decode(frame), ts_recv)]
             if env.ty == "trade":
@@ -135,14 +147,19 @@ class UpbitAdapter:
             return [DecodeFailed(str(exc), ts_recv, sample(frame))]
         return [DecodeFailed("unknown message", ts_recv, sample(frame), unknown=True)]
 
-    def _book(self, book: wire.Orderbook, ts_recv: int, conn: int) -> BookSnapshot:
+    def _book(self, book: wire.Orderbook, ts_recv: int, conn: int) -> list[Message]:
+        """The whole book, and its first unit as the best bid/offer Upbit states."""
         bids, asks = [], []
         for unit in book.orderbook_units:
             bids.append((json_decimal(unit.bid_price), json_decimal(unit.bid_size)))
             asks.append((json_decimal(unit.ask_price), json_decimal(unit.ask_size)))
         ts = book.timestamp * 1_000_000
         number = self._numbers.next(conn, book.code)
-        return BookSnapshot(book.code, ts, ts_recv, number, bids, asks, in_band=True)
+        out: list[Message] = [BookSnapshot(book.code, ts, ts_recv, number, bids, asks, True)]
+        if bids and asks:
+            (bid, bid_size), (ask, ask_size) = bids[0], asks[0]
+            out.append(BestBidAsk(book.code, ts, ts_recv, None, bid, bid_size, ask, ask_size))
+        return out
 
     def decode_rest(self, url: str, body: str | bytes, ts_recv: int) -> list[Message]:
         """``/v1/market/all``: which markets Upbit lists."""

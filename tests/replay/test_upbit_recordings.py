@@ -93,6 +93,17 @@ def test_written_book_rows_are_the_wire_text(replayed) -> None:
     assert {k: sorted(v) for k, v in written.items()} == {k: sorted(v) for k, v in sent.items()}
 
 
+def test_each_orderbooks_first_unit_is_written_as_the_best_bid_and_ask(replayed) -> None:
+    _, records, pipeline = replayed
+    expected = sorted(
+        (m["cd"], r.ts, m["obu"][0]["bp"], m["obu"][0]["bs"], m["obu"][0]["ap"], m["obu"][0]["as"])
+        for r, m in _frames(records)
+        if m["ty"] == "orderbook"
+    )
+    fields = ("symbol", "ts_recv", "bid_price", "bid_size", "ask_price", "ask_size")
+    assert sorted(table_rows(pipeline, "bbo", *fields)) == expected
+
+
 def test_trades_have_unique_sequential_ids_and_the_takers_side(replayed) -> None:
     _, records, pipeline = replayed
     expected = sorted(

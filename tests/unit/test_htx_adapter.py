@@ -26,7 +26,7 @@ from support import run_frames, table_rows
 
 from adapters.htx import HtxAdapter
 from collector.adapter import Subscription
-from collector.model import BookDelta, BookSnapshot, Control, DecodeFailed
+from collector.model import BestBidAsk, BookDelta, BookSnapshot, Control, DecodeFailed
 
 SAMPLE_A = (
     "{'id': 'id21', 'rep': 'market.btcusdt.mbp.150', 'status': 'ok', 'data': {'seqNum': "
@@ -132,6 +132,37 @@ def test_gzip_frames_bridge_the_req_answer_and_then_chain() -> None:
     assert {r[0] for r in rows} == {100020142010, 100020142019, 100020142030}
     assert (100020142019, False, "bid", Decimal("618.37"), Decimal(0)) in rows
     assert (100020142030, False, "ask", Decimal("650.60"), Decimal("3.5")) in rows
+
+
+def test_bbo_in_the_spot_and_the_swap_shapes() -> None:
+    """*Derived* frames in the shapes of https://huobiapi.github.io/docs/spot/v1/en/#best-bid-offer
+    (numbers and sizes) and https://huobiapi.github.io/docs/usdt_swap/v1/en/#subscribe-market-bbo-data-push
+    (``[price, size]`` pairs); a side with no quote gives no row."""
+    spot = (
+        '{"ch":"market.btcusdt.bbo","ts":1630983549503,"tick":{"seqId":136998124621,'
+        '"ask":52690.7,"askSize":0.372591,"bid":52690.69,"bidSize":0.36281,'
+        '"quoteTime":1630983549501,"symbol":"btcusdt"}}'
+    )
+    (quote,) = HtxAdapter().decode(spot, 9)
+    assert quote == BestBidAsk(
+        "btcusdt", 1630983549501 * 10**6, 9, None, "52690.69", "0.36281", "52690.7", "0.372591"
+    )
+    swap = (
+        '{"ch":"market.BTC-USDT.bbo","ts":1603707934529,"tick":{"mrid":131471,'
+        '"id":1603707934,"bid":[13140,36],"ask":[13141,20],"ts":1603707934525,'
+        '"version":131471,"ch":"market.BTC-USDT.bbo"}}'
+    )
+    (quote,) = HtxAdapter("htx-swap").decode(swap, 9)
+    assert (quote.bid_price, quote.bid_size, quote.ask_price, quote.ask_size) == (
+        "13140",
+        "36",
+        "13141",
+        "20",
+    )
+    empty = swap.replace('"bid":[13140,36]', '"bid":null')
+    assert HtxAdapter("htx-swap").decode(empty, 9)[0].kind == "ignored"  # type: ignore[union-attr]
+    (plan,) = HtxAdapter().plan([Subscription("btcusdt", "bbo")])
+    assert json.loads(plan.subscribe[0])["sub"] == "market.btcusdt.bbo"
 
 
 def test_errors_bad_frames_and_unknown_topics_are_told_apart() -> None:

@@ -14,7 +14,7 @@ import json
 
 from adapters.upbit import UpbitAdapter
 from collector.adapter import Subscription
-from collector.model import BookSnapshot, Control, DecodeFailed, Trade
+from collector.model import BestBidAsk, BookSnapshot, Control, DecodeFailed, Trade
 
 BOOK = (
     '{"type":"orderbook","code":"KRW-BTC","timestamp":1704867306396,"total_ask_size":7.37,'
@@ -34,12 +34,17 @@ TRADE = (
 
 def test_an_orderbook_is_the_whole_book_in_exact_text() -> None:
     """https://global-docs.upbit.com/reference/websocket-orderbook (binary frame of JSON)"""
-    (snap,) = UpbitAdapter().decode(BOOK.encode(), 7, conn=1)
+    snap, quote = UpbitAdapter().decode(BOOK.encode(), 7, conn=1)
     assert isinstance(snap, BookSnapshot) and snap.in_band
     assert (snap.symbol, snap.ts_exchange, snap.last_id) == ("KRW-BTC", 1704867306396 * 10**6, 1)
     assert snap.bids == [("61453000", "0.11431017"), ("61452000", "0.5")]
     assert snap.asks == [("61454000", "0.01162479"), ("61455000.0", "0.00000001")]
-    (again,) = UpbitAdapter().decode(BOOK, 8, conn=1)
+    # The first unit is the best bid/offer Upbit states (it has no bbo stream).
+    ts = 1704867306396 * 10**6
+    assert quote == BestBidAsk(
+        "KRW-BTC", ts, 7, None, "61453000", "0.11431017", "61454000", "0.01162479"
+    )
+    again, _ = UpbitAdapter().decode(BOOK, 8, conn=1)
     assert again.bids == snap.bids  # text frames decode alike
 
 
@@ -66,11 +71,12 @@ def test_the_simple_format_decodes_to_the_same_messages() -> None:
 
 def test_the_plan_is_one_request_in_the_default_format_with_a_keepalive_ping() -> None:
     subs = [Subscription(s, c) for s in ("KRW-BTC", "BTC-ETH") for c in ("book", "trades")]
+    subs.append(Subscription("KRW-ETH", "bbo"))  # rides on the orderbook
     (plan,) = UpbitAdapter().plan(subs)
     assert plan.url == "wss://api.upbit.com/websocket/v1"
     assert json.loads(plan.subscribe[0]) == [
         {"ticket": "collector"},
-        {"type": "orderbook", "codes": ["KRW-BTC", "BTC-ETH"]},
+        {"type": "orderbook", "codes": ["KRW-BTC", "BTC-ETH", "KRW-ETH"]},
         {"type": "trade", "codes": ["KRW-BTC", "BTC-ETH"], "is_only_realtime": True},
         {"format": "DEFAULT"},
     ]
