@@ -52,7 +52,6 @@ DEPTH = _push(
     DepthTick,
     types=_LEVELS,
     units={"tick.ts": "ms"},
-    documented={"tick.version": "int"},
 )
 MBP = _push("mbp", "#market-by-price-incremental-update", MbpTick, types=_LEVELS)
 TRADE = _push(

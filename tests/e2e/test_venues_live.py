@@ -13,6 +13,7 @@ to the source's.
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 
 import pyarrow as pa
@@ -37,6 +38,8 @@ pytestmark = needs_captures
 CONTENT = ["symbol", "seq", "is_snapshot", "side", "price", "size"]
 #: Wall time a recording may take to play back; longer ones are sped up.
 PLAY_S = 3.0
+#: How much longer the daemon may take to catch up with the playback (see ``_delivered``).
+BEHIND_S = 20.0
 #: Recordings of endpoints the venue has retired, which the live path cannot be
 #: pointed at any more; they are covered by replay (tests/replay) only.
 RETIRED = {
@@ -62,6 +65,17 @@ def _synced_books(slug: str, path: Path) -> tuple[list[str], float]:
     return symbols, (records[-1].ts - records[0].ts) / 1e9
 
 
+async def _delivered(daemon, path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Until the daemon has taken in as many frames as the recording holds, for at most
+    ``BEHIND_S``: on a loaded machine the daemon falls behind the playback's pace (a
+    whole-book venue writes every level of every push), and a fixed wait cut it short."""
+    frames = sum(r.kind == "recv" for r in load_records(path)[1])
+    pipeline = daemon.runners[0].pipeline
+    deadline = time.monotonic() + BEHIND_S
+    while pipeline.frames < frames and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+
+
 async def _live(slug: str, path: Path, root: Path, symbols: list[str], speed: float, cut: bool):
     config = SimulatorConfig(recordings=(path,), speed=speed)
     async with Simulator(config) as sim:
@@ -76,6 +90,7 @@ async def _live(slug: str, path: Path, root: Path, symbols: list[str], speed: fl
                 await asyncio.sleep(0.5)
                 await wait_for(synced(daemon, slug, symbols), 20, f"{slug} books resynced")
             await asyncio.sleep(PLAY_S + 0.5)
+            await _delivered(daemon, path)
 
         await run_daemon(cfg, body)
 
