@@ -75,7 +75,8 @@ MBP_LEVELS = 150
 TOPICS_PER_CONNECTION = 100  # our choice: HTX documents no cap for public topics
 MAX_MESSAGES_PER_SECOND = 20.0  # our pacing of sub/req frames (HTX states none for public)
 LIFETIME_S = 24 * 3600.0  # our choice: HTX documents no connection lifetime
-#: Spot REST: 100 requests / 10 s per IP (docs "Rate Limiting Rule"); we spend half of it.
+#: REST serves only the start-up instrument lists here (books come on the stream): a
+#: modest budget of our choice, well inside any of HTX's per-IP market-data limits.
 REST_WEIGHT_PER_MINUTE = 300
 #: Spot quote currencies, longest first (for market names before the symbol list loads).
 SPOT_QUOTES = ("usdt", "usdc", "usdd", "husd", "btc", "eth", "trx", "ht", "eur", "brl")
