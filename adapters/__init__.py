@@ -25,6 +25,7 @@ from adapters.crypto_com import CryptoComAdapter
 from adapters.deribit import DeribitAdapter
 from adapters.gateio import GateioAdapter
 from adapters.gemini import GeminiAdapter
+from adapters.htx import HtxAdapter
 from adapters.hyperliquid import HyperliquidAdapter
 from adapters.kraken import KrakenAdapter
 from adapters.kraken_futures import KrakenFuturesAdapter
@@ -33,6 +34,7 @@ from adapters.okcoin import OkcoinAdapter
 from adapters.okx import OkxAdapter
 from adapters.phemex import PhemexAdapter
 from adapters.poloniex import PoloniexAdapter
+from adapters.upbit import UpbitAdapter
 from collector.adapter import Adapter
 
 REGISTRY: dict[str, Callable[[], Adapter]] = {
@@ -52,6 +54,8 @@ REGISTRY: dict[str, Callable[[], Adapter]] = {
     "gateio": lambda: GateioAdapter("gateio"),
     "gateio-futures": lambda: GateioAdapter("gateio-futures"),
     "gemini": GeminiAdapter,
+    "htx": lambda: HtxAdapter("htx"),
+    "htx-swap": lambda: HtxAdapter("htx-swap"),
     "hyperliquid": HyperliquidAdapter,
     "kraken": KrakenAdapter,
     "kraken-futures": KrakenFuturesAdapter,
@@ -62,7 +66,22 @@ REGISTRY: dict[str, Callable[[], Adapter]] = {
     "okcoin": OkcoinAdapter,
     "phemex": PhemexAdapter,
     "poloniex": PoloniexAdapter,
+    "upbit": UpbitAdapter,
 }
+
+
+#: Names a venue's recordings (their header ``exchange``, their captures folder) carried
+#: before it was renamed: Huobi became HTX in 2023, and its 2021-22 recordings say ``huobi``.
+#: Every place that turns a recording's name into an adapter goes through ``canonical``.
+FORMER_NAMES: dict[str, str] = {
+    "huobi": "htx",
+    "huobi-swap": "htx-swap",
+}
+
+
+def canonical(name: str) -> str:
+    """The registered slug of ``name``: itself, or the slug a former name now goes by."""
+    return FORMER_NAMES.get(name, name)
 
 
 class UnknownExchange(KeyError):
@@ -75,9 +94,10 @@ class UnknownExchange(KeyError):
 
 
 def create(slug: str) -> Adapter:
-    """A fresh adapter for ``slug`` (adapters hold per-session symbol metadata)."""
+    """A fresh adapter for ``slug`` or a former name of it (adapters hold per-session
+    symbol metadata)."""
     try:
-        factory = REGISTRY[slug]
+        factory = REGISTRY[canonical(slug)]
     except KeyError:
         raise UnknownExchange(slug) from None
     return factory()

@@ -16,6 +16,7 @@ from adapters.crypto_com import contract as crypto_com_contract
 from adapters.deribit import contract as deribit_contract
 from adapters.gateio import contract as gateio_contract
 from adapters.gemini import contract as gemini_contract
+from adapters.htx import contract as htx_contract
 from adapters.hyperliquid import contract as hyperliquid_contract
 from adapters.kraken import contract as kraken_contract
 from adapters.kraken_futures import contract as kraken_futures_contract
@@ -24,6 +25,7 @@ from adapters.okcoin import contract as okcoin_contract
 from adapters.okx import contract as okx_contract
 from adapters.phemex import contract as phemex_contract
 from adapters.poloniex import contract as poloniex_contract
+from adapters.upbit import contract as upbit_contract
 from collector.contract.model import VenueContract
 
 CONTRACTS: dict[str, VenueContract] = {
@@ -43,6 +45,8 @@ CONTRACTS: dict[str, VenueContract] = {
     "gateio": gateio_contract.SPOT,
     "gateio-futures": gateio_contract.FUTURES,
     "gemini": gemini_contract.CONTRACT,
+    "htx": htx_contract.CONTRACT,
+    "htx-swap": htx_contract.CONTRACT,
     "hyperliquid": hyperliquid_contract.CONTRACT,
     "kraken": kraken_contract.CONTRACT,
     "kraken-futures": kraken_futures_contract.CONTRACT,
@@ -53,6 +57,7 @@ CONTRACTS: dict[str, VenueContract] = {
     "okcoin": okcoin_contract.CONTRACT,
     "phemex": phemex_contract.CONTRACT,
     "poloniex": poloniex_contract.CONTRACT,
+    "upbit": upbit_contract.CONTRACT,
 }
 
 

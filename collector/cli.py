@@ -413,7 +413,9 @@ def _warn_exchange_override(files: list[Path], exchange: str) -> None:
             named = open_recording(path)[0].exchange
         except (CaptureFormatError, OSError):  # the replay itself says what is wrong
             continue
-        if named and named != exchange:
+        import adapters
+
+        if named and adapters.canonical(named) != adapters.canonical(exchange):
             print(
                 f"warning: {path} names its exchange {named!r}; replaying it as {exchange!r} "
                 "(--exchange overrides the header)",
@@ -485,7 +487,7 @@ def _contract_check(args: argparse.Namespace) -> int:
         return 2
     import adapters
 
-    if args.exchange not in adapters.REGISTRY:
+    if adapters.canonical(args.exchange) not in adapters.REGISTRY:
         print(adapters.UnknownExchange(args.exchange), file=sys.stderr)
         return 2
     try:

@@ -6,6 +6,10 @@ Theory of operation:
   raw capture, and one ``WsSupervisor`` per connection the adapter plans. Every
   received frame is written to the capture first and then decoded, so the
   capture replays to exactly the rows the live run wrote.
+* A venue that asks for an answer on the connection a frame came from (HTX's
+  ``{"ping": N}``) gets it: the adapter decodes a ``Control("reply")``, the pipeline
+  queues it, and ``on_frame`` sends it through the supervisor owning that connection,
+  recorded as a ``send`` like any other frame.
 * At start each runner fetches its venue's instrument lists (``instrument_requests``)
   before opening any connection, for at most ``INSTRUMENTS_TIMEOUT_S``: see
   ``ExchangeRunner.load_instruments`` for why before, and why bounded. A configured
@@ -167,6 +171,7 @@ class ExchangeRunner:
             snapshots=snapshots,
             before_flush=self.capture.flush if self.capture is not None else None,
             flush_rows=HANDOFF_ROWS if isinstance(sink, ThreadedSink) else DEFAULT_FLUSH_ROWS,
+            collect_replies=True,
         )
         # One REST client per venue: each has its own weight budget and its own bans.
         self.rest = RestClient(
@@ -238,6 +243,10 @@ class ExchangeRunner:
         if routed is not None:
             self.rerouter.after_frame(conn, routed)
         self.metrics.frame(self.cfg.name, len(data))
+        for to, reply in pipeline.take_replies():  # answered on the asking connection
+            for supervisor in self.supervisors:
+                if supervisor.send(to, reply):
+                    break
         if pipeline.shutdown_notices != notices:
             for supervisor in self.supervisors:
                 if supervisor.owns(conn):

@@ -196,8 +196,10 @@ class Control(msgspec.Struct, frozen=True, tag=True):
 
     ``kind`` is one of ``ack`` (subscription confirmed), ``heartbeat``,
     ``ignored`` (a known channel this project does not store, e.g. klines),
-    ``error`` (the venue reports an error) or ``shutdown`` (the venue announces
-    it will close the connection; reconnect now).
+    ``error`` (the venue reports an error), ``shutdown`` (the venue announces
+    it will close the connection; reconnect now) or ``reply`` (the venue asked
+    for an answer on the frame's own connection, e.g. a pong to its ping:
+    ``detail`` is the text to send; see ``collector.pipeline``).
     """
 
     kind: str

@@ -12,6 +12,16 @@ identically live and in replay. With a monitor, an adapter's
 ``DecodeFailed(unknown=True)`` is reported by the monitor alone (as
 ``unknown_message_type``, or whatever the contract says differs), not also as a
 drift event of its own; ``problems`` still counts it.
+
+Encoded frames: a binary frame is inflated here, first, under the adapter's declared
+``frame_encoding`` (``collector.frames``), so the adapter, the overlap filter and the
+drift monitor all see the venue's text, live and in replay alike.
+
+Replies: a venue that pings in its own protocol and wants an answer on the same
+connection (HTX ``{"ping": N}`` -> ``{"pong": N}``) gets it through a ``Control("reply")``
+whose ``detail`` is the text to send. A pipeline built with ``collect_replies`` (the
+daemon's) queues ``(conn, text)`` for ``take_replies``; a replay only counts them
+(``controls["reply"]``): the capture already holds what the live run sent.
 """
 
 from __future__ import annotations
@@ -30,6 +40,7 @@ from collector.book.book import BookSide
 from collector.book.engine import BookEngine, SnapshotSpec, SymbolStats, SymbolSync
 from collector.capture.records import Record
 from collector.contract.monitor import CHECKED_CONTROLS, DriftMonitor, monitor_for
+from collector.frames import FrameError, frame_encoding, inflater
 from collector.model import (
     BestBidAsk,
     BookDelta,
@@ -108,13 +119,15 @@ class Pipeline:
         snapshots: Sequence[SnapshotSpec] = (),
         before_flush: Callable[[], None] | None = None,
         drift: DriftMonitor | Literal["auto"] | None = "auto",
+        collect_replies: bool = False,
     ) -> None:
         """``before_flush`` runs before rows go to the sink: the daemon flushes its
         raw capture there, so no published row lacks its frame in the capture.
 
         ``drift``: the runtime drift monitor; ``"auto"`` builds the venue's from its
         contract, None turns it off (the offline contract check validates every
-        frame itself)."""
+        frame itself). ``collect_replies``: queue the adapter's replies for
+        ``take_replies`` (the daemon sends them); otherwise they are only counted."""
         self.adapter = adapter
         self.exchange = adapter.slug
         self.sink = sink
@@ -152,6 +165,11 @@ class Pipeline:
         self._check = False
         #: The reason of a ``DecodeFailed(unknown=True)`` of the frame being dispatched.
         self._unknown: str | None = None
+        self.frame_encoding = frame_encoding(adapter)
+        self._inflate = inflater(self.frame_encoding)
+        #: ``(conn, text)`` replies waiting to be sent (only with ``collect_replies``).
+        self._replies: list[tuple[int, str]] | None = [] if collect_replies else None
+        self._conn = 0  # the connection of the frame being dispatched
 
     # -- input ----------------------------------------------------------------
 
@@ -189,9 +207,27 @@ class Pipeline:
                 detail += f": {record.data}"
             self._connection_event(record, QualityKind.DISCONNECT, detail)
 
+    def inflate(self, data: str | bytes) -> str | bytes:
+        """``data`` as the adapter reads it: a binary frame inflated under the venue's
+        ``frame_encoding`` (text frames, and every frame of a ``text`` venue, as they came).
+        Raises ``FrameError`` for a binary frame that does not inflate."""
+        if self._inflate is None or type(data) is str:
+            return data
+        return self._inflate(data)  # type: ignore[arg-type]
+
     def on_frame(self, data: str | bytes, ts_recv: int, conn: int = 0) -> None:
         """One received frame. ``conn`` identifies its connection during switch-overs."""
         self.last_ts = ts_recv
+        self._conn = conn
+        if self._inflate is not None and type(data) is not str:
+            try:
+                data = self._inflate(data)  # type: ignore[arg-type]
+            except FrameError as exc:
+                self.frames += 1
+                head = bytes(data[:32]).hex()  # type: ignore[index]
+                reason = f"binary frame does not inflate ({self.frame_encoding}): {exc}"
+                self._failed(DecodeFailed(reason, ts_recv, f"{len(data)} bytes: {head}"))
+                return
         overlap = self.overlap
         if overlap.active and not overlap.admit(conn, data, ts_recv):
             return
@@ -206,6 +242,14 @@ class Pipeline:
         if self._check or self.frames >= drift.next_frame:
             drift.frame(data, ts_recv, conn, self.frames, self._unknown)
             self._unknown = None
+
+    def take_replies(self) -> list[tuple[int, str]]:
+        """The ``(conn, text)`` replies queued since the last call (see the module doc)."""
+        replies = self._replies
+        if not replies:
+            return []
+        self._replies = []
+        return replies
 
     def finish(self, ts_recv: int | None = None) -> None:
         """End of input: report unsynced books and hand every buffered row to the sink.
@@ -301,6 +345,9 @@ class Pipeline:
             self._problem(
                 QualityKind.EXCHANGE_ERROR, msg.symbol, msg.ts_recv, msg.detail, msg.detail
             )
+        elif msg.kind == "reply":
+            if self._replies is not None:
+                self._replies.append((self._conn, msg.detail))
         elif msg.kind == "shutdown":
             self.shutdown_notices += 1
             self.out.add_quality(

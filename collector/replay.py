@@ -133,6 +133,7 @@ def open_with_adapter(
     slug = info.exchange if info.format in FOREIGN_FORMATS else exchange or info.exchange
     if not slug:
         raise ReplayError(f"{path}: the recording does not name its exchange; pass --exchange")
+    slug = adapters.canonical(slug)  # a recording made before the venue's rename
     try:
         adapter = adapters.create(slug)
     except adapters.UnknownExchange as exc:

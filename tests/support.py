@@ -47,6 +47,17 @@ def recordings(prefixes: tuple[str, ...]) -> list[Path]:
     )
 
 
+def capture_folders(slug: str) -> tuple[str, ...]:
+    """The captures folders of a registered slug: its own and those of its former names
+    (``adapters.FORMER_NAMES``: HTX's recordings are in ``huobi``)."""
+    return (slug, *(name for name, now in adapters.FORMER_NAMES.items() if now == slug))
+
+
+def slug_recordings(slug: str) -> list[Path]:
+    """Stream recordings of one registered slug, wherever its folders are named."""
+    return recordings(capture_folders(slug))
+
+
 # -- the captures README -------------------------------------------------------------------
 # The README is the corpus's ground truth: each recording has a ``### `folder/file` ``
 # section of facts measured independently of this project. Tests parse the facts from it

@@ -9,6 +9,7 @@ from collector.capture.records import CaptureFormatError
 from collector.contract.report import DriftReport, ReportBuilder
 from collector.contract.rules import RuleSink, rule_counts
 from collector.contract.validate import Validator
+from collector.frames import FrameError
 from collector.pipeline import Pipeline
 from collector.replay import ReplayError, load_instruments, open_with_adapter
 
@@ -44,16 +45,21 @@ def check_recording(path: Path, exchange: str | None = None) -> DriftReport:
         for record in records:
             if record.kind == "recv":
                 report.frames += 1
-                name, drifts = validator.frame(record.data, record.ts, record.conn)
+                try:  # the venue's text, as the adapter reads it (collector.frames)
+                    text = pipeline.inflate(record.data)
+                except FrameError:
+                    text = record.data  # reported by the validator as an unreadable frame
+                name, drifts = validator.frame(text, record.ts, record.conn)
             elif record.kind == "http":
                 report.rest_bodies += 1
-                name, drifts = validator.rest(record.url, record.data, record.ts)
+                text = record.data
+                name, drifts = validator.rest(record.url, text, record.ts)
             else:
                 pipeline.on_record(record)
                 continue
             builder.seen(name)
             if drifts:
-                builder.add(drifts, record.data)
+                builder.add(drifts, text)
             pipeline.on_record(record)
         pipeline.finish()
     except CaptureFormatError as exc:

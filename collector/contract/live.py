@@ -108,6 +108,9 @@ DEFAULT_SYMBOLS: Final[dict[str, tuple[str, ...]]] = {
     "crypto-com": ("BTC_USDT", "BTCUSD-PERP"),
     "phemex": ("BTCUSD", "sBTCUSDT"),
     "poloniex": ("BTC_USDT", "ETH_USDT"),
+    "htx": ("btcusdt", "ethusdt"),
+    "htx-swap": ("BTC-USDT", "BTC-USD"),
+    "upbit": ("KRW-BTC", "KRW-ETH"),
 }
 
 #: A channel whose first message comes later than this after connecting is silent

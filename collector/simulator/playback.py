@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import adapters
 from collector.capture.reader import open_recording
 from collector.simulator import wire
 from collector.simulator.faults import FaultState
@@ -137,9 +138,8 @@ class PlaybackSource:
             info, records = open_recording(path)
             if info.exchange is None:
                 raise ValueError(f"{path}: the recording does not name its exchange")
-            source = sources.setdefault(
-                info.exchange, cls(info.exchange, [], {}, speed=speed, loop=loop)
-            )
+            slug = adapters.canonical(info.exchange)  # served under the venue's name today
+            source = sources.setdefault(slug, cls(slug, [], {}, speed=speed, loop=loop))
             opened: dict[int, tuple[int, RecordedConnection]] = {}
             for rec in records:
                 if rec.kind == "open":

@@ -186,6 +186,20 @@ class WsSupervisor:
         """Whether connection ``conn`` is one of this supervisor's open connections."""
         return any(link.conn == conn for link in self._links)
 
+    def send(self, conn: int, frame: str) -> bool:
+        """Send ``frame`` on connection ``conn`` (a reply the venue asked for, e.g. a pong),
+        paced and recorded like every frame this supervisor sends (``on_send``).
+
+        False, and nothing sent, when ``conn`` is not one of its open connections (it
+        closed meanwhile: the question died with it).
+        """
+        for link in self._links:
+            if link.conn == conn and not link.ended.done():
+                task = self._spawn(link, self._send(link, frame))
+                task.add_done_callback(link.tasks.remove)  # a long-lived link sends many
+                return True
+        return False
+
     def reconnect_now(self, reason: str) -> None:
         """Replace the connection make-before-break, e.g. on a venue's shutdown notice.
 
@@ -390,7 +404,7 @@ class WsSupervisor:
             self.endpoint_failures += 1
         return endpoint
 
-    def _spawn(self, link: _Link, body: Coroutine[Any, Any, None]) -> None:
+    def _spawn(self, link: _Link, body: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         """Run one of a link's tasks; an unexpected exception (a handler bug) stops run()."""
 
         def done(task: asyncio.Task[None]) -> None:
@@ -402,6 +416,7 @@ class WsSupervisor:
         task = asyncio.create_task(body)
         task.add_done_callback(done)
         link.tasks.append(task)
+        return task
 
     async def _receive(self, link: _Link) -> None:
         """The hot path: stamp, count and hand over every frame."""

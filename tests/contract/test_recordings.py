@@ -15,7 +15,7 @@ from pathlib import Path
 
 import msgspec
 import pytest
-from support import CAPTURES, needs_captures
+from support import CAPTURES, capture_folders, needs_captures
 
 import adapters
 from adapters.contracts import CONTRACTS
@@ -23,6 +23,7 @@ from collector.capture.reader import open_recording
 from collector.contract.check import check_recording
 from collector.contract.report import render_text
 from collector.contract.validate import Validator
+from collector.frames import frame_encoding, inflater
 
 EXPECTED_FILE = Path(__file__).with_name("expected_drift.toml")
 
@@ -42,9 +43,15 @@ EXPECTED = _expected()
 
 
 def _all_recordings() -> list[Path]:
+    """Every recording of every contract's slug, instrument lists included."""
     if not CAPTURES.exists():
         return []
-    return sorted(p for slug in sorted(CONTRACTS) for p in (CAPTURES / slug).glob("*.jsonl.gz"))
+    return sorted(
+        p
+        for slug in sorted(CONTRACTS)
+        for folder in capture_folders(slug)
+        for p in (CAPTURES / folder).glob("*.jsonl.gz")
+    )
 
 
 def test_every_registered_adapter_has_a_contract() -> None:
@@ -78,13 +85,18 @@ def test_recording_drift_is_exactly_the_expected_drift(path: Path) -> None:
 def test_fast_path_agrees_with_the_walker_on_real_frames(slug: str) -> None:
     """The strict-type fast path must never hide a drift the walker would report."""
     validator = Validator(CONTRACTS[slug])
+    inflate = inflater(frame_encoding(adapters.create(slug)))
     checked = 0
-    for path in sorted((CAPTURES / slug).glob("*.jsonl.gz")):
+    folders = capture_folders(slug)
+    for path in sorted(p for f in folders for p in (CAPTURES / f).glob("*.jsonl.gz")):
         for record in itertools.islice(open_recording(path)[1], 400):
             if record.kind != "recv":
                 continue
-            name, fast = validator.frame(record.data, record.ts, record.conn)
-            slow = validator.check_slow(name, msgspec.json.decode(record.data), record.ts)
+            data = record.data
+            if inflate is not None and isinstance(data, bytes):
+                data = inflate(data)
+            name, fast = validator.frame(data, record.ts, record.conn)
+            slow = validator.check_slow(name, msgspec.json.decode(data), record.ts)
             assert [(d.kind, d.field) for d in fast] == [(d.kind, d.field) for d in slow]
             checked += 1
     assert checked > 0

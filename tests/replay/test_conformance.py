@@ -2,8 +2,9 @@
 
 Nothing here names a venue. A new adapter is covered by registering it (one
 line in ``adapters.REGISTRY``) and putting its recordings in the captures
-folder of the same name; the file's facts in the captures README (checksums
-verified, sequence gaps) become assertions automatically.
+folder of the same name (or of a former name, ``adapters.FORMER_NAMES``); the
+file's facts in the captures README (checksums verified, sequence gaps) become
+assertions automatically.
 
 For each recording it asserts that:
 
@@ -30,11 +31,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from support import (
-    CAPTURES,
     assert_never_crossed,
     needs_captures,
     readme_section,
     run_recording,
+    slug_recordings,
     stated_checksums,
     stated_gaps,
     stated_unbridged,
@@ -53,12 +54,7 @@ MAX_SKEW_NS = 10 * 1_000_000_000
 
 
 def _cases() -> list[tuple[str, Path]]:
-    return [
-        (slug, path)
-        for slug in sorted(adapters.REGISTRY)
-        for path in sorted((CAPTURES / slug).glob("*.jsonl.gz"))
-        if not path.name.endswith(".instruments.jsonl.gz")
-    ]
+    return [(slug, path) for slug in sorted(adapters.REGISTRY) for path in slug_recordings(slug)]
 
 
 @pytest.mark.parametrize(("slug", "path"), _cases(), ids=lambda v: getattr(v, "name", v))

@@ -45,6 +45,9 @@ SIDECARS = {
     "crypto-com": "crypto-com/CRYPTO.COM.instruments.jsonl.gz",  # API v2: see SUPERSEDED
     "phemex": "phemex/PHEMEX.instruments.jsonl.gz",
     "poloniex": "poloniex/POLONIEX.instruments.jsonl.gz",
+    "htx": "huobi/HUOBI.instruments.jsonl.gz",  # recorded before Huobi became HTX
+    "htx-swap": "huobi-swap/HUOBI_SWAP.instruments.jsonl.gz",
+    "upbit": "upbit/UPBIT.instruments.jsonl.gz",
 }
 #: Lists fetched beyond the sidecar's: Bitfinex's currency alias map, which
 #: ``decode_rest`` reads too (the corpus did not record it); Bitget's USDC futures list;
@@ -90,7 +93,7 @@ POST_ONLY = {"hyperliquid"}
 
 def _recorded(slug: str) -> list[tuple[str, str]]:
     info, records = open_recording(CAPTURES / SIDECARS[slug])
-    assert info.exchange == slug
+    assert info.exchange is not None and adapters.canonical(info.exchange) == slug
     return [(r.url, r.data) for r in records if r.kind == "http"]
 
 

@@ -22,6 +22,8 @@ from collector.config import ConfigError, load_config, parse_config
 
 REPO = Path(__file__).resolve().parents[2]
 VENUES = sorted(adapters.REGISTRY)
+#: Venues whose native symbols are lower case (HTX spot's ``btcusdt``, Bitstamp's ``btcusd``).
+LOWER_CASE = {"bitstamp", "htx"}
 GRAMMARS = {slug: adapters.create(slug).symbol_grammar for slug in VENUES}
 
 #: Symbols each venue names them, from the reference fact sheet and the venues' docs.
@@ -58,6 +60,9 @@ VALID = {
     "crypto-com": ["BTC_USDT", "1INCH_USD", "BTCUSD-PERP", "BTCUSD-261225"],
     "phemex": ["BTCUSD", "sBTCUSDT", "BTCUSDT", "u1000PEPEUSDT", "cETHUSD"],
     "poloniex": ["BTC_USDT", "ETH_BTC", "1INCH_USDT"],
+    "htx": ["btcusdt", "fil3susdt", "yfihusd"],
+    "htx-swap": ["BTC-USDT", "BTC-USD", "1INCH-USDT"],
+    "upbit": ["KRW-BTC", "BTC-ETH", "USDT-BTC", "KRW-1INCH"],
 }
 #: What a person gets wrong: per venue, a lower-cased symbol and one with a separator.
 TYPOS = {
@@ -87,11 +92,10 @@ TYPOS = {
     "crypto-com": ["btc_usdt", "BTC-USDT-PERP", "BTC_", "BTC/USDT"],
     "phemex": ["btcusd", "sbtcusdt", "BTC-USD", "BTC_USDT"],
     "poloniex": ["btc_usdt", "BTC-USDT", "BTCUSDT", "BTC__USDT"],
+    "htx": ["BTCUSDT", "btc-usdt", "btc/usdt"],
+    "htx-swap": ["btc-usdt", "BTCUSDT", "BTC-USDT-SWAP"],
+    "upbit": ["krw-btc", "KRWBTC", "KRW-BTC-X"],
 }
-
-
-#: Venues whose native symbols are lower case (Bitstamp's ``btcusd``, as in its URLs).
-LOWER_CASE = {"bitstamp"}
 
 
 def test_every_venue_has_cases() -> None:

@@ -208,6 +208,37 @@ def test_app_ping_is_sent_periodically_and_reported() -> None:
     run(main())
 
 
+def test_send_answers_on_the_asking_connection_and_is_reported() -> None:
+    """A venue's server-initiated ping (HTX) is answered on the connection it came on;
+    each answer is one more frame reported for the capture, and none lingers as a task."""
+
+    async def main() -> None:
+        got: list[str] = []
+
+        async def handler(ws: ServerConnection) -> None:
+            for n in range(3):
+                await ws.send(f"ping {n}".encode())
+                got.append(await ws.recv())
+            await ws.wait_closed()
+
+        rec = Recorder()
+        async with ws_server(handler) as url:
+            sup = WsSupervisor(make_plan(url), rec, backoff=fast_backoff())
+            async with supervising(sup):
+                for n in range(3):
+                    await until(lambda n=n: len(rec.of("frame")) > n)
+                    conn = rec.of("frame")[n][1]
+                    assert not sup.send(conn + 1000, "to a connection that is not there")
+                    assert sup.send(conn, f"pong {n}")
+                await until(lambda: len(got) == 3)
+                (link,) = sup._links
+                await until(lambda: len(link.tasks) == 3)  # receive, watch, subscribe
+        assert got == ["pong 0", "pong 1", "pong 2"]
+        assert [e[2] for e in rec.of("send")] == got
+
+    run(main())
+
+
 # -- websocket: failures and reconnects ---------------------------------------------
 
 
