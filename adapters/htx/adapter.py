@@ -19,7 +19,7 @@ in ``adapters/htx/wire.py``:
 * **Books, by default** ``market.$symbol.depth.step0``: the full book (150 levels per side)
   in every push (engine case 3: every message a snapshot). No update id comes with it
   (``version`` is opaque): ``seq`` numbers a symbol's books on their connection
-  (``collector.book.numbers``).
+  (``collector.adapter.MessageCounts``).
 * **Books, incremental** (spot, ``HtxAdapter("htx", book_channel="mbp")``):
   ``market.$symbol.mbp.150`` on ``wss://api.huobi.pro/feed`` (the docs serve MBP
   incremental only there), every 100 ms, each push naming the previous push's ``seqNum``
@@ -47,9 +47,15 @@ from urllib.parse import urlsplit
 import msgspec
 
 from adapters.htx import wire
-from collector.adapter import ConnectionPlan, Listings, RestRequest, Subscription, grammar
+from collector.adapter import (
+    ConnectionPlan,
+    Listings,
+    MessageCounts,
+    RestRequest,
+    Subscription,
+    grammar,
+)
 from collector.book.book import OrderBook
-from collector.book.numbers import BookNumbers
 from collector.book.sequence import NoSequenceRule, PreviousIdRule, SequenceRule
 from collector.decimal_text import InvalidDecimalText, json_decimal
 from collector.markets import split_quote
@@ -109,7 +115,7 @@ class HtxAdapter:
         self.symbol_grammar = SPOT_SYMBOLS if self.spot else SWAP_SYMBOLS
         self.listings = Listings()
         self._markets: dict[str, str] = {}
-        self._numbers = BookNumbers()
+        self._numbers = MessageCounts()
         self._traded: set[tuple[int, str]] = set()  # (conn, symbol) with a trade push seen
 
     # -- describing connections --------------------------------------------------

@@ -13,7 +13,7 @@ read 2026-12-07), wire structs in ``adapters/upbit/wire.py``:
   ``PING`` (answered ``{"status":"UP"}``): the plan sends one every 60 s.
 * ``orderbook``: the whole book, 15 level pairs (``orderbook_units``: ask and bid
   at each rank), in every message: engine case 3. No update id comes with it: ``seq``
-  numbers a symbol's books on their connection (``collector.book.numbers``).
+  numbers a symbol's books on their connection (``collector.adapter.MessageCounts``).
 * ``bbo``: Upbit has no best bid/offer stream; the first unit of each ``orderbook``
   message is the best bid and ask it states, so ``bbo`` subscribes the orderbook and
   every orderbook message also gives a ``BestBidAsk``.
@@ -35,13 +35,13 @@ from adapters.upbit import wire
 from collector.adapter import (
     ConnectionPlan,
     Listings,
+    MessageCounts,
     RestRequest,
     Subscription,
     grammar,
     symbols_per_connection,
 )
 from collector.book.book import OrderBook
-from collector.book.numbers import BookNumbers
 from collector.book.sequence import NoSequenceRule, SequenceRule
 from collector.decimal_text import InvalidDecimalText, json_decimal
 from collector.model import (
@@ -85,7 +85,7 @@ class UpbitAdapter:
     def __init__(self) -> None:
         self.sequence_rule: SequenceRule = NoSequenceRule()
         self.listings = Listings()
-        self._numbers = BookNumbers()
+        self._numbers = MessageCounts()
 
     def market(self, symbol: str) -> str:
         quote, _, base = symbol.partition("-")
