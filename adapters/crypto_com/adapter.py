@@ -25,10 +25,10 @@ trades. The first ``trade`` push of each instrument on a connection is that snap
 (from before subscribing: not stored, it would repeat on every reconnect).
 
 Heartbeats: the venue sends ``public/heartbeat`` every 30 s and closes the connection
-unless ``public/respond-heartbeat`` with the same id comes back within 5 s. Answering
-needs the transport to send a reply on the frame's connection, which it cannot yet;
-the venue documents no client-initiated ping instead. So the heartbeat is decoded as a
-``heartbeat`` control naming the id to answer, and no ``app_ping`` is planned.
+unless ``public/respond-heartbeat`` with the same id comes back within 5 s. The adapter
+answers with a ``Control("reply")``, which the daemon sends on the heartbeat's own
+connection (``collector.pipeline``); the venue documents no client-initiated ping, so
+no ``app_ping`` is planned.
 """
 
 from __future__ import annotations
@@ -156,8 +156,8 @@ class CryptoComAdapter:
         try:
             env = wire.envelope.decode(frame)
             if env.method == "public/heartbeat":
-                answer = f"public/respond-heartbeat id {env.id}"
-                return [Control("heartbeat", ts_recv, f"public/heartbeat: answer {answer}")]
+                answer = {"id": env.id, "method": "public/respond-heartbeat"}
+                return [Control("reply", ts_recv, msgspec.json.encode(answer).decode())]
             if env.code:
                 return [Control("error", ts_recv, f"{env.method} {env.code}: {env.message}")]
             result = env.result

@@ -98,6 +98,8 @@ def test_trade_snapshots_are_history_and_live_trades_are_exact_and_unique(replay
     assert len({t[1] for t in got}) == len(got)  # unique trade ids
 
 
-def test_the_heartbeat_is_understood(replayed) -> None:
+def test_the_heartbeat_is_answered(replayed) -> None:
+    """The recording's one ``public/heartbeat`` gets a reply (a replay only counts it;
+    the answer's text is checked against the recorder's in the unit tests)."""
     _, _, pipeline = replayed
-    assert pipeline.controls["heartbeat"] == 1
+    assert pipeline.controls["reply"] == 1

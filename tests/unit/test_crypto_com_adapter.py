@@ -159,13 +159,17 @@ def test_ticker_docs_sample_is_the_best_bid_and_ask() -> None:
     assert isinstance(quiet, Control) and quiet.kind == "ignored"
 
 
-def test_heartbeat_docs_sample_names_the_id_to_answer() -> None:
-    """#websocket-heartbeats: the client must answer ``public/respond-heartbeat`` with
-    the same id within 5 s. The transport cannot send that reply yet: the heartbeat is
-    decoded as a heartbeat naming the answer, and no client ping is planned."""
+def test_heartbeat_is_answered_on_its_connection() -> None:
+    """#websocket-heartbeats: the client must answer ``public/respond-heartbeat`` with the
+    same id within 5 s, or the venue closes the connection. The answer is a reply the
+    daemon sends on the heartbeat's connection, byte for byte what the recorder of
+    ``crypto-com/CRYPTO.COM.jsonl.gz`` sent (its one ``send`` of the kind, below)."""
     frame = '{"id": 1587523073344, "method": "public/heartbeat", "code": 0}'
-    (beat,) = CryptoComAdapter().decode(frame, TS)
-    assert beat.kind == "heartbeat" and "public/respond-heartbeat id 1587523073344" in beat.detail
+    (reply,) = CryptoComAdapter().decode(frame, TS)
+    assert reply == Control("reply", TS, '{"id":1587523073344,"method":"public/respond-heartbeat"}')
+    recorded = '{"id":1637709519420,"method":"public/heartbeat"}'
+    (reply,) = CryptoComAdapter().decode(recorded, TS)
+    assert reply.detail == '{"id":1637709519420,"method":"public/respond-heartbeat"}'
 
 
 def test_answers_and_errors() -> None:
@@ -194,7 +198,7 @@ def test_plan_subscribes_to_deltas_on_the_market_endpoint() -> None:
         "book_update_frequency": 10,
     }
     assert others["params"] == {"channels": ["trade.BTCUSD-PERP", "ticker.BTCUSD-PERP"]}
-    assert plan.app_ping is None  # no documented client ping; see the heartbeat test
+    assert plan.app_ping is None  # no documented client ping: heartbeats are answered
     assert CryptoComAdapter().snapshot_request("BTCUSD-PERP") is None
     with pytest.raises(ValueError, match="crypto-com has no channel"):
         CryptoComAdapter().plan([Subscription("BTCUSD-PERP", "liquidations")])
