@@ -108,6 +108,13 @@ def readme_channels(section: str) -> str:
     return line[1]
 
 
+def readme_channel_count(section: str, channel: str) -> int:
+    """How many recv frames the "**Channels (recv frames)**" line counts for ``channel``."""
+    m = re.search(rf"\b{re.escape(channel)} (\d+)", readme_channels(section))
+    assert m, f"no {channel} count in the README's Channels line"
+    return int(m[1])
+
+
 def readme_instruments(section: str) -> tuple[int, list[str]]:
     """(count, names) from a section's "**Instruments (N)**: a, b, ..." line."""
     line = re.search(r"\*\*Instruments \((\d+)\)\*\*(?:: (.+))?", section)

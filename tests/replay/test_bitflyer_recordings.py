@@ -8,7 +8,6 @@ Expected values come from the frames (``json`` and ``Decimal``).
 
 from __future__ import annotations
 
-import re
 from decimal import Decimal
 
 from support import (
@@ -17,7 +16,7 @@ from support import (
     assert_no_decode_failed,
     assert_rows_rebuild_engine_books,
     needs_captures,
-    readme_channels,
+    readme_channel_count,
     readme_instruments,
     readme_recordings,
     readme_section,
@@ -37,12 +36,6 @@ FILES = recordings(("bitflyer",))
 
 replayed = replayed_fixture(FILES, exchange="bitflyer", ids=lambda p: p.name)
 SNAPSHOT, BOARD = "lightning_board_snapshot_", "lightning_board_"
-
-
-def _channel_count(section: str, channel: str) -> int:
-    m = re.search(rf"\b{channel} (\d+)", readme_channels(section))
-    assert m, f"no {channel} count in the README"
-    return int(m[1])
 
 
 def _pushes(records) -> list[tuple[str, object]]:
@@ -73,8 +66,8 @@ def test_every_board_frame_is_accounted_for(replayed) -> None:
         elif channel.startswith(BOARD) and channel[len(BOARD) :] not in synced:
             early += 1
     stats = {s: sync.stats for s, sync in pipeline.engine.symbols.items()}
-    snapshots = _channel_count(section, "lightning_board_snapshot")
-    diffs = _channel_count(section, "lightning_board")
+    snapshots = readme_channel_count(section, "lightning_board_snapshot")
+    diffs = readme_channel_count(section, "lightning_board")
     assert sum(st.snapshots_applied for st in stats.values()) == snapshots == 60
     assert sum(st.deltas_applied for st in stats.values()) == diffs - early
     assert 0 < early < 40  # diffs do come first on a fresh connection
@@ -120,14 +113,14 @@ def test_executions_and_tickers(replayed) -> None:
     section = readme_section(path)
     pushes = _pushes(records)
     executions = [(c, m) for c, m in pushes if c.startswith("lightning_executions_")]
-    assert len(executions) == _channel_count(section, "lightning_executions")
+    assert len(executions) == readme_channel_count(section, "lightning_executions")
     sent = [
         (str(e["id"]), e["side"].lower(), e["price"], e["size"]) for _, m in executions for e in m
     ]
     rows = table_rows(pipeline, "trades", "trade_id", "side", "price", "size")
     assert rows == sent and len({r[0] for r in rows}) == len(rows) == 162
     tickers = [m for c, m in pushes if c.startswith("lightning_ticker_")]
-    assert len(tickers) == _channel_count(section, "lightning_ticker")
+    assert len(tickers) == readme_channel_count(section, "lightning_ticker")
     quotes = table_rows(pipeline, "bbo", "symbol", "bid_price", "ask_size")
     expected = [(t["product_code"], t["best_bid"], t["best_ask_size"]) for t in tickers]
     assert quotes == expected

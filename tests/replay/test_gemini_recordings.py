@@ -3,7 +3,6 @@ sections state. Expected rows come from the frames (``json`` and ``Decimal``).""
 
 from __future__ import annotations
 
-import re
 from decimal import Decimal
 
 from support import (
@@ -12,7 +11,7 @@ from support import (
     assert_no_decode_failed,
     assert_rows_rebuild_engine_books,
     needs_captures,
-    readme_channels,
+    readme_channel_count,
     readme_instruments,
     readme_recordings,
     readme_section,
@@ -33,12 +32,6 @@ FILES = recordings(("gemini",))
 replayed = replayed_fixture(FILES, exchange="gemini", ids=lambda p: p.name)
 
 
-def _channel_count(section: str, channel: str) -> int:
-    m = re.search(rf"\b{channel} (\d+)", readme_channels(section))
-    assert m, f"no {channel} count in the README"
-    return int(m[1])
-
-
 def test_every_gemini_recording_is_covered() -> None:
     assert len(FILES) == 2, "expected the 2021 and 2026 Gemini recordings"
     assert readme_recordings("gemini") == {rel(p) for p in FILES}
@@ -53,7 +46,7 @@ def test_each_symbol_syncs_on_its_first_update_and_applies_the_rest(replayed) ->
     assert set(pipeline.engine.symbols) == set(instruments) and count == 10
     stats = {s: sync.stats for s, sync in pipeline.engine.symbols.items()}
     assert all(st.snapshots_applied == 1 for st in stats.values())
-    updates = _channel_count(section, "l2_updates")
+    updates = readme_channel_count(section, "l2_updates")
     assert sum(st.deltas_applied for st in stats.values()) == updates - count
     assert sum(st.gaps + st.resyncs + st.crossed for st in stats.values()) == 0
     assert all(s.synced for s in pipeline.summary().values())
@@ -92,7 +85,7 @@ def test_trades_are_the_trade_events_with_unique_ids(replayed) -> None:
     ids are ``tid`` where sent (2026), else ``event_id``."""
     path, records, pipeline = replayed
     events = [m for m in recv_json(records) if m["type"] == "trade"]
-    assert len(events) == _channel_count(readme_section(path), "trade")
+    assert len(events) == readme_channel_count(readme_section(path), "trade")
     sent = [
         (m["symbol"], str(m.get("tid", m["event_id"])), m["side"], Decimal(m["price"]))
         for m in events

@@ -7,7 +7,6 @@ and the book after it is exactly that frame's. Expected rows come from the frame
 
 from __future__ import annotations
 
-import re
 from decimal import Decimal
 
 from support import (
@@ -16,7 +15,7 @@ from support import (
     assert_no_decode_failed,
     assert_rows_rebuild_engine_books,
     needs_captures,
-    readme_channels,
+    readme_channel_count,
     readme_instruments,
     readme_recordings,
     readme_section,
@@ -37,12 +36,6 @@ FILES = recordings(("hyperliquid",))
 replayed = replayed_fixture(FILES, exchange="hyperliquid", ids=lambda p: p.name)
 
 
-def _channel_count(section: str, channel: str) -> int:
-    m = re.search(rf"\b{channel} (\d+)", readme_channels(section))
-    assert m, f"no {channel} count in the README"
-    return int(m[1])
-
-
 def test_every_hyperliquid_recording_is_covered() -> None:
     assert FILES, "no Hyperliquid recordings found"
     assert readme_recordings("hyperliquid") == {rel(p) for p in FILES}
@@ -56,7 +49,7 @@ def test_every_l2book_frame_is_one_applied_snapshot(replayed) -> None:
     _, instruments = readme_instruments(section)
     assert set(pipeline.engine.symbols) == set(instruments) == {"BTC"}
     st = pipeline.engine.symbols["BTC"].stats
-    books = _channel_count(section, "l2Book")
+    books = readme_channel_count(section, "l2Book")
     assert (st.snapshots_applied, st.deltas_applied, st.gaps, st.resyncs) == (books, 0, 0, 0)
     assert books == 46 and pipeline.summary()["BTC"].synced
 
@@ -88,7 +81,7 @@ def test_trades_are_every_trade_row_with_unique_ids(replayed) -> None:
     """README: "trades 9" frames; every row stored, ``side`` B -> buy, A -> sell."""
     path, records, pipeline = replayed
     frames = [m["data"] for m in recv_json(records) if m["channel"] == "trades"]
-    assert len(frames) == _channel_count(readme_section(path), "trades") == 9
+    assert len(frames) == readme_channel_count(readme_section(path), "trades") == 9
     sides = {"B": "buy", "A": "sell"}
     sent = [(str(t["tid"]), sides[t["side"]], t["px"], t["sz"]) for f in frames for t in f]
     rows = table_rows(pipeline, "trades", "trade_id", "side", "price", "size")
