@@ -108,25 +108,30 @@ class Pipeline:
         snapshots: Sequence[SnapshotSpec] = (),
         before_flush: Callable[[], None] | None = None,
         drift: DriftMonitor | Literal["auto"] | None = "auto",
+        native: bool | None = None,
     ) -> None:
         """``before_flush`` runs before rows go to the sink: the daemon flushes its
         raw capture there, so no published row lacks its frame in the capture.
 
         ``drift``: the runtime drift monitor; ``"auto"`` builds the venue's from its
         contract, None turns it off (the offline contract check validates every
-        frame itself)."""
+        frame itself).
+
+        ``native``: the compiled core (True) or the pure-Python reference (False) for
+        the book and the book table; None follows ``COLLECTOR_NATIVE``."""
         self.adapter = adapter
         self.exchange = adapter.slug
         self.sink = sink
         self.flush_rows = flush_rows
         self.before_flush = before_flush
-        self.out = TableBuffers()
+        self.out = TableBuffers(native=native)
         self.engine = BookEngine(
             adapter.sequence_rule,
             self.out,
             adapter.market,
             snapshots=snapshots,
             checksum=adapter.book_checksum,
+            native=native,
         )
         self.frames = 0
         self.frames_by_symbol: Counter[str] = Counter()

@@ -29,7 +29,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from support import (
-    CAPTURES,
+    adapter_recordings,
     assert_never_crossed,
     needs_captures,
     readme_section,
@@ -37,8 +37,6 @@ from support import (
     stated_checksums,
     stated_gaps,
 )
-
-import adapters
 
 pytestmark = needs_captures
 
@@ -48,16 +46,9 @@ MAX_LAG_NS = 5 * 60 * 1_000_000_000
 MAX_SKEW_NS = 10 * 1_000_000_000
 
 
-def _cases() -> list[tuple[str, Path]]:
-    return [
-        (slug, path)
-        for slug in sorted(adapters.REGISTRY)
-        for path in sorted((CAPTURES / slug).glob("*.jsonl.gz"))
-        if not path.name.endswith(".instruments.jsonl.gz")
-    ]
-
-
-@pytest.mark.parametrize(("slug", "path"), _cases(), ids=lambda v: getattr(v, "name", v))
+@pytest.mark.parametrize(
+    ("slug", "path"), adapter_recordings(), ids=lambda v: getattr(v, "name", v)
+)
 def test_adapter_conforms_on_recording(slug: str, path: Path) -> None:
     _, pipeline = run_recording(path, slug)
     sink = pipeline.sink
