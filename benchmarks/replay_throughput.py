@@ -99,11 +99,17 @@ def time_decode(exchange: str, records: list[Record]) -> float:
 
 
 def time_pipeline(
-    exchange: str, records: list[Record], to_parquet: bool, drift: bool = True
+    exchange: str,
+    records: list[Record],
+    to_parquet: bool,
+    drift: bool = True,
+    native: bool | None = None,
 ) -> float:
     with tempfile.TemporaryDirectory() as tmp:
         sink = ParquetSink(tmp) if to_parquet else NullSink()
-        pipeline = Pipeline(adapters.create(exchange), sink, drift="auto" if drift else None)
+        pipeline = Pipeline(
+            adapters.create(exchange), sink, drift="auto" if drift else None, native=native
+        )
         start = time.perf_counter()
         for r in records:
             pipeline.on_record(r)
@@ -198,7 +204,13 @@ def drift_cost(path: Path, repeat: int) -> dict:
     }
 
 
-def bench(path: Path, repeat: int, drift: bool = True) -> dict:
+def bench(path: Path, repeat: int, drift: bool = True, compare_native: bool = False) -> dict:
+    """Figures per workload and stage; with ``compare_native`` both paths, runs alternating.
+
+    The top-level figures are those of the path ``COLLECTOR_NATIVE`` selects (the
+    native core when built); ``compare_native`` adds ``reference`` and ``native``
+    dicts with the same field names, measured in the same run, and their ratios.
+    """
     start = time.perf_counter()
     info, it = open_recording(path)
     records = list(it)
@@ -213,17 +225,35 @@ def bench(path: Path, repeat: int, drift: bool = True) -> dict:
         "levels": levels,
         "read_records_per_s": round(len(records) / read_s),
     }
+    paths: tuple[bool | None, ...] = (False, True) if compare_native else (None,)
+    figures: dict[bool | None, dict] = {p: {} for p in paths}
     for name, recs in workloads.items():
-        for stage, fn in (
-            ("decode", lambda rs=recs: time_decode(exchange, rs)),
-            ("book", lambda rs=recs: time_pipeline(exchange, rs, False, drift)),
-            ("e2e", lambda rs=recs: time_pipeline(exchange, rs, True, drift)),
-        ):
-            best = min(fn() for _ in range(repeat))
-            result[f"{name}_{stage}_frames_per_s"] = round(len(recs) / best)
-            if name == "depth":
-                result[f"{name}_{stage}_levels_per_s"] = round(levels / best)
-    return result
+        for stage in ("decode", "book", "e2e"):
+            times: dict[bool | None, list[float]] = {p: [] for p in paths}
+            for i in range(repeat):  # alternating order: load changes hit both paths alike
+                for native in paths if i % 2 == 0 else paths[::-1]:
+                    if stage == "decode":  # the adapters' work: the same on both paths
+                        times[native].append(time_decode(exchange, recs))
+                    else:
+                        parquet = stage == "e2e"
+                        times[native].append(time_pipeline(exchange, recs, parquet, drift, native))
+            for native, spent in times.items():
+                best = min(spent)
+                figures[native][f"{name}_{stage}_frames_per_s"] = round(len(recs) / best)
+                if name == "depth":
+                    figures[native][f"{name}_{stage}_levels_per_s"] = round(levels / best)
+    if not compare_native:
+        return result | figures[None]
+    reference, native = figures[False], figures[True]
+    return (
+        result
+        | native
+        | {
+            "reference": reference,
+            "native": native,
+            "native_speedup": {k: round(native[k] / reference[k], 2) for k in reference},
+        }
+    )
 
 
 def main() -> int:
@@ -238,6 +268,11 @@ def main() -> int:
         "--drift-cost",
         action="store_true",
         help="measure the drift monitor's cost: the pipeline with and without it, and alone",
+    )
+    parser.add_argument(
+        "--compare-native",
+        action="store_true",
+        help="measure the pure-Python reference and the native core in one run, alternating",
     )
     args = parser.parse_args()
     paths = args.captures or sorted(
@@ -269,7 +304,7 @@ def main() -> int:
                 f"{c['pipeline_us_per_frame']:.2f} us/frame e2e: {c['monitor_share_pct']:.2f}%"
             )
         return 0
-    results = [bench(p, args.repeat, not args.no_drift) for p in paths]
+    results = [bench(p, args.repeat, not args.no_drift, args.compare_native) for p in paths]
     if args.json:
         print(json.dumps(results, indent=2))
         return 0
@@ -278,11 +313,20 @@ def main() -> int:
             f"\n{r['capture']}: {r['records']:,} records ({r['depth_records']:,} depth, "
             f"{r['levels']:,} levels); read {r['read_records_per_s']:,} records/s"
         )
-        print(f"  {'stage':<8}{'all frames/s':>16}{'depth frames/s':>18}{'levels/s':>14}")
-        for stage in ("decode", "book", "e2e"):
+        print(f"  {'stage':<16}{'all frames/s':>16}{'depth frames/s':>18}{'levels/s':>14}")
+        runs = [("reference", r["reference"]), ("native", r["native"])] if "native" in r else []
+        for label, f in runs or [("", r)]:
+            for stage in ("decode", "book", "e2e"):
+                print(
+                    f"  {f'{stage} {label}':<16}{f[f'all_{stage}_frames_per_s']:>16,}"
+                    f"{f[f'depth_{stage}_frames_per_s']:>18,}"
+                    f"{f[f'depth_{stage}_levels_per_s']:>14,}"
+                )
+        if runs:
+            speedup = r["native_speedup"]
             print(
-                f"  {stage:<8}{r[f'all_{stage}_frames_per_s']:>16,}"
-                f"{r[f'depth_{stage}_frames_per_s']:>18,}{r[f'depth_{stage}_levels_per_s']:>14,}"
+                f"  native / reference: e2e all frames/s {speedup['all_e2e_frames_per_s']}x, "
+                f"e2e depth levels/s {speedup['depth_e2e_levels_per_s']}x"
             )
     return 0
 

@@ -31,16 +31,19 @@ cdef extern from "core.h":
         PyObject *price
         PyObject *size
         uint64_t order
+    ctypedef struct Block:
+        Py_ssize_t n
+        Level items[1]  # BLOCK_MAX in C; Cython only indexes it
     ctypedef struct Side:
-        Level *items
+        Block **blocks
+        Py_ssize_t nblocks
         Py_ssize_t len
-        Py_ssize_t cap
-        uint64_t stamp
     int dec_parse(const char *s, Py_ssize_t n, int allow_sign, i128 *out)
     int dec_parse_plain(const char *s, Py_ssize_t n, i128 *out)
     object i128_to_pylong(i128 v)
     int pylong_to_i128(object o, i128 *out) except -1
     int side_set(Side *s, i128 rank, object price, object size, int zero) except -1
+    Level *side_best(const Side *s)
     void side_drop_worst(Side *s, Py_ssize_t drop)
     void side_clear(Side *s)
     void side_free(Side *s)
@@ -49,6 +52,10 @@ cdef object _price_key_ref = _reference.price_key
 cdef object _size_is_zero_ref = _decimal_text.size_is_zero
 cdef object _parse_exact_ref = _decimal_text.parse_exact
 cdef str _ZERO = "0"
+
+
+def _stamp(row):
+    return row[0]
 
 
 cdef inline bint _ascii(object text):
@@ -112,11 +119,7 @@ cdef class BookSide:
     cdef readonly bint is_bid
 
     def __cinit__(self, bint is_bid):
-        self.is_bid = is_bid
-        self.side.items = NULL
-        self.side.len = 0
-        self.side.cap = 0
-        self.side.stamp = 0
+        self.is_bid = is_bid  # self.side: zeroed with the object, an empty side
 
     def __dealloc__(self):
         side_free(&self.side)
@@ -136,34 +139,38 @@ cdef class BookSide:
             rank = _price_rank(price, is_bid)
             side_set(&self.side, rank, price, size, _size_zero(size))
 
-    cdef inline object _key(self, Py_ssize_t i):
-        cdef i128 rank = self.side.items[i].rank
-        return i128_to_pylong(rank if self.is_bid else -rank)
+    cdef inline object _key(self, const Level *lv):
+        return i128_to_pylong(lv.rank if self.is_bid else -lv.rank)
 
     def best_level(self):
         """Best (key, size text), or ``None`` for an empty side."""
-        cdef Py_ssize_t n = self.side.len
-        if n == 0:
+        cdef Level *lv = side_best(&self.side)
+        if lv == NULL:
             return None
-        return (self._key(n - 1), <object>self.side.items[n - 1].size)
+        return (self._key(lv), <object>lv.size)
 
     def best(self):
         """Best (exact price, size text), or ``None`` for an empty side."""
-        cdef Py_ssize_t n = self.side.len
-        if n == 0:
+        cdef Level *lv = side_best(&self.side)
+        if lv == NULL:
             return None
-        return (Decimal(<object>self.side.items[n - 1].price), <object>self.side.items[n - 1].size)
+        return (Decimal(<object>lv.price), <object>lv.size)
 
     def top_levels(self, Py_ssize_t n):
         """The ``n`` best levels as (price text, size text), best first."""
-        cdef Py_ssize_t i, last = self.side.len - 1
+        cdef Py_ssize_t bi = self.side.nblocks - 1, j, k = 0
+        cdef Block *b
         cdef Level *lv
-        if n > self.side.len:
-            n = self.side.len
         out = []
-        for i in range(n):
-            lv = &self.side.items[last - i]
-            out.append((<object>lv.price, <object>lv.size))
+        while bi >= 0 and k < n:
+            b = self.side.blocks[bi]
+            j = b.n - 1
+            while j >= 0 and k < n:
+                lv = &b.items[j]
+                out.append((<object>lv.price, <object>lv.size))
+                j -= 1
+                k += 1
+            bi -= 1
         return out
 
     def top(self, Py_ssize_t n):
@@ -176,44 +183,50 @@ cdef class BookSide:
         In insertion order, as the reference's dict iterates them, so the rows
         written for the deletions come out in the same order.
         """
-        cdef Py_ssize_t drop = self.side.len - depth, i
+        cdef Py_ssize_t drop = self.side.len - depth
         if drop <= 0:
             return []
-        stamped = sorted(
-            [(self.side.items[i].order, <object>self.side.items[i].price) for i in range(drop)]
-        )
+        stamped = self._in_insertion_order(drop, False)
         side_drop_worst(&self.side, drop)
-        return [(price, _ZERO) for _, price in stamped]
+        return [(price, _ZERO) for _, _, price, _ in stamped]
 
     @property
     def levels(self):
         """Key -> size text, in the reference's dict order (a copy, for tools and tests)."""
-        return dict(self._stamped(1))
+        return {key: size for _, key, _, size in self._in_insertion_order(self.side.len, True)}
 
     @property
     def texts(self):
         """Key -> price text of the live levels (a copy)."""
-        return dict(self._stamped(0))
+        return {key: price for _, key, price, _ in self._in_insertion_order(self.side.len, True)}
 
-    cdef list _stamped(self, bint sizes):
-        cdef Py_ssize_t i
+    cdef list _in_insertion_order(self, Py_ssize_t count, bint keys):
+        """(stamp, key or None, price, size) of the ``count`` worst levels, oldest first."""
+        cdef Py_ssize_t bi, j
+        cdef Block *b
         cdef Level *lv
         rows = []
-        for i in range(self.side.len):
-            lv = &self.side.items[i]
-            rows.append((lv.order, self._key(i), <object>(lv.size if sizes else lv.price)))
-        rows.sort()
-        return [(k, v) for _, k, v in rows]
+        for bi in range(self.side.nblocks):
+            b = self.side.blocks[bi]
+            for j in range(b.n):
+                if len(rows) == count:
+                    break
+                lv = &b.items[j]
+                rows.append(
+                    (lv.order, self._key(lv) if keys else None, <object>lv.price, <object>lv.size)
+                )
+        rows.sort(key=_stamp)
+        return rows
 
     def __len__(self):
         return self.side.len
 
     cdef inline bint _crosses(self, BookSide asks):
-        cdef Py_ssize_t nb = self.side.len, na = asks.side.len
-        if nb == 0 or na == 0:
+        cdef Level *bid = side_best(&self.side)
+        cdef Level *ask = side_best(&asks.side)
+        if bid == NULL or ask == NULL:
             return False
-        # bid key >= ask key; ranks are key and -key
-        return self.side.items[nb - 1].rank >= -asks.side.items[na - 1].rank
+        return bid.rank >= -ask.rank  # bid key >= ask key; ranks are key and -key
 
 
 cdef class OrderBook:
