@@ -10,6 +10,7 @@ Which one runs is logged once per process, when it is first asked.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 from types import ModuleType
@@ -19,7 +20,7 @@ log = logging.getLogger(__name__)
 ENV = "COLLECTOR_NATIVE"
 
 try:
-    from collector.native import _core as _built
+    _built: ModuleType | None = importlib.import_module("collector.native._core")
 except ImportError as exc:  # not compiled on this machine (or built for another Python)
     _built = None
     _MISSING = f"{type(exc).__name__}: {exc}"
