@@ -43,14 +43,16 @@ def _setting() -> bool | None:
     raise ValueError(f"{ENV}={value!r}: use 0 (reference path), 1 (native core) or auto")
 
 
-def core(native: bool | None = None) -> ModuleType | None:
+def core(native: bool | None = None, *, announce: bool = True) -> ModuleType | None:
     """The compiled core module, or ``None`` for the reference path.
 
     ``native`` overrides the environment (tests run both paths in one process);
-    ``None`` follows ``COLLECTOR_NATIVE``. Raises ``NativeUnavailable`` when the
+    ``None`` follows ``COLLECTOR_NATIVE``; ``announce=False`` leaves the one log
+    line to a later caller. Raises ``NativeUnavailable`` when the
     core is required and missing.
     """
-    quiet = native is not None  # asked for by code (tests), not by the process's setting
+    # Said once, when the process's setting is first applied (not when tests ask).
+    quiet = native is not None or not announce
     if native is None:
         native = _setting()
     if native is False:

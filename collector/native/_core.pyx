@@ -11,7 +11,7 @@ reference's exact messages and the rare paths exist once.
 from cpython.object cimport PyObject
 from cpython.unicode cimport PyUnicode_Check
 from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING
-from libc.stdint cimport uint64_t
+from libc.stdint cimport uint32_t, uint64_t
 from libc.string cimport memcpy
 
 from decimal import Decimal
@@ -46,7 +46,12 @@ cdef extern from "core.h":
     Level *side_best(const Side *s)
     void side_drop_worst(Side *s, Py_ssize_t drop)
     void side_clear(Side *s)
+    void crc32_init()
+    uint32_t crc32_update(uint32_t previous, const char *s, Py_ssize_t n)
+    uint32_t crc32_kraken_digits(uint32_t crc, const char *s, Py_ssize_t n)
     void side_free(Side *s)
+
+crc32_init()
 
 cdef object _price_key_ref = _reference.price_key
 cdef object _size_is_zero_ref = _decimal_text.size_is_zero
@@ -297,3 +302,57 @@ def level_columns(list bids, list asks, Py_ssize_t rows):
     if row != rows:
         raise ValueError("fewer levels than rows")
     return price_bytes, size_bytes
+
+
+# -- checksums over the book's own texts --------------------------------------------
+
+
+cdef bint _all_ascii(levels):
+    for price, size in levels:
+        if not (_ascii(price) and _ascii(size)):
+            return False
+    return True
+
+
+def kraken_crc32(bids, asks):
+    """``checksum.kraken_crc32`` without building the digit string in Python."""
+    cdef uint32_t crc = 0
+    if not (_all_ascii(asks) and _all_ascii(bids)):
+        from collector.book.checksum import kraken_crc32_reference  # imports this module
+
+        return kraken_crc32_reference(bids, asks)
+    for levels in (asks, bids):
+        for price, size in levels:
+            crc = crc32_kraken_digits(
+                crc, <const char *>PyUnicode_DATA(price), PyUnicode_GET_LENGTH(price)
+            )
+            crc = crc32_kraken_digits(
+                crc, <const char *>PyUnicode_DATA(size), PyUnicode_GET_LENGTH(size)
+            )
+    return crc
+
+
+cdef inline uint32_t _crc_text(uint32_t crc, object text):
+    return crc32_update(crc, <const char *>PyUnicode_DATA(text), PyUnicode_GET_LENGTH(text))
+
+
+def interleaved_crc32(bids, asks):
+    """``checksum.interleaved_crc32`` without building the ``price:size`` string in Python."""
+    cdef uint32_t crc = 0
+    cdef Py_ssize_t i, nb = len(bids), na = len(asks)
+    cdef bint first = True
+    if not (_all_ascii(asks) and _all_ascii(bids)):
+        from collector.book.checksum import interleaved_crc32_reference
+
+        return interleaved_crc32_reference(bids, asks)
+    for i in range(max(nb, na)):
+        for levels, n in ((bids, nb), (asks, na)):
+            if i < n:
+                price, size = levels[i]
+                if not first:
+                    crc = crc32_update(crc, b":", 1)
+                first = False
+                crc = _crc_text(crc, price)
+                crc = crc32_update(crc, b":", 1)
+                crc = _crc_text(crc, size)
+    return <long long>crc - (1 << 32) if crc >= (1u << 31) else <long long>crc

@@ -127,6 +127,37 @@ static int pylong_to_i128(PyObject *o, i128 *out) {
     return 0;
 }
 
+/* -- CRC32 (zlib's: polynomial 0xEDB88320, chained like zlib.crc32(data, previous)) -- */
+
+static uint32_t crc32_table[256];
+
+static void crc32_init(void) {
+    for (uint32_t i = 0; i < 256; i++) {
+        uint32_t c = i;
+        for (int k = 0; k < 8; k++) c = c & 1 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+        crc32_table[i] = c;
+    }
+}
+
+static inline uint32_t crc32_update(uint32_t previous, const char *s, Py_ssize_t n) {
+    uint32_t c = previous ^ 0xFFFFFFFFu;
+    for (Py_ssize_t i = 0; i < n; i++) c = crc32_table[(c ^ (unsigned char)s[i]) & 0xFF] ^ (c >> 8);
+    return c ^ 0xFFFFFFFFu;
+}
+
+/* Kraken's digits of a decimal text: the point removed, then the leading zeros. */
+static inline uint32_t crc32_kraken_digits(uint32_t crc, const char *s, Py_ssize_t n) {
+    Py_ssize_t i = 0, start;
+    while (i < n && (s[i] == '0' || s[i] == '.')) i++;
+    while (i < n) {
+        start = i;
+        while (i < n && s[i] != '.') i++;
+        crc = crc32_update(crc, s + start, i - start);
+        if (i < n) i++; /* skip a point */
+    }
+    return crc;
+}
+
 /* -- book side ------------------------------------------------------------------ */
 
 typedef struct {

@@ -187,3 +187,23 @@ def test_deep_book_splits_and_merges_blocks_like_the_reference() -> None:
     for depth in (2500, 700, 64, 63, 1, 0):
         assert books[0].bids.truncate(depth) == books[1].bids.truncate(depth)
         assert _state(books[0]) == _state(books[1])
+
+
+# -- checksums ------------------------------------------------------------------------
+
+TEXT_LEVELS = st.lists(
+    st.tuples(
+        st.one_of(st.text(alphabet="0123456789.", max_size=12), st.text(max_size=4)),
+        st.one_of(st.text(alphabet="0123456789.-", max_size=12), st.text(max_size=4)),
+    ),
+    max_size=26,
+)
+
+
+@settings(max_examples=1000)
+@given(TEXT_LEVELS, TEXT_LEVELS)
+def test_checksums_equal_the_reference_on_any_text(bids: list, asks: list) -> None:
+    from collector.book import checksum
+
+    assert core.kraken_crc32(bids, asks) == checksum.kraken_crc32_reference(bids, asks)
+    assert core.interleaved_crc32(bids, asks) == checksum.interleaved_crc32_reference(bids, asks)
