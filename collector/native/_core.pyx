@@ -1,5 +1,5 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
-"""The compiled per-level core: exact decimal text, L2 book sides, book columns.
+"""The compiled per-level core: exact decimal text, L2 book sides, book columns, checksums.
 
 Everything here mirrors a pure-Python reference (``collector.decimal_text``,
 ``collector.book.book``, ``collector.tables``) value for value; the differential
@@ -46,10 +46,10 @@ cdef extern from "core.h":
     Level *side_best(const Side *s)
     void side_drop_worst(Side *s, Py_ssize_t drop)
     void side_clear(Side *s)
+    void side_free(Side *s)
     void crc32_init()
     uint32_t crc32_update(uint32_t previous, const char *s, Py_ssize_t n)
     uint32_t crc32_kraken_digits(uint32_t crc, const char *s, Py_ssize_t n)
-    void side_free(Side *s)
 
 crc32_init()
 
@@ -116,8 +116,9 @@ cdef int _size_zero(object size) except -1:
 cdef class BookSide:
     """Price -> size text for one side, in C: the reference ``BookSide``'s behaviour.
 
-    Levels are a sorted array of (rank, price text, size text, insertion stamp);
-    the texts are the wire's own ``str`` objects, kept for output and checksums.
+    Levels are (rank, price text, size text, insertion stamp) in sorted blocks of
+    up to 64 (see ``core.h``); the texts are the wire's own ``str`` objects, kept
+    for output and checksums, so no text is ever re-rendered.
     """
 
     cdef Side side
@@ -191,6 +192,8 @@ cdef class BookSide:
         cdef Py_ssize_t drop = self.side.len - depth
         if drop <= 0:
             return []
+        if drop > self.side.len:  # a negative depth: the reference keeps nothing
+            drop = self.side.len
         stamped = self._in_insertion_order(drop, False)
         side_drop_worst(&self.side, drop)
         return [(price, _ZERO) for _, _, price, _ in stamped]

@@ -122,7 +122,7 @@ OPS = st.lists(
     st.one_of(
         st.tuples(st.just("apply"), st.booleans(), LEVELS),
         st.tuples(st.just("snapshot"), LEVELS, LEVELS),
-        st.tuples(st.just("truncate"), st.booleans(), st.integers(0, 12)),
+        st.tuples(st.just("truncate"), st.booleans(), st.integers(-2, 12)),
         st.tuples(st.just("clear")),
     ),
     max_size=60,
