@@ -6,7 +6,8 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: run test live lint bench clean
 
-$(STAMP): pyproject.toml
+# setup.py and the native core's sources too: the editable install compiles the core in place.
+$(STAMP): pyproject.toml setup.py collector/native/_core.pyx collector/native/core.h
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test]'
@@ -31,7 +32,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/replay_throughput.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache build *.egg-info
+	rm -rf $(VENV) .pytest_cache build *.egg-info collector/native/_core.c collector/native/*.so
 
 DEMO_SECONDS ?= 60
 

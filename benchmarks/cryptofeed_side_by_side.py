@@ -206,7 +206,7 @@ def side_by_side(python: Path, path: Path, repeat: int, clock: str = "wall") -> 
                 sides = ("theirs", "ours") if i % 2 else ("ours", "theirs")
                 for side in sides:
                     if side == "ours":
-                        seconds = time_pipeline(exchange, recs, True, clock=CLOCKS[clock])
+                        seconds = time_pipeline(exchange, recs, True, timer=CLOCKS[clock])
                     else:
                         seen[name] = worker.run(indices, clock)
                         seconds = seen[name]["seconds"]

@@ -15,6 +15,10 @@ also times the monitor on its own (its calls replayed with the adapter's output
 precomputed), which is far less noisy than the difference of two pipeline runs
 (two identical pipeline runs differ by up to 8% on a shared VM).
 
+``--cpu-time`` times by process CPU time instead of the wall clock (see ``--help``);
+``--compare-native`` measures the pure-Python reference and the native core in one
+run, alternating, and prints both with their ratio.
+
 Usage::
 
     python benchmarks/replay_throughput.py [CAPTURE ...] [--repeat 3] [--json]
@@ -49,6 +53,9 @@ from collector.pipeline import Pipeline  # noqa: E402
 from collector.sinks.parquet import ParquetSink  # noqa: E402
 
 CAPTURES = Path(os.environ.get("COLLECTOR_CAPTURES", ROOT.parent / "shared" / "captures"))
+
+#: The clock the stages are timed with; ``--cpu-time`` makes it the process's CPU time.
+clock = time.perf_counter
 
 
 class NullSink:
@@ -88,7 +95,7 @@ def book_workload(exchange: str, records: list[Record]) -> tuple[list[Record], i
 def time_decode(exchange: str, records: list[Record]) -> float:
     adapter = adapters.create(exchange)
     decode, decode_rest = adapter.decode, adapter.decode_rest
-    start = time.perf_counter()
+    start = clock()
     for r in records:
         if r.kind == "recv":
             decode(r.data, r.ts, r.conn)
@@ -96,7 +103,7 @@ def time_decode(exchange: str, records: list[Record]) -> float:
             adapter.connected(r.conn, r.url)
         elif r.kind == "http":
             decode_rest(r.url, r.data, r.ts)
-    return time.perf_counter() - start
+    return clock() - start
 
 
 def time_pipeline(
@@ -104,19 +111,24 @@ def time_pipeline(
     records: list[Record],
     to_parquet: bool,
     drift: bool = True,
-    clock: Callable[[], float] = time.perf_counter,
+    timer: Callable[[], float] | None = None,
+    native: bool | None = None,
 ) -> float:
-    """Seconds by ``clock`` (``time.process_time``: CPU seconds, for a loaded machine)."""
+    """Seconds by ``timer`` (``time.process_time``: CPU seconds, for a loaded machine);
+    by default the module's ``clock``, which ``--cpu-time`` sets."""
+    tick = timer or clock
     with tempfile.TemporaryDirectory() as tmp:
         sink = ParquetSink(tmp) if to_parquet else NullSink()
-        pipeline = Pipeline(adapters.create(exchange), sink, drift="auto" if drift else None)
-        start = clock()
+        pipeline = Pipeline(
+            adapters.create(exchange), sink, drift="auto" if drift else None, native=native
+        )
+        start = tick()
         for r in records:
             pipeline.on_record(r)
         pipeline.finish()
         if to_parquet:
             sink.close()
-        return clock() - start
+        return tick() - start
 
 
 def time_monitor(exchange: str, records: list[Record]) -> tuple[float, int]:
@@ -144,14 +156,14 @@ def time_monitor(exchange: str, records: list[Record]) -> tuple[float, int]:
             calls.append((r.data, r.ts, r.conn, forced, unknown, snapshots))
 
     def run(monitor: DriftMonitor | None) -> float:
-        start = time.perf_counter()
+        start = clock()
         if monitor is None:
             for i, (_data, _ts, _conn, check, _unknown, snapshots) in enumerate(calls, 1):
                 if snapshots:
                     pass
                 if check or i < 0:  # the same tests, nothing checked
                     pass
-            return time.perf_counter() - start
+            return clock() - start
         frame, snapshot_due = monitor.frame, monitor.snapshot_due
         for i, (data, ts, conn, check, unknown, snapshots) in enumerate(calls, 1):
             if snapshots:
@@ -159,16 +171,16 @@ def time_monitor(exchange: str, records: list[Record]) -> tuple[float, int]:
                     check = snapshot_due() or check
             if check or i >= monitor.next_frame:
                 frame(data, ts, conn, i, unknown)
-        return time.perf_counter() - start
+        return clock() - start
 
     monitor = monitor_for(exchange)
     assert monitor is not None, exchange
     spent = run(monitor) - run(None)
-    start = time.perf_counter()  # REST bodies: always checked (snapshots, instrument lists)
+    start = clock()  # REST bodies: always checked (snapshots, instrument lists)
     for r in records:
         if r.kind == "http" and (r.status is None or 200 <= r.status < 300):
             monitor.rest(r.url, r.data, r.ts)
-    return spent + time.perf_counter() - start, monitor.checked
+    return spent + clock() - start, monitor.checked
 
 
 def drift_cost(path: Path, repeat: int) -> dict:
@@ -204,7 +216,13 @@ def drift_cost(path: Path, repeat: int) -> dict:
     }
 
 
-def bench(path: Path, repeat: int, drift: bool = True) -> dict:
+def bench(path: Path, repeat: int, drift: bool = True, compare_native: bool = False) -> dict:
+    """Figures per workload and stage; with ``compare_native`` both paths, runs alternating.
+
+    The top-level figures are those of the path ``COLLECTOR_NATIVE`` selects (the
+    native core when built); ``compare_native`` adds ``reference`` and ``native``
+    dicts with the same field names, measured in the same run, and their ratios.
+    """
     start = time.perf_counter()
     info, it = open_recording(path)
     records = list(it)
@@ -219,17 +237,35 @@ def bench(path: Path, repeat: int, drift: bool = True) -> dict:
         "levels": levels,
         "read_records_per_s": round(len(records) / read_s),
     }
+    paths: tuple[bool | None, ...] = (False, True) if compare_native else (None,)
+    figures: dict[bool | None, dict] = {p: {} for p in paths}
     for name, recs in workloads.items():
-        for stage, fn in (
-            ("decode", lambda rs=recs: time_decode(exchange, rs)),
-            ("book", lambda rs=recs: time_pipeline(exchange, rs, False, drift)),
-            ("e2e", lambda rs=recs: time_pipeline(exchange, rs, True, drift)),
-        ):
-            best = min(fn() for _ in range(repeat))
-            result[f"{name}_{stage}_frames_per_s"] = round(len(recs) / best)
-            if name == "depth":
-                result[f"{name}_{stage}_levels_per_s"] = round(levels / best)
-    return result
+        for stage in ("decode", "book", "e2e"):
+            times: dict[bool | None, list[float]] = {p: [] for p in paths}
+            for i in range(repeat):  # alternating order: load changes hit both paths alike
+                for native in paths if i % 2 == 0 else paths[::-1]:
+                    if stage == "decode":  # the adapters' work: the same on both paths
+                        times[native].append(time_decode(exchange, recs))
+                    else:
+                        parquet = stage == "e2e"
+                        times[native].append(time_pipeline(exchange, recs, parquet, drift, native))
+            for native, spent in times.items():
+                best = min(spent)
+                figures[native][f"{name}_{stage}_frames_per_s"] = round(len(recs) / best)
+                if name == "depth":
+                    figures[native][f"{name}_{stage}_levels_per_s"] = round(levels / best)
+    if not compare_native:
+        return result | figures[None]
+    reference, native = figures[False], figures[True]
+    return (
+        result
+        | native
+        | {
+            "reference": reference,
+            "native": native,
+            "native_speedup": {k: round(native[k] / reference[k], 2) for k in reference},
+        }
+    )
 
 
 def main() -> int:
@@ -245,7 +281,22 @@ def main() -> int:
         action="store_true",
         help="measure the drift monitor's cost: the pipeline with and without it, and alone",
     )
+    parser.add_argument(
+        "--compare-native",
+        action="store_true",
+        help="measure the pure-Python reference and the native core in one run, alternating",
+    )
+    parser.add_argument(
+        "--cpu-time",
+        action="store_true",
+        help="time stages by the process's CPU time (all threads) instead of the wall clock: "
+        "on a VM shared with other jobs, wall time mostly measures the neighbours; "
+        "CPU time leaves out waits (fsync, I/O) and still feels cache contention",
+    )
     args = parser.parse_args()
+    if args.cpu_time:
+        global clock
+        clock = time.process_time
     paths = args.captures or sorted(
         p
         for p in (CAPTURES / "binance-usdm").glob("*.jsonl.gz")
@@ -275,7 +326,7 @@ def main() -> int:
                 f"{c['pipeline_us_per_frame']:.2f} us/frame e2e: {c['monitor_share_pct']:.2f}%"
             )
         return 0
-    results = [bench(p, args.repeat, not args.no_drift) for p in paths]
+    results = [bench(p, args.repeat, not args.no_drift, args.compare_native) for p in paths]
     if args.json:
         print(json.dumps(results, indent=2))
         return 0
@@ -284,11 +335,20 @@ def main() -> int:
             f"\n{r['capture']}: {r['records']:,} records ({r['depth_records']:,} depth, "
             f"{r['levels']:,} levels); read {r['read_records_per_s']:,} records/s"
         )
-        print(f"  {'stage':<8}{'all frames/s':>16}{'depth frames/s':>18}{'levels/s':>14}")
-        for stage in ("decode", "book", "e2e"):
+        print(f"  {'stage':<16}{'all frames/s':>16}{'depth frames/s':>18}{'levels/s':>14}")
+        runs = [("reference", r["reference"]), ("native", r["native"])] if "native" in r else []
+        for label, f in runs or [("", r)]:
+            for stage in ("decode", "book", "e2e"):
+                print(
+                    f"  {f'{stage} {label}':<16}{f[f'all_{stage}_frames_per_s']:>16,}"
+                    f"{f[f'depth_{stage}_frames_per_s']:>18,}"
+                    f"{f[f'depth_{stage}_levels_per_s']:>14,}"
+                )
+        if runs:
+            speedup = r["native_speedup"]
             print(
-                f"  {stage:<8}{r[f'all_{stage}_frames_per_s']:>16,}"
-                f"{r[f'depth_{stage}_frames_per_s']:>18,}{r[f'depth_{stage}_levels_per_s']:>14,}"
+                f"  native / reference: e2e all frames/s {speedup['all_e2e_frames_per_s']}x, "
+                f"e2e depth levels/s {speedup['depth_e2e_levels_per_s']}x"
             )
     return 0
 

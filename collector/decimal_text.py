@@ -69,7 +69,7 @@ def parse_exact(text: str, signed: bool = False) -> Decimal:
     beyond = max(0, len(digits) - (fraction_digits - MAX_FRACTION_DIGITS))
     if fraction_digits > MAX_FRACTION_DIGITS and any(digits[beyond:]):
         raise InvalidDecimalText(text, f"more than {MAX_FRACTION_DIGITS} fractional digits")
-    if integer_digits > MAX_INTEGER_DIGITS and value >= 10**MAX_INTEGER_DIGITS:
+    if integer_digits > MAX_INTEGER_DIGITS and value.copy_abs() >= 10**MAX_INTEGER_DIGITS:
         raise InvalidDecimalText(text, f"more than {MAX_INTEGER_DIGITS} integer digits")
     return value
 

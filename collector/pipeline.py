@@ -120,6 +120,7 @@ class Pipeline:
         before_flush: Callable[[], None] | None = None,
         drift: DriftMonitor | Literal["auto"] | None = "auto",
         collect_replies: bool = False,
+        native: bool | None = None,
     ) -> None:
         """``before_flush`` runs before rows go to the sink: the daemon flushes its
         raw capture there, so no published row lacks its frame in the capture.
@@ -127,19 +128,23 @@ class Pipeline:
         ``drift``: the runtime drift monitor; ``"auto"`` builds the venue's from its
         contract, None turns it off (the offline contract check validates every
         frame itself). ``collect_replies``: queue the adapter's replies for
-        ``take_replies`` (the daemon sends them); otherwise they are only counted."""
+        ``take_replies`` (the daemon sends them); otherwise they are only counted.
+
+        ``native``: the compiled core (True) or the pure-Python reference (False) for
+        the book and the book table; None follows ``COLLECTOR_NATIVE``."""
         self.adapter = adapter
         self.exchange = adapter.slug
         self.sink = sink
         self.flush_rows = flush_rows
         self.before_flush = before_flush
-        self.out = TableBuffers()
+        self.out = TableBuffers(native=native)
         self.engine = BookEngine(
             adapter.sequence_rule,
             self.out,
             adapter.market,
             snapshots=snapshots,
             checksum=adapter.book_checksum,
+            native=native,
         )
         self.frames = 0
         self.frames_by_symbol: Counter[str] = Counter()

@@ -30,6 +30,7 @@ from collector.model import (
     QualityKind,
     Trade,
 )
+from collector.native import core as native_core
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +65,7 @@ class _BookBuffer:
         "apply_seq",
         "asks",
         "bids",
+        "core",
         "is_snapshot",
         "markets",
         "rows",
@@ -73,7 +75,9 @@ class _BookBuffer:
         "ts_recv",
     )
 
-    def __init__(self) -> None:
+    def __init__(self, core: Any = None) -> None:
+        #: The compiled core (``collector.native``) or None for the reference path.
+        self.core = core
         self.symbols: list[str] = []
         self.markets: list[str] = []
         self.ts_exchange: list[int | None] = []
@@ -86,18 +90,16 @@ class _BookBuffer:
         self.rows = 0
 
     def table(self) -> pa.Table:
-        # One list per (message, side), bids first: converted by Arrow in one C call.
-        per_side = list(chain.from_iterable(zip(self.bids, self.asks, strict=True)))
-        nested = pa.array(per_side, _LEVEL_LISTS)
-        side_counts = np.diff(np.asarray(nested.offsets))
-        n_bids, n_asks = side_counts[0::2], side_counts[1::2]
+        n_bids = np.fromiter(map(len, self.bids), np.int64, len(self.bids))
+        n_asks = np.fromiter(map(len, self.asks), np.int64, len(self.asks))
         counts = n_bids + n_asks
-        pairs = nested.flatten()
+        side_counts = np.column_stack((n_bids, n_asks)).ravel()
         message_of_row = np.repeat(np.arange(len(counts)), counts)
         first_row = np.cumsum(counts) - counts
         offset = np.arange(len(message_of_row)) - first_row[message_of_row]
         side_index = np.repeat(np.tile(np.array([0, 1], np.int32), len(counts)), side_counts)
         take = pa.array(message_of_row)
+        price, size = self._levels()
         columns = {
             "symbol": _labels(self.symbols).take(take),
             "market": _labels(self.markets).take(take),
@@ -107,10 +109,33 @@ class _BookBuffer:
             "apply_seq": pa.array(np.asarray(self.apply_seq, np.int64)[message_of_row] + offset),
             "is_snapshot": pa.array(np.asarray(self.is_snapshot, np.bool_)[message_of_row]),
             "side": pa.DictionaryArray.from_arrays(pa.array(side_index), _SIDES),
-            "price": schema.exact_decimals("price", pc.list_element(pairs, 0)),
-            "size": schema.exact_decimals("size", pc.list_element(pairs, 1)),
+            "price": price,
+            "size": size,
         }
         return pa.Table.from_pydict(columns, schema=schema.BOOK)
+
+    def _levels(self) -> tuple[pa.Array, pa.Array]:
+        """The price and size columns, in row order (message by message, bids then asks).
+
+        The compiled core writes plain decimal text straight into decimal128 buffers;
+        the reference (and the core, for any text that is not plain) converts the
+        level strings in one nested Arrow call and casts them with ``exact_decimals``.
+        """
+        if self.core is not None:
+            built = self.core.level_columns(self.bids, self.asks, self.rows)
+            if built is not None:
+                price, size = (
+                    pa.Array.from_buffers(schema.DECIMAL, self.rows, [None, pa.py_buffer(data)])
+                    for data in built
+                )
+                return price, size
+        # One list per (message, side), bids first: converted by Arrow in one C call.
+        per_side = list(chain.from_iterable(zip(self.bids, self.asks, strict=True)))
+        pairs = pa.array(per_side, _LEVEL_LISTS).flatten()
+        return (
+            schema.exact_decimals("price", pc.list_element(pairs, 0)),
+            schema.exact_decimals("size", pc.list_element(pairs, 1)),
+        )
 
     def drop_invalid(self) -> list[tuple[str, int, int, str, int]]:
         """Remove messages with text that cannot be stored, and every later one of their symbol.
@@ -140,7 +165,7 @@ class _BookBuffer:
                 continue
             keep.append(i)
         for name in self.__slots__:
-            if name != "rows":
+            if name not in ("rows", "core"):
                 column = getattr(self, name)
                 setattr(self, name, [column[i] for i in keep])
         self.rows = sum(map(len, self.bids)) + sum(map(len, self.asks))
@@ -150,8 +175,11 @@ class _BookBuffer:
 class TableBuffers:
     """Everything one exchange's pipeline has produced and not yet handed to a sink."""
 
-    def __init__(self) -> None:
-        self._book = _BookBuffer()
+    def __init__(self, native: bool | None = None) -> None:
+        """``native``: build book columns with the compiled core (True), the reference
+        (False), or as ``COLLECTOR_NATIVE`` says (None); see ``collector.native``."""
+        self._native = native
+        self._book = _BookBuffer(native_core(native))
         self._trades: list[tuple[Trade, str]] = []
         self._bbo: list[tuple[BestBidAsk, str]] = []
         self._quality: list[QualityEvent] = []
@@ -277,7 +305,7 @@ class TableBuffers:
             out[table] = _samples_table(depth, rows)
         if self._quality:
             out["quality"] = _quality_table(self._quality)
-        self.__init__()  # type: ignore[misc]
+        self.__init__(self._native)  # type: ignore[misc]
         return out
 
     def _valid_rows(

@@ -370,7 +370,16 @@ def rebuild_books(book: pa.Table) -> dict[str, Sides]:
 # -- replaying a recording -----------------------------------------------------------------
 
 
-def run_recording(path: Path, slug: str | None = None) -> tuple[list[Record], Pipeline]:
+def adapter_recordings() -> list[tuple[str, Path]]:
+    """(adapter slug, recording) for every registered adapter and every stream recording
+    in its captures folders (former names too): the corpus the conformance and
+    differential suites cover."""
+    return [(slug, path) for slug in sorted(adapters.REGISTRY) for path in slug_recordings(slug)]
+
+
+def run_recording(
+    path: Path, slug: str | None = None, *, native: bool | None = None, **pipeline_options
+) -> tuple[list[Record], Pipeline]:
     """Replay one recording as ``collector replay`` does; returns (its records, the pipeline).
 
     The instruments sidecar (``NAME.instruments.jsonl.gz``, or a family file such as
@@ -378,11 +387,13 @@ def run_recording(path: Path, slug: str | None = None) -> tuple[list[Record], Pi
     ``load_instruments``, so markets and contract data come from the recorded REST answers
     exactly as in production, and the sidecar's records are not counted as stream records.
     The pipeline writes to a ``MemorySink``; ``slug`` overrides the exchange the file names.
+    ``native`` picks the compiled core or the reference (None: ``COLLECTOR_NATIVE``);
+    other keywords go to ``Pipeline``.
     """
     exchange, records = load_records(path)
     adapter = adapters.create(slug or exchange)
     load_instruments(adapter, path)
-    pipeline = Pipeline(adapter, MemorySink())
+    pipeline = Pipeline(adapter, MemorySink(), native=native, **pipeline_options)
     for record in records:
         pipeline.on_record(record)
     pipeline.finish()

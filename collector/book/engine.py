@@ -43,6 +43,7 @@ from collector.model import (
     QualityEvent,
     QualityKind,
 )
+from collector.native import core as native_core
 from collector.schema import snapshot_table
 from collector.tables import TableBuffers
 
@@ -119,11 +120,13 @@ class SymbolSync:
         "symbol",
     )
 
-    def __init__(self, symbol: str, market: str, buffer_limit: int) -> None:
+    def __init__(
+        self, symbol: str, market: str, buffer_limit: int, book: type[OrderBook] = OrderBook
+    ) -> None:
         self.symbol = symbol
         self.market = market
         self.state = SyncState.UNSYNCED
-        self.book = OrderBook()
+        self.book = book()
         self.buffer: deque[BookDelta] = deque(maxlen=buffer_limit)
         self.snapshot: BookSnapshot | None = None
         self.snapshot_wanted = False
@@ -152,8 +155,14 @@ class BookEngine:
         buffer_limit: int = DEFAULT_BUFFER_LIMIT,
         snapshots: Sequence[SnapshotSpec] = (),
         checksum: Checksum | None = None,
+        native: bool | None = None,
     ) -> None:
+        """``native``: the compiled book (True), the reference (False), or as
+        ``COLLECTOR_NATIVE`` says (None); see ``collector.native``."""
         self.rule = rule
+        core = native_core(native)
+        #: The book implementation: the reference's class or the compiled core's twin.
+        self.book_class: type[OrderBook] = OrderBook if core is None else core.OrderBook
         self.checksum = checksum
         self.out = out
         self.market_of = market_of
@@ -695,7 +704,7 @@ class BookEngine:
     # -- helpers ----------------------------------------------------------------
 
     def _add(self, symbol: str) -> SymbolSync:
-        sym = SymbolSync(symbol, self.market_of(symbol), self.buffer_limit)
+        sym = SymbolSync(symbol, self.market_of(symbol), self.buffer_limit, self.book_class)
         self.symbols[symbol] = sym
         return sym
 

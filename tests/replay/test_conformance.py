@@ -31,17 +31,16 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from support import (
+    adapter_recordings,
     assert_never_crossed,
     needs_captures,
     readme_section,
     run_recording,
-    slug_recordings,
     stated_checksums,
     stated_gaps,
     stated_unbridged,
 )
 
-import adapters
 from collector.book.engine import SymbolSync
 from collector.book.state import SyncState
 
@@ -53,11 +52,9 @@ MAX_LAG_NS = 5 * 60 * 1_000_000_000
 MAX_SKEW_NS = 10 * 1_000_000_000
 
 
-def _cases() -> list[tuple[str, Path]]:
-    return [(slug, path) for slug in sorted(adapters.REGISTRY) for path in slug_recordings(slug)]
-
-
-@pytest.mark.parametrize(("slug", "path"), _cases(), ids=lambda v: getattr(v, "name", v))
+@pytest.mark.parametrize(
+    ("slug", "path"), adapter_recordings(), ids=lambda v: getattr(v, "name", v)
+)
 def test_adapter_conforms_on_recording(slug: str, path: Path) -> None:
     _, pipeline = run_recording(path, slug)
     sink = pipeline.sink

@@ -5,14 +5,16 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from collector.book.book import OrderBook
 from collector.book.engine import BRIDGE_TIMEOUT_NS, BookEngine
 from collector.book.sequence import FirstLastRule, PreviousIdRule
 from collector.model import BestBidAsk, BookDelta, BookSnapshot
 from collector.tables import TableBuffers
+
+#: Every test here runs on the reference path and on the native core.
+pytestmark = pytest.mark.usefixtures("book_path")
 
 
 def make(rule=None) -> tuple[BookEngine, TableBuffers]:
@@ -131,9 +133,10 @@ def test_apply_seq_follows_receive_time_and_never_repeats() -> None:
     assert seqs == [2_000, 2_001, 2_002, 2_003]
 
 
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])  # book_path is constant
 @given(st.lists(st.tuples(st.booleans(), st.integers(1, 40), st.integers(0, 3)), max_size=200))
-def test_best_levels_match_a_naive_book(ops) -> None:
-    book = OrderBook()
+def test_best_levels_match_a_naive_book(book_path, ops) -> None:
+    book = book_path.OrderBook()
     naive = {True: {}, False: {}}
     for is_bid, price, size in ops:
         side = book.bids if is_bid else book.asks
@@ -153,8 +156,8 @@ def test_best_levels_match_a_naive_book(ops) -> None:
         assert side.top_levels(7) == [(str(p), naive[flag][p]) for p in want]
 
 
-def test_equal_prices_in_different_notation_are_one_level() -> None:
-    book = OrderBook()
+def test_equal_prices_in_different_notation_are_one_level(book_path) -> None:
+    book = book_path.OrderBook()
     book.bids.apply([("61800.2", "1"), ("61800.20", "2")])
     assert len(book.bids) == 1
     book.bids.apply([("61800.200", "0.000")])
@@ -162,11 +165,11 @@ def test_equal_prices_in_different_notation_are_one_level() -> None:
 
 
 @pytest.mark.parametrize("bad", [("abc", "1"), ("1", "-2"), ("1", "e5"), (" 1", "1")])
-def test_bad_level_text_raises(bad) -> None:
+def test_bad_level_text_raises(book_path, bad) -> None:
     from collector.decimal_text import InvalidDecimalText
 
     with pytest.raises(InvalidDecimalText):
-        OrderBook().bids.apply([bad])
+        book_path.OrderBook().bids.apply([bad])
 
 
 def test_unstorable_size_is_caught_before_anything_is_written() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from support import book_states, pylist
@@ -14,6 +15,9 @@ from collector.book.engine import BookEngine
 from collector.book.sequence import FirstLastRule, NoSequenceRule
 from collector.model import BookDelta, BookInvalid, BookSnapshot
 from collector.tables import TableBuffers
+
+#: Every test here runs on the reference path and on the native core.
+pytestmark = pytest.mark.usefixtures("book_path")
 
 
 def okx_style(symbol: str, book: OrderBook) -> int:

@@ -109,6 +109,16 @@ def test_integer_overflow_arrow_would_wrap_is_refused(text: str) -> None:
         schema.exact_decimals("price", ["1", text])
 
 
+@pytest.mark.parametrize("text", ["-1e20", "-123456789012345678901", "-1E+25"])
+def test_signed_values_are_bounded_below_too(text: str) -> None:
+    """decimal128(38, 18) ends at -1e20 as at 1e20: a check that lets these through
+    leaves a row that neither the cast nor the per-row fallback can store."""
+    with pytest.raises(InvalidDecimalText, match="more than 20 integer digits"):
+        decimal_text.parse_exact(text, signed=True)
+    with pytest.raises(schema.ValueDoesNotFit):
+        schema.exact_decimals("funding_rate", [text], signed=True)
+
+
 # -- plain / json_number: what adapters store for JSON-number prices ------------------
 
 finite = st.decimals(allow_nan=False, allow_infinity=False)

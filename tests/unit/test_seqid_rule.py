@@ -20,6 +20,10 @@ from collector.book.state import SyncState
 from collector.model import BookDelta, BookSnapshot, QualityKind
 from collector.tables import TableBuffers
 
+#: Every test here runs on the reference path and on the native core.
+pytestmark = pytest.mark.usefixtures("book_path")
+
+
 RULE = SeqIdRule()
 ASK = ("100000", "1")  # one fixed ask above every bid: no book here is crossed
 

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
+
 from collector import schema
 from collector.model import BestBidAsk, DerivativeTicker, OptionSummary, QualityEvent, Trade
 from collector.tables import TableBuffers
+
+#: Every test here runs on the reference path and on the native core.
+pytestmark = pytest.mark.usefixtures("book_path")
 
 
 def test_book_rows_expand_per_level_in_order() -> None:

@@ -1,0 +1,361 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+"""The compiled per-level core: exact decimal text, L2 book sides, book columns, checksums.
+
+Everything here mirrors a pure-Python reference (``collector.decimal_text``,
+``collector.book.book``, ``collector.tables``) value for value; the differential
+tests hold the two together. Text the fast paths do not take (non-ASCII, odd
+shapes, anything to be refused) is handed to the reference, so errors carry the
+reference's exact messages and the rare paths exist once.
+"""
+
+from cpython.object cimport PyObject
+from cpython.unicode cimport PyUnicode_Check
+from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING
+from libc.stdint cimport uint32_t, uint64_t
+from libc.string cimport memcpy
+
+from decimal import Decimal
+
+from collector import decimal_text as _decimal_text
+from collector.book import book as _reference
+
+cdef extern from "Python.h":
+    bint PyUnicode_IS_COMPACT_ASCII(object o)
+    void *PyUnicode_DATA(object o)
+    Py_ssize_t PyUnicode_GET_LENGTH(object o)
+
+cdef extern from "core.h":
+    ctypedef long long i128  # __int128 in C; never converted by Cython itself
+    ctypedef struct Level:
+        i128 rank
+        PyObject *price
+        PyObject *size
+        uint64_t order
+    ctypedef struct Block:
+        Py_ssize_t n
+        Level items[1]  # BLOCK_MAX in C; Cython only indexes it
+    ctypedef struct Side:
+        Block **blocks
+        Py_ssize_t nblocks
+        Py_ssize_t len
+    int dec_parse(const char *s, Py_ssize_t n, int allow_sign, i128 *out)
+    int dec_parse_plain(const char *s, Py_ssize_t n, i128 *out)
+    object i128_to_pylong(i128 v)
+    int pylong_to_i128(object o, i128 *out) except -1
+    int side_set(Side *s, i128 rank, object price, object size, int zero) except -1
+    Level *side_best(const Side *s)
+    void side_drop_worst(Side *s, Py_ssize_t drop)
+    void side_clear(Side *s)
+    void side_free(Side *s)
+    void crc32_init()
+    uint32_t crc32_update(uint32_t previous, const char *s, Py_ssize_t n)
+    uint32_t crc32_kraken_digits(uint32_t crc, const char *s, Py_ssize_t n)
+
+crc32_init()
+
+cdef object _price_key_ref = _reference.price_key
+cdef object _size_is_zero_ref = _decimal_text.size_is_zero
+cdef object _parse_exact_ref = _decimal_text.parse_exact
+cdef str _ZERO = "0"
+
+
+def _stamp(row):
+    return row[0]
+
+
+cdef inline bint _ascii(object text):
+    return PyUnicode_Check(text) and PyUnicode_IS_COMPACT_ASCII(text)
+
+
+def scaled(object text, bint signed=False):
+    """The exact value of decimal text times 10**18, as ``int``; refused text raises.
+
+    Accepts and refuses exactly what ``decimal_text.parse_exact`` does; a refusal
+    is raised by the reference itself, so its ``InvalidDecimalText`` message is the same.
+    """
+    cdef i128 v
+    if _ascii(text) and dec_parse(<const char *>PyUnicode_DATA(text),
+                                  PyUnicode_GET_LENGTH(text), signed, &v) == 0:
+        return i128_to_pylong(v)
+    value = _parse_exact_ref(text, signed)  # raises for everything refused
+    raise AssertionError(f"native decimal parser refused {text!r}, the reference took {value}")
+
+
+cdef i128 _price_rank(object price, bint is_bid) except? -1:
+    cdef i128 key
+    if not (_ascii(price) and dec_parse(<const char *>PyUnicode_DATA(price),
+                                        PyUnicode_GET_LENGTH(price), 0, &key) == 0):
+        pylong_to_i128(_price_key_ref(price), &key)  # raises for refused text
+    return key if is_bid else -key
+
+
+cdef int _size_zero(object size) except -1:
+    """The reference's zero test: strip "0" and "."; empty is zero, a 1-9 is not."""
+    cdef const char *s
+    cdef Py_ssize_t lo = 0, hi
+    cdef char c
+    if _ascii(size):
+        s = <const char *>PyUnicode_DATA(size)
+        hi = PyUnicode_GET_LENGTH(size)
+        while lo < hi and (s[lo] == 48 or s[lo] == 46):
+            lo += 1
+        while hi > lo and (s[hi - 1] == 48 or s[hi - 1] == 46):
+            hi -= 1
+        if lo == hi:
+            return 1
+        c = s[lo]
+        if 49 <= c <= 57:
+            return 0
+        return 1 if _size_is_zero_ref(size) else 0
+    rest = size.strip("0.")
+    if rest and rest[0] not in "123456789":
+        return 1 if _size_is_zero_ref(size) else 0
+    return 0 if rest else 1
+
+
+cdef class BookSide:
+    """Price -> size text for one side, in C: the reference ``BookSide``'s behaviour.
+
+    Levels are (rank, price text, size text, insertion stamp) in sorted blocks of
+    up to 64 (see ``core.h``); the texts are the wire's own ``str`` objects, kept
+    for output and checksums, so no text is ever re-rendered.
+    """
+
+    cdef Side side
+    cdef readonly bint is_bid
+
+    def __cinit__(self, bint is_bid):
+        self.is_bid = is_bid  # self.side: zeroed with the object, an empty side
+
+    def __dealloc__(self):
+        side_free(&self.side)
+
+    def clear(self):
+        side_clear(&self.side)
+
+    def apply(self, updates):
+        """Set each level's absolute size; a zero size removes the level.
+
+        As the reference: the first bad price (or a size neither plainly positive
+        nor zero) raises ``InvalidDecimalText`` with the side partly updated.
+        """
+        cdef i128 rank
+        cdef bint is_bid = self.is_bid
+        for price, size in updates:
+            rank = _price_rank(price, is_bid)
+            side_set(&self.side, rank, price, size, _size_zero(size))
+
+    cdef inline object _key(self, const Level *lv):
+        return i128_to_pylong(lv.rank if self.is_bid else -lv.rank)
+
+    def best_level(self):
+        """Best (key, size text), or ``None`` for an empty side."""
+        cdef Level *lv = side_best(&self.side)
+        if lv == NULL:
+            return None
+        return (self._key(lv), <object>lv.size)
+
+    def best(self):
+        """Best (exact price, size text), or ``None`` for an empty side."""
+        cdef Level *lv = side_best(&self.side)
+        if lv == NULL:
+            return None
+        return (Decimal(<object>lv.price), <object>lv.size)
+
+    def top_levels(self, Py_ssize_t n):
+        """The ``n`` best levels as (price text, size text), best first."""
+        cdef Py_ssize_t bi = self.side.nblocks - 1, j, k = 0
+        cdef Block *b
+        cdef Level *lv
+        out = []
+        while bi >= 0 and k < n:
+            b = self.side.blocks[bi]
+            j = b.n - 1
+            while j >= 0 and k < n:
+                lv = &b.items[j]
+                out.append((<object>lv.price, <object>lv.size))
+                j -= 1
+                k += 1
+            bi -= 1
+        return out
+
+    def top(self, Py_ssize_t n):
+        """The ``n`` best levels as (exact price, size text), best first."""
+        return [(Decimal(p), s) for p, s in self.top_levels(n)]
+
+    def truncate(self, Py_ssize_t depth):
+        """Delete every level beyond the best ``depth``; return them as deletions.
+
+        In insertion order, as the reference's dict iterates them, so the rows
+        written for the deletions come out in the same order.
+        """
+        cdef Py_ssize_t drop = self.side.len - depth
+        if drop <= 0:
+            return []
+        if drop > self.side.len:  # a negative depth: the reference keeps nothing
+            drop = self.side.len
+        stamped = self._in_insertion_order(drop, False)
+        side_drop_worst(&self.side, drop)
+        return [(price, _ZERO) for _, _, price, _ in stamped]
+
+    @property
+    def levels(self):
+        """Key -> size text, in the reference's dict order (a copy, for tools and tests)."""
+        return {key: size for _, key, _, size in self._in_insertion_order(self.side.len, True)}
+
+    @property
+    def texts(self):
+        """Key -> price text of the live levels (a copy)."""
+        return {key: price for _, key, price, _ in self._in_insertion_order(self.side.len, True)}
+
+    cdef list _in_insertion_order(self, Py_ssize_t count, bint keys):
+        """(stamp, key or None, price, size) of the ``count`` worst levels, oldest first."""
+        cdef Py_ssize_t bi, j
+        cdef Block *b
+        cdef Level *lv
+        rows = []
+        for bi in range(self.side.nblocks):
+            b = self.side.blocks[bi]
+            for j in range(b.n):
+                if len(rows) == count:
+                    break
+                lv = &b.items[j]
+                rows.append(
+                    (lv.order, self._key(lv) if keys else None, <object>lv.price, <object>lv.size)
+                )
+        rows.sort(key=_stamp)
+        return rows
+
+    def __len__(self):
+        return self.side.len
+
+    cdef inline bint _crosses(self, BookSide asks):
+        cdef Level *bid = side_best(&self.side)
+        cdef Level *ask = side_best(&asks.side)
+        if bid == NULL or ask == NULL:
+            return False
+        return bid.rank >= -ask.rank  # bid key >= ask key; ranks are key and -key
+
+
+cdef class OrderBook:
+    """Bids and asks of one symbol."""
+
+    cdef readonly BookSide bids
+    cdef readonly BookSide asks
+
+    def __init__(self):
+        self.bids = BookSide(True)
+        self.asks = BookSide(False)
+
+    def clear(self):
+        self.bids.clear()
+        self.asks.clear()
+
+    def is_crossed(self):
+        """True when the best bid is at or above the best ask: a book that cannot be right."""
+        return self.bids._crosses(self.asks)
+
+    def as_dict(self):
+        """Exact numeric view, for comparisons in tests and tools."""
+        return {
+            name: {Decimal(side.texts[k]): Decimal(s) for k, s in side.levels.items()}
+            for name, side in (("bids", self.bids), ("asks", self.asks))
+        }
+
+
+cdef Py_ssize_t _fill(object levels, char *prices, char *sizes, Py_ssize_t row) except -2:
+    """Write one level list's prices and sizes from ``row`` on; -1 if a text is not plain."""
+    cdef i128 v
+    for price, size in levels:
+        if not (_ascii(price) and _ascii(size)):
+            return -1
+        if dec_parse_plain(<const char *>PyUnicode_DATA(price), PyUnicode_GET_LENGTH(price), &v):
+            return -1
+        memcpy(prices + 16 * row, &v, 16)
+        if dec_parse_plain(<const char *>PyUnicode_DATA(size), PyUnicode_GET_LENGTH(size), &v):
+            return -1
+        memcpy(sizes + 16 * row, &v, 16)
+        row += 1
+    return row
+
+
+def level_columns(list bids, list asks, Py_ssize_t rows):
+    """Price and size columns of buffered book messages, as decimal128(38, 18) bytes.
+
+    ``bids``/``asks``: one level list per message; ``rows``: their levels in all.
+    Rows go message by message, bids then asks, as ``tables._BookBuffer`` lays
+    them out. Returns ``(price bytes, size bytes)``, or ``None`` when a text is
+    not of the plain shape Arrow's cast takes as is: the reference then builds
+    (or refuses) the table with its own rules.
+    """
+    cdef Py_ssize_t i, row = 0
+    if len(asks) != len(bids):
+        raise ValueError("bids and asks differ in length")
+    price_bytes = PyBytes_FromStringAndSize(NULL, rows * 16)
+    size_bytes = PyBytes_FromStringAndSize(NULL, rows * 16)
+    cdef char *prices = PyBytes_AS_STRING(price_bytes)
+    cdef char *sizes = PyBytes_AS_STRING(size_bytes)
+    for i in range(len(bids)):
+        for levels in (bids[i], asks[i]):
+            if row + len(levels) > rows:
+                raise ValueError("more levels than rows")
+            row = _fill(levels, prices, sizes, row)
+            if row < 0:
+                return None
+    if row != rows:
+        raise ValueError("fewer levels than rows")
+    return price_bytes, size_bytes
+
+
+# -- checksums over the book's own texts --------------------------------------------
+
+
+cdef bint _all_ascii(levels):
+    for price, size in levels:
+        if not (_ascii(price) and _ascii(size)):
+            return False
+    return True
+
+
+def kraken_crc32(bids, asks):
+    """``checksum.kraken_crc32`` without building the digit string in Python."""
+    cdef uint32_t crc = 0
+    if not (_all_ascii(asks) and _all_ascii(bids)):
+        from collector.book.checksum import kraken_crc32_reference  # imports this module
+
+        return kraken_crc32_reference(bids, asks)
+    for levels in (asks, bids):
+        for price, size in levels:
+            crc = crc32_kraken_digits(
+                crc, <const char *>PyUnicode_DATA(price), PyUnicode_GET_LENGTH(price)
+            )
+            crc = crc32_kraken_digits(
+                crc, <const char *>PyUnicode_DATA(size), PyUnicode_GET_LENGTH(size)
+            )
+    return crc
+
+
+cdef inline uint32_t _crc_text(uint32_t crc, object text):
+    return crc32_update(crc, <const char *>PyUnicode_DATA(text), PyUnicode_GET_LENGTH(text))
+
+
+def interleaved_crc32(bids, asks):
+    """``checksum.interleaved_crc32`` without building the ``price:size`` string in Python."""
+    cdef uint32_t crc = 0
+    cdef Py_ssize_t i, nb = len(bids), na = len(asks)
+    cdef bint first = True
+    if not (_all_ascii(asks) and _all_ascii(bids)):
+        from collector.book.checksum import interleaved_crc32_reference
+
+        return interleaved_crc32_reference(bids, asks)
+    for i in range(max(nb, na)):
+        for levels, n in ((bids, nb), (asks, na)):
+            if i < n:
+                price, size = levels[i]
+                if not first:
+                    crc = crc32_update(crc, b":", 1)
+                first = False
+                crc = _crc_text(crc, price)
+                crc = crc32_update(crc, b":", 1)
+                crc = _crc_text(crc, size)
+    return <long long>crc - (1 << 32) if crc >= (1u << 31) else <long long>crc

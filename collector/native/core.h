@@ -1,0 +1,322 @@
+/* The per-level work of the native core, in C: exact decimal text and L2 book sides.
+ *
+ * Decimal text: the accept/reject rules of collector/decimal_text.py's parse_exact
+ * (Python's Decimal grammar without spaces or underscores, finite, a sign only when
+ * allowed, at most 20 integer and 18 significant fractional digits), giving the value
+ * scaled by 10**18 as a 128-bit integer: decimal128(38, 18)'s own representation.
+ *
+ * A book side is an array sorted by rank (the key for bids, minus the key for asks),
+ * so the best level is the last element: updates near the top, by far the most
+ * common, move few elements, and best level / top-N are reads, not searches.
+ */
+#ifndef COLLECTOR_NATIVE_CORE_H
+#define COLLECTOR_NATIVE_CORE_H
+
+#include <Python.h>
+#include <stdint.h>
+#include <string.h>
+
+typedef __int128 i128;
+
+/* libmpdec's exponent range for a zero written with an exponent (Decimal refuses
+ * the rest); nonzero values are bounded far tighter by decimal128(38, 18). */
+#define DEC_ZERO_EXP_MAX 999999999999999999LL
+#define DEC_ZERO_EXP_MIN (-1999999999999999997LL)
+#define DEC_EXP_SATURATE 4000000000000000000LL
+
+static inline int dec_is_digit(char c) { return c >= '0' && c <= '9'; }
+
+/* Parse s[0:n]; 0 and *out set when storable exactly, -1 otherwise. */
+static int dec_parse(const char *s, Py_ssize_t n, int allow_sign, i128 *out) {
+    Py_ssize_t i = 0, int_start, int_end, frac_start, frac_end;
+    int negative = 0;
+    long long exp = 0;
+    if (n > 0 && (s[0] == '+' || s[0] == '-')) {
+        negative = s[0] == '-';
+        i = 1;
+    }
+    int_start = i;
+    while (i < n && dec_is_digit(s[i])) i++;
+    int_end = i;
+    frac_start = frac_end = i;
+    if (i < n && s[i] == '.') {
+        i++;
+        frac_start = i;
+        while (i < n && dec_is_digit(s[i])) i++;
+        frac_end = i;
+    }
+    if (int_end == int_start && frac_end == frac_start) return -1; /* no digits */
+    if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+        int exp_negative = 0;
+        Py_ssize_t exp_start;
+        i++;
+        if (i < n && (s[i] == '+' || s[i] == '-')) {
+            exp_negative = s[i] == '-';
+            i++;
+        }
+        exp_start = i;
+        while (i < n && dec_is_digit(s[i])) {
+            if (exp < DEC_EXP_SATURATE / 10) exp = exp * 10 + (s[i] - '0');
+            else exp = DEC_EXP_SATURATE;
+            i++;
+        }
+        if (i == exp_start) return -1;
+        if (exp_negative) exp = -exp;
+    }
+    if (i != n) return -1;
+    if (negative && !allow_sign) return -1; /* -0 too: a sign means a misread field */
+    /* The digits are int part then fraction part; value = digits * 10**e. */
+    long long e = exp - (long long)(frac_end - frac_start);
+    Py_ssize_t total = (int_end - int_start) + (frac_end - frac_start);
+#define DIGIT(k) ((k) < int_end - int_start ? s[int_start + (k)] : s[frac_start + (k) - (int_end - int_start)])
+    Py_ssize_t first = 0, last = total - 1;
+    while (first < total && DIGIT(first) == '0') first++;
+    if (first == total) {
+        if (e < DEC_ZERO_EXP_MIN || e > DEC_ZERO_EXP_MAX) return -1;
+        *out = 0;
+        return 0;
+    }
+    while (DIGIT(last) == '0') last--;
+    long long k = (long long)(last - first + 1);
+    e += (long long)(total - 1 - last);
+    if (e < -18 || k + e > 20) return -1;
+    i128 v = 0;
+    for (Py_ssize_t j = first; j <= last; j++) v = v * 10 + (DIGIT(j) - '0');
+    for (long long j = 0; j < e + 18; j++) v *= 10;
+#undef DIGIT
+    *out = negative ? -v : v;
+    return 0;
+}
+
+/* The plain shape Arrow's cast takes as is (schema._PLAIN_DECIMAL): at most 20
+ * digits, optionally a point and at most 18 more; or a point and 1 to 18 digits. */
+static int dec_parse_plain(const char *s, Py_ssize_t n, i128 *out) {
+    Py_ssize_t i = 0;
+    i128 v = 0;
+    while (i < n && dec_is_digit(s[i])) v = v * 10 + (s[i++] - '0');
+    Py_ssize_t int_digits = i;
+    if (int_digits > 20) return -1;
+    int frac = 0;
+    if (i < n && s[i] == '.') {
+        i++;
+        while (i < n && dec_is_digit(s[i])) {
+            if (++frac > 18) return -1;
+            v = v * 10 + (s[i++] - '0');
+        }
+        if (int_digits == 0 && frac == 0) return -1;
+    } else if (int_digits == 0) {
+        return -1;
+    }
+    if (i != n) return -1;
+    for (int j = frac; j < 18; j++) v *= 10;
+    *out = v;
+    return 0;
+}
+
+/* Digits of a decimal as text, for error-free conversion to a Python int. */
+static PyObject *i128_to_pylong(i128 v) {
+    unsigned char bytes[16];
+    memcpy(bytes, &v, 16); /* little-endian two's complement on every supported target */
+    return _PyLong_FromByteArray(bytes, 16, 1, 1);
+}
+
+static int pylong_to_i128(PyObject *o, i128 *out) {
+    unsigned char bytes[16];
+    if (_PyLong_AsByteArray((PyLongObject *)o, bytes, 16, 1, 1) < 0) return -1;
+    memcpy(out, bytes, 16);
+    return 0;
+}
+
+/* -- CRC32 (zlib's: polynomial 0xEDB88320, chained like zlib.crc32(data, previous)) -- */
+
+static uint32_t crc32_table[256];
+
+static void crc32_init(void) {
+    for (uint32_t i = 0; i < 256; i++) {
+        uint32_t c = i;
+        for (int k = 0; k < 8; k++) c = c & 1 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+        crc32_table[i] = c;
+    }
+}
+
+static inline uint32_t crc32_update(uint32_t previous, const char *s, Py_ssize_t n) {
+    uint32_t c = previous ^ 0xFFFFFFFFu;
+    for (Py_ssize_t i = 0; i < n; i++) c = crc32_table[(c ^ (unsigned char)s[i]) & 0xFF] ^ (c >> 8);
+    return c ^ 0xFFFFFFFFu;
+}
+
+/* Kraken's digits of a decimal text: the point removed, then the leading zeros. */
+static inline uint32_t crc32_kraken_digits(uint32_t crc, const char *s, Py_ssize_t n) {
+    Py_ssize_t i = 0, start;
+    while (i < n && (s[i] == '0' || s[i] == '.')) i++;
+    while (i < n) {
+        start = i;
+        while (i < n && s[i] != '.') i++;
+        crc = crc32_update(crc, s + start, i - start);
+        if (i < n) i++; /* skip a point */
+    }
+    return crc;
+}
+
+/* -- book side ------------------------------------------------------------------ */
+
+typedef struct {
+    i128 rank;          /* key for bids, -key for asks: ascending, best last */
+    PyObject *price;    /* price text as first sent (owned) */
+    PyObject *size;     /* size text as last sent (owned) */
+    uint64_t order;     /* insertion stamp: the reference book's dict order */
+} Level;
+
+/* Levels live in blocks of at most BLOCK_MAX, each sorted, in ascending order: an
+ * insert or delete at any depth moves at most one block's levels (a flat array moved
+ * ~100 kB per deep update on a 5,000-level Binance book). */
+#define BLOCK_MAX 64
+
+typedef struct {
+    Py_ssize_t n;
+    Level items[BLOCK_MAX];
+} Block;
+
+typedef struct {
+    Block **blocks;
+    Py_ssize_t nblocks, cap, len;
+    uint64_t stamp;
+} Side;
+
+/* The block that holds rank r, or where it goes: the first whose last rank >= r. */
+static inline Py_ssize_t side_block(const Side *s, i128 r) {
+    Py_ssize_t lo = 0, hi = s->nblocks - 1;
+    if (s->blocks[hi]->items[s->blocks[hi]->n - 1].rank < r) return hi; /* beyond the best */
+    while (lo < hi) {
+        Py_ssize_t mid = (lo + hi) >> 1;
+        const Block *b = s->blocks[mid];
+        if (b->items[b->n - 1].rank < r) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo;
+}
+
+static inline Py_ssize_t block_search(const Block *b, i128 r) {
+    Py_ssize_t lo = 0, hi = b->n;
+    while (lo < hi) {
+        Py_ssize_t mid = (lo + hi) >> 1;
+        if (b->items[mid].rank < r) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo;
+}
+
+/* Room for one more block pointer at index at; the new block is returned, empty. */
+static Block *side_new_block(Side *s, Py_ssize_t at) {
+    if (s->nblocks == s->cap) {
+        Py_ssize_t cap = s->cap ? 2 * s->cap : 16;
+        Block **blocks = (Block **)PyMem_Realloc(s->blocks, (size_t)cap * sizeof(Block *));
+        if (blocks == NULL) return (Block *)PyErr_NoMemory();
+        s->blocks = blocks;
+        s->cap = cap;
+    }
+    Block *b = (Block *)PyMem_Malloc(sizeof(Block));
+    if (b == NULL) return (Block *)PyErr_NoMemory();
+    b->n = 0;
+    memmove(&s->blocks[at + 1], &s->blocks[at], (size_t)(s->nblocks - at) * sizeof(Block *));
+    s->blocks[at] = b;
+    s->nblocks++;
+    return b;
+}
+
+static void side_remove_block(Side *s, Py_ssize_t at) {
+    PyMem_Free(s->blocks[at]);
+    memmove(&s->blocks[at], &s->blocks[at + 1], (size_t)(s->nblocks - at - 1) * sizeof(Block *));
+    s->nblocks--;
+}
+
+/* Set a level's size (a new level takes price as its text); delete it when zero. */
+static int side_set(Side *s, i128 rank, PyObject *price, PyObject *size, int zero) {
+    Py_ssize_t bi, at;
+    Block *b;
+    if (s->nblocks == 0) {
+        if (zero) return 0;
+        if (side_new_block(s, 0) == NULL) return -1;
+        bi = 0;
+        at = 0;
+        b = s->blocks[0];
+    } else {
+        bi = side_block(s, rank);
+        b = s->blocks[bi];
+        at = block_search(b, rank);
+        if (at < b->n && b->items[at].rank == rank) {
+            Level *lv = &b->items[at];
+            if (!zero) {
+                Py_INCREF(size);
+                Py_SETREF(lv->size, size);
+                return 0;
+            }
+            Py_DECREF(lv->price);
+            Py_DECREF(lv->size);
+            memmove(lv, lv + 1, (size_t)(b->n - at - 1) * sizeof(Level));
+            b->n--;
+            s->len--;
+            if (b->n == 0) side_remove_block(s, bi);
+            return 0;
+        }
+        if (zero) return 0;
+        if (b->n == BLOCK_MAX) { /* split: the upper half moves to a new block after it */
+            Block *upper = side_new_block(s, bi + 1);
+            if (upper == NULL) return -1;
+            upper->n = BLOCK_MAX / 2;
+            memcpy(upper->items, &b->items[BLOCK_MAX / 2], (BLOCK_MAX / 2) * sizeof(Level));
+            b->n = BLOCK_MAX / 2;
+            if (at > BLOCK_MAX / 2) {
+                b = upper;
+                at -= BLOCK_MAX / 2;
+            }
+        }
+    }
+    memmove(&b->items[at + 1], &b->items[at], (size_t)(b->n - at) * sizeof(Level));
+    Py_INCREF(price);
+    Py_INCREF(size);
+    b->items[at].rank = rank;
+    b->items[at].price = price;
+    b->items[at].size = size;
+    b->items[at].order = s->stamp++;
+    b->n++;
+    s->len++;
+    return 0;
+}
+
+/* The best level, or NULL when the side is empty. */
+static inline Level *side_best(const Side *s) {
+    if (s->nblocks == 0) return NULL;
+    const Block *b = s->blocks[s->nblocks - 1];
+    return (Level *)&b->items[b->n - 1];
+}
+
+/* Drop the `drop` worst levels (drop <= len), releasing their texts. */
+static void side_drop_worst(Side *s, Py_ssize_t drop) {
+    while (drop > 0) {
+        Block *b = s->blocks[0];
+        Py_ssize_t k = drop < b->n ? drop : b->n;
+        for (Py_ssize_t j = 0; j < k; j++) {
+            Py_DECREF(b->items[j].price);
+            Py_DECREF(b->items[j].size);
+        }
+        memmove(&b->items[0], &b->items[k], (size_t)(b->n - k) * sizeof(Level));
+        b->n -= k;
+        s->len -= k;
+        drop -= k;
+        if (b->n == 0) side_remove_block(s, 0);
+    }
+}
+
+static void side_clear(Side *s) {
+    side_drop_worst(s, s->len);
+}
+
+static void side_free(Side *s) {
+    side_clear(s);
+    PyMem_Free(s->blocks);
+    s->blocks = NULL;
+    s->cap = 0;
+}
+
+#endif

@@ -1,0 +1,209 @@
+"""The compiled core against the pure-Python reference, on arbitrary input.
+
+Decimal text: the native parser accepts exactly what ``decimal_text.parse_exact``
+accepts, with the same value, and refuses with the same error. The book: random
+sequences of updates, snapshots, truncations, crossed books and bad text leave
+both implementations in the same state, with the same answers to every query and
+the same exceptions, in the same order.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Context
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from collector import decimal_text, native, schema
+from collector.book import book as reference
+
+pytestmark = pytest.mark.skipif(not native.available(), reason="the native core is not built here")
+
+core = native.core(True) if native.available() else None
+_EXACT = Context(prec=80)
+
+#: Characters decimal text is made of, and the ones that make it wrong.
+_DECIMAL_CHARS = "0123456789" * 4 + ".eE+-_ \u0661x"
+DECIMAL_LIKE = st.one_of(
+    st.text(alphabet=_DECIMAL_CHARS, max_size=45),
+    st.from_regex(r"\A[+-]?[0-9]{0,25}(\.[0-9]{0,25})?([eE][+-]?[0-9]{1,4})?\Z"),
+    st.from_regex(r"\A[+-]?0*\.?0*([eE][+-]?[0-9]{17,22})?\Z"),  # zeros, libmpdec's limits
+    st.decimals(allow_nan=True, allow_infinity=True).map(str),
+    st.text(max_size=12),
+)
+
+
+def _reference(text: object, signed: bool) -> int | str:
+    """The reference's scaled value, or its error message."""
+    try:
+        value = decimal_text.parse_exact(text, signed)  # type: ignore[arg-type]
+    except decimal_text.InvalidDecimalText as exc:
+        return str(exc)
+    return int(_EXACT.scaleb(value, 18))
+
+
+def _native(text: object, signed: bool) -> int | str:
+    try:
+        return core.scaled(text, signed)
+    except decimal_text.InvalidDecimalText as exc:
+        return str(exc)
+
+
+@settings(max_examples=3000)
+@given(DECIMAL_LIKE, st.booleans())
+def test_decimal_text_accepted_and_refused_alike(text: str, signed: bool) -> None:
+    assert _native(text, signed) == _reference(text, signed)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "0e999999999999999999",
+        "0e1000000000000000000",
+        "0.000e-1999999999999999994",
+        "0.000e-1999999999999999995",
+        "1e-18",
+        "1e-19",
+        "10e-19",
+        "99999999999999999999.999999999999999999",
+        "100000000000000000000",
+        "00000000000000000000000000001.5",
+        "0.1000000000000000000000",
+        "-0",
+        "+.5",
+        "5.",
+        ".",
+        "Infinity",
+        "1_0",
+        "",
+        "١",
+    ],
+)
+def test_decimal_text_edges(text: str) -> None:
+    for signed in (False, True):
+        assert _native(text, signed) == _reference(text, signed)
+
+
+def test_non_text_is_refused_like_the_reference() -> None:
+    assert _native(5, False) == _reference(5, False)
+
+
+_PLAIN = re.compile(schema._PLAIN_DECIMAL)
+
+
+@settings(max_examples=2000)
+@given(DECIMAL_LIKE, DECIMAL_LIKE)
+def test_book_columns_take_plain_text_only_and_exactly(price: str, size: str) -> None:
+    built = core.level_columns([[(price, size)]], [[]], 1)
+    if not (_PLAIN.match(price) and _PLAIN.match(size)):
+        assert built is None
+        return
+    assert built is not None
+    values = [int.from_bytes(data, "little", signed=True) for data in built]
+    assert values == [_reference(price, False), _reference(size, False)]
+
+
+# -- the book -------------------------------------------------------------------------
+
+#: Prices with several spellings of one value, and text the book must refuse.
+PRICES = st.one_of(
+    st.integers(95, 105).map(str),
+    st.integers(950, 1050).map(lambda v: f"{v / 10:.1f}"),
+    st.sampled_from(["100.0", "100.00", "1e2", "1E+2", "099", "+101", "abc", "-1", "1e-30", ""]),
+)
+SIZES = st.one_of(
+    st.sampled_from(["0", "0.000", "00", ".0", "0.", "0e5", "-0", "", "1", "2.50", "0.001"]),
+    st.sampled_from(["1e-3", "1x", "x", "-2", "..", "0.0.0", "1.2.3", " 1", "Infinity", "0E-7"]),
+)
+LEVELS = st.lists(st.tuples(PRICES, SIZES), max_size=8)
+OPS = st.lists(
+    st.one_of(
+        st.tuples(st.just("apply"), st.booleans(), LEVELS),
+        st.tuples(st.just("snapshot"), LEVELS, LEVELS),
+        st.tuples(st.just("truncate"), st.booleans(), st.integers(-2, 12)),
+        st.tuples(st.just("clear")),
+    ),
+    max_size=60,
+)
+
+
+def _outcome(call, *args) -> object:
+    try:
+        return ("ok", call(*args))
+    except Exception as exc:
+        return ("raised", type(exc).__name__, str(exc))
+
+
+def _step(book, op: tuple) -> object:
+    """Do ``op`` to ``book``; what it returned or raised."""
+    if op[0] == "apply":
+        return _outcome((book.bids if op[1] else book.asks).apply, op[2])
+    if op[0] == "snapshot":
+        book.clear()
+        return _outcome(book.bids.apply, op[1]), _outcome(book.asks.apply, op[2])
+    if op[0] == "truncate":
+        return _outcome((book.bids if op[1] else book.asks).truncate, op[2])
+    return book.clear()
+
+
+def _state(book) -> list:
+    """Every answer a caller can get from a book; texts only for live levels."""
+    out = [book.is_crossed(), _outcome(book.as_dict)]
+    for side in (book.bids, book.asks):
+        levels = side.levels
+        out += [
+            list(levels.items()),
+            {k: side.texts[k] for k in levels},
+            len(side),
+            side.best_level(),
+            side.best(),
+            side.top_levels(3),
+            side.top_levels(100),
+            side.top(4),
+        ]
+    return out
+
+
+@settings(max_examples=400, deadline=None)
+@given(OPS)
+def test_random_operations_leave_both_books_alike(ops: list) -> None:
+    books = (reference.OrderBook(), core.OrderBook())
+    for op in ops:
+        want, got = ((_step(book, op), _state(book)) for book in books)
+        assert got == want, op
+
+
+def test_deep_book_splits_and_merges_blocks_like_the_reference() -> None:
+    """Thousands of levels (many storage blocks), then churn and cuts at every depth."""
+    books = (reference.OrderBook(), core.OrderBook())
+    snapshot = [(f"{1000 + i * 0.5:.1f}", str(i % 7 + 1)) for i in range(3000)]
+    churn = [(f"{1000 + (i * 37 % 3000) * 0.5:.1f}", str(i % 3)) for i in range(20_000)]
+    for book in books:
+        book.bids.apply(snapshot)
+        book.bids.apply(churn)
+    assert _state(books[0]) == _state(books[1])
+    for depth in (2500, 700, 64, 63, 1, 0):
+        assert books[0].bids.truncate(depth) == books[1].bids.truncate(depth)
+        assert _state(books[0]) == _state(books[1])
+
+
+# -- checksums ------------------------------------------------------------------------
+
+TEXT_LEVELS = st.lists(
+    st.tuples(
+        st.one_of(st.text(alphabet="0123456789.", max_size=12), st.text(max_size=4)),
+        st.one_of(st.text(alphabet="0123456789.-", max_size=12), st.text(max_size=4)),
+    ),
+    max_size=26,
+)
+
+
+@settings(max_examples=1000)
+@given(TEXT_LEVELS, TEXT_LEVELS)
+def test_checksums_equal_the_reference_on_any_text(bids: list, asks: list) -> None:
+    from collector.book import checksum
+
+    assert core.kraken_crc32(bids, asks) == checksum.kraken_crc32_reference(bids, asks)
+    assert core.interleaved_crc32(bids, asks) == checksum.interleaved_crc32_reference(bids, asks)
