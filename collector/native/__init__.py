@@ -83,8 +83,8 @@ def _announce(module: ModuleType | None, why: str) -> None:
     if _announced:
         return
     _announced = True
-    if module is not None:
-        log.info("per-level work on the native core (%s)", module.__file__)
+    if module is not None:  # the normal case: nothing to say unless asked (--log-level)
+        log.debug("per-level work on the native core (%s)", module.__file__)
     elif why.startswith(ENV):
         log.info("%s: running on the pure-Python reference path", why)
     else:
