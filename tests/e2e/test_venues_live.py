@@ -49,6 +49,12 @@ RETIRED = {
     "BYBIT.jsonl.gz": "Bybit's 2021 v2 endpoints are gone; the adapter tells spot from "
     "linear by the v5 URL it connected to, which a v2 recording cannot match",
 }
+#: Recordings whose cut case playback cannot reproduce. BITGET holds one connection for
+#: both product lines, and playback replays it from the start on every connection the
+#: plan opens (spot and futures): after the cut, the replacement connection streams the
+#: spot books again from their start beside connection 1, mid-stream, and the checksums
+#: (rightly) fail. The clean case holds; a recording per product line would fix this.
+CUT_UNPLAYABLE = {"BITGET.jsonl.gz"}
 
 
 def _cases() -> list[tuple[str, Path]]:
@@ -68,7 +74,7 @@ def _synced_books(slug: str, path: Path) -> tuple[list[str], float, float]:
     duration = (records[-1].ts - records[0].ts) / 1e9
     if not symbols:
         return symbols, duration, duration
-    book = pa.concat_tables(pipeline.sink.tables["book"])
+    book = pa.concat_tables(pipeline.sink.tables["book"]).unify_dictionaries()  # flushed parts
     first_rows = book.group_by("symbol").aggregate([("ts_recv", "min")])
     last_sync = max(t.value for t in first_rows["ts_recv_min"])
     return symbols, duration, (records[-1].ts - last_sync) / 1e9
@@ -137,6 +143,8 @@ def test_live_run_writes_what_the_recording_replays(
 ) -> None:
     if path.name in RETIRED:
         pytest.skip(RETIRED[path.name])
+    if cut and path.name in CUT_UNPLAYABLE:
+        pytest.skip(f"{path.name}: one recorded connection for two planned ones (CUT_UNPLAYABLE)")
     symbols, duration, tail = _synced_books(slug, path)
     if not symbols:
         pytest.skip(f"{path.name} holds no book for {slug}")
