@@ -211,7 +211,9 @@ class OrderBook:
 
     def as_dict(self) -> dict[str, dict[Decimal, Decimal]]:
         """Exact numeric view, for comparisons in tests and tools."""
-        return {
-            "bids": {Decimal(self.bids.texts[k]): Decimal(s) for k, s in self.bids.levels.items()},
-            "asks": {Decimal(self.asks.texts[k]): Decimal(s) for k, s in self.asks.levels.items()},
-        }
+        # ``texts`` and ``levels`` are copies on the native side: read each once per side.
+        out = {}
+        for name, side in (("bids", self.bids), ("asks", self.asks)):
+            texts = side.texts
+            out[name] = {Decimal(texts[k]): Decimal(s) for k, s in side.levels.items()}
+        return out
