@@ -257,10 +257,11 @@ cdef class OrderBook:
 
     def as_dict(self):
         """Exact numeric view, for comparisons in tests and tools."""
-        return {
-            name: {Decimal(side.texts[k]): Decimal(s) for k, s in side.levels.items()}
-            for name, side in (("bids", self.bids), ("asks", self.asks))
-        }
+        out = {}
+        for name, side in (("bids", self.bids), ("asks", self.asks)):
+            texts = side.texts  # a fresh copy per access: read it once per side
+            out[name] = {Decimal(texts[k]): Decimal(s) for k, s in side.levels.items()}
+        return out
 
 
 cdef Py_ssize_t _fill(object levels, char *prices, char *sizes, Py_ssize_t row) except -2:
