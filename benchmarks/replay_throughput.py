@@ -248,7 +248,7 @@ def bench(path: Path, repeat: int, drift: bool = True, compare_native: bool = Fa
                         times[native].append(time_decode(exchange, recs))
                     else:
                         parquet = stage == "e2e"
-                        times[native].append(time_pipeline(exchange, recs, parquet, drift, native))
+                        times[native].append(time_pipeline(exchange, recs, parquet, drift, native=native))
             for native, spent in times.items():
                 best = min(spent)
                 figures[native][f"{name}_{stage}_frames_per_s"] = round(len(recs) / best)
