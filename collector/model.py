@@ -22,7 +22,7 @@ import msgspec
 Level = tuple[str, str] | list[str]
 
 
-class BookDelta(msgspec.Struct, frozen=True, tag=True):
+class BookDelta(msgspec.Struct, frozen=True, tag=True, gc=False):
     """An incremental book update carrying the exchange's update-id range.
 
     ``first_id``/``last_id`` are the first and last update ids the message covers
@@ -48,7 +48,7 @@ class BookDelta(msgspec.Struct, frozen=True, tag=True):
     depth: int | None = None
 
 
-class BookSnapshot(msgspec.Struct, frozen=True, tag=True):
+class BookSnapshot(msgspec.Struct, frozen=True, tag=True, gc=False):
     """A full book (to the depth the venue returns) valid as of ``last_id``.
 
     ``in_band`` snapshots arrive on the stream itself (Kraken, OKX, Bybit, ...):
@@ -69,7 +69,7 @@ class BookSnapshot(msgspec.Struct, frozen=True, tag=True):
     depth: int | None = None
 
 
-class Trade(msgspec.Struct, frozen=True, tag=True):
+class Trade(msgspec.Struct, frozen=True, tag=True, gc=False):
     """One trade. ``side`` is the taker's side, ``"buy"`` or ``"sell"``."""
 
     symbol: str
@@ -81,7 +81,7 @@ class Trade(msgspec.Struct, frozen=True, tag=True):
     size: str
 
 
-class BestBidAsk(msgspec.Struct, frozen=True, tag=True):
+class BestBidAsk(msgspec.Struct, frozen=True, tag=True, gc=False):
     """Top of book as the exchange states it, optionally tied to a book update id.
 
     When ``seq`` names the book update it was produced at, the engine compares it
@@ -98,7 +98,7 @@ class BestBidAsk(msgspec.Struct, frozen=True, tag=True):
     ask_size: str
 
 
-class DerivativeTicker(msgspec.Struct, frozen=True, tag=True):
+class DerivativeTicker(msgspec.Struct, frozen=True, tag=True, gc=False):
     """A derivative contract's state as one message states it: mark, index, funding...
 
     Every field the message does not carry is ``None``; nothing is carried over
@@ -134,7 +134,7 @@ class DerivativeTicker(msgspec.Struct, frozen=True, tag=True):
         )
 
 
-class Liquidation(msgspec.Struct, frozen=True, tag=True):
+class Liquidation(msgspec.Struct, frozen=True, tag=True, gc=False):
     """A forced order. ``side`` is that order's side: ``"buy"`` closes a short position."""
 
     symbol: str
@@ -146,7 +146,7 @@ class Liquidation(msgspec.Struct, frozen=True, tag=True):
     size: str
 
 
-class OptionSummary(msgspec.Struct, frozen=True, tag=True):
+class OptionSummary(msgspec.Struct, frozen=True, tag=True, gc=False):
     """One option ticker message: quotes, implied volatilities and greeks as sent.
 
     ``option_type`` is ``"call"`` or ``"put"``; ``expiration`` is ns since the
@@ -178,7 +178,7 @@ class OptionSummary(msgspec.Struct, frozen=True, tag=True):
     open_interest: str | None = None
 
 
-class BookInvalid(msgspec.Struct, frozen=True, tag=True):
+class BookInvalid(msgspec.Struct, frozen=True, tag=True, gc=False):
     """The adapter knows a symbol's book missed data the engine cannot see.
 
     For venues whose sequence numbers are per connection (Coinbase
@@ -191,7 +191,7 @@ class BookInvalid(msgspec.Struct, frozen=True, tag=True):
     reason: str
 
 
-class Control(msgspec.Struct, frozen=True, tag=True):
+class Control(msgspec.Struct, frozen=True, tag=True, gc=False):
     """A frame that is understood but carries no market data.
 
     ``kind`` is one of ``ack`` (subscription confirmed), ``heartbeat``,
@@ -208,7 +208,7 @@ class Control(msgspec.Struct, frozen=True, tag=True):
     symbol: str | None = None  # when the frame concerns one symbol (e.g. a refused snapshot)
 
 
-class DecodeFailed(msgspec.Struct, frozen=True, tag=True):
+class DecodeFailed(msgspec.Struct, frozen=True, tag=True, gc=False):
     """A frame the adapter could not decode: malformed, or an unknown shape.
 
     A peer's bad frame is data, not an exception: the pipeline counts it, logs
@@ -270,7 +270,7 @@ Message = (
 )
 
 
-class QualityEvent(msgspec.Struct, frozen=True):
+class QualityEvent(msgspec.Struct, frozen=True, gc=False):
     """A data-quality fact, written to the ``quality`` table.
 
     ``kind`` names what happened (see ``QualityKind``); ``detail`` says it in

@@ -15,7 +15,7 @@ PriceLevel = tuple[str, str]  # [price, quantity], both decimal text
 # --- WebSocket messages ---------------------------------------------------------
 
 
-class Envelope(msgspec.Struct):
+class Envelope(msgspec.Struct, gc=False):
     """Combined-stream wrapper ``{"stream": "btcusdt@depth", "data": {...}}``, or a reply."""
 
     stream: str | None = None  # "<symbol>@<channel>", lowercase symbol
@@ -29,7 +29,7 @@ class Envelope(msgspec.Struct):
     msg: str | None = None  # error text
 
 
-class BinanceDepthUpdate(msgspec.Struct):
+class BinanceDepthUpdate(msgspec.Struct, gc=False):
     """``<symbol>@depth[@100ms|@0ms]`` diff-depth event (``e == "depthUpdate"``)."""
 
     E: int  # event time, ms
@@ -42,7 +42,7 @@ class BinanceDepthUpdate(msgspec.Struct):
     pu: int | None = None  # futures only: final update id of the previous event
 
 
-class BinanceTrade(msgspec.Struct):
+class BinanceTrade(msgspec.Struct, gc=False):
     """``<symbol>@trade`` (``e == "trade"``)."""
 
     s: str  # symbol
@@ -54,7 +54,7 @@ class BinanceTrade(msgspec.Struct):
     X: str | None = None  # futures only: order type, MARKET for regular fills
 
 
-class BinanceAggTrade(msgspec.Struct):
+class BinanceAggTrade(msgspec.Struct, gc=False):
     """``<symbol>@aggTrade`` (``e == "aggTrade"``): fills of one taker order at one price."""
 
     s: str  # symbol
@@ -65,7 +65,7 @@ class BinanceAggTrade(msgspec.Struct):
     m: bool  # buyer is the maker: the taker sold
 
 
-class BinanceBookTicker(msgspec.Struct):
+class BinanceBookTicker(msgspec.Struct, gc=False):
     """``<symbol>@bookTicker``: best bid/ask at book update ``u``.
 
     Spot sends no ``e``, ``E`` or ``T``.
@@ -80,7 +80,7 @@ class BinanceBookTicker(msgspec.Struct):
     T: int | None = None  # futures only: transaction time, ms
 
 
-class BinanceMarkPrice(msgspec.Struct):
+class BinanceMarkPrice(msgspec.Struct, gc=False):
     """``<symbol>@markPrice[@1s]`` (``e == "markPriceUpdate"``), futures only."""
 
     E: int  # event time, ms
@@ -92,7 +92,7 @@ class BinanceMarkPrice(msgspec.Struct):
     P: str | None = None  # estimated settle price (last hour before settlement only)
 
 
-class BinanceForceOrderDetail(msgspec.Struct):
+class BinanceForceOrderDetail(msgspec.Struct, gc=False):
     """The liquidation order of a ``forceOrder`` event."""
 
     s: str  # symbol
@@ -104,7 +104,7 @@ class BinanceForceOrderDetail(msgspec.Struct):
     z: str | None = None  # filled accumulated quantity
 
 
-class BinanceForceOrder(msgspec.Struct):
+class BinanceForceOrder(msgspec.Struct, gc=False):
     """``<symbol>@forceOrder`` (``e == "forceOrder"``): the latest liquidation of each second."""
 
     E: int  # event time, ms
@@ -114,7 +114,7 @@ class BinanceForceOrder(msgspec.Struct):
 # --- REST responses ---------------------------------------------------------------
 
 
-class BinanceOpenInterest(msgspec.Struct):
+class BinanceOpenInterest(msgspec.Struct, gc=False):
     """``GET /fapi/v1/openInterest`` / ``/dapi/v1/openInterest``: one symbol's open interest."""
 
     symbol: str
@@ -122,7 +122,7 @@ class BinanceOpenInterest(msgspec.Struct):
     time: int  # ms
 
 
-class BinanceDepthSnapshot(msgspec.Struct):
+class BinanceDepthSnapshot(msgspec.Struct, gc=False):
     """``GET /api/v3/depth`` (spot), ``/fapi/v1/depth``, ``/dapi/v1/depth``."""
 
     lastUpdateId: int  # book update id the snapshot is valid at
@@ -132,7 +132,7 @@ class BinanceDepthSnapshot(msgspec.Struct):
     E: int | None = None  # futures only: message output time, ms
 
 
-class BinanceError(msgspec.Struct):
+class BinanceError(msgspec.Struct, gc=False):
     code: int
     msg: str
 
@@ -140,7 +140,7 @@ class BinanceError(msgspec.Struct):
 # --- Instrument lists ------------------------------------------------------------
 
 
-class ExchangeSymbol(msgspec.Struct):
+class ExchangeSymbol(msgspec.Struct, gc=False):
     """One market of ``GET /api/v3/exchangeInfo`` (``/fapi/v1``, ``/dapi/v1``)."""
 
     symbol: str
@@ -149,7 +149,7 @@ class ExchangeSymbol(msgspec.Struct):
     contractType: str | None = None
 
 
-class ExchangeInfo(msgspec.Struct):
+class ExchangeInfo(msgspec.Struct, gc=False):
     """``GET /api/v3/exchangeInfo``: only the symbol list is read."""
 
     symbols: list[ExchangeSymbol]

@@ -46,11 +46,11 @@ INFO_SHUTDOWN = (INFO_RECONNECT, INFO_MAINTENANCE_START, INFO_MAINTENANCE_END)
 _EXACT = Context(prec=100)
 
 
-class Platform(msgspec.Struct):
+class Platform(msgspec.Struct, gc=False):
     status: int  # 1 = operative, 0 = maintenance
 
 
-class Event(msgspec.Struct):
+class Event(msgspec.Struct, gc=False):
     """Any ``{"event": ...}`` object: info, conf, subscribed, unsubscribed, error, pong."""
 
     event: str
@@ -70,7 +70,7 @@ class Event(msgspec.Struct):
     key: str | None = None  # status channel: "deriv:tBTCF0:USTF0" or "liq:global"
 
 
-class BookEntry(msgspec.Struct, array_like=True):
+class BookEntry(msgspec.Struct, gc=False, array_like=True):
     """P0..P4 book entry (ws-public-books)."""
 
     price: msgspec.Raw  # price level
@@ -78,7 +78,7 @@ class BookEntry(msgspec.Struct, array_like=True):
     amount: msgspec.Raw  # total amount: > 0 bid, < 0 ask; +-1 names the side of a delete
 
 
-class TradeEntry(msgspec.Struct, array_like=True):
+class TradeEntry(msgspec.Struct, gc=False, array_like=True):
     """Trading-pair trade (ws-public-trades)."""
 
     id: int  # trade id
@@ -93,51 +93,51 @@ class TradeEntry(msgspec.Struct, array_like=True):
 # contract validates a frame against.
 
 
-class BookUpdateFrame(msgspec.Struct, array_like=True):
+class BookUpdateFrame(msgspec.Struct, gc=False, array_like=True):
     chan_id: int
     entry: BookEntry
     seq: int  # SEQ_ALL: +1 per frame on the connection
 
 
-class BookSnapshotFrame(msgspec.Struct, array_like=True):
+class BookSnapshotFrame(msgspec.Struct, gc=False, array_like=True):
     chan_id: int
     entries: list[BookEntry]
     seq: int
 
 
-class TradeSnapshotFrame(msgspec.Struct, array_like=True):
+class TradeSnapshotFrame(msgspec.Struct, gc=False, array_like=True):
     chan_id: int
     trades: list[TradeEntry]
     seq: int
 
 
-class TradeTaggedFrame(msgspec.Struct, array_like=True):
+class TradeTaggedFrame(msgspec.Struct, gc=False, array_like=True):
     chan_id: int
     tag: str  # "te" (fast, trade sequence) or "tu" (database id, 1-2 s later)
     trade: TradeEntry
     seq: int
 
 
-class ChecksumFrame(msgspec.Struct, array_like=True):
+class ChecksumFrame(msgspec.Struct, gc=False, array_like=True):
     chan_id: int
     tag: str  # "cs"
     checksum: int  # signed CRC32 of the top 25 levels per side
     seq: int
 
 
-class DerivStatusFrame(msgspec.Struct, array_like=True):
+class DerivStatusFrame(msgspec.Struct, gc=False, array_like=True):
     chan_id: int
     values: list[Any]  # TIME_MS, _, DERIV_PRICE, SPOT_PRICE, ... (ws-public-status)
     seq: int
 
 
-class LiquidationFeedFrame(msgspec.Struct, array_like=True):
+class LiquidationFeedFrame(msgspec.Struct, gc=False, array_like=True):
     chan_id: int
     rows: list[list[Any]]  # ["pos", POS_ID, TIME_MS, _, SYMBOL, AMOUNT, ...]
     seq: int
 
 
-class HeartbeatFrame(msgspec.Struct, array_like=True):
+class HeartbeatFrame(msgspec.Struct, gc=False, array_like=True):
     chan_id: int
     tag: str  # "hb"
     seq: int

@@ -28,7 +28,7 @@ from msgspec import Raw
 _NULL = Raw(b"null")
 
 
-class Envelope(msgspec.Struct):
+class Envelope(msgspec.Struct, gc=False):
     """Every frame: a ``channelMessage`` notification or a reply to our request (``id``)."""
 
     jsonrpc: str | None = None
@@ -39,19 +39,19 @@ class Envelope(msgspec.Struct):
     error: Raw = Raw()
 
 
-class ChannelMessage(msgspec.Struct):
+class ChannelMessage(msgspec.Struct, gc=False):
     """``params`` of a ``channelMessage``."""
 
     channel: str  # lightning_{board_snapshot,board,executions,ticker}_{product_code}
     message: Raw
 
 
-class Level(msgspec.Struct):
+class Level(msgspec.Struct, gc=False):
     price: Raw
     size: Raw
 
 
-class Board(msgspec.Struct):
+class Board(msgspec.Struct, gc=False):
     """``lightning_board_snapshot_*`` (whole book) and ``lightning_board_*`` (changes)."""
 
     mid_price: Raw
@@ -59,7 +59,7 @@ class Board(msgspec.Struct):
     asks: list[Level]
 
 
-class Execution(msgspec.Struct):
+class Execution(msgspec.Struct, gc=False):
     """One element of a ``lightning_executions_*`` message."""
 
     id: int
@@ -71,7 +71,7 @@ class Execution(msgspec.Struct):
     sell_child_order_acceptance_id: str
 
 
-class Ticker(msgspec.Struct):
+class Ticker(msgspec.Struct, gc=False):
     """``lightning_ticker_*``: best bid/ask with sizes (and daily figures, not stored)."""
 
     product_code: str
@@ -84,13 +84,13 @@ class Ticker(msgspec.Struct):
     state: str | None = None
 
 
-class RpcError(msgspec.Struct):
+class RpcError(msgspec.Struct, gc=False):
     code: int
     message: str
     data: Raw = Raw()
 
 
-class Market(msgspec.Struct):
+class Market(msgspec.Struct, gc=False):
     """One row of ``GET /v1/markets``."""
 
     product_code: str

@@ -29,7 +29,7 @@ from __future__ import annotations
 import msgspec
 
 
-class Arg(msgspec.Struct, frozen=True):
+class Arg(msgspec.Struct, gc=False, frozen=True):
     """``arg`` of a push or an event: the subscription it concerns."""
 
     instType: str  # v2: SPOT, USDT-FUTURES, COIN-FUTURES, USDC-FUTURES; v1: sp, mc
@@ -37,7 +37,7 @@ class Arg(msgspec.Struct, frozen=True):
     instId: str | None = None  # BTCUSDT (v1 and v2 alike: no suffix on the websocket)
 
 
-class Envelope(msgspec.Struct, frozen=True):
+class Envelope(msgspec.Struct, gc=False, frozen=True):
     """Every JSON frame: a push (``action`` + ``arg`` + ``data``) or an ``event``."""
 
     event: str | None = None  # subscribe, unsubscribe, error
@@ -50,7 +50,7 @@ class Envelope(msgspec.Struct, frozen=True):
     ts: int | None = None  # v2: push time, ms
 
 
-class Book(msgspec.Struct, frozen=True):
+class Book(msgspec.Struct, gc=False, frozen=True):
     """One element of ``data`` of a ``books*`` push: ``[price, size]`` text rows.
 
     Sizes are absolute; ``"0"`` deletes the level. ``checksum``: signed CRC32 of the
@@ -66,7 +66,7 @@ class Book(msgspec.Struct, frozen=True):
     seq: int | None = None  # v2
 
 
-class Trade(msgspec.Struct, frozen=True):
+class Trade(msgspec.Struct, gc=False, frozen=True):
     """v2 ``trade`` row; ``side`` is the taker's (``buy``/``sell``)."""
 
     ts: str  # ms
@@ -76,7 +76,7 @@ class Trade(msgspec.Struct, frozen=True):
     tradeId: str
 
 
-class V2Symbol(msgspec.Struct, frozen=True):
+class V2Symbol(msgspec.Struct, gc=False, frozen=True):
     """A row of ``GET /api/v2/spot/public/symbols``."""
 
     symbol: str  # BTCUSDT: the websocket instId
@@ -84,7 +84,7 @@ class V2Symbol(msgspec.Struct, frozen=True):
     quoteCoin: str
 
 
-class V2Contract(msgspec.Struct, frozen=True):
+class V2Contract(msgspec.Struct, gc=False, frozen=True):
     """A row of ``GET /api/v2/mix/market/contracts?productType=...``."""
 
     symbol: str  # BTCUSDT, BTCUSD, BTCPERP: the websocket instId
@@ -94,7 +94,7 @@ class V2Contract(msgspec.Struct, frozen=True):
     deliveryTime: str = ""  # ms, delivery contracts only
 
 
-class V1Product(msgspec.Struct, frozen=True):
+class V1Product(msgspec.Struct, gc=False, frozen=True):
     """A row of v1 ``GET /api/spot/v1/public/products``: ``symbol`` carries ``_SPBL``."""
 
     symbol: str  # EOSUSDT_SPBL
@@ -103,7 +103,7 @@ class V1Product(msgspec.Struct, frozen=True):
     quoteCoin: str
 
 
-class V1Contract(msgspec.Struct, frozen=True):
+class V1Contract(msgspec.Struct, gc=False, frozen=True):
     """A row of v1 ``GET /api/mix/v1/market/contracts``: ``symbol`` carries its line."""
 
     symbol: str  # BTCUSDT_UMCBL, BTCUSD_DMCBL
@@ -111,7 +111,7 @@ class V1Contract(msgspec.Struct, frozen=True):
     quoteCoin: str
 
 
-class Listing(msgspec.Struct, frozen=True):
+class Listing(msgspec.Struct, gc=False, frozen=True):
     """The envelope of every list: ``code`` ``"00000"`` is success."""
 
     code: str

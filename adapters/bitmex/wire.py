@@ -31,11 +31,11 @@ import msgspec
 from msgspec import Raw
 
 
-class Filter(msgspec.Struct):
+class Filter(msgspec.Struct, gc=False):
     symbol: str | None = None
 
 
-class Envelope(msgspec.Struct):
+class Envelope(msgspec.Struct, gc=False):
     """Every JSON frame: table data, a subscription reply, an error or the welcome."""
 
     table: str | None = None  # "orderBookL2", "trade", "quote", ...
@@ -51,7 +51,7 @@ class Envelope(msgspec.Struct):
     version: str | None = None  # welcome: server build time
 
 
-class BookRow(msgspec.Struct):
+class BookRow(msgspec.Struct, gc=False):
     """One ``orderBookL2``/``orderBookL2_25`` row; keys are (symbol, id, side)."""
 
     symbol: str
@@ -62,7 +62,7 @@ class BookRow(msgspec.Struct):
     timestamp: str | None = None  # ISO ms, server send time; on every row since 2022-02-14
 
 
-class TradeRow(msgspec.Struct):
+class TradeRow(msgspec.Struct, gc=False):
     """One ``trade`` row."""
 
     timestamp: str  # ISO 8601 ms, UTC
@@ -73,7 +73,7 @@ class TradeRow(msgspec.Struct):
     trdMatchID: str  # trade id (uuid)
 
 
-class QuoteRow(msgspec.Struct):
+class QuoteRow(msgspec.Struct, gc=False):
     """One ``quote`` row: top of book. A missing side comes as null."""
 
     timestamp: str
@@ -84,7 +84,7 @@ class QuoteRow(msgspec.Struct):
     askSize: Raw = Raw(b"null")
 
 
-class InstrumentState(msgspec.Struct):
+class InstrumentState(msgspec.Struct, gc=False):
     """One ``instrument`` topic row: a partial has every field, an update the changed ones."""
 
     symbol: str
@@ -98,7 +98,7 @@ class InstrumentState(msgspec.Struct):
     fundingTimestamp: str | None = None  # ISO time of the next funding
 
 
-class LiquidationRow(msgspec.Struct):
+class LiquidationRow(msgspec.Struct, gc=False):
     """One ``liquidation`` row: a liquidation order as it enters the book."""
 
     orderID: str
@@ -108,7 +108,7 @@ class LiquidationRow(msgspec.Struct):
     leavesQty: Raw = Raw(b"null")  # contracts left to fill
 
 
-class Instrument(msgspec.Struct):
+class Instrument(msgspec.Struct, gc=False):
     """One row of ``/api/v1/instrument`` (``/active``)."""
 
     symbol: str

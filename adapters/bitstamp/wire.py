@@ -22,7 +22,7 @@ API_DOC = "https://www.bitstamp.net/api/"
 Level = tuple[str, str]  # [price, amount]; amount "0.00000000" removes the level
 
 
-class Envelope(msgspec.Struct, frozen=True):
+class Envelope(msgspec.Struct, gc=False, frozen=True):
     """Every frame: ``{"event", "channel", "data"}``."""
 
     event: str  # "data", "trade", "bts:subscription_succeeded", "bts:request_reconnect", ...
@@ -30,7 +30,7 @@ class Envelope(msgspec.Struct, frozen=True):
     data: msgspec.Raw = msgspec.Raw()  # payload, decoded once the channel is known
 
 
-class Book(msgspec.Struct, frozen=True):
+class Book(msgspec.Struct, gc=False, frozen=True):
     """``diff_order_book_{pair}`` (changed levels) and ``order_book_{pair}`` (top 100)."""
 
     timestamp: str  # epoch seconds
@@ -39,7 +39,7 @@ class Book(msgspec.Struct, frozen=True):
     asks: list[Level]
 
 
-class Trade(msgspec.Struct, frozen=True):
+class Trade(msgspec.Struct, gc=False, frozen=True):
     """``live_trades_{pair}``, event ``trade``; ``type`` 0 is a buy, 1 a sell (the taker's)."""
 
     id: int  # trade id
@@ -54,14 +54,14 @@ class Trade(msgspec.Struct, frozen=True):
     sell_order_id: int
 
 
-class ErrorData(msgspec.Struct, frozen=True):
+class ErrorData(msgspec.Struct, gc=False, frozen=True):
     """``bts:error`` payload."""
 
     message: str
     code: int | None = None
 
 
-class RestBook(msgspec.Struct, frozen=True):
+class RestBook(msgspec.Struct, gc=False, frozen=True):
     """``GET /api/v2/order_book/{pair}/``: the whole book (``microtimestamp`` sometimes absent)."""
 
     timestamp: str  # epoch seconds
@@ -70,7 +70,7 @@ class RestBook(msgspec.Struct, frozen=True):
     microtimestamp: str | None = None  # epoch microseconds
 
 
-class Pair(msgspec.Struct, frozen=True):
+class Pair(msgspec.Struct, gc=False, frozen=True):
     """``GET /api/v2/trading-pairs-info/`` row."""
 
     name: str  # "BTC/USD"

@@ -29,14 +29,14 @@ from collector.markets import ddmmmyy, future_code_expiry, ms_date, split_quote
 Level = tuple[str, str]  # [price, size], decimal text; size is absolute, "0" deletes
 
 
-class LegacyRequest(msgspec.Struct):
+class LegacyRequest(msgspec.Struct, gc=False):
     """The request a legacy v2 reply answers."""
 
     op: str  # "subscribe", "ping", ...
     args: list[str] | None = None
 
 
-class Envelope(msgspec.Struct):
+class Envelope(msgspec.Struct, gc=False):
     """Every public frame, v5 and legacy v2: a push (``topic``) or a reply (``op``/``request``).
 
     v5 push: ``{"topic","type","ts","data"[,"cts"]}``. v5 reply: ``{"success","ret_msg",
@@ -60,7 +60,7 @@ class Envelope(msgspec.Struct):
     request: LegacyRequest | None = None  # v2 reply: the request answered
 
 
-class V5Book(msgspec.Struct):
+class V5Book(msgspec.Struct, gc=False):
     """``orderbook.{depth}.{symbol}`` payload (snapshot or delta)."""
 
     s: str  # symbol
@@ -70,7 +70,7 @@ class V5Book(msgspec.Struct):
     seq: int | None = None  # cross sequence (not continuous)
 
 
-class V5Trade(msgspec.Struct):
+class V5Trade(msgspec.Struct, gc=False):
     """One ``publicTrade.{symbol}`` row (the payload is a list of them)."""
 
     T: int  # trade time, ms
@@ -83,7 +83,7 @@ class V5Trade(msgspec.Struct):
     seq: int | None = None  # cross sequence
 
 
-class V5Ticker(msgspec.Struct):
+class V5Ticker(msgspec.Struct, gc=False):
     """``tickers.{symbol}`` on linear and inverse: a snapshot, then deltas of changed fields.
 
     Only the derivative fields are declared; a delta omits every field that did not change.
@@ -100,7 +100,7 @@ class V5Ticker(msgspec.Struct):
     ask1Price: str | None = None  # best ask
 
 
-class V5OptionTicker(msgspec.Struct):
+class V5OptionTicker(msgspec.Struct, gc=False):
     """``tickers.{symbol}`` on the option URL: always a full snapshot."""
 
     symbol: str
@@ -122,7 +122,7 @@ class V5OptionTicker(msgspec.Struct):
     lastPrice: str | None = None  # last traded price
 
 
-class V5Liquidation(msgspec.Struct):
+class V5Liquidation(msgspec.Struct, gc=False):
     """One ``allLiquidation.{symbol}`` row (the payload is a list of them)."""
 
     T: int  # liquidation time, ms
@@ -132,7 +132,7 @@ class V5Liquidation(msgspec.Struct):
     p: str  # bankruptcy price
 
 
-class V5LegacyLiquidation(msgspec.Struct):
+class V5LegacyLiquidation(msgspec.Struct, gc=False):
     """``liquidation.{symbol}`` payload (one object), the topic before ``allLiquidation``."""
 
     updatedTime: int  # ms
@@ -142,7 +142,7 @@ class V5LegacyLiquidation(msgspec.Struct):
     price: str  # bankruptcy price
 
 
-class LegacyLevel(msgspec.Struct):
+class LegacyLevel(msgspec.Struct, gc=False):
     """v2 ``orderBookL2_25`` row: an order-book level keyed by ``id``.
 
     USDT perpetual sends ``id`` as text and ``size`` as a JSON number; inverse sends
@@ -156,7 +156,7 @@ class LegacyLevel(msgspec.Struct):
     symbol: str | None = None
 
 
-class LegacyDelta(msgspec.Struct):
+class LegacyDelta(msgspec.Struct, gc=False):
     """v2 ``orderBookL2_25`` delta payload."""
 
     delete: list[LegacyLevel] = []
@@ -165,13 +165,13 @@ class LegacyDelta(msgspec.Struct):
     transactTimeE6: int | None = None  # inverse only; 0 when absent
 
 
-class LegacySnapshotWrapped(msgspec.Struct):
+class LegacySnapshotWrapped(msgspec.Struct, gc=False):
     """v2 USDT-perpetual snapshot payload ``{"order_book": [...]}`` (inverse sends the list)."""
 
     order_book: list[LegacyLevel]
 
 
-class LegacyTrade(msgspec.Struct):
+class LegacyTrade(msgspec.Struct, gc=False):
     """One v2 ``trade.{symbol}`` row."""
 
     symbol: str
@@ -182,7 +182,7 @@ class LegacyTrade(msgspec.Struct):
     trade_time_ms: int | str | None = None  # ms, text on USDT perpetual
 
 
-class V5Instrument(msgspec.Struct):
+class V5Instrument(msgspec.Struct, gc=False):
     """One row of ``GET /v5/market/instruments-info``."""
 
     symbol: str
@@ -194,18 +194,18 @@ class V5Instrument(msgspec.Struct):
     optionsType: str | None = None  # options: "Call" | "Put"
 
 
-class V5InstrumentsResult(msgspec.Struct):
+class V5InstrumentsResult(msgspec.Struct, gc=False):
     category: str = ""  # "spot" | "linear" | "inverse" | "option"
     items: list[V5Instrument] = msgspec.field(default_factory=list, name="list")
 
 
-class V5Instruments(msgspec.Struct):
+class V5Instruments(msgspec.Struct, gc=False):
     retCode: int  # 0 = OK
     retMsg: str
     result: V5InstrumentsResult | None = None  # {} on errors
 
 
-class LegacySymbol(msgspec.Struct):
+class LegacySymbol(msgspec.Struct, gc=False):
     """One row of legacy ``GET /v2/public/symbols``."""
 
     name: str  # e.g. BTCUSD, BTCUSDT, BTCUSDM21
@@ -214,7 +214,7 @@ class LegacySymbol(msgspec.Struct):
     alias: str | None = None  # futures: BTCUSD0625
 
 
-class LegacySymbols(msgspec.Struct):
+class LegacySymbols(msgspec.Struct, gc=False):
     ret_code: int
     ret_msg: str
     result: list[LegacySymbol] = []

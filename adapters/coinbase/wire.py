@@ -24,7 +24,7 @@ from collector.wire_time import rfc3339_ns
 # (no ``client_id``; ``heartbeat_counter`` is an integer; ``ticker_batch`` omits best bid/ask).
 
 
-class AtEnvelope(msgspec.Struct):
+class AtEnvelope(msgspec.Struct, gc=False):
     """Every Advanced Trade frame: ``{channel, timestamp, sequence_num, events[]}``, or an error.
 
     Docs: https://docs.cdp.coinbase.com/coinbase-app/advanced-trade-apis/websocket/websocket-overview
@@ -40,7 +40,7 @@ class AtEnvelope(msgspec.Struct):
     message: str | None = None  # error text
 
 
-class AtL2Update(msgspec.Struct):
+class AtL2Update(msgspec.Struct, gc=False):
     """One level of an ``l2_data`` event (docs: websocket-channels#level2-channel)."""
 
     side: Literal["bid", "offer"]
@@ -49,7 +49,7 @@ class AtL2Update(msgspec.Struct):
     new_quantity: str  # absolute; "0" deletes the level
 
 
-class AtL2Event(msgspec.Struct):
+class AtL2Event(msgspec.Struct, gc=False):
     """``level2`` subscription, delivered on channel ``l2_data``: a snapshot, then updates."""
 
     type: Literal["snapshot", "update"]
@@ -57,7 +57,7 @@ class AtL2Event(msgspec.Struct):
     updates: list[AtL2Update]
 
 
-class AtTrade(msgspec.Struct):
+class AtTrade(msgspec.Struct, gc=False):
     """One ``market_trades`` trade (docs: websocket-channels#market-trades-channel).
 
     ``side`` is the MAKER's side, measured on the 2026 recording (see ``adapters.coinbase``).
@@ -71,12 +71,12 @@ class AtTrade(msgspec.Struct):
     time: str  # RFC3339 trade time
 
 
-class AtTradesEvent(msgspec.Struct):
+class AtTradesEvent(msgspec.Struct, gc=False):
     type: Literal["snapshot", "update"]  # snapshot = recent trades sent on subscribe
     trades: list[AtTrade]
 
 
-class AtTicker(msgspec.Struct):
+class AtTicker(msgspec.Struct, gc=False):
     """``ticker``/``ticker_batch`` entry (docs: websocket-channels#ticker-channel).
 
     ``best_*`` are absent on ``ticker_batch`` in production (AsyncAPI note).
@@ -89,12 +89,12 @@ class AtTicker(msgspec.Struct):
     best_ask_quantity: str = ""
 
 
-class AtTickerEvent(msgspec.Struct):
+class AtTickerEvent(msgspec.Struct, gc=False):
     type: Literal["snapshot", "update"]
     tickers: list[AtTicker]
 
 
-class AtHeartbeat(msgspec.Struct):
+class AtHeartbeat(msgspec.Struct, gc=False):
     """``heartbeats``: one a second, ``current_time`` is Go's ``time.String()`` text."""
 
     heartbeat_counter: int | str  # an integer in production, a string in the prose docs
@@ -104,7 +104,7 @@ class AtHeartbeat(msgspec.Struct):
 # --- Advanced Trade REST (instrument sidecar) ---------------------------------------------
 
 
-class AtFutureDetails(msgspec.Struct):
+class AtFutureDetails(msgspec.Struct, gc=False):
     """``future_product_details`` of ``GET /api/v3/brokerage/market/products``.
 
     Docs: https://docs.cdp.coinbase.com/api-reference/advanced-trade-api/rest-api/public/list-public-products
@@ -115,7 +115,7 @@ class AtFutureDetails(msgspec.Struct):
     contract_expiry_type: str = ""  # EXPIRING | PERPETUAL | UNKNOWN_CONTRACT_EXPIRY_TYPE
 
 
-class AtProduct(msgspec.Struct):
+class AtProduct(msgspec.Struct, gc=False):
     product_id: str
     base_currency_id: str = ""
     quote_currency_id: str = ""
@@ -123,7 +123,7 @@ class AtProduct(msgspec.Struct):
     future_product_details: AtFutureDetails | None = None
 
 
-class AtProducts(msgspec.Struct):
+class AtProducts(msgspec.Struct, gc=False):
     products: list[AtProduct]
 
 
@@ -132,7 +132,7 @@ class AtProducts(msgspec.Struct):
 # https://docs.cdp.coinbase.com/exchange/websocket-feed/overview
 
 
-class ExMessage(msgspec.Struct):
+class ExMessage(msgspec.Struct, gc=False):
     """Every legacy frame is one flat object tagged by ``type``; fields depend on it.
 
     ``snapshot``: ``bids``/``asks`` ``[[price, size]]``; ``l2update``: ``changes``
@@ -159,7 +159,7 @@ class ExMessage(msgspec.Struct):
     reason: str | None = None  # error detail
 
 
-class ExProduct(msgspec.Struct):
+class ExProduct(msgspec.Struct, gc=False):
     """``GET /products`` row (https://docs.cdp.coinbase.com/exchange/reference/exchangerestapi_getproducts)."""
 
     id: str

@@ -29,7 +29,7 @@ import msgspec
 from collector.decimal_text import check, json_decimal, plain
 
 
-class Result(msgspec.Struct, frozen=True):
+class Result(msgspec.Struct, gc=False, frozen=True):
     """``result`` of a subscription push: which channel and instrument, and its ``data``."""
 
     channel: str  # book, book.update, trade, ticker, candlestick
@@ -40,7 +40,7 @@ class Result(msgspec.Struct, frozen=True):
     data: msgspec.Raw = msgspec.Raw()  # decoded once the channel is known
 
 
-class Envelope(msgspec.Struct, frozen=True):
+class Envelope(msgspec.Struct, gc=False, frozen=True):
     """Every frame: a push (``result``), a request's answer, or ``public/heartbeat``."""
 
     method: str  # subscribe (pushes and acks), public/heartbeat, unsubscribe...
@@ -50,7 +50,7 @@ class Envelope(msgspec.Struct, frozen=True):
     result: Result | None = None
 
 
-class Snapshot(msgspec.Struct, frozen=True):
+class Snapshot(msgspec.Struct, gc=False, frozen=True):
     """A ``book`` element: the whole book at ``depth`` (v2: numbers; v1: strings, ``u``).
 
     Levels are ``[price, size, order count]``, best first. They are decoded with
@@ -65,12 +65,12 @@ class Snapshot(msgspec.Struct, frozen=True):
     u: int | None = None  # update sequence (v1)
 
 
-class Levels(msgspec.Struct, frozen=True):
+class Levels(msgspec.Struct, gc=False, frozen=True):
     bids: list[list[Any]]  # as in ``Snapshot``
     asks: list[list[Any]]
 
 
-class Update(msgspec.Struct, frozen=True):
+class Update(msgspec.Struct, gc=False, frozen=True):
     """A ``book.update`` element (v1 delta subscription)."""
 
     update: Levels
@@ -80,7 +80,7 @@ class Update(msgspec.Struct, frozen=True):
     tt: int | None = None  # ms, last book update
 
 
-class TradeRow(msgspec.Struct, frozen=True):
+class TradeRow(msgspec.Struct, gc=False, frozen=True):
     """A ``trade`` element; ``s`` is the taker's side, ``BUY`` or ``SELL``."""
 
     d: int | str  # trade id (v2: number, v1: string of a number)
@@ -91,7 +91,7 @@ class TradeRow(msgspec.Struct, frozen=True):
     i: str | None = None  # instrument name
 
 
-class Ticker(msgspec.Struct, frozen=True):
+class Ticker(msgspec.Struct, gc=False, frozen=True):
     """A ``ticker`` element: the best bid ``b``/``bs`` and ask ``k``/``ks`` (null when none;
     the v2 recording's tickers have no sizes)."""
 
@@ -102,7 +102,7 @@ class Ticker(msgspec.Struct, frozen=True):
     ks: msgspec.Raw = msgspec.Raw()
 
 
-class V1Instrument(msgspec.Struct, frozen=True):
+class V1Instrument(msgspec.Struct, gc=False, frozen=True):
     """A row of v1 ``public/get-instruments``."""
 
     symbol: str  # BTC_USDT, BTCUSD-PERP, BTCUSD-261225
@@ -112,7 +112,7 @@ class V1Instrument(msgspec.Struct, frozen=True):
     expiry_timestamp_ms: int = 0
 
 
-class V2Instrument(msgspec.Struct, frozen=True):
+class V2Instrument(msgspec.Struct, gc=False, frozen=True):
     """A row of the retired v2 ``public/get-instruments`` (spot pairs)."""
 
     instrument_name: str  # BTC_USDT
@@ -120,15 +120,15 @@ class V2Instrument(msgspec.Struct, frozen=True):
     quote_currency: str
 
 
-class V1Instruments(msgspec.Struct, frozen=True):
+class V1Instruments(msgspec.Struct, gc=False, frozen=True):
     data: list[V1Instrument]
 
 
-class V2Instruments(msgspec.Struct, frozen=True):
+class V2Instruments(msgspec.Struct, gc=False, frozen=True):
     instruments: list[V2Instrument]
 
 
-class InstrumentsReply(msgspec.Struct, frozen=True):
+class InstrumentsReply(msgspec.Struct, gc=False, frozen=True):
     code: int
     result: msgspec.Raw = msgspec.Raw()
     message: str | None = None

@@ -29,7 +29,7 @@ import msgspec
 from msgspec import Raw
 
 
-class Envelope(msgspec.Struct):
+class Envelope(msgspec.Struct, gc=False):
     """Every frame: a notification (``method``) or a reply to our request (``id``)."""
 
     jsonrpc: str | None = None  # always "2.0"
@@ -40,20 +40,20 @@ class Envelope(msgspec.Struct):
     error: Raw = Raw()  # {"code", "message", "data"?} of a failed request
 
 
-class Subscription(msgspec.Struct):
+class Subscription(msgspec.Struct, gc=False):
     """``params`` of a ``subscription`` notification."""
 
     channel: str  # e.g. "book.BTC-PERPETUAL.100ms"
     data: Raw  # channel-specific payload
 
 
-class Heartbeat(msgspec.Struct):
+class Heartbeat(msgspec.Struct, gc=False):
     """``params`` of a ``heartbeat`` notification."""
 
     type: Literal["heartbeat", "test_request"]  # test_request must be answered by public/test
 
 
-class RpcError(msgspec.Struct):
+class RpcError(msgspec.Struct, gc=False):
     code: int
     message: str
     data: Raw = Raw()
@@ -63,7 +63,7 @@ class RpcError(msgspec.Struct):
 Change = tuple[Literal["new", "change", "delete"], Raw, Raw]
 
 
-class Book(msgspec.Struct):
+class Book(msgspec.Struct, gc=False):
     """``book.{instrument}.{interval}`` (``raw``, ``100ms``, ``agg2``)."""
 
     timestamp: int  # ms, time of the last change
@@ -75,7 +75,7 @@ class Book(msgspec.Struct):
     prev_change_id: int | None = None  # change_id of the previous message (absent on snapshot)
 
 
-class GroupedBook(msgspec.Struct):
+class GroupedBook(msgspec.Struct, gc=False):
     """``book.{instrument}.{group}.{depth}.{interval}``: a full top-``depth`` book every time."""
 
     timestamp: int  # ms
@@ -85,7 +85,7 @@ class GroupedBook(msgspec.Struct):
     asks: list[tuple[Raw, Raw]]
 
 
-class TradeRow(msgspec.Struct):
+class TradeRow(msgspec.Struct, gc=False):
     """One element of a ``trades.{instrument}.{interval}`` notification's list."""
 
     trade_id: str
@@ -99,7 +99,7 @@ class TradeRow(msgspec.Struct):
     block_trade_id: str | None = None
 
 
-class Quote(msgspec.Struct):
+class Quote(msgspec.Struct, gc=False):
     """``quote.{instrument}``: best bid/ask.
 
     An empty side: the recorded 2021 ``ticker`` frames send it as price 0 / amount 0;
@@ -117,7 +117,7 @@ class Quote(msgspec.Struct):
 _NULL = Raw(b"null")
 
 
-class Greeks(msgspec.Struct):
+class Greeks(msgspec.Struct, gc=False):
     """``greeks`` of an option ticker (JSON numbers)."""
 
     delta: Raw = _NULL
@@ -127,7 +127,7 @@ class Greeks(msgspec.Struct):
     rho: Raw = _NULL
 
 
-class Ticker(msgspec.Struct):
+class Ticker(msgspec.Struct, gc=False):
     """``ticker.{instrument}.{interval}``: one instrument's state (numbers are JSON numbers).
 
     Only the stored fields are declared; ``stats``, ``min_price``, ``state`` and the rest
@@ -154,7 +154,7 @@ class Ticker(msgspec.Struct):
     greeks: Greeks | None = None  # options only
 
 
-class Instrument(msgspec.Struct):
+class Instrument(msgspec.Struct, gc=False):
     """One row of ``public/get_instruments``."""
 
     instrument_name: str
@@ -166,7 +166,7 @@ class Instrument(msgspec.Struct):
     expiration_timestamp: int | None = None  # ms
 
 
-class Instruments(msgspec.Struct):
+class Instruments(msgspec.Struct, gc=False):
     result: list[Instrument]
 
 

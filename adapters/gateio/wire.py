@@ -19,7 +19,7 @@ from __future__ import annotations
 import msgspec
 
 
-class Envelope(msgspec.Struct):
+class Envelope(msgspec.Struct, gc=False):
     """Every websocket frame: ``event`` ``subscribe``/``update``/``all``, ``result`` raw."""
 
     channel: str = ""
@@ -30,12 +30,12 @@ class Envelope(msgspec.Struct):
     error: Error | None = None
 
 
-class Error(msgspec.Struct):
+class Error(msgspec.Struct, gc=False):
     code: int
     message: str
 
 
-class SpotBookUpdate(msgspec.Struct):
+class SpotBookUpdate(msgspec.Struct, gc=False):
     """``spot.order_book_update`` ``result``: changes ``U``..``u``, sizes absolute, 0 deletes."""
 
     t: int  # ms
@@ -48,7 +48,7 @@ class SpotBookUpdate(msgspec.Struct):
     E: int | None = None  # s
 
 
-class SpotTrade(msgspec.Struct):
+class SpotTrade(msgspec.Struct, gc=False):
     """``spot.trades`` ``result``; ``side`` is the taker's."""
 
     id: int
@@ -60,7 +60,7 @@ class SpotTrade(msgspec.Struct):
     create_time_ms: str  # ms with a fraction, as text
 
 
-class SpotBookTicker(msgspec.Struct):
+class SpotBookTicker(msgspec.Struct, gc=False):
     """``spot.book_ticker`` ``result``: best bid/ask and sizes."""
 
     t: int  # ms
@@ -72,7 +72,7 @@ class SpotBookTicker(msgspec.Struct):
     A: str
 
 
-class SpotTickers(msgspec.Struct):
+class SpotTickers(msgspec.Struct, gc=False):
     """``spot.tickers`` (in the 2021 recording): no sizes, so no best bid/ask row."""
 
     currency_pair: str
@@ -80,12 +80,12 @@ class SpotTickers(msgspec.Struct):
     lowest_ask: str | None = None
 
 
-class FuturesLevel(msgspec.Struct):
+class FuturesLevel(msgspec.Struct, gc=False):
     p: str
     s: msgspec.Raw  # contracts, an integer
 
 
-class FuturesBookUpdate(msgspec.Struct):
+class FuturesBookUpdate(msgspec.Struct, gc=False):
     """``futures.order_book_update`` ``result``."""
 
     t: int  # ms
@@ -96,7 +96,7 @@ class FuturesBookUpdate(msgspec.Struct):
     a: list[FuturesLevel] = []
 
 
-class FuturesTrade(msgspec.Struct):
+class FuturesTrade(msgspec.Struct, gc=False):
     """One element of ``futures.trades`` ``result``; ``size`` < 0: the taker sold."""
 
     id: int
@@ -107,7 +107,7 @@ class FuturesTrade(msgspec.Struct):
     create_time_ms: int | None = None
 
 
-class FuturesBookTicker(msgspec.Struct):
+class FuturesBookTicker(msgspec.Struct, gc=False):
     """``futures.book_ticker`` ``result``."""
 
     t: int  # ms
@@ -119,7 +119,7 @@ class FuturesBookTicker(msgspec.Struct):
     A: msgspec.Raw
 
 
-class SpotBook(msgspec.Struct):
+class SpotBook(msgspec.Struct, gc=False):
     """``GET /spot/order_book?with_id=true``."""
 
     asks: list[tuple[str, str]]
@@ -129,7 +129,7 @@ class SpotBook(msgspec.Struct):
     update: int | None = None  # ms
 
 
-class FuturesBook(msgspec.Struct):
+class FuturesBook(msgspec.Struct, gc=False):
     """``GET /futures/{settle}/order_book?with_id=true``."""
 
     asks: list[FuturesLevel]
@@ -140,12 +140,12 @@ class FuturesBook(msgspec.Struct):
     update: msgspec.Raw = msgspec.field(default_factory=msgspec.Raw)
 
 
-class RestError(msgspec.Struct):
+class RestError(msgspec.Struct, gc=False):
     label: str
     message: str = ""
 
 
-class CurrencyPair(msgspec.Struct):
+class CurrencyPair(msgspec.Struct, gc=False):
     """One of ``GET /spot/currency_pairs``."""
 
     id: str
@@ -154,7 +154,7 @@ class CurrencyPair(msgspec.Struct):
     trade_status: str | None = None
 
 
-class Contract(msgspec.Struct):
+class Contract(msgspec.Struct, gc=False):
     """One of ``GET /futures/{settle}/contracts``; ``quanto_multiplier``: base per contract."""
 
     name: str

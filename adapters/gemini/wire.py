@@ -24,7 +24,7 @@ import msgspec
 Change = tuple[Literal["buy", "sell"], str, str]
 
 
-class Envelope(msgspec.Struct):
+class Envelope(msgspec.Struct, gc=False):
     """Every frame: ``type`` names it; a refused request has ``result: "error"`` instead."""
 
     type: str | None = None
@@ -33,7 +33,7 @@ class Envelope(msgspec.Struct):
     message: str | None = None
 
 
-class TradeEvent(msgspec.Struct):
+class TradeEvent(msgspec.Struct, gc=False):
     """``trade``, and each element of the first ``l2_updates``' ``trades``."""
 
     type: Literal["trade"]
@@ -46,7 +46,7 @@ class TradeEvent(msgspec.Struct):
     tid: int | None = None  # trade id (2026 recording; absent in 2021)
 
 
-class L2Updates(msgspec.Struct):
+class L2Updates(msgspec.Struct, gc=False):
     """``l2_updates``: the whole book the first time for a symbol, then changed levels."""
 
     type: Literal["l2_updates"]
@@ -56,12 +56,12 @@ class L2Updates(msgspec.Struct):
     auction_events: list[msgspec.Raw] | None = None  # first message only
 
 
-class Heartbeat(msgspec.Struct):
+class Heartbeat(msgspec.Struct, gc=False):
     type: Literal["heartbeat"]
     timestamp: int  # ms
 
 
-class SymbolDetails(msgspec.Struct):
+class SymbolDetails(msgspec.Struct, gc=False):
     """``GET /v1/symbols/details/{symbol}``."""
 
     symbol: str

@@ -23,7 +23,7 @@ INVERSE_DOCS = "https://huobiapi.github.io/docs/coin_margined_swap/v1/en/"
 Level = list[msgspec.Raw]  # [price, size]: JSON numbers, exact text
 
 
-class Envelope(msgspec.Struct, frozen=True):
+class Envelope(msgspec.Struct, gc=False, frozen=True):
     """Every websocket message: a push (``ch`` + ``tick``), a server ``ping``, a
     subscription answer (``subbed``), a ``req`` answer (``rep`` + ``data``) or an error
     (``status`` "error" with ``err-code``/``err-msg``).
@@ -46,7 +46,7 @@ class Envelope(msgspec.Struct, frozen=True):
     err_msg: str | None = msgspec.field(default=None, name="err-msg")
 
 
-class DepthTick(msgspec.Struct, frozen=True):
+class DepthTick(msgspec.Struct, gc=False, frozen=True):
     """``market.$symbol.depth.$type`` (spot) / ``market.$contract_code.depth.$type`` (swaps):
     the full book (150 levels at ``step0``) in every push.
 
@@ -63,7 +63,7 @@ class DepthTick(msgspec.Struct, frozen=True):
     ch: str | None = None  # swaps repeat the topic here
 
 
-class MbpTick(msgspec.Struct, frozen=True):
+class MbpTick(msgspec.Struct, gc=False, frozen=True):
     """``market.$symbol.mbp.$levels`` incremental push, and its ``req`` full answer (no
     ``prevSeqNum``). A size of 0 deletes the level; ``prevSeqNum`` names the previous
     push's ``seqNum`` (ids are not consecutive).
@@ -77,7 +77,7 @@ class MbpTick(msgspec.Struct, frozen=True):
     asks: list[Level] = []
 
 
-class Trade(msgspec.Struct, frozen=True):
+class Trade(msgspec.Struct, gc=False, frozen=True):
     """One trade of a ``trade.detail`` push. ``direction`` is the taker's side.
 
     Doc: SPOT_DOCS#trade-detail (``tradeId`` is the unique trade id; ``id`` is a
@@ -95,7 +95,7 @@ class Trade(msgspec.Struct, frozen=True):
     trade_turnover: msgspec.Raw = msgspec.Raw()  # swaps
 
 
-class TradeTick(msgspec.Struct, frozen=True):
+class TradeTick(msgspec.Struct, gc=False, frozen=True):
     """``market.$symbol.trade.detail``. Doc: SPOT_DOCS#trade-detail"""
 
     data: list[Trade]
@@ -103,7 +103,7 @@ class TradeTick(msgspec.Struct, frozen=True):
     ts: int | None = None
 
 
-class Bbo(msgspec.Struct, frozen=True):
+class Bbo(msgspec.Struct, gc=False, frozen=True):
     """``market.$symbol.bbo``: the best bid and offer. Spot sends numbers with their sizes
     (``bid``, ``bidSize``, ``quoteTime``); swaps send ``[price, size]`` pairs.
 
@@ -124,7 +124,7 @@ class Bbo(msgspec.Struct, frozen=True):
     ch: str | None = None  # swaps
 
 
-class SpotSymbol(msgspec.Struct, frozen=True, rename="kebab"):
+class SpotSymbol(msgspec.Struct, gc=False, frozen=True, rename="kebab"):
     """One entry of ``GET /v1/common/symbols``. Doc: SPOT_DOCS#get-all-supported-trading-symbol"""
 
     symbol: str
@@ -133,12 +133,12 @@ class SpotSymbol(msgspec.Struct, frozen=True, rename="kebab"):
     state: str | None = None
 
 
-class SpotSymbols(msgspec.Struct, frozen=True):
+class SpotSymbols(msgspec.Struct, gc=False, frozen=True):
     status: str
     data: list[SpotSymbol] = []
 
 
-class Contract(msgspec.Struct, frozen=True):
+class Contract(msgspec.Struct, gc=False, frozen=True):
     """One entry of ``swap_contract_info``. Doc: LINEAR_DOCS#query-swap-info,
     INVERSE_DOCS#query-swap-info"""
 
@@ -152,7 +152,7 @@ class Contract(msgspec.Struct, frozen=True):
     pair: str | None = None
 
 
-class Contracts(msgspec.Struct, frozen=True):
+class Contracts(msgspec.Struct, gc=False, frozen=True):
     status: str
     data: list[Contract] = []
 

@@ -20,14 +20,14 @@ import msgspec
 from msgspec import Raw
 
 
-class Envelope(msgspec.Struct):
+class Envelope(msgspec.Struct, gc=False):
     """Every frame: ``channel`` names what ``data`` holds."""
 
     channel: str
     data: Raw = Raw()
 
 
-class Level(msgspec.Struct):
+class Level(msgspec.Struct, gc=False):
     """``WsLevel``: an aggregated price level."""
 
     px: str
@@ -35,7 +35,7 @@ class Level(msgspec.Struct):
     n: int  # number of orders at the level
 
 
-class Book(msgspec.Struct):
+class Book(msgspec.Struct, gc=False):
     """``WsBook`` (``l2Book``): the whole book to 20 levels a side, every message."""
 
     coin: str
@@ -43,7 +43,7 @@ class Book(msgspec.Struct):
     time: int  # ms
 
 
-class TradeRow(msgspec.Struct):
+class TradeRow(msgspec.Struct, gc=False):
     """``WsTrade``: one element of a ``trades`` push."""
 
     coin: str
@@ -56,7 +56,7 @@ class TradeRow(msgspec.Struct):
     users: list[str] = []  # [buyer, seller]
 
 
-class Bbo(msgspec.Struct):
+class Bbo(msgspec.Struct, gc=False):
     """``WsBbo`` (``bbo``): best bid and offer, null for an empty side."""
 
     coin: str
@@ -64,7 +64,7 @@ class Bbo(msgspec.Struct):
     bbo: tuple[Level | None, Level | None]
 
 
-class PerpContext(msgspec.Struct):
+class PerpContext(msgspec.Struct, gc=False):
     """``PerpsAssetCtx``: a perpetual's state (every number a decimal string)."""
 
     markPx: str | None = None
@@ -79,14 +79,14 @@ class PerpContext(msgspec.Struct):
     dayBaseVlm: str | None = None
 
 
-class ActiveAssetCtx(msgspec.Struct):
+class ActiveAssetCtx(msgspec.Struct, gc=False):
     """``WsActiveAssetCtx`` (``activeAssetCtx``) of a perpetual."""
 
     coin: str
     ctx: PerpContext
 
 
-class SubscriptionResponse(msgspec.Struct):
+class SubscriptionResponse(msgspec.Struct, gc=False):
     """``subscriptionResponse``: the subscribe request echoed back."""
 
     method: str

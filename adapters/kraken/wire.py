@@ -21,7 +21,7 @@ from collector.decimal_text import json_decimal
 # --- objects: v1 events, v2 channel messages and method responses -----------------
 
 
-class Envelope(msgspec.Struct):
+class Envelope(msgspec.Struct, gc=False):
     """Any JSON object Kraken sends on ws.kraken.com (v1) or ws.kraken.com/v2.
 
     v1 events (https://docs.kraken.com/exchange/api-reference/spot-websocket-v1/heartbeat,
@@ -51,7 +51,7 @@ class Envelope(msgspec.Struct):
     Error: str | None = None
 
 
-class V2Result(msgspec.Struct):
+class V2Result(msgspec.Struct, gc=False):
     """``result`` of a v2 subscribe/unsubscribe ack (one per symbol).
 
     https://docs.kraken.com/exchange/api-reference/spot-websocket-v2/book#subscribe-request
@@ -64,7 +64,7 @@ class V2Result(msgspec.Struct):
     warnings: list[str] | None = None  # deprecations announced by the venue
 
 
-class V2Level(msgspec.Struct):
+class V2Level(msgspec.Struct, gc=False):
     """One book level: JSON numbers at full precision.
 
     https://docs.kraken.com/exchange/api-reference/spot-websocket-v2/book
@@ -74,7 +74,7 @@ class V2Level(msgspec.Struct):
     qty: msgspec.Raw  # absolute; 0 deletes the level
 
 
-class V2Book(msgspec.Struct):
+class V2Book(msgspec.Struct, gc=False):
     """``book`` snapshot/update element:
     https://docs.kraken.com/exchange/api-reference/spot-websocket-v2/book.
 
@@ -89,7 +89,7 @@ class V2Book(msgspec.Struct):
     timestamp: str | None = None  # RFC3339, microseconds
 
 
-class V2Trade(msgspec.Struct):
+class V2Trade(msgspec.Struct, gc=False):
     """``trade`` element: https://docs.kraken.com/exchange/api-reference/spot-websocket-v2/trade."""
 
     symbol: str
@@ -101,7 +101,7 @@ class V2Trade(msgspec.Struct):
     timestamp: str  # RFC3339
 
 
-class V2Ticker(msgspec.Struct):
+class V2Ticker(msgspec.Struct, gc=False):
     """``ticker`` element (https://docs.kraken.com/exchange/api-reference/spot-websocket-v2/ticker).
 
     Subscribed with ``event_trigger: "bbo"`` it is published on every change of
@@ -116,7 +116,7 @@ class V2Ticker(msgspec.Struct):
     timestamp: str | None = None  # RFC3339 (added 2025; absent on older servers)
 
 
-class V2Pair(msgspec.Struct):
+class V2Pair(msgspec.Struct, gc=False):
     """``instrument`` pair.
 
     https://docs.kraken.com/exchange/api-reference/spot-websocket-v2/instrument
@@ -129,13 +129,13 @@ class V2Pair(msgspec.Struct):
     qty_precision: int  # decimals the book checksum renders quantities with
 
 
-class V2Instruments(msgspec.Struct):
+class V2Instruments(msgspec.Struct, gc=False):
     """``instrument`` ``data``: one object with the asset and pair catalogues."""
 
     pairs: list[V2Pair] = []
 
 
-class V2Status(msgspec.Struct):
+class V2Status(msgspec.Struct, gc=False):
     """``status`` element:
     https://docs.kraken.com/exchange/api-reference/spot-websocket-v2/status."""
 
@@ -147,7 +147,7 @@ class V2Status(msgspec.Struct):
 # --- v1 array payloads -----------------------------------------------------------
 
 
-class V1Book(msgspec.Struct):
+class V1Book(msgspec.Struct, gc=False):
     """v1 ``book-N`` payload: https://docs.kraken.com/exchange/api-reference/spot-websocket-v1/book.
 
     Levels are ``[price, volume, timestamp]`` strings at the pair's fixed
@@ -171,7 +171,7 @@ class V1Book(msgspec.Struct):
 V1Trades = list[tuple[str, str, str, str, str, str]]
 
 
-class V1Ticker(msgspec.Struct):
+class V1Ticker(msgspec.Struct, gc=False):
     """v1 ``ticker`` (https://docs.kraken.com/exchange/api-reference/spot-websocket-v1/ticker).
 
     ``a``/``b``: ``[price, wholeLotVolume, lotVolume]``; published on trades, so
@@ -190,7 +190,7 @@ V1Spread = tuple[str, str, str, str, str]
 # --- REST ---------------------------------------------------------------------------
 
 
-class RestPair(msgspec.Struct):
+class RestPair(msgspec.Struct, gc=False):
     """One ``GET /0/public/AssetPairs`` entry.
 
     https://docs.kraken.com/api-reference/market-data/get-tradable-asset-pairs
@@ -202,7 +202,7 @@ class RestPair(msgspec.Struct):
     lot_decimals: int | None = None  # volume decimals
 
 
-class RestAssetPairs(msgspec.Struct):
+class RestAssetPairs(msgspec.Struct, gc=False):
     error: list[str]
     result: dict[str, RestPair] = {}
 

@@ -31,7 +31,7 @@ from msgspec import Raw
 _NULL = Raw(b"null")
 
 
-class Envelope(msgspec.Struct):
+class Envelope(msgspec.Struct, gc=False):
     """Every frame: an ``event`` (info, subscribed, error, alert...) or a ``feed`` message."""
 
     event: str | None = None
@@ -42,14 +42,14 @@ class Envelope(msgspec.Struct):
     version: int | None = None  # on info
 
 
-class Level(msgspec.Struct):
+class Level(msgspec.Struct, gc=False):
     """One level of a ``book_snapshot``."""
 
     price: Raw
     qty: Raw
 
 
-class BookSnapshot(msgspec.Struct):
+class BookSnapshot(msgspec.Struct, gc=False):
     """``book_snapshot``: the whole book of one product, sent on subscribe."""
 
     feed: Literal["book_snapshot"]
@@ -61,7 +61,7 @@ class BookSnapshot(msgspec.Struct):
     tickSize: Raw = _NULL  # documented, always null in the recording
 
 
-class BookUpdate(msgspec.Struct):
+class BookUpdate(msgspec.Struct, gc=False):
     """``book``: one changed level; ``qty`` is the level's new absolute size."""
 
     feed: Literal["book"]
@@ -73,7 +73,7 @@ class BookUpdate(msgspec.Struct):
     timestamp: int  # ms
 
 
-class TradeRow(msgspec.Struct):
+class TradeRow(msgspec.Struct, gc=False):
     """``trade``, and each element of a ``trade_snapshot``'s ``trades``."""
 
     product_id: str
@@ -87,7 +87,7 @@ class TradeRow(msgspec.Struct):
     feed: str | None = None
 
 
-class TradeSnapshot(msgspec.Struct):
+class TradeSnapshot(msgspec.Struct, gc=False):
     """``trade_snapshot``: recent trades (from before the connection), newest first."""
 
     feed: Literal["trade_snapshot"]
@@ -95,7 +95,7 @@ class TradeSnapshot(msgspec.Struct):
     trades: list[TradeRow]
 
 
-class Ticker(msgspec.Struct):
+class Ticker(msgspec.Struct, gc=False):
     """``ticker``: one product's state, published at most once a second.
 
     Funding fields are only on perpetuals; ``relative_funding_rate`` is the rate as a
@@ -118,7 +118,7 @@ class Ticker(msgspec.Struct):
     next_funding_rate_time: int | None = None  # ms
 
 
-class TickerLite(msgspec.Struct):
+class TickerLite(msgspec.Struct, gc=False):
     """``ticker_lite``: bid, ask and daily figures, without sizes (not stored)."""
 
     feed: Literal["ticker_lite"]
@@ -127,7 +127,7 @@ class TickerLite(msgspec.Struct):
     ask: Raw = _NULL
 
 
-class Instrument(msgspec.Struct):
+class Instrument(msgspec.Struct, gc=False):
     """One row of ``GET /derivatives/api/v3/instruments`` (symbols lower case before 2022)."""
 
     symbol: str
@@ -137,7 +137,7 @@ class Instrument(msgspec.Struct):
     lastTradingTime: str | None = None  # ISO 8601, dated futures only
 
 
-class Instruments(msgspec.Struct):
+class Instruments(msgspec.Struct, gc=False):
     result: str  # "success" or "error"
     instruments: list[Instrument] = []
     error: str | None = None

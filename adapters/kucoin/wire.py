@@ -17,7 +17,7 @@ from __future__ import annotations
 import msgspec
 
 
-class Envelope(msgspec.Struct):
+class Envelope(msgspec.Struct, gc=False):
     """Every websocket frame: ``welcome``, ``ack``, ``pong``, ``error`` or ``message``."""
 
     type: str
@@ -29,12 +29,12 @@ class Envelope(msgspec.Struct):
     code: int | None = None  # ``error`` only
 
 
-class Changes(msgspec.Struct):
+class Changes(msgspec.Struct, gc=False):
     asks: list[list[str]]  # [price, size, sequence]; price "0": sequence only, no level
     bids: list[list[str]]
 
 
-class L2Update(msgspec.Struct):
+class L2Update(msgspec.Struct, gc=False):
     """``trade.l2update`` on ``/market/level2:{symbol}``; sizes absolute, 0 deletes."""
 
     symbol: str
@@ -44,7 +44,7 @@ class L2Update(msgspec.Struct):
     time: int | None = None  # ms; absent from older feeds (the 2021 recording)
 
 
-class Match(msgspec.Struct):
+class Match(msgspec.Struct, gc=False):
     """``trade.l3match`` on ``/market/match:{symbol}``; ``side`` is the taker's."""
 
     symbol: str
@@ -59,7 +59,7 @@ class Match(msgspec.Struct):
     makerOrderId: str | None = None
 
 
-class Ticker(msgspec.Struct):
+class Ticker(msgspec.Struct, gc=False):
     """``trade.ticker`` on ``/market/ticker:{symbol}``: best bid/ask and the last trade."""
 
     sequence: str
@@ -72,7 +72,7 @@ class Ticker(msgspec.Struct):
     size: str | None = None
 
 
-class RestEnvelope(msgspec.Struct):
+class RestEnvelope(msgspec.Struct, gc=False):
     """Every REST answer: ``code`` "200000" with ``data``, else ``msg``."""
 
     code: str
@@ -80,7 +80,7 @@ class RestEnvelope(msgspec.Struct):
     msg: str | None = None
 
 
-class Level2(msgspec.Struct):
+class Level2(msgspec.Struct, gc=False):
     """REST order book (``level2_20``, ``level2_100``, v3 full ``level2``): same shape."""
 
     sequence: str
@@ -89,7 +89,7 @@ class Level2(msgspec.Struct):
     time: int | None = None  # ms
 
 
-class InstanceServer(msgspec.Struct):
+class InstanceServer(msgspec.Struct, gc=False):
     endpoint: str
     pingInterval: int  # ms
     pingTimeout: int  # ms
@@ -97,14 +97,14 @@ class InstanceServer(msgspec.Struct):
     encrypt: bool = True
 
 
-class Bullet(msgspec.Struct):
+class Bullet(msgspec.Struct, gc=False):
     """``POST /api/v1/bullet-public``: the token and the servers to connect to."""
 
     token: str
     instanceServers: list[InstanceServer]
 
 
-class SymbolInfo(msgspec.Struct):
+class SymbolInfo(msgspec.Struct, gc=False):
     """One entry of ``GET /api/v2/symbols`` (``/api/v1/symbols`` in the recording)."""
 
     symbol: str

@@ -23,7 +23,7 @@ import msgspec
 from collector.markets import ms_date
 
 
-class OkxArg(msgspec.Struct):
+class OkxArg(msgspec.Struct, gc=False):
     """``arg`` of a push or an event: which channel (and instrument) it concerns."""
 
     channel: str
@@ -32,7 +32,7 @@ class OkxArg(msgspec.Struct):
     instFamily: str | None = None  # e.g. BTC-USD (option summaries and the like)
 
 
-class OkxEnvelope(msgspec.Struct):
+class OkxEnvelope(msgspec.Struct, gc=False):
     """Every JSON frame: a push (``arg`` + ``data``) or an event (``event``).
 
     Events: ``subscribe``/``unsubscribe`` (ack, echoes ``arg``), ``error``
@@ -50,7 +50,7 @@ class OkxEnvelope(msgspec.Struct):
     connId: str | None = None  # connection id (events)
 
 
-class OkxBook(msgspec.Struct):
+class OkxBook(msgspec.Struct, gc=False):
     """One element of ``data`` of ``books``/``books5``/``bbo-tbt``/``*-l2-tbt`` pushes.
 
     Levels are ``[price, size, "0" (deprecated liquidated orders), order count]``;
@@ -67,7 +67,7 @@ class OkxBook(msgspec.Struct):
     instId: str | None = None  # books5 and bbo-tbt repeat the instrument here
 
 
-class OkxBooksReply(msgspec.Struct):
+class OkxBooksReply(msgspec.Struct, gc=False):
     """``GET /api/v5/market/books?instId=..&sz=..``: ``{"code":"0","msg":"","data":[book]}``.
 
     The one book has ``asks``/``bids``/``ts`` and ``seqId`` (on the pushes' scale, so a
@@ -80,7 +80,7 @@ class OkxBooksReply(msgspec.Struct):
     data: list[OkxBook] = []
 
 
-class OkxTrade(msgspec.Struct):
+class OkxTrade(msgspec.Struct, gc=False):
     """One element of ``data`` of a ``trades`` push. ``side`` is the taker's side."""
 
     instId: str
@@ -96,7 +96,7 @@ class OkxTrade(msgspec.Struct):
 # --- derivative channels ("Public data" WebSocket section of the v5 docs) -----------
 
 
-class OkxTicker(msgspec.Struct):
+class OkxTicker(msgspec.Struct, gc=False):
     """``tickers`` (#order-book-trading-market-data-ws-tickers-channel): 24 h ticker."""
 
     instType: str  # SPOT, SWAP, FUTURES, OPTION...
@@ -105,7 +105,7 @@ class OkxTicker(msgspec.Struct):
     ts: str  # ms, as text
 
 
-class OkxMarkPrice(msgspec.Struct):
+class OkxMarkPrice(msgspec.Struct, gc=False):
     """``mark-price`` (#public-data-websocket-mark-price-channel)."""
 
     instId: str
@@ -113,7 +113,7 @@ class OkxMarkPrice(msgspec.Struct):
     ts: str  # ms, as text
 
 
-class OkxIndexTicker(msgspec.Struct):
+class OkxIndexTicker(msgspec.Struct, gc=False):
     """``index-tickers`` (#public-data-websocket-index-tickers-channel); instId is the index."""
 
     instId: str  # the index, e.g. BTC-USDT
@@ -121,7 +121,7 @@ class OkxIndexTicker(msgspec.Struct):
     ts: str  # ms, as text
 
 
-class OkxFundingRate(msgspec.Struct):
+class OkxFundingRate(msgspec.Struct, gc=False):
     """``funding-rate`` (#public-data-websocket-funding-rate-channel), perpetual swaps."""
 
     instId: str
@@ -132,7 +132,7 @@ class OkxFundingRate(msgspec.Struct):
     nextFundingTime: str | None = None  # settlement time of the following period
 
 
-class OkxOpenInterest(msgspec.Struct):
+class OkxOpenInterest(msgspec.Struct, gc=False):
     """``open-interest`` (#public-data-websocket-open-interest-channel)."""
 
     instId: str
@@ -141,7 +141,7 @@ class OkxOpenInterest(msgspec.Struct):
     oiCcy: str | None = None  # in coin
 
 
-class OkxLiquidationDetail(msgspec.Struct):
+class OkxLiquidationDetail(msgspec.Struct, gc=False):
     """One liquidation of a ``liquidation-orders`` row."""
 
     side: str  # side of the liquidation order: "buy" closes a short
@@ -151,14 +151,14 @@ class OkxLiquidationDetail(msgspec.Struct):
     posSide: str | None = None  # side of the liquidated position
 
 
-class OkxLiquidation(msgspec.Struct):
+class OkxLiquidation(msgspec.Struct, gc=False):
     """``liquidation-orders`` (#public-data-websocket-liquidation-orders-channel), per instType."""
 
     instId: str
     details: list[OkxLiquidationDetail]
 
 
-class OkxOptionSummary(msgspec.Struct):
+class OkxOptionSummary(msgspec.Struct, gc=False):
     """``opt-summary`` (#public-data-websocket-option-summary-channel), per instFamily.
 
     No quotes and no mark price: volatilities, Black-Scholes greeks and the forward.
@@ -177,7 +177,7 @@ class OkxOptionSummary(msgspec.Struct):
     fwdPx: str | None = None  # forward price of the underlying
 
 
-class OkxInstrument(msgspec.Struct):
+class OkxInstrument(msgspec.Struct, gc=False):
     """One instrument of ``GET /api/v5/public/instruments?instType=...``."""
 
     instId: str
@@ -193,7 +193,7 @@ class OkxInstrument(msgspec.Struct):
     optType: str = ""  # options: "C" or "P"
 
 
-class OkxInstruments(msgspec.Struct):
+class OkxInstruments(msgspec.Struct, gc=False):
     """REST envelope ``{"code":"0","msg":"","data":[...]}``."""
 
     code: str

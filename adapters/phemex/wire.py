@@ -32,7 +32,7 @@ Level = tuple[int | str, int | str]
 TradeRow = tuple[int, str, int | str, int | str]
 
 
-class Envelope(msgspec.Struct, frozen=True):
+class Envelope(msgspec.Struct, gc=False, frozen=True):
     """Every public frame: a reply (``id``/``result``/``error``) or a push (``type``)."""
 
     id: int | None = None  # reply: echo of the request id
@@ -53,21 +53,21 @@ class Envelope(msgspec.Struct, frozen=True):
     mts: int | None = None  # today's pushes: ns, matching-engine time (not in 2021)
 
 
-class Sides(msgspec.Struct, frozen=True):
+class Sides(msgspec.Struct, gc=False, frozen=True):
     """``book`` / ``orderbook_p``: levels of both sides; size 0 deletes (incremental)."""
 
     asks: list[Level]
     bids: list[Level]
 
 
-class ReplyError(msgspec.Struct, frozen=True):
+class ReplyError(msgspec.Struct, gc=False, frozen=True):
     """A refused request: ``{"code": 6001, "message": "invalid argument"}``."""
 
     code: int
     message: str
 
 
-class Currency(msgspec.Struct, frozen=True):
+class Currency(msgspec.Struct, gc=False, frozen=True):
     """Product list ``currencies[]``: ``valueScale`` scales a spot size (``Ev``) in it."""
 
     currency: str
@@ -78,7 +78,7 @@ class Currency(msgspec.Struct, frozen=True):
     needAddrTag: int | None = None
 
 
-class Product(msgspec.Struct, frozen=True):
+class Product(msgspec.Struct, gc=False, frozen=True):
     """Product list ``products[]`` (contracts and spot; ``type`` tells which).
 
     Contracts: prices scale by ``priceScale``, sizes are whole contracts. Spot: prices
@@ -96,7 +96,7 @@ class Product(msgspec.Struct, frozen=True):
     status: str | None = None
 
 
-class PerpV2(msgspec.Struct, frozen=True):
+class PerpV2(msgspec.Struct, gc=False, frozen=True):
     """Product list ``perpProductsV2[]`` (today's list only): USDT-M, real-valued."""
 
     symbol: str
@@ -107,14 +107,14 @@ class PerpV2(msgspec.Struct, frozen=True):
     status: str | None = None
 
 
-class ProductData(msgspec.Struct, frozen=True):
+class ProductData(msgspec.Struct, gc=False, frozen=True):
     currencies: list[Currency]
     products: list[Product]
     perpProductsV2: list[PerpV2] = []
     ratioScale: int | None = None
 
 
-class Products(msgspec.Struct, frozen=True):
+class Products(msgspec.Struct, gc=False, frozen=True):
     """``GET /public/products`` (today) or ``/exchange/public/cfg/v2/products`` (2021)."""
 
     code: int  # 0: success

@@ -24,7 +24,7 @@ MARKETS_DOC = "https://api-docs.poloniex.com/spot/api/public/reference-data"
 Level = tuple[str, str]  # [price, quantity]; quantity "0" removes the level
 
 
-class Envelope(msgspec.Struct, frozen=True):
+class Envelope(msgspec.Struct, gc=False, frozen=True):
     """Every frame: a push (``channel`` + ``data``) or an event (subscribe, pong, error)."""
 
     channel: str | None = None  # "book_lv2", "book", "trades"
@@ -35,7 +35,7 @@ class Envelope(msgspec.Struct, frozen=True):
     message: str | None = None  # error text
 
 
-class Book(msgspec.Struct, frozen=True):
+class Book(msgspec.Struct, gc=False, frozen=True):
     """``book_lv2`` row: top-20 snapshot, then updates whose ``lastId`` is the previous ``id``."""
 
     symbol: str
@@ -47,7 +47,7 @@ class Book(msgspec.Struct, frozen=True):
     ts: int  # ms, push time
 
 
-class BookTop(msgspec.Struct, frozen=True):
+class BookTop(msgspec.Struct, gc=False, frozen=True):
     """``book`` row: the top 5 levels (``depth`` 5, 10 or 20), a whole snapshot each push."""
 
     symbol: str
@@ -58,7 +58,7 @@ class BookTop(msgspec.Struct, frozen=True):
     ts: int  # ms, push time
 
 
-class Trade(msgspec.Struct, frozen=True):
+class Trade(msgspec.Struct, gc=False, frozen=True):
     """``trades`` row; ``takerSide`` is the taker's side."""
 
     symbol: str
@@ -71,7 +71,7 @@ class Trade(msgspec.Struct, frozen=True):
     ts: int  # ms, push time
 
 
-class SymbolTradeLimit(msgspec.Struct, frozen=True):
+class SymbolTradeLimit(msgspec.Struct, gc=False, frozen=True):
     symbol: str
     priceScale: int
     quantityScale: int
@@ -82,7 +82,7 @@ class SymbolTradeLimit(msgspec.Struct, frozen=True):
     lowestAsk: str | None = None
 
 
-class Market(msgspec.Struct, frozen=True):
+class Market(msgspec.Struct, gc=False, frozen=True):
     """``GET /markets`` row."""
 
     symbol: str  # "BTC_USDT"

@@ -21,7 +21,7 @@ import msgspec
 DOCS = "https://global-docs.upbit.com/reference/"
 
 
-class Envelope(msgspec.Struct, frozen=True):
+class Envelope(msgspec.Struct, gc=False, frozen=True):
     """What tells Upbit's messages apart: ``type`` (``DEFAULT``), ``ty`` (``SIMPLE``),
     ``status`` (the answer to a ``PING``) or ``error``. Doc: DOCS + "websocket-error"
     """
@@ -32,7 +32,7 @@ class Envelope(msgspec.Struct, frozen=True):
     error: msgspec.Raw = msgspec.Raw()  # {"name": .., "message": ..}; empty when absent
 
 
-class Unit(msgspec.Struct, frozen=True):
+class Unit(msgspec.Struct, gc=False, frozen=True):
     """One level pair of ``orderbook_units``. Doc: DOCS + "websocket-orderbook" """
 
     ask_price: msgspec.Raw
@@ -41,7 +41,7 @@ class Unit(msgspec.Struct, frozen=True):
     bid_size: msgspec.Raw
 
 
-class Orderbook(msgspec.Struct, frozen=True):
+class Orderbook(msgspec.Struct, gc=False, frozen=True):
     """``orderbook``: the whole book (15 level pairs by default) in every message.
 
     Doc: DOCS + "websocket-orderbook"
@@ -57,7 +57,7 @@ class Orderbook(msgspec.Struct, frozen=True):
     level: msgspec.Raw = msgspec.Raw()  # price grouping unit (KRW markets)
 
 
-class Trade(msgspec.Struct, frozen=True):
+class Trade(msgspec.Struct, gc=False, frozen=True):
     """``trade``: one trade. ``ask_bid`` is the taker's side (``ASK`` sold, ``BID``
     bought); ``sequential_id`` the trade's unique id. Doc: DOCS + "websocket-trade" """
 
@@ -111,7 +111,7 @@ def simple(cls: type, types: dict[str, Any] | None = None) -> Any:
         kind = (types or {}).get(f.name, f.type)
         fields.append((f.name, kind) if f.required else (f.name, kind, f.default))
     names = {f.name: SIMPLE_NAMES[f.name] for f in msgspec.structs.fields(cls)}
-    return msgspec.defstruct(f"Simple{cls.__name__}", fields, frozen=True, rename=names)
+    return msgspec.defstruct(f"Simple{cls.__name__}", fields, frozen=True, gc=False, rename=names)
 
 
 SimpleUnit = simple(Unit)
@@ -119,7 +119,7 @@ SimpleOrderbook = simple(Orderbook, {"orderbook_units": list[SimpleUnit]})
 SimpleTrade = simple(Trade)
 
 
-class Market(msgspec.Struct, frozen=True):
+class Market(msgspec.Struct, gc=False, frozen=True):
     """One entry of ``GET /v1/market/all``. Doc: DOCS + "list-trading-pairs" """
 
     market: str
