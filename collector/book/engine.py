@@ -23,7 +23,7 @@ Guarantees:
 from __future__ import annotations
 
 import re
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable, Sequence
 from decimal import Decimal, InvalidOperation
 from itertools import chain
@@ -135,8 +135,10 @@ class SymbolSync:
         #: Next book_snapshots instant per sampling spec; 0 until the first update.
         self.next_sample: list[int] = []
         self.apply_seq = 0
-        self.recent_tops: dict[int, Top] = {}
-        self.pending_quotes: dict[int, BestBidAsk] = {}
+        # Ordered dicts: both drop their oldest entry once full, and a plain dict's
+        # ``next(iter(d))`` walks every hole the earlier front deletions left.
+        self.recent_tops: OrderedDict[int, Top] = OrderedDict()
+        self.pending_quotes: OrderedDict[int, BestBidAsk] = OrderedDict()
         self.stats = SymbolStats()
 
     def move(self, event: SyncEvent) -> None:
@@ -263,7 +265,7 @@ class BookEngine:
                 return  # its update is older than anything remembered
         pending = sym.pending_quotes
         if len(pending) >= _PENDING_QUOTES:
-            pending.pop(next(iter(pending)))
+            pending.popitem(last=False)
         pending[quote.seq] = quote
 
     def on_invalid(self, msg: BookInvalid) -> None:
@@ -668,7 +670,7 @@ class BookEngine:
         top = (sym.book.bids.best_level(), sym.book.asks.best_level())
         tops[update_id] = top
         if len(tops) > _RECENT_TOPS:
-            tops.pop(next(iter(tops)))
+            tops.popitem(last=False)
         pending = sym.pending_quotes
         if pending:
             quote = pending.pop(update_id, None)
