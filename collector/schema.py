@@ -11,6 +11,7 @@ section is generated from it (``python -m collector.schema``).
 from __future__ import annotations
 
 import re
+from decimal import Context, Decimal
 
 import numpy as np
 import pyarrow as pa
@@ -333,6 +334,16 @@ _PLAIN_DECIMAL = r"^(?:[0-9]{1,20}(?:\.[0-9]{0,18})?|\.[0-9]{1,18})$"
 _PLAIN_SIGNED = r"^-?(?:[0-9]{1,20}(?:\.[0-9]{0,18})?|\.[0-9]{1,18})$"
 
 
+#: Enough digits for any storable value (20 integer + 18 fractional), so quantizing is exact.
+_STORABLE = Context(prec=40)
+_ATTO = Decimal("1E-18")
+
+
+def _plain_text(value: Decimal) -> str:
+    """A value ``decimal_text.parse_exact`` accepted, as plain digits of bounded length."""
+    return format(value.quantize(_ATTO, context=_STORABLE), "f")
+
+
 def exact_decimals(
     column: str, texts: pa.Array | list[str | None], signed: bool = False
 ) -> pa.Array:
@@ -359,7 +370,8 @@ def exact_decimals(
         # refuses some exact text it could store ("0E40" is zero).
         mask = np.zeros(len(strings), dtype=bool)
         mask[others] = True
-        values = pa.array([format(expected[i], "f") for i in others], pa.string())
+        # Quantized first: "0E-9850105475" is an exact zero whose "f" text is 9.8 GB.
+        values = pa.array([_plain_text(expected[i]) for i in others], pa.string())
         strings = pc.replace_with_mask(strings, pa.array(mask), values)
     try:
         result = strings.cast(DECIMAL)

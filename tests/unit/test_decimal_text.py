@@ -28,6 +28,7 @@ def test_size_is_zero_agrees_with_decimal(text: str) -> None:
 @given(any_text)
 @example("0E40")  # zero, exactly; Arrow's own parser refuses the text (found by hypothesis)
 @example("0.0E25")
+@example("0E-9850105475")  # zero, exactly; its "f" text would be 9.8 GB (found by hypothesis)
 def test_check_accepts_exactly_what_arrow_stores_exactly(text: str) -> None:
     try:
         decimal_text.check(text)
