@@ -47,8 +47,12 @@ from adapters.binance.wire import (
     BinanceMarkPrice,
     BinanceOpenInterest,
     BinanceTrade,
+    BookTickerEvent,
+    DepthUpdateEvent,
     Envelope,
     ExchangeInfo,
+    StreamFrame,
+    TradeEvent,
 )
 from collector.adapter import (
     ConnectionPlan,
@@ -92,6 +96,7 @@ SYMBOLS = grammar(
 
 
 _envelope = msgspec.json.Decoder(Envelope)
+_stream_frame = msgspec.json.Decoder(StreamFrame)
 _depth = msgspec.json.Decoder(BinanceDepthUpdate)
 _trade = msgspec.json.Decoder(BinanceTrade)
 _agg_trade = msgspec.json.Decoder(BinanceAggTrade)
@@ -320,6 +325,14 @@ class BinanceAdapter:
 
     def decode(self, frame: str | bytes, ts_recv: int, conn: int = 0) -> list[Message]:
         try:
+            hot = _stream_frame.decode(frame)
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            pass  # not a hot channel's frame, or a bad one: the general way says which
+        else:
+            messages = _hot_messages(hot.stream.partition("@")[2], hot.data, ts_recv)
+            if messages is not None:
+                return messages
+        try:
             env = _envelope.decode(frame)
             if env.stream is not None and env.data:
                 return self._payload(env.stream.partition("@")[2], env.data, ts_recv)
@@ -339,24 +352,15 @@ class BinanceAdapter:
 
     def _payload(self, channel: str, raw: bytes | str | msgspec.Raw, ts_recv: int) -> list[Message]:
         if channel == "bookTicker":
-            q = _book_ticker.decode(raw)
-            ts_ex = _ns(q.T) if q.T is not None else None
-            return [BestBidAsk(q.s, ts_ex, ts_recv, q.u, q.b, q.B, q.a, q.A)]
+            return _quote(_book_ticker.decode(raw), ts_recv)
         if channel.startswith("depth"):
-            if channel not in ("depth", "depthUpdate") and not channel.startswith("depth@"):
+            if not _full_depth(channel):
                 return [Control("ignored", ts_recv, f"partial book channel {channel}")]
-            d = _depth.decode(raw)
-            ts = _ns(d.T if d.T is not None else d.E)
-            return [BookDelta(d.s, ts, ts_recv, d.U, d.u, d.pu, d.b, d.a)]
+            return _delta(_depth.decode(raw), ts_recv)
         if channel == "trade":
-            t = _trade.decode(raw)
-            if t.X is not None and t.X != "MARKET":
-                # Futures insurance-fund and ADL fills are not market trades.
-                return [Control("ignored", ts_recv, f"non-market fill X={t.X}")]
-            return [Trade(t.s, _ns(t.T), ts_recv, str(t.t), "sell" if t.m else "buy", t.p, t.q)]
+            return _trade_message(_trade.decode(raw), ts_recv)
         if channel == "aggTrade":
-            g = _agg_trade.decode(raw)
-            return [Trade(g.s, _ns(g.T), ts_recv, str(g.a), "sell" if g.m else "buy", g.p, g.q)]
+            return _agg_trade_message(_agg_trade.decode(raw), ts_recv)
         if channel.startswith("markPrice"):
             m = _mark_price.decode(raw)
             # Delivery contracts have no funding: "r": "" and "T": 0 mean "none".
@@ -424,6 +428,49 @@ class BinanceAdapter:
             ]
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
             return [DecodeFailed(str(exc), ts_recv, _sample(body))]
+
+
+def _hot_messages(
+    channel: str,
+    data: BinanceBookTicker | BinanceTrade | BinanceDepthUpdate | BinanceAggTrade,
+    ts_recv: int,
+) -> list[Message] | None:
+    """The messages of a one-pass ``StreamFrame``, or None when its stream names
+    another channel than its event (the general way then decides, as for any frame)."""
+    cls = type(data)
+    if cls is BookTickerEvent:
+        return _quote(data, ts_recv) if channel == "bookTicker" else None  # type: ignore[arg-type]
+    if cls is DepthUpdateEvent:
+        return _delta(data, ts_recv) if _full_depth(channel) else None  # type: ignore[arg-type]
+    if cls is TradeEvent:
+        return _trade_message(data, ts_recv) if channel == "trade" else None  # type: ignore[arg-type]
+    return _agg_trade_message(data, ts_recv) if channel == "aggTrade" else None  # type: ignore[arg-type]
+
+
+def _full_depth(channel: str) -> bool:
+    """A diff-depth stream (``depth``, ``depth@100ms``), not a partial book (``depth20``)."""
+    return channel in ("depth", "depthUpdate") or channel.startswith("depth@")
+
+
+def _quote(q: BinanceBookTicker, ts_recv: int) -> list[Message]:
+    ts_ex = _ns(q.T) if q.T is not None else None
+    return [BestBidAsk(q.s, ts_ex, ts_recv, q.u, q.b, q.B, q.a, q.A)]
+
+
+def _delta(d: BinanceDepthUpdate, ts_recv: int) -> list[Message]:
+    ts = _ns(d.T if d.T is not None else d.E)
+    return [BookDelta(d.s, ts, ts_recv, d.U, d.u, d.pu, d.b, d.a)]
+
+
+def _trade_message(t: BinanceTrade, ts_recv: int) -> list[Message]:
+    if t.X is not None and t.X != "MARKET":
+        # Futures insurance-fund and ADL fills are not market trades.
+        return [Control("ignored", ts_recv, f"non-market fill X={t.X}")]
+    return [Trade(t.s, _ns(t.T), ts_recv, str(t.t), "sell" if t.m else "buy", t.p, t.q)]
+
+
+def _agg_trade_message(g: BinanceAggTrade, ts_recv: int) -> list[Message]:
+    return [Trade(g.s, _ns(g.T), ts_recv, str(g.a), "sell" if g.m else "buy", g.p, g.q)]
 
 
 def _ns(t: int) -> int:
