@@ -58,6 +58,28 @@ def _timestamps(values: list[int | None]) -> pa.Array:
     return pa.array(values, pa.int64()).cast(schema.TIMESTAMP)
 
 
+#: ``(column, texts, signed) -> decimal128 array``: ``decimal_array`` bound to a core.
+Decimals = Callable[..., pa.Array]
+
+
+def decimal_array(
+    core: Any, column: str, texts: list[str | None], signed: bool = False
+) -> pa.Array:
+    """``schema.exact_decimals`` of one column of text (``None`` is null).
+
+    The compiled core writes plain text straight into the decimal128 buffer; any other
+    text (and every column on the reference path) goes through ``exact_decimals``,
+    which converts or refuses it by its own rules.
+    """
+    if core is not None:
+        built = core.decimal_column(texts, signed)
+        if built is not None:
+            data, validity = built
+            buffers = [None if validity is None else pa.py_buffer(validity), pa.py_buffer(data)]
+            return pa.Array.from_buffers(schema.DECIMAL, len(texts), buffers)
+    return schema.exact_decimals(column, texts, signed)
+
+
 class _BookBuffer:
     """Book rows, one entry per applied message."""
 
@@ -179,7 +201,9 @@ class TableBuffers:
         """``native``: build book columns with the compiled core (True), the reference
         (False), or as ``COLLECTOR_NATIVE`` says (None); see ``collector.native``."""
         self._native = native
-        self._book = _BookBuffer(native_core(native))
+        core = native_core(native)
+        self._book = _BookBuffer(core)
+        self._decimals: Decimals = partial(decimal_array, core)
         self._trades: list[tuple[Trade, str]] = []
         self._bbo: list[tuple[BestBidAsk, str]] = []
         self._quality: list[QualityEvent] = []
@@ -289,20 +313,24 @@ class TableBuffers:
                         on_bad_book(*bad)
                 if self._book.rows:
                     out["book"] = self._book.table()
-        trades = self._valid_rows("trades", _trades_table, self._trades, _check_trade)
+        decimals = self._decimals
+        trades = self._valid_rows(
+            "trades", partial(_trades_table, decimals), self._trades, _check_trade
+        )
         if trades is not None:
             out["trades"] = trades
-        bbo = self._valid_rows("bbo", _bbo_table, self._bbo, _check_quote)
+        bbo = self._valid_rows("bbo", partial(_bbo_table, decimals), self._bbo, _check_quote)
         if bbo is not None:
             out["bbo"] = bbo
         for name, rows in self._derivatives.items():
             shape = schema.TABLES[name]
-            build, check = partial(_message_table, shape), partial(_check_message, shape)
+            build = partial(_message_table, decimals, shape)
+            check = partial(_check_message, shape)
             built = self._valid_rows(name, build, rows, check)
             if built is not None:
                 out[name] = built
         for table, (depth, rows) in self._samples.items():
-            out[table] = _samples_table(depth, rows)
+            out[table] = _samples_table(decimals, depth, rows)
         if self._quality:
             out["quality"] = _quality_table(self._quality)
         self.__init__(self._native)  # type: ignore[misc]
@@ -357,7 +385,9 @@ def _check_message(table_schema: pa.Schema, message: Any) -> None:
                 decimal_text.check(text, schema.is_signed(field))
 
 
-def _message_table(table_schema: pa.Schema, rows: list[tuple[Any, str]]) -> pa.Table:
+def _message_table(
+    decimals: Decimals, table_schema: pa.Schema, rows: list[tuple[Any, str]]
+) -> pa.Table:
     """A table whose columns are the like-named fields of the messages (plus ``market``).
 
     Used for the derivative tables, whose messages mirror their schema field for
@@ -374,13 +404,13 @@ def _message_table(table_schema: pa.Schema, rows: list[tuple[Any, str]]) -> pa.T
         elif field.type == schema.TIMESTAMP:
             columns[field.name] = _timestamps(values)
         elif field.type == schema.DECIMAL:
-            columns[field.name] = schema.exact_decimals(field.name, values, schema.is_signed(field))
+            columns[field.name] = decimals(field.name, values, schema.is_signed(field))
         else:
             columns[field.name] = pa.array(values, field.type)
     return pa.Table.from_pydict(columns, schema=table_schema)
 
 
-def _trades_table(rows: list[tuple[Trade, str]]) -> pa.Table:
+def _trades_table(decimals: Decimals, rows: list[tuple[Trade, str]]) -> pa.Table:
     trades = [t for t, _ in rows]
     return pa.Table.from_pydict(
         {
@@ -392,14 +422,14 @@ def _trades_table(rows: list[tuple[Trade, str]]) -> pa.Table:
             "side": pa.DictionaryArray.from_arrays(
                 pa.array([0 if t.side == "buy" else 1 for t in trades], pa.int32()), _TRADE_SIDES
             ),
-            "price": schema.exact_decimals("price", [t.price for t in trades]),
-            "size": schema.exact_decimals("size", [t.size for t in trades]),
+            "price": decimals("price", [t.price for t in trades]),
+            "size": decimals("size", [t.size for t in trades]),
         },
         schema=schema.TRADES,
     )
 
 
-def _bbo_table(rows: list[tuple[BestBidAsk, str]]) -> pa.Table:
+def _bbo_table(decimals: Decimals, rows: list[tuple[BestBidAsk, str]]) -> pa.Table:
     quotes = [q for q, _ in rows]
     return pa.Table.from_pydict(
         {
@@ -408,10 +438,10 @@ def _bbo_table(rows: list[tuple[BestBidAsk, str]]) -> pa.Table:
             "ts_exchange": _timestamps([q.ts_exchange for q in quotes]),
             "ts_recv": _timestamps([q.ts_recv for q in quotes]),
             "seq": pa.array([q.seq for q in quotes], pa.int64()),
-            "bid_price": schema.exact_decimals("bid_price", [q.bid_price for q in quotes]),
-            "bid_size": schema.exact_decimals("bid_size", [q.bid_size for q in quotes]),
-            "ask_price": schema.exact_decimals("ask_price", [q.ask_price for q in quotes]),
-            "ask_size": schema.exact_decimals("ask_size", [q.ask_size for q in quotes]),
+            "bid_price": decimals("bid_price", [q.bid_price for q in quotes]),
+            "bid_size": decimals("bid_size", [q.bid_size for q in quotes]),
+            "ask_price": decimals("ask_price", [q.ask_price for q in quotes]),
+            "ask_size": decimals("ask_size", [q.ask_size for q in quotes]),
         },
         schema=schema.BBO,
     )
@@ -430,14 +460,14 @@ def _quality_table(events: list[QualityEvent]) -> pa.Table:
     )
 
 
-def _samples_table(depth: int, rows: list[tuple[Any, ...]]) -> pa.Table:
+def _samples_table(decimals: Decimals, depth: int, rows: list[tuple[Any, ...]]) -> pa.Table:
     def side_column(name: str, index: int, field: int) -> pa.Array:
         texts: list[str | None] = []
         for row in rows:
             levels = row[index]
             texts.extend(level[field] for level in levels)
             texts.extend([None] * (depth - len(levels)))
-        values = schema.exact_decimals(name, pa.array(texts, pa.string()))
+        values = decimals(name, texts)
         return pa.FixedSizeListArray.from_arrays(values, depth)
 
     return pa.Table.from_pydict(
@@ -452,8 +482,8 @@ def _samples_table(depth: int, rows: list[tuple[Any, ...]]) -> pa.Table:
             "bid_size": side_column("bid_size", 6, 1),
             "ask_price": side_column("ask_price", 7, 0),
             "ask_size": side_column("ask_size", 7, 1),
-            "mark_price": schema.exact_decimals("mark_price", [r[8] for r in rows]),
-            "funding_rate": schema.exact_decimals("funding_rate", [r[9] for r in rows], True),
+            "mark_price": decimals("mark_price", [r[8] for r in rows]),
+            "funding_rate": decimals("funding_rate", [r[9] for r in rows], True),
         },
         schema=schema.book_snapshots(depth),
     )

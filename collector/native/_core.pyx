@@ -12,7 +12,7 @@ from cpython.object cimport PyObject
 from cpython.unicode cimport PyUnicode_Check
 from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING
 from libc.stdint cimport uint32_t, uint64_t
-from libc.string cimport memcpy
+from libc.string cimport memcpy, memset
 
 from decimal import Decimal
 
@@ -306,6 +306,45 @@ def level_columns(list bids, list asks, Py_ssize_t rows):
     if row != rows:
         raise ValueError("fewer levels than rows")
     return price_bytes, size_bytes
+
+
+def decimal_column(list texts, bint signed=False):
+    """One decimal128(38, 18) column of decimal text (``None`` is null), without an
+    Arrow cast per column.
+
+    Returns ``(data bytes, validity bytes or None)``, or ``None`` when a text is not
+    of the plain shape (optionally signed) Arrow's cast takes as is: the reference
+    (``schema.exact_decimals``) then converts the column, or refuses it, with its rules.
+    """
+    cdef Py_ssize_t i, n = len(texts), length
+    cdef i128 v
+    cdef const char *s
+    cdef bint negative
+    cdef unsigned char *valid = NULL
+    data_bytes = PyBytes_FromStringAndSize(NULL, n * 16)
+    cdef char *data = PyBytes_AS_STRING(data_bytes)
+    validity = None
+    for i in range(n):
+        text = texts[i]
+        if text is None:
+            if validity is None:
+                validity = PyBytes_FromStringAndSize(NULL, (n + 7) // 8)
+                valid = <unsigned char *>PyBytes_AS_STRING(validity)
+                memset(valid, 0xFF, (n + 7) // 8)
+            valid[i >> 3] &= ~(1 << (i & 7))
+            memset(data + 16 * i, 0, 16)
+            continue
+        if not _ascii(text):
+            return None
+        s = <const char *>PyUnicode_DATA(text)
+        length = PyUnicode_GET_LENGTH(text)
+        negative = signed and length > 0 and s[0] == 45  # "-"
+        if dec_parse_plain(s + negative, length - negative, &v):
+            return None
+        if negative:
+            v = -v
+        memcpy(data + 16 * i, &v, 16)
+    return data_bytes, validity
 
 
 # -- checksums over the book's own texts --------------------------------------------

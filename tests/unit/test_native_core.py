@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from collector import decimal_text, native, schema
 from collector.book import book as reference
+from collector.tables import decimal_array
 
 pytestmark = pytest.mark.skipif(not native.available(), reason="the native core is not built here")
 
@@ -103,6 +104,27 @@ def test_book_columns_take_plain_text_only_and_exactly(price: str, size: str) ->
     assert built is not None
     values = [int.from_bytes(data, "little", signed=True) for data in built]
     assert values == [_reference(price, False), _reference(size, False)]
+
+
+@settings(max_examples=1500)
+@given(st.lists(st.one_of(st.none(), DECIMAL_LIKE), max_size=12), st.booleans())
+def test_decimal_columns_equal_the_reference_or_defer_to_it(texts: list, signed: bool) -> None:
+    """A column the core builds equals ``exact_decimals``' value for value, nulls included;
+    a column it declines has a text outside the plain shape, and the reference decides."""
+    plain = re.compile(schema._PLAIN_SIGNED if signed else schema._PLAIN_DECIMAL)
+    try:
+        expected = schema.exact_decimals("price", texts, signed)
+    except schema.ValueDoesNotFit:
+        expected = None
+    if core.decimal_column(texts, signed) is None:
+        assert any(t is not None and not plain.match(t) for t in texts)
+    else:
+        assert all(t is None or plain.match(t) for t in texts)
+        assert expected is not None
+    if expected is not None:
+        built = decimal_array(core, "price", texts, signed)
+        assert built.equals(expected)
+        assert built.to_pylist() == expected.to_pylist()
 
 
 # -- the book -------------------------------------------------------------------------
