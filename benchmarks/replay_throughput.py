@@ -36,9 +36,10 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import msgspec
 import pyarrow as pa
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -48,6 +49,7 @@ import adapters  # noqa: E402
 from collector.capture.reader import open_recording  # noqa: E402
 from collector.capture.records import Record  # noqa: E402
 from collector.contract.monitor import CHECKED_CONTROLS, DriftMonitor, monitor_for  # noqa: E402
+from collector.levels import REFERENCE as LEVELS  # noqa: E402
 from collector.model import BookDelta, BookInvalid, BookSnapshot, Control, DecodeFailed  # noqa: E402
 from collector.pipeline import Pipeline  # noqa: E402
 from collector.sinks.parquet import ParquetSink  # noqa: E402
@@ -88,8 +90,13 @@ def book_workload(exchange: str, records: list[Record]) -> tuple[list[Record], i
         book = [m for m in messages if isinstance(m, BookDelta | BookSnapshot)]
         if book or any(isinstance(m, Control) for m in messages):
             kept.append(r)
-            levels += sum(len(m.bids) + len(m.asks) for m in book)
+            levels += sum(_count(m.bids) + _count(m.asks) for m in book)
     return kept, levels
+
+
+def _count(levels: Sequence | msgspec.Raw) -> int:
+    """Levels of a message, also of an array its adapter left as JSON (``collector.levels``)."""
+    return len(LEVELS.decode(levels) if isinstance(levels, msgspec.Raw) else levels)
 
 
 def time_decode(exchange: str, records: list[Record]) -> float:
@@ -248,7 +255,9 @@ def bench(path: Path, repeat: int, drift: bool = True, compare_native: bool = Fa
                         times[native].append(time_decode(exchange, recs))
                     else:
                         parquet = stage == "e2e"
-                        times[native].append(time_pipeline(exchange, recs, parquet, drift, native=native))
+                        times[native].append(
+                            time_pipeline(exchange, recs, parquet, drift, native=native)
+                        )
             for native, spent in times.items():
                 best = min(spent)
                 figures[native][f"{name}_{stage}_frames_per_s"] = round(len(recs) / best)

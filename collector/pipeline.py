@@ -34,7 +34,9 @@ from typing import Literal, Protocol
 
 import msgspec
 import pyarrow as pa
+from msgspec import Raw
 
+from collector import levels
 from collector.adapter import Adapter
 from collector.book.book import BookSide
 from collector.book.engine import BookEngine, SnapshotSpec, SymbolStats, SymbolSync
@@ -57,6 +59,7 @@ from collector.model import (
     Trade,
     clip,
 )
+from collector.native import core as native_core
 from collector.overlap import OverlapFilter
 from collector.routes import RouteLog
 from collector.tables import TableBuffers
@@ -170,6 +173,8 @@ class Pipeline:
         self._check = False
         #: The reason of a ``DecodeFailed(unknown=True)`` of the frame being dispatched.
         self._unknown: str | None = None
+        #: Reads the level arrays an adapter left as JSON (``collector.levels``).
+        self._read_levels = levels.reader(native_core(native, announce=False))
         self.frame_encoding = frame_encoding(adapter)
         self._inflate = inflater(self.frame_encoding)
         #: ``(conn, text)`` replies waiting to be sent (only with ``collect_replies``).
@@ -290,6 +295,10 @@ class Pipeline:
         for msg in messages:
             cls = type(msg)
             if cls is BookDelta:
+                if type(msg.bids) is Raw or type(msg.asks) is Raw:  # type: ignore[union-attr]
+                    msg = self._with_levels(msg)  # type: ignore[arg-type,assignment]
+                    if msg is None:
+                        continue
                 self.frames_by_symbol[msg.symbol] += 1  # type: ignore[union-attr]
                 if msg.ts_exchange is not None:  # type: ignore[union-attr]
                     self.lag_ns[msg.symbol] = msg.ts_recv - msg.ts_exchange  # type: ignore[union-attr]
@@ -314,6 +323,16 @@ class Pipeline:
                 self._failed(msg)  # type: ignore[arg-type]
         if self.frames & 255 == 0 and self.out.pending_rows >= self.flush_rows:
             self.flush()
+
+    def _with_levels(self, delta: BookDelta) -> BookDelta | None:
+        """``delta`` with the level arrays its adapter left as JSON read; None, and the
+        frame counted as malformed, when one is not an array of [price, size] strings."""
+        try:
+            return levels.read(delta, self._read_levels)
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            sample = bytes(delta.bids if type(delta.bids) is Raw else delta.asks)
+            self._failed(DecodeFailed(f"book levels: {exc}", delta.ts_recv, sample.decode()))
+            return None
 
     def _market(self, symbol: str) -> str:
         market = self._markets.get(symbol)

@@ -457,7 +457,7 @@ def _quote(q: BinanceBookTicker, ts_recv: int) -> list[Message]:
     return [BestBidAsk(q.s, ts_ex, ts_recv, q.u, q.b, q.B, q.a, q.A)]
 
 
-def _delta(d: BinanceDepthUpdate, ts_recv: int) -> list[Message]:
+def _delta(d: BinanceDepthUpdate | DepthUpdateEvent, ts_recv: int) -> list[Message]:
     ts = _ns(d.T if d.T is not None else d.E)
     return [BookDelta(d.s, ts, ts_recv, d.U, d.u, d.pu, d.b, d.a)]
 

@@ -96,8 +96,21 @@ class AggTradeEvent(BinanceAggTrade, tag_field="e", tag="aggTrade"):
     pass
 
 
-class DepthUpdateEvent(BinanceDepthUpdate, tag_field="e", tag="depthUpdate"):
-    pass
+class DepthUpdateEvent(msgspec.Struct, tag_field="e", tag="depthUpdate", gc=False):
+    """``BinanceDepthUpdate`` with its level arrays left as JSON text.
+
+    The pipeline reads them (``collector.levels``): into spans of the frame on the
+    native path, with no ``str`` or tuple per level.
+    """
+
+    E: int
+    s: str
+    U: int
+    u: int
+    b: msgspec.Raw
+    a: msgspec.Raw
+    T: int | None = None
+    pu: int | None = None
 
 
 class StreamFrame(msgspec.Struct, gc=False):

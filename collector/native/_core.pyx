@@ -12,11 +12,13 @@ from cpython.object cimport PyObject
 from cpython.unicode cimport PyUnicode_Check
 from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING
 from libc.stdint cimport uint32_t, uint64_t
+from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy, memset
 
 from decimal import Decimal
 
 from collector import decimal_text as _decimal_text
+from collector import levels as _levels
 from collector.book import book as _reference
 
 cdef extern from "Python.h":
@@ -43,6 +45,13 @@ cdef extern from "core.h":
     object i128_to_pylong(i128 v)
     int pylong_to_i128(object o, i128 *out) except -1
     int side_set(Side *s, i128 rank, object price, object size, int zero) except -1
+    int side_set_span(Side *s, i128 rank, PyObject *price, const char *pt, Py_ssize_t pn,
+                      PyObject *size, const char *st, Py_ssize_t sn, int zero) except -1
+    int size_zero_text(const char *t, Py_ssize_t n)
+    ctypedef struct Span:
+        Py_ssize_t p, pn, s, sn
+    Py_ssize_t levels_scan(const char *t, Py_ssize_t n, Span *out, Py_ssize_t cap)
+    object ascii_text(const char *t, Py_ssize_t n)
     Level *side_best(const Side *s)
     void side_drop_worst(Side *s, Py_ssize_t drop)
     void side_clear(Side *s)
@@ -54,6 +63,7 @@ cdef extern from "core.h":
 crc32_init()
 
 cdef object _price_key_ref = _reference.price_key
+cdef object _levels_reference = _levels.REFERENCE
 cdef object _size_is_zero_ref = _decimal_text.size_is_zero
 cdef object _parse_exact_ref = _decimal_text.parse_exact
 cdef str _ZERO = "0"
@@ -113,6 +123,78 @@ cdef int _size_zero(object size) except -1:
     return 0 if rest else 1
 
 
+cdef class Levels:
+    """A book message's ``[price, size]`` pairs as spans of the frame's own text.
+
+    No ``str`` or tuple per level is made to read them: the book takes its decimals
+    from the spans and makes a ``str`` only for the texts it keeps, and the book table
+    writes its decimal128 columns from them. As a sequence it gives ``(price, size)``
+    tuples, equal to the reference's list, for the rare paths that want Python objects.
+    """
+
+    cdef bytes text
+    cdef Span *spans
+    cdef readonly Py_ssize_t n
+
+    def __dealloc__(self):
+        free(self.spans)
+
+    def __len__(self):
+        return self.n
+
+    cdef inline tuple _pair(self, Py_ssize_t i):
+        cdef const char *t = PyBytes_AS_STRING(self.text)
+        cdef Span *sp = &self.spans[i]
+        return (ascii_text(t + sp.p, sp.pn), ascii_text(t + sp.s, sp.sn))
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [self._pair(i) for i in range(*index.indices(self.n))]
+        cdef Py_ssize_t i = index
+        if i < 0:
+            i += self.n
+        if not 0 <= i < self.n:
+            raise IndexError("level index out of range")
+        return self._pair(i)
+
+    def __iter__(self):
+        cdef Py_ssize_t i
+        for i in range(self.n):
+            yield self._pair(i)
+
+    def __eq__(self, other):
+        if isinstance(other, (Levels, list, tuple)):
+            return len(other) == self.n and all(
+                tuple(a) == tuple(b) for a, b in zip(self, other)
+            )
+        return NotImplemented
+
+    def __repr__(self):
+        return f"Levels({list(self)!r})"
+
+
+def read_levels(object raw):
+    """A JSON array of ``[price, size]`` string pairs (a ``msgspec.Raw``, bytes or str).
+
+    Plain arrays (no escapes, ASCII) become ``Levels``; anything else is decoded by
+    msgspec into the reference's list, or raises its ``ValidationError``/``DecodeError``.
+    """
+    cdef bytes text = raw.encode() if isinstance(raw, str) else bytes(raw)
+    cdef Py_ssize_t n = len(text), cap = n // 7 + 1, k
+    cdef Span *spans = <Span *>malloc(cap * sizeof(Span))
+    if spans == NULL:
+        raise MemoryError()
+    k = levels_scan(PyBytes_AS_STRING(text), n, spans, cap)
+    if k < 0:
+        free(spans)
+        return _levels_reference.decode(text)
+    cdef Levels levels = Levels.__new__(Levels)
+    levels.text = text
+    levels.spans = spans
+    levels.n = k
+    return levels
+
+
 cdef class BookSide:
     """Price -> size text for one side, in C: the reference ``BookSide``'s behaviour.
 
@@ -141,9 +223,30 @@ cdef class BookSide:
         """
         cdef i128 rank
         cdef bint is_bid = self.is_bid
+        if type(updates) is Levels:
+            self._apply_levels(<Levels>updates)
+            return
         for price, size in updates:
             rank = _price_rank(price, is_bid)
             side_set(&self.side, rank, price, size, _size_zero(size))
+
+    cdef _apply_levels(self, Levels levels):
+        """``apply`` on spans: a ``str`` only for a text the side keeps."""
+        cdef const char *t = PyBytes_AS_STRING(levels.text)
+        cdef Span *sp
+        cdef Py_ssize_t i
+        cdef i128 rank
+        cdef int zero
+        for i in range(levels.n):
+            sp = &levels.spans[i]
+            if dec_parse(t + sp.p, sp.pn, 0, &rank) != 0:
+                rank = _price_rank(ascii_text(t + sp.p, sp.pn), self.is_bid)  # raises
+            elif not self.is_bid:
+                rank = -rank
+            zero = size_zero_text(t + sp.s, sp.sn)
+            if zero < 0:
+                zero = _size_zero(ascii_text(t + sp.s, sp.sn))
+            side_set_span(&self.side, rank, NULL, t + sp.p, sp.pn, NULL, t + sp.s, sp.sn, zero)
 
     cdef inline object _key(self, const Level *lv):
         return i128_to_pylong(lv.rank if self.is_bid else -lv.rank)
@@ -267,6 +370,21 @@ cdef class OrderBook:
 cdef Py_ssize_t _fill(object levels, char *prices, char *sizes, Py_ssize_t row) except -2:
     """Write one level list's prices and sizes from ``row`` on; -1 if a text is not plain."""
     cdef i128 v
+    cdef Levels spans
+    cdef const char *t
+    cdef Py_ssize_t i
+    if type(levels) is Levels:
+        spans = <Levels>levels
+        t = PyBytes_AS_STRING(spans.text)
+        for i in range(spans.n):
+            if dec_parse_plain(t + spans.spans[i].p, spans.spans[i].pn, &v):
+                return -1
+            memcpy(prices + 16 * row, &v, 16)
+            if dec_parse_plain(t + spans.spans[i].s, spans.spans[i].sn, &v):
+                return -1
+            memcpy(sizes + 16 * row, &v, 16)
+            row += 1
+        return row
     for price, size in levels:
         if not (_ascii(price) and _ascii(size)):
             return -1

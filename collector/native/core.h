@@ -230,8 +230,18 @@ static void side_remove_block(Side *s, Py_ssize_t at) {
     s->nblocks--;
 }
 
-/* Set a level's size (a new level takes price as its text); delete it when zero. */
-static int side_set(Side *s, i128 rank, PyObject *price, PyObject *size, int zero) {
+/* A text of a frame as a str: the scanner let only printable ASCII through. */
+static inline PyObject *ascii_text(const char *t, Py_ssize_t n) {
+    PyObject *o = PyUnicode_New(n, 127);
+    if (o != NULL) memcpy(PyUnicode_DATA(o), t, (size_t)n);
+    return o;
+}
+
+/* Set a level's size (a new level takes price as its text); delete it when zero.
+ * A NULL price or size is made from its span of frame text (pt/pn, st/sn) when, and
+ * only when, the side keeps it: a deletion or an update of a known price makes none. */
+static int side_set_span(Side *s, i128 rank, PyObject *price, const char *pt, Py_ssize_t pn,
+                         PyObject *size, const char *st, Py_ssize_t sn, int zero) {
     Py_ssize_t bi, at;
     Block *b;
     if (s->nblocks == 0) {
@@ -247,7 +257,11 @@ static int side_set(Side *s, i128 rank, PyObject *price, PyObject *size, int zer
         if (at < b->n && b->items[at].rank == rank) {
             Level *lv = &b->items[at];
             if (!zero) {
-                Py_INCREF(size);
+                if (size == NULL) {
+                    if ((size = ascii_text(st, sn)) == NULL) return -1;
+                } else {
+                    Py_INCREF(size);
+                }
                 Py_SETREF(lv->size, size);
                 return 0;
             }
@@ -272,9 +286,20 @@ static int side_set(Side *s, i128 rank, PyObject *price, PyObject *size, int zer
             }
         }
     }
+    if (price == NULL) {
+        if ((price = ascii_text(pt, pn)) == NULL) return -1;
+    } else {
+        Py_INCREF(price);
+    }
+    if (size == NULL) {
+        if ((size = ascii_text(st, sn)) == NULL) {
+            Py_DECREF(price);
+            return -1;
+        }
+    } else {
+        Py_INCREF(size);
+    }
     memmove(&b->items[at + 1], &b->items[at], (size_t)(b->n - at) * sizeof(Level));
-    Py_INCREF(price);
-    Py_INCREF(size);
     b->items[at].rank = rank;
     b->items[at].price = price;
     b->items[at].size = size;
@@ -282,6 +307,81 @@ static int side_set(Side *s, i128 rank, PyObject *price, PyObject *size, int zer
     b->n++;
     s->len++;
     return 0;
+}
+
+static inline int side_set(Side *s, i128 rank, PyObject *price, PyObject *size, int zero) {
+    return side_set_span(s, rank, price, NULL, 0, size, NULL, 0, zero);
+}
+
+/* The reference's zero test on size text: strip '0' and '.' from both ends; nothing
+ * left is zero, a leading 1-9 is not; -1 for anything else (the reference decides). */
+static inline int size_zero_text(const char *t, Py_ssize_t n) {
+    Py_ssize_t lo = 0, hi = n;
+    while (lo < hi && (t[lo] == '0' || t[lo] == '.')) lo++;
+    while (hi > lo && (t[hi - 1] == '0' || t[hi - 1] == '.')) hi--;
+    if (lo == hi) return 1;
+    return (t[lo] >= '1' && t[lo] <= '9') ? 0 : -1;
+}
+
+/* -- level arrays read from frame text -------------------------------------------- */
+
+/* Where one level's price and size texts lie in the array's text. */
+typedef struct {
+    Py_ssize_t p, pn, s, sn;
+} Span;
+
+static inline Py_ssize_t json_ws(const char *t, Py_ssize_t i, Py_ssize_t n) {
+    while (i < n && (t[i] == ' ' || t[i] == '\n' || t[i] == '\r' || t[i] == '\t')) i++;
+    return i;
+}
+
+/* A string's content from t[i] == '"': its start and length, the index after it; -1
+ * for an escape, a control character or a non-ASCII byte (the general decoder's job). */
+static inline Py_ssize_t json_plain_string(const char *t, Py_ssize_t i, Py_ssize_t n,
+                                           Py_ssize_t *start, Py_ssize_t *len) {
+    if (i >= n || t[i] != '"') return -1;
+    Py_ssize_t j = ++i;
+    while (j < n) {
+        unsigned char c = (unsigned char)t[j];
+        if (c == '"') {
+            *start = i;
+            *len = j - i;
+            return j + 1;
+        }
+        if (c == '\\' || c < 0x20 || c >= 0x80) return -1;
+        j++;
+    }
+    return -1;
+}
+
+/* Read t[0:n] as a JSON array of [price, size] string pairs into out (room for cap
+ * levels; n / 7 + 1 always suffices). Returns the number of levels, or -1 when the
+ * text is anything else: the caller then decodes it with msgspec, whose value or
+ * error is the reference's. */
+static Py_ssize_t levels_scan(const char *t, Py_ssize_t n, Span *out, Py_ssize_t cap) {
+    Py_ssize_t i = json_ws(t, 0, n), k = 0;
+    if (i >= n || t[i] != '[') return -1;
+    i = json_ws(t, i + 1, n);
+    if (i < n && t[i] == ']') return json_ws(t, i + 1, n) == n ? 0 : -1;
+    for (;;) {
+        if (k == cap || i >= n || t[i] != '[') return -1;
+        i = json_plain_string(t, json_ws(t, i + 1, n), n, &out[k].p, &out[k].pn);
+        if (i < 0) return -1;
+        i = json_ws(t, i, n);
+        if (i >= n || t[i] != ',') return -1;
+        i = json_plain_string(t, json_ws(t, i + 1, n), n, &out[k].s, &out[k].sn);
+        if (i < 0) return -1;
+        i = json_ws(t, i, n);
+        if (i >= n || t[i] != ']') return -1;
+        k++;
+        i = json_ws(t, i + 1, n);
+        if (i < n && t[i] == ',') {
+            i = json_ws(t, i + 1, n);
+            continue;
+        }
+        if (i < n && t[i] == ']') return json_ws(t, i + 1, n) == n ? k : -1;
+        return -1;
+    }
 }
 
 /* The best level, or NULL when the side is empty. */

@@ -7,6 +7,7 @@ from support import run_frames
 
 import adapters
 from adapters.binance.adapter import BinanceAdapter
+from collector import levels
 from collector.adapter import Subscription
 from collector.model import BestBidAsk, BookDelta, BookSnapshot, Control, DecodeFailed, Trade
 
@@ -25,7 +26,9 @@ def test_combined_futures_depth_keeps_text_and_engine_time() -> None:
         '"a":[]}}'
     )
     msg = one(BinanceAdapter("binance-usdm"), frame)
-    assert msg == BookDelta(
+    # The level arrays stay JSON text until the pipeline reads them (collector.levels).
+    assert bytes(msg.bids) == b'[["61496.50","0.010"]]' and bytes(msg.asks) == b"[]"
+    assert levels.read(msg) == BookDelta(
         "BTCUSDT", 1723161256298 * 10**6, TS, 5, 9, 4, [("61496.50", "0.010")], []
     )
 

@@ -9,15 +9,18 @@ the same exceptions, in the same order.
 
 from __future__ import annotations
 
+import json
 import re
 from decimal import Context
 
+import msgspec
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from collector import decimal_text, native, schema
 from collector.book import book as reference
+from collector.levels import REFERENCE
 from collector.tables import decimal_array
 
 pytestmark = pytest.mark.skipif(not native.available(), reason="the native core is not built here")
@@ -125,6 +128,68 @@ def test_decimal_columns_equal_the_reference_or_defer_to_it(texts: list, signed:
         built = decimal_array(core, "price", texts, signed)
         assert built.equals(expected)
         assert built.to_pylist() == expected.to_pylist()
+
+
+# -- level arrays read from frame text --------------------------------------------------
+
+_WS = st.sampled_from(["", "", " ", "\n", "\t ", "\r\n"])
+_LEVEL_TEXT = st.one_of(
+    DECIMAL_LIKE,
+    st.sampled_from(["1\\u0030", 'a\\"b', "\\\\", "é", "", "1.0"]),  # escapes: JSON text
+)
+
+
+@st.composite
+def level_arrays(draw: st.DrawFn) -> str:
+    """JSON text of a level array, mostly well formed, with spacing and oddities."""
+    pairs = draw(st.lists(st.tuples(_LEVEL_TEXT, _LEVEL_TEXT), max_size=6))
+
+    def text(t: str) -> str:  # keep the escapes above as written, quote the rest
+        return f'"{t}"' if "\\" in t else json.dumps(t, ensure_ascii=draw(st.booleans()))
+
+    items = [f"[{draw(_WS)}{text(p)}{draw(_WS)},{draw(_WS)}{text(s)}{draw(_WS)}]" for p, s in pairs]
+    out = f"{draw(_WS)}[{draw(_WS)}" + f"{draw(_WS)},{draw(_WS)}".join(items) + f"{draw(_WS)}]"
+    mutation = draw(st.sampled_from(["none"] * 6 + ["cut", "number", "triple", "extra", "comma"]))
+    if mutation == "cut" and out:
+        out = out[: draw(st.integers(0, len(out) - 1))]
+    elif mutation == "number":
+        out = out.replace('"', "", 2)
+    elif mutation == "triple":
+        out = out.replace("]", ',"1"]', 1)
+    elif mutation == "extra":
+        out += draw(st.sampled_from(["x", "]", "[]", " 1"]))
+    elif mutation == "comma":
+        out = out.replace("]", ",]", 1)
+    return out
+
+
+def _read_outcome(read, text: str) -> object:
+    try:
+        return [tuple(level) for level in read(text)]
+    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+        return type(exc), str(exc)
+
+
+@settings(max_examples=3000)
+@given(level_arrays())
+def test_level_arrays_read_like_msgspec(text: str) -> None:
+    """Read from frame text, a level array gives msgspec's pairs, or its exact error."""
+    assert _read_outcome(core.read_levels, text) == _read_outcome(REFERENCE.decode, text)
+
+
+@settings(max_examples=1500)
+@given(level_arrays(), st.booleans())
+def test_a_side_applies_spans_as_it_applies_text(text: str, is_bid: bool) -> None:
+    """``BookSide.apply`` on spans of the frame: the same levels, texts and errors."""
+    try:
+        as_list = REFERENCE.decode(text)
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        return
+    spans, texts = core.BookSide(is_bid), core.BookSide(is_bid)
+    assert _outcome(spans.apply, core.read_levels(text)) == _outcome(texts.apply, as_list)
+    assert (spans.levels, spans.texts) == (texts.levels, texts.texts)
+    with_rows = core.level_columns([core.read_levels(text)], [[]], len(as_list))
+    assert with_rows == core.level_columns([as_list], [[]], len(as_list))
 
 
 # -- the book -------------------------------------------------------------------------

@@ -25,6 +25,7 @@ import websockets
 from support import CAPTURES, REPO_ROOT
 
 import adapters
+from collector import levels
 from collector.book.engine import BookEngine
 from collector.capture.reader import open_recording
 from collector.capture.records import Record
@@ -91,7 +92,8 @@ class Client:
         msgs = self.adapter.decode(frame, time.time_ns())
         for m in msgs:
             if isinstance(m, BookDelta):
-                self.engine.on_delta(m)
+                # Level arrays an adapter left as JSON are the pipeline's to read.
+                self.engine.on_delta(levels.read(m))
             elif isinstance(m, BestBidAsk):
                 self.engine.on_quote(m)
         self.messages.extend(msgs)
