@@ -12,7 +12,7 @@ from cpython.object cimport PyObject
 from cpython.unicode cimport PyUnicode_Check
 from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING
 from libc.stdint cimport uint32_t, uint64_t
-from libc.stdlib cimport free, malloc
+from libc.stdlib cimport free, malloc, realloc
 from libc.string cimport memcpy, memset
 
 from decimal import Decimal
@@ -49,7 +49,9 @@ cdef extern from "core.h":
                       PyObject *size, const char *st, Py_ssize_t sn, int zero) except -1
     int size_zero_text(const char *t, Py_ssize_t n)
     ctypedef struct Span:
+        i128 pv, sv
         Py_ssize_t p, pn, s, sn
+        int plain
     Py_ssize_t levels_scan(const char *t, Py_ssize_t n, Span *out, Py_ssize_t cap)
     object ascii_text(const char *t, Py_ssize_t n)
     Level *side_best(const Side *s)
@@ -188,9 +190,10 @@ def read_levels(object raw):
     if k < 0:
         free(spans)
         return _levels_reference.decode(text)
+    cdef Span *fitted = <Span *>realloc(spans, (k if k else 1) * sizeof(Span))  # held till flush
     cdef Levels levels = Levels.__new__(Levels)
     levels.text = text
-    levels.spans = spans
+    levels.spans = fitted if fitted != NULL else spans
     levels.n = k
     return levels
 
@@ -239,6 +242,10 @@ cdef class BookSide:
         cdef int zero
         for i in range(levels.n):
             sp = &levels.spans[i]
+            if sp.plain:  # the common case: values parsed when the array was read
+                side_set_span(&self.side, sp.pv if self.is_bid else -sp.pv, NULL, t + sp.p,
+                              sp.pn, NULL, t + sp.s, sp.sn, sp.sv == 0)
+                continue
             if dec_parse(t + sp.p, sp.pn, 0, &rank) != 0:
                 rank = _price_rank(ascii_text(t + sp.p, sp.pn), self.is_bid)  # raises
             elif not self.is_bid:
@@ -371,18 +378,14 @@ cdef Py_ssize_t _fill(object levels, char *prices, char *sizes, Py_ssize_t row) 
     """Write one level list's prices and sizes from ``row`` on; -1 if a text is not plain."""
     cdef i128 v
     cdef Levels spans
-    cdef const char *t
     cdef Py_ssize_t i
     if type(levels) is Levels:
         spans = <Levels>levels
-        t = PyBytes_AS_STRING(spans.text)
         for i in range(spans.n):
-            if dec_parse_plain(t + spans.spans[i].p, spans.spans[i].pn, &v):
+            if not spans.spans[i].plain:
                 return -1
-            memcpy(prices + 16 * row, &v, 16)
-            if dec_parse_plain(t + spans.spans[i].s, spans.spans[i].sn, &v):
-                return -1
-            memcpy(sizes + 16 * row, &v, 16)
+            memcpy(prices + 16 * row, &spans.spans[i].pv, 16)
+            memcpy(sizes + 16 * row, &spans.spans[i].sv, 16)
             row += 1
         return row
     for price, size in levels:

@@ -325,9 +325,13 @@ static inline int size_zero_text(const char *t, Py_ssize_t n) {
 
 /* -- level arrays read from frame text -------------------------------------------- */
 
-/* Where one level's price and size texts lie in the array's text. */
+/* Where one level's price and size texts lie in the array's text and, when both are
+ * of the plain shape (dec_parse_plain), their values: parsed while the text is in
+ * cache, used by the book and the book table alike. */
 typedef struct {
+    i128 pv, sv;
     Py_ssize_t p, pn, s, sn;
+    int plain;
 } Span;
 
 static inline Py_ssize_t json_ws(const char *t, Py_ssize_t i, Py_ssize_t n) {
@@ -373,6 +377,8 @@ static Py_ssize_t levels_scan(const char *t, Py_ssize_t n, Span *out, Py_ssize_t
         if (i < 0) return -1;
         i = json_ws(t, i, n);
         if (i >= n || t[i] != ']') return -1;
+        out[k].plain = dec_parse_plain(t + out[k].p, out[k].pn, &out[k].pv) == 0 &&
+                       dec_parse_plain(t + out[k].s, out[k].sn, &out[k].sv) == 0;
         k++;
         i = json_ws(t, i + 1, n);
         if (i < n && t[i] == ',') {
