@@ -35,8 +35,9 @@ def read(delta: BookDelta, read_levels: LevelReader = REFERENCE.decode) -> BookD
     Raises msgspec's ``ValidationError``/``DecodeError`` for an array that is not
     ``[price, size]`` string pairs.
     """
-    bids, asks = (
-        read_levels(levels) if type(levels) is msgspec.Raw else levels
-        for levels in (delta.bids, delta.asks)
-    )
+    bids, asks = delta.bids, delta.asks
+    if type(bids) is msgspec.Raw:
+        bids = read_levels(bids)
+    if type(asks) is msgspec.Raw:
+        asks = read_levels(asks)
     return msgspec.structs.replace(delta, bids=bids, asks=asks)
