@@ -158,6 +158,7 @@ class ExchangeRunner:
                 cfg.name,
                 instance,
                 rotate_seconds=capture.rotate_seconds,
+                level=capture.compression_level,
                 on_complete=on_capture_file,
             )
             if capture.enabled

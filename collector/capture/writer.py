@@ -214,6 +214,11 @@ class CaptureWriter:
         return None if self._file is None else self._file.temp_path
 
     @property
+    def level(self) -> int:
+        """The zlib level of the files this writer makes (``[capture] compression_level``)."""
+        return self._level
+
+    @property
     def completed_paths(self) -> tuple[Path, ...]:
         """Final files this writer has finished (rotated or closed), oldest first."""
         return tuple(self._completed)

@@ -35,6 +35,8 @@ from collector.capture.reader import (
 )
 from collector.capture.records import CAPTURE_FORMAT, KINDS, Record, ts_stamp
 from collector.capture.writer import CaptureWriter
+from collector.config import parse_config
+from collector.daemon import Daemon
 from collector.replay import instruments_sidecar
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -86,6 +88,30 @@ def test_round_trip_keeps_text_binary_and_http_status(tmp_path: Path) -> None:
     assert {type(r.data) for r in back if r.kind == "recv"} == {str, bytes}
     assert {r.status for r in back if r.kind == "http"} == {None, 200}
     assert inprogress_files(tmp_path) == []
+
+
+def test_compression_level_trades_bytes_only(tmp_path: Path) -> None:
+    """``[capture] compression_level``: the same records read back at any level."""
+    records = sample_records(400)
+    fast = write_all(tmp_path / "1", records, level=1)
+    small = write_all(tmp_path / "9", records, level=9)
+    assert read_all(fast) == read_all(small) == records
+    assert sum(p.stat().st_size for p in fast) > sum(p.stat().st_size for p in small)
+
+
+def test_the_daemon_writes_its_capture_at_the_configured_level(tmp_path: Path) -> None:
+    config = parse_config(
+        f'[output]\ndir = "{tmp_path}"\n[capture]\ndir = "{tmp_path / "cap"}"\n'
+        'compression_level = 2\n[metrics]\nlisten = "127.0.0.1:0"\n'
+        '[[exchange]]\nname = "binance-spot"\nsymbols = ["BTCUSDT"]\nchannels = ["book"]\n',
+        "test",
+    )
+    daemon = Daemon(config)
+    try:
+        (runner,) = daemon.runners
+        assert runner.capture is not None and runner.capture.level == 2
+    finally:
+        daemon.sink.close()
 
 
 def test_file_layout_name_and_header(tmp_path: Path) -> None:

@@ -90,6 +90,7 @@ def test_minimal_config_takes_every_default() -> None:
     assert config.output.rotate_bytes == 256 * 1024 * 1024
     assert (config.capture.enabled, config.capture.dir) == (True, "data/capture")
     assert config.capture.rotate_seconds == 3600.0
+    assert config.capture.compression_level == 6
     daemon = config.daemon
     assert (daemon.instance, daemon.flush_interval_s, daemon.status, daemon.uvloop) == (
         "0",
@@ -124,7 +125,8 @@ def test_accepted_edge_values() -> None:
         '[output]\nrotate_bytes = 1048576\n[daemon]\ninstance = "eu-1_b.2"\n'
         '[metrics]\nlisten = "[::1]:0"\n' + EXCHANGE
     )
-    config = parse_config(text)
+    config = parse_config(text + "[capture]\ncompression_level = 1\n")
+    assert config.capture.compression_level == 1
     assert config.output.rotate_bytes == 1024 * 1024
     assert config.daemon.instance == "eu-1_b.2"
     assert config.metrics.listen == "[::1]:0"
@@ -167,6 +169,7 @@ def test_spools_must_not_overlap() -> None:
 
 POSITIVE = "is not a positive number; use a number > 0"
 BOOLEAN = "is not a boolean; use true or false"
+ZLIB_LEVEL = "is not a zlib level; use an integer from 1 (fastest) to 9 (smallest)"
 PATH = "is not a path; use a non-empty string"
 BYTES = "is below 1 MiB or not whole; use an integer >= 1048576"
 INSTANCE = "is not an instance name; use letters, digits, '.', '_' or '-', not starting with '.'"
@@ -198,6 +201,10 @@ SECTION_CASES = [
     ("capture", "enabled = 'yes'", "capture.enabled: 'yes' " + BOOLEAN),
     ("capture", "dir = 3", "capture.dir: 3 " + PATH),
     ("capture", "rotate_seconds = 0.0", "capture.rotate_seconds: 0.0 " + POSITIVE),
+    ("capture", "compression_level = 0", "capture.compression_level: 0 " + ZLIB_LEVEL),
+    ("capture", "compression_level = 10", "capture.compression_level: 10 " + ZLIB_LEVEL),
+    ("capture", "compression_level = 6.0", "capture.compression_level: 6.0 " + ZLIB_LEVEL),
+    ("capture", "compression_level = true", "capture.compression_level: True " + ZLIB_LEVEL),
     ("daemon", "instance = '.hidden'", "daemon.instance: '.hidden' " + INSTANCE),
     ("daemon", "instance = 'a b'", "daemon.instance: 'a b' " + INSTANCE),
     ("daemon", "instance = 'é'", "daemon.instance: 'é' " + INSTANCE),
