@@ -12,7 +12,7 @@ from cpython.object cimport PyObject
 from cpython.unicode cimport PyUnicode_Check
 from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING
 from libc.stdint cimport uint32_t, uint64_t
-from libc.stdlib cimport free, malloc, realloc
+from cpython.mem cimport PyMem_Free, PyMem_Malloc
 from libc.string cimport memcpy, memset
 
 from decimal import Decimal
@@ -52,7 +52,7 @@ cdef extern from "core.h":
         i128 pv, sv
         Py_ssize_t p, pn, s, sn
         int plain
-    Py_ssize_t levels_scan(const char *t, Py_ssize_t n, Span *out, Py_ssize_t cap)
+    Py_ssize_t levels_scan(const char *t, Py_ssize_t n, Span **out, Py_ssize_t *cap)
     object ascii_text(const char *t, Py_ssize_t n)
     Level *side_best(const Side *s)
     void side_drop_worst(Side *s, Py_ssize_t drop)
@@ -139,7 +139,7 @@ cdef class Levels:
     cdef readonly Py_ssize_t n
 
     def __dealloc__(self):
-        free(self.spans)
+        PyMem_Free(self.spans)
 
     def __len__(self):
         return self.n
@@ -182,18 +182,20 @@ def read_levels(object raw):
     msgspec into the reference's list, or raises its ``ValidationError``/``DecodeError``.
     """
     cdef bytes text = raw.encode() if isinstance(raw, str) else bytes(raw)
-    cdef Py_ssize_t n = len(text), cap = n // 7 + 1, k
-    cdef Span *spans = <Span *>malloc(cap * sizeof(Span))
+    cdef Py_ssize_t n = len(text), k
+    cdef Py_ssize_t cap = n // 20 + 8  # a level is ~20 characters; the scan grows it
+    cdef Span *spans = <Span *>PyMem_Malloc(cap * sizeof(Span))
     if spans == NULL:
         raise MemoryError()
-    k = levels_scan(PyBytes_AS_STRING(text), n, spans, cap)
+    k = levels_scan(PyBytes_AS_STRING(text), n, &spans, &cap)
     if k < 0:
-        free(spans)
+        PyMem_Free(spans)
+        if k == -2:
+            raise MemoryError()
         return _levels_reference.decode(text)
-    cdef Span *fitted = <Span *>realloc(spans, (k if k else 1) * sizeof(Span))  # held till flush
     cdef Levels levels = Levels.__new__(Levels)
     levels.text = text
-    levels.spans = fitted if fitted != NULL else spans
+    levels.spans = spans
     levels.n = k
     return levels
 

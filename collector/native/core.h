@@ -88,28 +88,46 @@ static int dec_parse(const char *s, Py_ssize_t n, int allow_sign, i128 *out) {
     return 0;
 }
 
+/* 10**k for k in 0..18: scaling to 18 fractional digits is one multiply. */
+static const uint64_t POW10[19] = {
+    1ULL, 10ULL, 100ULL, 1000ULL, 10000ULL, 100000ULL, 1000000ULL, 10000000ULL,
+    100000000ULL, 1000000000ULL, 10000000000ULL, 100000000000ULL, 1000000000000ULL,
+    10000000000000ULL, 100000000000000ULL, 1000000000000000ULL, 10000000000000000ULL,
+    100000000000000000ULL, 1000000000000000000ULL};
+
 /* The plain shape Arrow's cast takes as is (schema._PLAIN_DECIMAL): at most 20
- * digits, optionally a point and at most 18 more; or a point and 1 to 18 digits. */
+ * digits, optionally a point and at most 18 more; or a point and 1 to 18 digits.
+ * Digits add up in 64 bits while they fit (19 of them: every price and size seen),
+ * in 128 bits beyond. */
 static int dec_parse_plain(const char *s, Py_ssize_t n, i128 *out) {
-    Py_ssize_t i = 0;
-    i128 v = 0;
-    while (i < n && dec_is_digit(s[i])) v = v * 10 + (s[i++] - '0');
-    Py_ssize_t int_digits = i;
+    Py_ssize_t i = 0, frac_start, k;
+    int int_digits, frac = 0;
+    while (i < n && i <= 20 && dec_is_digit(s[i])) i++;
+    int_digits = (int)i;
     if (int_digits > 20) return -1;
-    int frac = 0;
+    frac_start = i;
     if (i < n && s[i] == '.') {
-        i++;
+        frac_start = ++i;
         while (i < n && dec_is_digit(s[i])) {
             if (++frac > 18) return -1;
-            v = v * 10 + (s[i++] - '0');
+            i++;
         }
         if (int_digits == 0 && frac == 0) return -1;
     } else if (int_digits == 0) {
         return -1;
     }
     if (i != n) return -1;
-    for (int j = frac; j < 18; j++) v *= 10;
-    *out = v;
+    if (int_digits + frac <= 19) {
+        uint64_t u = 0;
+        for (k = 0; k < int_digits; k++) u = u * 10 + (uint64_t)(s[k] - '0');
+        for (k = frac_start; k < frac_start + frac; k++) u = u * 10 + (uint64_t)(s[k] - '0');
+        *out = (i128)u * (i128)POW10[18 - frac];
+        return 0;
+    }
+    i128 v = 0;
+    for (k = 0; k < int_digits; k++) v = v * 10 + (s[k] - '0');
+    for (k = frac_start; k < frac_start + frac; k++) v = v * 10 + (s[k] - '0');
+    *out = v * (i128)POW10[18 - frac];
     return 0;
 }
 
@@ -358,27 +376,35 @@ static inline Py_ssize_t json_plain_string(const char *t, Py_ssize_t i, Py_ssize
     return -1;
 }
 
-/* Read t[0:n] as a JSON array of [price, size] string pairs into out (room for cap
- * levels; n / 7 + 1 always suffices). Returns the number of levels, or -1 when the
- * text is anything else: the caller then decodes it with msgspec, whose value or
- * error is the reference's. */
-static Py_ssize_t levels_scan(const char *t, Py_ssize_t n, Span *out, Py_ssize_t cap) {
+/* Read t[0:n] as a JSON array of [price, size] string pairs into *out, which holds
+ * *cap levels and grows (PyMem_Realloc) as needed. Returns the number of levels, -1
+ * when the text is anything else (the caller then decodes it with msgspec, whose
+ * value or error is the reference's), -2 when out of memory. */
+static Py_ssize_t levels_scan(const char *t, Py_ssize_t n, Span **out, Py_ssize_t *cap) {
     Py_ssize_t i = json_ws(t, 0, n), k = 0;
+    Span *sp;
     if (i >= n || t[i] != '[') return -1;
     i = json_ws(t, i + 1, n);
     if (i < n && t[i] == ']') return json_ws(t, i + 1, n) == n ? 0 : -1;
     for (;;) {
-        if (k == cap || i >= n || t[i] != '[') return -1;
-        i = json_plain_string(t, json_ws(t, i + 1, n), n, &out[k].p, &out[k].pn);
+        if (i >= n || t[i] != '[') return -1;
+        if (k == *cap) {
+            Span *grown = (Span *)PyMem_Realloc(*out, (size_t)(2 * *cap) * sizeof(Span));
+            if (grown == NULL) return -2;
+            *out = grown;
+            *cap *= 2;
+        }
+        sp = &(*out)[k];
+        i = json_plain_string(t, json_ws(t, i + 1, n), n, &sp->p, &sp->pn);
         if (i < 0) return -1;
         i = json_ws(t, i, n);
         if (i >= n || t[i] != ',') return -1;
-        i = json_plain_string(t, json_ws(t, i + 1, n), n, &out[k].s, &out[k].sn);
+        i = json_plain_string(t, json_ws(t, i + 1, n), n, &sp->s, &sp->sn);
         if (i < 0) return -1;
         i = json_ws(t, i, n);
         if (i >= n || t[i] != ']') return -1;
-        out[k].plain = dec_parse_plain(t + out[k].p, out[k].pn, &out[k].pv) == 0 &&
-                       dec_parse_plain(t + out[k].s, out[k].sn, &out[k].sv) == 0;
+        sp->plain = dec_parse_plain(t + sp->p, sp->pn, &sp->pv) == 0 &&
+                    dec_parse_plain(t + sp->s, sp->sn, &sp->sv) == 0;
         k++;
         i = json_ws(t, i + 1, n);
         if (i < n && t[i] == ',') {
