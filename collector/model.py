@@ -31,6 +31,10 @@ class BookDelta(msgspec.Struct, frozen=True, tag=True, gc=False):
     update ids number their book messages per symbol themselves (the adapter's
     ``sequence_rule`` then checks nothing).
 
+    ``bids``/``asks`` may leave the adapter as ``msgspec.Raw``, a JSON array of
+    ``[price, size]`` string pairs: the pipeline reads them before anything else
+    sees the delta (``collector.levels``).
+
     ``checksum`` is the venue's checksum of the book after this update, when it
     sends one; ``depth`` is the depth the venue maintains the book at (levels
     pushed out of it are deleted without a message, Kraken), else ``None``.

@@ -330,8 +330,12 @@ class Pipeline:
         try:
             return levels.read(delta, self._read_levels)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-            sample = bytes(delta.bids if type(delta.bids) is Raw else delta.asks)
-            self._failed(DecodeFailed(f"book levels: {exc}", delta.ts_recv, sample.decode()))
+            sample = " ".join(
+                f"{side}={bytes(raw).decode('utf-8', 'replace')}"
+                for side, raw in (("bids", delta.bids), ("asks", delta.asks))
+                if type(raw) is Raw
+            )
+            self._failed(DecodeFailed(f"book levels: {exc}", delta.ts_recv, sample))
             return None
 
     def _market(self, symbol: str) -> str:
