@@ -37,7 +37,7 @@ from collector.adapter import ConnectionPlan, Listings, RestRequest, Subscriptio
 from collector.book.book import OrderBook
 from collector.book.checksum import interleaved_crc32
 from collector.book.sequence import NoSequenceRule
-from collector.decimal_text import json_decimal, json_number
+from collector.json_numbers import json_decimal, json_number
 from collector.model import (
     BestBidAsk,
     BookDelta,

@@ -29,7 +29,7 @@ from typing import Any
 
 import msgspec
 
-from collector.decimal_text import json_decimal
+from collector.json_numbers import json_decimal
 
 #: conf flags (ws-general "Configuration").
 FLAG_TIMESTAMP = 32768

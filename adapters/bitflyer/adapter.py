@@ -45,7 +45,7 @@ from collector.adapter import (
 )
 from collector.book.book import OrderBook
 from collector.book.sequence import NoSequenceRule, SequenceRule
-from collector.decimal_text import json_decimal, json_number
+from collector.json_numbers import json_decimal, json_number
 from collector.markets import MONTHS, split_quote
 from collector.model import (
     BestBidAsk,

@@ -42,7 +42,7 @@ from adapters.bitmex import wire as w
 from collector.adapter import ConnectionPlan, Listings, RestRequest, Subscription, grammar
 from collector.book.book import OrderBook
 from collector.book.sequence import NoSequenceRule, SequenceRule
-from collector.decimal_text import json_decimal, json_number
+from collector.json_numbers import json_decimal, json_number
 from collector.markets import future_code_expiry, split_quote
 from collector.model import (
     BestBidAsk,

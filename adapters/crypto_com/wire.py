@@ -26,7 +26,8 @@ from typing import Any
 
 import msgspec
 
-from collector.decimal_text import check, json_decimal, plain
+from collector.decimal_text import check, plain
+from collector.json_numbers import json_decimal
 
 
 class Result(msgspec.Struct, gc=False, frozen=True):

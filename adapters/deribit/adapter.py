@@ -42,7 +42,7 @@ from adapters.deribit import wire as w
 from collector.adapter import ConnectionPlan, Listings, RestRequest, Subscription, grammar
 from collector.book.book import OrderBook
 from collector.book.sequence import PreviousIdRule, SequenceRule
-from collector.decimal_text import json_decimal, json_number
+from collector.json_numbers import json_decimal, json_number
 from collector.markets import ddmmmyy, option_terms
 from collector.model import (
     BestBidAsk,

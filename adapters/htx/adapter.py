@@ -57,7 +57,8 @@ from collector.adapter import (
 )
 from collector.book.book import OrderBook
 from collector.book.sequence import NoSequenceRule, PreviousIdRule, SequenceRule
-from collector.decimal_text import InvalidDecimalText, json_decimal
+from collector.decimal_text import InvalidDecimalText
+from collector.json_numbers import json_decimal
 from collector.markets import split_quote
 from collector.model import (
     BestBidAsk,

@@ -36,7 +36,8 @@ from collector.adapter import (
 from collector.book.book import OrderBook
 from collector.book.checksum import kraken_crc32
 from collector.book.sequence import NoSequenceRule, SequenceRule
-from collector.decimal_text import json_decimal, plain
+from collector.decimal_text import plain
+from collector.json_numbers import json_decimal
 from collector.model import (
     BestBidAsk,
     BookDelta,

@@ -16,7 +16,7 @@ from decimal import Decimal, InvalidOperation
 import msgspec
 
 from collector import wire_time
-from collector.decimal_text import json_decimal
+from collector.json_numbers import json_decimal
 
 # --- objects: v1 events, v2 channel messages and method responses -----------------
 

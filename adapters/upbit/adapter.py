@@ -43,7 +43,8 @@ from collector.adapter import (
 )
 from collector.book.book import OrderBook
 from collector.book.sequence import NoSequenceRule, SequenceRule
-from collector.decimal_text import InvalidDecimalText, json_decimal
+from collector.decimal_text import InvalidDecimalText
+from collector.json_numbers import json_decimal
 from collector.model import (
     BestBidAsk,
     BookSnapshot,

@@ -10,6 +10,7 @@ reference's exact messages and the rare paths exist once.
 
 from cpython.object cimport PyObject
 from cpython.unicode cimport PyUnicode_Check
+from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
 from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING
 from libc.stdint cimport uint32_t, uint64_t
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
@@ -54,6 +55,7 @@ cdef extern from "core.h":
         int plain
     Py_ssize_t levels_scan(const char *t, Py_ssize_t n, Span **out, Py_ssize_t *cap)
     object ascii_text(const char *t, Py_ssize_t n)
+    int json_plain_number(const char *s, Py_ssize_t n)
     Level *side_best(const Side *s)
     void side_drop_worst(Side *s, Py_ssize_t drop)
     void side_clear(Side *s)
@@ -66,6 +68,8 @@ crc32_init()
 
 cdef object _price_key_ref = _reference.price_key
 cdef object _levels_reference = _levels.REFERENCE
+cdef object _json_number_ref = _decimal_text.json_number
+cdef object _json_decimal_ref = _decimal_text.json_decimal
 cdef object _size_is_zero_ref = _decimal_text.size_is_zero
 cdef object _parse_exact_ref = _decimal_text.parse_exact
 cdef str _ZERO = "0"
@@ -468,6 +472,38 @@ def decimal_column(list texts, bint signed=False):
             v = -v
         memcpy(data + 16 * i, &v, 16)
     return data_bytes, validity
+
+
+# -- JSON numbers as text (venues that send prices as numbers) ----------------------
+
+
+cdef object _plain_number(object raw):
+    """The text of ``raw`` (a ``msgspec.Raw`` or bytes) when it is a JSON number without
+    an exponent, else None."""
+    cdef Py_buffer view
+    if isinstance(raw, str):
+        return None
+    PyObject_GetBuffer(raw, &view, PyBUF_SIMPLE)
+    try:
+        if json_plain_number(<const char *>view.buf, view.len):
+            return ascii_text(<const char *>view.buf, view.len)
+        return None
+    finally:
+        PyBuffer_Release(&view)
+
+
+def json_number(object raw):
+    """``decimal_text.json_number``: a plain number's own text without a regex and a
+    decode; ``null``, exponents and anything refused go to the reference, so every
+    value and every error is the reference's."""
+    text = _plain_number(raw)
+    return text if text is not None else _json_number_ref(raw)
+
+
+def json_decimal(object raw):
+    """``decimal_text.json_decimal``, the same way."""
+    text = _plain_number(raw)
+    return text if text is not None else _json_decimal_ref(raw)
 
 
 # -- checksums over the book's own texts --------------------------------------------

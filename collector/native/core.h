@@ -341,6 +341,29 @@ static inline int size_zero_text(const char *t, Py_ssize_t n) {
     return (t[lo] >= '1' && t[lo] <= '9') ? 0 : -1;
 }
 
+/* -- JSON numbers as text ---------------------------------------------------------- */
+
+/* Whether s[0:n] is a JSON number without an exponent, -?(0|[1-9][0-9]*)(.[0-9]+)?:
+ * the text decimal_text.json_number returns as it is. */
+static int json_plain_number(const char *s, Py_ssize_t n) {
+    Py_ssize_t i = 0;
+    if (i < n && s[i] == '-') i++;
+    if (i >= n) return 0;
+    if (s[i] == '0') {
+        i++;
+    } else if (s[i] >= '1' && s[i] <= '9') {
+        while (i < n && dec_is_digit(s[i])) i++;
+    } else {
+        return 0;
+    }
+    if (i < n && s[i] == '.') {
+        Py_ssize_t start = ++i;
+        while (i < n && dec_is_digit(s[i])) i++;
+        if (i == start) return 0;
+    }
+    return i == n;
+}
+
 /* -- level arrays read from frame text -------------------------------------------- */
 
 /* Where one level's price and size texts lie in the array's text and, when both are

@@ -130,6 +130,43 @@ def test_decimal_columns_equal_the_reference_or_defer_to_it(texts: list, signed:
         assert built.to_pylist() == expected.to_pylist()
 
 
+# -- JSON numbers as text ------------------------------------------------------------
+
+JSON_NUMBER_LIKE = st.one_of(
+    st.from_regex(r"\A-?(0|[1-9][0-9]{0,25})(\.[0-9]{1,25})?([eE][+-]?[0-9]{1,3})?\Z"),
+    st.text(alphabet='0123456789.-+eE nul\t"x', max_size=14),
+    st.sampled_from(["null", " 1", "1 ", "-", "-0", "00", "1.", ".5", "1e", "\u0661"]),
+)
+
+
+def _json_outcome(call, raw: object) -> object:
+    try:
+        return call(raw)
+    except decimal_text.InvalidDecimalText as exc:
+        return "raised", str(exc)
+
+
+@settings(max_examples=3000)
+@given(JSON_NUMBER_LIKE, st.sampled_from(["raw", "bytes", "str"]))
+def test_json_numbers_read_like_the_reference(text: str, form: str) -> None:
+    """``json_number`` and ``json_decimal``: the same text, ``None`` or error."""
+    if form == "raw":
+        try:
+            raw: object = msgspec.json.decode(f"[{text}]", type=list[msgspec.Raw])
+        except msgspec.DecodeError:
+            return
+        if len(raw) != 1:  # type: ignore[arg-type]
+            return
+        raw = raw[0]  # type: ignore[index]
+    else:
+        raw = text.encode() if form == "bytes" else text
+    for native_call, reference_call in (
+        (core.json_number, decimal_text.json_number),
+        (core.json_decimal, decimal_text.json_decimal),
+    ):
+        assert _json_outcome(native_call, raw) == _json_outcome(reference_call, raw)
+
+
 # -- level arrays read from frame text --------------------------------------------------
 
 _WS = st.sampled_from(["", "", " ", "\n", "\t ", "\r\n"])
