@@ -10,7 +10,10 @@ the same exceptions, in the same order.
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 from decimal import Context
 
 import msgspec
@@ -331,3 +334,18 @@ def test_checksums_equal_the_reference_on_any_text(bids: list, asks: list) -> No
 
     assert core.kraken_crc32(bids, asks) == checksum.kraken_crc32_reference(bids, asks)
     assert core.interleaved_crc32(bids, asks) == checksum.interleaved_crc32_reference(bids, asks)
+
+
+@pytest.mark.parametrize("setting,expected", [("0", "collector.decimal_text"), ("1", "native")])
+def test_json_numbers_follow_the_process_setting(setting: str, expected: str) -> None:
+    """``collector.json_numbers`` picks its functions as ``COLLECTOR_NATIVE`` says."""
+    code = (
+        "from collector import json_numbers as j, decimal_text as d; "
+        "print('collector.decimal_text' if j.json_number is d.json_number "
+        "and j.json_decimal is d.json_decimal else 'native')"
+    )
+    env = {**os.environ, native.ENV: setting}
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == expected
