@@ -3,7 +3,9 @@
 The compiled core (``_core``, built from ``_core.pyx`` on install when a compiler
 is there) and the pure-Python reference (``collector.book.book``,
 ``collector.tables``) give identical tables; the differential tests replay every
-recording through both. ``COLLECTOR_NATIVE`` chooses: ``0`` the reference, ``1``
+recording through both (and property tests hold each function to its reference,
+among them ``json_number``, which ``collector.json_numbers`` picks once per process
+for the adapters). ``COLLECTOR_NATIVE`` chooses: ``0`` the reference, ``1``
 the core or an error if it was not built, unset (or ``auto``) the core when built.
 Which one runs is logged once per process, when it is first asked.
 """

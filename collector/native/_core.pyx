@@ -1,5 +1,6 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
-"""The compiled per-level core: exact decimal text, L2 book sides, book columns, checksums.
+"""The compiled per-level core: exact decimal text, L2 book sides, level arrays read from
+frame text, decimal columns, JSON numbers as text, checksums.
 
 Everything here mirrors a pure-Python reference (``collector.decimal_text``,
 ``collector.book.book``, ``collector.tables``) value for value; the differential
