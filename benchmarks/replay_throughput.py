@@ -293,7 +293,8 @@ def main() -> int:
     parser.add_argument(
         "--compare-native",
         action="store_true",
-        help="measure the pure-Python reference and the native core in one run, alternating",
+        help="measure the pure-Python reference and the native core in one run, alternating "
+        "(the adapters' JSON-number reading follows COLLECTOR_NATIVE on both legs)",
     )
     parser.add_argument(
         "--cpu-time",
