@@ -33,12 +33,18 @@ FRAMES = [
     _depth(12, 12, 11, '[["99.5", 3]]', "[]"),  # a number: malformed, skipped
     _depth(13, 13, 12, "[]", '[ ["101.0" , "0"] , ["102.5","4.25"] ]'),  # spaces: still read
 ]
+#: A well-formed array holding text that is no decimal: found at flush, the book resyncs.
+BAD_TEXT = [
+    _depth(9, 11, 8, '[["100.0","2"]]', "[]"),
+    _depth(12, 12, 11, '[["99.0","1.2.3"]]', "[]"),
+    _depth(13, 13, 12, '[["98.0","1"]]', "[]"),
+]
 
 
-def _run(native_path: bool) -> Pipeline:
+def _run(native_path: bool, frames: list[str] = FRAMES) -> Pipeline:
     pipeline = Pipeline(adapters.create("binance-usdm"), MemorySink(), native=native_path)
     pipeline.on_record(Record("http", 1, 0, SNAPSHOT, URL, 200))
-    for i, frame in enumerate(FRAMES):
+    for i, frame in enumerate(frames):
         pipeline.on_record(Record("recv", 2 + i, 1, frame))
     pipeline.finish()
     return pipeline
@@ -60,10 +66,22 @@ def test_a_bad_level_array_is_the_frames_malformed_event(native_path: bool) -> N
     ]
 
 
-def test_both_paths_write_the_same_tables() -> None:
+@pytest.mark.parametrize("native_path", PATHS)
+def test_bad_text_in_a_read_array_unsyncs_the_book_at_flush(native_path: bool) -> None:
+    pipeline = _run(native_path, BAD_TEXT)
+    quality = pylist(pipeline.sink.table("quality"))  # type: ignore[attr-defined]
+    kinds = [q["kind"] for q in quality]
+    assert "malformed" in kinds and "resync" in kinds
+    assert any("'1.2.3' is not a storable decimal" in q["detail"] for q in quality)
+    book = pylist(pipeline.sink.table("book"))  # type: ignore[attr-defined]
+    assert max(r["seq"] for r in book) == 11  # nothing from the bad update on
+
+
+@pytest.mark.parametrize("frames", [FRAMES, BAD_TEXT], ids=["malformed", "bad-text"])
+def test_both_paths_write_the_same_tables(frames: list[str]) -> None:
     if len(PATHS) < 2:
         pytest.skip("the native core is not built here")
-    tables = [_run(p).sink.tables for p in PATHS]  # type: ignore[attr-defined]
+    tables = [_run(p, frames).sink.tables for p in PATHS]  # type: ignore[attr-defined]
     assert tables[0].keys() == tables[1].keys()
     for name in tables[0]:
         assert [pylist(t) for t in tables[0][name]] == [pylist(t) for t in tables[1][name]]
