@@ -12,11 +12,7 @@ records, so replaying a capture drops exactly what the live run dropped.
 
 Dedupe is active only while two or more connections of one plan are open, and
 for ``grace_ns`` of receive time after that, because the surviving connection
-may lag the closed one and deliver events it had already delivered. It also
-starts with the plan's last frames: the venue starts sending on the new connection
-when it accepts it, and the old connection may deliver some of those events before
-the new one's ``open`` is seen here; without them, the new connection's copies
-would pass as new events (the engine then reports them as duplicates). A plan is
+may lag the closed one and deliver events it had already delivered. A plan is
 named by its URL and, where the capture's ``open`` record says so, the plan's
 number: venues that subscribe in frames (OKX, Coinbase, Bybit, ...) open every
 connection to the same URL, and those carry different events.
@@ -28,11 +24,6 @@ from collections import Counter, deque
 
 DEFAULT_GRACE_NS = 10 * 10**9
 _MAX_REMEMBERED = 500_000
-#: Frames kept while no overlap runs, to start one with (a few ms of any feed's traffic).
-RECENT_FRAMES = 1024
-#: Longer frames (characters or bytes) are not kept: snapshots, which a new connection
-#: does not repeat.
-RECENT_MAX_BYTES = 64 * 1024
 
 
 class OverlapFilter:
@@ -44,24 +35,15 @@ class OverlapFilter:
         self._seen: dict[str, set[str | bytes]] = {}
         self._order: dict[str, deque[str | bytes]] = {}
         self.dropped = 0
-        #: ``(conn, frame)`` of the frames admitted while no overlap ran; the pipeline
-        #: appends to it directly (see ``note``), the hot path of every frame.
-        self.recent: deque[tuple[int, str | bytes]] = deque(maxlen=RECENT_FRAMES)
 
     def opened(self, conn: int, url: str, ts: int) -> None:
         """Connection ``conn`` of plan ``url`` (URL, or URL and plan number) opened."""
         self._url_of[conn] = url
         self._open[url] += 1
         if self._open[url] >= 2:
-            starting = url not in self._active_until
             self._active_until[url] = -1
-            seen = self._seen.setdefault(url, set())
-            order = self._order.setdefault(url, deque())
-            if starting:  # the plan's latest frames, which the new connection may repeat
-                for old, data in self.recent:
-                    if old != conn and self._url_of.get(old) == url and data not in seen:
-                        seen.add(data)
-                        order.append(data)
+            self._seen.setdefault(url, set())
+            self._order.setdefault(url, deque())
 
     def closed(self, conn: int, ts: int) -> None:
         url = self._url_of.pop(conn, None)
@@ -70,11 +52,6 @@ class OverlapFilter:
         self._open[url] -= 1
         if self._open[url] < 2 and self._active_until.get(url) == -1:
             self._active_until[url] = ts + self.grace_ns
-
-    def note(self, conn: int, data: str | bytes) -> None:
-        """Keep a frame admitted while no overlap ran (the pipeline inlines this)."""
-        if len(data) <= RECENT_MAX_BYTES:
-            self.recent.append((conn, data))
 
     @property
     def active(self) -> bool:
@@ -86,7 +63,6 @@ class OverlapFilter:
         url = self._url_of.get(conn)
         until = self._active_until.get(url) if url is not None else None
         if until is None:
-            self.note(conn, data)
             return True
         assert url is not None
         if until != -1 and ts > until:

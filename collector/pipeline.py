@@ -60,7 +60,7 @@ from collector.model import (
     clip,
 )
 from collector.native import core as native_core
-from collector.overlap import RECENT_MAX_BYTES, OverlapFilter
+from collector.overlap import OverlapFilter
 from collector.routes import RouteLog
 from collector.tables import TableBuffers
 
@@ -239,11 +239,8 @@ class Pipeline:
                 self._failed(DecodeFailed(reason, ts_recv, f"{len(data)} bytes: {head}"))
                 return
         overlap = self.overlap
-        if overlap.active:
-            if not overlap.admit(conn, data, ts_recv):
-                return
-        elif len(data) <= RECENT_MAX_BYTES:  # OverlapFilter.note, inline: every frame passes
-            overlap.recent.append((conn, data))
+        if overlap.active and not overlap.admit(conn, data, ts_recv):
+            return
         self.frames += 1
         drift = self.drift
         if drift is None:
