@@ -381,9 +381,28 @@ cdef class OrderBook:
         return out
 
 
+cdef inline int _put_plain(object text, char *out, bint signed=False):
+    """Write the decimal128 value of plain decimal text (a leading "-" when ``signed``)
+    at ``out``; -1, nothing written, when the text is not of that shape."""
+    cdef i128 v
+    cdef const char *s
+    cdef Py_ssize_t length
+    cdef bint negative
+    if not _ascii(text):
+        return -1
+    s = <const char *>PyUnicode_DATA(text)
+    length = PyUnicode_GET_LENGTH(text)
+    negative = signed and length > 0 and s[0] == 45  # "-"
+    if dec_parse_plain(s + negative, length - negative, &v):
+        return -1
+    if negative:
+        v = -v
+    memcpy(out, &v, 16)
+    return 0
+
+
 cdef Py_ssize_t _fill(object levels, char *prices, char *sizes, Py_ssize_t row) except -2:
     """Write one level list's prices and sizes from ``row`` on; -1 if a text is not plain."""
-    cdef i128 v
     cdef Levels spans
     cdef Py_ssize_t i
     if type(levels) is Levels:
@@ -396,14 +415,8 @@ cdef Py_ssize_t _fill(object levels, char *prices, char *sizes, Py_ssize_t row) 
             row += 1
         return row
     for price, size in levels:
-        if not (_ascii(price) and _ascii(size)):
+        if _put_plain(price, prices + 16 * row) or _put_plain(size, sizes + 16 * row):
             return -1
-        if dec_parse_plain(<const char *>PyUnicode_DATA(price), PyUnicode_GET_LENGTH(price), &v):
-            return -1
-        memcpy(prices + 16 * row, &v, 16)
-        if dec_parse_plain(<const char *>PyUnicode_DATA(size), PyUnicode_GET_LENGTH(size), &v):
-            return -1
-        memcpy(sizes + 16 * row, &v, 16)
         row += 1
     return row
 
@@ -444,10 +457,7 @@ def decimal_column(list texts, bint signed=False):
     of the plain shape (optionally signed) Arrow's cast takes as is: the reference
     (``schema.exact_decimals``) then converts the column, or refuses it, with its rules.
     """
-    cdef Py_ssize_t i, n = len(texts), length
-    cdef i128 v
-    cdef const char *s
-    cdef bint negative
+    cdef Py_ssize_t i, n = len(texts)
     cdef unsigned char *valid = NULL
     data_bytes = PyBytes_FromStringAndSize(NULL, n * 16)
     cdef char *data = PyBytes_AS_STRING(data_bytes)
@@ -462,16 +472,8 @@ def decimal_column(list texts, bint signed=False):
             valid[i >> 3] &= ~(1 << (i & 7))
             memset(data + 16 * i, 0, 16)
             continue
-        if not _ascii(text):
+        if _put_plain(text, data + 16 * i, signed):
             return None
-        s = <const char *>PyUnicode_DATA(text)
-        length = PyUnicode_GET_LENGTH(text)
-        negative = signed and length > 0 and s[0] == 45  # "-"
-        if dec_parse_plain(s + negative, length - negative, &v):
-            return None
-        if negative:
-            v = -v
-        memcpy(data + 16 * i, &v, 16)
     return data_bytes, validity
 
 
