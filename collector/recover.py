@@ -44,7 +44,6 @@ import fcntl
 import logging
 import os
 import re
-import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -57,7 +56,8 @@ import pyarrow.parquet as pq
 
 import adapters
 from collector.capture.reader import capture_header, list_capture_files, read_capture
-from collector.capture.records import INPROGRESS_SUFFIX, Record
+from collector.capture.records import CAPTURE_FORMAT, INPROGRESS_SUFFIX, Record
+from collector.capture.writer import CaptureStream
 from collector.model import QualityEvent, QualityKind
 from collector.pipeline import Pipeline
 from collector.sinks.parquet import SESSION_KEY, ParquetSink
@@ -67,6 +67,7 @@ log = logging.getLogger(__name__)
 
 _NS_PER_DAY = 86_400 * 10**9
 _PARQUET_INPROGRESS = ".inprogress"
+_SEAL_CHECKPOINT_EVERY = 1000  # records; as the writer's default flush_every
 #: A published file's key below the dataset root (hidden temporaries never match).
 _PUBLISHED = re.compile(r"table=[^/]+/exchange=[^/]+/date=[^/]+/[^./][^/]*\.parquet")
 
@@ -402,20 +403,16 @@ def _finish_leftover(path: Path) -> Path:
     are re-encoded from what was read); the torn tail is what is dropped.
     """
     final = path.with_name(path.name.removeprefix(".").removesuffix(INPROGRESS_SUFFIX))
-    header = capture_header(path)
+    header = {**capture_header(path), "format": CAPTURE_FORMAT}  # written in today's layout
     encoder = msgspec.msgpack.Encoder()
-    compressor = zlib.compressobj(6, zlib.DEFLATED, 31)
+    stream = CaptureStream(encoder.encode(header), level=6)
     tmp = path.with_name(path.name + ".recovering")
     with open(tmp, "wb") as fh:
-        fh.write(compressor.compress(encoder.encode(header)))
-        buffer = bytearray()
-        for record in read_capture(path):
-            encoder.encode_into(record, buffer, -1)
-            if len(buffer) >= 1 << 16:
-                fh.write(compressor.compress(buffer))
-                buffer.clear()
-        fh.write(compressor.compress(buffer))
-        fh.write(compressor.flush(zlib.Z_FINISH))
+        for n, record in enumerate(read_capture(path), 1):
+            fh.write(stream.append(encoder, record))
+            if n % _SEAL_CHECKPOINT_EVERY == 0:  # a reader holds records until proven
+                fh.write(stream.checkpoint())
+        fh.write(stream.finish())
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, final)

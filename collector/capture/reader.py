@@ -27,6 +27,7 @@ import gzip
 import logging
 import os
 import zlib
+from collections import deque
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Final, Literal
@@ -37,6 +38,7 @@ import msgspec
 from collector import formats
 from collector.capture.records import (
     CAPTURE_FORMAT,
+    CAPTURE_FORMATS,
     INPROGRESS_SUFFIX,
     CaptureFormatError,
     Record,
@@ -75,7 +77,7 @@ class RecordingInfo(msgspec.Struct, frozen=True):
 
     path: str
     format: str
-    """``"corpus-v1"`` or ``"collector-capture-v1"``."""
+    """``"corpus-v1"``, ``"collector-capture-v1"`` or ``"collector-capture-v2"``."""
     exchange: str | None
     """Exchange slug from the file's header, when it names one."""
 
@@ -182,7 +184,9 @@ def read_capture(path: StrPath, on_damage: OnDamage | None = None) -> Iterator[R
         _check_capture_header(header, path)
         yield from items
     except DamagedRecording as exc:
-        if on_damage is not None:
+        if path.name.endswith(INPROGRESS_SUFFIX):  # power loss can tear a leftover's tail
+            _log.warning("%s: corrupt tail ignored after the last proven record: %s", path, exc)
+        elif on_damage is not None:
             on_damage(exc.damage)
         elif exc.damage.kind == "truncated":
             _log.warning("%s", exc.damage)
@@ -211,51 +215,135 @@ def list_capture_files(directory: StrPath, exchange: str | None = None) -> list[
 def _capture_items(path: Path) -> Iterator[Any]:
     """Yield the header map of a capture file, then each of its records.
 
+    In a v2 file, a flush's records are held back until the checkpoint after
+    them proves them intact (see :mod:`collector.capture.writer`); bytes damaged
+    inside a flush then lose that flush's records, never turn into wrong ones.
+    A clean cut cannot change bytes, so the records before it are handed out.
+
     Raises ``DamagedRecording`` for damage after the header, except for the
     expected cut tail of a ``.inprogress`` file (power loss can also leave
     garbage there: warned about, not raised).
     """
     unpacker = msgpack.Unpacker(raw=False, max_buffer_size=_MAX_ITEM)
-    count = 0
+    crc: _StreamCrc | None = _StreamCrc()  # None once the header says v1
+    held: list[Record] = []  # records not yet proven by a checkpoint
+    have_header = False
+    yielded = 0  # records handed out
+    item_end = 0  # decompressed offset where the last item ended
     try:
         for data in _gunzip(path):
             unpacker.feed(data)
+            if crc is not None:
+                crc.feed(data)
             try:
-                for item in unpacker:  # complete items only: a partial one waits
-                    if count:  # the header is checked by the caller
-                        item = _to_record(item, path, unpacker, count)
-                    count += 1
-                    yield item
+                for item in unpacker:
+                    if not have_header:  # checked by the caller
+                        if not (type(item) is dict and item.get("format") == CAPTURE_FORMAT):
+                            crc = None  # v1: no checkpoints
+                        have_header = True
+                        yield item
+                    elif crc is None:
+                        record = _to_record(item, path, unpacker, yielded)
+                        yielded += 1
+                        yield record
+                    elif type(item) is dict:
+                        crc.check(item, item_end, unpacker.tell(), held, path, yielded)
+                        yield from held
+                        yielded += len(held)
+                        held.clear()
+                    else:
+                        held.append(_to_record(item, path, unpacker, yielded))
+                    if crc is not None:
+                        item_end = unpacker.tell()
             except DamagedRecording:
                 raise
             except ValueError as exc:  # msgpack's FormatError/StackError/BufferFull
-                if not count:
+                if not have_header:
                     raise CaptureFormatError(f"{path}: corrupt msgpack data: {exc}") from exc
-                raise _corrupt_item(path, unpacker, count, f"corrupt msgpack data: {exc}") from exc
+                detail = f"corrupt msgpack data: {exc}{_unproven(held)}"
+                raise _corrupt_item(path, unpacker, yielded, detail) from exc
     except _Torn as torn:
-        if not count:
+        if not have_header:
             if torn.kind == "truncated":
                 return  # cut before the header was complete
             raise CaptureFormatError(
                 f"{path}: not a collector capture (expected gzip-compressed msgpack "
                 f"starting with a {CAPTURE_FORMAT!r} header): {torn.why}"
             ) from torn
-        if path.name.endswith(INPROGRESS_SUFFIX):
-            if torn.kind != "truncated":
-                _log.warning(
-                    "%s: corrupt tail ignored after the last complete record: %s", path, torn
-                )
-            return
+        if torn.kind == "truncated":  # a cut changes no byte before it
+            yield from held
+            yielded += len(held)
+            if path.name.endswith(INPROGRESS_SUFFIX):
+                return  # a crash leftover ends inside its stream by nature
+        else:
+            torn.why += _unproven(held)
         where = f"byte {torn.offset} of the file"
-        damage = Damage(str(path), torn.kind, torn.offset, where, torn.why, count - 1)
+        damage = Damage(str(path), torn.kind, torn.offset, where, torn.why, yielded)
         raise DamagedRecording(damage) from torn
+    yield from held  # the gzip trailer's CRC has covered them
 
 
-def _corrupt_item(path: Path, unpacker: msgpack.Unpacker, count: int, detail: str) -> Exception:
-    """The damage of a bad item after ``count`` good ones (header included)."""
+def _unproven(held: list[Record]) -> str:
+    """What damage cost in records read but not yet proven by a checkpoint."""
+    return f"; {len(held)} records since the last checkpoint dropped as unproven" if held else ""
+
+
+class _StreamCrc:
+    """CRC-32 of a v2 capture's decompressed stream between checkpoints.
+
+    Keeps the bytes since the last checkpoint (a flush's worth) as views of the
+    chunks fed, so a checkpoint can be checked wherever in a chunk it starts.
+    """
+
+    def __init__(self) -> None:
+        self._chunks: deque[memoryview] = deque()
+        self._at = 0  # stream offset of the first byte kept
+        self._crc = 0
+
+    def feed(self, data: bytes) -> None:
+        self._chunks.append(memoryview(data))
+
+    def check(
+        self,
+        mark: dict[Any, Any],
+        start: int,
+        end: int,
+        held: list[Record],
+        path: Path,
+        yielded: int,
+    ) -> None:
+        """Prove ``held`` by the checkpoint ``mark`` at ``start:end``, or raise its damage."""
+        self._take(start, count=True)
+        found, self._crc = self._crc, 0
+        self._take(end, count=False)
+        if mark != {"crc32": found, "records": len(held)}:
+            detail = (
+                f"checkpoint {mark!r:.100} does not match the {len(held)} records and "
+                f"CRC-32 {found} before it{_unproven(held)}"
+            )
+            where = f"byte {start} of the decompressed stream"
+            raise DamagedRecording(
+                Damage(str(path), "corrupt_record", start, where, detail, yielded)
+            )
+
+    def _take(self, upto: int, *, count: bool) -> None:
+        while self._at < upto:
+            chunk = self._chunks[0]
+            n = min(len(chunk), upto - self._at)
+            if count:
+                self._crc = zlib.crc32(chunk[:n], self._crc)
+            if n == len(chunk):
+                self._chunks.popleft()
+            else:
+                self._chunks[0] = chunk[n:]
+            self._at += n
+
+
+def _corrupt_item(path: Path, unpacker: msgpack.Unpacker, yielded: int, detail: str) -> Exception:
+    """The damage of a bad item after ``yielded`` records were handed out."""
     offset = unpacker.tell()
     where = f"byte {offset} of the decompressed stream"
-    return DamagedRecording(Damage(str(path), "corrupt_record", offset, where, detail, count - 1))
+    return DamagedRecording(Damage(str(path), "corrupt_record", offset, where, detail, yielded))
 
 
 def _salvage(decompressor: Any, chunk: bytes) -> tuple[bytes, int]:
@@ -277,7 +365,7 @@ def _salvage(decompressor: Any, chunk: bytes) -> tuple[bytes, int]:
 def _check_capture_header(header: Any, path: Path) -> dict[str, Any]:
     """Return the header map, or raise if the first item is not ours."""
     fmt = header.get("format") if isinstance(header, dict) else None
-    if fmt != CAPTURE_FORMAT:
+    if fmt not in CAPTURE_FORMATS:
         found = f"format {fmt!r}" if fmt is not None else f"a {type(header).__name__}"
         raise CaptureFormatError(
             f"{path}: not a {CAPTURE_FORMAT!r} capture: header item has {found}"
@@ -285,13 +373,13 @@ def _check_capture_header(header: Any, path: Path) -> dict[str, Any]:
     return header
 
 
-def _to_record(item: Any, path: Path, unpacker: msgpack.Unpacker, count: int) -> Record:
+def _to_record(item: Any, path: Path, unpacker: msgpack.Unpacker, yielded: int) -> Record:
     if type(item) is list:
         try:
             return Record(*item)
         except TypeError:
             pass
-    raise _corrupt_item(path, unpacker, count, f"item is not a capture record: {item!r:.200}")
+    raise _corrupt_item(path, unpacker, yielded, f"item is not a capture record: {item!r:.200}")
 
 
 def capture_header(path: StrPath) -> dict[str, Any]:
@@ -478,7 +566,8 @@ def _open_own(path: Path, on_damage: OnDamage | None) -> tuple[RecordingInfo, It
         exchange = _corpus_header(path).exchange
         records = read_corpus(path, on_damage)
     else:
-        exchange = _capture_header(path).get("exchange")
+        header = _capture_header(path)
+        fmt, exchange = header["format"], header.get("exchange")
         records = read_capture(path, on_damage)
     return RecordingInfo(path=str(path), format=fmt, exchange=exchange), records
 

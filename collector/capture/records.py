@@ -19,8 +19,12 @@ from typing import Final
 
 import msgspec
 
-#: Value of ``"format"`` in the header item of every own capture file.
-CAPTURE_FORMAT: Final = "collector-capture-v1"
+#: Value of ``"format"`` in the header item of every own capture file written now.
+#: v2 adds checkpoints (a CRC-32 over each flush's records) to v1's layout.
+CAPTURE_FORMAT: Final = "collector-capture-v2"
+
+#: Every own format the reader accepts: v1 files (no checkpoints) stay readable.
+CAPTURE_FORMATS: Final = frozenset({"collector-capture-v1", CAPTURE_FORMAT})
 
 #: The record kinds; the same set as the corpus format's non-header lines.
 KINDS: Final = frozenset({"open", "send", "recv", "http", "close"})

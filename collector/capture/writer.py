@@ -1,7 +1,8 @@
 """Append-only raw capture writer: gzip-compressed msgpack, rotated, crash safe.
 
-Layout of one file: a single gzip member holding a msgpack header map followed
-by one array-encoded :class:`~collector.capture.records.Record` per event.
+Layout of one file (``collector-capture-v2``): a single gzip member holding a
+msgpack header map, then array-encoded :class:`~collector.capture.records.Record`
+items, with a checkpoint map ``{"crc32": C, "records": N}`` after each flush.
 
 Crash safety comes from zlib's ``Z_SYNC_FLUSH``: it ends the current deflate
 block on a byte boundary, so everything written before it can be decompressed
@@ -10,6 +11,12 @@ sync-flushes every ``flush_every`` records and on :meth:`CaptureWriter.flush`,
 so after ``kill -9`` the ``.inprogress`` file is readable up to the last flush.
 A file only gets its final name (``os.replace`` after ``fsync``) once it is
 complete, so a final name always means a whole, checksummed gzip stream.
+
+The gzip trailer's CRC is only read at the very end of a file, after every
+record has been handed out; a damaged byte in the middle can inflate to a wrong
+but well-formed record long before it. Checkpoints close that gap: each one holds
+the CRC-32 and count of the decompressed bytes and records since the previous
+one, so a reader hands out a flush's records only once they are proven intact.
 """
 
 from __future__ import annotations
@@ -44,6 +51,61 @@ MiB: Final = 1 << 20
 _BATCH_BYTES: Final = 64 * 1024
 _GZIP_WBITS: Final = 31  # zlib window 2**15 with a gzip header and trailer
 _NS_PER_S: Final = 1_000_000_000
+_checkpoint_encoder: Final = msgspec.msgpack.Encoder()
+
+
+class CaptureStream:
+    """The compressed bytes of one capture file, with a checkpoint after each flush.
+
+    No I/O: each method returns the compressed bytes it produced, for the caller
+    to write. Shared by the writer and by crash recovery's re-sealing of a file,
+    so both make the same layout.
+    """
+
+    def __init__(self, header: bytes, level: int) -> None:
+        self._pending = bytearray(header)
+        self._zlib = zlib.compressobj(level, zlib.DEFLATED, _GZIP_WBITS)
+        #: CRC-32, bytes and records compressed since the last checkpoint.
+        self._crc = 0
+        self._unchecked_bytes = 0
+        self._unchecked = 0
+
+    @property
+    def pending(self) -> int:
+        """Encoded bytes not compressed yet."""
+        return len(self._pending)
+
+    def append(self, encoder: msgspec.msgpack.Encoder, record: Record) -> bytes:
+        """Encode ``record``; compress the batch (and return its bytes) once it is large."""
+        encoder.encode_into(record, self._pending, -1)
+        self._unchecked += 1
+        return self._compress_pending() if len(self._pending) >= _BATCH_BYTES else b""
+
+    def checkpoint(self) -> bytes:
+        """Compress what is pending, then a checkpoint proving it (none if nothing new)."""
+        out = self._compress_pending()
+        if self._unchecked_bytes:  # the header alone is checked too
+            mark = _checkpoint_encoder.encode({"crc32": self._crc, "records": self._unchecked})
+            out += self._zlib.compress(mark)
+            self._crc = self._unchecked_bytes = self._unchecked = 0
+        return out
+
+    def flush(self) -> bytes:
+        """A checkpoint, then a sync flush: all of it decodable from the bytes so far."""
+        return self.checkpoint() + self._zlib.flush(zlib.Z_SYNC_FLUSH)
+
+    def finish(self) -> bytes:
+        """A checkpoint, then the end of the gzip stream (its trailer)."""
+        return self.checkpoint() + self._zlib.flush(zlib.Z_FINISH)
+
+    def _compress_pending(self) -> bytes:
+        if not self._pending:
+            return b""
+        self._crc = zlib.crc32(self._pending, self._crc)
+        self._unchecked_bytes += len(self._pending)
+        out = self._zlib.compress(self._pending)
+        self._pending.clear()
+        return out
 
 
 class _CaptureFile:
@@ -62,33 +124,30 @@ class _CaptureFile:
         self.temp_path = final_path.with_name(inprogress_name(final_path.name))
         self.first_ts = first_ts
         self.compressed_bytes = 0
-        self._pending = bytearray()
+        self._stream = CaptureStream(header, level)
         self._out = bytearray()
         self._ended = False
-        self._zlib = zlib.compressobj(level, zlib.DEFLATED, _GZIP_WBITS)
         # "x": never clobber another writer's file or a crash leftover.
         self._fh = open(self.temp_path, "xb", buffering=0)  # noqa: SIM115 - closed in finish()
         # Held while this process lives: crash recovery leaves a locked file alone.
         fcntl.flock(self._fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        self._pending += header
 
     @property
     def unwritten(self) -> int:
         """Bytes held in memory that have not reached the file yet."""
-        return len(self._pending) + len(self._out)
+        return self._stream.pending + len(self._out)
 
     def append(self, encoder: msgspec.msgpack.Encoder, record: Record) -> None:
         """Encode ``record`` into the pending batch; compress when it is large."""
-        encoder.encode_into(record, self._pending, -1)
-        if len(self._pending) >= _BATCH_BYTES:
-            self._compress_pending()
+        compressed = self._stream.append(encoder, record)
+        if compressed:
+            self._out += compressed
             self._write_out()
 
     def sync(self) -> None:
         """Make everything appended so far decodable from the bytes on disk."""
         if not self._ended:
-            self._compress_pending()
-            self._out += self._zlib.flush(zlib.Z_SYNC_FLUSH)
+            self._out += self._stream.flush()
         self._write_out()
 
     def fsync(self) -> None:
@@ -99,8 +158,7 @@ class _CaptureFile:
     def finish(self) -> Path:
         """Complete the gzip stream, make it durable and give it its final name."""
         if not self._ended:
-            self._compress_pending()
-            self._out += self._zlib.flush(zlib.Z_FINISH)
+            self._out += self._stream.finish()
             self._ended = True
         self._write_out()
         os.fsync(self._fh.fileno())
@@ -115,11 +173,6 @@ class _CaptureFile:
         its last complete block, and recovered at the next start."""
         with contextlib.suppress(OSError):
             self._fh.close()
-
-    def _compress_pending(self) -> None:
-        if self._pending:
-            self._out += self._zlib.compress(self._pending)
-            self._pending.clear()
 
     def _write_out(self) -> None:
         out = self._out
