@@ -220,6 +220,9 @@ class ExchangeRunner:
 
     # -- frame handler (called by the supervisors) ---------------------------
 
+    def on_connecting(self, conn: int, url: str, ts: int) -> None:
+        self._record(Record("connecting", ts, conn, url=url))
+
     def on_open(self, conn: int, url: str, ts: int) -> None:
         # Which plan the connection serves: venues that take their subscriptions in
         # frames use one URL for every connection, and only a connection of the

@@ -210,6 +210,8 @@ class Pipeline:
             moved = self.route_log.opened(data, record.ts) if isinstance(data, str) else None
             if moved is not None:
                 self.out.add_quality(moved)
+        elif kind == "connecting":
+            self.overlap.connecting(record.conn, record.ts)
         elif kind == "close":
             self.overlap.closed(record.conn, record.ts)
             detail = f"connection {record.conn} closed"

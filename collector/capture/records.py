@@ -20,14 +20,15 @@ from typing import Final
 import msgspec
 
 #: Value of ``"format"`` in the header item of every own capture file written now.
-#: v2 adds checkpoints (a CRC-32 over each flush's records) to v1's layout.
+#: v2 adds checkpoints (a CRC-32 over each flush's records) and ``connecting`` records.
 CAPTURE_FORMAT: Final = "collector-capture-v2"
 
 #: Every own format the reader accepts: v1 files (no checkpoints) stay readable.
 CAPTURE_FORMATS: Final = frozenset({"collector-capture-v1", CAPTURE_FORMAT})
 
-#: The record kinds; the same set as the corpus format's non-header lines.
-KINDS: Final = frozenset({"open", "send", "recv", "http", "close"})
+#: The record kinds: the corpus format's, plus ``connecting`` (v2: a websocket
+#: connection attempt starts; see ``collector.overlap`` for why it is recorded).
+KINDS: Final = frozenset({"connecting", "open", "send", "recv", "http", "close"})
 
 #: Suffix of a finished capture file.
 CAPTURE_SUFFIX: Final = ".capture.gz"
@@ -64,7 +65,7 @@ class Record(msgspec.Struct, frozen=True, array_like=True, gc=False):
     """
 
     kind: str
-    """``"open"``, ``"send"``, ``"recv"``, ``"http"`` or ``"close"``."""
+    """``"connecting"``, ``"open"``, ``"send"``, ``"recv"``, ``"http"`` or ``"close"``."""
     ts: int
     """Local wall clock at receipt (or send), ns since the Unix epoch, UTC."""
     conn: int = 0
@@ -72,7 +73,7 @@ class Record(msgspec.Struct, frozen=True, array_like=True, gc=False):
     data: str | bytes = ""
     """Text frame (``str``), binary frame (``bytes``) or HTTP body, verbatim."""
     url: str = ""
-    """Target URL for ``open`` and ``http``."""
+    """Target URL for ``connecting``, ``open`` and ``http``."""
     status: int | None = None
     """HTTP status when known."""
 

@@ -15,8 +15,10 @@ Removing the duplicates is the consumer's job: it knows the venue's ids (book
 update ids, trade ids) and the transport does not. Losing nothing is worth
 seeing a few frames twice.
 
-Everything the handler hears is in call order on the event loop: ``on_open``
-before that connection's frames and sends, ``on_close`` after its last frame.
+Everything the handler hears is in call order on the event loop:
+``on_connecting`` when an attempt starts (it may fail and say nothing more),
+``on_open`` before that connection's frames and sends, ``on_close`` after its
+last frame.
 An exception raised by the handler is a bug in the consumer, not a network
 condition: it stops the supervisor and is re-raised from :meth:`run`.
 
@@ -61,6 +63,10 @@ Resolver = Callable[[ConnectionPlan], Awaitable[Endpoint | None]]
 
 class FrameHandler(Protocol):
     """Receives everything a supervisor sees; called on the event loop, must not block."""
+
+    def on_connecting(self, conn: int, url: str, ts: int) -> None:
+        """Connection ``conn`` to ``url`` is being attempted (it may never open)."""
+        ...
 
     def on_open(self, conn: int, url: str, ts: int) -> None: ...
 
@@ -323,6 +329,7 @@ class WsSupervisor:
             if endpoint is None:
                 return None
             url, ping_s = endpoint.url, endpoint.ping_interval_s or ping_s
+        self._handler.on_connecting(conn, url, time.time_ns())
         attempt = asyncio.ensure_future(
             connect(
                 url,

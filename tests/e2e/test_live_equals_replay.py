@@ -17,7 +17,7 @@ import pytest
 from harness import daemon_config, read_table, run_daemon, synced, wait_for
 from support import CAPTURES, needs_captures
 
-from collector.capture.reader import list_capture_files
+from collector.capture.reader import list_capture_files, read_capture
 from collector.replay import replay
 from collector.simulator import Simulator, SimulatorConfig
 
@@ -67,6 +67,18 @@ def test_live_parquet_equals_replay_of_its_own_capture(live_run: Path, tmp_path:
         assert live.sort_by([(c, "ascending") for c in order]).equals(
             again.sort_by([(c, "ascending") for c in order])
         ), name
+
+
+def test_every_connection_is_announced_before_its_handshake(live_run: Path) -> None:
+    """The ``connecting`` record bounds the switch-over race (``collector.overlap``)."""
+    records = [r for p in list_capture_files(live_run / "capture") for r in read_capture(p)]
+    started = {r.conn: r for r in records if r.kind == "connecting"}
+    opened = [r for r in records if r.kind == "open"]
+    assert opened
+    for r in opened:
+        attempt = started[r.conn]
+        assert attempt.url == r.url and attempt.ts <= r.ts
+        assert records.index(attempt) < records.index(r)
 
 
 def test_live_books_equal_replay_of_the_source_recording(live_run: Path, tmp_path: Path) -> None:

@@ -52,6 +52,10 @@ class Recorder:
 
     def __init__(self) -> None:
         self.events: list[tuple[str, int, Any, int, float]] = []
+        self.attempts: list[tuple[int, int]] = []
+
+    def on_connecting(self, conn: int, url: str, ts: int) -> None:
+        self.attempts.append((conn, ts))  # kept apart: ``events`` is what a connection did
 
     def on_open(self, conn: int, url: str, ts: int) -> None:
         self.events.append(("open", conn, url, ts, time.monotonic()))
@@ -148,6 +152,8 @@ def test_frames_arrive_in_order_after_open_and_subscribe() -> None:
         kinds = [e[0] for e in rec.events]
         assert kinds[0] == "open" and kinds[-1] == "close"
         (conn,) = set(rec.conns())
+        ((attempt, started),) = rec.attempts  # said before the handshake, with its own time
+        assert attempt == conn and started <= rec.of("open")[0][3]
         assert [e[2] for e in rec.of("send")] == ["sub-a", "sub-b"]
         frames = rec.of("frame")
         assert [e[2] for e in frames] == [f"m{i}" if i % 2 else f"m{i}".encode() for i in range(50)]
@@ -370,6 +376,7 @@ def test_connect_failures_back_off_and_recover_when_the_server_appears() -> None
         async with supervising(sup):
             await until(lambda: sup.connect_failures >= 3)
             assert sup.state in ("connecting", "backoff") and not rec.events
+            assert len(rec.attempts) >= sup.connect_failures >= 3  # each try is said
 
             async def handler(ws: ServerConnection) -> None:
                 await ws.send("up")

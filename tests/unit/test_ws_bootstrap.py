@@ -50,6 +50,8 @@ class _Handler:
     def __init__(self) -> None:
         self.opened: list[str] = []
 
+    def on_connecting(self, conn: int, url: str, ts: int) -> None: ...
+
     def on_open(self, conn: int, url: str, ts: int) -> None:
         self.opened.append(url)
 
