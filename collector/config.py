@@ -23,6 +23,7 @@ import msgspec
 import adapters
 from collector.adapter import ALL_CHANNELS, CHANNELS, derivative_channels, market_channels
 from collector.book.engine import SNAPSHOT_WITH
+from collector.capture.records import DEFAULT_COMPRESSION_LEVEL
 from collector.storage import is_remote, redact, uri_problem
 
 MIB = 1024 * 1024
@@ -71,9 +72,9 @@ class CaptureConfig(msgspec.Struct, frozen=True):
     enabled: bool = True
     dir: str = "data/capture"
     rotate_seconds: float = 3600.0
-    #: zlib level of the capture's gzip stream (1-9): at 6 the daemon's largest single
-    #: cost per frame; README "Configuration" has the measured trade-off.
-    compression_level: int = 6
+    #: zlib level of the capture's gzip stream (1-9): one of the daemon's largest costs
+    #: per frame; README "Configuration" has the measured trade-off.
+    compression_level: int = DEFAULT_COMPRESSION_LEVEL
     endpoint_url: str | None = None
     region: str | None = None
     spool_dir: str = "spool/capture"

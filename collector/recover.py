@@ -56,7 +56,12 @@ import pyarrow.parquet as pq
 
 import adapters
 from collector.capture.reader import capture_header, list_capture_files, read_capture
-from collector.capture.records import CAPTURE_FORMAT, INPROGRESS_SUFFIX, Record
+from collector.capture.records import (
+    CAPTURE_FORMAT,
+    DEFAULT_COMPRESSION_LEVEL,
+    INPROGRESS_SUFFIX,
+    Record,
+)
 from collector.capture.writer import CaptureStream
 from collector.model import QualityEvent, QualityKind
 from collector.pipeline import Pipeline
@@ -405,7 +410,7 @@ def _finish_leftover(path: Path) -> Path:
     final = path.with_name(path.name.removeprefix(".").removesuffix(INPROGRESS_SUFFIX))
     header = {**capture_header(path), "format": CAPTURE_FORMAT}  # written in today's layout
     encoder = msgspec.msgpack.Encoder()
-    stream = CaptureStream(encoder.encode(header), level=6)
+    stream = CaptureStream(encoder.encode(header), DEFAULT_COMPRESSION_LEVEL)
     tmp = path.with_name(path.name + ".recovering")
     with open(tmp, "wb") as fh:
         for n, record in enumerate(read_capture(path), 1):

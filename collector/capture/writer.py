@@ -37,6 +37,7 @@ import msgspec
 
 from collector.capture.records import (
     CAPTURE_FORMAT,
+    DEFAULT_COMPRESSION_LEVEL,
     Record,
     capture_file_name,
     check_slug,
@@ -228,7 +229,7 @@ class CaptureWriter:
         rotate_bytes: int = 256 * MiB,
         flush_every: int = 1000,
         *,
-        level: int = 6,
+        level: int = DEFAULT_COMPRESSION_LEVEL,
         on_complete: Callable[[Path], None] | None = None,
         max_unwritten: int = 64 * MiB,
         session: str | None = None,

@@ -90,7 +90,7 @@ def test_minimal_config_takes_every_default() -> None:
     assert config.output.rotate_bytes == 256 * 1024 * 1024
     assert (config.capture.enabled, config.capture.dir) == (True, "data/capture")
     assert config.capture.rotate_seconds == 3600.0
-    assert config.capture.compression_level == 6
+    assert config.capture.compression_level == 5
     daemon = config.daemon
     assert (daemon.instance, daemon.flush_interval_s, daemon.status, daemon.uvloop) == (
         "0",
