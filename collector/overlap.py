@@ -33,7 +33,7 @@ from collections import Counter, deque
 
 DEFAULT_GRACE_NS = 10 * 10**9
 _MAX_REMEMBERED = 500_000
-#: An attempt that neither opened by then is forgotten (longer than any open timeout).
+#: An attempt that has not opened by then is forgotten (longer than any open timeout).
 ATTEMPT_NS = 120 * 10**9
 #: Frames kept while an attempt is pending; the race is in the last of them.
 _MAX_DURING_ATTEMPTS = 4096
