@@ -13,6 +13,10 @@ Two kinds of knob, because tests need both "from now on" and "once, now":
   sent on any connection (``skip_frames`` is how a played-back venue loses an
   update), ``server_shutdown`` to every connection open when it is set.
 
+``handshake_delay_s`` applies to every handshake answered while it is set: it
+widens the window in which a client's make-before-break switch-over sees an
+event on its old connection before its new connection has even opened.
+
 ``POST /_faults`` and :meth:`FaultState.update` take the same JSON; short
 aliases (``skip``, ``duplicate``, ``drop``, ``silent``) are accepted.
 
@@ -113,6 +117,10 @@ class Faults:
     snapshot_delay_s: float = 0.0  # delay REST depth answers (the book is read on arrival)
     server_shutdown: bool = False  # send serverShutdown on every open connection, once
     close_after_s: float | None = None  # close (with a close frame) N s after opening
+    #: Answer websocket handshakes this late while already publishing to the new
+    #: connection (generated venues): what it misses meanwhile comes right after the
+    #: answer, after the client's other connections delivered the same events.
+    handshake_delay_s: float = 0.0
     drift: str | None = None  # a protocol drift mode (DRIFT_MODES), in force until null
     trade_route: str | None = None  # route_split: the path serving trades (TRADE_ROUTES)
 

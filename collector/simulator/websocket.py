@@ -40,7 +40,9 @@ async def handle(request: web.Request, sim: Simulator, path: str) -> web.StreamR
     if path in wire.MOVED_PATHS and sim.faults.drift != "moved_endpoint":
         raise web.HTTPNotFound(text=f"no websocket endpoint /{slug}/{path} here")
     streams = request.query.get("streams", "").split("/")
-    return await _serve(request, sim, slug, path, source.frames, streams, _on_request)
+    # Generated books publish to their subscribers; a played-back recording has none.
+    subscribers = getattr(source, "subscribers", None)
+    return await _serve(request, sim, slug, path, source.frames, streams, _on_request, subscribers)
 
 
 async def handle_playback(
@@ -72,11 +74,15 @@ async def _serve(
     frames: Callable[[Connection], AsyncIterator[tuple[str, str | bytes]]],
     streams: list[str],
     on_text: Callable[[Connection, str], Awaitable[None]] | None,
+    subscribers: set[Connection] | None = None,
 ) -> web.WebSocketResponse:
-    """Accept, pump ``frames`` through the fault knobs, hand client text to ``on_text``."""
+    """Accept, pump ``frames`` through the fault knobs, hand client text to ``on_text``.
+
+    ``subscribers``: the generated source's, which ``handshake_delay_s`` joins before
+    the handshake is answered, so the venue publishes to the connection meanwhile.
+    """
     # A client that stops reading must not hold a close (or the simulator's stop) for long.
     ws = web.WebSocketResponse(compress=False, max_msg_size=1 << 20, timeout=_CLOSE_TIMEOUT_S)
-    await ws.prepare(request)
     conn = Connection(
         sim.next_id(),
         slug,
@@ -88,6 +94,18 @@ async def _serve(
         send_stamps=sim.config.send_stamps,
     )
     conn.subscribe(streams)
+    delay = sim.faults.faults.handshake_delay_s
+    if delay and subscribers is not None:
+        subscribers.add(conn)  # published to from now on, queued until the pump starts
+        sim.faults.fired["handshake_delay"] += 1
+        try:
+            await asyncio.sleep(delay)
+            await ws.prepare(request)
+        except BaseException:
+            subscribers.discard(conn)
+            raise
+    else:
+        await ws.prepare(request)
     sim.connections.add(conn)
     sim.stats.connections_opened += 1
     sim.stats.connections_open += 1

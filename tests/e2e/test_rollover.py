@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
 from harness import (
     assert_rows_never_wrong,
     daemon_config,
@@ -22,12 +23,20 @@ from harness import (
 
 from collector.daemon import Daemon
 from collector.simulator import Simulator, SimulatorConfig
+from collector.simulator.faults import Faults
 
 SLUG, SYMBOL = "binance-usdm", "BTCUSDT"
 
 
-def test_planned_rollover_loses_and_duplicates_nothing(tmp_path: Path) -> None:
+@pytest.mark.parametrize("handshake_delay_s", [0.0, 0.3], ids=["prompt", "late-handshake"])
+def test_planned_rollover_loses_and_duplicates_nothing(
+    tmp_path: Path, handshake_delay_s: float
+) -> None:
+    """``late-handshake``: the venue publishes to each new connection 0.3 s before it
+    answers the handshake, so the old connection delivers those events first and the new
+    one repeats them after its ``open``; the overlap filter must know them already."""
     rollovers: list[int] = []
+    dropped: list[int] = []
 
     async def main() -> Simulator:
         cfg = SimulatorConfig(
@@ -37,6 +46,7 @@ def test_planned_rollover_loses_and_duplicates_nothing(tmp_path: Path) -> None:
             seed=3,
             history=20_000,
             trade_probability=0.9,
+            faults=Faults(handshake_delay_s=handshake_delay_s),
         )
         async with Simulator(cfg) as sim:
             config = daemon_config(
@@ -47,12 +57,16 @@ def test_planned_rollover_loses_and_duplicates_nothing(tmp_path: Path) -> None:
                 await wait_for(synced(daemon, SLUG, [SYMBOL]), 20, "first sync")
                 await asyncio.sleep(5.0)
                 rollovers.extend(s.rollovers for s in daemon.runners[0].supervisors)
+                dropped.append(daemon.runners[0].pipeline.overlap.dropped)
 
             await run_daemon(config, body)
             return sim
 
     sim = asyncio.run(main())
     assert min(rollovers) >= 2, rollovers  # both the public and the market connection
+    if handshake_delay_s:  # the race was there to lose, and the filter took the copies out
+        assert sim.faults.fired["handshake_delay"] >= 2 + sum(rollovers)
+        assert dropped[0] > 0
 
     quality = read_table(tmp_path / "data", "quality")
     kinds = quality["kind"].to_pylist()
