@@ -76,11 +76,15 @@ class CaptureStream:
         """Encoded bytes not compressed yet."""
         return len(self._pending)
 
-    def append(self, encoder: msgspec.msgpack.Encoder, record: Record) -> bytes:
-        """Encode ``record``; compress the batch (and return its bytes) once it is large."""
+    def append(self, encoder: msgspec.msgpack.Encoder, record: Record) -> bool:
+        """Encode ``record``; True once the pending batch is large enough to ``compress``."""
         encoder.encode_into(record, self._pending, -1)
         self._unchecked += 1
-        return self._compress_pending() if len(self._pending) >= _BATCH_BYTES else b""
+        return len(self._pending) >= _BATCH_BYTES
+
+    def compress(self) -> bytes:
+        """Compress the pending batch (zlib may hold some of it back until a flush)."""
+        return self._compress_pending()
 
     def checkpoint(self) -> bytes:
         """Compress what is pending, then a checkpoint proving it (none if nothing new)."""
@@ -140,10 +144,9 @@ class _CaptureFile:
 
     def append(self, encoder: msgspec.msgpack.Encoder, record: Record) -> None:
         """Encode ``record`` into the pending batch; compress when it is large."""
-        compressed = self._stream.append(encoder, record)
-        if compressed:
-            self._out += compressed
-            self._write_out()
+        if self._stream.append(encoder, record):
+            self._out += self._stream.compress()
+            self._write_out()  # also retries what an earlier failure left unwritten
 
     def sync(self) -> None:
         """Make everything appended so far decodable from the bytes on disk."""
