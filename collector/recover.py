@@ -412,15 +412,21 @@ def _finish_leftover(path: Path) -> Path:
     encoder = msgspec.msgpack.Encoder()
     stream = CaptureStream(encoder.encode(header), DEFAULT_COMPRESSION_LEVEL)
     tmp = path.with_name(path.name + ".recovering")
-    with open(tmp, "wb") as fh:
-        for n, record in enumerate(read_capture(path), 1):
-            fh.write(stream.append(encoder, record))
-            if n % _SEAL_CHECKPOINT_EVERY == 0:  # a reader holds records until proven
-                fh.write(stream.checkpoint())
-        fh.write(stream.finish())
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, final)
+    try:
+        with open(tmp, "wb") as fh:
+            for n, record in enumerate(read_capture(path), 1):
+                if stream.append(encoder, record):
+                    fh.write(stream.compress())
+                if n % _SEAL_CHECKPOINT_EVERY == 0:  # a reader holds records until proven
+                    fh.write(stream.checkpoint())
+            fh.write(stream.finish())
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, final)
+    except BaseException:  # the leftover stays as it was, for the next attempt
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
     path.unlink()
     with contextlib.suppress(OSError):
         fd = os.open(final.parent, os.O_RDONLY)

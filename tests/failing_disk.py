@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from collector import recover
 from collector.capture import writer as capture_writer
 from collector.sinks import parquet as parquet_sink
 
@@ -74,7 +75,7 @@ class FailingDisk:
                 self.check(str(dst))
             real_replace(src, dst, **kwargs)
 
-        for module in (parquet_sink, capture_writer):
+        for module in (parquet_sink, capture_writer, recover):
             monkeypatch.setattr(module, "open", fake_open, raising=False)
         monkeypatch.setattr(os, "fsync", fake_fsync)
         monkeypatch.setattr(os, "replace", fake_replace)

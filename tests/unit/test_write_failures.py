@@ -9,6 +9,7 @@ in order, and no published file may be partial.
 from __future__ import annotations
 
 import errno
+import os
 import time
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from collector import schema
 from collector.capture.reader import list_capture_files, read_capture
 from collector.capture.records import Record
 from collector.capture.writer import CaptureWriter
+from collector.recover import recover_dataset
 from collector.sinks.parquet import SESSION_KEY, ParquetSink
 from collector.transport.retry import Backoff
 
@@ -178,6 +180,55 @@ def test_capture_pauses_past_its_bound_and_close_leaves_it_for_recovery(
     (leftover,) = list_capture_files(tmp_path)
     assert leftover.name.endswith(".inprogress")
     assert next(iter(read_capture(leftover))).data == records(1)[0].data
+
+
+@pytest.mark.parametrize("where", ["open", "fsync"])
+@pytest.mark.parametrize("name", sorted(ERRNOS))
+def test_recovery_resealing_a_leftover_on_a_failing_disk_keeps_it_for_the_next_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, where: str
+) -> None:
+    """Recovery publishes the rows, then rewrites the leftover as a finished file; when
+    that write fails (at once, or at the fsync of the written copy) the leftover stays
+    whole with no half-written copy beside it, and the next recovery finishes it
+    without publishing a row twice."""
+    capture, data, clean = tmp_path / "capture", tmp_path / "data", tmp_path / "clean"
+    sent = records(3000)
+    for root in (capture, tmp_path / "reference"):
+        writer = CaptureWriter(root, "binance-usdm", flush_every=50)
+        for record in sent:
+            writer.write(record)
+        writer.close(finish=False)  # as a kill leaves it
+    disk = FailingDisk(monkeypatch, capture)
+    fsync = os.fsync
+    if where == "open":
+        disk.fail(ERRNOS[name])
+    else:
+
+        def failing_copy_fsync(fd: int) -> None:
+            if os.readlink(f"/proc/self/fd/{fd}").endswith(".recovering"):
+                raise OSError(ERRNOS[name], os.strerror(ERRNOS[name]))
+            fsync(fd)
+
+        monkeypatch.setattr(os, "fsync", failing_copy_fsync)
+    with pytest.raises(OSError) as failed:
+        recover_dataset(capture, data)
+    assert failed.value.errno == ERRNOS[name]
+    (leftover,) = list_capture_files(capture)
+    assert leftover.name.endswith(".inprogress")
+    assert [r.data for r in read_capture(leftover)] == [r.data for r in sent]
+    assert not list(capture.rglob("*.recovering"))
+
+    disk.heal()
+    monkeypatch.setattr(os, "fsync", fsync)
+    assert len(recover_dataset(capture, data).sessions) == 1
+    (final,) = list_capture_files(capture)
+    assert not final.name.endswith(".inprogress")
+    assert [r.data for r in read_capture(final)] == [r.data for r in sent]
+    recover_dataset(tmp_path / "reference", clean)  # one recovery that never failed
+    # These frames decode to nothing but quality rows: each must be there once.
+    ours = ds.dataset(data / "table=quality", partitioning="hive").to_table()
+    once = ds.dataset(clean / "table=quality", partitioning="hive").to_table()
+    assert ours.num_rows == once.num_rows > 0
 
 
 def test_capture_close_without_finishing_keeps_the_file_in_progress(tmp_path: Path) -> None:
