@@ -19,7 +19,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from collector import decimal_text, schema
+from collector import decimal_text, row_columns, schema
 from collector.model import (
     BestBidAsk,
     DerivativeTicker,
@@ -40,7 +40,6 @@ BadBookHandler = Callable[[str, int, int, str, int], None]
 
 _SIDES = pa.array(["bid", "ask"], pa.string())
 _LEVEL_LISTS = pa.list_(pa.list_(pa.string(), 2))
-_TRADE_SIDES = pa.array(["buy", "sell"], pa.string())
 
 #: Message type -> the table whose columns are named like its fields.
 DERIVATIVE_TABLES: dict[type, str] = {
@@ -57,6 +56,10 @@ def _labels(values: list[str]) -> pa.DictionaryArray:
 def _timestamps(values: list[int | None]) -> pa.Array:
     return pa.array(values, pa.int64()).cast(schema.TIMESTAMP)
 
+
+#: Buffered ``(message, market)`` rows of one table: a list (the reference) or the
+#: compiled core's ``RowColumns``, which takes the same ``append``.
+MessageRows = Any
 
 #: ``(column, texts, signed) -> decimal128 array``: ``decimal_array`` bound to a core.
 Decimals = Callable[..., pa.Array]
@@ -201,14 +204,16 @@ class TableBuffers:
         """``native``: build book columns with the compiled core (True), the reference
         (False), or as ``COLLECTOR_NATIVE`` says (None); see ``collector.native``."""
         self._native = native
-        core = native_core(native)
+        core = self._core = native_core(native)
         self._book = _BookBuffer(core)
         self._decimals: Decimals = partial(decimal_array, core)
-        self._trades: list[tuple[Trade, str]] = []
-        self._bbo: list[tuple[BestBidAsk, str]] = []
+        # (message, market) rows: a list on the reference path, the compiled core's
+        # column buffers (``collector.row_columns``) otherwise; both take ``append``.
+        self._trades: MessageRows = self._rows("trades")
+        self._bbo: MessageRows = self._rows("bbo")
         self._quality: list[QualityEvent] = []
         #: derivative_ticker, liquidations, option_summary -> (message, market) rows
-        self._derivatives: dict[str, list[tuple[Any, str]]] = {}
+        self._derivatives: dict[str, MessageRows] = {}
         #: book_snapshots table name -> (depth, rows)
         self._samples: dict[str, tuple[int, list[tuple[Any, ...]]]] = {}
 
@@ -260,7 +265,14 @@ class TableBuffers:
         self, message: DerivativeTicker | Liquidation | OptionSummary, market: str
     ) -> None:
         """One row of the table ``DERIVATIVE_TABLES`` names for the message's type."""
-        self._derivatives.setdefault(DERIVATIVE_TABLES[type(message)], []).append((message, market))
+        table = DERIVATIVE_TABLES[type(message)]
+        rows = self._derivatives.get(table)
+        if rows is None:
+            rows = self._derivatives[table] = self._rows(table)
+        rows.append((message, market))
+
+    def _rows(self, table: str) -> MessageRows:
+        return [] if self._core is None else row_columns.row_columns(self._core, table)
 
     def add_quality(self, event: QualityEvent) -> None:
         self._quality.append(event)
@@ -340,9 +352,13 @@ class TableBuffers:
         self,
         name: str,
         build: Callable[[list[tuple[Any, str]]], pa.Table],
-        rows: list[tuple[Any, str]],
+        rows: MessageRows,
         check: Callable[[Any], None],
     ) -> pa.Table | None:
+        """The table of ``rows``, less (and reporting) those that cannot be stored."""
+        dropped = partial(self._dropped_row, name)
+        if type(rows) is not list:
+            return row_columns.table(name, rows, dropped)
         if not rows:
             return None
         try:
@@ -355,15 +371,16 @@ class TableBuffers:
             try:
                 check(msg)
             except decimal_text.InvalidDecimalText as exc:
-                log.warning("dropped a %s row of %s: %s", name, msg.symbol, exc)
-                self._quality.append(
-                    QualityEvent(
-                        msg.symbol, msg.ts_recv, QualityKind.MALFORMED, f"dropped {name} row: {exc}"
-                    )
-                )
+                dropped(msg.symbol, msg.ts_recv, str(exc))
             else:
                 good.append(row)
         return build(good) if good else None
+
+    def _dropped_row(self, name: str, symbol: str, ts_recv: int, why: str) -> None:
+        log.warning("dropped a %s row of %s: %s", name, symbol, why)
+        self._quality.append(
+            QualityEvent(symbol, ts_recv, QualityKind.MALFORMED, f"dropped {name} row: {why}")
+        )
 
 
 def _check_trade(trade: Trade) -> None:
@@ -420,7 +437,8 @@ def _trades_table(decimals: Decimals, rows: list[tuple[Trade, str]]) -> pa.Table
             "ts_recv": _timestamps([t.ts_recv for t in trades]),
             "trade_id": pa.array([t.trade_id for t in trades], pa.string()),
             "side": pa.DictionaryArray.from_arrays(
-                pa.array([0 if t.side == "buy" else 1 for t in trades], pa.int32()), _TRADE_SIDES
+                pa.array([0 if t.side == "buy" else 1 for t in trades], pa.int32()),
+                row_columns.TRADE_SIDES,
             ),
             "price": decimals("price", [t.price for t in trades]),
             "size": decimals("size", [t.size for t in trades]),

@@ -1,6 +1,7 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
 """The compiled per-level core: exact decimal text, L2 book sides, level arrays read from
-frame text, decimal columns, JSON numbers as text, checksums.
+frame text, decimal columns, trade/quote/derivative row columns, JSON numbers as text,
+checksums.
 
 Everything here mirrors a pure-Python reference (``collector.decimal_text``,
 ``collector.book.book``, ``collector.tables``) value for value; the differential
@@ -13,11 +14,13 @@ from cpython.object cimport PyObject
 from cpython.unicode cimport PyUnicode_Check
 from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
 from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING
-from libc.stdint cimport uint32_t, uint64_t
-from cpython.mem cimport PyMem_Free, PyMem_Malloc
+from libc.stdint cimport int32_t, int64_t, uint32_t, uint64_t
+from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
+from cpython.object cimport PyObject_GetAttr
 from libc.string cimport memcpy, memset
 
 from decimal import Decimal
+from sys import intern as sys_intern
 
 from collector import decimal_text as _decimal_text
 from collector import levels as _levels
@@ -475,6 +478,173 @@ def decimal_column(list texts, bint signed=False):
         if _put_plain(text, data + 16 * i, signed):
             return None
     return data_bytes, validity
+
+
+# -- row columns: trades, bbo and the derivative tables, one value at a time ---------
+
+#: Column kinds of ``RowColumns`` (the letters its constructor takes).
+cdef enum:
+    K_LABEL = 76      # "L": dictionary-encoded text, dictionary in order of first appearance
+    K_BUY_SELL = 66   # "B": 0 for "buy", 1 for anything else (the trades table's sides)
+    K_INT = 73        # "I": int64, None is null (timestamps too)
+    K_DEC = 68        # "D": decimal128(38, 18) from plain decimal text, None is null
+    K_SDEC = 100      # "d": the same, a leading "-" allowed
+    K_OBJ = 79        # "O": kept as the Python value, converted by Arrow at the end
+
+cdef Py_ssize_t _width(int kind):
+    if kind == K_DEC or kind == K_SDEC:
+        return 16
+    if kind == K_INT:
+        return 8
+    if kind == K_LABEL or kind == K_BUY_SELL:
+        return 4
+    return 0
+
+
+cdef class RowColumns:
+    """One table's rows, each value written to its column's C buffer as it arrives.
+
+    Why: the reference buffers a ``(message, market)`` tuple per row and walks the rows
+    once per column when it drains, which cost more per bbo row than decoding its frame
+    (issue 12), and all of it on the daemon's event loop. Here a row is read straight
+    from the message's fields (``names``; ``"market"`` is the argument) into
+    dictionary indices, int64 values and decimal128 bytes, and ``collector.tables``
+    turns the buffers into Arrow arrays without a Python object per row. Decimal text
+    that is not plain (an exponent, junk) is set aside per cell in ``odd`` for the
+    reference's conversion, which also decides whether the row can be stored.
+    """
+
+    cdef readonly tuple names
+    cdef readonly bytes kinds
+    cdef readonly Py_ssize_t rows
+    cdef readonly list odd
+    cdef Py_ssize_t ncols, cap, market_column
+    cdef char **data
+    cdef unsigned char **valid
+    cdef list codes  # per column: value -> index (labels), else None
+    cdef list objects  # per column: the values (K_OBJ), else None
+    cdef list nulls  # per column: a null was seen
+
+    def __cinit__(self, tuple names, bytes kinds):
+        if len(names) != len(kinds):
+            raise ValueError("one kind per column")
+        self.ncols = len(names)
+        self.data = <char **>PyMem_Malloc(self.ncols * sizeof(char *))
+        self.valid = <unsigned char **>PyMem_Malloc(self.ncols * sizeof(unsigned char *))
+        if self.data == NULL or self.valid == NULL:
+            raise MemoryError()
+        memset(self.data, 0, self.ncols * sizeof(char *))
+        memset(self.valid, 0, self.ncols * sizeof(unsigned char *))
+
+    def __init__(self, tuple names, bytes kinds):
+        for kind in kinds:
+            if kind not in b"LBIDdO":
+                raise ValueError(f"unknown column kind {chr(kind)!r}")
+        self.names = tuple(sys_intern(n) for n in names)
+        self.market_column = names.index("market") if "market" in names else -1
+        self.kinds = kinds
+        self.rows = 0
+        self.cap = 0
+        self.odd = []
+        self.codes = [{} if k == K_LABEL else None for k in kinds]
+        self.objects = [[] if k == K_OBJ else None for k in kinds]
+        self.nulls = [False] * self.ncols
+
+    def __dealloc__(self):
+        cdef Py_ssize_t c
+        if self.data != NULL:
+            for c in range(self.ncols):
+                PyMem_Free(self.data[c])
+                PyMem_Free(self.valid[c])
+        PyMem_Free(self.data)
+        PyMem_Free(self.valid)
+
+    cdef int _grow(self) except -1:
+        cdef Py_ssize_t c, cap = self.cap * 2 if self.cap else 1024
+        cdef Py_ssize_t old_bits = (self.cap + 7) // 8, bits = (cap + 7) // 8
+        cdef void *p
+        cdef const char *kinds = self.kinds
+        for c in range(self.ncols):
+            if _width(kinds[c]):
+                p = PyMem_Realloc(self.data[c], cap * _width(kinds[c]))
+                if p == NULL:
+                    raise MemoryError()
+                self.data[c] = <char *>p
+            p = PyMem_Realloc(self.valid[c], bits)
+            if p == NULL:
+                raise MemoryError()
+            self.valid[c] = <unsigned char *>p
+            memset(self.valid[c] + old_bits, 0, bits - old_bits)
+        self.cap = cap
+        return 0
+
+    def __len__(self):
+        return self.rows
+
+    def append(self, tuple row_source):
+        """One ``(message, market)`` row, as the reference's lists take it: each column
+        is the like-named field of ``message``, and ``market`` the market column."""
+        cdef Py_ssize_t c, row = self.rows
+        message, market = row_source
+        cdef int kind
+        cdef const char *kinds = self.kinds
+        cdef int64_t number
+        cdef int32_t index
+        cdef char *cell
+        if row == self.cap:
+            self._grow()
+        for c in range(self.ncols):
+            if c == self.market_column:
+                value = market
+            else:
+                value = PyObject_GetAttr(message, self.names[c])
+            kind = kinds[c]
+            if kind == K_OBJ:
+                (<list>self.objects[c]).append(value)
+                continue
+            if value is None:
+                self.nulls[c] = True
+                if _width(kind):
+                    memset(self.data[c] + row * _width(kind), 0, _width(kind))
+                continue
+            self.valid[c][row >> 3] |= <unsigned char>(1 << (row & 7))
+            if kind == K_DEC or kind == K_SDEC:
+                cell = self.data[c] + 16 * row
+                if _put_plain(value, cell, kind == K_SDEC):
+                    memset(cell, 0, 16)
+                    self.odd.append((row, c, value))
+            elif kind == K_INT:
+                number = value
+                memcpy(self.data[c] + 8 * row, &number, 8)
+            elif kind == K_LABEL:
+                codes = <dict>self.codes[c]
+                found = codes.get(value)
+                if found is None:
+                    index = len(codes)
+                    codes[value] = index
+                else:
+                    index = found
+                memcpy(self.data[c] + 4 * row, &index, 4)
+            else:  # K_BUY_SELL
+                index = 0 if value == "buy" else 1
+                memcpy(self.data[c] + 4 * row, &index, 4)
+        self.rows = row + 1
+
+    def column(self, Py_ssize_t c):
+        """Column ``c`` as ``(data bytes, validity bytes or None, extra)``: ``extra`` is
+        the label dictionary's values in index order, or the values of an ``O`` column
+        (whose data and validity are then None)."""
+        cdef int kind = self.kinds[c]
+        if not 0 <= c < self.ncols:
+            raise IndexError("column index out of range")
+        if kind == K_OBJ:
+            return None, None, list(self.objects[c])
+        data = PyBytes_FromStringAndSize(self.data[c], self.rows * _width(kind))
+        validity = None
+        if self.nulls[c]:
+            validity = PyBytes_FromStringAndSize(<char *>self.valid[c], (self.rows + 7) // 8)
+        extra = list(self.codes[c]) if kind == K_LABEL else None
+        return data, validity, extra
 
 
 # -- JSON numbers as text (venues that send prices as numbers) ----------------------

@@ -10,6 +10,7 @@ the same exceptions, in the same order.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import subprocess
@@ -24,7 +25,8 @@ from hypothesis import strategies as st
 from collector import decimal_text, native, schema
 from collector.book import book as reference
 from collector.levels import REFERENCE
-from collector.tables import decimal_array
+from collector.model import BestBidAsk, DerivativeTicker, Trade
+from collector.tables import TableBuffers, decimal_array
 
 pytestmark = pytest.mark.skipif(not native.available(), reason="the native core is not built here")
 
@@ -349,3 +351,84 @@ def test_json_numbers_follow_the_process_setting(setting: str, expected: str) ->
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
     )
     assert out.stdout.strip() == expected
+
+
+# -- trades, bbo and derivative rows in column buffers --------------------------------
+
+_SYMBOLS = st.sampled_from(["BTCUSDT", "ETHUSDT", "X"])
+_TIMES = st.one_of(st.none(), st.integers(0, 2**63 - 1))
+_MESSAGE_ROWS = st.one_of(
+    st.builds(
+        Trade,
+        _SYMBOLS,
+        _TIMES,
+        st.integers(0, 2**62),
+        st.text(max_size=4),
+        st.sampled_from(["buy", "sell", "other"]),
+        DECIMAL_LIKE,
+        DECIMAL_LIKE,
+    ),
+    st.builds(
+        BestBidAsk,
+        _SYMBOLS,
+        _TIMES,
+        st.integers(0, 2**62),
+        st.one_of(st.none(), st.integers(0, 2**62)),
+        DECIMAL_LIKE,
+        DECIMAL_LIKE,
+        DECIMAL_LIKE,
+        DECIMAL_LIKE,
+    ),
+    st.builds(
+        DerivativeTicker,
+        _SYMBOLS,
+        _TIMES,
+        st.integers(0, 2**62),
+        mark_price=st.one_of(st.none(), DECIMAL_LIKE),
+        funding_rate=st.one_of(st.none(), DECIMAL_LIKE),
+        funding_time=_TIMES,
+    ),
+)
+
+
+class _Warnings(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+
+def _drained(native_path: bool, rows: list) -> tuple:
+    out = TableBuffers(native=native_path)
+    for message, market in rows:
+        if type(message) is Trade:
+            out.add_trade(message, market)
+        elif type(message) is BestBidAsk:
+            out.add_bbo(message, market)
+        else:
+            out.add_derivative(message, market)
+    warnings = _Warnings()
+    logger = logging.getLogger("collector.tables")
+    logger.addHandler(warnings)
+    try:
+        tables = out.drain()
+    finally:
+        logger.removeHandler(warnings)
+    return tables, warnings.lines
+
+
+@settings(max_examples=400)
+@given(st.lists(st.tuples(_MESSAGE_ROWS, st.sampled_from(["BTC-USDT", "ETH-USDT"])), max_size=8))
+def test_message_rows_build_the_reference_tables(rows: list) -> None:
+    """Trades, quotes and derivative rows buffered in C give the reference's tables:
+    the same rows and values, label dictionaries, dropped rows, warnings and quality events."""
+    reference_tables, reference_log = _drained(False, rows)
+    native_tables, native_log = _drained(True, rows)
+    assert sorted(native_tables) == sorted(reference_tables)
+    for name, want in reference_tables.items():
+        got = native_tables[name]
+        assert got.schema == want.schema, name
+        assert got.equals(want), f"{name}: reference {want}, native {got}"
+    assert native_log == reference_log
