@@ -1,9 +1,10 @@
-"""Trades, bbo and derivative rows in the compiled core's column buffers, and their tables.
+"""Rows in the compiled core's column buffers, and their Arrow tables.
 
-The reference (``collector.tables``) keeps a ``(message, market)`` tuple per row and
-builds each column from those tuples when it drains. With the compiled core, each
-row's values go straight into C buffers as it arrives (``_core.RowColumns``), so a
-drain is a few buffer copies instead of a Python walk over every row: for a bbo
+The reference (``collector.tables``) keeps a ``(message, market)`` tuple per trade,
+quote or derivative row, and each book message's level lists, and builds every
+column from them when it drains. With the compiled core, each row's values go
+straight into C buffers as it arrives (``_core.RowColumns``, ``_core.BookRows``), so
+a drain is a few buffer copies instead of a Python walk over every row: for a bbo
 row that walk cost more than decoding its frame, and in the daemon it ran on the
 event loop. The rows, the values and the rows dropped for text that cannot be
 stored exactly are the reference's; the differential tests compare the two.
@@ -22,8 +23,14 @@ from collector import decimal_text, schema
 #: The trades table's fixed ``side`` dictionary: 0 is a taker buy, 1 a taker sell.
 TRADE_SIDES = pa.array(["buy", "sell"], pa.string())
 
+#: The book table's fixed ``side`` dictionary.
+BOOK_SIDES = pa.array(["bid", "ask"], pa.string())
+
 #: Called with (symbol, ts_recv, why) for each row dropped because a value cannot be stored.
 DroppedRow = Callable[[str, int, str], None]
+#: Called with (symbol, ts_recv, seq, why, rows dropped) for each symbol whose book rows
+#: were dropped from a message with a value that cannot be stored (``tables.BadBookHandler``).
+DroppedBook = Callable[[str, int, int, str, int], None]
 
 
 def kinds(table: str) -> bytes:
@@ -84,15 +91,8 @@ def table(name: str, rows: Any, dropped: DroppedRow) -> pa.Table | None:
         dropped(symbols[row].as_py(), times[row].as_py(), why)
     keep = np.ones(rows.rows, dtype=bool)
     keep[list(refused)] = False
-    kept = built.filter(pa.array(keep))
-    if not kept.num_rows:
-        return None
-    # The reference builds its label dictionaries from the kept rows alone.
-    for c, field in enumerate(shape):
-        if rows.kinds[c] == ord("L"):
-            values = kept.column(c).to_pylist()
-            kept = kept.set_column(c, field, pa.array(values, pa.string()).dictionary_encode())
-    return kept
+    labels = tuple(field.name for c, field in enumerate(shape) if rows.kinds[c] == ord("L"))
+    return _relabelled(built.filter(pa.array(keep)), labels)
 
 
 def _array(
@@ -106,27 +106,110 @@ def _array(
 ) -> pa.Array:
     if kind == ord("O"):
         return pa.array(extra, field.type)
-    valid = None if validity is None else pa.py_buffer(validity)
     if patches:
         cells = bytearray(data)  # type: ignore[arg-type]
         for row, value in patches:
             cells[16 * row : 16 * row + 16] = value
-        data = bytes(cells)
-    buffers = [valid, pa.py_buffer(data)]
+        data = cells
     if kind == ord("L"):
-        indices = pa.Array.from_buffers(pa.int32(), length, buffers)
+        indices = _buffer_array(pa.int32(), length, data, validity)  # type: ignore[arg-type]
         return pa.DictionaryArray.from_arrays(indices, pa.array(extra, pa.string()))
     if kind == ord("B"):
-        return pa.DictionaryArray.from_arrays(
-            pa.Array.from_buffers(pa.int32(), length, buffers), TRADE_SIDES
-        )
-    return pa.Array.from_buffers(field.type, length, buffers)
+        indices = _buffer_array(pa.int32(), length, data, validity)  # type: ignore[arg-type]
+        return pa.DictionaryArray.from_arrays(indices, TRADE_SIDES)
+    return _buffer_array(field.type, length, data, validity)  # type: ignore[arg-type]
 
 
 def _reason(text: Any, signed: bool, refusal: Exception) -> str:
     """Why a value was refused, in the words the reference's row check uses."""
     try:
         decimal_text.check(text, signed)
+    except decimal_text.InvalidDecimalText as exc:
+        return str(exc)
+    return str(refusal)
+
+
+def book_table(rows: Any, dropped: DroppedBook) -> pa.Table | None:
+    """The book table of buffered ``BookRows`` (None when no row is left).
+
+    As the reference's ``drop_invalid``: a message with a price or size that
+    ``schema.exact_decimals`` refuses is dropped with every later row of its symbol
+    (its book is wrong from there on), reported once per symbol with
+    ``decimal_text.check``'s reason for its first such text.
+    """
+    n = rows.rows
+    if not n:
+        return None
+    columns = rows.columns()
+    price, size = columns["price"][0], columns["size"][0]
+    bad: dict[str, tuple[int, int, int, str]] = {}  # symbol -> (first row, ts_recv, seq, why)
+    if rows.odd:
+        price, size = bytearray(price), bytearray(size)
+        for first, symbol, ts_recv, seq, bids, asks in rows.odd:
+            if symbol in bad:
+                continue
+            levels = [*bids, *asks]
+            try:
+                prices = schema.exact_decimals("price", [p for p, _ in levels])
+                sizes = schema.exact_decimals("size", [s for _, s in levels])
+            except (schema.ValueDoesNotFit, pa.ArrowInvalid) as exc:
+                bad[symbol] = (first, ts_recv, seq, _level_refusal(levels, exc))
+                continue
+            end = 16 * (first + len(levels))
+            price[16 * first : end] = prices.buffers()[1].to_pybytes()[: end - 16 * first]
+            size[16 * first : end] = sizes.buffers()[1].to_pybytes()[: end - 16 * first]
+    arrays = {
+        "price": _buffer_array(schema.DECIMAL, n, price, None),
+        "size": _buffer_array(schema.DECIMAL, n, size, None),
+    }
+    for name, values in (("symbol", "symbol_values"), ("market", "market_values")):
+        indices = _buffer_array(pa.int32(), n, *columns[name])
+        arrays[name] = pa.DictionaryArray.from_arrays(
+            indices, pa.array(columns[values], pa.string())
+        )
+    sides = _buffer_array(pa.int32(), n, *columns["side"])
+    arrays["side"] = pa.DictionaryArray.from_arrays(sides, BOOK_SIDES)
+    for name in ("ts_exchange", "ts_recv", "seq", "apply_seq", "is_snapshot"):
+        arrays[name] = _buffer_array(schema.BOOK.field(name).type, n, *columns[name])
+    built = pa.Table.from_arrays([arrays[name] for name in schema.BOOK.names], schema=schema.BOOK)
+    if not bad:
+        return built
+    symbol_of_row = np.frombuffer(columns["symbol"][0], np.int32)
+    index_of = {symbol: i for i, symbol in enumerate(columns["symbol_values"])}
+    keep = np.ones(n, dtype=bool)
+    for symbol, (first, ts_recv, seq, why) in bad.items():
+        drop = symbol_of_row == index_of[symbol]
+        drop[:first] = False
+        keep &= ~drop
+        dropped(symbol, ts_recv, seq, why, int(drop.sum()))
+    return _relabelled(built.filter(pa.array(keep)), ("symbol", "market"))
+
+
+def _buffer_array(
+    type_: pa.DataType, length: int, data: bytes | bytearray, validity: bytes | None
+) -> pa.Array:
+    valid = None if validity is None else pa.py_buffer(validity)
+    return pa.Array.from_buffers(type_, length, [valid, pa.py_buffer(data)])
+
+
+def _relabelled(kept: pa.Table, labels: tuple[str, ...]) -> pa.Table | None:
+    """``kept`` with its label dictionaries rebuilt from its own rows, in order of first
+    appearance, as the reference builds them from the rows it keeps; None if empty."""
+    if not kept.num_rows:
+        return None
+    for name in labels:
+        i = kept.schema.get_field_index(name)
+        values = kept.column(i).to_pylist()
+        kept = kept.set_column(i, kept.schema.field(i), schema.labels(values))
+    return kept
+
+
+def _level_refusal(levels: list[tuple[str, str]], refusal: Exception) -> str:
+    """Why a message's levels were refused, in the words of the reference's check."""
+    try:
+        for price, size in levels:
+            decimal_text.check(price)
+            decimal_text.check(size)
     except decimal_text.InvalidDecimalText as exc:
         return str(exc)
     return str(refusal)

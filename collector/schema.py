@@ -344,6 +344,11 @@ def _plain_text(value: Decimal) -> str:
     return format(value.quantize(_ATTO, context=_STORABLE), "f")
 
 
+def labels(values: list[str] | list[str | None]) -> pa.DictionaryArray:
+    """A ``LABEL`` column: its dictionary holds the values in order of first appearance."""
+    return pa.array(values, pa.string()).dictionary_encode()
+
+
 def exact_decimals(
     column: str, texts: pa.Array | list[str | None], signed: bool = False
 ) -> pa.Array:

@@ -1,10 +1,12 @@
 """Row buffers that turn engine output into Arrow tables of ``collector.schema``.
 
-The hot path appends one entry per *message*, never per level: a book message is
-kept as its level lists plus the values shared by its rows, and the per-level
-columns are built in bulk (numpy repeats, one Arrow cast for all prices) when the
-buffers are drained. Prices and sizes stay text until that cast, which refuses
-anything it would have to round.
+On the reference path the hot path appends one entry per *message*, never per
+level: a book message is kept as its level lists plus the values shared by its
+rows, and the per-level columns are built in bulk (numpy repeats, one Arrow cast
+for all prices) when the buffers are drained. Prices and sizes stay text until
+that cast, which refuses anything it would have to round. With the compiled core,
+rows go into C column buffers as they come (``collector.row_columns``), with the
+same values, the same refusals and the same tables.
 """
 
 from __future__ import annotations
@@ -38,7 +40,6 @@ log = logging.getLogger(__name__)
 #: to be dropped.
 BadBookHandler = Callable[[str, int, int, str, int], None]
 
-_SIDES = pa.array(["bid", "ask"], pa.string())
 _LEVEL_LISTS = pa.list_(pa.list_(pa.string(), 2))
 
 #: Message type -> the table whose columns are named like its fields.
@@ -47,10 +48,6 @@ DERIVATIVE_TABLES: dict[type, str] = {
     Liquidation: "liquidations",
     OptionSummary: "option_summary",
 }
-
-
-def _labels(values: list[str]) -> pa.DictionaryArray:
-    return pa.array(values, pa.string()).dictionary_encode()
 
 
 def _timestamps(values: list[int | None]) -> pa.Array:
@@ -84,13 +81,12 @@ def decimal_array(
 
 
 class _BookBuffer:
-    """Book rows, one entry per applied message."""
+    """Book rows, one entry per message that has rows: the reference path's."""
 
     __slots__ = (
         "apply_seq",
         "asks",
         "bids",
-        "core",
         "is_snapshot",
         "markets",
         "rows",
@@ -100,9 +96,7 @@ class _BookBuffer:
         "ts_recv",
     )
 
-    def __init__(self, core: Any = None) -> None:
-        #: The compiled core (``collector.native``) or None for the reference path.
-        self.core = core
+    def __init__(self) -> None:
         self.symbols: list[str] = []
         self.markets: list[str] = []
         self.ts_exchange: list[int | None] = []
@@ -114,6 +108,32 @@ class _BookBuffer:
         self.asks: list[list[Level]] = []
         self.rows = 0
 
+    def append(
+        self,
+        symbol: str,
+        market: str,
+        ts_exchange: int | None,
+        ts_recv: int,
+        seq: int,
+        apply_seq: int,
+        is_snapshot: bool,
+        bids: list[Level],
+        asks: list[Level],
+    ) -> None:
+        """One message; without levels it has no row, and its labels no dictionary entry."""
+        if not bids and not asks:
+            return
+        self.symbols.append(symbol)
+        self.markets.append(market)
+        self.ts_exchange.append(ts_exchange)
+        self.ts_recv.append(ts_recv)
+        self.seq.append(seq)
+        self.apply_seq.append(apply_seq)
+        self.is_snapshot.append(is_snapshot)
+        self.bids.append(bids)
+        self.asks.append(asks)
+        self.rows += len(bids) + len(asks)
+
     def table(self) -> pa.Table:
         n_bids = np.fromiter(map(len, self.bids), np.int64, len(self.bids))
         n_asks = np.fromiter(map(len, self.asks), np.int64, len(self.asks))
@@ -124,43 +144,22 @@ class _BookBuffer:
         offset = np.arange(len(message_of_row)) - first_row[message_of_row]
         side_index = np.repeat(np.tile(np.array([0, 1], np.int32), len(counts)), side_counts)
         take = pa.array(message_of_row)
-        price, size = self._levels()
+        # One list per (message, side), bids first: converted by Arrow in one C call.
+        per_side = list(chain.from_iterable(zip(self.bids, self.asks, strict=True)))
+        pairs = pa.array(per_side, _LEVEL_LISTS).flatten()
         columns = {
-            "symbol": _labels(self.symbols).take(take),
-            "market": _labels(self.markets).take(take),
+            "symbol": schema.labels(self.symbols).take(take),
+            "market": schema.labels(self.markets).take(take),
             "ts_exchange": _timestamps(self.ts_exchange).take(take),
             "ts_recv": _timestamps(self.ts_recv).take(take),
             "seq": pa.array(np.asarray(self.seq, np.int64)[message_of_row]),
             "apply_seq": pa.array(np.asarray(self.apply_seq, np.int64)[message_of_row] + offset),
             "is_snapshot": pa.array(np.asarray(self.is_snapshot, np.bool_)[message_of_row]),
-            "side": pa.DictionaryArray.from_arrays(pa.array(side_index), _SIDES),
-            "price": price,
-            "size": size,
+            "side": pa.DictionaryArray.from_arrays(pa.array(side_index), row_columns.BOOK_SIDES),
+            "price": schema.exact_decimals("price", pc.list_element(pairs, 0)),
+            "size": schema.exact_decimals("size", pc.list_element(pairs, 1)),
         }
         return pa.Table.from_pydict(columns, schema=schema.BOOK)
-
-    def _levels(self) -> tuple[pa.Array, pa.Array]:
-        """The price and size columns, in row order (message by message, bids then asks).
-
-        The compiled core writes plain decimal text straight into decimal128 buffers;
-        the reference (and the core, for any text that is not plain) converts the
-        level strings in one nested Arrow call and casts them with ``exact_decimals``.
-        """
-        if self.core is not None:
-            built = self.core.level_columns(self.bids, self.asks, self.rows)
-            if built is not None:
-                price, size = (
-                    pa.Array.from_buffers(schema.DECIMAL, self.rows, [None, pa.py_buffer(data)])
-                    for data in built
-                )
-                return price, size
-        # One list per (message, side), bids first: converted by Arrow in one C call.
-        per_side = list(chain.from_iterable(zip(self.bids, self.asks, strict=True)))
-        pairs = pa.array(per_side, _LEVEL_LISTS).flatten()
-        return (
-            schema.exact_decimals("price", pc.list_element(pairs, 0)),
-            schema.exact_decimals("size", pc.list_element(pairs, 1)),
-        )
 
     def drop_invalid(self) -> list[tuple[str, int, int, str, int]]:
         """Remove messages with text that cannot be stored, and every later one of their symbol.
@@ -190,7 +189,7 @@ class _BookBuffer:
                 continue
             keep.append(i)
         for name in self.__slots__:
-            if name not in ("rows", "core"):
+            if name != "rows":
                 column = getattr(self, name)
                 setattr(self, name, [column[i] for i in keep])
         self.rows = sum(map(len, self.bids)) + sum(map(len, self.asks))
@@ -205,7 +204,9 @@ class TableBuffers:
         (False), or as ``COLLECTOR_NATIVE`` says (None); see ``collector.native``."""
         self._native = native
         core = self._core = native_core(native)
-        self._book = _BookBuffer(core)
+        # Book rows: the compiled core's column buffers (``collector.row_columns``) or
+        # the reference's per-message lists; both take ``append`` and count ``rows``.
+        self._book = _BookBuffer() if core is None else core.BookRows()
         self._decimals: Decimals = partial(decimal_array, core)
         # (message, market) rows: a list on the reference path, the compiled core's
         # column buffers (``collector.row_columns``) otherwise; both take ``append``.
@@ -243,17 +244,9 @@ class TableBuffers:
         asks: list[Level],
     ) -> None:
         """Buffer one message's rows; ``apply_seq`` is that of its first row."""
-        book = self._book
-        book.symbols.append(symbol)
-        book.markets.append(market)
-        book.ts_exchange.append(ts_exchange)
-        book.ts_recv.append(ts_recv)
-        book.seq.append(seq)
-        book.apply_seq.append(apply_seq)
-        book.is_snapshot.append(is_snapshot)
-        book.bids.append(bids)
-        book.asks.append(asks)
-        book.rows += len(bids) + len(asks)
+        self._book.append(
+            symbol, market, ts_exchange, ts_recv, seq, apply_seq, is_snapshot, bids, asks
+        )
 
     def add_trade(self, trade: Trade, market: str) -> None:
         self._trades.append((trade, market))
@@ -313,18 +306,9 @@ class TableBuffers:
         quality events land in this same drain.
         """
         out: dict[str, pa.Table] = {}
-        if self._book.rows:
-            try:
-                out["book"] = self._book.table()
-            except (schema.ValueDoesNotFit, pa.ArrowInvalid):
-                for bad in self._book.drop_invalid():
-                    log.warning(
-                        "dropped book rows of %s from update %s on: %s", bad[0], bad[2], bad[3]
-                    )
-                    if on_bad_book is not None:
-                        on_bad_book(*bad)
-                if self._book.rows:
-                    out["book"] = self._book.table()
+        book = self._book_table(on_bad_book)
+        if book is not None:
+            out["book"] = book
         decimals = self._decimals
         trades = self._valid_rows(
             "trades", partial(_trades_table, decimals), self._trades, _check_trade
@@ -347,6 +331,28 @@ class TableBuffers:
             out["quality"] = _quality_table(self._quality)
         self.__init__(self._native)  # type: ignore[misc]
         return out
+
+    def _book_table(self, on_bad_book: BadBookHandler | None) -> pa.Table | None:
+        """The book table, less (and reporting) each symbol's rows from a message on
+        whose text cannot be stored."""
+
+        def dropped(symbol: str, ts_recv: int, seq: int, why: str, rows: int) -> None:
+            log.warning("dropped book rows of %s from update %s on: %s", symbol, seq, why)
+            if on_bad_book is not None:
+                on_bad_book(symbol, ts_recv, seq, why, rows)
+
+        book = self._book
+        if not book.rows:
+            return None
+        if type(book) is not _BookBuffer:
+            return row_columns.book_table(book, dropped)
+        try:
+            return book.table()
+        except (schema.ValueDoesNotFit, pa.ArrowInvalid):
+            pass
+        for bad in book.drop_invalid():
+            dropped(*bad)
+        return book.table() if book.rows else None
 
     def _valid_rows(
         self,
@@ -417,7 +423,7 @@ def _message_table(
         else:
             values = [getattr(message, field.name) for message, _ in rows]
         if field.type == schema.LABEL:
-            columns[field.name] = _labels(values)
+            columns[field.name] = schema.labels(values)
         elif field.type == schema.TIMESTAMP:
             columns[field.name] = _timestamps(values)
         elif field.type == schema.DECIMAL:
@@ -431,8 +437,8 @@ def _trades_table(decimals: Decimals, rows: list[tuple[Trade, str]]) -> pa.Table
     trades = [t for t, _ in rows]
     return pa.Table.from_pydict(
         {
-            "symbol": _labels([t.symbol for t in trades]),
-            "market": _labels([m for _, m in rows]),
+            "symbol": schema.labels([t.symbol for t in trades]),
+            "market": schema.labels([m for _, m in rows]),
             "ts_exchange": _timestamps([t.ts_exchange for t in trades]),
             "ts_recv": _timestamps([t.ts_recv for t in trades]),
             "trade_id": pa.array([t.trade_id for t in trades], pa.string()),
@@ -451,8 +457,8 @@ def _bbo_table(decimals: Decimals, rows: list[tuple[BestBidAsk, str]]) -> pa.Tab
     quotes = [q for q, _ in rows]
     return pa.Table.from_pydict(
         {
-            "symbol": _labels([q.symbol for q in quotes]),
-            "market": _labels([m for _, m in rows]),
+            "symbol": schema.labels([q.symbol for q in quotes]),
+            "market": schema.labels([m for _, m in rows]),
             "ts_exchange": _timestamps([q.ts_exchange for q in quotes]),
             "ts_recv": _timestamps([q.ts_recv for q in quotes]),
             "seq": pa.array([q.seq for q in quotes], pa.int64()),
@@ -468,9 +474,9 @@ def _bbo_table(decimals: Decimals, rows: list[tuple[BestBidAsk, str]]) -> pa.Tab
 def _quality_table(events: list[QualityEvent]) -> pa.Table:
     return pa.Table.from_pydict(
         {
-            "symbol": _labels([e.symbol for e in events]),  # type: ignore[misc]
+            "symbol": schema.labels([e.symbol for e in events]),  # type: ignore[misc]
             "ts_recv": _timestamps([e.ts_recv for e in events]),
-            "kind": _labels([e.kind for e in events]),
+            "kind": schema.labels([e.kind for e in events]),
             "detail": pa.array([e.detail for e in events], pa.string()),
             "seq": pa.array([e.seq for e in events], pa.int64()),
         },
@@ -490,8 +496,8 @@ def _samples_table(decimals: Decimals, depth: int, rows: list[tuple[Any, ...]]) 
 
     return pa.Table.from_pydict(
         {
-            "symbol": _labels([r[0] for r in rows]),
-            "market": _labels([r[1] for r in rows]),
+            "symbol": schema.labels([r[0] for r in rows]),
+            "market": schema.labels([r[1] for r in rows]),
             "ts_recv": _timestamps([r[2] for r in rows]),
             "ts_exchange": _timestamps([r[3] for r in rows]),
             "seq": pa.array([r[4] for r in rows], pa.int64()),

@@ -404,54 +404,6 @@ cdef inline int _put_plain(object text, char *out, bint signed=False):
     return 0
 
 
-cdef Py_ssize_t _fill(object levels, char *prices, char *sizes, Py_ssize_t row) except -2:
-    """Write one level list's prices and sizes from ``row`` on; -1 if a text is not plain."""
-    cdef Levels spans
-    cdef Py_ssize_t i
-    if type(levels) is Levels:
-        spans = <Levels>levels
-        for i in range(spans.n):
-            if not spans.spans[i].plain:
-                return -1
-            memcpy(prices + 16 * row, &spans.spans[i].pv, 16)
-            memcpy(sizes + 16 * row, &spans.spans[i].sv, 16)
-            row += 1
-        return row
-    for price, size in levels:
-        if _put_plain(price, prices + 16 * row) or _put_plain(size, sizes + 16 * row):
-            return -1
-        row += 1
-    return row
-
-
-def level_columns(list bids, list asks, Py_ssize_t rows):
-    """Price and size columns of buffered book messages, as decimal128(38, 18) bytes.
-
-    ``bids``/``asks``: one level list per message; ``rows``: their levels in all.
-    Rows go message by message, bids then asks, as ``tables._BookBuffer`` lays
-    them out. Returns ``(price bytes, size bytes)``, or ``None`` when a text is
-    not of the plain shape Arrow's cast takes as is: the reference then builds
-    (or refuses) the table with its own rules.
-    """
-    cdef Py_ssize_t i, row = 0
-    if len(asks) != len(bids):
-        raise ValueError("bids and asks differ in length")
-    price_bytes = PyBytes_FromStringAndSize(NULL, rows * 16)
-    size_bytes = PyBytes_FromStringAndSize(NULL, rows * 16)
-    cdef char *prices = PyBytes_AS_STRING(price_bytes)
-    cdef char *sizes = PyBytes_AS_STRING(size_bytes)
-    for i in range(len(bids)):
-        for levels in (bids[i], asks[i]):
-            if row + len(levels) > rows:
-                raise ValueError("more levels than rows")
-            row = _fill(levels, prices, sizes, row)
-            if row < 0:
-                return None
-    if row != rows:
-        raise ValueError("fewer levels than rows")
-    return price_bytes, size_bytes
-
-
 def decimal_column(list texts, bint signed=False):
     """One decimal128(38, 18) column of decimal text (``None`` is null), without an
     Arrow cast per column.
@@ -490,6 +442,22 @@ cdef enum:
     K_DEC = 68        # "D": decimal128(38, 18) from plain decimal text, None is null
     K_SDEC = 100      # "d": the same, a leading "-" allowed
     K_OBJ = 79        # "O": kept as the Python value, converted by Arrow at the end
+
+cdef void *_grown(void *p, Py_ssize_t nbytes) except NULL:
+    cdef void *q = PyMem_Realloc(p, nbytes if nbytes else 1)
+    if q == NULL:
+        raise MemoryError()
+    return q
+
+
+cdef int32_t _label_index(dict codes, object value) except -1:
+    found = codes.get(value)
+    if found is None:
+        index = len(codes)
+        codes[value] = index
+        return index
+    return found
+
 
 cdef Py_ssize_t _width(int kind):
     if kind == K_DEC or kind == K_SDEC:
@@ -562,18 +530,11 @@ cdef class RowColumns:
     cdef int _grow(self) except -1:
         cdef Py_ssize_t c, cap = self.cap * 2 if self.cap else 1024
         cdef Py_ssize_t old_bits = (self.cap + 7) // 8, bits = (cap + 7) // 8
-        cdef void *p
         cdef const char *kinds = self.kinds
         for c in range(self.ncols):
             if _width(kinds[c]):
-                p = PyMem_Realloc(self.data[c], cap * _width(kinds[c]))
-                if p == NULL:
-                    raise MemoryError()
-                self.data[c] = <char *>p
-            p = PyMem_Realloc(self.valid[c], bits)
-            if p == NULL:
-                raise MemoryError()
-            self.valid[c] = <unsigned char *>p
+                self.data[c] = <char *>_grown(self.data[c], cap * _width(kinds[c]))
+            self.valid[c] = <unsigned char *>_grown(self.valid[c], bits)
             memset(self.valid[c] + old_bits, 0, bits - old_bits)
         self.cap = cap
         return 0
@@ -617,13 +578,7 @@ cdef class RowColumns:
                 number = value
                 memcpy(self.data[c] + 8 * row, &number, 8)
             elif kind == K_LABEL:
-                codes = <dict>self.codes[c]
-                found = codes.get(value)
-                if found is None:
-                    index = len(codes)
-                    codes[value] = index
-                else:
-                    index = found
+                index = _label_index(<dict>self.codes[c], value)
                 memcpy(self.data[c] + 4 * row, &index, 4)
             else:  # K_BUY_SELL
                 index = 0 if value == "buy" else 1
@@ -645,6 +600,165 @@ cdef class RowColumns:
             validity = PyBytes_FromStringAndSize(<char *>self.valid[c], (self.rows + 7) // 8)
         extra = list(self.codes[c]) if kind == K_LABEL else None
         return data, validity, extra
+
+
+cdef class BookRows:
+    """The book table's rows, written level by level into C column buffers as each
+    message is buffered.
+
+    Why: the reference keeps each message's level lists until the drain, then expands
+    the message values to rows with numpy and frees every level object at once; in
+    the daemon both ran on the event loop, the larger part of a hand-off's pause.
+    Here a message's levels are read once, from their spans (or their text), while
+    they are still in cache, and a drain is a copy per column. A message with a
+    price or size that is not plain text keeps its level lists in ``odd``, its
+    decimal cells zero: ``collector.row_columns`` converts (or refuses) them with the
+    reference's rules.
+    """
+
+    cdef readonly Py_ssize_t rows
+    cdef readonly list odd
+    cdef Py_ssize_t cap
+    cdef int32_t *symbol
+    cdef int32_t *market
+    cdef int32_t *side
+    cdef int64_t *ts_exchange
+    cdef int64_t *ts_recv
+    cdef int64_t *seq
+    cdef int64_t *apply_seq
+    cdef unsigned char *exchange_valid
+    cdef unsigned char *snapshot_bits
+    cdef char *price
+    cdef char *size
+    cdef readonly bint exchange_nulls
+    cdef dict symbols, markets
+
+    def __init__(self):
+        self.odd = []
+        self.symbols = {}
+        self.markets = {}
+
+    def __dealloc__(self):
+        PyMem_Free(self.symbol)
+        PyMem_Free(self.market)
+        PyMem_Free(self.side)
+        PyMem_Free(self.ts_exchange)
+        PyMem_Free(self.ts_recv)
+        PyMem_Free(self.seq)
+        PyMem_Free(self.apply_seq)
+        PyMem_Free(self.exchange_valid)
+        PyMem_Free(self.snapshot_bits)
+        PyMem_Free(self.price)
+        PyMem_Free(self.size)
+
+    def __len__(self):
+        return self.rows
+
+    cdef int _reserve(self, Py_ssize_t more) except -1:
+        cdef Py_ssize_t cap = self.cap if self.cap else 4096
+        cdef Py_ssize_t old_bits = (self.cap + 7) // 8, bits
+        while cap < self.rows + more:
+            cap *= 2
+        if cap == self.cap:
+            return 0
+        bits = (cap + 7) // 8
+        self.symbol = <int32_t *>_grown(self.symbol, cap * 4)
+        self.market = <int32_t *>_grown(self.market, cap * 4)
+        self.side = <int32_t *>_grown(self.side, cap * 4)
+        self.ts_exchange = <int64_t *>_grown(self.ts_exchange, cap * 8)
+        self.ts_recv = <int64_t *>_grown(self.ts_recv, cap * 8)
+        self.seq = <int64_t *>_grown(self.seq, cap * 8)
+        self.apply_seq = <int64_t *>_grown(self.apply_seq, cap * 8)
+        self.price = <char *>_grown(self.price, cap * 16)
+        self.size = <char *>_grown(self.size, cap * 16)
+        self.exchange_valid = <unsigned char *>_grown(self.exchange_valid, bits)
+        self.snapshot_bits = <unsigned char *>_grown(self.snapshot_bits, bits)
+        memset(self.exchange_valid + old_bits, 0, bits - old_bits)
+        memset(self.snapshot_bits + old_bits, 0, bits - old_bits)
+        self.cap = cap
+        return 0
+
+    def append(self, str symbol, str market, object ts_exchange, int64_t ts_recv,
+               int64_t seq, int64_t apply_seq, bint is_snapshot, object bids, object asks):
+        """One message's rows: bids then asks, ``apply_seq`` counting up from the first."""
+        cdef Py_ssize_t first = self.rows, row = first, n = len(bids) + len(asks)
+        cdef int32_t symbol_index, market_index
+        cdef int64_t exchange_time = 0 if ts_exchange is None else ts_exchange
+        cdef bint plain = True
+        if not n:
+            return  # no row: its labels do not enter the dictionaries either
+        symbol_index = _label_index(self.symbols, symbol)
+        market_index = _label_index(self.markets, market)
+        self._reserve(n)
+        for levels in (bids, asks):
+            if self._put_levels(levels, row) < 0:
+                plain = False
+            row += len(levels)
+        for row in range(first, first + n):
+            self.symbol[row] = symbol_index
+            self.market[row] = market_index
+            self.ts_exchange[row] = exchange_time
+            self.ts_recv[row] = ts_recv
+            self.seq[row] = seq
+            self.apply_seq[row] = apply_seq + (row - first)
+            self.side[row] = 0 if row - first < len(bids) else 1
+            if ts_exchange is not None:
+                self.exchange_valid[row >> 3] |= <unsigned char>(1 << (row & 7))
+            if is_snapshot:
+                self.snapshot_bits[row >> 3] |= <unsigned char>(1 << (row & 7))
+        if ts_exchange is None:
+            self.exchange_nulls = True
+        self.rows = first + n
+        if not plain:
+            self.odd.append((first, symbol, ts_recv, seq, list(bids), list(asks)))
+
+    cdef Py_ssize_t _put_levels(self, object levels, Py_ssize_t row) except -2:
+        """Prices and sizes of one level list from ``row`` on (zero where a text is not
+        plain); -1 when one is not."""
+        cdef Levels spans
+        cdef Py_ssize_t i
+        cdef int result = 0
+        if type(levels) is Levels:
+            spans = <Levels>levels
+            for i in range(spans.n):
+                if spans.spans[i].plain:
+                    memcpy(self.price + 16 * (row + i), &spans.spans[i].pv, 16)
+                    memcpy(self.size + 16 * (row + i), &spans.spans[i].sv, 16)
+                else:
+                    memset(self.price + 16 * (row + i), 0, 16)
+                    memset(self.size + 16 * (row + i), 0, 16)
+                    result = -1
+            return result
+        for price, size in levels:
+            if _put_plain(price, self.price + 16 * row) or _put_plain(size, self.size + 16 * row):
+                memset(self.price + 16 * row, 0, 16)  # as for a span that is not plain
+                memset(self.size + 16 * row, 0, 16)
+                result = -1
+            row += 1
+        return result
+
+    def columns(self):
+        """Every column's buffers by name: ``(data, validity or None)``; the label columns'
+        dictionaries as ``symbol_values`` and ``market_values``."""
+        cdef Py_ssize_t n = self.rows, bits = (self.rows + 7) // 8
+        return {
+            "symbol": (PyBytes_FromStringAndSize(<char *>self.symbol, 4 * n), None),
+            "market": (PyBytes_FromStringAndSize(<char *>self.market, 4 * n), None),
+            "ts_exchange": (
+                PyBytes_FromStringAndSize(<char *>self.ts_exchange, 8 * n),
+                PyBytes_FromStringAndSize(<char *>self.exchange_valid, bits)
+                if self.exchange_nulls else None,
+            ),
+            "ts_recv": (PyBytes_FromStringAndSize(<char *>self.ts_recv, 8 * n), None),
+            "seq": (PyBytes_FromStringAndSize(<char *>self.seq, 8 * n), None),
+            "apply_seq": (PyBytes_FromStringAndSize(<char *>self.apply_seq, 8 * n), None),
+            "is_snapshot": (PyBytes_FromStringAndSize(<char *>self.snapshot_bits, bits), None),
+            "side": (PyBytes_FromStringAndSize(<char *>self.side, 4 * n), None),
+            "price": (PyBytes_FromStringAndSize(self.price, 16 * n), None),
+            "size": (PyBytes_FromStringAndSize(self.size, 16 * n), None),
+            "symbol_values": list(self.symbols),
+            "market_values": list(self.markets),
+        }
 
 
 # -- JSON numbers as text (venues that send prices as numbers) ----------------------

@@ -105,13 +105,20 @@ _PLAIN = re.compile(schema._PLAIN_DECIMAL)
 @settings(max_examples=2000)
 @given(DECIMAL_LIKE, DECIMAL_LIKE)
 def test_book_columns_take_plain_text_only_and_exactly(price: str, size: str) -> None:
-    built = core.level_columns([[(price, size)]], [[]], 1)
+    columns, odd = _book_rows([(price, size)])
     if not (_PLAIN.match(price) and _PLAIN.match(size)):
-        assert built is None
+        assert odd == 1  # set aside for the reference's conversion
         return
-    assert built is not None
-    values = [int.from_bytes(data, "little", signed=True) for data in built]
+    assert odd == 0
+    values = [int.from_bytes(columns[name][0], "little", signed=True) for name in ("price", "size")]
     assert values == [_reference(price, False), _reference(size, False)]
+
+
+def _book_rows(bids: object) -> tuple[dict, int]:
+    """``BookRows``' columns for one message of ``bids``, and how many messages it set aside."""
+    rows = core.BookRows()
+    rows.append("X", "X-Y", None, 1, 2, 3, False, bids, [])
+    return rows.columns(), len(rows.odd)
 
 
 @settings(max_examples=1500)
@@ -230,8 +237,7 @@ def test_a_side_applies_spans_as_it_applies_text(text: str, is_bid: bool) -> Non
     spans, texts = core.BookSide(is_bid), core.BookSide(is_bid)
     assert _outcome(spans.apply, core.read_levels(text)) == _outcome(texts.apply, as_list)
     assert (spans.levels, spans.texts) == (texts.levels, texts.texts)
-    with_rows = core.level_columns([core.read_levels(text)], [[]], len(as_list))
-    assert with_rows == core.level_columns([as_list], [[]], len(as_list))
+    assert _book_rows(core.read_levels(text)) == _book_rows(as_list)
 
 
 # -- the book -------------------------------------------------------------------------
@@ -432,3 +438,41 @@ def test_message_rows_build_the_reference_tables(rows: list) -> None:
         assert got.schema == want.schema, name
         assert got.equals(want), f"{name}: reference {want}, native {got}"
     assert native_log == reference_log
+
+
+_BOOK_MESSAGES = st.lists(
+    st.tuples(
+        _SYMBOLS,
+        _TIMES,
+        st.booleans(),
+        st.lists(st.tuples(PRICES, SIZES), max_size=4),
+        st.lists(st.tuples(PRICES, SIZES), max_size=4),
+    ),
+    max_size=8,
+)
+
+
+def _book_drained(native_path: bool, messages: list) -> tuple:
+    out = TableBuffers(native=native_path)
+    for i, (symbol, ts_exchange, is_snapshot, bids, asks) in enumerate(messages):
+        out.add_book(
+            symbol, symbol + "-M", ts_exchange, i, 100 + i, 10 * i, is_snapshot, bids, asks
+        )
+    reported: list[tuple] = []
+    tables = out.drain(lambda *bad: reported.append(bad))
+    return tables, reported
+
+
+@settings(max_examples=600)
+@given(_BOOK_MESSAGES)
+def test_book_rows_build_the_reference_table(messages: list) -> None:
+    """Book messages buffered level by level in C give the reference's book table, and
+    a message with text that cannot be stored drops its symbol's rows from there on,
+    reported to the engine with the reference's reason and row count."""
+    reference_tables, reference_reported = _book_drained(False, messages)
+    native_tables, native_reported = _book_drained(True, messages)
+    assert native_reported == reference_reported
+    assert ("book" in native_tables) == ("book" in reference_tables)
+    if "book" in reference_tables:
+        want, got = reference_tables["book"], native_tables["book"]
+        assert got.equals(want), f"reference {want}, native {got}"
