@@ -207,6 +207,10 @@ class TableBuffers:
         # Book rows: the compiled core's column buffers (``collector.row_columns``) or
         # the reference's per-message lists; both take ``append`` and count ``rows``.
         self._book = _BookBuffer() if core is None else core.BookRows()
+        #: ``add_book(symbol, market, ts_exchange, ts_recv, seq, apply_seq, is_snapshot,
+        #: bids, asks)``: buffer one book message's rows, ``apply_seq`` being that of its
+        #: first. The buffer's own ``append``, so a message costs no extra call.
+        self.add_book: Callable[..., None] = self._book.append
         self._decimals: Decimals = partial(decimal_array, core)
         # (message, market) rows: a list on the reference path, the compiled core's
         # column buffers (``collector.row_columns``) otherwise; both take ``append``.
@@ -229,23 +233,6 @@ class TableBuffers:
             + len(self._quality)
             + samples
             + derived
-        )
-
-    def add_book(
-        self,
-        symbol: str,
-        market: str,
-        ts_exchange: int | None,
-        ts_recv: int,
-        seq: int,
-        apply_seq: int,
-        is_snapshot: bool,
-        bids: list[Level],
-        asks: list[Level],
-    ) -> None:
-        """Buffer one message's rows; ``apply_seq`` is that of its first row."""
-        self._book.append(
-            symbol, market, ts_exchange, ts_recv, seq, apply_seq, is_snapshot, bids, asks
         )
 
     def add_trade(self, trade: Trade, market: str) -> None:
