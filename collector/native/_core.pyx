@@ -459,6 +459,14 @@ cdef int32_t _label_index(dict codes, object value) except -1:
     return found
 
 
+cdef inline void _set_bit(unsigned char *bits, Py_ssize_t i, bint on):
+    """Set or clear bit ``i``: a row rewritten after a failed append keeps no stale bit."""
+    if on:
+        bits[i >> 3] |= <unsigned char>(1 << (i & 7))
+    else:
+        bits[i >> 3] &= <unsigned char>~(1 << (i & 7))
+
+
 cdef Py_ssize_t _width(int kind):
     if kind == K_DEC or kind == K_SDEC:
         return 16
@@ -492,6 +500,8 @@ cdef class RowColumns:
     cdef list codes  # per column: value -> index (labels), else None
     cdef list objects  # per column: the values (K_OBJ), else None
     cdef list nulls  # per column: a null was seen
+    cdef list _values  # the row being appended, one value per column
+    cdef int64_t *_ints  # its integers, converted before anything is written
 
     def __cinit__(self, tuple names, bytes kinds):
         if len(names) != len(kinds):
@@ -499,7 +509,8 @@ cdef class RowColumns:
         self.ncols = len(names)
         self.data = <char **>PyMem_Malloc(self.ncols * sizeof(char *))
         self.valid = <unsigned char **>PyMem_Malloc(self.ncols * sizeof(unsigned char *))
-        if self.data == NULL or self.valid == NULL:
+        self._ints = <int64_t *>PyMem_Malloc(self.ncols * sizeof(int64_t) + 1)
+        if self.data == NULL or self.valid == NULL or self._ints == NULL:
             raise MemoryError()
         memset(self.data, 0, self.ncols * sizeof(char *))
         memset(self.valid, 0, self.ncols * sizeof(unsigned char *))
@@ -517,15 +528,17 @@ cdef class RowColumns:
         self.codes = [{} if k == K_LABEL else None for k in kinds]
         self.objects = [[] if k == K_OBJ else None for k in kinds]
         self.nulls = [False] * self.ncols
+        self._values = [None] * self.ncols
 
     def __dealloc__(self):
         cdef Py_ssize_t c
-        if self.data != NULL:
+        if self.data != NULL and self.valid != NULL:
             for c in range(self.ncols):
                 PyMem_Free(self.data[c])
                 PyMem_Free(self.valid[c])
         PyMem_Free(self.data)
         PyMem_Free(self.valid)
+        PyMem_Free(self._ints)
 
     cdef int _grow(self) except -1:
         cdef Py_ssize_t c, cap = self.cap * 2 if self.cap else 1024
@@ -544,39 +557,44 @@ cdef class RowColumns:
 
     def append(self, tuple row_source):
         """One ``(message, market)`` row, as the reference's lists take it: each column
-        is the like-named field of ``message``, and ``market`` the market column."""
+        is the like-named field of ``message``, and ``market`` the market column.
+
+        All or nothing: every value is read (and each integer converted) before any
+        is written, so a missing field or an integer beyond int64 raises with the
+        buffers as they were."""
         cdef Py_ssize_t c, row = self.rows
-        message, market = row_source
         cdef int kind
         cdef const char *kinds = self.kinds
-        cdef int64_t number
+        cdef list values = self._values
         cdef int32_t index
         cdef char *cell
+        message, market = row_source
+        for c in range(self.ncols):
+            value = market if c == self.market_column else PyObject_GetAttr(message, self.names[c])
+            if kinds[c] == K_INT and value is not None:
+                self._ints[c] = value
+            values[c] = value
         if row == self.cap:
             self._grow()
         for c in range(self.ncols):
-            if c == self.market_column:
-                value = market
-            else:
-                value = PyObject_GetAttr(message, self.names[c])
+            value = values[c]
             kind = kinds[c]
             if kind == K_OBJ:
                 (<list>self.objects[c]).append(value)
                 continue
+            _set_bit(self.valid[c], row, value is not None)
             if value is None:
                 self.nulls[c] = True
                 if _width(kind):
                     memset(self.data[c] + row * _width(kind), 0, _width(kind))
                 continue
-            self.valid[c][row >> 3] |= <unsigned char>(1 << (row & 7))
             if kind == K_DEC or kind == K_SDEC:
                 cell = self.data[c] + 16 * row
                 if _put_plain(value, cell, kind == K_SDEC):
                     memset(cell, 0, 16)
                     self.odd.append((row, c, value))
             elif kind == K_INT:
-                number = value
-                memcpy(self.data[c] + 8 * row, &number, 8)
+                memcpy(self.data[c] + 8 * row, &self._ints[c], 8)
             elif kind == K_LABEL:
                 index = _label_index(<dict>self.codes[c], value)
                 memcpy(self.data[c] + 4 * row, &index, 4)
@@ -702,10 +720,8 @@ cdef class BookRows:
             self.seq[row] = seq
             self.apply_seq[row] = apply_seq + (row - first)
             self.side[row] = 0 if row - first < len(bids) else 1
-            if ts_exchange is not None:
-                self.exchange_valid[row >> 3] |= <unsigned char>(1 << (row & 7))
-            if is_snapshot:
-                self.snapshot_bits[row >> 3] |= <unsigned char>(1 << (row & 7))
+            _set_bit(self.exchange_valid, row, ts_exchange is not None)
+            _set_bit(self.snapshot_bits, row, is_snapshot)
         if ts_exchange is None:
             self.exchange_nulls = True
         self.rows = first + n

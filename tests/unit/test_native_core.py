@@ -22,7 +22,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from collector import decimal_text, native, schema
+from collector import decimal_text, native, row_columns, schema
 from collector.book import book as reference
 from collector.levels import REFERENCE
 from collector.model import BestBidAsk, DerivativeTicker, Trade
@@ -438,6 +438,25 @@ def test_message_rows_build_the_reference_tables(rows: list) -> None:
         assert got.schema == want.schema, name
         assert got.equals(want), f"{name}: reference {want}, native {got}"
     assert native_log == reference_log
+
+
+def test_a_row_that_cannot_be_read_leaves_the_columns_as_they_were() -> None:
+    """A missing field or an integer beyond int64 raises before anything is written:
+    the rows around it build the table the reference builds from them alone."""
+    good = Trade("X", 1, 2, "a", "buy", "1.5", "2")
+    rows = row_columns.row_columns(core, "trades")
+    rows.append((good, "X-Y"))
+    with pytest.raises(AttributeError):
+        rows.append((BestBidAsk("Q", None, 3, None, "1", "1", "2", "2"), "Q-R"))
+    with pytest.raises(OverflowError):
+        rows.append((Trade("Y", 2**64, 3, "b", "sell", "1e5", "2"), "Y-Z"))
+    rows.append((good, "X-Y"))
+    reference = TableBuffers(native=False)
+    reference.add_trade(good, "X-Y")
+    reference.add_trade(good, "X-Y")
+    built = row_columns.table("trades", rows, lambda *dropped: None)
+    assert built is not None and built.equals(reference.drain()["trades"])
+    assert rows.odd == []
 
 
 _BOOK_MESSAGES = st.lists(
