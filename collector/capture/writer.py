@@ -28,7 +28,9 @@ import os
 import secrets
 import time
 import zlib
+from collections import deque
 from collections.abc import Callable
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
 from typing import Final, Self
@@ -61,20 +63,30 @@ class CaptureStream:
     No I/O: each method returns the compressed bytes it produced, for the caller
     to write. Shared by the writer and by crash recovery's re-sealing of a file,
     so both make the same layout.
+
+    With a ``compressor`` (a one-thread executor), full batches are compressed on
+    that thread: zlib releases the GIL while it deflates, so the daemon's event loop
+    goes on receiving meanwhile (compressing was a sixth of its time). The bytes
+    are the same as without it, in the same order: each batch is one ``compress``
+    call either way, and a checkpoint waits for every batch handed over before it.
     """
 
-    def __init__(self, header: bytes, level: int) -> None:
+    def __init__(self, header: bytes, level: int, compressor: Executor | None = None) -> None:
         self._pending = bytearray(header)
         self._zlib = zlib.compressobj(level, zlib.DEFLATED, _GZIP_WBITS)
         #: CRC-32, bytes and records compressed since the last checkpoint.
         self._crc = 0
         self._unchecked_bytes = 0
         self._unchecked = 0
+        self._compressor = compressor
+        #: Batches on the compressor thread, oldest first, with their encoded size.
+        self._inflight: deque[tuple[Future[bytes], int]] = deque()
+        self._inflight_bytes = 0
 
     @property
     def pending(self) -> int:
-        """Encoded bytes not compressed yet."""
-        return len(self._pending)
+        """Encoded bytes not compressed yet (or still being compressed)."""
+        return len(self._pending) + self._inflight_bytes
 
     def append(self, encoder: msgspec.msgpack.Encoder, record: Record) -> bool:
         """Encode ``record``; True once the pending batch is large enough to ``compress``."""
@@ -83,12 +95,20 @@ class CaptureStream:
         return len(self._pending) >= _BATCH_BYTES
 
     def compress(self) -> bytes:
-        """Compress the pending batch (zlib may hold some of it back until a flush)."""
-        return self._compress_pending()
+        """Compress the pending batch (zlib may hold some of it back until a flush).
+
+        With a compressor thread the batch is handed over, and what comes back is
+        the output of the earlier batches that are done: nothing waits here."""
+        if self._compressor is None:
+            return self._compress_pending()
+        batch, self._pending = self._pending, bytearray()
+        self._inflight.append((self._compressor.submit(self._compress, batch), len(batch)))
+        self._inflight_bytes += len(batch)
+        return self._collect(wait=False)
 
     def checkpoint(self) -> bytes:
         """Compress what is pending, then a checkpoint proving it (none if nothing new)."""
-        out = self._compress_pending()
+        out = self._collect(wait=True) + self._compress_pending()
         if self._unchecked_bytes:  # the header alone is checked too
             mark = _checkpoint_encoder.encode({"crc32": self._crc, "records": self._unchecked})
             out += self._zlib.compress(mark)
@@ -103,14 +123,29 @@ class CaptureStream:
         """A checkpoint, then the end of the gzip stream (its trailer)."""
         return self.checkpoint() + self._zlib.flush(zlib.Z_FINISH)
 
+    def _collect(self, *, wait: bool) -> bytes:
+        """The output of the handed-over batches, in order: those done, or (``wait``) all."""
+        out = bytearray()
+        inflight = self._inflight
+        while inflight and (wait or inflight[0][0].done()):
+            future, size = inflight.popleft()
+            out += future.result()
+            self._inflight_bytes -= size
+        return bytes(out)
+
     def _compress_pending(self) -> bytes:
         if not self._pending:
             return b""
-        self._crc = zlib.crc32(self._pending, self._crc)
-        self._unchecked_bytes += len(self._pending)
-        out = self._zlib.compress(self._pending)
+        out = self._compress(self._pending)
         self._pending.clear()
         return out
+
+    def _compress(self, batch: bytearray) -> bytes:
+        """One batch, on whichever thread: never two at once (one compressor thread, and
+        the caller's own calls come only after ``_collect(wait=True)``)."""
+        self._crc = zlib.crc32(batch, self._crc)
+        self._unchecked_bytes += len(batch)
+        return self._zlib.compress(batch)
 
 
 class _CaptureFile:
@@ -124,12 +159,19 @@ class _CaptureFile:
     and renaming are repeated until they succeed.
     """
 
-    def __init__(self, final_path: Path, first_ts: int, header: bytes, level: int) -> None:
+    def __init__(
+        self,
+        final_path: Path,
+        first_ts: int,
+        header: bytes,
+        level: int,
+        compressor: Executor | None = None,
+    ) -> None:
         self.final_path = final_path
         self.temp_path = final_path.with_name(inprogress_name(final_path.name))
         self.first_ts = first_ts
         self.compressed_bytes = 0
-        self._stream = CaptureStream(header, level)
+        self._stream = CaptureStream(header, level, compressor)
         self._out = bytearray()
         self._ended = False
         # "x": never clobber another writer's file or a crash leftover.
@@ -220,7 +262,9 @@ class CaptureWriter:
     (the capture pauses). ``close`` raises, and leaves the file ``.inprogress``
     when it cannot finish it.
 
-    Not thread safe: one writer per exchange stream, used from one thread.
+    Not thread safe: one writer per exchange stream, used from one thread. With
+    ``compress_in_thread`` (the default) it compresses full batches on a thread of
+    its own (see ``CaptureStream``); the files are byte for byte the same.
     """
 
     def __init__(
@@ -236,6 +280,7 @@ class CaptureWriter:
         on_complete: Callable[[Path], None] | None = None,
         max_unwritten: int = 64 * MiB,
         session: str | None = None,
+        compress_in_thread: bool = True,
     ) -> None:
         if rotate_seconds <= 0 or rotate_bytes <= 0 or flush_every <= 0:
             raise ValueError("rotate_seconds, rotate_bytes and flush_every must be positive")
@@ -246,6 +291,11 @@ class CaptureWriter:
         self._rotate_bytes = rotate_bytes
         self._flush_every = flush_every
         self._level = level
+        self._compressor = (
+            ThreadPoolExecutor(1, thread_name_prefix=f"capture-{exchange}")
+            if compress_in_thread
+            else None
+        )
         self._encoder = msgspec.msgpack.Encoder()
         self._file: _CaptureFile | None = None
         #: Rotated-out files whose completion failed; retried on every flush.
@@ -351,6 +401,8 @@ class CaptureWriter:
             except OSError as exc:
                 error = error or exc
             file.abandon()
+        if self._compressor is not None:
+            self._compressor.shutdown(wait=True)
         if error is not None:
             raise error
 
@@ -407,7 +459,9 @@ class CaptureWriter:
                 self._failed(exc, old)
                 self._closing.append(old)  # finished by a later flush
         self._dir.mkdir(parents=True, exist_ok=True)
-        self._file = _CaptureFile(self._free_path(first_ts), first_ts, self._header(), self._level)
+        self._file = _CaptureFile(
+            self._free_path(first_ts), first_ts, self._header(), self._level, self._compressor
+        )
         self._part += 1
         self._unflushed = 0
         self._file.sync()  # a crash right after opening still leaves a valid header

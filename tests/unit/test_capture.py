@@ -99,6 +99,33 @@ def test_compression_level_trades_bytes_only(tmp_path: Path) -> None:
     assert sum(p.stat().st_size for p in fast) > sum(p.stat().st_size for p in small)
 
 
+def test_compressing_on_a_thread_writes_the_same_bytes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Batches compressed on the writer's thread give the file the caller's thread would
+    have written, byte for byte, across flushes, rotations and the final trailer."""
+    header = msgpack.packb({"format": CAPTURE_FORMAT, "exchange": "x", "instance": "0"})
+    monkeypatch.setattr(CaptureWriter, "_header", lambda self: header)
+    rng = random.Random(7)
+    records = [
+        Record("recv", 10**18 + i * 10**6, 1, "".join(rng.choices("0123456789.,[]", k=400)))
+        for i in range(6000)
+    ]
+    written = {}
+    for threaded in (False, True):
+        folder = tmp_path / str(threaded)
+        with CaptureWriter(
+            folder, "x", flush_every=700, rotate_seconds=2, compress_in_thread=threaded
+        ) as writer:
+            for record in records:
+                writer.write(record)
+        written[threaded] = [p.read_bytes() for p in writer.completed_paths]
+    assert len(written[False]) == 3
+    assert written[True] == written[False]
+    files = sorted((tmp_path / "True").rglob("*.gz"))
+    assert [record for f in files for record in read_capture(f)] == records
+
+
 def test_the_daemon_writes_its_capture_at_the_configured_level(tmp_path: Path) -> None:
     config = parse_config(
         f'[output]\ndir = "{tmp_path}"\n[capture]\ndir = "{tmp_path / "cap"}"\n'
