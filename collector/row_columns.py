@@ -50,7 +50,7 @@ def kinds(table: str) -> bytes:
     return "".join(out).encode()
 
 
-def row_columns(core: Any, table: str) -> Any:
+def buffers(core: Any, table: str) -> Any:
     """Empty column buffers for ``table``'s rows."""
     return core.RowColumns(tuple(schema.TABLES[table].names), kinds(table))
 

@@ -252,7 +252,7 @@ class TableBuffers:
         rows.append((message, market))
 
     def _rows(self, table: str) -> MessageRows:
-        return [] if self._core is None else row_columns.row_columns(self._core, table)
+        return [] if self._core is None else row_columns.buffers(self._core, table)
 
     def add_quality(self, event: QualityEvent) -> None:
         self._quality.append(event)

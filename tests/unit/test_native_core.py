@@ -444,7 +444,7 @@ def test_a_row_that_cannot_be_read_leaves_the_columns_as_they_were() -> None:
     """A missing field or an integer beyond int64 raises before anything is written:
     the rows around it build the table the reference builds from them alone."""
     good = Trade("X", 1, 2, "a", "buy", "1.5", "2")
-    rows = row_columns.row_columns(core, "trades")
+    rows = row_columns.buffers(core, "trades")
     rows.append((good, "X-Y"))
     with pytest.raises(AttributeError):
         rows.append((BestBidAsk("Q", None, 3, None, "1", "1", "2", "2"), "Q-R"))
