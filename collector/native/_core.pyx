@@ -699,19 +699,18 @@ cdef class BookRows:
     def append(self, str symbol, str market, object ts_exchange, int64_t ts_recv,
                int64_t seq, int64_t apply_seq, bint is_snapshot, object bids, object asks):
         """One message's rows: bids then asks, ``apply_seq`` counting up from the first."""
-        cdef Py_ssize_t first = self.rows, row = first, n = len(bids) + len(asks)
+        cdef Py_ssize_t first = self.rows, row = first, n_bids = len(bids)
+        cdef Py_ssize_t n = n_bids + len(asks)
         cdef int32_t symbol_index, market_index
         cdef int64_t exchange_time = 0 if ts_exchange is None else ts_exchange
-        cdef bint plain = True
+        cdef bint plain, has_time = ts_exchange is not None
         if not n:
             return  # no row: its labels do not enter the dictionaries either
         symbol_index = _label_index(self.symbols, symbol)
         market_index = _label_index(self.markets, market)
         self._reserve(n)
-        for levels in (bids, asks):
-            if self._put_levels(levels, row) < 0:
-                plain = False
-            row += len(levels)
+        plain = self._put_levels(bids, first) == 0  # both sides written, whatever the first
+        plain = (self._put_levels(asks, first + n_bids) == 0) and plain
         for row in range(first, first + n):
             self.symbol[row] = symbol_index
             self.market[row] = market_index
@@ -719,10 +718,10 @@ cdef class BookRows:
             self.ts_recv[row] = ts_recv
             self.seq[row] = seq
             self.apply_seq[row] = apply_seq + (row - first)
-            self.side[row] = 0 if row - first < len(bids) else 1
-            _set_bit(self.exchange_valid, row, ts_exchange is not None)
+            self.side[row] = 0 if row - first < n_bids else 1
+            _set_bit(self.exchange_valid, row, has_time)
             _set_bit(self.snapshot_bits, row, is_snapshot)
-        if ts_exchange is None:
+        if not has_time:
             self.exchange_nulls = True
         self.rows = first + n
         if not plain:
