@@ -12,7 +12,8 @@ stored exactly are the reference's; the differential tests compare the two.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -75,9 +76,9 @@ def table(name: str, rows: Any, dropped: DroppedRow) -> pa.Table | None:
         try:
             value = schema.exact_decimals(field.name, [text], schema.is_signed(field))
         except (schema.ValueDoesNotFit, pa.ArrowInvalid) as exc:
-            refused[row] = _reason(text, schema.is_signed(field), exc)
+            refused[row] = _reason([text], exc, schema.is_signed(field))
         else:
-            patches.setdefault(column, []).append((row, value.buffers()[1].to_pybytes()[:16]))
+            patches.setdefault(column, []).append((row, _cells(value)))
     arrays = [
         _array(field, rows.kinds[c], rows.rows, *rows.column(c), patches.get(c, ()))
         for c, field in enumerate(shape)
@@ -112,21 +113,28 @@ def _array(
             cells[16 * row : 16 * row + 16] = value
         data = cells
     if kind == ord("L"):
-        indices = _buffer_array(pa.int32(), length, data, validity)  # type: ignore[arg-type]
+        indices = buffer_array(pa.int32(), length, data, validity)  # type: ignore[arg-type]
         return pa.DictionaryArray.from_arrays(indices, pa.array(extra, pa.string()))
     if kind == ord("B"):
-        indices = _buffer_array(pa.int32(), length, data, validity)  # type: ignore[arg-type]
+        indices = buffer_array(pa.int32(), length, data, validity)  # type: ignore[arg-type]
         return pa.DictionaryArray.from_arrays(indices, TRADE_SIDES)
-    return _buffer_array(field.type, length, data, validity)  # type: ignore[arg-type]
+    return buffer_array(field.type, length, data, validity)  # type: ignore[arg-type]
 
 
-def _reason(text: Any, signed: bool, refusal: Exception) -> str:
-    """Why a value was refused, in the words the reference's row check uses."""
+def _reason(texts: Iterable[Any], refusal: Exception, signed: bool = False) -> str:
+    """Why values were refused, in the words of the reference's check: the first of
+    ``texts`` it refuses, or ``refusal`` itself if it takes them all."""
     try:
-        decimal_text.check(text, signed)
+        for text in texts:
+            decimal_text.check(text, signed)
     except decimal_text.InvalidDecimalText as exc:
         return str(exc)
     return str(refusal)
+
+
+def _cells(decimals: pa.Array) -> bytes:
+    """The decimal128 bytes of a fresh ``exact_decimals`` array, 16 a value."""
+    return decimals.buffers()[1].to_pybytes()[: 16 * len(decimals)]
 
 
 def book_table(rows: Any, dropped: DroppedBook) -> pa.Table | None:
@@ -153,24 +161,23 @@ def book_table(rows: Any, dropped: DroppedBook) -> pa.Table | None:
                 prices = schema.exact_decimals("price", [p for p, _ in levels])
                 sizes = schema.exact_decimals("size", [s for _, s in levels])
             except (schema.ValueDoesNotFit, pa.ArrowInvalid) as exc:
-                bad[symbol] = (first, ts_recv, seq, _level_refusal(levels, exc))
+                bad[symbol] = (first, ts_recv, seq, _reason(chain.from_iterable(levels), exc))
                 continue
-            end = 16 * (first + len(levels))
-            price[16 * first : end] = prices.buffers()[1].to_pybytes()[: end - 16 * first]
-            size[16 * first : end] = sizes.buffers()[1].to_pybytes()[: end - 16 * first]
+            cells = slice(16 * first, 16 * (first + len(levels)))
+            price[cells], size[cells] = _cells(prices), _cells(sizes)
     arrays = {
-        "price": _buffer_array(schema.DECIMAL, n, price, None),
-        "size": _buffer_array(schema.DECIMAL, n, size, None),
+        "price": buffer_array(schema.DECIMAL, n, price, None),
+        "size": buffer_array(schema.DECIMAL, n, size, None),
     }
     for name, values in (("symbol", "symbol_values"), ("market", "market_values")):
-        indices = _buffer_array(pa.int32(), n, *columns[name])
+        indices = buffer_array(pa.int32(), n, *columns[name])
         arrays[name] = pa.DictionaryArray.from_arrays(
             indices, pa.array(columns[values], pa.string())
         )
-    sides = _buffer_array(pa.int32(), n, *columns["side"])
+    sides = buffer_array(pa.int32(), n, *columns["side"])
     arrays["side"] = pa.DictionaryArray.from_arrays(sides, BOOK_SIDES)
     for name in ("ts_exchange", "ts_recv", "seq", "apply_seq", "is_snapshot"):
-        arrays[name] = _buffer_array(schema.BOOK.field(name).type, n, *columns[name])
+        arrays[name] = buffer_array(schema.BOOK.field(name).type, n, *columns[name])
     built = pa.Table.from_arrays([arrays[name] for name in schema.BOOK.names], schema=schema.BOOK)
     if not bad:
         return built
@@ -185,9 +192,10 @@ def book_table(rows: Any, dropped: DroppedBook) -> pa.Table | None:
     return _relabelled(built.filter(pa.array(keep)), ("symbol", "market"))
 
 
-def _buffer_array(
+def buffer_array(
     type_: pa.DataType, length: int, data: bytes | bytearray, validity: bytes | None
 ) -> pa.Array:
+    """An Arrow array over the core's bytes: ``data``, and a validity bitmap or None."""
     valid = None if validity is None else pa.py_buffer(validity)
     return pa.Array.from_buffers(type_, length, [valid, pa.py_buffer(data)])
 
@@ -202,14 +210,3 @@ def _relabelled(kept: pa.Table, labels: tuple[str, ...]) -> pa.Table | None:
         values = kept.column(i).to_pylist()
         kept = kept.set_column(i, kept.schema.field(i), schema.labels(values))
     return kept
-
-
-def _level_refusal(levels: list[tuple[str, str]], refusal: Exception) -> str:
-    """Why a message's levels were refused, in the words of the reference's check."""
-    try:
-        for price, size in levels:
-            decimal_text.check(price)
-            decimal_text.check(size)
-    except decimal_text.InvalidDecimalText as exc:
-        return str(exc)
-    return str(refusal)

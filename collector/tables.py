@@ -74,9 +74,7 @@ def decimal_array(
     if core is not None:
         built = core.decimal_column(texts, signed)
         if built is not None:
-            data, validity = built
-            buffers = [None if validity is None else pa.py_buffer(validity), pa.py_buffer(data)]
-            return pa.Array.from_buffers(schema.DECIMAL, len(texts), buffers)
+            return row_columns.buffer_array(schema.DECIMAL, len(texts), *built)
     return schema.exact_decimals(column, texts, signed)
 
 
