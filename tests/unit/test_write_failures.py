@@ -135,12 +135,13 @@ def records(n: int, ts0: int = T0) -> list[Record]:
     return [Record("recv", ts0 + i * 1000, 1, f'{{"i":{i},"pad":"{"x" * 200}"}}') for i in range(n)]
 
 
+@pytest.mark.parametrize("threaded", [True, False], ids=["zlib-thread", "zlib-inline"])
 @pytest.mark.parametrize("name", sorted(ERRNOS))
 def test_capture_keeps_records_through_a_failure_and_stays_one_valid_stream(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, threaded: bool
 ) -> None:
     disk = FailingDisk(monkeypatch, tmp_path)
-    writer = CaptureWriter(tmp_path, "binance-usdm", flush_every=50)
+    writer = CaptureWriter(tmp_path, "binance-usdm", flush_every=50, compress_in_thread=threaded)
     sent = records(3000)
     for record in sent[:1000]:
         writer.write(record)
@@ -162,11 +163,14 @@ def test_capture_keeps_records_through_a_failure_and_stays_one_valid_stream(
     assert all(not f.name.endswith(".inprogress") for f in files)
 
 
+@pytest.mark.parametrize("threaded", [True, False], ids=["zlib-thread", "zlib-inline"])
 def test_capture_pauses_past_its_bound_and_close_leaves_it_for_recovery(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, threaded: bool
 ) -> None:
     disk = FailingDisk(monkeypatch, tmp_path)
-    writer = CaptureWriter(tmp_path, "binance-usdm", max_unwritten=20_000)
+    writer = CaptureWriter(
+        tmp_path, "binance-usdm", max_unwritten=20_000, compress_in_thread=threaded
+    )
     writer.write(records(1)[0])
     writer.flush()
     disk.fail(errno.ENOSPC)
