@@ -23,7 +23,7 @@ Guarantees:
 from __future__ import annotations
 
 import re
-from collections import OrderedDict, deque
+from collections import deque
 from collections.abc import Callable, Sequence
 from decimal import Decimal, InvalidOperation
 from itertools import chain
@@ -31,6 +31,7 @@ from itertools import chain
 import msgspec
 
 from collector.book.book import BookSide, OrderBook, price_key
+from collector.book.seq_map import SeqMap
 from collector.book.sequence import SequenceRule
 from collector.book.state import SyncEvent, SyncState, next_state
 from collector.decimal_text import InvalidDecimalText, check
@@ -121,7 +122,12 @@ class SymbolSync:
     )
 
     def __init__(
-        self, symbol: str, market: str, buffer_limit: int, book: type[OrderBook] = OrderBook
+        self,
+        symbol: str,
+        market: str,
+        buffer_limit: int,
+        book: type[OrderBook] = OrderBook,
+        seq_map: type[SeqMap] = SeqMap,
     ) -> None:
         self.symbol = symbol
         self.market = market
@@ -135,10 +141,10 @@ class SymbolSync:
         #: Next book_snapshots instant per sampling spec; 0 until the first update.
         self.next_sample: list[int] = []
         self.apply_seq = 0
-        # Ordered dicts: both drop their oldest entry once full, and a plain dict's
-        # ``next(iter(d))`` walks every hole the earlier front deletions left.
-        self.recent_tops: OrderedDict[int, Top] = OrderedDict()
-        self.pending_quotes: OrderedDict[int, BestBidAsk] = OrderedDict()
+        #: Tops of book by update id, and quotes waiting for their update: both drop
+        #: their oldest entry once full.
+        self.recent_tops: SeqMap = seq_map()
+        self.pending_quotes: SeqMap = seq_map()
         self.stats = SymbolStats()
 
     def move(self, event: SyncEvent) -> None:
@@ -163,8 +169,10 @@ class BookEngine:
         ``COLLECTOR_NATIVE`` says (None); see ``collector.native``."""
         self.rule = rule
         core = native_core(native)
-        #: The book implementation: the reference's class or the compiled core's twin.
+        #: The book and the quote check's maps: the reference's classes or the compiled
+        #: core's twins.
         self.book_class: type[OrderBook] = OrderBook if core is None else core.OrderBook
+        self.seq_map_class: type[SeqMap] = SeqMap if core is None else core.SeqMap
         self.checksum = checksum
         self.out = out
         self.market_of = market_of
@@ -263,10 +271,7 @@ class BookEngine:
                 return
             if quote.seq <= sym.last_id:
                 return  # its update is older than anything remembered
-        pending = sym.pending_quotes
-        if len(pending) >= _PENDING_QUOTES:
-            pending.popitem(last=False)
-        pending[quote.seq] = quote
+        sym.pending_quotes.hold(quote.seq, quote, _PENDING_QUOTES)
 
     def on_invalid(self, msg: BookInvalid) -> None:
         """The adapter saw data go missing for this symbol (a connection-wide gap)."""
@@ -666,22 +671,16 @@ class BookEngine:
     # -- verification against the exchange's best bid/ask ----------------------
 
     def _remember_top(self, sym: SymbolSync, update_id: int) -> None:
-        tops = sym.recent_tops
-        top = (sym.book.bids.best_level(), sym.book.asks.best_level())
-        tops[update_id] = top
-        if len(tops) > _RECENT_TOPS:
-            tops.popitem(last=False)
+        book = sym.book
+        top = (book.bids.best_level(), book.asks.best_level())
+        sym.recent_tops.put(update_id, top, _RECENT_TOPS)
         pending = sym.pending_quotes
         if pending:
-            quote = pending.pop(update_id, None)
+            quote = pending.pop(update_id)
             if quote is not None:
                 self._verify_quote(sym, quote, top)
             # Quotes come in update-id order, so the stale ones are at the front.
-            while pending:
-                oldest = next(iter(pending))
-                if oldest >= update_id:
-                    break
-                del pending[oldest]
+            pending.drop_below(update_id)
 
     def _verify_quote(self, sym: SymbolSync, quote: BestBidAsk, top: Top) -> None:
         bid, ask = top
@@ -706,7 +705,9 @@ class BookEngine:
     # -- helpers ----------------------------------------------------------------
 
     def _add(self, symbol: str) -> SymbolSync:
-        sym = SymbolSync(symbol, self.market_of(symbol), self.buffer_limit, self.book_class)
+        sym = SymbolSync(
+            symbol, self.market_of(symbol), self.buffer_limit, self.book_class, self.seq_map_class
+        )
         self.symbols[symbol] = sym
         return sym
 

@@ -17,6 +17,7 @@ from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING
 from libc.stdint cimport int32_t, int64_t, uint32_t, uint64_t
 from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
 from cpython.object cimport PyObject_GetAttr
+from cpython.ref cimport Py_DECREF, Py_INCREF
 from libc.string cimport memcpy, memset
 
 from decimal import Decimal
@@ -383,6 +384,200 @@ cdef class OrderBook:
             out[name] = {Decimal(texts[k]): Decimal(s) for k, s in side.levels.items()}
         return out
 
+
+
+cdef inline Py_ssize_t _seq_slot(int64_t key, Py_ssize_t imask):
+    return <Py_ssize_t>(((<uint64_t>key) * 0x9E3779B97F4A7C15ULL) >> 20) & imask
+
+
+cdef class SeqMap:
+    """Update id -> object, oldest first: ``collector.book.seq_map.SeqMap`` in C.
+
+    A ring of (id, value) in arrival order, holes where ``pop`` took one from the
+    middle, and a linear-probing index from id to ring position. Every operation is
+    one call with no iterator or node object, which is what the ordered dict cost.
+    """
+
+    cdef int64_t *keys
+    cdef PyObject **vals  # NULL: a hole
+    cdef int64_t *index  # ring position of each id, -1 for a free slot
+    cdef Py_ssize_t mask, imask  # ring size - 1, index size - 1
+    cdef int64_t head, tail  # ring positions of the oldest entry and the next free one
+    cdef Py_ssize_t n
+
+    def __cinit__(self):
+        self._allocate(16)
+
+    def __dealloc__(self):
+        self._release()
+        PyMem_Free(self.keys)
+        PyMem_Free(self.vals)
+        PyMem_Free(self.index)
+
+    cdef int _allocate(self, Py_ssize_t ring) except -1:
+        cdef Py_ssize_t i
+        self.keys = <int64_t *>PyMem_Malloc(ring * sizeof(int64_t))
+        self.vals = <PyObject **>PyMem_Malloc(ring * sizeof(PyObject *))
+        self.index = <int64_t *>PyMem_Malloc(2 * ring * sizeof(int64_t))
+        if self.keys == NULL or self.vals == NULL or self.index == NULL:
+            raise MemoryError()
+        for i in range(ring):
+            self.vals[i] = NULL
+        for i in range(2 * ring):
+            self.index[i] = -1
+        self.mask = ring - 1
+        self.imask = 2 * ring - 1
+        self.head = self.tail = 0
+        self.n = 0
+        return 0
+
+    cdef void _release(self):
+        cdef int64_t a
+        cdef PyObject *v
+        for a in range(self.head, self.tail):
+            v = self.vals[a & self.mask]
+            if v != NULL:
+                self.vals[a & self.mask] = NULL
+                Py_DECREF(<object>v)
+
+    cdef int64_t _find(self, int64_t key, Py_ssize_t *slot):
+        cdef Py_ssize_t i = _seq_slot(key, self.imask)
+        cdef int64_t a
+        while True:
+            a = self.index[i]
+            if a < 0 or self.keys[a & self.mask] == key:
+                slot[0] = i
+                return a
+            i = (i + 1) & self.imask
+
+    cdef void _unindex(self, Py_ssize_t i):
+        """Free index slot ``i``, shifting later entries of its probe run back."""
+        cdef Py_ssize_t j = i, home
+        cdef int64_t a
+        while True:
+            j = (j + 1) & self.imask
+            a = self.index[j]
+            if a < 0:
+                self.index[i] = -1
+                return
+            home = _seq_slot(self.keys[a & self.mask], self.imask)
+            # The entry at j may move to i unless its home lies cyclically in (i, j].
+            if (j > i and (home <= i or home > j)) or (j < i and home <= i and home > j):
+                self.index[i] = a
+                i = j
+
+    cdef void _remove(self, int64_t a, Py_ssize_t slot):
+        cdef PyObject *v = self.vals[a & self.mask]
+        self.vals[a & self.mask] = NULL
+        self.n -= 1
+        self._unindex(slot)
+        while self.head < self.tail and self.vals[self.head & self.mask] == NULL:
+            self.head += 1
+        Py_DECREF(<object>v)
+
+    cdef void _remove_oldest(self):
+        cdef Py_ssize_t slot
+        self._find(self.keys[self.head & self.mask], &slot)
+        self._remove(self.head, slot)
+
+    cdef int _set(self, int64_t key, object value) except -1:
+        cdef Py_ssize_t slot
+        cdef int64_t a = self._find(key, &slot)
+        cdef PyObject *old
+        if a >= 0:
+            old = self.vals[a & self.mask]
+            Py_INCREF(value)
+            self.vals[a & self.mask] = <PyObject *>value
+            Py_DECREF(<object>old)
+            return 0
+        if self.tail - self.head > self.mask:  # the ring is full, holes included
+            self._rebuild(self.mask + 1 if 2 * self.n <= self.mask else 2 * (self.mask + 1))
+            self._find(key, &slot)
+        a = self.tail
+        self.tail += 1
+        self.keys[a & self.mask] = key
+        Py_INCREF(value)
+        self.vals[a & self.mask] = <PyObject *>value
+        self.index[slot] = a
+        self.n += 1
+        return 0
+
+    cdef int _rebuild(self, Py_ssize_t ring) except -1:
+        """Move the live entries, oldest first, into a ring of ``ring`` slots."""
+        cdef int64_t *keys = self.keys
+        cdef PyObject **vals = self.vals
+        cdef int64_t *index = self.index
+        cdef int64_t head = self.head, tail = self.tail, a
+        cdef Py_ssize_t mask = self.mask, slot
+        self.keys = NULL
+        self.vals = NULL
+        self.index = NULL
+        try:
+            self._allocate(ring)
+        except MemoryError:
+            PyMem_Free(self.keys)
+            PyMem_Free(self.vals)
+            PyMem_Free(self.index)
+            self.keys, self.vals, self.index = keys, vals, index
+            self.mask, self.imask = mask, 2 * mask + 1
+            self.head, self.tail = head, tail
+            raise
+        for a in range(head, tail):
+            if vals[a & mask] != NULL:
+                self._find(keys[a & mask], &slot)
+                self.keys[self.tail] = keys[a & mask]
+                self.vals[self.tail] = vals[a & mask]  # the reference moves with it
+                self.index[slot] = self.tail
+                self.tail += 1
+                self.n += 1
+        PyMem_Free(keys)
+        PyMem_Free(vals)
+        PyMem_Free(index)
+        return 0
+
+    def __len__(self):
+        return self.n
+
+    def get(self, int64_t key):
+        """The value of ``key``, or None."""
+        cdef Py_ssize_t slot
+        cdef int64_t a = self._find(key, &slot)
+        return None if a < 0 else <object>self.vals[a & self.mask]
+
+    def put(self, int64_t key, value, Py_ssize_t limit):
+        """Set ``key``, then drop the oldest entry if there are more than ``limit``."""
+        self._set(key, value)
+        if self.n > limit:
+            self._remove_oldest()
+
+    def hold(self, int64_t key, value, Py_ssize_t limit):
+        """Drop the oldest entry if there are ``limit`` already, then set ``key``."""
+        if self.n >= limit and self.n:
+            self._remove_oldest()
+        self._set(key, value)
+
+    def pop(self, int64_t key):
+        """Remove ``key`` and return its value, or None."""
+        cdef Py_ssize_t slot
+        cdef int64_t a = self._find(key, &slot)
+        if a < 0:
+            return None
+        value = <object>self.vals[a & self.mask]
+        self._remove(a, slot)
+        return value
+
+    def drop_below(self, int64_t key):
+        """Drop entries from the oldest on while their id is below ``key``."""
+        while self.n and self.keys[self.head & self.mask] < key:
+            self._remove_oldest()
+
+    def clear(self):
+        cdef Py_ssize_t i
+        self._release()
+        for i in range(self.imask + 1):
+            self.index[i] = -1
+        self.head = self.tail = 0
+        self.n = 0
 
 cdef inline int _put_plain(object text, char *out, bint signed=False):
     """Write the decimal128 value of plain decimal text (a leading "-" when ``signed``)

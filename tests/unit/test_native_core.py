@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import random
 import re
 import subprocess
 import sys
@@ -24,6 +25,7 @@ from hypothesis import strategies as st
 
 from collector import decimal_text, native, row_columns, schema
 from collector.book import book as reference
+from collector.book import seq_map
 from collector.levels import REFERENCE
 from collector.model import BestBidAsk, DerivativeTicker, Trade
 from collector.tables import TableBuffers, decimal_array
@@ -495,3 +497,57 @@ def test_book_rows_build_the_reference_table(messages: list) -> None:
     if "book" in reference_tables:
         want, got = reference_tables["book"], native_tables["book"]
         assert got.equals(want), f"reference {want}, native {got}"
+
+
+#: SeqMap operations over a few ids, so that ids repeat, evict and leave holes.
+_SEQ_IDS = st.integers(min_value=-3, max_value=40)
+_SEQ_OPS = st.lists(
+    st.one_of(
+        st.tuples(st.just("put"), _SEQ_IDS, st.integers(1, 12)),
+        st.tuples(st.just("hold"), _SEQ_IDS, st.integers(1, 12)),
+        st.tuples(st.just("pop"), _SEQ_IDS),
+        st.tuples(st.just("get"), _SEQ_IDS),
+        st.tuples(st.just("drop_below"), _SEQ_IDS),
+        st.tuples(st.just("clear")),
+    ),
+    max_size=300,
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(_SEQ_OPS)
+def test_seq_map_answers_as_the_ordered_dict_reference(ops: list) -> None:
+    """Every answer and every length equal, and so the order of eviction: the ring's
+    holes, its rebuilds and the index's back-shifts never show."""
+    ours, theirs = seq_map.SeqMap(), core.SeqMap()
+    for step, (name, *args) in enumerate(ops):
+        if name in ("put", "hold"):
+            args = [args[0], f"v{step}", args[1]]
+        assert getattr(ours, name)(*args) == getattr(theirs, name)(*args), (step, name, args)
+        assert len(ours) == len(theirs)
+        assert [ours.get(k) for k in range(-3, 41)] == [theirs.get(k) for k in range(-3, 41)]
+
+
+def test_seq_map_grows_and_keeps_arrival_order_through_rebuilds() -> None:
+    """Thousands of ids with holes in the middle: the ring rebuilds and grows, and the
+    oldest entry is still the first to go."""
+    ours, theirs = seq_map.SeqMap(), core.SeqMap()
+    for m in (ours, theirs):
+        for i in range(5000):
+            m.hold(i, i, 4096)
+            if i % 3 == 0:
+                m.pop(i // 2)
+        m.drop_below(2000)
+    assert len(ours) == len(theirs)
+    assert [ours.get(k) for k in range(5000)] == [theirs.get(k) for k in range(5000)]
+    rng = random.Random(12)  # churn in a small map: probe runs wrap around its index
+    ours, theirs = seq_map.SeqMap(), core.SeqMap()
+    for step in range(30_000):
+        key, hold = rng.randrange(200), rng.random() < 0.5
+        for m in (ours, theirs):
+            (m.hold(key, step, 12) if hold else m.pop(key))
+        if step % 10 == 0:
+            assert [ours.get(k) for k in range(200)] == [theirs.get(k) for k in range(200)]
+    assert core.SeqMap().get(2**63 - 1) is None
+    with pytest.raises(OverflowError):
+        core.SeqMap().get(2**63)
