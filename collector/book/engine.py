@@ -75,6 +75,9 @@ SNAPSHOT_WITH = ("mark_price", "funding_rate")
 SnapshotSpec = tuple[int, int] | tuple[int, int, Sequence[str]]
 
 Top = tuple[tuple[int, str] | None, tuple[int, str] | None]
+#: The state tested on every update and quote, as a module global: reading an Enum
+#: member through its class costs ~100 ns on CPython 3.11, a global ~15.
+_SYNCED = SyncState.SYNCED
 #: A venue's book checksum: (native symbol, book) -> the value the venue would send,
 #: or None when it cannot say (e.g. an instrument's precision is not known yet).
 Checksum = Callable[[str, OrderBook], int | None]
@@ -229,7 +232,7 @@ class BookEngine:
 
     def _route(self, sym: SymbolSync, delta: BookDelta) -> None:
         state = sym.state
-        if state is SyncState.SYNCED:
+        if state is _SYNCED:
             self._continue(sym, delta)
         elif state is SyncState.BRIDGING:
             self._bridge(sym, delta)
@@ -264,7 +267,7 @@ class BookEngine:
         if quote.seq is None:
             return
         sym = self.symbols.get(quote.symbol) or self._add(quote.symbol)
-        if sym.state is SyncState.SYNCED:
+        if sym.state is _SYNCED:
             top = sym.recent_tops.get(quote.seq)
             if top is not None:
                 self._verify_quote(sym, quote, top)
