@@ -22,6 +22,7 @@ from libc.string cimport memcpy, memset
 
 from decimal import Decimal
 from sys import intern as sys_intern
+from types import MemberDescriptorType
 
 from collector import decimal_text as _decimal_text
 from collector import levels as _levels
@@ -31,6 +32,18 @@ cdef extern from "Python.h":
     bint PyUnicode_IS_COMPACT_ASCII(object o)
     void *PyUnicode_DATA(object o)
     Py_ssize_t PyUnicode_GET_LENGTH(object o)
+
+cdef extern from "structmember.h":
+    ctypedef struct PyMemberDef:
+        int type
+        Py_ssize_t offset
+    enum:
+        T_OBJECT
+        T_OBJECT_EX
+
+cdef extern from "Python.h":
+    ctypedef struct PyMemberDescrObject:
+        PyMemberDef *d_member
 
 cdef extern from "core.h":
     ctypedef long long i128  # __int128 in C; never converted by Cython itself
@@ -697,6 +710,8 @@ cdef class RowColumns:
     cdef list nulls  # per column: a null was seen
     cdef list _values  # the row being appended, one value per column
     cdef int64_t *_ints  # its integers, converted before anything is written
+    cdef object _type  # the message type ``_offsets`` was resolved for
+    cdef Py_ssize_t *_offsets  # per column: its field's slot offset in ``_type``, or -1
 
     def __cinit__(self, tuple names, bytes kinds):
         if len(names) != len(kinds):
@@ -705,7 +720,9 @@ cdef class RowColumns:
         self.data = <char **>PyMem_Malloc(self.ncols * sizeof(char *))
         self.valid = <unsigned char **>PyMem_Malloc(self.ncols * sizeof(unsigned char *))
         self._ints = <int64_t *>PyMem_Malloc(self.ncols * sizeof(int64_t) + 1)
-        if self.data == NULL or self.valid == NULL or self._ints == NULL:
+        self._offsets = <Py_ssize_t *>PyMem_Malloc(self.ncols * sizeof(Py_ssize_t) + 1)
+        if (self.data == NULL or self.valid == NULL or self._ints == NULL
+                or self._offsets == NULL):
             raise MemoryError()
         memset(self.data, 0, self.ncols * sizeof(char *))
         memset(self.valid, 0, self.ncols * sizeof(unsigned char *))
@@ -734,6 +751,43 @@ cdef class RowColumns:
         PyMem_Free(self.data)
         PyMem_Free(self.valid)
         PyMem_Free(self._ints)
+        PyMem_Free(self._offsets)
+
+    cdef int _resolve(self, object message_type) except -1:
+        """Find where each column's field lives in instances of ``message_type``.
+
+        Reading a field by name costs a type lookup and a descriptor call, about 25 ns,
+        nine times a bbo row. A field that is a plain slot (a msgspec struct field is
+        one: a member descriptor) is read at its offset instead, which is what the
+        descriptor itself would do; any other attribute keeps the lookup by name.
+        """
+        cdef Py_ssize_t c
+        cdef PyMemberDef *member
+        generic = message_type.__getattribute__ is object.__getattribute__
+        for c in range(self.ncols):
+            self._offsets[c] = -1
+            if c == self.market_column or not generic:
+                continue
+            descriptor = None
+            for klass in message_type.__mro__:
+                descriptor = klass.__dict__.get(self.names[c])
+                if descriptor is not None:
+                    break
+            if type(descriptor) is MemberDescriptorType:
+                member = (<PyMemberDescrObject *>descriptor).d_member
+                if member.type == T_OBJECT_EX or member.type == T_OBJECT:
+                    self._offsets[c] = member.offset
+        self._type = message_type
+        return 0
+
+    cdef inline object _field(self, object message, Py_ssize_t c):
+        cdef Py_ssize_t offset = self._offsets[c]
+        cdef PyObject *slot
+        if offset >= 0:
+            slot = (<PyObject **>((<char *><PyObject *>message) + offset))[0]
+            if slot != NULL:
+                return <object>slot
+        return PyObject_GetAttr(message, self.names[c])  # the attribute's own answer
 
     cdef int _grow(self) except -1:
         cdef Py_ssize_t c, cap = self.cap * 2 if self.cap else 1024
@@ -764,8 +818,10 @@ cdef class RowColumns:
         cdef int32_t index
         cdef char *cell
         message, market = row_source
+        if type(message) is not self._type:
+            self._resolve(type(message))
         for c in range(self.ncols):
-            value = market if c == self.market_column else PyObject_GetAttr(message, self.names[c])
+            value = market if c == self.market_column else self._field(message, c)
             if kinds[c] == K_INT and value is not None:
                 self._ints[c] = value
             values[c] = value

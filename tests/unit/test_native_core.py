@@ -461,6 +461,51 @@ def test_a_row_that_cannot_be_read_leaves_the_columns_as_they_were() -> None:
     assert rows.odd == []
 
 
+class _PlainTrade:
+    """A trade that is not a msgspec struct: its fields live in an instance dict."""
+
+    def __init__(self, trade: Trade) -> None:
+        for name in trade.__struct_fields__:
+            setattr(self, name, getattr(trade, name))
+
+
+class _PricedTrade(Trade):
+    """A struct whose ``price`` is a property over the struct's field."""
+
+    @property  # type: ignore[override]
+    def price(self) -> str:
+        return "7.25"
+
+
+def test_fields_read_from_slots_and_by_name_give_the_same_rows() -> None:
+    """Struct fields are read at their slot's offset, anything else by name: rows from
+    structs, plain objects and a subclass that shadows a field with a property,
+    alternating, build the reference's table."""
+    trades = [Trade("X", 1, 2, "a", "buy", "1.5", "2"), Trade("Y", None, 3, "b", "sell", "3", "4")]
+    messages = [
+        trades[0],
+        _PlainTrade(trades[1]),
+        _PricedTrade("Z", 5, 6, "c", "buy", "9", "1"),
+        trades[1],
+        _PlainTrade(trades[0]),
+    ]
+    rows = row_columns.buffers(core, "trades")
+    reference = TableBuffers(native=False)
+    for message in messages:
+        rows.append((message, "M-N"))
+        reference.add_trade(message, "M-N")  # type: ignore[arg-type]
+    built = row_columns.table("trades", rows, lambda *dropped: None)
+    expected = reference.drain()["trades"]
+    assert built is not None and built.equals(expected)
+    assert [str(p) for p in built.column("price").to_pylist()] == [
+        "1.500000000000000000",
+        "3.000000000000000000",
+        "7.250000000000000000",
+        "3.000000000000000000",
+        "1.500000000000000000",
+    ]
+
+
 _BOOK_MESSAGES = st.lists(
     st.tuples(
         _SYMBOLS,
