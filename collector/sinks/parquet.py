@@ -708,7 +708,9 @@ class ParquetSink:
 
         The name is claimed with ``O_EXCL`` and skipped while either it or its
         published twin exists, so crash leftovers and earlier runs' files are
-        never touched.
+        never touched. The published twin is looked for *after* the claim: until
+        then another writer of the same instance (two replays into one dataset) may
+        still publish that name, and publishing is a rename that would replace it.
         """
         directory = self._partition_dir(segment)
         self._make_dirs(directory)
@@ -718,18 +720,21 @@ class ParquetSink:
         while True:
             final = directory / f"{stem}-{n}.parquet"
             tmp = directory / f".{final.name}{_INPROGRESS}"
+            try:
+                file = open(tmp, "xb")  # noqa: SIM115 - closed in _publish
+            except FileExistsError:
+                n += 1
+                continue
+            except FileNotFoundError:
+                # Someone (a cleanup tool) removed the directory since we
+                # made it; make it again and retry the same name.
+                self._known_dirs.discard(directory)
+                self._make_dirs(directory)
+                continue
             if not final.exists():
-                try:
-                    file = open(tmp, "xb")  # noqa: SIM115 - closed in _publish
-                    break
-                except FileExistsError:
-                    pass
-                except FileNotFoundError:
-                    # Someone (a cleanup tool) removed the directory since we
-                    # made it; make it again and retry the same name.
-                    self._known_dirs.discard(directory)
-                    self._make_dirs(directory)
-                    continue
+                break
+            file.close()  # published already: give the claim back, try the next name
+            tmp.unlink()
             n += 1
         self._counters[key] = n + 1
         try:

@@ -391,6 +391,34 @@ def test_restart_never_overwrites_leftovers_or_other_instances(tmp_path: Path) -
     assert seqs_of(pq.read_table(sink.published[0])) == [1, 2]
 
 
+def test_two_writers_of_one_instance_never_replace_each_others_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two sinks with the same instance in one root (two replays into one dataset):
+    the first publishes a name right after the second found it free. The second must
+    notice before it writes, not replace the published file when it publishes."""
+    from collector.sinks import parquet
+
+    first, second = ParquetSink(tmp_path), ParquetSink(tmp_path)
+    first.write("book", "x", book([1, 2], [MIDNIGHT, MIDNIGHT + 1]))
+    first.flush()  # claims the name and writes its rows; publishes at close
+    claims = []
+
+    def claim(path: object, mode: str = "r", *args: object) -> object:
+        if mode == "xb" and not claims:
+            claims.append(path)
+            first.close()  # publishes the name the second writer has just seen free
+        return open(path, mode, *args)
+
+    monkeypatch.setattr(parquet, "open", claim, raising=False)
+    second.write("book", "x", book([3], [MIDNIGHT]))
+    second.close()
+    names = sorted(p.name for p in tmp_path.rglob("*.parquet"))
+    stem = f"book-0-{format_start(MIDNIGHT)}"
+    assert names == [f"{stem}-0.parquet", f"{stem}-1.parquet"]
+    assert sorted(seqs_of(read_in_order(parquet_files(tmp_path)))) == [1, 2, 3]
+
+
 # ------------------------------------------------------------------ validation
 
 
