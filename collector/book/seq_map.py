@@ -6,8 +6,9 @@ one that arrives before). Both see every quote and every update, so their few
 operations are named here once, with the compiled core's ``SeqMap`` as their twin:
 for a busy symbol the ordered dict's per-entry calls were a tenth of a replay.
 
-Ids are the venue's update ids, which the tables store as int64; the compiled twin
-raises ``OverflowError`` for an id beyond that, as writing its row would.
+Ids are the venue's update ids: ints, which the tables store as int64. The compiled
+twin refuses anything else (``TypeError``) and an id beyond int64 (``OverflowError``),
+as writing its row would; limits are at least 1 in both.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ class SeqMap:
 
     def put(self, key: int, value: Any, limit: int) -> None:
         """Set ``key``, then drop the oldest entry if there are more than ``limit``."""
+        _check_limit(limit)
         items = self._items
         items[key] = value
         if len(items) > limit:
@@ -42,6 +44,7 @@ class SeqMap:
 
     def hold(self, key: int, value: Any, limit: int) -> None:
         """Drop the oldest entry if there are ``limit`` already, then set ``key``."""
+        _check_limit(limit)
         items = self._items
         if len(items) >= limit:
             items.popitem(last=False)
@@ -66,3 +69,8 @@ class SeqMap:
 
     def clear(self) -> None:
         self._items.clear()
+
+
+def _check_limit(limit: int) -> None:
+    if limit < 1:
+        raise ValueError(f"limit must be at least 1, got {limit}")

@@ -12,6 +12,7 @@ reference's exact messages and the rare paths exist once.
 
 from cpython.object cimport PyObject
 from cpython.unicode cimport PyUnicode_Check
+from cpython.long cimport PyLong_Check
 from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
 from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING
 from libc.stdint cimport int32_t, int64_t, uint32_t, uint64_t
@@ -399,8 +400,21 @@ cdef class OrderBook:
 
 
 
-cdef inline Py_ssize_t _seq_slot(int64_t key, Py_ssize_t imask):
-    return <Py_ssize_t>(((<uint64_t>key) * 0x9E3779B97F4A7C15ULL) >> 20) & imask
+cdef inline Py_ssize_t _seq_slot(int64_t key, int shift):
+    """Fibonacci hashing: the product's top bits, so every bit of the id counts."""
+    return <Py_ssize_t>(((<uint64_t>key) * 0x9E3779B97F4A7C15ULL) >> shift)
+
+
+cdef inline int64_t _seq_key(object key) except? -1:
+    if not PyLong_Check(key):
+        raise TypeError(f"an update id is an int, not {type(key).__name__}")
+    return key  # OverflowError beyond int64
+
+
+cdef inline int _seq_limit(Py_ssize_t limit) except -1:
+    if limit < 1:
+        raise ValueError(f"limit must be at least 1, got {limit}")
+    return 0
 
 
 cdef class SeqMap:
@@ -415,6 +429,7 @@ cdef class SeqMap:
     cdef PyObject **vals  # NULL: a hole
     cdef int64_t *index  # ring position of each id, -1 for a free slot
     cdef Py_ssize_t mask, imask  # ring size - 1, index size - 1
+    cdef int shift  # 64 - log2(index size)
     cdef int64_t head, tail  # ring positions of the oldest entry and the next free one
     cdef Py_ssize_t n
 
@@ -440,6 +455,9 @@ cdef class SeqMap:
             self.index[i] = -1
         self.mask = ring - 1
         self.imask = 2 * ring - 1
+        self.shift = 64
+        while (<Py_ssize_t>1 << (64 - self.shift)) < 2 * ring:
+            self.shift -= 1
         self.head = self.tail = 0
         self.n = 0
         return 0
@@ -454,7 +472,7 @@ cdef class SeqMap:
                 Py_DECREF(<object>v)
 
     cdef int64_t _find(self, int64_t key, Py_ssize_t *slot):
-        cdef Py_ssize_t i = _seq_slot(key, self.imask)
+        cdef Py_ssize_t i = _seq_slot(key, self.shift)
         cdef int64_t a
         while True:
             a = self.index[i]
@@ -473,7 +491,7 @@ cdef class SeqMap:
             if a < 0:
                 self.index[i] = -1
                 return
-            home = _seq_slot(self.keys[a & self.mask], self.imask)
+            home = _seq_slot(self.keys[a & self.mask], self.shift)
             # The entry at j may move to i unless its home lies cyclically in (i, j].
             if (j > i and (home <= i or home > j)) or (j < i and home <= i and home > j):
                 self.index[i] = a
@@ -522,6 +540,7 @@ cdef class SeqMap:
         cdef int64_t *index = self.index
         cdef int64_t head = self.head, tail = self.tail, a
         cdef Py_ssize_t mask = self.mask, slot
+        cdef int shift = self.shift
         self.keys = NULL
         self.vals = NULL
         self.index = NULL
@@ -532,7 +551,7 @@ cdef class SeqMap:
             PyMem_Free(self.vals)
             PyMem_Free(self.index)
             self.keys, self.vals, self.index = keys, vals, index
-            self.mask, self.imask = mask, 2 * mask + 1
+            self.mask, self.imask, self.shift = mask, 2 * mask + 1, shift
             self.head, self.tail = head, tail
             raise
         for a in range(head, tail):
@@ -551,46 +570,61 @@ cdef class SeqMap:
     def __len__(self):
         return self.n
 
-    def get(self, int64_t key):
+    def get(self, key):
         """The value of ``key``, or None."""
         cdef Py_ssize_t slot
-        cdef int64_t a = self._find(key, &slot)
+        cdef int64_t a = self._find(_seq_key(key), &slot)
         return None if a < 0 else <object>self.vals[a & self.mask]
 
-    def put(self, int64_t key, value, Py_ssize_t limit):
+    def put(self, key, value, Py_ssize_t limit):
         """Set ``key``, then drop the oldest entry if there are more than ``limit``."""
-        self._set(key, value)
+        _seq_limit(limit)
+        self._set(_seq_key(key), value)
         if self.n > limit:
             self._remove_oldest()
 
-    def hold(self, int64_t key, value, Py_ssize_t limit):
+    def hold(self, key, value, Py_ssize_t limit):
         """Drop the oldest entry if there are ``limit`` already, then set ``key``."""
-        if self.n >= limit and self.n:
+        cdef int64_t k = _seq_key(key)
+        _seq_limit(limit)
+        if self.n >= limit:
             self._remove_oldest()
-        self._set(key, value)
+        self._set(k, value)
 
-    def pop(self, int64_t key):
+    def pop(self, key):
         """Remove ``key`` and return its value, or None."""
         cdef Py_ssize_t slot
-        cdef int64_t a = self._find(key, &slot)
+        cdef int64_t a = self._find(_seq_key(key), &slot)
         if a < 0:
             return None
         value = <object>self.vals[a & self.mask]
         self._remove(a, slot)
         return value
 
-    def drop_below(self, int64_t key):
+    def drop_below(self, key):
         """Drop entries from the oldest on while their id is below ``key``."""
-        while self.n and self.keys[self.head & self.mask] < key:
+        cdef int64_t k = _seq_key(key)
+        while self.n and self.keys[self.head & self.mask] < k:
             self._remove_oldest()
 
     def clear(self):
+        """Empty the map first, then let the values go: a value's destructor that
+        looks at the map finds it empty, never a slot already released."""
         cdef Py_ssize_t i
-        self._release()
+        cdef int64_t a
+        cdef PyObject *v
+        values = []
+        for a in range(self.head, self.tail):
+            v = self.vals[a & self.mask]
+            if v != NULL:
+                self.vals[a & self.mask] = NULL
+                values.append(<object>v)
+                Py_DECREF(<object>v)  # the list holds it until the map is consistent
         for i in range(self.imask + 1):
             self.index[i] = -1
         self.head = self.tail = 0
         self.n = 0
+        del values
 
 cdef inline int _put_plain(object text, char *out, bint signed=False):
     """Write the decimal128 value of plain decimal text (a leading "-" when ``signed``)

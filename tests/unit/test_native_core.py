@@ -506,6 +506,25 @@ def test_fields_read_from_slots_and_by_name_give_the_same_rows() -> None:
     ]
 
 
+def test_seq_map_clear_lets_values_go_only_once_it_is_empty() -> None:
+    """A value's destructor that reads the map during ``clear`` finds it empty (before,
+    it found a released slot and crashed the process)."""
+    m = core.SeqMap()
+    seen: list[tuple] = []
+
+    class Value:
+        def __init__(self, key: int) -> None:
+            self.key = key
+
+        def __del__(self) -> None:
+            seen.append((self.key, m.get(self.key), len(m)))
+
+    m.put(1, Value(1), 10)
+    m.put(2, Value(2), 10)
+    m.clear()
+    assert sorted(seen) == [(1, None, 0), (2, None, 0)]
+
+
 _BOOK_MESSAGES = st.lists(
     st.tuples(
         _SYMBOLS,
@@ -594,5 +613,10 @@ def test_seq_map_grows_and_keeps_arrival_order_through_rebuilds() -> None:
         if step % 10 == 0:
             assert [ours.get(k) for k in range(200)] == [theirs.get(k) for k in range(200)]
     assert core.SeqMap().get(2**63 - 1) is None
+    with pytest.raises(TypeError, match="int, not float"):
+        core.SeqMap().get(1.0)
+    for m in (seq_map.SeqMap(), core.SeqMap()):
+        with pytest.raises(ValueError, match="at least 1"):
+            m.hold(1, "v", 0)
     with pytest.raises(OverflowError):
         core.SeqMap().get(2**63)
