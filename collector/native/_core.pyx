@@ -45,6 +45,20 @@ cdef extern from "structmember.h":
 cdef extern from "Python.h":
     ctypedef struct PyMemberDescrObject:
         PyMemberDef *d_member
+    ctypedef struct PyTypeObjectVersion "PyTypeObject":
+        unsigned long tp_flags
+        unsigned int tp_version_tag
+    unsigned long Py_TPFLAGS_VALID_VERSION_TAG
+    PyTypeObjectVersion *Py_TYPE_VERSIONED "Py_TYPE"(object o)
+
+#: A name no class dictionary holds (a class attribute may well be None).
+cdef object _MISSING = object()
+
+
+cdef inline bint _same_version(object message, unsigned int version):
+    """The message's type is unchanged since it had tag ``version``."""
+    cdef PyTypeObjectVersion *tp = Py_TYPE_VERSIONED(message)
+    return (tp.tp_flags & Py_TPFLAGS_VALID_VERSION_TAG) != 0 and tp.tp_version_tag == version
 
 cdef extern from "core.h":
     ctypedef long long i128  # __int128 in C; never converted by Cython itself
@@ -745,6 +759,7 @@ cdef class RowColumns:
     cdef list _values  # the row being appended, one value per column
     cdef int64_t *_ints  # its integers, converted before anything is written
     cdef object _type  # the message type ``_offsets`` was resolved for
+    cdef unsigned int _version  # its version tag then
     cdef Py_ssize_t *_offsets  # per column: its field's slot offset in ``_type``, or -1
 
     def __cinit__(self, tuple names, bytes kinds):
@@ -802,16 +817,21 @@ cdef class RowColumns:
             self._offsets[c] = -1
             if c == self.market_column or not generic:
                 continue
-            descriptor = None
+            descriptor = _MISSING
             for klass in message_type.__mro__:
-                descriptor = klass.__dict__.get(self.names[c])
-                if descriptor is not None:
+                descriptor = klass.__dict__.get(self.names[c], _MISSING)
+                if descriptor is not _MISSING:
                     break
-            if type(descriptor) is MemberDescriptorType:
+            if type(descriptor) is MemberDescriptorType and issubclass(
+                message_type, descriptor.__objclass__
+            ):
                 member = (<PyMemberDescrObject *>descriptor).d_member
                 if member.type == T_OBJECT_EX or member.type == T_OBJECT:
                     self._offsets[c] = member.offset
         self._type = message_type
+        # Looking ``__getattribute__`` up gave the type a version tag if it had none;
+        # a change to the class (a field replaced by a property, say) changes the tag.
+        self._version = (<PyTypeObjectVersion *>message_type).tp_version_tag
         return 0
 
     cdef inline object _field(self, object message, Py_ssize_t c):
@@ -852,7 +872,7 @@ cdef class RowColumns:
         cdef int32_t index
         cdef char *cell
         message, market = row_source
-        if type(message) is not self._type:
+        if type(message) is not self._type or not _same_version(message, self._version):
             self._resolve(type(message))
         for c in range(self.ncols):
             value = market if c == self.market_column else self._field(message, c)

@@ -525,6 +525,36 @@ def test_seq_map_clear_lets_values_go_only_once_it_is_empty() -> None:
     assert sorted(seen) == [(1, None, 0), (2, None, 0)]
 
 
+def test_fields_are_read_as_attribute_access_reads_them() -> None:
+    """The slot offsets are used only where attribute access would use that slot: not
+    for a member descriptor of an unrelated class, not past a class attribute set to
+    None, not after the class changed."""
+
+    class Slotted:
+        __slots__ = ("a", "b", "c", "d", "e", "f", "g", "h", "seq")
+
+    class Borrowing:  # a descriptor of another class: attribute access refuses it
+        __slots__ = ()
+        seq = Slotted.__dict__["seq"]
+
+    class Hiding(Slotted):
+        __slots__ = ()
+        seq = None
+
+    rows = core.RowColumns(("seq",), b"O")
+    with pytest.raises(TypeError, match="doesn't apply"):
+        rows.append((Borrowing(), None))
+    hidden = Hiding()
+    Slotted.__dict__["seq"].__set__(hidden, "slot")
+    rows.append((hidden, None))
+    plain = Slotted()
+    plain.seq = "slot"
+    rows.append((plain, None))
+    Slotted.seq = property(lambda self: "property")  # type: ignore[assignment,method-assign]
+    rows.append((plain, None))
+    assert rows.column(0)[2] == [None, "slot", "property"]
+
+
 _BOOK_MESSAGES = st.lists(
     st.tuples(
         _SYMBOLS,
