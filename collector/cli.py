@@ -158,6 +158,14 @@ def main(argv: list[str] | None = None) -> int:
         default=3600.0,
         help="start a new Parquet file after this much receive time",
     )
+    rp.add_argument(
+        "--jobs",
+        type=_jobs,
+        default=1,
+        metavar="N",
+        help="replay up to N files at once, each in a process of its own (files are "
+        "independent sessions: same rows, split over more Parquet files); 0 = one per CPU",
+    )
 
     rc = sub.add_parser(
         "recover",
@@ -347,6 +355,7 @@ def _replay(args: argparse.Namespace) -> int:
                 snapshots=args.snapshots,
                 fmt=args.format,
                 url=args.url,
+                jobs=args.jobs,
             )
     except ReplayError as exc:
         print(f"replay failed: {exc}", file=sys.stderr)
@@ -519,6 +528,12 @@ def _contract_check_live(args: argparse.Namespace) -> int:
         return USAGE
     print(to_json(report) if args.json else render_text(report))
     return exit_code(report)
+
+
+def _jobs(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r}: use a number of processes, 0 for one per CPU")
+    return int(text)
 
 
 def _seconds(text: str) -> float:

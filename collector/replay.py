@@ -9,6 +9,12 @@ the adapter first so market names come from the exchange's own metadata.
 No snapshot can be fetched during a replay: a symbol that loses sync stays
 unsynced, and says so, until the recording itself holds a snapshot that bridges.
 
+Because files are independent, ``jobs`` replays several at once, each in a process
+of its own with a Parquet writer of its own: the rows are those of a replay one file
+after another, only split over more files (one writer's rows never share a file with
+another's). Writers of one instance in one root claim file names safely
+(``ParquetSink``), so they need no coordination.
+
 A damaged file (a garbage line, a torn or truncated gzip stream) costs only what
 follows the damage: its records before it are replayed and published, the damage
 becomes a ``truncated`` or ``corrupt_record`` quality event and the file summary's
@@ -20,10 +26,15 @@ wrong on a venue without sequence numbers.
 from __future__ import annotations
 
 import functools
+import multiprocessing
+import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
+from typing import Any
 
 import msgspec
 from pyarrow.fs import FileType
@@ -187,31 +198,37 @@ def replay(
     snapshots: Sequence[SnapshotSpec] = (),
     fmt: str | None = None,
     url: str | None = None,
+    jobs: int = 1,
 ) -> ReplaySummary:
     """Replay ``paths`` into the dataset at ``out``: a directory, ``s3://`` or ``gs://``.
 
-    ``fmt`` and ``url``: see ``open_recording`` (``--format``, ``--url``).
+    ``fmt`` and ``url``: see ``open_recording`` (``--format``, ``--url``). ``jobs``:
+    files replayed at once, each in its own process (0: one per CPU); ``on_record``
+    then hears of a file's records when the file is done.
 
     Object storage is written the way the daemon writes it: Parquet files are
     finished in a local spool folder and each is uploaded (atomically, see
     ``collector.storage.upload``) as soon as it is published.
     """
-    one = functools.partial(
-        replay_file,
-        exchange=exchange,
-        on_record=on_record,
-        snapshots=snapshots,
-        fmt=fmt,
-        url=url,
-    )
+    paths = list(paths)
+    jobs = min(jobs or os.cpu_count() or 1, len(paths))
+    options = {"exchange": exchange, "snapshots": snapshots, "fmt": fmt, "url": url}
+    replay_all: _ReplayAll
+    if jobs > 1:
+        replay_all = functools.partial(
+            _replay_parallel, jobs=jobs, options=options, on_record=on_record
+        )
+    else:
+        one = functools.partial(replay_file, on_record=on_record, **options)
+        replay_all = functools.partial(_replay_sequential, replay_one=one)
     if not is_remote(str(out)):
-        return _replay_into(paths, Path(out), rotate_seconds, None, one)
+        return _replay_into(paths, Path(out), rotate_seconds, None, replay_all)
     target = _remote_target(str(out))
     spool_dir = Path(tempfile.mkdtemp(prefix="collector-replay-spool-"))
     spool = Spool("replay", spool_dir, target, max_bytes=2**62)
     spool.start()
     try:
-        summary = _replay_into(paths, spool_dir, rotate_seconds, spool.submit, one)
+        summary = _replay_into(paths, spool_dir, rotate_seconds, spool.submit, replay_all)
     finally:
         left = spool.close(UPLOAD_TIMEOUT_S)
     if left:
@@ -240,13 +257,90 @@ def _remote_target(uri: str) -> Location:
     return target
 
 
+#: Replays files into a root: (paths, root, rotate_seconds, on_publish) -> (summaries,
+#: Parquet files published).
+_ReplayAll = Callable[
+    [list[Path], Path, float, Callable[[Path], None] | None], tuple[list[FileSummary], int]
+]
+
+
 def _replay_into(
-    paths: Iterable[Path],
+    paths: list[Path],
     root: Path,
     rotate_seconds: float,
     on_publish: Callable[[Path], None] | None,
-    replay_one: Callable[[Path, Sink], FileSummary],
+    replay_all: _ReplayAll,
 ) -> ReplaySummary:
+    files, published = replay_all(paths, root, rotate_seconds, on_publish)
+    return ReplaySummary(str(root), files, published)
+
+
+def _replay_sequential(
+    paths: list[Path],
+    root: Path,
+    rotate_seconds: float,
+    on_publish: Callable[[Path], None] | None,
+    *,
+    replay_one: Callable[[Path, Sink], FileSummary],
+) -> tuple[list[FileSummary], int]:
     with ParquetSink(root, rotate_seconds=rotate_seconds, on_publish=on_publish) as sink:
         files = [replay_one(path, sink) for path in paths]
-    return ReplaySummary(str(root), files, len(sink.published))
+    return files, len(sink.published)
+
+
+def _replay_parallel(
+    paths: list[Path],
+    root: Path,
+    rotate_seconds: float,
+    on_publish: Callable[[Path], None] | None,
+    *,
+    jobs: int,
+    options: dict[str, Any],
+    on_record: Callable[[int], None] | None,
+    worker: Callable[..., tuple[FileSummary, list[str]]] | None = None,
+) -> tuple[list[FileSummary], int]:
+    """``jobs`` worker processes, one file at a time each; summaries in ``paths`` order.
+
+    A worker's files are published (and handed to ``on_publish``) as each file ends.
+    A file that cannot be replayed raises its ``ReplayError`` here once it is the
+    first to end so; files not started by then are not started.
+    """
+    files: list[FileSummary | None] = [None] * len(paths)
+    worker = worker or _replay_alone  # tests pass one that dies
+    published = 0
+    # "spawn": a worker must not inherit the caller's threads (a spool's uploader).
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(jobs, mp_context=context) as pool:
+        running = {
+            pool.submit(worker, path, root, rotate_seconds, options): i
+            for i, path in enumerate(paths)
+        }
+        try:
+            for done in as_completed(running):
+                try:
+                    summary, names = done.result()
+                except BrokenProcessPool as exc:
+                    raise ReplayError(
+                        f"{paths[running[done]]}: the process replaying it died ({exc}); "
+                        "out of memory? try fewer --jobs"
+                    ) from None
+                files[running[done]] = summary
+                published += len(names)
+                for name in names:
+                    if on_publish is not None:
+                        on_publish(Path(name))
+                if on_record is not None:
+                    on_record(summary.records)
+        except BaseException:
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+    return [f for f in files if f is not None], published
+
+
+def _replay_alone(
+    path: Path, root: Path, rotate_seconds: float, options: dict[str, Any]
+) -> tuple[FileSummary, list[str]]:
+    """One file into a Parquet writer of its own (in a worker process)."""
+    with ParquetSink(root, rotate_seconds=rotate_seconds) as sink:
+        summary = replay_file(path, sink, **options)
+    return summary, [str(p) for p in sink.published]

@@ -157,3 +157,23 @@ def test_unreachable_store_fails_before_replaying(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert "cannot write to s3://b/p" in done.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_replay_with_jobs_uploads_every_file_its_workers_publish(
+    s3: S3Server,  # noqa: F811 - the fixture
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Workers finish files in the local spool; the replaying process uploads them."""
+    s3.create_bucket(BUCKET)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", s3.endpoint)
+    spot = CAPTURES / "binance-spot" / "BINANCE.jsonl.gz"
+    local = replay([FUTURES, spot], tmp_path / "local")
+    remote_summary = replay([FUTURES, spot], f"s3://{BUCKET}/j", jobs=2)
+    assert remote_summary.files == local.files
+    assert len(s3.keys(BUCKET, "j/")) == remote_summary.parquet_files >= local.parquet_files
+    remote = resolve(f"s3://{BUCKET}/j", endpoint_url=s3.endpoint)
+    for table in ("book", "bbo", "trades", "quality"):
+        path = remote.join(f"table={table}")
+        got = _rows(ds.dataset(path, filesystem=remote.fs, partitioning="hive"))
+        assert got == _rows(ds.dataset(tmp_path / "local" / f"table={table}", partitioning="hive"))
