@@ -320,9 +320,10 @@ def _replay_parallel(
                 try:
                     summary, names = done.result()
                 except BrokenProcessPool as exc:
+                    # Every file in flight fails alike: which one's process died is unknown.
                     raise ReplayError(
-                        f"{paths[running[done]]}: the process replaying it died ({exc}); "
-                        "out of memory? try fewer --jobs"
+                        f"a process replaying files died before {paths[running[done]]} was "
+                        f"done ({exc}); out of memory? try fewer --jobs"
                     ) from None
                 files[running[done]] = summary
                 published += len(names)
