@@ -722,8 +722,8 @@ class BookEngine:
 
 def _split_storable(levels: list) -> tuple[list, list[tuple[list[str], str]]]:
     """(levels whose price and size are storable decimals, [(bad level, why), ...])."""
-    if not levels or _ALL_PLAIN.fullmatch(",".join(chain.from_iterable(levels))):
-        return levels, []  # the common case, checked in one regex pass: nothing to parse
+    if not levels or _all_plain(levels):
+        return levels, []  # the common case, checked in one pass: nothing to parse
     good, bad = [], []
     for level in levels:
         try:
@@ -734,6 +734,15 @@ def _split_storable(levels: list) -> tuple[list, list[tuple[list[str], str]]]:
         else:
             good.append(level)
     return good, bad
+
+
+def _all_plain(levels: list) -> bool:
+    """Every text of ``levels`` is surely storable: one regex pass over them joined
+    (and no text holding a comma of its own, which would pass as two)."""
+    joined = ",".join(chain.from_iterable(levels))
+    return (
+        _ALL_PLAIN.fullmatch(joined) is not None and joined.count(",") == sum(map(len, levels)) - 1
+    )
 
 
 def _level_equals(level: tuple[int, str] | None, price: str, size: str) -> bool:

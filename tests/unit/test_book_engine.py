@@ -261,3 +261,15 @@ def test_a_snapshot_no_update_ever_bridges_is_dropped_after_the_timeout() -> Non
     assert engine.symbols["X"].state.value == "unsynced"
     assert engine.snapshot_requests() == ["X"]
     assert kinds(out) == ["snapshot_stale"]
+
+
+def test_snapshot_text_with_a_comma_is_one_bad_level_not_two_good_ones() -> None:
+    """The snapshot check joins texts with commas: ``"1,5"`` must not pass as two plain
+    texts (it then failed the whole snapshot at apply time)."""
+    engine, out = make()
+    bids = [("40531.20", "0.5"), ("40531.19", "1,5")]
+    engine.on_snapshot(BookSnapshot("X", None, 10, 10, bids, [("40531.25", "2")], True))
+    assert engine.symbols["X"].state.value == "synced"
+    tables = out.drain(engine.invalidate)
+    assert tables["quality"]["kind"].to_pylist() == ["malformed", "synced"]
+    assert "bid ['40531.19', '1,5']" in tables["quality"]["detail"][0].as_py()
