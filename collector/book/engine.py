@@ -26,6 +26,7 @@ import re
 from collections import deque
 from collections.abc import Callable, Sequence
 from decimal import Decimal, InvalidOperation
+from functools import partial
 from itertools import chain
 
 import msgspec
@@ -176,6 +177,10 @@ class BookEngine:
         #: core's twins.
         self.book_class: type[OrderBook] = OrderBook if core is None else core.OrderBook
         self.seq_map_class: type[SeqMap] = SeqMap if core is None else core.SeqMap
+        #: Are all texts of a snapshot's levels surely storable?
+        self._all_plain: Callable[[list], bool] = (
+            _all_plain if core is None else partial(_all_plain_native, core.plain_levels)
+        )
         self.checksum = checksum
         self.out = out
         self.market_of = market_of
@@ -484,8 +489,8 @@ class BookEngine:
         agree. Sizes are checked here although deltas leave them to the flush: snapshots
         are rare, and a level the engine holds must be storable.
         """
-        bids, bad_bids = _split_storable(snapshot.bids)
-        asks, bad_asks = _split_storable(snapshot.asks)
+        bids, bad_bids = _split_storable(snapshot.bids, self._all_plain)
+        asks, bad_asks = _split_storable(snapshot.asks, self._all_plain)
         if bad_bids or bad_asks:
             bad = [f"bid {level}: {why}" for level, why in bad_bids]
             bad += [f"ask {level}: {why}" for level, why in bad_asks]
@@ -720,9 +725,11 @@ class BookEngine:
         self.out.add_quality(QualityEvent(sym.symbol, ts_recv, kind, detail, seq))
 
 
-def _split_storable(levels: list) -> tuple[list, list[tuple[list[str], str]]]:
+def _split_storable(
+    levels: list, all_plain: Callable[[list], bool]
+) -> tuple[list, list[tuple[list[str], str]]]:
     """(levels whose price and size are storable decimals, [(bad level, why), ...])."""
-    if not levels or _all_plain(levels):
+    if not levels or all_plain(levels):
         return levels, []  # the common case, checked in one pass: nothing to parse
     good, bad = [], []
     for level in levels:
@@ -743,6 +750,12 @@ def _all_plain(levels: list) -> bool:
     return (
         _ALL_PLAIN.fullmatch(joined) is not None and joined.count(",") == sum(map(len, levels)) - 1
     )
+
+
+def _all_plain_native(plain_levels: Callable[[list], bool | None], levels: list) -> bool:
+    """``_all_plain`` by the compiled core, which leaves texts other than ASCII to it."""
+    plain = plain_levels(levels)
+    return _all_plain(levels) if plain is None else plain
 
 
 def _level_equals(level: tuple[int, str] | None, price: str, size: str) -> bool:

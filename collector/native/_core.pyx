@@ -237,6 +237,32 @@ def read_levels(object raw):
     return levels
 
 
+def plain_levels(levels):
+    """True when every text of every level is plain decimal text (at most 20 digits, a
+    point, at most 18 more: the engine's ``_PLAIN``), False when one is not; None when
+    a text is not an ASCII ``str``, for the reference's regex to judge.
+
+    Why: the engine checks a snapshot's texts before applying it, and a Coinbase
+    snapshot joined into one string for that regex was a tenth of its replay.
+    """
+    cdef i128 v
+    cdef Py_ssize_t i
+    cdef bint plain = True, seen = False  # as the regex, which wants one text at least
+    if type(levels) is Levels:
+        for i in range((<Levels>levels).n):
+            if not (<Levels>levels).spans[i].plain:
+                return False
+        return (<Levels>levels).n > 0
+    for level in levels:
+        for text in level:
+            if type(text) is not str or not _ascii(text):
+                return None
+            seen = True
+            if plain and dec_parse_plain(<const char *>PyUnicode_DATA(text),
+                                         PyUnicode_GET_LENGTH(text), &v):
+                plain = False
+    return plain and seen
+
 cdef class BookSide:
     """Price -> size text for one side, in C: the reference ``BookSide``'s behaviour.
 

@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 
 from collector import decimal_text, native, row_columns, schema
 from collector.book import book as reference
-from collector.book import seq_map
+from collector.book import engine, seq_map
 from collector.levels import REFERENCE
 from collector.model import BestBidAsk, DerivativeTicker, Trade
 from collector.tables import TableBuffers, decimal_array
@@ -650,3 +650,25 @@ def test_seq_map_grows_and_keeps_arrival_order_through_rebuilds() -> None:
             m.hold(1, "v", 0)
     with pytest.raises(OverflowError):
         core.SeqMap().get(2**63)
+
+
+#: Level texts a snapshot may hold, commas included (a comma must not split a text).
+_SNAPSHOT_TEXT = st.one_of(DECIMAL_LIKE, st.sampled_from(["1,2", ",", "1.5,", ",7"]))
+
+
+@settings(max_examples=1500)
+@given(st.lists(st.lists(_SNAPSHOT_TEXT, max_size=3), max_size=6))
+def test_snapshot_texts_are_judged_plain_as_the_reference_judges_them(levels: list) -> None:
+    """The engine's check of a snapshot's texts: where the core answers, its answer is
+    the reference regex's; it leaves only texts other than ASCII to the regex."""
+    answer = core.plain_levels(levels)
+    assert answer is None or answer == engine._all_plain(levels)
+    assert (answer is None) == any(not t.isascii() for level in levels for t in level)
+
+
+@settings(max_examples=800)
+@given(st.lists(st.tuples(*[st.text(alphabet="0123456789.,-e", max_size=24)] * 2), max_size=6))
+def test_spans_are_judged_plain_as_their_texts(pairs: list) -> None:
+    spans = core.read_levels(json.dumps(pairs))
+    assert type(spans) is core.Levels
+    assert core.plain_levels(spans) == engine._all_plain(pairs)
