@@ -92,9 +92,7 @@ class Validator:
         if fast is not None and matches(fast, value):
             self.fast_hits += 1
             for steps, unit, where in self._times[name]:
-                for leaf in _leaves(value, steps):
-                    if leaf is not None:
-                        _check_time(unit, leaf, where, name, ts_recv, out)
+                _check_times(unit, _leaves(value, steps), where, name, ts_recv, out)
             return out
         _walk(shape, value, "", name, ts_recv, out)
         return out
@@ -200,6 +198,33 @@ def _walk_positions(items: list, value: list, path: str, name: str, ts: int, out
                 f"{len(value)} elements, not {len(items)}",
             )
         )
+
+
+def _check_times(
+    unit: str, leaves: list[Any], path: str, name: str, ts: int, out: list[Drift]
+) -> None:
+    """``_check_time`` on every leaf but None, in order.
+
+    A checked Coinbase snapshot states one time on each of its thousands of levels
+    (775 distinct in 74,193), and judging every leaf was a tenth of its replay. So each
+    distinct value (by type too: ``1`` and ``1.0`` are read differently) is judged
+    first; when none drifts, no leaf does and the leaves are not walked one by one.
+    """
+    if len(leaves) > 1:
+        try:
+            distinct = set(zip(map(type, leaves), leaves, strict=True))
+        except TypeError:  # an object or array where a time belongs: judged one by one
+            distinct = None
+        if distinct is not None and len(distinct) < len(leaves):
+            found: list[Drift] = []
+            for _, value in distinct:
+                if value is not None:
+                    _check_time(unit, value, path, name, ts, found)
+            if not found:
+                return
+    for leaf in leaves:
+        if leaf is not None:
+            _check_time(unit, leaf, path, name, ts, out)
 
 
 def _check_time(unit: str, value: Any, path: str, name: str, ts: int, out: list[Drift]) -> None:

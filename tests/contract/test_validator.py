@@ -178,3 +178,17 @@ def test_contract_path_typos_are_caught() -> None:
     )
     with pytest.raises(ContractError):
         compile_message(bad)
+
+
+def test_repeated_times_are_judged_as_each_leaf_would_be() -> None:
+    """Many leaves sharing one time are judged once (a Coinbase snapshot's levels), yet
+    the drifts are exactly the walker's, leaf by leaf and in order, when one is off."""
+    frame = _edit(TRADE)
+    trade = frame["data"][0]
+    frame["data"] = [dict(trade, i=str(n)) for n in range(6)]
+    validator = Validator(bybit_contract.CONTRACT)
+    assert validator.frame(json.dumps(frame), TS_BOOK)[1] == []
+    frame["data"][2]["T"] = frame["data"][4]["T"] = trade["T"] + 3 * 86_400_000  # 3 days late
+    name, drifts = validator.frame(json.dumps(frame), TS_BOOK)
+    assert drifts == validator.check_slow(name, frame, TS_BOOK)
+    assert [(d.kind, d.field) for d in drifts] == [(RULE_VIOLATION, "data[].T")] * 2
