@@ -204,7 +204,9 @@ def replay(
 
     ``fmt`` and ``url``: see ``open_recording`` (``--format``, ``--url``). ``jobs``:
     files replayed at once, each in its own process (0: one per CPU); ``on_record``
-    then hears of a file's records when the file is done.
+    then hears of a file's records when the file is done. The processes are spawned,
+    so a script that calls this with ``jobs`` above 1 needs Python's usual
+    ``if __name__ == "__main__":`` guard around its own work.
 
     Object storage is written the way the daemon writes it: Parquet files are
     finished in a local spool folder and each is uploaded (atomically, see
