@@ -477,7 +477,7 @@ cdef class SeqMap:
         self._allocate(16)
 
     def __dealloc__(self):
-        self._release()
+        self._detach()
         PyMem_Free(self.keys)
         PyMem_Free(self.vals)
         PyMem_Free(self.index)
@@ -502,14 +502,19 @@ cdef class SeqMap:
         self.n = 0
         return 0
 
-    cdef void _release(self):
+    cdef list _detach(self):
+        """Empty every slot and return the values it held: dropping the list lets them
+        go, once the caller has made the map consistent (a value's destructor may look)."""
         cdef int64_t a
         cdef PyObject *v
+        values = []
         for a in range(self.head, self.tail):
             v = self.vals[a & self.mask]
             if v != NULL:
                 self.vals[a & self.mask] = NULL
-                Py_DECREF(<object>v)
+                values.append(<object>v)
+                Py_DECREF(<object>v)  # the list holds it now
+        return values
 
     cdef int64_t _find(self, int64_t key, Py_ssize_t *slot):
         cdef Py_ssize_t i = _seq_slot(key, self.shift)
@@ -651,15 +656,7 @@ cdef class SeqMap:
         """Empty the map first, then let the values go: a value's destructor that
         looks at the map finds it empty, never a slot already released."""
         cdef Py_ssize_t i
-        cdef int64_t a
-        cdef PyObject *v
-        values = []
-        for a in range(self.head, self.tail):
-            v = self.vals[a & self.mask]
-            if v != NULL:
-                self.vals[a & self.mask] = NULL
-                values.append(<object>v)
-                Py_DECREF(<object>v)  # the list holds it until the map is consistent
+        values = self._detach()
         for i in range(self.imask + 1):
             self.index[i] = -1
         self.head = self.tail = 0
