@@ -224,13 +224,13 @@ def replay(
         one = functools.partial(replay_file, on_record=on_record, **options)
         replay_all = functools.partial(_replay_sequential, replay_one=one)
     if not is_remote(str(out)):
-        return _replay_into(paths, Path(out), rotate_seconds, None, replay_all)
+        return replay_all(paths, Path(out), rotate_seconds, None)
     target = _remote_target(str(out))
     spool_dir = Path(tempfile.mkdtemp(prefix="collector-replay-spool-"))
     spool = Spool("replay", spool_dir, target, max_bytes=2**62)
     spool.start()
     try:
-        summary = _replay_into(paths, spool_dir, rotate_seconds, spool.submit, replay_all)
+        summary = replay_all(paths, spool_dir, rotate_seconds, spool.submit)
     finally:
         left = spool.close(UPLOAD_TIMEOUT_S)
     if left:
@@ -259,22 +259,8 @@ def _remote_target(uri: str) -> Location:
     return target
 
 
-#: Replays files into a root: (paths, root, rotate_seconds, on_publish) -> (summaries,
-#: Parquet files published).
-_ReplayAll = Callable[
-    [list[Path], Path, float, Callable[[Path], None] | None], tuple[list[FileSummary], int]
-]
-
-
-def _replay_into(
-    paths: list[Path],
-    root: Path,
-    rotate_seconds: float,
-    on_publish: Callable[[Path], None] | None,
-    replay_all: _ReplayAll,
-) -> ReplaySummary:
-    files, published = replay_all(paths, root, rotate_seconds, on_publish)
-    return ReplaySummary(str(root), files, published)
+#: Replays files into a root: (paths, root, rotate_seconds, on_publish) -> summary.
+_ReplayAll = Callable[[list[Path], Path, float, Callable[[Path], None] | None], ReplaySummary]
 
 
 def _replay_sequential(
@@ -284,10 +270,10 @@ def _replay_sequential(
     on_publish: Callable[[Path], None] | None,
     *,
     replay_one: Callable[[Path, Sink], FileSummary],
-) -> tuple[list[FileSummary], int]:
+) -> ReplaySummary:
     with ParquetSink(root, rotate_seconds=rotate_seconds, on_publish=on_publish) as sink:
         files = [replay_one(path, sink) for path in paths]
-    return files, len(sink.published)
+    return ReplaySummary(str(root), files, len(sink.published))
 
 
 def _replay_parallel(
@@ -300,7 +286,7 @@ def _replay_parallel(
     options: dict[str, Any],
     on_record: Callable[[int], None] | None,
     worker: Callable[..., tuple[FileSummary, list[str]]] | None = None,
-) -> tuple[list[FileSummary], int]:
+) -> ReplaySummary:
     """``jobs`` worker processes, one file at a time each; summaries in ``paths`` order.
 
     A worker's files are published (and handed to ``on_publish``) as each file ends.
@@ -337,7 +323,7 @@ def _replay_parallel(
         except BaseException:
             pool.shutdown(wait=True, cancel_futures=True)
             raise
-    return [f for f in files if f is not None], published
+    return ReplaySummary(str(root), [f for f in files if f is not None], published)
 
 
 def _replay_alone(
