@@ -36,7 +36,8 @@ def compress(records: list[Record], level: int, flush_every: int) -> tuple[float
     stream = CaptureStream(encoder.encode({"format": "bench"}), level)
     size = 0
     for n, record in enumerate(records, 1):
-        size += len(stream.append(encoder, record))
+        if stream.append(encoder, record):  # a full batch, compressed here (no thread)
+            size += len(stream.compress())
         if n % flush_every == 0:
             size += len(stream.flush())
     size += len(stream.finish())
