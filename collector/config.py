@@ -72,7 +72,7 @@ class CaptureConfig(msgspec.Struct, frozen=True):
     enabled: bool = True
     dir: str = "data/capture"
     rotate_seconds: float = 3600.0
-    #: zlib level of the capture's gzip stream (1-9): one of the daemon's largest costs
+    #: Deflate level of the capture's gzip stream (1-9): one of the daemon's largest costs
     #: per frame; README "Configuration" has the measured trade-off.
     compression_level: int = DEFAULT_COMPRESSION_LEVEL
     endpoint_url: str | None = None
