@@ -34,6 +34,7 @@ from typing import Any, Final, Literal
 
 import msgpack
 import msgspec
+from zlib_ng import zlib_ng  # inflates twice as fast as zlib: a replay reads every byte
 
 from collector import formats
 from collector.capture.records import (
@@ -136,7 +137,7 @@ def _gunzip(path: Path) -> Iterator[bytes]:
     members are one stream, as ``gzip`` reads them; anything else after a member
     is damage.
     """
-    decompressor = zlib.decompressobj(wbits=_GZIP_WBITS)
+    decompressor = zlib_ng.decompressobj(wbits=_GZIP_WBITS)
     offset = 0  # file offset of the start of ``chunk``
     inside = False  # bytes of an unfinished member have been fed
     with open(path, "rb") as fh:
@@ -145,7 +146,7 @@ def _gunzip(path: Path) -> Iterator[bytes]:
                 before = decompressor.copy()  # cheap (~40 KB); lets a bad chunk be salvaged
                 try:
                     data = decompressor.decompress(chunk)
-                except zlib.error as exc:
+                except zlib_ng.error as exc:
                     good, bad_at = _salvage(before, chunk)
                     if good:
                         yield good
@@ -157,7 +158,7 @@ def _gunzip(path: Path) -> Iterator[bytes]:
                     rest = decompressor.unused_data
                     offset += len(chunk) - len(rest)
                     chunk, inside = rest, False
-                    decompressor = zlib.decompressobj(wbits=_GZIP_WBITS)
+                    decompressor = zlib_ng.decompressobj(wbits=_GZIP_WBITS)
                 else:
                     offset += len(chunk)
                     chunk, inside = b"", True
@@ -331,7 +332,7 @@ class _StreamCrc:
             chunk = self._chunks[0]
             n = min(len(chunk), upto - self._at)
             if count:
-                self._crc = zlib.crc32(chunk[:n], self._crc)
+                self._crc = zlib_ng.crc32(chunk[:n], self._crc)
             if n == len(chunk):
                 self._chunks.popleft()
             else:
@@ -357,7 +358,7 @@ def _salvage(decompressor: Any, chunk: bytes) -> tuple[bytes, int]:
     for i in range(len(chunk)):
         try:
             out += decompressor.decompress(chunk[i : i + 1])
-        except zlib.error:
+        except zlib_ng.error:
             return bytes(out), i
     return bytes(out), len(chunk)
 
