@@ -205,7 +205,8 @@ def _walk_flat_items(
     and the values of those whose value matters (enums, times, undeclared members,
     which a drift quotes); rows of one book differ in none of these but price and
     size. So each element is reduced to that key, and elements with a key seen
-    before in this array (same frame, same receive time) repeat its drifts.
+    before in this array (same frame, same receive time) repeat its drifts (the
+    same ``Drift`` objects: nothing downstream changes one).
     """
     seen: dict[tuple, list[Drift]] = {}
     for element in value:
