@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+from collections.abc import Iterator
 from types import ModuleType
 
 import pytest
@@ -25,3 +27,23 @@ def book_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -
         pytest.skip("the native core is not built here")
     monkeypatch.setenv(native.ENV, "1")
     return native.core(True)
+
+
+@pytest.fixture(scope="session")
+def spark() -> Iterator[object]:
+    """A local Spark session reading ``ts_*`` columns as integer nanoseconds, as README
+    "Reading at scale" tells users to (Spark has no nanosecond timestamps).
+
+    Skipped, saying why, without ``pyspark`` or without a Java runtime to start it.
+    """
+    pyspark_sql = pytest.importorskip("pyspark.sql", reason="pyspark is not installed")
+    if shutil.which("java") is None:
+        pytest.skip("no Java runtime on PATH: Spark cannot start (install a JDK 17 or newer)")
+    session = (
+        pyspark_sql.SparkSession.builder.master("local[1]")
+        .config("spark.sql.legacy.parquet.nanosAsLong", "true")
+        .config("spark.ui.enabled", "false")
+        .getOrCreate()
+    )
+    yield session
+    session.stop()

@@ -1,9 +1,10 @@
 """Parquet writer options per table: which encoding each column gets, and why.
 
 Measured on ``binance-usdm/btcusdt_20240808`` (``benchmarks/dataset_size.py``,
-figures in ``benchmarks/README.md``). pyarrow, DuckDB and Polars read all of
-it (``tests/unit/test_parquet_encodings.py``); Spark's vectorized reader reads the
-DELTA encodings from Spark 3.3 (older Spark: ``enableVectorizedReader=false``).
+figures in ``benchmarks/README.md``). pyarrow, DuckDB, Polars and Spark read every
+value of it back (``tests/unit/test_parquet_encodings.py``); Spark's vectorized
+reader reads the DELTA encodings from Spark 3.3 (older Spark:
+``enableVectorizedReader=false``) and needs ``nanosAsLong`` for the timestamps.
 
 * **Timestamps and integer ids: DELTA_BINARY_PACKED, no dictionary.** They are
   nearly all distinct and nearly sorted, so a dictionary only stores every value

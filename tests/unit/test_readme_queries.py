@@ -1,8 +1,9 @@
 """The README's "Reading at scale" queries run as written and give the exact answer.
 
-The DuckDB and Polars blocks are taken from README.md verbatim; only the dataset
-location is swapped (a local dataset, or the local S3 server for Polars). Their
-results are checked against the VWAP and volume computed with exact decimals.
+The DuckDB, Polars and Spark blocks are taken from README.md verbatim; only the
+dataset location is swapped (a local dataset, or the local S3 server for Polars), and
+Spark runs in the local session the shared ``spark`` fixture starts. Their results
+are checked against the VWAP and volume computed with exact decimals.
 """
 
 from __future__ import annotations
@@ -88,3 +89,11 @@ def test_polars_query_on_s3(dataset: Path, s3: S3Server) -> None:  # noqa: F811
     pafs.copy_files(str(dataset), lake.path, destination_filesystem=lake.fs)
     code = _block("polars").replace("http://127.0.0.1:9000", s3.endpoint)
     _check(_polars(code), _exact(dataset))
+
+
+def test_spark_query_local(dataset: Path, spark: object) -> None:
+    code = _block("spark").replace("s3a://lake/data", dataset.as_posix())
+    namespace: dict[str, object] = {"spark": spark}
+    exec(code, namespace)
+    rows = [tuple(row) for row in namespace["vwap"].collect()]  # type: ignore[attr-defined]
+    _check([(*row[:2], row[2].isoformat(), *row[3:]) for row in rows], _exact(dataset))
