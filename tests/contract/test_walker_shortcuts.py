@@ -17,6 +17,9 @@ from typing import Any
 
 from hypothesis import given
 from hypothesis import strategies as st
+from test_validator import BOOK as BOOK_TEXT
+from test_validator import TRADE as TRADE_TEXT
+from test_validator import TS_BOOK as BYBIT_TS
 
 from adapters.bitmex.contract import CONTRACT as BITMEX
 from adapters.bybit import contract as bybit_contract
@@ -125,17 +128,8 @@ def test_any_mix_of_rows_agrees_with_the_walker(kinds: list[str]) -> None:
     _agree(Validator(BITMEX), "orderBookL2", _book(kinds))
 
 
-TRADE = json.loads(
-    '{"topic":"publicTrade.BTCUSDT","type":"snapshot","ts":1786310819681,"data":[{"T":'
-    '1786310819680,"s":"BTCUSDT","S":"Sell","v":"0.004","p":"65114.20","L":"MinusTick","i":'
-    '"a9188a0a-82bc-50de-be60-03eedbe3cdd7","BT":false,"RPI":false,"seq":753843954913}]}'
-)
-BOOK = json.loads(
-    '{"topic":"orderbook.200.BTCUSDT","ts":1786310816618,"type":"delta","data":{"s":"BTCUSDT",'
-    '"b":[["65140.4","0.875077"]],"a":[["65154.6","0.09948"],["65239.1","0"]],'
-    '"u":62505425,"seq":112488545865},"cts":1786310816585}'
-)
-BYBIT_TS = 1786310816618 * 10**6
+TRADE = json.loads(TRADE_TEXT)  # verbatim Bybit v5 frames (2026)
+BOOK = json.loads(BOOK_TEXT)
 
 
 def test_a_clean_array_is_skipped_but_its_late_time_is_not() -> None:
