@@ -12,6 +12,12 @@ bookTicker, a 20-level depth update), in two modes:
 * ``backlog``: the client stops reading for half a second first, so the socket
   buffers are full and each wake-up finds many frames (a daemon behind its feed).
 
+``websockets-direct`` is a prototype, not what the daemon does: a ``websockets``
+connection whose ``process_event`` takes each whole data frame as the socket read
+that completed it is parsed, and hands it on there (decoded as ``recv`` would), with
+no message queue and no ``recv`` call, future or task wake-up per frame. It measures
+what delivering frames from ``data_received`` would save.
+
 The server's work is not counted. No permessage-deflate on either side (the
 simulator does not offer it; Binance does not either).
 
@@ -37,6 +43,9 @@ from collections.abc import Awaitable, Callable
 import aiohttp
 import uvloop
 import websockets
+from websockets.asyncio.client import ClientConnection
+from websockets.frames import Frame, Opcode
+from websockets.protocol import Event
 
 QUOTE = (
     '{"stream":"btcusdt@bookTicker","data":{"e":"bookTicker","u":4987361726712,'
@@ -87,6 +96,35 @@ async def with_websockets(url: str, backlog: bool) -> int:
     return n
 
 
+class _Direct(ClientConnection):
+    """Counts whole data frames where they are parsed, instead of queueing them."""
+
+    received = 0
+
+    def process_event(self, event: Event) -> None:
+        if (
+            self.response is not None  # the handshake's answer comes first
+            and isinstance(event, Frame)
+            and event.fin
+            and event.opcode in (Opcode.TEXT, Opcode.BINARY)
+        ):
+            data = event.data.decode() if event.opcode is Opcode.TEXT else bytes(event.data)
+            self.received += data is not None
+            return
+        super().process_event(event)
+
+
+async def with_websockets_direct(url: str, backlog: bool) -> int:
+    async with websockets.connect(
+        url, compression=None, max_size=2**24, create_connection=_Direct
+    ) as ws:
+        await ws.send("go")
+        if backlog:
+            time.sleep(_BACKLOG_S)
+        await ws.wait_closed()
+    return ws.received
+
+
 async def with_aiohttp(url: str, backlog: bool) -> int:
     n = 0
     async with (
@@ -110,6 +148,7 @@ _BACKLOG_S = 0.5
 CLIENTS: dict[str, Callable[[str, bool], Awaitable[int]]] = {
     "websockets": with_websockets,
     "aiohttp": with_aiohttp,
+    "websockets-direct": with_websockets_direct,
 }
 
 
@@ -171,10 +210,10 @@ def main() -> int:
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
-    print(f"{'frame':<12}{'loop':<9}{'client':<12}{'live us/frame':>15}{'backlog us/frame':>18}")
+    print(f"{'frame':<12}{'loop':<9}{'client':<19}{'live us/frame':>15}{'backlog us/frame':>18}")
     for r in rows:
         print(
-            f"{r['frame']:<12}{r['loop']:<9}{r['client']:<12}"
+            f"{r['frame']:<12}{r['loop']:<9}{r['client']:<19}"
             f"{r['live_cpu_us_per_frame']:>15.2f}{r['backlog_cpu_us_per_frame']:>18.2f}"
         )
     return 0
