@@ -10,6 +10,7 @@ config listens on, and everything runs as the image's non-root user.
 
 from __future__ import annotations
 
+import fnmatch
 import http.server
 import json
 import re
@@ -216,6 +217,45 @@ def test_the_image_is_multi_stage_and_runs_as_a_numeric_non_root_user() -> None:
     for tool in ("pip install", "apt-get", "gcc", "build-essential"):
         assert tool not in runs, f"{tool} in the runtime stage"
     assert any(rest.startswith("--from=") for rest in final_stage("COPY"))
+
+
+#: What the build stage needs to compile the native core (setup.py builds it).
+NATIVE_BUILD_INPUTS = (
+    "pyproject.toml",
+    "setup.py",
+    "collector/native/_core.pyx",
+    "collector/native/core.h",
+)
+
+
+def _docker_context_keeps(path: str) -> bool:
+    """Does .dockerignore (everything out, then ``!`` entries back in, then
+    exclusions) leave ``path`` in the build context?"""
+    kept = False
+    for line in (REPO / ".dockerignore").read_text().splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        negate, pattern = line.startswith("!"), line.lstrip("!").rstrip("/")
+        glob = pattern.replace("**/", "*")
+        if fnmatch.fnmatch(path, glob) or path.startswith(pattern + "/"):
+            kept = negate
+    return kept
+
+
+def test_the_build_stage_compiles_the_native_core_and_stops_without_it() -> None:
+    """An image built without setup.py (as before) ran the pure-Python reference path,
+    two to three times slower per frame, with one log line to say so."""
+    build = dockerfile_stages()[0]
+    copied = [rest.split()[:-1] for word, rest in build if word == "COPY"]
+    sources = {src.rstrip("/") for sources in copied for src in sources}
+    for needed in NATIVE_BUILD_INPUTS:
+        assert needed in sources or needed.split("/")[0] in sources, f"{needed} not copied"
+        assert _docker_context_keeps(needed), f".dockerignore leaves out {needed}"
+    assert not _docker_context_keeps("collector/native/_core.cpython-311-x86_64-linux-gnu.so")
+    runs = " ".join(rest for word, rest in build if word == "RUN")
+    assert "gcc" in runs and "pip install ." in runs
+    assert "native.available()" in runs.split("pip install .", 1)[1]
 
 
 def test_healthcheck_uses_the_stdlib_and_the_exposed_port() -> None:
