@@ -245,7 +245,7 @@ def _docker_context_keeps(path: str) -> bool:
 
 def test_the_build_stage_compiles_the_native_core_and_stops_without_it() -> None:
     """An image built without setup.py (as before) ran the pure-Python reference path,
-    two to three times slower per frame, with one log line to say so."""
+    1.4 to 2.4 times the CPU per frame, with one log line to say so."""
     build = dockerfile_stages()[0]
     copied = [rest.split()[:-1] for word, rest in build if word == "COPY"]
     sources = {src.rstrip("/") for sources in copied for src in sources}
