@@ -62,8 +62,8 @@ class Validator:
     def __init__(self, contract: VenueContract) -> None:
         self.contract = contract
         self.shapes: dict[str, Node] = {m.name: compile_message(m) for m in contract.messages}
-        self._fast = {name: strict_type(shape) for name, shape in self.shapes.items()}
-        self._times = {name: _unit_paths(shape) for name, shape in self.shapes.items()}
+        #: Each message's fast path: its strict type and its times.
+        self._roots = {name: _Shortcut(shape) for name, shape in self.shapes.items()}
         self._shortcuts: dict[int, _Shortcut] = {}  # the walker's, by array node
         for shape in self.shapes.values():
             _find_shortcuts(shape, self._shortcuts)
@@ -90,14 +90,11 @@ class Validator:
             if name in self.contract.ignored:
                 return []
             return [Drift(UNKNOWN_MESSAGE_TYPE, name, "", "no contract for this message type")]
-        fast = self._fast[name]
-        if fast is None or not matches(fast, value):
+        drifts = self._roots[name].drifts(value, "", name, ts_recv)
+        if drifts is None:
             return self.walk(name, value, ts_recv)
         self.fast_hits += 1
-        out: list[Drift] = []
-        for steps, unit, where in self._times[name]:
-            _check_times(unit, _leaves(value, steps), where, name, ts_recv, out)
-        return out
+        return drifts
 
     def walk(self, name: str, value: Any, ts_recv: int) -> list[Drift]:
         """The walker :meth:`check` falls back to: exactly :meth:`check_slow`'s drifts,
@@ -137,18 +134,29 @@ def _unit_paths(node: Node, steps: tuple[Step, ...] = (), where: str = "") -> li
 
 
 class _Shortcut:
-    """What lets the walker skip work on one array node of a shape."""
+    """What spares walking a value of one node: a message's fast path, or an array's
+    below it that the walker tries first."""
 
     __slots__ = ("care", "strict", "times")
 
     def __init__(self, node: Node) -> None:
-        #: The array's strict type (``fast.strict_type``), None when it has none.
+        #: The node's strict type (``fast.strict_type``), None when it has none.
         self.strict = strict_type(node)
-        #: (steps, unit, path below the array) of every time in it.
+        #: (steps, unit, path below the node) of every time in it.
         self.times = _unit_paths(node)
         #: For an array of flat objects: member name -> does its value (not only its
         #: type) decide what the walker reports (an enum or a time). None otherwise.
         self.care = _value_decides(node.item) if node.item is not None else None
+
+    def drifts(self, value: Any, path: str, name: str, ts: int) -> list[Drift] | None:
+        """None when ``value`` does not convert to the strict type (it must be walked);
+        else its only possible drifts, those of its times (none: it is clean)."""
+        if self.strict is None or not matches(self.strict, value):
+            return None
+        out: list[Drift] = []
+        for steps, unit, where in self.times:
+            _check_times(unit, _leaves(value, steps), path + where, name, ts, out)
+        return out
 
 
 def _value_decides(item: Node) -> dict[str, bool] | None:
@@ -181,19 +189,6 @@ def _find_shortcuts(node: Node, out: dict[int, _Shortcut]) -> None:
         _find_shortcuts(node.item, out)
     for f in node.items or ():
         _find_shortcuts(f.node, out)
-
-
-def _clean(shortcut: _Shortcut, value: list, path: str, name: str, ts: int) -> bool:
-    """True when the walker would find no drift in the array ``value``: it converts to
-    its strict type and none of its times is off."""
-    if shortcut.strict is None or not matches(shortcut.strict, value):
-        return False
-    found: list[Drift] = []
-    for steps, unit, where in shortcut.times:
-        _check_times(unit, _leaves(value, steps), path + where, name, ts, found)
-        if found:
-            return False
-    return True
 
 
 def _walk_flat_items(
@@ -294,8 +289,8 @@ def _walk(
     elif kind == "array":
         shortcut = shortcuts.get(id(node)) if shortcuts is not None else None
         if shortcut is not None:
-            if _clean(shortcut, value, path, name, ts):
-                return
+            if shortcut.drifts(value, path, name, ts) == []:
+                return  # clean; with a time off, it is walked for the drifts' order
             if shortcut.care is not None and node.item is not None:
                 _walk_flat_items(node.item, shortcut.care, value, path + "[]", name, ts, out)
                 return
