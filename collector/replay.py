@@ -315,8 +315,8 @@ def _replay_parallel(
                     ) from None
                 files[running[done]] = summary
                 published += len(names)
-                for name in names:
-                    if on_publish is not None:
+                if on_publish is not None:
+                    for name in names:
                         on_publish(Path(name))
                 if on_record is not None:
                     on_record(summary.records)
