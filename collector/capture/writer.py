@@ -77,7 +77,7 @@ class CaptureStream:
 
     def __init__(self, header: bytes, level: int, compressor: Executor | None = None) -> None:
         self._pending = bytearray(header)
-        self._zlib = deflate.compressobj(level, deflate.DEFLATED, _GZIP_WBITS)
+        self._deflate = deflate.compressobj(level, deflate.DEFLATED, _GZIP_WBITS)
         #: CRC-32, bytes and records compressed since the last checkpoint.
         self._crc = 0
         self._unchecked_bytes = 0
@@ -115,17 +115,17 @@ class CaptureStream:
         out = self._collect(wait=True) + self._compress_pending()
         if self._unchecked_bytes:  # the header alone is checked too
             mark = _checkpoint_encoder.encode({"crc32": self._crc, "records": self._unchecked})
-            out += self._zlib.compress(mark)
+            out += self._deflate.compress(mark)
             self._crc = self._unchecked_bytes = self._unchecked = 0
         return out
 
     def flush(self) -> bytes:
         """A checkpoint, then a sync flush: all of it decodable from the bytes so far."""
-        return self.checkpoint() + self._zlib.flush(deflate.Z_SYNC_FLUSH)
+        return self.checkpoint() + self._deflate.flush(deflate.Z_SYNC_FLUSH)
 
     def finish(self) -> bytes:
         """A checkpoint, then the end of the gzip stream (its trailer)."""
-        return self.checkpoint() + self._zlib.flush(deflate.Z_FINISH)
+        return self.checkpoint() + self._deflate.flush(deflate.Z_FINISH)
 
     def _collect(self, *, wait: bool) -> bytes:
         """The output of the handed-over batches, in order: those done, or (``wait``) all."""
@@ -149,7 +149,7 @@ class CaptureStream:
         the caller's own calls come only after ``_collect(wait=True)``)."""
         self._crc = deflate.crc32(batch, self._crc)
         self._unchecked_bytes += len(batch)
-        return self._zlib.compress(batch)
+        return self._deflate.compress(batch)
 
 
 class _CaptureFile:
