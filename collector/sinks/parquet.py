@@ -734,7 +734,8 @@ class ParquetSink:
             if not final.exists():
                 break
             file.close()  # published already: give the claim back, try the next name
-            tmp.unlink()
+            with contextlib.suppress(OSError):  # else an empty orphan, as in _abandon
+                tmp.unlink()
             n += 1
         self._counters[key] = n + 1
         try:

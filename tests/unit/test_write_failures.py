@@ -291,3 +291,50 @@ def test_spool_keeps_every_file_while_uploads_fail_and_uploads_them_after(
     assert spool.close(timeout=5) == 0 and spool.store_up
     for key, data in payloads.items():
         assert (tmp_path / "store" / key).read_bytes() == data
+
+
+@pytest.mark.parametrize("name", sorted(ERRNOS))
+def test_a_claim_given_back_that_cannot_be_removed_costs_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    """Two writers of one instance: the second claims a name the first then publishes,
+    so it gives the claim back and takes the next name. Removing the claim fails: that
+    is no reason to stop writing (nor to say so in /health), so the rows go on into the
+    next name, and the empty claim is an orphan that recovery removes, as a failed
+    file's is."""
+    from collector.sinks import parquet
+
+    first = ParquetSink(tmp_path, backoff=no_retry_wait())
+    second = ParquetSink(tmp_path, backoff=no_retry_wait())
+    for sink in (first, second):
+        sink.sessions["binance-usdm"] = "0-test-session"
+    first.write("trades", "binance-usdm", trades(0, 10, T0))
+    first.flush()  # holds the name's claim; publishes it at close
+    real_open, real_unlink = open, Path.unlink
+    failed: list[str] = []
+
+    def claim(path: object, mode: str = "r", *args: object) -> object:
+        if mode == "xb" and first.buffered_bytes:
+            first.close()  # publishes the name the second writer is claiming
+        return real_open(path, mode, *args)
+
+    def unlink(path: Path, *args: object, **kwargs: object) -> None:
+        if not failed and path.name.endswith(".inprogress"):
+            failed.append(path.name)
+            raise OSError(ERRNOS[name], os.strerror(ERRNOS[name]), str(path))
+        real_unlink(path, *args, **kwargs)
+
+    monkeypatch.setattr(parquet, "open", claim, raising=False)
+    monkeypatch.setattr(Path, "unlink", unlink)
+    second.write("trades", "binance-usdm", trades(10, 10, T0))
+    second.flush()
+    assert failed and not second.failing
+    second.close()
+    assert trade_ids(tmp_path) == list(range(20))
+    orphans = [p.name for p in tmp_path.glob("**/.*inprogress")]
+    assert orphans == failed
+    capture = tmp_path / "capture"  # no crashed session: only the orphan to remove
+    capture.mkdir()
+    assert recover_dataset(capture, tmp_path, instance="0").orphans_removed == 1
+    assert not list(tmp_path.glob("**/.*inprogress"))
+    assert trade_ids(tmp_path) == list(range(20))
