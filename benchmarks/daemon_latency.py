@@ -16,7 +16,9 @@ with the ``[daemon] writer_thread`` of ``--writer-thread`` (``on``, ``off`` or
   carry) minus the simulator's send stamp, for every frame of the window, read
   back from the daemon's raw capture (the capture holds each frame's ``ts_recv``);
 * **CPU**: this process's user+system time over the window (event loop, writer
-  thread and the probe), as a share of one core; the simulator's, likewise;
+  and capture threads), less the probe thread's own (printed apart as
+  ``probe_cpu_percent``), as a share of one core; the simulator's, likewise.
+  What the probe's wake-ups cost the event loop stays in (a few % of a core);
 * **storage on the loop**: wall and CPU time of each call the event loop makes
   into storage (``Pipeline.flush``: Arrow tables plus the hand-off or, without
   the thread, the Parquet writing; and the sink's ``tick``). Its CPU time (the
@@ -105,6 +107,7 @@ class Result:
     daemon_cpu_percent: float
     daemon_cpu_us_per_frame: float
     cpu_percent_at_50k: float
+    probe_cpu_percent: float
     simulator_cpu_percent: float
     storage_calls: int
     storage_ms_p50: float
@@ -182,6 +185,8 @@ class LagProbe:
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
         self.lags: list[float] = []
+        #: The probe thread's own CPU seconds: not the daemon's, so not counted as its.
+        self.cpu_s = 0.0
         self.queue_peak = 0
         self.writer: ThreadedSink | None = None
         self._stop = threading.Event()
@@ -195,8 +200,10 @@ class LagProbe:
         self._thread.join()
 
     def _run(self) -> None:
+        start = time.thread_time()
         while not self._stop.wait(PROBE_S):
             self.loop.call_soon_threadsafe(self._ran, time.perf_counter())
+        self.cpu_s = time.thread_time() - start
 
     def _ran(self, posted: float) -> None:
         if not self._stop.is_set():
@@ -244,7 +251,8 @@ async def measure(config: Config, args: argparse.Namespace, sim_pid: int) -> dic
         "frames": frames,
         "lags": probe.lags,
         "storage": timer.calls,
-        "cpu": (cpu1.user + cpu1.system - cpu0.user - cpu0.system) / wall,
+        "cpu": (cpu1.user + cpu1.system - cpu0.user - cpu0.system - probe.cpu_s) / wall,
+        "probe_cpu": probe.cpu_s / wall,
         "sim_cpu": (sim1 - sim0) / wall,
         "queue_peak": probe.queue_peak,
         "full_waits": probe.writer.full_waits if probe.writer is not None else 0,
@@ -318,6 +326,7 @@ def run_once(args: argparse.Namespace, threaded: bool) -> Result:
         daemon_cpu_percent=round(100 * cpu, 1),
         daemon_cpu_us_per_frame=round(us_per_frame, 1),
         cpu_percent_at_50k=round(us_per_frame * 50_000 / 1e4, 1),
+        probe_cpu_percent=round(100 * got["probe_cpu"], 1),  # type: ignore[operator]
         simulator_cpu_percent=round(100 * got["sim_cpu"], 1),  # type: ignore[operator]
         storage_calls=len(storage),
         storage_ms_p50=round(percentile(walls, 0.50), 2),
