@@ -246,6 +246,15 @@ class _Segment:
     writer: pq.ParquetWriter | None = None
     tmp_path: Path | None = None
     final_path: Path | None = None
+    #: ``_held_bytes`` of ``batches`` and ``groups``, kept in step by every change to
+    #: either: the memory bound and its gauge read it after every hand-off, and
+    #: recounting a busy daemon's thousands of small batches each time held the GIL
+    #: for tens of milliseconds.
+    held: int = 0
+
+    def recount(self) -> None:
+        """``held`` from scratch, after a change that is not a plain append or drop."""
+        self.held = sum(map(_held_bytes, self.batches)) + sum(map(_held_bytes, self.groups))
 
 
 class ParquetSink:
@@ -406,7 +415,7 @@ class ParquetSink:
     @property
     def buffered_bytes(self) -> int:
         """Bytes of rows held in memory: buffered, or in files not yet published."""
-        return sum(_segment_bytes(s) for s in (*self._segments(), *self._sealed))
+        return sum(s.held for s in (*self._segments(), *self._sealed))
 
     @property
     def failing(self) -> bool:
@@ -493,6 +502,7 @@ class ParquetSink:
         segment.written_rows = segment.written_bytes = 0
         segment.file = segment.writer = None
         segment.tmp_path = segment.final_path = None
+        segment.recount()
 
     def _seal(self, segment: _Segment) -> None:
         """Write the rest of the segment's rows and publish its file(s); never raises.
@@ -521,7 +531,7 @@ class ParquetSink:
         """Over ``max_buffered_bytes``: drop the busiest table's oldest rows, and say so."""
         if self._max_buffered is None:
             return
-        held = {s: _segment_bytes(s) for s in (*self._sealed, *self._segments())}
+        held = {s: s.held for s in (*self._sealed, *self._segments())}
         total = sum(held.values())
         while total > self._max_buffered:
             per_table: dict[tuple[str, str], int] = {}
@@ -549,6 +559,7 @@ class ParquetSink:
             batch = segment.batches.pop(0)
             dropped.append(batch)
             freed += _held_bytes(batch)
+        segment.held -= freed
         rows = sum(b.num_rows for b in dropped)
         segment.rows -= rows
         segment.compacted = 0
@@ -594,7 +605,9 @@ class ParquetSink:
 
     def _append(self, segment: _Segment, data: pa.Table) -> None:
         batches = segment.batches
-        batches.extend(data.to_batches())
+        added = data.to_batches()
+        batches.extend(added)
+        segment.held += sum(map(_held_bytes, added))
         segment.rows += data.num_rows
         if segment.rows >= self._row_group_rows and self._may_try():
             try:
@@ -609,6 +622,7 @@ class ParquetSink:
             tail = pa.Table.from_batches(batches[segment.compacted :], schema=data.schema)
             batches[segment.compacted :] = tail.combine_chunks().to_batches()
             segment.compacted = len(batches)
+            segment.recount()
 
     def _drain(self, segment: _Segment, *, final: bool) -> _Segment | None:
         """Write full row groups (and, if ``final``, the short last one).
@@ -636,12 +650,14 @@ class ParquetSink:
             except OSError:
                 seg.batches = group.to_batches() + seg.batches
                 seg.rows += n
-                self._abandon(seg)
+                self._abandon(seg)  # recounts
                 raise
+            seg.recount()
             if seg.written_bytes < self._rotate_bytes:
                 continue
             leftover, leftover_rows = seg.batches, seg.rows
             seg.batches, seg.rows = [], 0
+            seg.recount()
             current = None
             if leftover_rows:
                 first = (
@@ -658,6 +674,7 @@ class ParquetSink:
                     batches=leftover,
                     rows=leftover_rows,
                 )
+                current.recount()
             dates = self._open.setdefault((seg.table, seg.exchange), {})
             if dates.get(seg.day) is seg:
                 del dates[seg.day]
@@ -781,22 +798,16 @@ class ParquetSink:
         final = segment.final_path
         segment.writer = segment.file = None
         segment.groups = []
+        segment.recount()
         self.published.append(final)
         if self.on_publish is not None:
             self.on_publish(final)
 
 
 def _held_bytes(data: pa.RecordBatch | pa.Table) -> int:
-    """Bytes of the Arrow buffers ``data`` keeps alive.
+    """Bytes of the Arrow buffers ``data`` keeps alive: what the memory bound counts.
 
-    Not ``nbytes``: that costs about 2 µs a column whatever the size (20 µs a book
-    batch), and the writer thread sums a partition's hundreds of buffered batches
-    after every hand-off, holding the GIL (a third of that thread's profile samples
-    at 30 k frames/s). This takes under a microsecond a batch, and it is also what
-    the memory bound is about: a slice left over from a row group keeps its whole
-    buffer alive."""
+    Not ``nbytes``, which costs about 2 µs a column whatever the size (20 µs a book
+    batch); this takes under a microsecond a batch. It is also the truer figure: a
+    slice left over from a row group keeps its whole buffer alive."""
     return data.get_total_buffer_size()
-
-
-def _segment_bytes(segment: _Segment) -> int:
-    return sum(map(_held_bytes, segment.batches)) + sum(map(_held_bytes, segment.groups))
