@@ -486,6 +486,12 @@ class ParquetSink:
 
     def _abandon(self, segment: _Segment) -> None:
         """Drop the segment's unfinished file; every row it held is buffered again."""
+        if segment.writer is not None:
+            # Closed here, while its file is open: dropped open, pyarrow's writer would
+            # close itself at some later garbage collection, writing to a closed file
+            # and printing the error to stderr. A failed close leaves nothing to retry.
+            with contextlib.suppress(OSError):
+                segment.writer.close()
         if segment.file is not None:
             with contextlib.suppress(OSError):
                 segment.file.close()

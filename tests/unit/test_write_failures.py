@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import gc
 import os
 import random
+import sys
 import time
 from pathlib import Path
 
@@ -388,3 +390,23 @@ def test_the_sinks_held_bytes_stay_a_true_count_through_failures_drops_and_rotat
     sink.close()
     kept = len(ds.dataset(tmp_path / "table=trades", partitioning="hive").to_table())
     assert kept + sink.overflow_rows.get("trades", 0) == written
+
+
+def test_a_file_given_up_leaves_no_writer_to_fail_later(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rows dropped over the memory bound take their open file with them, and pyarrow's
+    writer of that file is closed there and then: left open, its ``__del__`` wrote to the
+    closed file at some later garbage collection and printed "Exception ignored ... write
+    to closed file" into the daemon's stderr (and ran during whatever the interpreter was
+    doing then: in this module's test session, compiling a module)."""
+    unraisable: list[str] = []
+    monkeypatch.setattr(sys, "unraisablehook", lambda u: unraisable.append(repr(u.exc_value)))
+    sink = ParquetSink(tmp_path, rotate_seconds=60, row_group_rows=100, max_buffered_bytes=20_000)
+    for i in range(4):  # a row group written each time: the file is open
+        sink.write("trades", "binance-usdm", trades(150 * i, 150, T0 + i * SECOND))
+    sink.tick(T0 + 5 * SECOND)  # over the bound: the oldest rows go, and their file
+    assert sink.overflow_rows["trades"] > 0
+    gc.collect()
+    assert unraisable == []
+    sink.close()
