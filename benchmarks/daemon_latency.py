@@ -256,7 +256,7 @@ async def measure(config: Config, args: argparse.Namespace, sim_pid: int) -> dic
         "sim_cpu": (sim1 - sim0) / wall,
         "queue_peak": probe.queue_peak,
         "full_waits": probe.writer.full_waits if probe.writer is not None else 0,
-        "files": len(daemon.sink.published),
+        "files": daemon.sink.files_published,
         "problems": sum(runner.pipeline.problems.values()),
     }
 

@@ -606,6 +606,7 @@ class Daemon:
             before_publish=self._fsync_captures if threaded else self._sync_captures,
             max_buffered_bytes=out.max_buffered_bytes - queue_bytes,
             on_overflow=self._overflow_from_writer if threaded else self._overflow,
+            keep_paths=False,
         )
         #: The sink the runners write to: on the writer thread unless configured off.
         self.sink: ParquetSink | ThreadedSink = (
@@ -613,7 +614,7 @@ class Daemon:
         )
         self._loop: asyncio.AbstractEventLoop | None = None
         self.metrics = Metrics()
-        self.metrics.files_published = lambda: len(self.sink.published)
+        self.metrics.files_published = lambda: self.sink.files_published
         self.metrics.spools = self.spools
         self.metrics.faults = self.faults
         self.metrics.sink = self.sink
@@ -730,7 +731,7 @@ class Daemon:
             *(asyncio.to_thread(spool.close, SHUTDOWN_UPLOAD_S) for spool in self.spools)
         )
         await self.metrics.stop(server)
-        log.info("stopped: %d Parquet files published", len(self.sink.published))
+        log.info("stopped: %d Parquet files published", self.sink.files_published)
 
     def stop(self) -> None:
         self.stopping.set()

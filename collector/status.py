@@ -155,7 +155,7 @@ def _age(last_frame: float | None, now: float) -> Text:
 def _caption(daemon: Daemon) -> str:
     buffered = sum(r.pipeline.out.pending_rows for r in daemon.runners)
     parts = [
-        f"files published {len(daemon.sink.published)}",
+        f"files published {daemon.sink.files_published}",
         f"rows buffered {buffered:,}",
     ]
     if daemon.metrics.port is not None:

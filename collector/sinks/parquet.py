@@ -265,6 +265,9 @@ class ParquetSink:
     look at each other's files. ``rotate_seconds`` and ``rotate_bytes`` bound a
     file by data time and by written size (a file may exceed ``rotate_bytes`` by
     up to one row group, since size is known only once a row group is written).
+    ``keep_paths``: list every published file in ``published`` (a replay returns them);
+    a daemon, which runs for months, only counts them (``files_published``), or the
+    list would hold every file it ever wrote.
     ``on_publish`` is called with each file's final path right after it is published,
     ``before_publish`` right before the first file of a ``flush``/``tick``/``close``
     is made durable (the daemon fsyncs its raw capture there, so a published row's
@@ -286,6 +289,7 @@ class ParquetSink:
         max_buffered_bytes: int | None = None,
         on_overflow: OverflowHandler | None = None,
         backoff: Backoff | None = None,
+        keep_paths: bool = True,
     ) -> None:
         if not _SLUG.fullmatch(instance):
             raise ValueError(f"instance {instance!r} must match {_SLUG.pattern}")
@@ -306,7 +310,10 @@ class ParquetSink:
                 raise ValueError(f"compression {compression!r} is not available in this pyarrow")
         self.root = Path(root)
         self.instance = instance
+        #: Every published file's path, with ``keep_paths``; ``files_published`` counts them.
         self.published: list[Path] = []
+        self.files_published = 0
+        self._keep_paths = keep_paths
         #: Told each published file's path: the daemon's spool uploads it to object storage.
         self.on_publish = on_publish
         self._rotate_ns = round(rotate_seconds * 1e9)
@@ -805,7 +812,9 @@ class ParquetSink:
         segment.writer = segment.file = None
         segment.groups = []
         segment.recount()
-        self.published.append(final)
+        self.files_published += 1
+        if self._keep_paths:
+            self.published.append(final)
         if self.on_publish is not None:
             self.on_publish(final)
 

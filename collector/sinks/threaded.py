@@ -127,6 +127,10 @@ class ThreadedSink:
         return self.sink.published
 
     @property
+    def files_published(self) -> int:
+        return self.sink.files_published
+
+    @property
     def errors(self) -> int:
         return self.sink.errors
 

@@ -315,6 +315,18 @@ def test_tick_publishes_an_idle_file(tmp_path: Path) -> None:
     assert [f.name.rsplit("-", 1)[1] for f in sink.published] == ["0.parquet", "1.parquet"]
 
 
+def test_a_sink_that_keeps_no_paths_still_counts_and_tells_each_file(tmp_path: Path) -> None:
+    """The daemon's sink: months of files must not pile up in a list."""
+    told: list[Path] = []
+    sink = ParquetSink(tmp_path, rotate_seconds=10.0, keep_paths=False, on_publish=told.append)
+    for i in range(5):  # a file per 10 s window
+        sink.write("trades", "x", trades([str(i)], MIDNIGHT + i * 10 * SECOND))
+    sink.close()
+    assert sink.published == []
+    assert sink.files_published == 5
+    assert sorted(told) == parquet_files(tmp_path) and len(told) == 5
+
+
 def trades(ids: list[str], ts: int) -> pa.Table:
     n = len(ids)
     return pa.Table.from_pydict(
