@@ -23,9 +23,6 @@ import json
 import sys
 import tempfile
 import time
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from collector.model import BestBidAsk, Trade
 from collector.sinks.parquet import ParquetSink
