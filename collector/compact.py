@@ -190,7 +190,15 @@ class _Partition:
             checkpoint(f"deleted:{i}")
         self.fs.delete_file(f"{self.dir}/{JOURNAL}")
         if not self.root.remote:
-            _fsync_dir(Path(self.dir))
+            try:
+                _fsync_dir(Path(self.dir))
+            except OSError as exc:
+                # Not "originals kept": the swap is done. Should the unsynced deletes be
+                # lost to a power cut, the journal comes back and the next run finishes.
+                raise CompactError(
+                    f"{self.rel}: the new files are in place, but syncing the directory "
+                    f"failed: {exc}"
+                ) from exc
 
     # -- compaction -------------------------------------------------------------
 

@@ -14,8 +14,10 @@ import builtins
 import errno as errno_module
 import os
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
+import pyarrow.fs as pafs
 import pytest
 
 from collector import recover
@@ -50,7 +52,11 @@ class _FailingFile:
 class FailingDisk:
     """While ``errno`` is set, writes below ``root`` fail with it; ``failures`` counts them."""
 
-    def __init__(self, monkeypatch: pytest.MonkeyPatch, root: Path) -> None:
+    def __init__(
+        self, monkeypatch: pytest.MonkeyPatch, root: Path, *, modules: tuple[ModuleType, ...] = ()
+    ) -> None:
+        """``modules``: more modules whose ``open`` writes below ``root`` (the sink, the
+        capture writer and recovery always)."""
         self.root = str(Path(root).resolve())
         self.errno: int | None = None
         self.failures = 0
@@ -75,10 +81,34 @@ class FailingDisk:
                 self.check(str(dst))
             real_replace(src, dst, **kwargs)
 
-        for module in (parquet_sink, capture_writer, recover):
+        for module in (parquet_sink, capture_writer, recover, *modules):
             monkeypatch.setattr(module, "open", fake_open, raising=False)
         monkeypatch.setattr(os, "fsync", fake_fsync)
         monkeypatch.setattr(os, "replace", fake_replace)
+
+    def filesystem(self) -> pafs.LocalFileSystem:
+        """A local pyarrow filesystem whose changes below ``root`` fail with the disk:
+        for code that renames, deletes and writes through pyarrow, not ``open``."""
+        disk = self
+
+        class FailingFileSystem(pafs.LocalFileSystem):
+            def move(self, src: str, dest: str) -> None:
+                disk.check_ours(dest)
+                super().move(src, dest)
+
+            def delete_file(self, path: str) -> None:
+                disk.check_ours(path)
+                super().delete_file(path)
+
+            def open_output_stream(self, path: str, *args: Any, **kwargs: Any) -> Any:
+                disk.check_ours(path)
+                return super().open_output_stream(path, *args, **kwargs)
+
+        return FailingFileSystem()
+
+    def check_ours(self, path: Any) -> None:
+        if self.ours(path):
+            self.check(str(path))
 
     def ours(self, path: Any) -> bool:
         return os.path.abspath(os.fspath(path)).startswith(self.root)

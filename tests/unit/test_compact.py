@@ -9,7 +9,10 @@ protocol step: nothing after it runs, nothing is cleaned up, as with ``kill -9``
 
 from __future__ import annotations
 
+import gc
+import os
 import shutil
+import sys
 from pathlib import Path
 
 import duckdb
@@ -18,6 +21,7 @@ import pyarrow.compute as pc
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 import pytest
+from failing_disk import ERRNOS, FailingDisk
 from s3support import S3Server, s3, s3_env  # noqa: F401 - fixtures
 from synthetic import DAY, write_dataset
 
@@ -25,7 +29,7 @@ from collector import compact as compaction
 from collector.cli import main as cli
 from collector.compact import JOURNAL, CompactError, compact
 from collector.dataset import duckdb_relation, open_table
-from collector.storage import resolve
+from collector.storage import Location, resolve
 
 MIB = 2**20
 NEXT_DAY = "2026-11-28"
@@ -198,3 +202,81 @@ def test_compact_an_s3_dataset(
     assert len(keys) == 1 and keys[0].split("/")[-1].startswith("trades.compacted-"), keys
     assert _rows(lake, "trades").equals(before)
     assert len(_parquet(s3.keys("compact", "data/table=book/"))) == 12  # untouched
+
+
+# -- a failing disk at each step -------------------------------------------------
+#
+# Every write compaction makes can fail (ENOSPC, EIO, EACCES): the staged files, the
+# journal, the renames, the deletes and the fsyncs. Whatever step fails, readers
+# keep seeing every row exactly once, the error says whether the originals are still
+# the truth, and a run after the disk heals finishes with nothing hidden left behind.
+
+#: step -> (checkpoint after which the disk fails, or a special arming; committed?)
+FAULT_STEPS = {
+    "opening a staged file": ("start", False),
+    "in the middle of a staged file": ("first chunk", False),
+    "writing the journal": ("verified", False),
+    "publishing a new file": ("journal", True),
+    "deleting an original": ("deleted:0", True),
+    "syncing the directory at the end": ("last fsync", False),
+}
+
+
+@pytest.mark.parametrize("errno_name", sorted(ERRNOS))
+@pytest.mark.parametrize("step", list(FAULT_STEPS))
+def test_a_failing_disk_at_any_step_loses_nothing(
+    small: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, step: str, errno_name: str
+) -> None:
+    root = tmp_path / "data"
+    shutil.copytree(small, root)
+    before = _rows(root, "book")
+    disk = FailingDisk(monkeypatch, root, modules=(compaction,))
+    location = Location(disk.filesystem(), str(root), str(root))
+    unraisable: list[str] = []
+    monkeypatch.setattr(sys, "unraisablehook", lambda u: unraisable.append(repr(u.exc_value)))
+    code = ERRNOS[errno_name]
+    when, committed = FAULT_STEPS[step]
+    if when == "start":
+        disk.fail(code)
+    elif when == "first chunk":
+        write = compaction._Output.write
+
+        def then_fail(self: compaction._Output, chunk: pa.Table) -> None:
+            write(self, chunk)
+            disk.fail(code)
+
+        monkeypatch.setattr(compaction._Output, "write", then_fail)
+    elif when == "last fsync":  # the journal is deleted: only the directory's fsync is left
+        fsync_dir = compaction._fsync_dir
+
+        def fail_then_sync(directory: Path) -> None:
+            if not (directory / JOURNAL).exists():
+                disk.fail(code)
+            fsync_dir(directory)
+
+        monkeypatch.setattr(compaction, "_fsync_dir", fail_then_sync)
+    else:
+        monkeypatch.setattr(compaction, "checkpoint", lambda at: at == when and disk.fail(code))
+
+    with pytest.raises(CompactError) as failure:
+        compact(location, DAY, target_bytes=MIB, tables=["book"])
+    assert disk.failures >= 1
+    message = str(failure.value)
+    assert os.strerror(code) in message, message
+    assert (_files(root, "book")[0].parent / JOURNAL).exists() == committed
+    if when == "last fsync":
+        assert "the new files are in place" in message, message
+    else:
+        assert ("run compact again to finish" if committed else "originals kept") in message
+    disk.heal()
+    assert _rows(root, "book").equals(before)  # every row, exactly once, while broken
+    del failure  # its traceback holds the run's frames
+    gc.collect()
+    assert unraisable == []  # no writer left open to fail later
+
+    monkeypatch.undo()  # a healthy disk, and compaction as it is
+    compact(location, DAY, target_bytes=MIB, tables=["book"])
+    assert _rows(root, "book").equals(before)
+    names = [p.name for p in _files(root, "book")]
+    assert names and all(n.startswith("book.compacted-20261127-") for n in names), names
+    assert not [p for p in root.rglob(".*")]  # no staged file, journal or temporary left
