@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import errno as _errno
 import logging
+import os
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -36,6 +37,17 @@ def errno_name(exc: BaseException) -> str:
     """``ENOSPC``, ``EIO``...; ``unknown`` when the error carries no errno."""
     code = getattr(exc, "errno", None)
     return _errno.errorcode.get(code, "unknown") if isinstance(code, int) else "unknown"
+
+
+def naming(exc: OSError, path: str | os.PathLike[str] | None) -> OSError:
+    """``exc``, naming ``path`` when it names no file.
+
+    ``write(2)`` and ``fsync(2)`` errors carry no file name, and "No space left on
+    device" alone does not tell an operator which disk or which file to look at.
+    """
+    if exc.filename is not None or exc.errno is None or path is None:
+        return exc
+    return OSError(exc.errno, exc.strerror or str(exc), os.fspath(path))
 
 
 def describe(exc: BaseException, where: str) -> str:

@@ -36,7 +36,7 @@ class _FailingFile:
         self._path = path
 
     def write(self, data: Any) -> int:
-        self._disk.check(self._path)
+        self._disk.check(self._path, named=False)
         return self._file.write(data)
 
     def __getattr__(self, name: str) -> Any:
@@ -73,7 +73,7 @@ class FailingDisk:
             fileno = fd if isinstance(fd, int) else fd.fileno()
             path = os.readlink(f"/proc/self/fd/{fileno}")
             if self.ours(path):
-                self.check(path)
+                self.check(path, named=False)
             real_fsync(fd)
 
         def fake_replace(src: Any, dst: Any, **kwargs: Any) -> None:
@@ -113,10 +113,15 @@ class FailingDisk:
     def ours(self, path: Any) -> bool:
         return os.path.abspath(os.fspath(path)).startswith(self.root)
 
-    def check(self, path: str) -> None:
+    def check(self, path: str, *, named: bool = True) -> None:
+        """Fail while the disk is failing. ``named``: the error names ``path``, as
+        ``open`` and ``os.replace`` errors do; ``write(2)`` and ``fsync(2)`` errors
+        name no file, and a writer must say which file it was writing itself."""
         if self.errno is not None:
             self.failures += 1
-            raise OSError(self.errno, os.strerror(self.errno), path)
+            if named:
+                raise OSError(self.errno, os.strerror(self.errno), path)
+            raise OSError(self.errno, os.strerror(self.errno))
 
     def fail(self, code: int) -> None:
         self.errno = code

@@ -50,6 +50,7 @@ from collector.capture.records import (
     exchange_dir,
     inprogress_name,
 )
+from collector.write_faults import naming
 
 MiB: Final = 1 << 20
 
@@ -443,10 +444,7 @@ class CaptureWriter:
 
     def _failed(self, exc: OSError, file: _CaptureFile | None) -> None:
         self.errors += 1
-        if exc.filename is None:  # plain write(2) errors name no file: say which
-            where = file.temp_path if file is not None else self._dir
-            exc = OSError(exc.errno, exc.strerror or str(exc), str(where))
-        self.last_error = exc
+        self.last_error = naming(exc, file.temp_path if file is not None else self._dir)
 
     def _due_for_rotation(self, current: _CaptureFile, ts: int) -> bool:
         return (

@@ -74,6 +74,7 @@ import pyarrow.parquet as pq
 from collector import schema
 from collector.sinks import encoding
 from collector.transport.retry import Backoff
+from collector.write_faults import naming
 
 __all__ = ["SESSION_KEY", "ParquetSink", "check_exchange", "conform"]
 
@@ -660,11 +661,12 @@ class ParquetSink:
             seg.rows -= n
             try:
                 self._write_group(seg, group)
-            except OSError:
+            except OSError as exc:
                 seg.batches = group.to_batches() + seg.batches
                 seg.rows += n
+                path = seg.tmp_path
                 self._abandon(seg)  # recounts
-                raise
+                raise naming(exc, path) from exc
             seg.recount()
             if seg.written_bytes < self._rotate_bytes:
                 continue
@@ -777,9 +779,11 @@ class ParquetSink:
             session = self.sessions.get(segment.exchange)
             if session is not None:
                 writer.add_key_value_metadata({SESSION_KEY: session})
-        except BaseException:
+        except BaseException as exc:
             file.close()
             tmp.unlink()  # empty and ours: leave no false crash leftover
+            if isinstance(exc, OSError):
+                raise naming(exc, tmp) from exc
             raise
         segment.file, segment.writer = file, writer
         segment.tmp_path, segment.final_path = tmp, final
@@ -802,9 +806,10 @@ class ParquetSink:
             os.fsync(segment.file.fileno())
             segment.file.close()
             os.replace(segment.tmp_path, segment.final_path)
-        except OSError:
+        except OSError as exc:
+            path = segment.tmp_path
             self._abandon(segment)
-            raise
+            raise naming(exc, path) from exc
         # Published and readable either way; only a power cut could undo the rename.
         with contextlib.suppress(OSError):
             _fsync_dir(segment.final_path.parent)

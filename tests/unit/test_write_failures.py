@@ -73,12 +73,17 @@ def test_sink_keeps_every_row_of_a_failed_file_and_publishes_after_healing(
     sink.write("trades", "binance-usdm", trades(0, 250, T0))  # two row groups written
     disk.fail(ERRNOS[name])
     sink.write("trades", "binance-usdm", trades(250, 250, T0 + SECOND))  # write() never raises
+    # A failed write(2) names no file; the sink says which (the daemon's ERROR line).
+    assert sink.last_error is not None and sink.last_error.errno == ERRNOS[name]
+    assert str(sink.last_error.filename).endswith("-0.parquet.inprogress"), sink.last_error
     with pytest.raises(OSError) as failure:
         sink.flush()
     assert failure.value.errno == ERRNOS[name]
+    assert failure.value.filename.endswith(".parquet.inprogress"), failure.value.filename
     assert sink.failing and disk.failures > 0
-    with pytest.raises(OSError):
+    with pytest.raises(OSError) as failure:
         sink.tick(T0 + 60 * SECOND)  # the window passed, but publishing fails too
+    assert failure.value.filename.startswith(str(tmp_path / "table=trades")), failure.value
     assert not list(tmp_path.glob("**/*.parquet")), "a file was published while failing"
 
     disk.heal()
