@@ -166,6 +166,13 @@ def main(argv: list[str] | None = None) -> int:
         help="replay up to N files at once, each in a process of its own (files are "
         "independent sessions: same rows, split over more Parquet files); 0 = one per CPU",
     )
+    rp.add_argument(
+        "--resume",
+        action="store_true",
+        help="finish replays that were interrupted (killed, disk full): files --out already "
+        "holds rows of are replayed again and only their missing rows written; without it, "
+        "such files are refused, since their rows would be written twice",
+    )
 
     rc = sub.add_parser(
         "recover",
@@ -356,6 +363,7 @@ def _replay(args: argparse.Namespace) -> int:
                 fmt=args.format,
                 url=args.url,
                 jobs=args.jobs,
+                resume=args.resume,
             )
     except ReplayError as exc:
         print(f"replay failed: {exc}", file=sys.stderr)

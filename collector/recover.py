@@ -163,7 +163,7 @@ def recover_dataset(
         for inst in {parts[0].instance for parts in sessions.values()} | (
             {instance} if instance else set()
         ):
-            summary.orphans_removed += _remove_orphans(Path(out), inst)
+            summary.orphans_removed += remove_unfinished(Path(out), inst)
     return summary
 
 
@@ -266,13 +266,13 @@ def _recover_session(
 ) -> SessionRecovery:
     first = parts[0]
     result = SessionRecovery(first.session, first.exchange, [str(p.path) for p in parts])
-    published = _published(out, first.exchange, first.session, uploaded)
+    published = already_published(out, first.exchange, first.session, uploaded)
     result.published_before = sum(published.counts.values()) + sum(published.quality.values())
     with ParquetSink(
         out, instance=first.instance, rotate_seconds=rotate_seconds, on_publish=on_publish
     ) as sink:
         sink.sessions[first.exchange] = first.session
-        skipping = _SkipPublished(sink, published, result.recovered)
+        skipping = SkipPublished(sink, published, result.recovered)
         pipeline = Pipeline(adapters.create(first.exchange), skipping, snapshots=snapshots)
         for record in _records(parts):
             result.records += 1
@@ -294,14 +294,16 @@ def _recover_session(
 
 
 @dataclass
-class _Published:
+class PublishedRows:
     """Rows a session already has in the dataset: counts per (table, day); quality rows."""
 
     counts: Counter[tuple[str, int]] = field(default_factory=Counter)
     quality: Counter[tuple] = field(default_factory=Counter)
 
 
-def _published(out: Path, exchange: str, session: str, uploaded: Location | None) -> _Published:
+def already_published(
+    out: Path, exchange: str, session: str, uploaded: Location | None
+) -> PublishedRows:
     """The session's rows already in the dataset: in ``out``, and in ``uploaded`` (the
     object store a spooled ``out`` uploads to; a file in both is counted once).
 
@@ -309,7 +311,7 @@ def _published(out: Path, exchange: str, session: str, uploaded: Location | None
     from ``out`` to the store, so ``out`` is listed first and the store second, and
     a file gone from ``out`` by the time it is read is read from the store.
     """
-    found = _Published()
+    found = PublishedRows()
     keys: set[str] = set()
     sources = [resolve(out), *([uploaded] if uploaded is not None else [])]
     for location in sources:
@@ -365,10 +367,10 @@ def _row_keys(table: pa.Table) -> Iterator[tuple]:
     return zip(*columns, strict=True)
 
 
-class _SkipPublished:
+class SkipPublished:
     """A sink wrapper that drops the rows a crashed run already published."""
 
-    def __init__(self, sink: ParquetSink, published: _Published, written: Counter[str]) -> None:
+    def __init__(self, sink: ParquetSink, published: PublishedRows, written: Counter[str]) -> None:
         self.sink = sink
         self.skip = Counter(published.counts)
         self.quality = Counter(published.quality)
@@ -437,7 +439,7 @@ def _finish_leftover(path: Path) -> Path:
     return final
 
 
-def _remove_orphans(out: Path, instance: str) -> int:
+def remove_unfinished(out: Path, instance: str) -> int:
     """Delete ``instance``'s unfinished Parquet files (never readable: no footer).
 
     Matched on the whole name the sink gives them, so another instance whose

@@ -2,18 +2,19 @@
 
 Accepts the project's own capture files and the ``corpus-v1`` recordings of
 ``shared/captures``. Each file is one session: it gets a fresh adapter and
-engine (books from different sessions must never mix), all of them write into
-one dataset. A ``<name>.instruments.jsonl.gz`` next to a corpus file is fed to
-the adapter first so market names come from the exchange's own metadata.
+engine (books from different sessions must never mix) and a Parquet writer of its
+own, whose files are named for the recording's content (``recording_id``); all of
+them write into one dataset. That name is how a replay knows a dataset already
+holds a recording: it refuses to write its rows twice, or, resuming an
+interrupted replay, writes only the rows that run had not published. A
+``<name>.instruments.jsonl.gz`` next to a corpus file is fed to the adapter first
+so market names come from the exchange's own metadata.
 
 No snapshot can be fetched during a replay: a symbol that loses sync stays
 unsynced, and says so, until the recording itself holds a snapshot that bridges.
 
 Because files are independent, ``jobs`` replays several at once, each in a process
-of its own with a Parquet writer of its own: the rows are those of a replay one file
-after another, only split over more files (one writer's rows never share a file with
-another's). Writers of one instance in one root claim file names safely
-(``ParquetSink``), so they need no coordination.
+of its own: the rows and files are those of a replay one file after another.
 
 A damaged file (a garbage line, a torn or truncated gzip stream) costs only what
 follows the damage: its records before it are replayed and published, the damage
@@ -26,10 +27,14 @@ wrong on a venue without sequence numbers.
 from __future__ import annotations
 
 import functools
+import hashlib
+import logging
 import multiprocessing
 import os
+import re
 import shutil
 import tempfile
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
@@ -46,12 +51,19 @@ from collector.capture.reader import Damage, OnDamage, RecordingInfo, open_recor
 from collector.capture.records import CaptureFormatError, Record
 from collector.formats import FOREIGN_FORMATS
 from collector.pipeline import Pipeline, Sink, SymbolSummary
+from collector.recover import SkipPublished, already_published, remove_unfinished
 from collector.sinks.parquet import ParquetSink
 from collector.spool import Spool
 from collector.storage import Location, is_remote, redact, resolve
 
+log = logging.getLogger(__name__)
+
 #: Seconds a replay to object storage waits, at its end, for the last uploads.
 UPLOAD_TIMEOUT_S = 120.0
+#: Bytes at each end of a recording that, with its size, identify it (``recording_id``).
+_ID_SPAN = 2**20
+#: A published file a replay wrote: its writer instance is the recording's id.
+_REPLAYED_FILE = re.compile(r"[a-z_]+-(replay-[0-9a-f]{12})-\d{8}T\d{12}Z-\d+\.parquet")
 
 
 class ReplayError(RuntimeError):
@@ -67,6 +79,8 @@ class FileSummary(msgspec.Struct):
     symbols: dict[str, SymbolSummary]
     damage: str | None = None
     """What ended the file early, naming the position; None for a file read to its end."""
+    resumed: int = 0
+    """Rows not written again because an interrupted replay of the file had (``resume``)."""
 
 
 class ReplaySummary(msgspec.Struct):
@@ -164,7 +178,19 @@ def replay_file(
 ) -> FileSummary:
     """Replay one recording into ``sink``; ``on_record`` gets the byte-free record count."""
     damages: list[Damage] = []
-    _, records, slug, adapter = open_with_adapter(path, exchange, damages.append, fmt=fmt, url=url)
+    opened = open_with_adapter(path, exchange, damages.append, fmt=fmt, url=url)
+    return _replay_opened(path, opened, damages, sink, on_record, snapshots)
+
+
+def _replay_opened(
+    path: Path,
+    opened: tuple[RecordingInfo, Iterator[Record], str, Adapter],
+    damages: list[Damage],
+    sink: Sink,
+    on_record: Callable[[int], None] | None,
+    snapshots: Sequence[SnapshotSpec],
+) -> FileSummary:
+    _, records, slug, adapter = opened
     load_instruments(adapter, path, damages.append)
     pipeline = Pipeline(adapter, sink, snapshots=snapshots)
     count = 0
@@ -188,6 +214,76 @@ def replay_file(
     )
 
 
+def recording_id(path: Path) -> str:
+    """``replay-`` and 12 hex digits naming a recording's content.
+
+    Its replay writes files of its own under this writer instance (in their names
+    and footers), so a dataset tells which recordings it already holds. Computed
+    from the size and the first and last MiB: cheap for a file of any size, and a
+    gzip file ends with a CRC-32 of all it holds, so recordings that differ only in
+    the middle still get different ids.
+    """
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        digest.update(size.to_bytes(8, "little"))
+        digest.update(f.read(_ID_SPAN))
+        if size > _ID_SPAN:
+            f.seek(max(_ID_SPAN, size - _ID_SPAN))
+            digest.update(f.read())
+    return f"replay-{digest.hexdigest()[:12]}"
+
+
+def _replay_into(
+    path: Path,
+    root: Path,
+    rotate_seconds: float,
+    on_publish: Callable[[Path], None] | None,
+    *,
+    resume: bool = False,
+    uploaded: Location | None = None,
+    on_record: Callable[[int], None] | None = None,
+    exchange: str | None = None,
+    snapshots: Sequence[SnapshotSpec] = (),
+    fmt: str | None = None,
+    url: str | None = None,
+) -> tuple[FileSummary, list[Path]]:
+    """``path`` into Parquet files of its own under ``root``, their writer instance its
+    ``recording_id``; returns its summary and the files published.
+
+    ``resume``: rows an earlier, interrupted replay of the same recording published
+    (in ``root``, or in ``uploaded``, the store a spooled ``root`` uploads to) are
+    not written again. The replay is deterministic, so those are a prefix of its
+    rows per table and day, which is how crash recovery skips them too.
+    """
+    rid = recording_id(path)
+    remove_unfinished(root, rid)  # an interrupted replay's footerless leftovers
+    damages: list[Damage] = []
+    opened = open_with_adapter(path, exchange, damages.append, fmt=fmt, url=url)
+    slug = opened[2]
+    with ParquetSink(
+        root, instance=rid, rotate_seconds=rotate_seconds, on_publish=on_publish
+    ) as sink:
+        sink.sessions[slug] = rid
+        if not resume:
+            summary = _replay_opened(path, opened, damages, sink, on_record, snapshots)
+        else:
+            published = already_published(root, slug, rid, uploaded)
+            skipping = SkipPublished(sink, published, Counter())
+            summary = _replay_opened(path, opened, damages, skipping, on_record, snapshots)
+            total = sum(published.counts.values()) + sum(published.quality.values())
+            left = sum(skipping.skip.values()) + sum(skipping.quality.values())
+            summary.resumed = total - left
+            if left:
+                log.warning(
+                    "%s: %d rows an earlier replay published were not produced again "
+                    "(different code or options?); they stay in the dataset",
+                    path,
+                    left,
+                )
+    return summary, list(sink.published)
+
+
 def replay(
     paths: Iterable[Path],
     out: str | Path,
@@ -199,6 +295,7 @@ def replay(
     fmt: str | None = None,
     url: str | None = None,
     jobs: int = 1,
+    resume: bool = False,
 ) -> ReplaySummary:
     """Replay ``paths`` into the dataset at ``out``: a directory, ``s3://`` or ``gs://``.
 
@@ -208,24 +305,47 @@ def replay(
     so a script that calls this with ``jobs`` above 1 needs Python's usual
     ``if __name__ == "__main__":`` guard around its own work.
 
+    Each recording's rows go to files of its own, named for its content
+    (``recording_id``). A recording ``out`` already holds files of is refused with a
+    ``ReplayError`` before anything is written, since its rows would be there twice;
+    ``resume`` instead finishes such a replay that was interrupted (killed, a full
+    disk), writing only the rows it had not published.
+
     Object storage is written the way the daemon writes it: Parquet files are
     finished in a local spool folder and each is uploaded (atomically, see
     ``collector.storage.upload``) as soon as it is published.
     """
     paths = list(paths)
+    ids = _recording_ids(paths)
     jobs = min(jobs or os.cpu_count() or 1, len(paths))
-    options = {"exchange": exchange, "snapshots": snapshots, "fmt": fmt, "url": url}
+    remote = is_remote(str(out))
+    target = _remote_target(str(out)) if remote else resolve(Path(out))
+    earlier = _earlier_replays(target, set(ids))
+    if earlier and not resume:
+        rid, names = next(iter(earlier.items()))
+        raise ReplayError(
+            f"{target.uri} already holds {len(names)} Parquet file(s) replayed from "
+            f"{ids[rid]} (named *-{rid}-*, e.g. {names[0]}): replaying it again would add "
+            f"its rows twice. Replay into another --out, delete those files, or pass "
+            f"--resume to finish a replay that was interrupted"
+        )
+    options = {
+        "exchange": exchange,
+        "snapshots": snapshots,
+        "fmt": fmt,
+        "url": url,
+        "resume": resume,
+        "uploaded": target if remote else None,
+    }
     replay_all: _ReplayAll
     if jobs > 1:
         replay_all = functools.partial(
             _replay_parallel, jobs=jobs, options=options, on_record=on_record
         )
     else:
-        one = functools.partial(replay_file, on_record=on_record, **options)
-        replay_all = functools.partial(_replay_sequential, replay_one=one)
-    if not is_remote(str(out)):
+        replay_all = functools.partial(_replay_sequential, options=options, on_record=on_record)
+    if not remote:
         return replay_all(paths, Path(out), rotate_seconds, None)
-    target = _remote_target(str(out))
     spool_dir = Path(tempfile.mkdtemp(prefix="collector-replay-spool-"))
     spool = Spool("replay", spool_dir, target, max_bytes=2**62)
     spool.start()
@@ -240,6 +360,33 @@ def replay(
         )
     shutil.rmtree(spool_dir, ignore_errors=True)  # only empty partition folders are left
     return msgspec.structs.replace(summary, out=target.uri)
+
+
+def _recording_ids(paths: list[Path]) -> dict[str, Path]:
+    """Each recording's id (``recording_id``); one recording given twice is refused."""
+    ids: dict[str, Path] = {}
+    for path in paths:
+        try:
+            rid = recording_id(path)
+        except OSError as exc:
+            raise ReplayError(f"{path}: {exc.strerror or exc}") from None
+        if rid in ids:
+            raise ReplayError(
+                f"{path} and {ids[rid]} are the same recording: replaying both would "
+                f"write its rows twice"
+            )
+        ids[rid] = path
+    return ids
+
+
+def _earlier_replays(target: Location, ids: set[str]) -> dict[str, list[str]]:
+    """The published files of ``target`` that replays of ``ids`` wrote, by id."""
+    found: dict[str, list[str]] = {}
+    for info in target.list(recursive=True):
+        match = _REPLAYED_FILE.fullmatch(info.path.rsplit("/", 1)[-1])
+        if match is not None and match[1] in ids:
+            found.setdefault(match[1], []).append(info.path[len(target.path) :].lstrip("/"))
+    return found
 
 
 def _remote_target(uri: str) -> Location:
@@ -269,11 +416,17 @@ def _replay_sequential(
     rotate_seconds: float,
     on_publish: Callable[[Path], None] | None,
     *,
-    replay_one: Callable[[Path, Sink], FileSummary],
+    options: dict[str, Any],
+    on_record: Callable[[int], None] | None,
 ) -> ReplaySummary:
-    with ParquetSink(root, rotate_seconds=rotate_seconds, on_publish=on_publish) as sink:
-        files = [replay_one(path, sink) for path in paths]
-    return ReplaySummary(str(root), files, len(sink.published))
+    files, published = [], 0
+    for path in paths:
+        summary, names = _replay_into(
+            path, root, rotate_seconds, on_publish, on_record=on_record, **options
+        )
+        files.append(summary)
+        published += len(names)
+    return ReplaySummary(str(root), files, published)
 
 
 def _replay_parallel(
@@ -330,6 +483,5 @@ def _replay_alone(
     path: Path, root: Path, rotate_seconds: float, options: dict[str, Any]
 ) -> tuple[FileSummary, list[str]]:
     """One file into a Parquet writer of its own (in a worker process)."""
-    with ParquetSink(root, rotate_seconds=rotate_seconds) as sink:
-        summary = replay_file(path, sink, **options)
-    return summary, [str(p) for p in sink.published]
+    summary, names = _replay_into(path, root, rotate_seconds, None, **options)
+    return summary, [str(p) for p in names]

@@ -65,5 +65,7 @@ def print_summary(summary: ReplaySummary) -> None:
             )
     console.print(table)
     for f in summary.files:
+        if f.resumed:
+            console.print(f"{f.path}: {f.resumed:,} rows already published by an earlier replay")
         for problem, count in f.problems.items():
             console.print(f"[yellow]{f.path}: {count} x {problem}[/yellow]")

@@ -177,3 +177,12 @@ def test_replay_with_jobs_uploads_every_file_its_workers_publish(
         path = remote.join(f"table={table}")
         got = _rows(ds.dataset(path, filesystem=remote.fs, partitioning="hive"))
         assert got == _rows(ds.dataset(tmp_path / "local" / f"table={table}", partitioning="hive"))
+    # The store holds these recordings now: a second replay is refused before writing,
+    # and resuming one that has nothing left to write publishes nothing.
+    keys = s3.keys(BUCKET, "j/")
+    with pytest.raises(ReplayError, match="would add its rows twice"):
+        replay([spot], f"s3://{BUCKET}/j")
+    resumed = replay([FUTURES, spot], f"s3://{BUCKET}/j", jobs=2, resume=True)
+    assert resumed.parquet_files == 0 and s3.keys(BUCKET, "j/") == keys
+    written = ds.dataset(f"{BUCKET}/j", filesystem=remote.fs).count_rows()
+    assert sum(f.resumed for f in resumed.files) == written

@@ -210,9 +210,10 @@ def test_bad_input_is_one_clear_error(tmp_path: Path) -> None:
 def test_cli_detects_and_forces_the_format(tmp_path: Path) -> None:
     converted = write_tardis(OKX, tmp_path / "tardis" / OKX.name)
     command = [sys.executable, "-m", "collector.cli", "replay", str(converted)]
-    for extra in ([], ["--format", "tardis"]):
+    for i, extra in enumerate(([], ["--format", "tardis"])):
+        out = str(tmp_path / f"out{i}")  # one dataset each: a second replay would be refused
         done = subprocess.run(
-            [*command, "--exchange", "okex", "--out", str(tmp_path / "out"), "--json", *extra],
+            [*command, "--exchange", "okex", "--out", out, "--json", *extra],
             capture_output=True,
             text=True,
             timeout=120,
