@@ -375,6 +375,12 @@ class SkipPublished:
         self.skip = Counter(published.counts)
         self.quality = Counter(published.quality)
         self.written = written
+        self.published = self.left
+
+    @property
+    def left(self) -> int:
+        """Published rows not met again yet: after a run, those it did not reproduce."""
+        return sum(self.skip.values()) + sum(self.quality.values())
 
     def write(self, table: str, exchange: str, data: pa.Table) -> None:
         if table == "quality":

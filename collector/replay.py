@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import itertools
 import logging
 import multiprocessing
 import os
@@ -38,6 +39,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +49,13 @@ from pyarrow.fs import FileType
 import adapters
 from collector.adapter import Adapter
 from collector.book.engine import SnapshotSpec
-from collector.capture.reader import Damage, OnDamage, RecordingInfo, open_recording
+from collector.capture.reader import (
+    Damage,
+    OnDamage,
+    RecordingInfo,
+    capture_session,
+    open_recording,
+)
 from collector.capture.records import CaptureFormatError, Record
 from collector.formats import FOREIGN_FORMATS
 from collector.pipeline import Pipeline, Sink, SymbolSummary
@@ -81,6 +89,8 @@ class FileSummary(msgspec.Struct):
     """What ended the file early, naming the position; None for a file read to its end."""
     resumed: int = 0
     """Rows not written again because an interrupted replay of the file had (``resume``)."""
+    later_parts: list[str] = msgspec.field(default_factory=list)
+    """Later parts of its capture session, replayed after it as one stream."""
 
 
 class ReplaySummary(msgspec.Struct):
@@ -178,19 +188,20 @@ def replay_file(
 ) -> FileSummary:
     """Replay one recording into ``sink``; ``on_record`` gets the byte-free record count."""
     damages: list[Damage] = []
-    opened = open_with_adapter(path, exchange, damages.append, fmt=fmt, url=url)
-    return _replay_opened(path, opened, damages, sink, on_record, snapshots)
+    _, records, slug, adapter = open_with_adapter(path, exchange, damages.append, fmt=fmt, url=url)
+    return _replay_records(path, adapter, slug, records, damages, sink, on_record, snapshots)
 
 
-def _replay_opened(
+def _replay_records(
     path: Path,
-    opened: tuple[RecordingInfo, Iterator[Record], str, Adapter],
+    adapter: Adapter,
+    slug: str,
+    records: Iterable[Record],
     damages: list[Damage],
     sink: Sink,
     on_record: Callable[[int], None] | None,
     snapshots: Sequence[SnapshotSpec],
 ) -> FileSummary:
-    _, records, slug, adapter = opened
     load_instruments(adapter, path, damages.append)
     pipeline = Pipeline(adapter, sink, snapshots=snapshots)
     count = 0
@@ -214,6 +225,84 @@ def _replay_opened(
     )
 
 
+@dataclass(frozen=True)
+class Recording:
+    """What one replay session reads: a file, or the parts of one capture session given.
+
+    The daemon rotates its capture (hourly by default) and its books carry on from
+    one part to the next; replayed one by one, every part after the first would
+    start without a book and, on a venue whose snapshots come by REST, write none
+    until it ends. So the parts of a session are one stream, in part order.
+    ``rid``: the writer instance of the files its replay writes (``recording_id``).
+    """
+
+    paths: tuple[Path, ...]
+    rid: str
+
+    def __str__(self) -> str:
+        more = len(self.paths) - 1
+        return f"{self.paths[0]}" + (f" (and {more} later part(s) of its session)" if more else "")
+
+
+def recordings(paths: Iterable[Path], fmt: str | None = None) -> list[Recording]:
+    """The replay sessions ``paths`` make up, in the order each is first named.
+
+    Raises ``ReplayError`` for a recording named twice (the same file content, or
+    the same part of a capture session), whose rows would be written twice.
+    """
+    units: list[Path | str] = []  # a file, or a capture session's id
+    sessions: dict[str, dict[int, Path]] = {}
+    for path in map(Path, paths):
+        try:
+            found = capture_session(path, fmt)
+        except (CaptureFormatError, OSError) as exc:
+            raise ReplayError(str(exc)) from None
+        if found is None:
+            units.append(path)
+            continue
+        session, part = found
+        parts = sessions.setdefault(session, {})
+        if not parts:
+            units.append(session)
+        if part in parts:
+            raise ReplayError(
+                f"{path} and {parts[part]} are both part {part} of capture session {session}"
+            )
+        parts[part] = path
+    result: list[Recording] = []
+    seen: dict[str, Recording] = {}
+    for unit in units:
+        if isinstance(unit, Path):
+            recording = Recording((unit,), recording_id(unit))
+        else:
+            recording = _session_recording(unit, sessions[unit])
+        if recording.rid in seen:
+            raise ReplayError(
+                f"{recording} and {seen[recording.rid]} are the same recording: replaying "
+                f"both would write its rows twice"
+            )
+        seen[recording.rid] = recording
+        result.append(recording)
+    return result
+
+
+def _session_recording(session: str, parts: dict[int, Path]) -> Recording:
+    """The given parts of a capture session in order, named for the session and its
+    first part given: more parts of it later are the same recording, resumable."""
+    numbers = sorted(parts)
+    missing = sorted(set(range(numbers[0], numbers[-1])) - set(numbers))
+    if missing:
+        log.warning(
+            "capture session %s: parts %s are not among the files given; its books "
+            "resync where the parts after the hole allow",
+            session,
+            missing,
+        )
+    name = f"capture session {session} from part {numbers[0]}"
+    rid = f"replay-{hashlib.sha256(name.encode()).hexdigest()[:12]}"
+    return Recording(tuple(parts[n] for n in numbers), rid)
+
+
 def recording_id(path: Path) -> str:
     """``replay-`` and 12 hex digits naming a recording's content.
 
@@ -235,7 +324,7 @@ def recording_id(path: Path) -> str:
 
 
 def _replay_into(
-    path: Path,
+    recording: Recording,
     root: Path,
     rotate_seconds: float,
     on_publish: Callable[[Path], None] | None,
@@ -248,40 +337,60 @@ def _replay_into(
     fmt: str | None = None,
     url: str | None = None,
 ) -> tuple[FileSummary, list[Path]]:
-    """``path`` into Parquet files of its own under ``root``, their writer instance its
-    ``recording_id``; returns its summary and the files published.
+    """``recording`` into Parquet files of its own under ``root``, their writer instance
+    its ``rid``; returns its summary and the files published.
 
     ``resume``: rows an earlier, interrupted replay of the same recording published
     (in ``root``, or in ``uploaded``, the store a spooled ``root`` uploads to) are
     not written again. The replay is deterministic, so those are a prefix of its
     rows per table and day, which is how crash recovery skips them too.
     """
-    rid = recording_id(path)
+    rid = recording.rid
     remove_unfinished(root, rid)  # an interrupted replay's footerless leftovers
     damages: list[Damage] = []
-    opened = open_with_adapter(path, exchange, damages.append, fmt=fmt, url=url)
-    slug = opened[2]
+    first, *later = recording.paths
+    _, records, slug, adapter = open_with_adapter(first, exchange, damages.append, fmt=fmt, url=url)
+    read = [first]
+    if later:
+        records = itertools.chain(records, _later_parts(later, read, damages, url))
     with ParquetSink(
         root, instance=rid, rotate_seconds=rotate_seconds, on_publish=on_publish
     ) as sink:
         sink.sessions[slug] = rid
-        if not resume:
-            summary = _replay_opened(path, opened, damages, sink, on_record, snapshots)
-        else:
+        skipping = None
+        if resume:
             published = already_published(root, slug, rid, uploaded)
             skipping = SkipPublished(sink, published, Counter())
-            summary = _replay_opened(path, opened, damages, skipping, on_record, snapshots)
-            total = sum(published.counts.values()) + sum(published.quality.values())
-            left = sum(skipping.skip.values()) + sum(skipping.quality.values())
-            summary.resumed = total - left
-            if left:
+        summary = _replay_records(
+            first, adapter, slug, records, damages, skipping or sink, on_record, snapshots
+        )
+        if skipping is not None:
+            summary.resumed = skipping.published - skipping.left
+            if skipping.left:
                 log.warning(
                     "%s: %d rows an earlier replay published were not produced again "
                     "(different code or options?); they stay in the dataset",
-                    path,
-                    left,
+                    recording,
+                    skipping.left,
                 )
+    summary.later_parts = [str(p) for p in read[1:]]
+    if len(read) < len(recording.paths):
+        unread = ", ".join(str(p) for p in recording.paths[len(read) :])
+        summary.damage = f"{summary.damage}; later parts not replayed: {unread}"
     return summary, list(sink.published)
+
+
+def _later_parts(
+    paths: list[Path], read: list[Path], damages: list[Damage], url: str | None
+) -> Iterator[Record]:
+    """The records of a capture session's later parts, each appended to ``read`` as it
+    is opened. Damage ends the stream, as it ends a file: a book must not skip what the
+    damage lost, and a venue without sequence numbers would never notice."""
+    for path in paths:
+        if damages:
+            return
+        read.append(path)
+        yield from open_recording(path, damages.append, url=url)[1]
 
 
 def replay(
@@ -315,18 +424,18 @@ def replay(
     finished in a local spool folder and each is uploaded (atomically, see
     ``collector.storage.upload``) as soon as it is published.
     """
-    paths = list(paths)
-    ids = _recording_ids(paths)
-    jobs = min(jobs or os.cpu_count() or 1, len(paths))
+    units = recordings(paths, fmt)
+    jobs = min(jobs or os.cpu_count() or 1, len(units))
     remote = is_remote(str(out))
     target = _remote_target(str(out)) if remote else resolve(Path(out))
-    earlier = _earlier_replays(target, set(ids))
+    earlier = _earlier_replays(target, {u.rid for u in units})
     if earlier and not resume:
-        rid, names = next(iter(earlier.items()))
+        again = next(u for u in units if u.rid in earlier)
+        names = earlier[again.rid]
         raise ReplayError(
             f"{target.uri} already holds {len(names)} Parquet file(s) replayed from "
-            f"{ids[rid]} (named *-{rid}-*, e.g. {names[0]}): replaying it again would add "
-            f"its rows twice. Replay into another --out, delete those files, or pass "
+            f"{again} (named *-{again.rid}-*, e.g. {names[0]}): replaying it again would "
+            f"add its rows twice. Replay into another --out, delete those files, or pass "
             f"--resume to finish a replay that was interrupted"
         )
     options = {
@@ -345,12 +454,12 @@ def replay(
     else:
         replay_all = functools.partial(_replay_sequential, options=options, on_record=on_record)
     if not remote:
-        return replay_all(paths, Path(out), rotate_seconds, None)
+        return replay_all(units, Path(out), rotate_seconds, None)
     spool_dir = Path(tempfile.mkdtemp(prefix="collector-replay-spool-"))
     spool = Spool("replay", spool_dir, target, max_bytes=2**62)
     spool.start()
     try:
-        summary = replay_all(paths, spool_dir, rotate_seconds, spool.submit)
+        summary = replay_all(units, spool_dir, rotate_seconds, spool.submit)
     finally:
         left = spool.close(UPLOAD_TIMEOUT_S)
     if left:
@@ -360,23 +469,6 @@ def replay(
         )
     shutil.rmtree(spool_dir, ignore_errors=True)  # only empty partition folders are left
     return msgspec.structs.replace(summary, out=target.uri)
-
-
-def _recording_ids(paths: list[Path]) -> dict[str, Path]:
-    """Each recording's id (``recording_id``); one recording given twice is refused."""
-    ids: dict[str, Path] = {}
-    for path in paths:
-        try:
-            rid = recording_id(path)
-        except OSError as exc:
-            raise ReplayError(f"{path}: {exc.strerror or exc}") from None
-        if rid in ids:
-            raise ReplayError(
-                f"{path} and {ids[rid]} are the same recording: replaying both would "
-                f"write its rows twice"
-            )
-        ids[rid] = path
-    return ids
 
 
 def _earlier_replays(target: Location, ids: set[str]) -> dict[str, list[str]]:
@@ -406,12 +498,12 @@ def _remote_target(uri: str) -> Location:
     return target
 
 
-#: Replays files into a root: (paths, root, rotate_seconds, on_publish) -> summary.
-_ReplayAll = Callable[[list[Path], Path, float, Callable[[Path], None] | None], ReplaySummary]
+#: Replays recordings into a root: (recordings, root, rotate_seconds, on_publish) -> summary.
+_ReplayAll = Callable[[list[Recording], Path, float, Callable[[Path], None] | None], ReplaySummary]
 
 
 def _replay_sequential(
-    paths: list[Path],
+    units: list[Recording],
     root: Path,
     rotate_seconds: float,
     on_publish: Callable[[Path], None] | None,
@@ -420,9 +512,9 @@ def _replay_sequential(
     on_record: Callable[[int], None] | None,
 ) -> ReplaySummary:
     files, published = [], 0
-    for path in paths:
+    for recording in units:
         summary, names = _replay_into(
-            path, root, rotate_seconds, on_publish, on_record=on_record, **options
+            recording, root, rotate_seconds, on_publish, on_record=on_record, **options
         )
         files.append(summary)
         published += len(names)
@@ -430,7 +522,7 @@ def _replay_sequential(
 
 
 def _replay_parallel(
-    paths: list[Path],
+    units: list[Recording],
     root: Path,
     rotate_seconds: float,
     on_publish: Callable[[Path], None] | None,
@@ -440,21 +532,21 @@ def _replay_parallel(
     on_record: Callable[[int], None] | None,
     worker: Callable[..., tuple[FileSummary, list[str]]] | None = None,
 ) -> ReplaySummary:
-    """``jobs`` worker processes, one file at a time each; summaries in ``paths`` order.
+    """``jobs`` worker processes, one recording at a time each; summaries in order.
 
-    A worker's files are published (and handed to ``on_publish``) as each file ends.
-    A file that cannot be replayed raises its ``ReplayError`` here once it is the
-    first to end so; files not started by then are not started.
+    A worker's files are published (and handed to ``on_publish``) as each recording
+    ends. One that cannot be replayed raises its ``ReplayError`` here once it is the
+    first to end so; recordings not started by then are not started.
     """
-    files: list[FileSummary | None] = [None] * len(paths)
+    files: list[FileSummary | None] = [None] * len(units)
     worker = worker or _replay_alone  # tests pass one that dies
     published = 0
     # "spawn": a worker must not inherit the caller's threads (a spool's uploader).
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(jobs, mp_context=context) as pool:
         running = {
-            pool.submit(worker, path, root, rotate_seconds, options): i
-            for i, path in enumerate(paths)
+            pool.submit(worker, recording, root, rotate_seconds, options): i
+            for i, recording in enumerate(units)
         }
         try:
             for done in as_completed(running):
@@ -463,7 +555,7 @@ def _replay_parallel(
                 except BrokenProcessPool as exc:
                     # Every file in flight fails alike: which one's process died is unknown.
                     raise ReplayError(
-                        f"a process replaying files died before {paths[running[done]]} was "
+                        f"a process replaying files died before {units[running[done]]} was "
                         f"done ({exc}); out of memory? try fewer --jobs"
                     ) from None
                 files[running[done]] = summary
@@ -480,8 +572,8 @@ def _replay_parallel(
 
 
 def _replay_alone(
-    path: Path, root: Path, rotate_seconds: float, options: dict[str, Any]
+    recording: Recording, root: Path, rotate_seconds: float, options: dict[str, Any]
 ) -> tuple[FileSummary, list[str]]:
-    """One file into a Parquet writer of its own (in a worker process)."""
-    summary, names = _replay_into(path, root, rotate_seconds, None, **options)
+    """One recording into a Parquet writer of its own (in a worker process)."""
+    summary, names = _replay_into(recording, root, rotate_seconds, None, **options)
     return summary, [str(p) for p in names]

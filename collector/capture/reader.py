@@ -55,6 +55,8 @@ __all__ = [
     "DamagedRecording",
     "OnDamage",
     "RecordingInfo",
+    "capture_header",
+    "capture_session",
     "list_capture_files",
     "open_recording",
     "read_capture",
@@ -386,6 +388,21 @@ def _to_record(item: Any, path: Path, unpacker: msgpack.Unpacker, yielded: int) 
 def capture_header(path: StrPath) -> dict[str, Any]:
     """The header map of an own-format capture file (its session, part, exchange...)."""
     return _capture_header(Path(path))
+
+
+def capture_session(path: StrPath, fmt: str | None = None) -> tuple[str, int] | None:
+    """The capture session and part number of one of our capture files, else None.
+
+    None for corpus files, other tools' files (or any file when ``fmt`` forces one
+    of their formats) and captures written before sessions existed. Raises
+    ``CaptureFormatError`` for a file that is no recording at all.
+    """
+    path = Path(path)
+    if fmt or formats.sniff(path) is not None or _sniff_format(path) != CAPTURE_FORMAT:
+        return None
+    header = _capture_header(path)
+    session = header.get("session")
+    return (session, int(header.get("part", 0))) if isinstance(session, str) else None
 
 
 def _capture_header(path: Path) -> dict[str, Any]:

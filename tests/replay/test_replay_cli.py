@@ -77,16 +77,18 @@ def test_markets_come_from_exchange_info(dataset) -> None:
     assert markets["NKNUSDT"] == "NKN-USDT"
 
 
-def test_own_capture_replays_to_the_same_dataset(tmp_path: Path) -> None:
-    """A recording converted to the project's capture format gives identical Parquet."""
+@pytest.mark.parametrize("rotate_seconds", [3600, 5])
+def test_own_capture_replays_to_the_same_dataset(tmp_path: Path, rotate_seconds: int) -> None:
+    """A recording converted to the project's capture format gives identical Parquet,
+    also when the capture is rotated into parts (the 31 s recording: 7 parts at 5 s)."""
     _, records = open_recording(SPOT)
-    with CaptureWriter(tmp_path / "cap", "binance-spot") as writer:
+    with CaptureWriter(tmp_path / "cap", "binance-spot", rotate_seconds=rotate_seconds) as writer:
         for record in records:
             writer.write(record)
     paths = writer.completed_paths
-    assert paths
+    assert len(paths) == (1 if rotate_seconds == 3600 else 7)
     a = replay([SPOT], tmp_path / "a")
-    b = replay(list(paths), tmp_path / "b")
+    b = replay(list(reversed(paths)), tmp_path / "b")  # parts are put in order
     for name in ("book", "trades", "bbo", "quality"):
         ta = ds.dataset(tmp_path / "a" / f"table={name}", partitioning="hive").to_table()
         tb = ds.dataset(tmp_path / "b" / f"table={name}", partitioning="hive").to_table()

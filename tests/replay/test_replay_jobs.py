@@ -13,7 +13,7 @@ import pytest
 import support
 from support import CAPTURES, needs_captures
 
-from collector.replay import ReplayError, _replay_parallel, replay
+from collector.replay import ReplayError, _replay_parallel, recordings, replay
 
 pytestmark = needs_captures
 
@@ -95,7 +95,7 @@ def test_a_worker_that_dies_is_a_replay_error(tmp_path: Path) -> None:
     """A worker killed mid-file (the OOM killer) fails the replay with a clear error."""
     with pytest.raises(ReplayError, match=r"died.*fewer --jobs"):
         _replay_parallel(
-            [OKX, *KRAKEN],
+            recordings([OKX, *KRAKEN]),
             tmp_path,
             3600.0,
             None,

@@ -22,8 +22,10 @@ import pytest
 from failing_disk import ERRNOS, FailingDisk
 from support import CAPTURES, needs_captures
 
+from collector.capture.reader import open_recording
+from collector.capture.writer import CaptureWriter
 from collector.dataset import open_table
-from collector.replay import ReplayError, recording_id, replay
+from collector.replay import ReplayError, recording_id, recordings, replay
 from collector.sinks.parquet import ParquetSink
 
 pytestmark = needs_captures
@@ -157,3 +159,58 @@ replay([Path({str(FUTURES)!r})], Path({str(out)!r}), rotate_seconds={ROTATE_S})
     replay([FUTURES], out, rotate_seconds=ROTATE_S, resume=True)
     assert rows(out) == once
     assert not list(out.rglob(".*inprogress"))
+
+
+@pytest.fixture(scope="module")
+def parts(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    """``FUTURES`` as the daemon would have captured it, rotated into 7 parts of one session."""
+    _, records = open_recording(FUTURES)
+    with CaptureWriter(tmp_path_factory.mktemp("cap"), "binance-usdm", rotate_seconds=5) as writer:
+        for record in records:
+            writer.write(record)
+    paths = list(writer.completed_paths)
+    assert len(paths) == 7
+    return paths
+
+
+def test_a_capture_session_given_in_more_parts_later_resumes(
+    tmp_path: Path, parts: list[Path], once: dict[str, Counter[tuple]]
+) -> None:
+    """Replay the first hours of a day's capture, then the whole day: one session, so the
+    second run is refused as a repeat, and resuming adds only the new parts' rows."""
+    replay(parts[:3], tmp_path, rotate_seconds=ROTATE_S)
+    with pytest.raises(ReplayError, match=r"and 6 later part\(s\) of its session"):
+        replay(parts, tmp_path, rotate_seconds=ROTATE_S)
+    summary = replay(parts[::-1], tmp_path, rotate_seconds=ROTATE_S, resume=True)
+    assert rows(tmp_path) == once
+    assert summary.files[0].path == str(parts[0])
+    assert summary.files[0].later_parts == [str(p) for p in parts[1:]]
+
+
+def test_a_part_given_twice_is_refused(
+    parts: list[Path], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    copy = tmp_path / "elsewhere" / parts[1].name
+    copy.parent.mkdir()
+    shutil.copyfile(parts[1], copy)
+    with pytest.raises(ReplayError, match=r"are both part 1 of capture session"):
+        recordings([parts[0], parts[1], copy])
+    assert [len(r.paths) for r in recordings([parts[2], FUTURES, parts[0]])] == [2, 1]
+    assert "parts [1] are not among the files given" in caplog.text
+
+
+def test_damage_in_a_part_ends_its_session_there(parts: list[Path], tmp_path: Path) -> None:
+    """As damage ends a file: books must not skip what the damaged part lost."""
+    copies = []
+    for i, part in enumerate(parts):
+        copies.append(tmp_path / "cap" / part.name)
+        copies[-1].parent.mkdir(exist_ok=True)
+        data = part.read_bytes()
+        copies[-1].write_bytes(data[: len(data) // 2] if i == 2 else data)  # a cut copy
+    summary = replay(copies, tmp_path / "out", rotate_seconds=ROTATE_S)
+    (replayed,) = summary.files
+    assert replayed.later_parts == [str(p) for p in copies[1:3]]
+    assert replayed.damage is not None and str(copies[2]) in replayed.damage
+    assert replayed.damage.endswith(
+        "; later parts not replayed: " + ", ".join(str(p) for p in copies[3:])
+    )
