@@ -43,9 +43,10 @@ Theory of operation:
   busiest table go, each drop a ``buffer_overflow`` quality event naming the
   window. A shutdown that cannot publish every row leaves the capture
   ``.inprogress``, and exits 1: the next start recovers those rows from it.
-* Crash recovery: at start, before connecting, leftovers of an earlier run of
-  this instance (capture sessions still ``.inprogress``) are replayed into the
-  dataset, skipping what that run had published (``collector.recover``).
+* Crash recovery: at start, leftovers of an earlier run of this instance
+  (capture sessions still ``.inprogress``) are replayed into the dataset,
+  skipping what that run had published (``collector.recover``), in a child
+  process while the venues connect (``collector.recovery_process``).
 * Object storage (``dir = "s3://..."``): files are written to a local spool and
   uploaded by ``collector.spool``. Spool budget policy, chosen so that no
   normalized row is ever lost: while either spool holds more finished files than
@@ -85,7 +86,8 @@ from collector.metrics import Metrics
 from collector.model import QualityEvent, QualityKind
 from collector.pipeline import DEFAULT_FLUSH_ROWS, Pipeline
 from collector.quality.model import iso
-from collector.recover import recover_dataset
+from collector.recover import pending_sessions, remove_unfinished
+from collector.recovery_process import BackgroundRecovery
 from collector.rerouter import Rerouter
 from collector.sinks.parquet import ParquetSink
 from collector.sinks.threaded import ThreadedSink
@@ -644,6 +646,8 @@ class Daemon:
         for runner in self.runners:
             self.metrics.engine(runner.cfg.name, runner.pipeline, runner.book_symbols)
         self.stopping = asyncio.Event()
+        #: Crash recovery running in a child process (``_start_recovery``), if any.
+        self.recovery: BackgroundRecovery | None = None
 
     async def run(self) -> None:
         """Run until ``stop()``; then flush and close everything."""
@@ -652,10 +656,13 @@ class Daemon:
         tasks: list[asyncio.Task[None]] = []
         for spool in self.spools:
             spool.start()
+        recovery: BackgroundRecovery | None = None
         try:
-            await self._recover()
+            recovery = await self._start_recovery()
             for runner in self.runners:
                 tasks.append(asyncio.create_task(runner.run(), name=f"runner {runner.cfg.name}"))
+            if recovery is not None:
+                tasks.append(asyncio.create_task(self._await_recovery(recovery), name="recovery"))
             tasks.append(asyncio.create_task(self._flush_loop()))
             tasks.append(asyncio.create_task(self._lag_loop(), name="loop lag"))
             if self.config.daemon.status:
@@ -668,37 +675,65 @@ class Daemon:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            if recovery is not None and recovery.running:  # before the spools close
+                log.warning("crash recovery stopped unfinished; the next start resumes it")
+                await asyncio.to_thread(recovery.stop)
             await asyncio.shield(self._close(server))
 
-    async def _recover(self) -> None:
-        """Rebuild an earlier run's unpublished rows from its leftover capture, in a thread.
+    async def _start_recovery(self) -> BackgroundRecovery | None:
+        """Start rebuilding an earlier run's unpublished rows from its leftover capture.
 
-        Before connecting, so that the sessions being recovered are all finished
-        ones; the metrics server answers meanwhile. With object storage the
+        In a child process (``collector.recovery_process``): it replays whole crashed
+        sessions, hours of work after a long run, and the venues connect meanwhile.
+        The crashed run's unfinished Parquet files are removed here, first, since
+        this run writes under the same instance name. With object storage the
         leftovers are in the capture's spool folder, the recovered files go out
         through the output spool, and what was published is looked up in the store.
         """
         if not self.config.capture.enabled:
-            return
-        ours = {r.session for r in self.runners}
+            return None
+        instance = self.config.daemon.instance
+        root = Path(self.sink.root)
+        ours: set[str | None] = {r.session for r in self.runners}
+        removed = await asyncio.to_thread(remove_unfinished, root, instance)
+        if removed:
+            log.warning("removed %d unfinished Parquet files of an earlier run", removed)
+        if not await asyncio.to_thread(pending_sessions, self.capture_dir, instance, ours):
+            return None
+        recovery = BackgroundRecovery(
+            {
+                "capture_dir": self.capture_dir,
+                "out": root,
+                "instance": instance,
+                "exclude_sessions": ours,
+                "rotate_seconds": self.config.output.rotate_seconds,
+                "snapshots": self.config.snapshot_specs,
+                "remove_orphans": False,  # done above: this run's own files are unfinished too
+                "uploaded": self.output_spool.target if self.output_spool else None,
+            },
+            on_publish=self.sink.on_publish,
+            on_capture=self.capture_spool.submit if self.capture_spool else None,
+        )
+        recovery.start()
+        self.recovery = recovery
+        log.info("crash recovery started in the background (pid %s)", recovery.pid)
+        return recovery
+
+    async def _await_recovery(self, recovery: BackgroundRecovery) -> None:
         try:
-            summary = await asyncio.to_thread(
-                recover_dataset,
-                self.capture_dir,
-                self.sink.root,
-                instance=self.config.daemon.instance,
-                exclude_sessions=ours,
-                rotate_seconds=self.config.output.rotate_seconds,
-                snapshots=self.config.snapshot_specs,
-                on_publish=self.sink.on_publish,
-                uploaded=self.output_spool.target if self.output_spool else None,
-                on_capture=self.capture_spool.submit if self.capture_spool else None,
-            )
+            summary = await recovery.wait()
         except OSError as exc:
-            log.error("crash recovery failed, leftovers kept for the next start: %s", exc)
-            return
-        if summary.sessions:
-            log.warning("crash recovery: %s", summary.line())
+            log.error(
+                "crash recovery failed, leftovers kept for the next start: %s",
+                describe(exc, str(self.sink.root)),
+            )
+        except RuntimeError as exc:
+            log.error("crash recovery: %s; leftovers kept for the next start", exc)
+        else:
+            seconds = time.monotonic() - recovery.started_at
+            log.warning(
+                "crash recovery: %s (%.1f s, collecting meanwhile)", summary.line(), seconds
+            )
 
     async def _close(self, server: object | None) -> None:
         for runner in self.runners:
@@ -914,6 +949,11 @@ class Daemon:
                 healthy = False
                 queue["error"] = f"{writer.bugs} failure(s): {writer.bug!r}"
             report["writer"] = queue
+        if self.recovery is not None and self.recovery.running:  # informative: collecting
+            report["recovery"] = {
+                "running": True,
+                "seconds": round(time.monotonic() - self.recovery.started_at, 1),
+            }
         if not self.runners:  # a shard with nothing assigned: alive and well, just idle
             report["idle"] = True
         return healthy, report

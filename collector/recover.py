@@ -150,21 +150,33 @@ def recover_dataset(
     """
     summary = RecoverySummary()
     sessions = _crashed_sessions(Path(capture_dir), instance, exclude_sessions or set(), summary)
-    for parts in sessions.values():
-        summary.sessions.append(
-            _recover_session(parts, Path(out), uploaded, rotate_seconds, snapshots, on_publish)
-        )
-        for part in parts:
-            if part.path.name.endswith(INPROGRESS_SUFFIX):
-                final = _finish_leftover(part.path)
-                if on_capture is not None:
-                    on_capture(final)
+    for session, parts in sessions.items():
+        with _holding(parts) as held:
+            if not held:  # taken since it was listed: another recovery is at it
+                summary.skipped.append(f"session {session}: another process is recovering it")
+                continue
+            summary.sessions.append(
+                _recover_session(parts, Path(out), uploaded, rotate_seconds, snapshots, on_publish)
+            )
+            for part in parts:
+                if part.path.name.endswith(INPROGRESS_SUFFIX):
+                    final = _finish_leftover(part.path)
+                    if on_capture is not None:
+                        on_capture(final)
     if remove_orphans:
         for inst in {parts[0].instance for parts in sessions.values()} | (
             {instance} if instance else set()
         ):
             summary.orphans_removed += remove_unfinished(Path(out), inst)
     return summary
+
+
+def pending_sessions(
+    capture_dir: str | Path, instance: str | None, exclude_sessions: set[str | None]
+) -> list[str]:
+    """The crashed sessions ``recover_dataset`` would recover now (reads a few headers)."""
+    found = _crashed_sessions(Path(capture_dir), instance, set(exclude_sessions), RecoverySummary())
+    return list(found)
 
 
 def _crashed_sessions(
@@ -249,6 +261,35 @@ def _locked(path: Path) -> bool:
     finally:
         os.close(fd)  # also releases our lock
     return False
+
+
+@contextlib.contextmanager
+def _holding(parts: list[_Part]) -> Iterator[bool]:
+    """Lock a crashed session's ``.inprogress`` parts while it is recovered: yields
+    False (holding nothing) if another process has one. A locked part reads as live
+    to ``_crashed_sessions``, so two recoveries (a daemon's in the background and a
+    ``collector recover``, or the next start's) never write one session's rows twice.
+    """
+    fds: list[int] = []
+    try:
+        for part in parts:
+            if not part.path.name.endswith(INPROGRESS_SUFFIX):
+                continue
+            try:
+                fd = os.open(part.path, os.O_RDONLY)
+            except FileNotFoundError:  # finished by another recovery since it was listed
+                yield False
+                return
+            fds.append(fd)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
+        yield True
+    finally:
+        for fd in fds:
+            os.close(fd)  # also releases its lock
 
 
 def _records(parts: list[_Part]) -> Iterator[Record]:

@@ -87,3 +87,33 @@ def test_a_rotated_session_killed_midway_is_recovered_exactly_once(
 
     again = recover_dataset(capture, data)  # nothing is left, nothing written twice
     assert not again.sessions
+
+
+def test_a_session_another_process_recovers_is_left_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two recoveries of one session would each skip what was published and write the
+    rest: the one that finds the session's parts locked leaves it to the other."""
+    import fcntl
+    import os
+
+    from collector import recover
+
+    exchange, records = load_records(CAPTURES / "binance-usdm" / "BINANCE_FUTURES.jsonl.gz")
+    capture, data = tmp_path / "capture", tmp_path / "data"
+    writer = CaptureWriter(capture, exchange)
+    for record in records:
+        writer.write(record)
+    writer.close(finish=False)
+    (part,) = list_capture_files(capture)
+    monkeypatch.setattr(recover, "_locked", lambda _path: False)  # locked after it was listed
+    fd = os.open(part, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # the other recovery
+        summary = recover_dataset(capture, data)
+        assert not summary.sessions and "another process is recovering it" in summary.line()
+        assert part.exists() and not list(data.glob("**/*.parquet"))
+    finally:
+        os.close(fd)
+    summary = recover_dataset(capture, data)
+    assert [s.session for s in summary.sessions] == [writer.session]
