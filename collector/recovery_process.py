@@ -52,7 +52,6 @@ class BackgroundRecovery:
         on_publish: Callable[[Path], None] | None = None,
         on_capture: Callable[[Path], None] | None = None,
     ) -> None:
-        self._arguments = arguments
         self._callbacks = {"publish": on_publish, "capture": on_capture}
         context = multiprocessing.get_context("spawn")  # the daemon has threads: no fork
         self._receive, send = context.Pipe(duplex=False)
