@@ -21,6 +21,7 @@ import asyncio
 import logging
 import multiprocessing
 import os
+import signal
 import threading
 import time
 from collections.abc import Callable
@@ -147,6 +148,10 @@ def _child(
     report_capture: bool,
 ) -> None:
     os.nice(NICENESS)
+    # Ctrl-C, or a service manager stopping the daemon's whole group, is for the
+    # daemon to handle: it stops this process itself, and ``stop`` does not ask.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     threading.Thread(target=_exit_when_orphaned, args=(parent,), daemon=True).start()
 
     def tell(kind: str) -> Callable[[Path], None]:
