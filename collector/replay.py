@@ -26,6 +26,7 @@ wrong on a venue without sequence numbers.
 
 from __future__ import annotations
 
+import datetime
 import functools
 import hashlib
 import itertools
@@ -44,6 +45,7 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
+import pyarrow.parquet as pq
 from pyarrow.fs import FileType
 
 import adapters
@@ -53,14 +55,15 @@ from collector.capture.reader import (
     Damage,
     OnDamage,
     RecordingInfo,
+    capture_header,
     capture_session,
     open_recording,
 )
-from collector.capture.records import CaptureFormatError, Record
+from collector.capture.records import CaptureFormatError, Record, capture_sort_key
 from collector.formats import FOREIGN_FORMATS
 from collector.pipeline import Pipeline, Sink, SymbolSummary
 from collector.recover import SkipPublished, already_published, remove_unfinished
-from collector.sinks.parquet import ParquetSink
+from collector.sinks.parquet import SESSION_KEY, ParquetSink
 from collector.spool import Spool
 from collector.storage import Location, is_remote, redact, resolve
 
@@ -70,6 +73,8 @@ log = logging.getLogger(__name__)
 UPLOAD_TIMEOUT_S = 120.0
 #: Bytes at each end of a recording that, with its size, identify it (``recording_id``).
 _ID_SPAN = 2**20
+_NS_PER_DAY = 86_400 * 10**9
+_EPOCH = datetime.date(1970, 1, 1)
 #: A published file a replay wrote: its writer instance is the recording's id.
 _REPLAYED_FILE = re.compile(r"[a-z_]+-(replay-[0-9a-f]{12})-\d{8}T\d{12}Z-\d+\.parquet")
 
@@ -238,6 +243,7 @@ class Recording:
 
     paths: tuple[Path, ...]
     rid: str
+    session: str | None = None  # the capture session the paths are parts of
 
     def __str__(self) -> str:
         more = len(self.paths) - 1
@@ -300,7 +306,7 @@ def _session_recording(session: str, parts: dict[int, Path]) -> Recording:
         )
     name = f"capture session {session} from part {numbers[0]}"
     rid = f"replay-{hashlib.sha256(name.encode()).hexdigest()[:12]}"
-    return Recording(tuple(parts[n] for n in numbers), rid)
+    return Recording(tuple(parts[n] for n in numbers), rid, session)
 
 
 def recording_id(path: Path) -> str:
@@ -438,6 +444,15 @@ def replay(
             f"add its rows twice. Replay into another --out, delete those files, or pass "
             f"--resume to finish a replay that was interrupted"
         )
+    for unit in units:
+        live = _published_live(target, unit) if unit.session is not None else None
+        if live is not None:
+            raise ReplayError(
+                f"{target.uri} already holds the rows the daemon wrote live from capture "
+                f"session {unit.session} (e.g. {live}): replaying {unit} there would write "
+                f"them a second time. Replay into another --out; rows a killed daemon did "
+                f"not publish are for `collector recover`"
+            )
     options = {
         "exchange": exchange,
         "snapshots": snapshots,
@@ -479,6 +494,49 @@ def _earlier_replays(target: Location, ids: set[str]) -> dict[str, list[str]]:
         if match is not None and match[1] in ids:
             found.setdefault(match[1], []).append(info.path[len(target.path) :].lstrip("/"))
     return found
+
+
+def _published_live(target: Location, recording: Recording) -> str | None:
+    """A file the daemon published in ``target`` from ``recording``'s capture session.
+
+    The daemon's files name their writer instance and carry the session in their
+    footer. Only the session's exchange and days are looked at (from its first part's
+    creation to a day past its last part's), and the search stops at the first file
+    of the session, so a dataset of months costs a few listings and footers.
+    """
+    header = capture_header(recording.paths[0])
+    instance, exchange = header["instance"], header["exchange"]
+    named = re.compile(rf"[a-z_]+-{re.escape(instance)}-\d{{8}}T\d{{12}}Z-\d+\.parquet")
+    start, end = _first_day(recording.paths[0]), _first_day(recording.paths[-1])
+    if start is None or end is None:
+        return None
+    dates = [(_EPOCH + datetime.timedelta(days=d)).isoformat() for d in range(start, end + 2)]
+    tables = [info.path.rsplit("/", 1)[-1] for info in target.list()]
+    for partition in (
+        (table, f"exchange={exchange}", f"date={date}")
+        for table in tables
+        if table.startswith("table=")
+        for date in dates
+    ):
+        for info in target.list(*partition):
+            if not named.fullmatch(info.path.rsplit("/", 1)[-1]):
+                continue
+            with target.fs.open_input_file(info.path) as handle:
+                footer = pq.read_metadata(handle).metadata or {}
+            if footer.get(SESSION_KEY.encode()) == str(recording.session).encode():
+                return info.path[len(target.path) :].lstrip("/")
+    return None
+
+
+def _first_day(part: Path) -> int | None:
+    """The day (since 1970) of a capture part's first record: in its file name, as the
+    writer names it, else its header's creation time; None when neither says."""
+    key = capture_sort_key(part)
+    if key is not None:
+        stamp = key[0]
+        return (datetime.date(int(stamp[:4]), int(stamp[4:6]), int(stamp[6:8])) - _EPOCH).days
+    created = capture_header(part).get("created_ns")
+    return created // _NS_PER_DAY if isinstance(created, int) else None
 
 
 def _remote_target(uri: str) -> Location:

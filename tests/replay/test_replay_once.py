@@ -20,11 +20,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from failing_disk import ERRNOS, FailingDisk
-from support import CAPTURES, needs_captures
+from support import CAPTURES, load_records, needs_captures
 
+import adapters
 from collector.capture.reader import open_recording
 from collector.capture.writer import CaptureWriter
 from collector.dataset import open_table
+from collector.pipeline import Pipeline
 from collector.replay import ReplayError, recording_id, recordings, replay
 from collector.sinks.parquet import ParquetSink
 
@@ -214,3 +216,37 @@ def test_damage_in_a_part_ends_its_session_there(parts: list[Path], tmp_path: Pa
     assert replayed.damage.endswith(
         "; later parts not replayed: " + ", ".join(str(p) for p in copies[3:])
     )
+
+
+def test_a_capture_replayed_into_the_dataset_its_daemon_wrote_is_refused(
+    tmp_path: Path,
+) -> None:
+    """The daemon's files carry its capture session in their footer: replaying that
+    capture into the same dataset would write every row it published a second time."""
+    exchange, records = load_records(FUTURES)
+    data = tmp_path / "data"
+
+    def live_run(name: str) -> list[Path]:
+        writer = CaptureWriter(tmp_path / name, exchange, rotate_seconds=10)
+        with ParquetSink(data, rotate_seconds=ROTATE_S) as sink:
+            sink.sessions[exchange] = writer.session
+            pipeline = Pipeline(adapters.create(exchange), sink)
+            for record in records:
+                writer.write(record)
+                pipeline.on_record(record)
+            pipeline.finish()
+        writer.close()
+        return list(writer.completed_paths)
+
+    ours = live_run("capture")
+    with pytest.raises(ReplayError, match=r"rows the daemon wrote live from capture session"):
+        replay(ours[1:], data)  # any of its parts
+    assert replay(ours, tmp_path / "elsewhere").files[0].later_parts  # a new --out is fine
+
+    other = tmp_path / "other"  # another session's capture: its rows are not in ``data``
+    writer = CaptureWriter(other, exchange)
+    for record in records:
+        writer.write(record)
+    writer.close()
+    summary = replay(list(writer.completed_paths), data)
+    assert summary.parquet_files > 0
