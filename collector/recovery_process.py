@@ -10,7 +10,7 @@ at a lower priority costs the live loop neither.
 What the child publishes is told to the parent as it happens, over a pipe, so
 the daemon's spools upload recovered files as they upload their own. Stopping the
 daemon kills the child: recovery is safe to kill at any line (``collector.recover``),
-and the next start resumes it. A child whose parent is gone exits by itself, and
+and the next start resumes it. A child whose parent is gone dies with it, and
 ``recover_dataset`` locks the sessions it works on, so a restarted daemon's recovery
 never works on the same session at the same time.
 """
@@ -18,6 +18,8 @@ never works on the same session at the same time.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import ctypes
 import logging
 import multiprocessing
 import os
@@ -37,6 +39,7 @@ log = logging.getLogger(__name__)
 NICENESS = 10
 #: Seconds between the child's checks that its parent is still alive.
 ORPHAN_CHECK_S = 1.0
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
 class BackgroundRecovery:
@@ -147,6 +150,7 @@ def _child(
     report_publish: bool,
     report_capture: bool,
 ) -> None:
+    _die_with(parent)
     os.nice(NICENESS)
     # Ctrl-C, or a service manager stopping the daemon's whole group, is for the
     # daemon to handle: it stops this process itself, and ``stop`` does not ask.
@@ -169,6 +173,21 @@ def _child(
         send.send(("done", summary))
     finally:
         send.close()
+
+
+def _die_with(parent: int) -> None:
+    """Ask Linux to kill this process the moment its parent dies (``PR_SET_PDEATHSIG``).
+
+    A kill -9 of the daemon then also ends its recovery at once, releasing the
+    session's lock before a restarted daemon looks for sessions to recover (else it
+    would take the session for a live one and leave it until the start after).
+    Elsewhere, ``_exit_when_orphaned`` notices within ``ORPHAN_CHECK_S``.
+    """
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # it died before the request took effect
+        os._exit(1)
 
 
 def _exit_when_orphaned(parent: int) -> None:
