@@ -13,8 +13,8 @@ so market names come from the exchange's own metadata.
 No snapshot can be fetched during a replay: a symbol that loses sync stays
 unsynced, and says so, until the recording itself holds a snapshot that bridges.
 
-Because files are independent, ``jobs`` replays several at once, each in a process
-of its own: the rows and files are those of a replay one file after another.
+Because recordings are independent, ``jobs`` replays several at once, each in a
+process of its own: the rows and files are those of a replay one after another.
 
 A damaged file (a garbage line, a torn or truncated gzip stream) costs only what
 follows the damage: its records before it are replayed and published, the damage
@@ -434,25 +434,7 @@ def replay(
     jobs = min(jobs or os.cpu_count() or 1, len(units))
     remote = is_remote(str(out))
     target = _remote_target(str(out)) if remote else resolve(Path(out))
-    earlier = _earlier_replays(target, {u.rid for u in units})
-    if earlier and not resume:
-        again = next(u for u in units if u.rid in earlier)
-        names = earlier[again.rid]
-        raise ReplayError(
-            f"{target.uri} already holds {len(names)} Parquet file(s) replayed from "
-            f"{again} (named *-{again.rid}-*, e.g. {names[0]}): replaying it again would "
-            f"add its rows twice. Replay into another --out, delete those files, or pass "
-            f"--resume to finish a replay that was interrupted"
-        )
-    for unit in units:
-        live = _published_live(target, unit) if unit.session is not None else None
-        if live is not None:
-            raise ReplayError(
-                f"{target.uri} already holds the rows the daemon wrote live from capture "
-                f"session {unit.session} (e.g. {live}): replaying {unit} there would write "
-                f"them a second time. Replay into another --out; rows a killed daemon did "
-                f"not publish are for `collector recover`"
-            )
+    _refuse_repeats(target, units, resume)
     options = {
         "exchange": exchange,
         "snapshots": snapshots,
@@ -484,6 +466,30 @@ def replay(
         )
     shutil.rmtree(spool_dir, ignore_errors=True)  # only empty partition folders are left
     return msgspec.structs.replace(summary, out=target.uri)
+
+
+def _refuse_repeats(target: Location, units: list[Recording], resume: bool) -> None:
+    """Raise ``ReplayError`` if ``target`` holds rows of one of ``units`` already: from an
+    earlier replay (unless ``resume``), or written live by the daemon (always)."""
+    earlier = _earlier_replays(target, {u.rid for u in units})
+    if earlier and not resume:
+        again = next(u for u in units if u.rid in earlier)
+        names = earlier[again.rid]
+        raise ReplayError(
+            f"{target.uri} already holds {len(names)} Parquet file(s) replayed from "
+            f"{again} (named *-{again.rid}-*, e.g. {names[0]}): replaying it again would "
+            f"add its rows twice. Replay into another --out, delete those files, or pass "
+            f"--resume to finish a replay that was interrupted"
+        )
+    for unit in units:
+        live = _published_live(target, unit) if unit.session is not None else None
+        if live is not None:
+            raise ReplayError(
+                f"{target.uri} already holds the rows the daemon wrote live from capture "
+                f"session {unit.session} (e.g. {live}): replaying {unit} there would write "
+                f"them a second time. Replay into another --out; rows a killed daemon did "
+                f"not publish are for `collector recover`"
+            )
 
 
 def _earlier_replays(target: Location, ids: set[str]) -> dict[str, list[str]]:
