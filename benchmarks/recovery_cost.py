@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import shutil
 import sys
 import tempfile
@@ -36,7 +37,8 @@ from collector.capture.writer import CaptureWriter
 from collector.recover import recover_dataset
 from collector.recovery_process import BackgroundRecovery
 
-CAPTURES = Path(__file__).resolve().parents[1].parent / "shared" / "captures"
+ROOT = Path(__file__).resolve().parents[1]
+CAPTURES = Path(os.environ.get("COLLECTOR_CAPTURES", ROOT.parent / "shared" / "captures"))
 DEFAULT_SET = {  # config/default.toml: these symbols on these venues
     "binance-spot": ["btcusdt_20240808", "ethusdt_20240808"],
     "binance-usdm": ["btcusdt_20240808", "ethusdt_20240808"],
