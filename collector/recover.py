@@ -416,12 +416,17 @@ class SkipPublished:
         self.skip = Counter(published.counts)
         self.quality = Counter(published.quality)
         self.written = written
-        self.published = self.left
+        self._published = self.left
 
     @property
     def left(self) -> int:
         """Published rows not met again yet: after a run, those it did not reproduce."""
         return sum(self.skip.values()) + sum(self.quality.values())
+
+    @property
+    def skipped(self) -> int:
+        """Rows not written because they were published already."""
+        return self._published - self.left
 
     def write(self, table: str, exchange: str, data: pa.Table) -> None:
         if table == "quality":

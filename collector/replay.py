@@ -73,8 +73,6 @@ log = logging.getLogger(__name__)
 UPLOAD_TIMEOUT_S = 120.0
 #: Bytes at each end of a recording that, with its size, identify it (``recording_id``).
 _ID_SPAN = 2**20
-_NS_PER_DAY = 86_400 * 10**9
-_EPOCH = datetime.date(1970, 1, 1)
 #: A published file a replay wrote: its writer instance is the recording's id.
 _REPLAYED_FILE = re.compile(r"[a-z_]+-(replay-[0-9a-f]{12})-\d{8}T\d{12}Z-\d+\.parquet")
 
@@ -371,7 +369,7 @@ def _replay_into(
             first, adapter, slug, records, damages, skipping or sink, on_record, snapshots
         )
         if skipping is not None:
-            summary.resumed = skipping.published - skipping.left
+            summary.resumed = skipping.skipped
             if skipping.left:
                 log.warning(
                     "%s: %d rows an earlier replay published were not produced again "
@@ -513,10 +511,11 @@ def _published_live(target: Location, recording: Recording) -> str | None:
     header = capture_header(recording.paths[0])
     instance, exchange = header["instance"], header["exchange"]
     named = re.compile(rf"[a-z_]+-{re.escape(instance)}-\d{{8}}T\d{{12}}Z-\d+\.parquet")
-    start, end = _first_day(recording.paths[0]), _first_day(recording.paths[-1])
+    start, end = _first_date(recording.paths[0]), _first_date(recording.paths[-1])
     if start is None or end is None:
         return None
-    dates = [(_EPOCH + datetime.timedelta(days=d)).isoformat() for d in range(start, end + 2)]
+    days = (end - start).days + 2  # its last part may run past midnight
+    dates = [(start + datetime.timedelta(days=d)).isoformat() for d in range(days)]
     tables = [info.path.rsplit("/", 1)[-1] for info in target.list()]
     for partition in (
         (table, f"exchange={exchange}", f"date={date}")
@@ -534,15 +533,16 @@ def _published_live(target: Location, recording: Recording) -> str | None:
     return None
 
 
-def _first_day(part: Path) -> int | None:
-    """The day (since 1970) of a capture part's first record: in its file name, as the
-    writer names it, else its header's creation time; None when neither says."""
+def _first_date(part: Path) -> datetime.date | None:
+    """The UTC date of a capture part's first record: in its file name, as the writer
+    names it, else its header's creation time; None when neither says."""
     key = capture_sort_key(part)
     if key is not None:
-        stamp = key[0]
-        return (datetime.date(int(stamp[:4]), int(stamp[4:6]), int(stamp[6:8])) - _EPOCH).days
+        return datetime.datetime.strptime(key[0][:8], "%Y%m%d").date()
     created = capture_header(part).get("created_ns")
-    return created // _NS_PER_DAY if isinstance(created, int) else None
+    if not isinstance(created, int):
+        return None
+    return datetime.datetime.fromtimestamp(created / 1e9, datetime.UTC).date()
 
 
 def _remote_target(uri: str) -> Location:

@@ -492,8 +492,11 @@ class ParquetSink:
         if attempted and self.last_error is not None and not self._sealed:
             self.last_error = None
 
-    def _abandon(self, segment: _Segment) -> None:
-        """Drop the segment's unfinished file; every row it held is buffered again."""
+    def _abandon(self, segment: _Segment) -> Path | None:
+        """Drop the segment's unfinished file; every row it held is buffered again.
+
+        Returns the file's path, for the error that made it fail to name."""
+        dropped = segment.tmp_path
         if segment.writer is not None:
             # Closed here, while its file is open: dropped open, pyarrow's writer would
             # close itself at some later garbage collection, writing to a closed file
@@ -517,6 +520,7 @@ class ParquetSink:
         segment.file = segment.writer = None
         segment.tmp_path = segment.final_path = None
         segment.recount()
+        return dropped
 
     def _seal(self, segment: _Segment) -> None:
         """Write the rest of the segment's rows and publish its file(s); never raises.
@@ -664,9 +668,7 @@ class ParquetSink:
             except OSError as exc:
                 seg.batches = group.to_batches() + seg.batches
                 seg.rows += n
-                path = seg.tmp_path
-                self._abandon(seg)  # recounts
-                raise naming(exc, path) from exc
+                raise naming(exc, self._abandon(seg)) from exc  # abandon recounts
             seg.recount()
             if seg.written_bytes < self._rotate_bytes:
                 continue
@@ -807,9 +809,7 @@ class ParquetSink:
             segment.file.close()
             os.replace(segment.tmp_path, segment.final_path)
         except OSError as exc:
-            path = segment.tmp_path
-            self._abandon(segment)
-            raise naming(exc, path) from exc
+            raise naming(exc, self._abandon(segment)) from exc
         # Published and readable either way; only a power cut could undo the rename.
         with contextlib.suppress(OSError):
             _fsync_dir(segment.final_path.parent)
