@@ -656,9 +656,8 @@ class Daemon:
         tasks: list[asyncio.Task[None]] = []
         for spool in self.spools:
             spool.start()
-        recovery: BackgroundRecovery | None = None
         try:
-            recovery = await self._start_recovery()
+            self.recovery = recovery = await self._start_recovery()
             for runner in self.runners:
                 tasks.append(asyncio.create_task(runner.run(), name=f"runner {runner.cfg.name}"))
             if recovery is not None:
@@ -675,9 +674,9 @@ class Daemon:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-            if recovery is not None and recovery.running:  # before the spools close
+            if self.recovery is not None and self.recovery.running:  # before the spools close
                 log.warning("crash recovery stopped unfinished; the next start resumes it")
-                await asyncio.to_thread(recovery.stop)
+                await asyncio.to_thread(self.recovery.stop)
             await asyncio.shield(self._close(server))
 
     async def _start_recovery(self) -> BackgroundRecovery | None:
@@ -715,7 +714,6 @@ class Daemon:
             on_capture=self.capture_spool.submit if self.capture_spool else None,
         )
         recovery.start()
-        self.recovery = recovery
         log.info("crash recovery started in the background (pid %s)", recovery.pid)
         return recovery
 
