@@ -648,6 +648,8 @@ class Daemon:
         self.stopping = asyncio.Event()
         #: Crash recovery running in a child process (``_start_recovery``), if any.
         self.recovery: BackgroundRecovery | None = None
+        #: Why it failed, if it did: rows of a crashed run are missing until a restart.
+        self.recovery_failure: str | None = None
 
     async def run(self) -> None:
         """Run until ``stop()``; then flush and close everything."""
@@ -721,11 +723,13 @@ class Daemon:
         try:
             summary = await recovery.wait()
         except OSError as exc:
+            self.recovery_failure = describe(exc, str(self.sink.root))
             log.error(
                 "crash recovery failed, leftovers kept for the next start: %s",
-                describe(exc, str(self.sink.root)),
+                self.recovery_failure,
             )
         except RuntimeError as exc:
+            self.recovery_failure = str(exc)
             log.error("crash recovery: %s; leftovers kept for the next start", exc)
         else:
             seconds = time.monotonic() - recovery.started_at
@@ -952,6 +956,9 @@ class Daemon:
                 "running": True,
                 "seconds": round(time.monotonic() - self.recovery.started_at, 1),
             }
+        elif self.recovery_failure is not None:  # a crashed run's rows are missing
+            healthy = False
+            report["recovery"] = {"failed": self.recovery_failure, "retried": "at the next start"}
         if not self.runners:  # a shard with nothing assigned: alive and well, just idle
             report["idle"] = True
         return healthy, report

@@ -133,3 +133,29 @@ def _no_leftover_children() -> Iterator[None]:
     """A recovery child must never outlive its test (the daemon kills it on stop)."""
     yield
     assert not [p for p in multiprocessing.active_children() if p.name == "collector-recovery"]
+
+
+def test_a_recovery_that_cannot_write_makes_health_say_so(tmp_path: Path) -> None:
+    """The crashed session's partition cannot be created (a file is in its place):
+    the venue still collects, and ``/health`` answers 503 naming the failure."""
+    crashed_session(tmp_path / "capture")
+    blocked = tmp_path / "data" / "table=book" / "exchange=binance-usdm" / "date=2024-08-08"
+    blocked.parent.mkdir(parents=True)
+    blocked.write_text("not a folder")
+    reports = []
+
+    async def main() -> None:
+        async with Simulator(SimulatorConfig(recordings=(LIVE,), speed=5.0)) as sim:
+
+            async def body(daemon: Daemon) -> None:
+                await wait_for(lambda: daemon.recovery_failure is not None, 60, "the failure")
+                reports.append(daemon.health())
+
+            await run_daemon(config(tmp_path, sim.port), body, timeout_s=120)
+
+    asyncio.run(main())
+    ((healthy, report),) = reports
+    assert not healthy
+    assert "EEXIST" in report["recovery"]["failed"], report
+    assert str(blocked) in report["recovery"]["failed"], report
+    assert report["binance-usdm"]["ok"], report  # the live venue is fine
